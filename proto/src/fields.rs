@@ -1,0 +1,193 @@
+//! Request validation at the edge: exact decimal strings and enums in, domain values out, and every
+//! problem reported at once as `INVALID_ARGUMENT` with `google.rpc.BadRequest` field violations
+//! (AIP-193), so a client sees which field is wrong and why.
+
+use rust_decimal::Decimal;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// What a decimal field must satisfy beyond being a decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Any value.
+    Any,
+    /// `>= 0`.
+    NonNegative,
+    /// `> 0`.
+    Positive,
+    /// In `[0, 1]`.
+    Fraction,
+}
+
+/// Parses an exact decimal string: optional `-`, digits, optional `.` and digits. No exponent, sign
+/// `+`, whitespace, thousands separator, `NaN` or infinity; at most 28 significant digits.
+pub fn parse_decimal(s: &str) -> Result<Decimal, &'static str> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits_only = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if body.is_empty() || (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac)
+    {
+        return Err("must be a decimal number such as \"1234.56\" (no exponent, sign '+', separators or spaces)");
+    }
+    Decimal::from_str_exact(s).map_err(|_| "has too many digits (at most 28 significant digits)")
+}
+
+/// Collects field violations while a request is converted into domain values.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records a violation of `field` (a path such as `input.totals.expenditures`).
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A required decimal field.
+    pub fn decimal(&mut self, field: &str, value: &str, bound: Bound) -> Option<Decimal> {
+        if value.is_empty() {
+            self.add(field, "is required");
+            return None;
+        }
+        self.optional_decimal(field, value, bound).flatten()
+    }
+
+    /// An optional decimal field: `Some(None)` when empty, `None` when invalid (and recorded).
+    pub fn optional_decimal(
+        &mut self,
+        field: &str,
+        value: &str,
+        bound: Bound,
+    ) -> Option<Option<Decimal>> {
+        if value.is_empty() {
+            return Some(None);
+        }
+        let d = match parse_decimal(value) {
+            Ok(d) => d,
+            Err(why) => {
+                self.add(field, why);
+                return None;
+            }
+        };
+        let problem = match bound {
+            Bound::Any => None,
+            Bound::NonNegative if d.is_sign_negative() && !d.is_zero() => Some("must not be negative"),
+            Bound::Positive if d <= Decimal::ZERO => Some("must be greater than zero"),
+            Bound::Fraction if d < Decimal::ZERO || d > Decimal::ONE => {
+                Some("must be a fraction between 0 and 1")
+            }
+            _ => None,
+        };
+        match problem {
+            Some(why) => {
+                self.add(field, why);
+                None
+            }
+            None => Some(Some(d)),
+        }
+    }
+
+    /// A required enum field: rejects `_UNSPECIFIED` (0) and values this server does not know.
+    pub fn enum_value<E: TryFrom<i32>>(&mut self, field: &str, value: i32) -> Option<E> {
+        if value == 0 {
+            self.add(field, "is required");
+            return None;
+        }
+        self.optional_enum(field, value)
+    }
+
+    /// An enum field where `_UNSPECIFIED` (0) is allowed; rejects unknown values.
+    pub fn optional_enum<E: TryFrom<i32>>(&mut self, field: &str, value: i32) -> Option<E> {
+        match E::try_from(value) {
+            Ok(e) => Some(e),
+            Err(_) => {
+                self.add(field, format!("unknown enum value {value}"));
+                None
+            }
+        }
+    }
+
+    /// A required string of 1 to `max` characters.
+    pub fn text<'a>(&mut self, field: &str, value: &'a str, max: usize) -> Option<&'a str> {
+        if value.is_empty() {
+            self.add(field, "is required");
+            None
+        } else if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+            None
+        } else {
+            Some(value)
+        }
+    }
+
+    /// `Ok(())` when nothing was recorded, else `INVALID_ARGUMENT` naming every field.
+    pub fn into_result(self) -> Result<(), Status> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let message = self
+            .0
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Status::with_error_details(
+            Code::InvalidArgument,
+            message,
+            ErrorDetails::with_bad_request(self.0),
+        ))
+    }
+}
+
+/// `INVALID_ARGUMENT` for one field, with a `BadRequest` field violation.
+pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
+    let mut v = Violations::default();
+    v.add(field, description);
+    v.into_result().err().unwrap_or_else(|| Status::invalid_argument(field.to_string()))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exact_decimals_and_rejects_the_rest() {
+        assert_eq!(parse_decimal("1234.56"), Ok(Decimal::new(123456, 2)));
+        assert_eq!(parse_decimal("-0.5"), Ok(Decimal::new(-5, 1)));
+        assert_eq!(parse_decimal(".5"), Ok(Decimal::new(5, 1)));
+        assert_eq!(parse_decimal("7."), Ok(Decimal::new(7, 0)));
+        for bad in [
+            "", "-", ".", "NaN", "nan", "inf", "-Infinity", "1e5", "+1", " 1", "1 ", "1,000", "1.2.3",
+            "0x10", "١٢", "--1", "1-",
+            "123456789012345678901234567890",
+        ] {
+            assert!(parse_decimal(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn collects_every_violation_with_its_field() {
+        let mut v = Violations::default();
+        assert_eq!(v.decimal("a", "-1", Bound::NonNegative), None);
+        assert_eq!(v.decimal("b", "0", Bound::Positive), None);
+        assert_eq!(v.decimal("c", "1.01", Bound::Fraction), None);
+        assert_eq!(v.decimal("d", "", Bound::Any), None);
+        assert_eq!(v.optional_decimal("e", "", Bound::Any), Some(None));
+        assert_eq!(v.decimal("f", "-0", Bound::NonNegative), Some(Decimal::ZERO));
+        let status = v.into_result().expect_err("violations");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .expect("bad request details")
+            .field_violations
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(fields, ["a", "b", "c", "d"]);
+    }
+}
