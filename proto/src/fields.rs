@@ -25,9 +25,14 @@ pub fn parse_decimal(s: &str) -> Result<Decimal, &'static str> {
     let body = s.strip_prefix('-').unwrap_or(s);
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
     let digits_only = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if body.is_empty() || (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac)
+    if body.is_empty()
+        || (int.is_empty() && frac.is_empty())
+        || !digits_only(int)
+        || !digits_only(frac)
     {
-        return Err("must be a decimal number such as \"1234.56\" (no exponent, sign '+', separators or spaces)");
+        return Err(
+            "must be a decimal number such as \"1234.56\" (no exponent, sign '+', separators or spaces)",
+        );
     }
     Decimal::from_str_exact(s).map_err(|_| "has too many digits (at most 28 significant digits)")
 }
@@ -75,7 +80,9 @@ impl Violations {
         };
         let problem = match bound {
             Bound::Any => None,
-            Bound::NonNegative if d.is_sign_negative() && !d.is_zero() => Some("must not be negative"),
+            Bound::NonNegative if d.is_sign_negative() && !d.is_zero() => {
+                Some("must not be negative")
+            }
             Bound::Positive if d <= Decimal::ZERO => Some("must be greater than zero"),
             Bound::Fraction if d < Decimal::ZERO || d > Decimal::ONE => {
                 Some("must be a fraction between 0 and 1")
@@ -147,9 +154,10 @@ impl Violations {
 pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::default();
     v.add(field, description);
-    v.into_result().err().unwrap_or_else(|| Status::invalid_argument(field.to_string()))
+    v.into_result()
+        .err()
+        .unwrap_or_else(|| Status::invalid_argument(field.to_string()))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -162,8 +170,23 @@ mod tests {
         assert_eq!(parse_decimal(".5"), Ok(Decimal::new(5, 1)));
         assert_eq!(parse_decimal("7."), Ok(Decimal::new(7, 0)));
         for bad in [
-            "", "-", ".", "NaN", "nan", "inf", "-Infinity", "1e5", "+1", " 1", "1 ", "1,000", "1.2.3",
-            "0x10", "١٢", "--1", "1-",
+            "",
+            "-",
+            ".",
+            "NaN",
+            "nan",
+            "inf",
+            "-Infinity",
+            "1e5",
+            "+1",
+            " 1",
+            "1 ",
+            "1,000",
+            "1.2.3",
+            "0x10",
+            "١٢",
+            "--1",
+            "1-",
             "123456789012345678901234567890",
         ] {
             assert!(parse_decimal(bad).is_err(), "{bad:?} should be rejected");
@@ -178,7 +201,10 @@ mod tests {
         assert_eq!(v.decimal("c", "1.01", Bound::Fraction), None);
         assert_eq!(v.decimal("d", "", Bound::Any), None);
         assert_eq!(v.optional_decimal("e", "", Bound::Any), Some(None));
-        assert_eq!(v.decimal("f", "-0", Bound::NonNegative), Some(Decimal::ZERO));
+        assert_eq!(
+            v.decimal("f", "-0", Bound::NonNegative),
+            Some(Decimal::ZERO)
+        );
         let status = v.into_result().expect_err("violations");
         assert_eq!(status.code(), Code::InvalidArgument);
         let fields: Vec<String> = status

@@ -114,7 +114,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in service_names.iter().copied().chain([""]) {
-        health.set_service_status(name, ServingStatus::Serving).await;
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
     }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
@@ -148,9 +150,14 @@ pub async fn serve(
         res = &mut server => return Ok(res?),
         () = shutdown => {}
     }
-    tracing::info!(grace_secs = grace.as_secs(), "shutdown requested: draining in-flight calls");
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutdown requested: draining in-flight calls"
+    );
     for name in names.iter().map(String::as_str).chain([""]) {
-        health.set_service_status(name, ServingStatus::NotServing).await;
+        health
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
     }
     let _ = stop_tx.send(());
     match tokio::time::timeout(grace, server).await {

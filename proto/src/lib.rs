@@ -1,0 +1,50 @@
+//! acorn's interface layer: everything about how acorn speaks to the outside.
+//!
+//! - [`common`], [`settlement`], [`benchmark`], [`attribution`]: the versioned gRPC contracts
+//!   (generated from `proto/acorn/**/v1/*.proto`).
+//! - [`serve`]: the server conventions every acorn binary shares (listen address, health,
+//!   reflection, tracing, graceful shutdown, request limits).
+//! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
+//!   `BadRequest` field violations.
+//! - [`cms`]: readers for CMS file formats (ACO Public Use Files).
+
+/// Generated code for `acorn.common.v1`.
+pub mod common {
+    /// Version 1.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/acorn.common.v1.rs"));
+    }
+}
+/// Generated code for `acorn.settlement.v1`.
+pub mod settlement {
+    /// Version 1.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/acorn.settlement.v1.rs"));
+    }
+}
+/// Generated code for `acorn.benchmark.v1`.
+pub mod benchmark {
+    /// Version 1.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/acorn.benchmark.v1.rs"));
+    }
+}
+/// Generated code for `acorn.attribution.v1`.
+pub mod attribution {
+    /// Version 1.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/acorn.attribution.v1.rs"));
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every acorn contract (for gRPC reflection).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/acorn_descriptor.bin"));
+pub mod cms;
+
+pub mod fields;
+pub mod serve;

@@ -1,0 +1,745 @@
+//! The settlement rule engine: a pure library (no I/O, no async), exact money in `rust_decimal`.
+//!
+//! [`reconcile`] computes one ACO's shared savings or losses for one performance year in the order
+//! CMS applies the rules (mssp-rules.md section 4.5):
+//!
+//! 1. totals: updated benchmark and expenditures (per capita x person-years by enrollment type),
+//! 2. gross savings and the savings rate,
+//! 3. MSR/MLR ([`msr`]),
+//! 4. the savings test (inclusive, first-dollar) and the final sharing rate ([`quality`]),
+//! 5. shared savings = final sharing rate x savings, less sequestration, then the payment limit,
+//! 6. or the loss test, shared loss rate, loss limit, then the extreme and uncontrollable reduction,
+//! 7. rounding to cents.
+//!
+//! Each step can be recorded with its inputs, output and citation through a [`Trace`]; pass
+//! [`NoTrace`] when only the numbers are wanted (the simulator's hot loop): it compiles away.
+//!
+//! Rounding: everything is exact until the last step; shared savings and shared losses are then
+//! rounded to cents, half away from zero ([`round_money`]). Rates are never rounded.
+
+pub mod msr;
+pub mod quality;
+pub mod rules;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+pub use msr::{MsrBand, MsrOption, MsrSchedule};
+pub use quality::{Quality, QualityStandard};
+pub use rules::{Date, RuleSet, Track};
+
+use rules::{LossLimit, MsrRule};
+
+/// The four Medicare enrollment types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EnrollmentType {
+    /// End-stage renal disease.
+    Esrd,
+    /// Disabled.
+    Disabled,
+    /// Aged, dual eligible.
+    AgedDual,
+    /// Aged, not dual eligible.
+    AgedNonDual,
+}
+
+/// Performance-year experience of one enrollment type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrollmentExperience {
+    /// Person-years.
+    pub person_years: Decimal,
+    /// Updated benchmark per capita, dollars.
+    pub benchmark_per_capita: Decimal,
+    /// Expenditures per capita, dollars.
+    pub expenditures_per_capita: Decimal,
+}
+
+/// The performance-year financials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Experience {
+    /// Totals, dollars.
+    Totals {
+        /// Updated benchmark.
+        benchmark: Decimal,
+        /// Expenditures.
+        expenditures: Decimal,
+    },
+    /// Per enrollment type (ESRD, disabled, aged/dual, aged/non-dual order), `None` where absent.
+    ByEnrollmentType([Option<EnrollmentExperience>; 4]),
+}
+
+/// Extreme and uncontrollable circumstances affecting the performance year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExtremeUncontrollable {
+    /// None.
+    #[default]
+    None,
+    /// Reduce shared losses by losses x `months` x `beneficiaries` (shares in [0, 1]).
+    Shares {
+        /// Share of the year's months affected.
+        months: Decimal,
+        /// Share of assigned beneficiaries in affected areas.
+        beneficiaries: Decimal,
+    },
+    /// Reduce shared losses by this published amount (PUF `DisAdj`), at most the losses.
+    Amount(Decimal),
+}
+
+/// Everything [`reconcile`] needs. Amounts must already be validated (non-negative, benchmark > 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementInput<'a> {
+    /// Track or BASIC level.
+    pub track: Track,
+    /// Start of the agreement period.
+    pub agreement_start: Date,
+    /// Performance year.
+    pub performance_year: i32,
+    /// Index of the performance year in the agreement; `None` = derived ([`rules::agreement_year`]).
+    pub agreement_year: Option<u32>,
+    /// Assigned beneficiaries.
+    pub assigned_beneficiaries: u64,
+    /// Financials.
+    pub experience: Experience,
+    /// Quality result.
+    pub quality: Quality,
+    /// MSR/MLR option.
+    pub msr_option: MsrOption,
+    /// Replacement scale for the variable option.
+    pub msr_schedule: Option<&'a MsrSchedule>,
+    /// ACO participants' total A+B FFS revenue (revenue-based loss limits).
+    pub participant_revenue: Option<Decimal>,
+    /// Overrides the payment year's sequestration rate.
+    pub sequestration_rate: Option<Decimal>,
+    /// Extreme and uncontrollable circumstances.
+    pub extreme_uncontrollable: ExtremeUncontrollable,
+    /// Low revenue ACO (425.605(h)).
+    pub low_revenue: bool,
+    /// Agreements starting 2024+: updated benchmark recomputed with the two-way blend (425.652(b)(5)).
+    pub two_way_blend_benchmark: Option<Decimal>,
+}
+
+impl<'a> SettlementInput<'a> {
+    /// An input with totals and defaults for everything optional.
+    pub fn new(
+        track: Track,
+        agreement_start: Date,
+        performance_year: i32,
+        assigned_beneficiaries: u64,
+        benchmark: Decimal,
+        expenditures: Decimal,
+    ) -> Self {
+        Self {
+            track,
+            agreement_start,
+            performance_year,
+            agreement_year: None,
+            assigned_beneficiaries,
+            experience: Experience::Totals {
+                benchmark,
+                expenditures,
+            },
+            quality: Quality::default(),
+            msr_option: MsrOption::Default,
+            msr_schedule: None,
+            participant_revenue: None,
+            sequestration_rate: None,
+            extreme_uncontrollable: ExtremeUncontrollable::None,
+            low_revenue: false,
+            two_way_blend_benchmark: None,
+        }
+    }
+}
+
+/// The outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Shared savings are paid.
+    SharedSavings,
+    /// Shared losses are owed.
+    SharedLosses,
+    /// Inside the corridor (or losses on a one-sided track).
+    WithinCorridor,
+    /// Savings met the MSR but quality failed.
+    QualityNotMet,
+}
+
+/// The result of [`reconcile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// Rule set id.
+    pub rule_set: &'static str,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Updated benchmark, total dollars (the one that decided, after any 425.652(b)(5) recalculation).
+    pub updated_benchmark: Decimal,
+    /// Expenditures, total dollars.
+    pub expenditures: Decimal,
+    /// Benchmark minus expenditures.
+    pub gross_savings: Decimal,
+    /// Gross savings / benchmark.
+    pub savings_rate: Decimal,
+    /// Minimum savings rate.
+    pub msr: Decimal,
+    /// Minimum loss rate (two-sided only).
+    pub mlr: Option<Decimal>,
+    /// Final sharing rate.
+    pub final_sharing_rate: Decimal,
+    /// Shared loss rate (two-sided only).
+    pub loss_rate: Option<Decimal>,
+    /// Payment limit, dollars.
+    pub payment_limit: Decimal,
+    /// Loss limit, dollars (two-sided only).
+    pub loss_limit: Option<Decimal>,
+    /// Sequestration rate applied to payments.
+    pub sequestration_rate: Decimal,
+    /// Shared savings paid, cents.
+    pub shared_savings: Decimal,
+    /// Shared losses owed, cents.
+    pub shared_losses: Decimal,
+}
+
+impl Settlement {
+    /// Shared savings minus shared losses (the PUF's `EarnSaveLoss`), cents.
+    pub fn net_amount(&self) -> Decimal {
+        self.shared_savings - self.shared_losses
+    }
+}
+
+/// Why a settlement cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettlementError {
+    /// No rule set for the track, agreement and year.
+    #[error(transparent)]
+    RuleSet(#[from] rules::SelectError),
+    /// The quality result lacks what the era needs.
+    #[error(transparent)]
+    Quality(#[from] quality::QualityError),
+    /// The MSR scale does not reach the ACO's population.
+    #[error(
+        "the MSR scale starts at {min} assigned beneficiaries; {n} is below it: supply an msr_schedule"
+    )]
+    MsrUndefined {
+        /// Assigned beneficiaries.
+        n: u64,
+        /// Where the scale starts.
+        min: u64,
+    },
+    /// A two-sided ACO with a choice did not state it.
+    #[error("{track} requires the ACO's MSR/MLR choice (fixed 0, 0.5, 1, 1.5, 2% or variable)")]
+    MsrOptionRequired {
+        /// Track name.
+        track: &'static str,
+    },
+    /// The option is not one the track offers.
+    #[error("{track} does not offer this MSR/MLR option")]
+    MsrOptionNotOffered {
+        /// Track name.
+        track: &'static str,
+    },
+    /// The revenue-based loss limit needs participant revenue.
+    #[error("{track} needs the ACO participants' A+B FFS revenue for its loss limit")]
+    RevenueRequired {
+        /// Track name.
+        track: &'static str,
+    },
+    /// The benchmark must be positive.
+    #[error("the updated benchmark must be greater than zero")]
+    ZeroBenchmark,
+    /// An amount is negative or out of range.
+    #[error("{0} is out of range")]
+    OutOfRange(&'static str),
+}
+
+/// One recorded step of a computation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Stable rule id.
+    pub rule: &'static str,
+    /// Citation.
+    pub citation: &'static str,
+    /// What was done.
+    pub description: String,
+    /// Inputs, in order.
+    pub inputs: Vec<(&'static str, String)>,
+    /// Output.
+    pub output: String,
+}
+
+/// Receives the steps of a computation.
+pub trait Trace {
+    /// Records a step; `step` is only called when the trace keeps steps.
+    fn step(&mut self, step: impl FnOnce() -> Step);
+}
+
+/// Keeps nothing (the fast path).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTrace;
+
+impl Trace for NoTrace {
+    #[inline(always)]
+    fn step(&mut self, _: impl FnOnce() -> Step) {}
+}
+
+impl Trace for Vec<Step> {
+    fn step(&mut self, step: impl FnOnce() -> Step) {
+        self.push(step());
+    }
+}
+
+fn step(
+    rule: &'static str,
+    citation: &'static str,
+    description: impl Into<String>,
+    inputs: &[(&'static str, &dyn std::fmt::Display)],
+    output: impl std::fmt::Display,
+) -> Step {
+    Step {
+        rule,
+        citation,
+        description: description.into(),
+        inputs: inputs.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        output: output.to_string(),
+    }
+}
+
+/// Rounds money to cents, half away from zero (the only rounding of a settlement).
+pub fn round_money(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Totals of the updated benchmark and expenditures: per capita x person-years summed over enrollment
+/// types (425.604(a)(6); the PUF's ABtotBnchmk and ABtotExp).
+fn totals(
+    experience: &Experience,
+    trace: &mut impl Trace,
+) -> Result<(Decimal, Decimal), SettlementError> {
+    match *experience {
+        Experience::Totals {
+            benchmark,
+            expenditures,
+        } => Ok((benchmark, expenditures)),
+        Experience::ByEnrollmentType(rows) => {
+            let (mut b, mut e) = (Decimal::ZERO, Decimal::ZERO);
+            for r in rows.iter().flatten() {
+                let pb = r.person_years.checked_mul(r.benchmark_per_capita);
+                let pe = r.person_years.checked_mul(r.expenditures_per_capita);
+                match (
+                    pb.and_then(|x| b.checked_add(x)),
+                    pe.and_then(|x| e.checked_add(x)),
+                ) {
+                    (Some(nb), Some(ne)) => (b, e) = (nb, ne),
+                    _ => return Err(SettlementError::OutOfRange("enrollment type amounts")),
+                }
+            }
+            trace.step(|| {
+                step(
+                    "settlement.totals",
+                    "42 CFR 425.604(a)(6), 425.605(a), 425.606(a), 425.610(a)",
+                    "Updated benchmark and expenditures: per capita amounts x performance-year person-years, summed over enrollment types",
+                    &[],
+                    format_args!("benchmark {b}, expenditures {e}"),
+                )
+            });
+            Ok((b, e))
+        }
+    }
+}
+
+/// The MSR and MLR (MLR `None` for one-sided tracks).
+pub fn minimum_rates(
+    rules: &RuleSet,
+    n: u64,
+    option: MsrOption,
+    schedule: Option<&MsrSchedule>,
+    trace: &mut impl Trace,
+) -> Result<(Decimal, Option<Decimal>), SettlementError> {
+    let track = rules.track.name();
+    let option = match option {
+        MsrOption::Default => {
+            rules::default_msr_option(rules).ok_or(SettlementError::MsrOptionRequired { track })?
+        }
+        o => o,
+    };
+    let offered = match (rules.msr, option) {
+        (MsrRule::VariableOnly, MsrOption::Variable) => true,
+        (MsrRule::FixedTwoPercent, MsrOption::Fixed(r)) => r == MsrOption::FIXED_CHOICES[4],
+        (MsrRule::Choice | MsrRule::SuppliedCorridor, MsrOption::Fixed(r)) => {
+            MsrOption::FIXED_CHOICES.contains(&r)
+        }
+        (MsrRule::Choice, MsrOption::Variable) => true,
+        (MsrRule::SuppliedCorridor, MsrOption::Variable) => schedule.is_some(),
+        _ => false,
+    };
+    if !offered {
+        return Err(if rules.msr == MsrRule::SuppliedCorridor {
+            SettlementError::MsrOptionRequired { track }
+        } else {
+            SettlementError::MsrOptionNotOffered { track }
+        });
+    }
+    let msr = match option {
+        MsrOption::Fixed(r) => r,
+        _ => {
+            let regulation;
+            let scale = match schedule {
+                Some(s) => s,
+                None => {
+                    regulation = MsrSchedule::regulation();
+                    &regulation
+                }
+            };
+            scale.rate(n).ok_or(SettlementError::MsrUndefined {
+                n,
+                min: scale.min_beneficiaries(),
+            })?
+        }
+    };
+    let mlr = rules.two_sided().then_some(msr);
+    trace.step(|| {
+        let how = match option {
+            MsrOption::Fixed(_) => "the fixed rate the ACO chose".to_string(),
+            _ if schedule.is_some() => "the supplied scale, interpolated linearly on the assigned beneficiaries".into(),
+            _ => "the 425.604(b) scale, interpolated linearly between the printed endpoints of the band".into(),
+        };
+        let mlr_text = if mlr.is_some() { "; the minimum loss rate mirrors it" } else { "" };
+        step(
+            "settlement.minimum_savings_rate",
+            rules.msr_citation,
+            format!("Minimum savings rate from {how}{mlr_text}"),
+            &[("assigned_beneficiaries", &n)],
+            msr,
+        )
+    });
+    Ok((msr, mlr))
+}
+
+fn loss_limit(
+    rules: &RuleSet,
+    input: &SettlementInput<'_>,
+    benchmark: Decimal,
+) -> Result<Option<Decimal>, SettlementError> {
+    let Some(losses) = rules.losses else {
+        return Ok(None);
+    };
+    Ok(Some(match losses.limit {
+        LossLimit::BenchmarkByAgreementYear(shares) => {
+            let year = input.agreement_year.unwrap_or_else(|| {
+                rules::agreement_year(input.agreement_start, input.performance_year)
+            });
+            let i = (year as usize).clamp(1, shares.len()) - 1;
+            shares[i] * benchmark
+        }
+        LossLimit::RevenueCappedByBenchmark {
+            revenue,
+            benchmark: share,
+            revenue_required,
+        } => {
+            let by_benchmark = share * benchmark;
+            match input.participant_revenue {
+                Some(r) => (revenue * r).min(by_benchmark),
+                None if revenue_required => {
+                    return Err(SettlementError::RevenueRequired {
+                        track: rules.track.name(),
+                    });
+                }
+                None => by_benchmark,
+            }
+        }
+    }))
+}
+
+/// Reconciles one ACO for one performance year. See the module docs for the order of the rules.
+pub fn reconcile(
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) -> Result<Settlement, SettlementError> {
+    let py = input.performance_year;
+    let rules = rules::select(input.track, input.agreement_start, py)?;
+    trace.step(|| {
+        step(
+            "settlement.rule_set",
+            "42 CFR 425.600; 425.604-425.610",
+            format!(
+                "Rule set {} for {} in performance year {py}, agreement starting {}",
+                rules.id,
+                rules.track.name(),
+                input.agreement_start
+            ),
+            &[],
+            rules.id,
+        )
+    });
+
+    let (mut benchmark, expenditures) = totals(&input.experience, trace)?;
+    if benchmark <= Decimal::ZERO {
+        return Err(SettlementError::ZeroBenchmark);
+    }
+    if expenditures.is_sign_negative() {
+        return Err(SettlementError::OutOfRange("expenditures"));
+    }
+    let (msr, mlr) = minimum_rates(
+        rules,
+        input.assigned_beneficiaries,
+        input.msr_option,
+        input.msr_schedule,
+        trace,
+    )?;
+    let mut gross = benchmark - expenditures;
+    let mut rate = gross / benchmark;
+    trace.step(|| {
+        step(
+            "settlement.savings_rate",
+            rules.savings_citation,
+            "Gross savings = updated benchmark - expenditures; savings rate = gross savings / updated benchmark",
+            &[("updated_benchmark", &benchmark), ("expenditures", &expenditures)],
+            format_args!("gross savings {gross}, savings rate {rate}"),
+        )
+    });
+
+    // Agreements starting 2024+: a loss beyond the MLR against the three-way blend is re-measured
+    // against the two-way blend benchmark (425.652(b)(5)).
+    if let (Some(mlr), Some(two_way)) = (mlr, input.two_way_blend_benchmark) {
+        if input.agreement_start.year >= 2024 && -rate >= mlr && two_way > Decimal::ZERO {
+            let before = benchmark;
+            if expenditures <= two_way || expenditures - two_way < expenditures - benchmark {
+                benchmark = two_way;
+                gross = benchmark - expenditures;
+                rate = gross / benchmark;
+            }
+            trace.step(|| {
+                step(
+                    "settlement.two_way_blend_recalculation",
+                    "42 CFR 425.652(b)(5)",
+                    "Losses re-measured against the updated benchmark recomputed with the two-way blend; the smaller overage decides, and expenditures below it owe nothing",
+                    &[("three_way_benchmark", &before), ("two_way_benchmark", &two_way)],
+                    format_args!("benchmark used {benchmark}"),
+                )
+            });
+            if expenditures <= two_way {
+                let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, Some(mlr));
+                s.outcome = Outcome::WithinCorridor;
+                s.loss_limit = loss_limit(rules, input, benchmark)?;
+                s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
+                return Ok(finish(s, trace));
+            }
+        }
+    }
+
+    let seq = input
+        .sequestration_rate
+        .unwrap_or_else(|| rules::sequestration_rate(py));
+    let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, mlr);
+    s.sequestration_rate = seq;
+    s.payment_limit = rules.payment_limit * benchmark;
+    s.loss_limit = loss_limit(rules, input, benchmark)?;
+    let factor = quality::sharing_factor(py, &input.quality)?;
+    s.final_sharing_rate = rules.max_sharing_rate * factor;
+    if rules.two_sided() {
+        s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
+    }
+    let quality_era = quality::Era::of(py);
+    trace.step(|| {
+        step(
+            "settlement.final_sharing_rate",
+            rules.sharing_citation,
+            format!(
+                "Final sharing rate = maximum sharing rate x quality factor ({})",
+                quality_era.citation()
+            ),
+            &[
+                ("max_sharing_rate", &rules.max_sharing_rate),
+                ("quality_factor", &factor),
+            ],
+            s.final_sharing_rate,
+        )
+    });
+
+    let low_revenue_rule = matches!(
+        rules.track,
+        Track::BasicA | Track::BasicB | Track::BasicC | Track::BasicD | Track::BasicE
+    ) && input.agreement_start.year >= 2024
+        && input.low_revenue
+        && input.assigned_beneficiaries >= 5_000;
+
+    if gross > Decimal::ZERO && (rate >= msr || low_revenue_rule) {
+        // Inclusive test, first-dollar sharing (425.604(c), (e)(1); 425.605(b)(3), (h); 425.610(b)(2)).
+        let below_msr = rate < msr;
+        let sharing = if below_msr {
+            s.final_sharing_rate / Decimal::TWO
+        } else {
+            s.final_sharing_rate
+        };
+        if sharing.is_zero() {
+            s.outcome = Outcome::QualityNotMet;
+            trace.step(|| {
+                step(
+                    "settlement.quality_gate",
+                    quality_era.citation(),
+                    "Savings met the minimum savings rate but the quality standard was not met: no shared savings",
+                    &[("savings_rate", &rate), ("minimum_savings_rate", &msr)],
+                    "0",
+                )
+            });
+            return Ok(finish(s, trace));
+        }
+        let before_seq = sharing * gross;
+        let after_seq = before_seq * (Decimal::ONE - seq);
+        s.shared_savings = after_seq.min(s.payment_limit);
+        s.outcome = Outcome::SharedSavings;
+        trace.step(|| {
+            let (rule, cite, what) = if below_msr {
+                (
+                    "settlement.low_revenue_below_msr",
+                    "42 CFR 425.605(h)",
+                    "Low revenue BASIC ACO below the MSR: half the final sharing rate x all gross savings",
+                )
+            } else {
+                (
+                    "settlement.shared_savings",
+                    rules.savings_citation,
+                    "Savings rate meets the minimum savings rate (inclusive): sharing applies to all gross savings (first dollar)",
+                )
+            };
+            step(rule, cite, what, &[("sharing_rate", &sharing), ("gross_savings", &gross)], before_seq)
+        });
+        trace.step(|| {
+            step(
+                "settlement.sequestration",
+                "Balanced Budget and Emergency Deficit Control Act sec. 251A (Medicare sequestration) [R]",
+                "Payment reduced by the payment year's sequestration rate (before the payment limit)",
+                &[("amount", &before_seq), ("sequestration_rate", &seq)],
+                after_seq,
+            )
+        });
+        trace.step(|| {
+            step(
+                "settlement.payment_limit",
+                rules.payment_limit_citation,
+                format!(
+                    "Payment limited to {} of the updated benchmark",
+                    rules.payment_limit
+                ),
+                &[("amount", &after_seq), ("payment_limit", &s.payment_limit)],
+                s.shared_savings,
+            )
+        });
+    } else if let (Some(mlr), Some(loss_rate), Some(limit), Some(losses)) =
+        (mlr, s.loss_rate, s.loss_limit, rules.losses)
+    {
+        if gross < Decimal::ZERO && -rate >= mlr {
+            let loss = -gross;
+            let shared = loss_rate * loss;
+            let limited = shared.min(limit);
+            let reduction = match input.extreme_uncontrollable {
+                ExtremeUncontrollable::None => Decimal::ZERO,
+                ExtremeUncontrollable::Shares {
+                    months,
+                    beneficiaries,
+                } => limited * months * beneficiaries,
+                ExtremeUncontrollable::Amount(a) => a.min(limited),
+            };
+            s.shared_losses = limited - reduction;
+            s.outcome = Outcome::SharedLosses;
+            trace.step(|| {
+                step(
+                    "settlement.shared_losses",
+                    losses.rate_citation,
+                    "Losses meet the minimum loss rate (inclusive): shared loss rate x all losses",
+                    &[
+                        ("losses", &loss),
+                        ("shared_loss_rate", &loss_rate),
+                        ("minimum_loss_rate", &mlr),
+                    ],
+                    shared,
+                )
+            });
+            trace.step(|| {
+                step(
+                    "settlement.loss_limit",
+                    losses.limit_citation,
+                    "Shared losses limited by the loss limit",
+                    &[("amount", &shared), ("loss_limit", &limit)],
+                    limited,
+                )
+            });
+            if !reduction.is_zero() {
+                trace.step(|| {
+                    step(
+                        "settlement.extreme_uncontrollable",
+                        losses.euc_citation,
+                        "Shared losses reduced for extreme and uncontrollable circumstances (after the loss limit; never below zero)",
+                        &[("amount", &limited), ("reduction", &reduction)],
+                        s.shared_losses,
+                    )
+                });
+            }
+        } else {
+            corridor(&s, trace);
+        }
+    } else {
+        corridor(&s, trace);
+    }
+    Ok(finish(s, trace))
+}
+
+fn settled(
+    rules: &RuleSet,
+    benchmark: Decimal,
+    expenditures: Decimal,
+    gross: Decimal,
+    rate: Decimal,
+    msr: Decimal,
+    mlr: Option<Decimal>,
+) -> Settlement {
+    Settlement {
+        rule_set: rules.id,
+        outcome: Outcome::WithinCorridor,
+        updated_benchmark: benchmark,
+        expenditures,
+        gross_savings: gross,
+        savings_rate: rate,
+        msr,
+        mlr,
+        final_sharing_rate: Decimal::ZERO,
+        loss_rate: None,
+        payment_limit: rules.payment_limit * benchmark,
+        loss_limit: None,
+        sequestration_rate: Decimal::ZERO,
+        shared_savings: Decimal::ZERO,
+        shared_losses: Decimal::ZERO,
+    }
+}
+
+fn corridor(s: &Settlement, trace: &mut impl Trace) {
+    trace.step(|| {
+        step(
+            "settlement.corridor",
+            "42 CFR 425.604(c), 425.606(b)-(c), 425.610(b)-(c)",
+            if s.mlr.is_some() {
+                "Savings rate inside the MSR/MLR corridor: no shared savings or losses"
+            } else {
+                "Savings rate below the minimum savings rate (one-sided track: losses are not shared)"
+            },
+            &[("savings_rate", &s.savings_rate), ("minimum_savings_rate", &s.msr)],
+            "0",
+        )
+    });
+}
+
+fn finish(mut s: Settlement, trace: &mut impl Trace) -> Settlement {
+    let (savings, losses) = (s.shared_savings, s.shared_losses);
+    s.shared_savings = round_money(savings);
+    s.shared_losses = round_money(losses);
+    trace.step(|| {
+        step(
+            "settlement.rounding",
+            "acorn rounding convention (no CMS convention published): cents, half away from zero",
+            "Shared savings and shared losses rounded to cents; net amount = savings - losses",
+            &[("shared_savings", &savings), ("shared_losses", &losses)],
+            s.net_amount(),
+        )
+    });
+    s
+}
+
+#[cfg(test)]
+mod tests;
