@@ -497,30 +497,32 @@ pub fn reconcile(
 
     // Agreements starting 2024+: a loss beyond the MLR against the three-way blend is re-measured
     // against the two-way blend benchmark (425.652(b)(5)).
-    if let (Some(mlr), Some(two_way)) = (mlr, input.two_way_blend_benchmark) {
-        if input.agreement_start.year >= 2024 && -rate >= mlr && two_way > Decimal::ZERO {
-            let before = benchmark;
-            if expenditures <= two_way || expenditures - two_way < expenditures - benchmark {
-                benchmark = two_way;
-                gross = benchmark - expenditures;
-                rate = gross / benchmark;
-            }
-            trace.step(|| {
-                step(
-                    "settlement.two_way_blend_recalculation",
-                    "42 CFR 425.652(b)(5)",
-                    "Losses re-measured against the updated benchmark recomputed with the two-way blend; the smaller overage decides, and expenditures below it owe nothing",
-                    &[("three_way_benchmark", &before), ("two_way_benchmark", &two_way)],
-                    format_args!("benchmark used {benchmark}"),
-                )
-            });
-            if expenditures <= two_way {
-                let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, Some(mlr));
-                s.outcome = Outcome::WithinCorridor;
-                s.loss_limit = loss_limit(rules, input, benchmark)?;
-                s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
-                return Ok(finish(s, trace));
-            }
+    if let (Some(mlr), Some(two_way)) = (mlr, input.two_way_blend_benchmark)
+        && input.agreement_start.year >= 2024
+        && -rate >= mlr
+        && two_way > Decimal::ZERO
+    {
+        let before = benchmark;
+        if expenditures <= two_way || expenditures - two_way < expenditures - benchmark {
+            benchmark = two_way;
+            gross = benchmark - expenditures;
+            rate = gross / benchmark;
+        }
+        trace.step(|| {
+            step(
+                "settlement.two_way_blend_recalculation",
+                "42 CFR 425.652(b)(5)",
+                "Losses re-measured against the updated benchmark recomputed with the two-way blend; the smaller overage decides, and expenditures below it owe nothing",
+                &[("three_way_benchmark", &before), ("two_way_benchmark", &two_way)],
+                format_args!("benchmark used {benchmark}"),
+            )
+        });
+        if expenditures <= two_way {
+            let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, Some(mlr));
+            s.outcome = Outcome::WithinCorridor;
+            s.loss_limit = loss_limit(rules, input, benchmark)?;
+            s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
+            return Ok(finish(s, trace));
         }
     }
 

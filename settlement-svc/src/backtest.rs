@@ -1,0 +1,848 @@
+//! Backtest against CMS: recompute every ACO of an MSSP ACO Public Use File (PUF) with the
+//! [`engine`](crate::engine) and compare the result with the `EarnSaveLoss` CMS published.
+//!
+//! Each row becomes a [`SettlementInput`]:
+//!
+//! | input | PUF columns |
+//! |---|---|
+//! | track | `Current_Track` text ("Track 1+", "BASIC Level C", "ENHANCED"), else the flags `Current_Track_1`, `Current_Track_2`, `Current_Track_3`, `Current_Track_1_Plus`, `Current_BASIC_A`..`Current_BASIC_E`, `Current_ENHANCED`, else (2014) `Track1`, `Track2` |
+//! | agreement start | `Current_Start_Date`, else `Start_Date`, else `Initial_Start_Date` |
+//! | performance year | [`PufFile::performance_year`] |
+//! | assigned beneficiaries | `N_AB` |
+//! | benchmark | `ABtotBnchmk` |
+//! | expenditures | `ABtotBnchmk - BnchmkMinExp`, else `ABtotExp`, else `ABtotBnchmk - GenSaveLoss` |
+//! | quality | `QualScore` (`P4R` = 1); `Met_QPS` 0 = standard not met (files without `Met_QPS`: `FinalShareRate` 0) |
+//! | MSR/MLR | one-sided: the variable scale with the small-ACO extension below 5,000; two-sided: the published `MinSavPerc` when it is a fixed choice (0, 0.5, 1, 1.5, 2%), else the variable scale |
+//! | extreme and uncontrollable | `DisAdj` (published negative) as an amount |
+//! | low revenue | `Rev_Exp_Cat` "Low Revenue" |
+//!
+//! Gross savings are taken from `BnchmkMinExp` rather than `ABtotBnchmk - ABtotExp`: CMS rounds each
+//! total on its own, and its gross savings (the published difference) is what it settled on.
+//!
+//! Participant revenue is not published. BASIC Levels C-E need it for their loss limit: such a row is
+//! still compared when the ACO owes no losses (the loss limit then cannot change the result), and is
+//! reported in [`Report::skipped`] as not comparable when it does.
+//!
+//! The published amount is in whole dollars; the engine's in cents. An ACO is "within $1" when
+//! `|computed - published| <= 1` and "within 0.1%" when it is within $1 or
+//! `|computed - published| <= 0.1% x |published|`. Every ACO beyond $1 is a mismatch and gets a
+//! likely cause, claimed only when a check on the numbers supports it (else "unexplained").
+
+use acorn_proto::cms::puf::{PufError, PufFile, PufRow, RateScale};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::engine::quality::Era;
+use crate::engine::rules::{self, LossRate, MsrRule};
+use crate::engine::{
+    Date, ExtremeUncontrollable, MsrOption, MsrSchedule, NoTrace, Outcome, Quality,
+    QualityStandard, Settlement, SettlementError, SettlementInput, Track, reconcile, round_money,
+};
+
+/// One ACO compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcoComparison {
+    /// 1-based line in the file (the header is line 1).
+    pub line: usize,
+    /// ACO identifier (`ACO_ID` / `ACO_Num`).
+    pub aco_id: String,
+    /// Track the ACO was reconciled under.
+    pub track: Track,
+    /// Published `EarnSaveLoss`: paid (+) or owed (-), dollars.
+    pub published: Decimal,
+    /// The engine's net amount (shared savings - shared losses), cents; `None` when the engine
+    /// returned an error.
+    pub computed: Option<Decimal>,
+    /// The engine's error, when it returned one.
+    pub error: Option<String>,
+    /// For mismatches (beyond $1): the likely cause, or "unexplained".
+    pub cause: Option<String>,
+    /// A remark on how the row was computed (e.g. revenue not published but not needed).
+    pub note: Option<String>,
+}
+
+impl AcoComparison {
+    /// Computed minus published, when computed.
+    pub fn diff(&self) -> Option<Decimal> {
+        self.computed.map(|c| c - self.published)
+    }
+
+    /// `|computed - published| <= $1`.
+    pub fn within_1_dollar(&self) -> bool {
+        self.diff().is_some_and(|d| d.abs() <= Decimal::ONE)
+    }
+
+    /// Within $1, or `|computed - published| <= 0.1% x |published|`.
+    pub fn within_0_1_percent(&self) -> bool {
+        self.diff().is_some_and(|d| {
+            let d = d.abs();
+            d <= Decimal::ONE || d <= self.published.abs() * Decimal::new(1, 3)
+        })
+    }
+
+    /// Not within $1 (including engine errors).
+    pub fn is_mismatch(&self) -> bool {
+        !self.within_1_dollar()
+    }
+}
+
+/// Match counts of one track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackSummary {
+    /// The track.
+    pub track: Track,
+    /// ACOs compared.
+    pub acos: usize,
+    /// ACOs within $1 of the published amount.
+    pub within_1_dollar: usize,
+    /// ACOs within $1 or within 0.1% of the published amount.
+    pub within_0_1_percent: usize,
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Performance year of the file.
+    pub performance_year: i32,
+    /// Counts per track, in [`Track::ALL`] order, tracks without ACOs left out.
+    pub tracks: Vec<TrackSummary>,
+    /// Every ACO compared, in file order.
+    pub acos: Vec<AcoComparison>,
+    /// Rows not compared: (line, reason), in file order.
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// Why a file cannot be backtested at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BacktestError {
+    /// Neither a `Performance_Year`/`PY` column, the file name nor the caller gave the year.
+    #[error(
+        "the performance year is unknown: the file has no Performance_Year/PY column and none was set (PufFile::with_performance_year)"
+    )]
+    PerformanceYearUnknown,
+    /// No column says which track an ACO is in.
+    #[error(
+        "no track columns: expected Current_Track, Current_Track_1/_2/_3/_1_Plus, Current_BASIC_A..E, Current_ENHANCED or Track1/Track2"
+    )]
+    NoTrackColumns,
+    /// A column every settlement needs is absent.
+    #[error("the file has no {0} column")]
+    MissingColumn(&'static str),
+}
+
+const ACO_ID: &[&str] = &["ACO_ID", "ACO_Num", "ACO_Number"];
+const N_AB: &[&str] = &["N_AB"];
+const BENCHMARK: &[&str] = &["ABtotBnchmk"];
+const GROSS: &str = "BnchmkMinExp";
+const EXPENDITURES: &str = "ABtotExp";
+const GEN_SAVE_LOSS: &str = "GenSaveLoss";
+const PUBLISHED: &[&str] = &["EarnSaveLoss"];
+const START: [&str; 3] = ["Current_Start_Date", "Start_Date", "Initial_Start_Date"];
+const TRACK_TEXT: &[&str] = &["Current_Track"];
+const QUAL_SCORE: &[&str] = &["QualScore"];
+const MET_QPS: &[&str] = &["Met_QPS"];
+const FINAL_SHARE_RATE: &[&str] = &["FinalShareRate"];
+const MIN_SAV_PERC: &[&str] = &["MinSavPerc"];
+const DIS_ADJ: &[&str] = &["DisAdj"];
+const REV_LOSS_LIMIT: &[&str] = &["RevLossLimit"];
+const REV_EXP_CAT: &[&str] = &["Rev_Exp_Cat"];
+
+/// Track flag columns of 2018+ layouts (aliases of one track may both appear).
+const CURRENT_FLAGS: &[(&str, Track)] = &[
+    ("Current_Track_1", Track::Track1),
+    ("Current_Track_2", Track::Track2),
+    ("Current_Track_3", Track::Track3),
+    ("Current_Track_1_Plus", Track::Track1Plus),
+    ("Current_BASIC_A", Track::BasicA),
+    ("Current_BASIC_B", Track::BasicB),
+    ("Current_BASIC_C", Track::BasicC),
+    ("Current_BASIC_D", Track::BasicD),
+    ("Current_BASIC_E", Track::BasicE),
+    ("Current_Track_BASIC_A", Track::BasicA),
+    ("Current_Track_BASIC_B", Track::BasicB),
+    ("Current_Track_BASIC_C", Track::BasicC),
+    ("Current_Track_BASIC_D", Track::BasicD),
+    ("Current_Track_BASIC_E", Track::BasicE),
+    ("Current_ENHANCED", Track::Enhanced),
+    ("Current_Track_ENHANCED", Track::Enhanced),
+];
+
+/// Track flag columns of the 2012-2015 layouts; used only when no `Current_*` flag exists.
+const LEGACY_FLAGS: &[(&str, Track)] = &[
+    ("Track1", Track::Track1),
+    ("Track2", Track::Track2),
+    ("Track3", Track::Track3),
+];
+
+/// Largest amount magnitude accepted (dollars); larger cells are skipped, which also keeps the
+/// exact arithmetic far from `Decimal`'s range.
+const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+/// Largest beneficiary count accepted.
+const MAX_BENEFICIARIES: u64 = 1_000_000_000;
+/// Distance from the MSR/MLR that counts as a threshold case.
+const THRESHOLD_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
+
+/// Which columns of the file say the track.
+struct TrackColumns {
+    text: bool,
+    flags: Vec<(&'static str, Track)>,
+}
+
+/// One row, mapped to the engine's inputs.
+struct Prepared {
+    line: usize,
+    aco_id: String,
+    track: Track,
+    start: Date,
+    n: u64,
+    benchmark: Decimal,
+    gross: Decimal,
+    published: Decimal,
+    quality: Quality,
+    /// The published MinSavPerc, as a fraction.
+    published_msr: Option<Decimal>,
+    dis_adj: Decimal,
+    revenue_loss_limit: bool,
+    low_revenue: bool,
+}
+
+/// Recomputes every ACO in `file` and compares it with the published `EarnSaveLoss`.
+pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
+    let performance_year = file
+        .performance_year()
+        .ok_or(BacktestError::PerformanceYearUnknown)?;
+    let columns = track_columns(file)?;
+    for (names, label) in [
+        (ACO_ID, "ACO_ID/ACO_Num"),
+        (N_AB, "N_AB"),
+        (BENCHMARK, "ABtotBnchmk"),
+        (PUBLISHED, "EarnSaveLoss"),
+        (
+            &[GROSS, EXPENDITURES, GEN_SAVE_LOSS][..],
+            "BnchmkMinExp/ABtotExp/GenSaveLoss",
+        ),
+        (
+            &START[..],
+            "Current_Start_Date/Start_Date/Initial_Start_Date",
+        ),
+    ] {
+        if !names.iter().any(|n| file.has_column(n)) {
+            return Err(BacktestError::MissingColumn(label));
+        }
+    }
+
+    let mut report = Report {
+        performance_year,
+        tracks: Vec::new(),
+        acos: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut prepared = Vec::with_capacity(file.len());
+    for row in file.rows() {
+        match prepare(&row, &columns, file) {
+            Ok(p) => prepared.push(p),
+            Err(reason) => report.skipped.push((row.line(), reason)),
+        }
+    }
+    // The published quality scores' precision: the most decimals any of them has.
+    let score_decimals = prepared
+        .iter()
+        .filter_map(|p| p.quality.score)
+        .map(|s| s.normalize().scale())
+        .max();
+
+    let schedule = MsrSchedule::with_small_aco_extension();
+    for p in &prepared {
+        match compare(p, performance_year, &schedule, score_decimals) {
+            Ok(c) => report.acos.push(c),
+            Err(reason) => report.skipped.push((p.line, reason)),
+        }
+    }
+    report.skipped.sort_by_key(|(line, _)| *line);
+
+    report.tracks = Track::ALL
+        .iter()
+        .filter_map(|&track| {
+            let of_track = || report.acos.iter().filter(move |a| a.track == track);
+            let acos = of_track().count();
+            (acos > 0).then(|| TrackSummary {
+                track,
+                acos,
+                within_1_dollar: of_track().filter(|a| a.within_1_dollar()).count(),
+                within_0_1_percent: of_track().filter(|a| a.within_0_1_percent()).count(),
+            })
+        })
+        .collect();
+    Ok(report)
+}
+
+fn track_columns(file: &PufFile) -> Result<TrackColumns, BacktestError> {
+    let text = TRACK_TEXT.iter().any(|c| file.has_column(c));
+    let present = |list: &[(&'static str, Track)]| -> Vec<(&'static str, Track)> {
+        list.iter()
+            .copied()
+            .filter(|(c, _)| file.has_column(c))
+            .collect()
+    };
+    let mut flags = present(CURRENT_FLAGS);
+    if flags.is_empty() {
+        flags = present(LEGACY_FLAGS);
+    }
+    if !text && flags.is_empty() {
+        return Err(BacktestError::NoTrackColumns);
+    }
+    Ok(TrackColumns { text, flags })
+}
+
+fn cell_error(e: PufError) -> String {
+    e.to_string()
+}
+
+/// The first of `names` whose cell is present, read with `read` (each name tried on its own, so a
+/// blank cell falls through to the next column).
+fn first_present<T>(
+    names: &[&str],
+    read: impl Fn(&[&str]) -> Result<Option<T>, PufError>,
+) -> Result<Option<T>, String> {
+    for name in names {
+        if let Some(v) = read(&[name]).map_err(cell_error)? {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+fn amount(row: &PufRow<'_>, names: &[&str], what: &str) -> Result<Option<Decimal>, String> {
+    match row.decimal(names).map_err(cell_error)? {
+        Some(v) if v.abs() > Decimal::from(MAX_AMOUNT) => {
+            Err(format!("{what} {v} is out of range"))
+        }
+        v => Ok(v),
+    }
+}
+
+fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<Prepared, String> {
+    let aco_id = row
+        .text(ACO_ID)
+        .ok_or_else(|| "no ACO id".to_string())?
+        .to_string();
+    let track = row_track(row, columns)?;
+    let (year, month, day) = first_present(&START, |n| row.date(n))?
+        .ok_or_else(|| "no agreement start date".to_string())?;
+    let start = Date::new(year, month, day);
+
+    let n = row
+        .decimal(N_AB)
+        .map_err(cell_error)?
+        .ok_or_else(|| "N_AB missing".to_string())?;
+    let n = if n.fract().is_zero() && n >= Decimal::ZERO {
+        u64::try_from(n).ok().filter(|&n| n <= MAX_BENEFICIARIES)
+    } else {
+        None
+    }
+    .ok_or_else(|| format!("N_AB {n} is not a beneficiary count"))?;
+
+    let benchmark =
+        amount(row, BENCHMARK, "ABtotBnchmk")?.ok_or_else(|| "ABtotBnchmk missing".to_string())?;
+    if benchmark > Decimal::ZERO && benchmark < Decimal::ONE {
+        return Err(format!("ABtotBnchmk {benchmark} is implausible"));
+    }
+    let gross = match amount(row, &[GROSS], GROSS)? {
+        Some(g) => g,
+        None => match amount(row, &[EXPENDITURES], EXPENDITURES)? {
+            Some(e) => benchmark - e,
+            None => amount(row, &[GEN_SAVE_LOSS], GEN_SAVE_LOSS)?
+                .ok_or_else(|| "BnchmkMinExp, ABtotExp and GenSaveLoss all missing".to_string())?,
+        },
+    };
+    let published = amount(row, PUBLISHED, "EarnSaveLoss")?
+        .ok_or_else(|| "EarnSaveLoss missing".to_string())?;
+
+    let score = row.quality_score(QUAL_SCORE).map_err(cell_error)?;
+    let met = row.flag(MET_QPS).map_err(cell_error)?;
+    let standard = match met {
+        Some(true) => Some(QualityStandard::Met),
+        Some(false) => Some(QualityStandard::NotMet),
+        // Layouts without Met_QPS (2012-2015): a zero final sharing rate is the failed standard
+        // (PY2014: pay-for-reporting ACOs that did not report).
+        None if !MET_QPS.iter().any(|c| file.has_column(c)) => {
+            match row
+                .rate(FINAL_SHARE_RATE, RateScale::Detect)
+                .map_err(cell_error)?
+            {
+                Some(f) if f.is_zero() => Some(QualityStandard::NotMet),
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let published_msr = row
+        .rate(MIN_SAV_PERC, RateScale::Detect)
+        .map_err(cell_error)?;
+    let dis_adj = amount(row, DIS_ADJ, "DisAdj")?.unwrap_or_default().abs();
+    let revenue_loss_limit = row
+        .flag(REV_LOSS_LIMIT)
+        .map_err(cell_error)?
+        .unwrap_or(false);
+    let low_revenue = row
+        .text(REV_EXP_CAT)
+        .is_some_and(|t| t.to_ascii_lowercase().contains("low"));
+
+    Ok(Prepared {
+        line: row.line(),
+        aco_id,
+        track,
+        start,
+        n,
+        benchmark,
+        gross,
+        published,
+        quality: Quality { standard, score },
+        published_msr,
+        dis_adj,
+        revenue_loss_limit,
+        low_revenue,
+    })
+}
+
+fn row_track(row: &PufRow<'_>, columns: &TrackColumns) -> Result<Track, String> {
+    let text = if columns.text {
+        row.text(TRACK_TEXT)
+    } else {
+        None
+    };
+    if let Some(text) = text {
+        if let Some(track) = track_from_text(text) {
+            return Ok(track);
+        }
+        if columns.flags.is_empty() {
+            return Err(format!("unrecognised track {text:?}"));
+        }
+    }
+    let mut found: Vec<Track> = Vec::new();
+    for &(column, track) in &columns.flags {
+        if row.flag(&[column]).map_err(cell_error)? == Some(true) && !found.contains(&track) {
+            found.push(track);
+        }
+    }
+    match found[..] {
+        [track] => Ok(track),
+        [] => Err(match text {
+            Some(text) => format!("unrecognised track {text:?} and no track flag set"),
+            None => "no track flag set".to_string(),
+        }),
+        _ => Err(format!(
+            "several track flags set ({})",
+            found
+                .iter()
+                .map(|t| t.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Reads a track name as later PUFs print it: "Track 1", "Track 1+", "Track 1 Plus", "Track 2",
+/// "Track 3", "BASIC Level C", "Basic C", "BASIC_E", "ENHANCED". `None` when unrecognised or
+/// ambiguous.
+pub fn track_from_text(text: &str) -> Option<Track> {
+    let lower = text.to_ascii_lowercase();
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let plus = lower.contains('+') || tokens.iter().any(|t| t.ends_with("plus"));
+    let enhanced = tokens.contains(&"enhanced");
+    let basic = tokens
+        .iter()
+        .any(|t| t.starts_with("basic") || *t == "level");
+    if enhanced {
+        return (!basic).then_some(Track::Enhanced);
+    }
+    if tokens.contains(&"pioneer") {
+        return Some(Track::Pioneer);
+    }
+    let distinct = |mut v: Vec<Track>| {
+        v.dedup();
+        match v[..] {
+            [t] => Some(t),
+            _ => None,
+        }
+    };
+    if basic {
+        let levels = tokens
+            .iter()
+            .filter_map(|t| {
+                let t = t.strip_prefix("basic").unwrap_or(t);
+                let t = t.strip_prefix("level").unwrap_or(t);
+                match t {
+                    "a" => Some(Track::BasicA),
+                    "b" => Some(Track::BasicB),
+                    "c" => Some(Track::BasicC),
+                    "d" => Some(Track::BasicD),
+                    "e" => Some(Track::BasicE),
+                    _ => None,
+                }
+            })
+            .collect();
+        return distinct(levels);
+    }
+    let numbers = tokens
+        .iter()
+        .filter_map(|t| {
+            let t = t.strip_prefix("track").unwrap_or(t);
+            let t = t.strip_suffix("plus").unwrap_or(t);
+            match t {
+                "1" if plus => Some(Track::Track1Plus),
+                "1" => Some(Track::Track1),
+                "2" if !plus => Some(Track::Track2),
+                "3" if !plus => Some(Track::Track3),
+                _ => None,
+            }
+        })
+        .collect();
+    distinct(numbers)
+}
+
+/// The MSR option: one-sided tracks use the scale; two-sided tracks the published fixed choice,
+/// else the scale; tracks with a single fixed option their default.
+fn msr_option(p: &Prepared, py: i32) -> MsrOption {
+    let Ok(rules) = rules::select(p.track, p.start, py) else {
+        return MsrOption::Default; // the engine reports why
+    };
+    match rules.msr {
+        MsrRule::VariableOnly => MsrOption::Variable,
+        MsrRule::FixedTwoPercent | MsrRule::SuppliedCorridor => MsrOption::Default,
+        MsrRule::Choice => match p.published_msr {
+            Some(m) => MsrOption::FIXED_CHOICES
+                .iter()
+                .find(|&&c| c == m)
+                .map_or(MsrOption::Variable, |&c| MsrOption::Fixed(c)),
+            None => MsrOption::Default, // the choice is unknown: the engine says so
+        },
+    }
+}
+
+fn compare(
+    p: &Prepared,
+    py: i32,
+    schedule: &MsrSchedule,
+    score_decimals: Option<u32>,
+) -> Result<AcoComparison, String> {
+    let mut input = SettlementInput::new(
+        p.track,
+        p.start,
+        py,
+        p.n,
+        p.benchmark,
+        p.benchmark - p.gross,
+    );
+    input.quality = p.quality;
+    input.msr_option = msr_option(p, py);
+    input.msr_schedule = Some(schedule);
+    input.low_revenue = p.low_revenue;
+    if !p.dis_adj.is_zero() {
+        input.extreme_uncontrollable = ExtremeUncontrollable::Amount(p.dis_adj);
+    }
+
+    let mut note = None;
+    let mut result = reconcile(&input, &mut NoTrace);
+    if let Err(SettlementError::RevenueRequired { track }) = result {
+        // Participant revenue is not published. The loss limit only matters when losses are
+        // owed, so compute with a revenue large enough that the benchmark-based limit applies and
+        // keep the result only if no losses are owed.
+        let probe = p.benchmark.checked_mul(Decimal::ONE_HUNDRED);
+        input.participant_revenue = probe;
+        result = reconcile(&input, &mut NoTrace);
+        match &result {
+            Ok(s) if s.outcome == Outcome::SharedLosses => {
+                return Err(format!(
+                    "not comparable: {track} owes losses and its loss limit needs the participants' revenue, which the PUF does not publish"
+                ));
+            }
+            Ok(_) => {
+                note = Some(format!(
+                    "{track}: participant revenue not published; no losses are owed, so the loss limit cannot change the result"
+                ));
+            }
+            Err(_) if probe.is_none() => {
+                return Err(format!(
+                    "not comparable: {track} needs the participants' revenue, which the PUF does not publish"
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+
+    let mut c = AcoComparison {
+        line: p.line,
+        aco_id: p.aco_id.clone(),
+        track: p.track,
+        published: p.published,
+        computed: None,
+        error: None,
+        cause: None,
+        note,
+    };
+    match result {
+        Ok(s) => {
+            c.computed = Some(s.net_amount());
+            if c.is_mismatch() {
+                c.cause = Some(cause(p, py, &s, score_decimals));
+            }
+        }
+        Err(e) => {
+            c.error = Some(e.to_string());
+            c.cause = Some(match e {
+                SettlementError::RevenueRequired { .. } => {
+                    format!("loss limit / revenue unknown: {e}")
+                }
+                _ => format!("engine error: {e}"),
+            });
+        }
+    }
+    Ok(c)
+}
+
+/// The likely cause of a mismatch, claimed only when a check supports it.
+fn cause(p: &Prepared, py: i32, s: &Settlement, score_decimals: Option<u32>) -> String {
+    let near = |a: Decimal, b: Decimal| (a - b).abs() <= THRESHOLD_TOLERANCE;
+    if near(s.savings_rate, s.msr) || s.mlr.is_some_and(|mlr| near(-s.savings_rate, mlr)) {
+        return format!(
+            "savings rate within 1e-6 of the MSR (threshold case): savings rate {}, MSR {}",
+            s.savings_rate.round_dp(9),
+            s.msr.round_dp(9)
+        );
+    }
+    if let Some(text) = quality_rounding(p, py, s, score_decimals) {
+        return text;
+    }
+    if s.outcome == Outcome::SharedLosses
+        && p.revenue_loss_limit
+        && p.published <= Decimal::ZERO
+        && -p.published < s.shared_losses - Decimal::ONE
+    {
+        return "loss limit / revenue unknown: RevLossLimit = 1 and participant revenue is not published; a revenue-based loss limit below the computed shared losses would explain the smaller published amount".to_string();
+    }
+    "unexplained".to_string()
+}
+
+/// Checks whether the quality score implied by the published amount lies within the rounding
+/// band of the published `QualScore` (savings: sharing rate = max x quality; losses on a
+/// `1 - sharing` track between its floor and ceiling: loss rate = 1 - max x quality).
+fn quality_rounding(
+    p: &Prepared,
+    py: i32,
+    s: &Settlement,
+    score_decimals: Option<u32>,
+) -> Option<String> {
+    let published_score = p.quality.score?;
+    let decimals = score_decimals?;
+    if p.quality.standard == Some(QualityStandard::NotMet) {
+        return None;
+    }
+    let rules = rules::select(p.track, p.start, py).ok()?;
+    let max = rules.max_sharing_rate;
+    let half = Decimal::ONE / Decimal::TWO;
+    let (published, gross) = (p.published, p.gross);
+    let (q, q_lo, q_hi) = if s.outcome == Outcome::SharedSavings && published > Decimal::ZERO {
+        let score_scaled = Era::of(py) == Era::ScoreScaled
+            || p.quality.standard == Some(QualityStandard::AlternativeMet);
+        let capped = s.shared_savings >= round_money(s.payment_limit);
+        if !score_scaled || capped || gross <= half {
+            return None;
+        }
+        let unit = max.checked_mul(Decimal::ONE - s.sequestration_rate)?;
+        let per = |g: Decimal, amount: Decimal| amount.checked_div(g.checked_mul(unit)?);
+        (
+            per(gross, published)?,
+            per(gross + half, published - half)?,
+            per(gross - half, published + half)?,
+        )
+    } else if s.outcome == Outcome::SharedLosses && published < Decimal::ZERO {
+        let Some(LossRate::OneMinusSharing { floor, ceiling }) = rules.losses.map(|l| l.rate)
+        else {
+            return None;
+        };
+        let loss = -gross;
+        let (rate, limit) = (s.loss_rate?, s.loss_limit?);
+        if loss <= half || rate.checked_mul(loss)? >= limit || max.is_zero() {
+            return None;
+        }
+        let owed = -published + p.dis_adj;
+        let implied_rate = owed.checked_div(loss)?;
+        if implied_rate <= floor || implied_rate >= ceiling {
+            return None;
+        }
+        let quality =
+            |owed: Decimal, loss: Decimal| Some((Decimal::ONE - owed.checked_div(loss)?) / max);
+        (
+            quality(owed, loss)?,
+            quality(owed + half, loss - half)?,
+            quality(owed - half, loss + half)?,
+        )
+    } else {
+        return None;
+    };
+    let band = Decimal::try_new(5, decimals.checked_add(1)?).ok()?;
+    let fits = q_lo <= published_score + band && q_hi >= published_score - band;
+    fits.then(|| {
+        format!(
+            "published QualScore rounded to {decimals} dp: implied quality {} lies within +/-{band} of {published_score}",
+            q.round_dp(6)
+        )
+    })
+}
+
+fn money(d: Decimal) -> String {
+    format!("{d:.2}")
+}
+
+impl Report {
+    /// ACOs beyond $1 of the published amount (engine errors included), in file order.
+    pub fn mismatches(&self) -> impl Iterator<Item = &AcoComparison> {
+        self.acos.iter().filter(|a| a.is_mismatch())
+    }
+
+    /// A plain-text report: per-track counts, then every mismatch and every skipped row.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "MSSP PUF backtest, performance year {}: {} ACOs compared, {} rows skipped\n\n",
+            self.performance_year,
+            self.acos.len(),
+            self.skipped.len()
+        );
+        let mut rows = vec![vec![
+            "track".to_string(),
+            "ACOs".to_string(),
+            "within $1".to_string(),
+            "within 0.1%".to_string(),
+        ]];
+        rows.extend(self.tracks.iter().map(|t| {
+            vec![
+                t.track.name().to_string(),
+                t.acos.to_string(),
+                t.within_1_dollar.to_string(),
+                t.within_0_1_percent.to_string(),
+            ]
+        }));
+        out.push_str(&align(&rows, &[0]));
+
+        let mismatches: Vec<&AcoComparison> = self.mismatches().collect();
+        out.push_str(&format!("\nMismatches beyond $1: {}\n", mismatches.len()));
+        if !mismatches.is_empty() {
+            let mut rows = vec![
+                [
+                    "line",
+                    "aco_id",
+                    "track",
+                    "published",
+                    "computed",
+                    "diff",
+                    "cause",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ];
+            rows.extend(mismatches.iter().map(|a| {
+                vec![
+                    a.line.to_string(),
+                    a.aco_id.clone(),
+                    a.track.name().to_string(),
+                    a.published.to_string(),
+                    a.computed.map_or_else(|| "error".to_string(), money),
+                    a.diff().map_or_else(|| "-".to_string(), money),
+                    a.cause.clone().unwrap_or_default(),
+                ]
+            }));
+            out.push_str(&align(&rows, &[1, 2, 6]));
+        }
+
+        out.push_str(&format!("\nSkipped rows: {}\n", self.skipped.len()));
+        for (line, reason) in &self.skipped {
+            out.push_str(&format!("line {line}: {reason}\n"));
+        }
+        out
+    }
+
+    /// The report as JSON: `performance_year`, `tracks` (track, acos, within_1_dollar,
+    /// within_0_1_percent), `acos` (aco_id, line, track, published, computed, diff,
+    /// within_1_dollar, within_0_1_percent, cause, error, note) and `skipped` (line, reason).
+    /// Amounts are decimal strings; tracks are [`Track::name`]s.
+    pub fn to_json(&self) -> Value {
+        let tracks: Vec<Value> = self
+            .tracks
+            .iter()
+            .map(|t| {
+                json!({
+                    "track": t.track.name(),
+                    "acos": t.acos,
+                    "within_1_dollar": t.within_1_dollar,
+                    "within_0_1_percent": t.within_0_1_percent,
+                })
+            })
+            .collect();
+        let acos: Vec<Value> = self
+            .acos
+            .iter()
+            .map(|a| {
+                json!({
+                    "aco_id": a.aco_id,
+                    "line": a.line,
+                    "track": a.track.name(),
+                    "published": a.published.to_string(),
+                    "computed": a.computed.map(money),
+                    "diff": a.diff().map(money),
+                    "within_1_dollar": a.within_1_dollar(),
+                    "within_0_1_percent": a.within_0_1_percent(),
+                    "cause": a.cause,
+                    "error": a.error,
+                    "note": a.note,
+                })
+            })
+            .collect();
+        let skipped: Vec<Value> = self
+            .skipped
+            .iter()
+            .map(|(line, reason)| json!({ "line": line, "reason": reason }))
+            .collect();
+        json!({
+            "performance_year": self.performance_year,
+            "tracks": tracks,
+            "acos": acos,
+            "skipped": skipped,
+        })
+    }
+}
+
+/// Aligns columns: the columns in `left` are left-aligned, the others right-aligned; trailing
+/// blanks are trimmed.
+fn align(rows: &[Vec<String>], left: &[usize]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, (cell, &width)) in row.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            if left.contains(&i) {
+                line.push_str(&format!("{cell:<width$}"));
+            } else {
+                line.push_str(&format!("{cell:>width$}"));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

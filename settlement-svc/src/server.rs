@@ -1,0 +1,633 @@
+//! The gRPC adapter: `acorn.settlement.v1.SettlementService` over the rule engine and the ledger.
+//!
+//! Protobuf types stay here: each request is validated and converted into engine types (every
+//! problem reported at once as `INVALID_ARGUMENT` with field violations), the engine computes, and
+//! the result is converted back. Nothing is stored unless the whole computation succeeded.
+
+use acorn_proto::{
+    common::v1 as common,
+    fields::{Bound, Violations, invalid_argument},
+    settlement::v1::{self as pb, settlement_service_server::SettlementService},
+};
+use prost::Message;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status};
+
+use crate::engine::{
+    self, Date, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
+    MsrSchedule, Quality, QualityStandard, SettlementError, SettlementInput, Step, Track,
+    quality::QualityError, rules::SelectError,
+};
+use crate::store::{Filter, NewRecord, Recorded, Store, StoreError};
+
+/// Default and largest page sizes of `ListReconciliations`.
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The settlement service.
+#[derive(Debug, Clone)]
+pub struct SettlementApi<S> {
+    store: S,
+}
+
+impl<S: Store> SettlementApi<S> {
+    /// A service recording into `store`.
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+}
+
+/// A validated request input: the engine input plus what it borrows.
+#[derive(Debug)]
+pub struct Validated {
+    input: SettlementInput<'static>,
+    schedule: Option<MsrSchedule>,
+}
+
+impl Validated {
+    /// The engine input.
+    pub fn input(&self) -> SettlementInput<'_> {
+        SettlementInput {
+            msr_schedule: self.schedule.as_ref(),
+            ..self.input.clone()
+        }
+    }
+}
+
+fn track(v: &mut Violations, field: &str, value: i32) -> Option<Track> {
+    let t: pb::Track = v.enum_value(field, value)?;
+    Some(match t {
+        pb::Track::Unspecified => return None,
+        pb::Track::Track1 => Track::Track1,
+        pb::Track::Track2 => Track::Track2,
+        pb::Track::Track3 => Track::Track3,
+        pb::Track::Track1Plus => Track::Track1Plus,
+        pb::Track::BasicA => Track::BasicA,
+        pb::Track::BasicB => Track::BasicB,
+        pb::Track::BasicC => Track::BasicC,
+        pb::Track::BasicD => Track::BasicD,
+        pb::Track::BasicE => Track::BasicE,
+        pb::Track::Enhanced => Track::Enhanced,
+        pb::Track::Pioneer => Track::Pioneer,
+    })
+}
+
+fn date(v: &mut Violations, field: &str, value: Option<&common::Date>) -> Option<Date> {
+    let Some(d) = value else {
+        v.add(field, "is required");
+        return None;
+    };
+    let (Ok(month), Ok(day)) = (u32::try_from(d.month), u32::try_from(d.day)) else {
+        v.add(field, "must be a valid calendar date");
+        return None;
+    };
+    let date = Date::new(d.year, month, day);
+    if !date.is_valid() {
+        v.add(field, "must be a valid calendar date");
+        return None;
+    }
+    Some(date)
+}
+
+fn performance_year(v: &mut Violations, field: &str, value: i32) -> Option<i32> {
+    if (2012..=2100).contains(&value) {
+        Some(value)
+    } else {
+        v.add(field, "must be a performance year from 2012");
+        None
+    }
+}
+
+fn msr_option(v: &mut Violations, field: &str, value: i32) -> Option<MsrOption> {
+    use pb::MinimumSavingsRateOption as O;
+    let o: O = v.optional_enum(field, value)?;
+    let fixed = |i: usize| MsrOption::Fixed(MsrOption::FIXED_CHOICES[i]);
+    Some(match o {
+        O::Unspecified => MsrOption::Default,
+        O::Variable => MsrOption::Variable,
+        O::Fixed0 => fixed(0),
+        O::Fixed05 => fixed(1),
+        O::Fixed10 => fixed(2),
+        O::Fixed15 => fixed(3),
+        O::Fixed20 => fixed(4),
+    })
+}
+
+fn schedule(v: &mut Violations, field: &str, bands: &[pb::MsrBand]) -> Option<Option<MsrSchedule>> {
+    if bands.is_empty() {
+        return Some(None);
+    }
+    let mut out = Vec::with_capacity(bands.len());
+    for (i, b) in bands.iter().enumerate() {
+        let f = |name: &str| format!("{field}[{i}].{name}");
+        let lo = v.decimal(&f("rate_at_min"), &b.rate_at_min, Bound::Fraction);
+        let hi = v.decimal(&f("rate_at_max"), &b.rate_at_max, Bound::Fraction);
+        if let (Some(rate_at_min), Some(rate_at_max)) = (lo, hi) {
+            let max = if b.max_beneficiaries == 0 {
+                u64::MAX
+            } else {
+                b.max_beneficiaries
+            };
+            out.push(MsrBand {
+                min: b.min_beneficiaries,
+                max,
+                rate_at_min,
+                rate_at_max,
+            });
+        }
+    }
+    if out.len() != bands.len() {
+        return None;
+    }
+    match MsrSchedule::new(out) {
+        Ok(s) => Some(Some(s)),
+        Err(e) => {
+            v.add(field, e.to_string());
+            None
+        }
+    }
+}
+
+fn experience(v: &mut Violations, input: &pb::ReconciliationInput) -> Option<Experience> {
+    use pb::reconciliation_input::Experience as E;
+    match &input.experience {
+        None => {
+            v.add(
+                "input.totals",
+                "the performance-year financials are required (totals or by_enrollment_type)",
+            );
+            None
+        }
+        Some(E::Totals(t)) => {
+            let b = v.decimal(
+                "input.totals.updated_benchmark",
+                &t.updated_benchmark,
+                Bound::Positive,
+            );
+            let e = v.decimal(
+                "input.totals.expenditures",
+                &t.expenditures,
+                Bound::NonNegative,
+            );
+            Some(Experience::Totals {
+                benchmark: b?,
+                expenditures: e?,
+            })
+        }
+        Some(E::ByEnrollmentType(rows)) => {
+            let mut out = [None; 4];
+            let mut ok = true;
+            if rows.rows.is_empty() {
+                v.add(
+                    "input.by_enrollment_type.rows",
+                    "at least one enrollment type is required",
+                );
+                return None;
+            }
+            for (i, r) in rows.rows.iter().enumerate() {
+                let f = |name: &str| format!("input.by_enrollment_type.rows[{i}].{name}");
+                let t: Option<common::EnrollmentType> =
+                    v.enum_value(&f("enrollment_type"), r.enrollment_type);
+                let py = v.decimal(&f("person_years"), &r.person_years, Bound::NonNegative);
+                let b = v.decimal(
+                    &f("updated_benchmark_per_capita"),
+                    &r.updated_benchmark_per_capita,
+                    Bound::NonNegative,
+                );
+                let e = v.decimal(
+                    &f("expenditures_per_capita"),
+                    &r.expenditures_per_capita,
+                    Bound::NonNegative,
+                );
+                let slot = match t {
+                    Some(common::EnrollmentType::Esrd) => 0,
+                    Some(common::EnrollmentType::Disabled) => 1,
+                    Some(common::EnrollmentType::AgedDual) => 2,
+                    Some(common::EnrollmentType::AgedNonDual) => 3,
+                    _ => {
+                        ok = false;
+                        continue;
+                    }
+                };
+                if out[slot].is_some() {
+                    v.add(f("enrollment_type"), "each enrollment type may appear once");
+                    ok = false;
+                }
+                match (py, b, e) {
+                    (
+                        Some(person_years),
+                        Some(benchmark_per_capita),
+                        Some(expenditures_per_capita),
+                    ) => {
+                        out[slot] = Some(EnrollmentExperience {
+                            person_years,
+                            benchmark_per_capita,
+                            expenditures_per_capita,
+                        });
+                    }
+                    _ => ok = false,
+                }
+            }
+            ok.then_some(Experience::ByEnrollmentType(out))
+        }
+    }
+}
+
+fn quality(v: &mut Violations, q: Option<&pb::Quality>) -> Option<Quality> {
+    let Some(q) = q else {
+        return Some(Quality::default());
+    };
+    let standard: pb::QualityStandard = v.optional_enum("input.quality.standard", q.standard)?;
+    let score = v.optional_decimal("input.quality.score", &q.score, Bound::Fraction)?;
+    let standard = match standard {
+        pb::QualityStandard::Unspecified => None,
+        pb::QualityStandard::Met => Some(QualityStandard::Met),
+        pb::QualityStandard::AlternativeMet => Some(QualityStandard::AlternativeMet),
+        pb::QualityStandard::NotMet => Some(QualityStandard::NotMet),
+    };
+    Some(Quality { standard, score })
+}
+
+fn extreme_uncontrollable(
+    v: &mut Violations,
+    e: Option<&pb::ExtremeUncontrollable>,
+) -> Option<ExtremeUncontrollable> {
+    use pb::extreme_uncontrollable::Reduction;
+    Some(match e.and_then(|e| e.reduction.as_ref()) {
+        None => ExtremeUncontrollable::None,
+        Some(Reduction::Amount(a)) => ExtremeUncontrollable::Amount(v.decimal(
+            "input.extreme_uncontrollable.amount",
+            a,
+            Bound::NonNegative,
+        )?),
+        Some(Reduction::AffectedShares(s)) => {
+            let m = v.decimal(
+                "input.extreme_uncontrollable.affected_shares.month_share",
+                &s.month_share,
+                Bound::Fraction,
+            );
+            let b = v.decimal(
+                "input.extreme_uncontrollable.affected_shares.beneficiary_share",
+                &s.beneficiary_share,
+                Bound::Fraction,
+            );
+            ExtremeUncontrollable::Shares {
+                months: m?,
+                beneficiaries: b?,
+            }
+        }
+    })
+}
+
+/// Validates a `ReconciliationInput` into engine types, naming every bad field.
+pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, Status> {
+    let Some(i) = input else {
+        return Err(invalid_argument("input", "is required"));
+    };
+    let mut v = Violations::default();
+    v.text("input.aco_id", &i.aco_id, 64);
+    let py = performance_year(&mut v, "input.performance_year", i.performance_year);
+    let start = date(
+        &mut v,
+        "input.agreement_start_date",
+        i.agreement_start_date.as_ref(),
+    );
+    let track = track(&mut v, "input.track", i.track);
+    let experience = experience(&mut v, i);
+    let quality = quality(&mut v, i.quality.as_ref());
+    let msr_option = msr_option(&mut v, "input.msr_option", i.msr_option);
+    let schedule = schedule(&mut v, "input.msr_schedule", &i.msr_schedule);
+    let revenue = v.optional_decimal(
+        "input.participant_revenue",
+        &i.participant_revenue,
+        Bound::NonNegative,
+    );
+    let seq = v.optional_decimal(
+        "input.sequestration_rate",
+        &i.sequestration_rate,
+        Bound::Fraction,
+    );
+    let euc = extreme_uncontrollable(&mut v, i.extreme_uncontrollable.as_ref());
+    let two_way = v.optional_decimal(
+        "input.two_way_blend_updated_benchmark",
+        &i.two_way_blend_updated_benchmark,
+        Bound::Positive,
+    );
+    if i.agreement_performance_year > 10 {
+        v.add(
+            "input.agreement_performance_year",
+            "must be 0 (derived) or 1-10",
+        );
+    }
+    match (
+        py, start, track, experience, quality, msr_option, schedule, revenue, seq, euc, two_way,
+    ) {
+        (
+            Some(performance_year),
+            Some(agreement_start),
+            Some(track),
+            Some(experience),
+            Some(quality),
+            Some(msr_option),
+            Some(schedule),
+            Some(participant_revenue),
+            Some(sequestration_rate),
+            Some(extreme_uncontrollable),
+            Some(two_way_blend_benchmark),
+        ) if v.is_empty() => Ok(Validated {
+            input: SettlementInput {
+                track,
+                agreement_start,
+                performance_year,
+                agreement_year: (i.agreement_performance_year > 0)
+                    .then_some(i.agreement_performance_year),
+                assigned_beneficiaries: i.assigned_beneficiaries,
+                experience,
+                quality,
+                msr_option,
+                msr_schedule: None,
+                participant_revenue,
+                sequestration_rate,
+                extreme_uncontrollable,
+                low_revenue: i.low_revenue,
+                two_way_blend_benchmark,
+            },
+            schedule,
+        }),
+        _ => Err(v
+            .into_result()
+            .err()
+            .unwrap_or_else(|| invalid_argument("input", "is invalid"))),
+    }
+}
+
+/// Maps an engine error to a status naming the field the caller must change (`prefix` is the path
+/// of the input message, e.g. `input.`).
+pub fn engine_status(err: &SettlementError, prefix: &str) -> Status {
+    let field = match err {
+        SettlementError::RuleSet(SelectError::TrackNotOffered { .. }) => "track",
+        SettlementError::RuleSet(SelectError::PerformanceYearOutOfRange { .. }) => {
+            "performance_year"
+        }
+        SettlementError::Quality(QualityError::ScoreRequired(_)) => "quality.score",
+        SettlementError::Quality(
+            QualityError::StandardRequired(_) | QualityError::AlternativeBefore2023(_),
+        ) => "quality.standard",
+        SettlementError::MsrUndefined { .. } => "msr_schedule",
+        SettlementError::MsrOptionRequired { .. } | SettlementError::MsrOptionNotOffered { .. } => {
+            "msr_option"
+        }
+        SettlementError::RevenueRequired { .. } => "participant_revenue",
+        SettlementError::ZeroBenchmark => "totals.updated_benchmark",
+        SettlementError::OutOfRange(what) => what,
+    };
+    invalid_argument(&format!("{prefix}{field}"), err.to_string())
+}
+
+fn store_status(err: StoreError) -> Status {
+    tracing::error!(error = %err, "ledger failure");
+    match err {
+        StoreError::WriterStopped => Status::unavailable("the ledger is shutting down"),
+        _ => Status::internal("the ledger could not complete the request"),
+    }
+}
+
+fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
+    steps
+        .into_iter()
+        .map(|s| common::ExplanationStep {
+            rule: s.rule.to_string(),
+            citation: s.citation.to_string(),
+            description: s.description,
+            inputs: s
+                .inputs
+                .into_iter()
+                .map(|(name, value)| common::NamedValue {
+                    name: name.to_string(),
+                    value,
+                })
+                .collect(),
+            output: s.output,
+        })
+        .collect()
+}
+
+fn opt(d: Option<Decimal>) -> String {
+    d.map(|d| d.normalize().to_string()).unwrap_or_default()
+}
+
+fn text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// Computes a settlement with its explanation, as the contract's result message.
+pub fn compute(v: &Validated) -> Result<pb::SettlementResult, Status> {
+    let mut steps = Vec::new();
+    let s = engine::reconcile(&v.input(), &mut steps).map_err(|e| engine_status(&e, "input."))?;
+    let outcome = match s.outcome {
+        engine::Outcome::SharedSavings => pb::Outcome::SharedSavings,
+        engine::Outcome::SharedLosses => pb::Outcome::SharedLosses,
+        engine::Outcome::WithinCorridor => pb::Outcome::WithinCorridor,
+        engine::Outcome::QualityNotMet => pb::Outcome::QualityNotMet,
+    };
+    Ok(pb::SettlementResult {
+        rule_set: s.rule_set.to_string(),
+        outcome: outcome.into(),
+        updated_benchmark: text(s.updated_benchmark),
+        expenditures: text(s.expenditures),
+        gross_savings: text(s.gross_savings),
+        savings_rate: text(s.savings_rate),
+        minimum_savings_rate: text(s.msr),
+        minimum_loss_rate: opt(s.mlr),
+        final_sharing_rate: text(s.final_sharing_rate),
+        shared_loss_rate: opt(s.loss_rate),
+        payment_limit: text(s.payment_limit),
+        loss_limit: opt(s.loss_limit),
+        sequestration_rate: text(s.sequestration_rate),
+        shared_savings: format!("{:.2}", s.shared_savings),
+        shared_losses: format!("{:.2}", s.shared_losses),
+        net_amount: format!("{:.2}", s.net_amount()),
+        explanation: explanation(steps),
+    })
+}
+
+fn decode(body: &[u8]) -> Result<pb::Reconciliation, Status> {
+    pb::Reconciliation::decode(body)
+        .map_err(|_| Status::internal("a stored reconciliation could not be decoded"))
+}
+
+fn page_token(token: &str) -> Result<Option<i64>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    token
+        .strip_prefix("before:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| invalid_argument("page_token", "is not a token returned by this service"))
+}
+
+#[tonic::async_trait]
+impl<S: Store> SettlementService for SettlementApi<S> {
+    #[tracing::instrument(name = "Reconcile", skip_all, fields(request_id = %req.get_ref().request_id))]
+    async fn reconcile(
+        &self,
+        req: Request<pb::ReconcileRequest>,
+    ) -> Result<Response<pb::ReconcileResponse>, Status> {
+        let req = req.into_inner();
+        let mut v = Violations::default();
+        v.text("request_id", &req.request_id, 128);
+        v.into_result()?;
+        let validated = validate(req.input.as_ref())?;
+        let result = compute(&validated)?;
+        let input = req.input.unwrap_or_default();
+        let fingerprint = Sha256::digest(input.encode_to_vec()).to_vec();
+        let now = std::time::SystemTime::now();
+        let reconciliation = pb::Reconciliation {
+            id: uuid::Uuid::now_v7().to_string(),
+            request_id: req.request_id.clone(),
+            result: Some(result),
+            create_time: Some(prost_types::Timestamp::from(now)),
+            input: Some(input),
+        };
+        let input = reconciliation.input.as_ref();
+        let record = NewRecord {
+            id: reconciliation.id.clone(),
+            request_id: req.request_id,
+            fingerprint,
+            aco_id: input.map(|i| i.aco_id.clone()).unwrap_or_default(),
+            performance_year: input.map_or(0, |i| i.performance_year),
+            body: reconciliation.encode_to_vec(),
+        };
+        let stored = match self.store.record(record).await.map_err(store_status)? {
+            Recorded::Created(_) => {
+                tracing::info!(id = %reconciliation.id, "reconciliation recorded");
+                reconciliation
+            }
+            Recorded::Existing(body) => {
+                tracing::info!("idempotent retry: returning the stored reconciliation");
+                decode(&body)?
+            }
+            Recorded::Conflict => {
+                return Err(Status::already_exists(
+                    "request_id was already used for a different reconciliation input",
+                ));
+            }
+        };
+        Ok(Response::new(pb::ReconcileResponse {
+            reconciliation: Some(stored),
+        }))
+    }
+
+    #[tracing::instrument(name = "PreviewReconciliation", skip_all)]
+    async fn preview_reconciliation(
+        &self,
+        req: Request<pb::PreviewReconciliationRequest>,
+    ) -> Result<Response<pb::PreviewReconciliationResponse>, Status> {
+        let validated = validate(req.get_ref().input.as_ref())?;
+        Ok(Response::new(pb::PreviewReconciliationResponse {
+            result: Some(compute(&validated)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetReconciliation", skip_all)]
+    async fn get_reconciliation(
+        &self,
+        req: Request<pb::GetReconciliationRequest>,
+    ) -> Result<Response<pb::GetReconciliationResponse>, Status> {
+        let id = &req.get_ref().id;
+        let mut v = Violations::default();
+        v.text("id", id, 64);
+        v.into_result()?;
+        let body = self.store.get(id).await.map_err(store_status)?;
+        let body =
+            body.ok_or_else(|| Status::not_found(format!("reconciliation {id} not found")))?;
+        Ok(Response::new(pb::GetReconciliationResponse {
+            reconciliation: Some(decode(&body)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListReconciliations", skip_all)]
+    async fn list_reconciliations(
+        &self,
+        req: Request<pb::ListReconciliationsRequest>,
+    ) -> Result<Response<pb::ListReconciliationsResponse>, Status> {
+        let r = req.into_inner();
+        let limit = match r.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n @ 1.. if n as u32 <= MAX_PAGE_SIZE => n as u32,
+            _ => {
+                return Err(invalid_argument(
+                    "page_size",
+                    format!("must be between 0 and {MAX_PAGE_SIZE}"),
+                ));
+            }
+        };
+        if r.performance_year < 0 {
+            return Err(invalid_argument(
+                "performance_year",
+                "must be 0 (all) or a performance year",
+            ));
+        }
+        let filter = Filter {
+            aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
+            performance_year: (r.performance_year != 0).then_some(r.performance_year),
+            before: page_token(&r.page_token)?,
+            limit,
+        };
+        let page = self.store.list(filter).await.map_err(store_status)?;
+        let reconciliations = page
+            .bodies
+            .iter()
+            .map(|b| decode(b))
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListReconciliationsResponse {
+            reconciliations,
+            next_page_token: page.next.map(|n| format!("before:{n}")).unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetMinimumSavingsRate", skip_all)]
+    async fn get_minimum_savings_rate(
+        &self,
+        req: Request<pb::GetMinimumSavingsRateRequest>,
+    ) -> Result<Response<pb::GetMinimumSavingsRateResponse>, Status> {
+        let r = req.get_ref();
+        let mut v = Violations::default();
+        let track = track(&mut v, "track", r.track);
+        let py = performance_year(&mut v, "performance_year", r.performance_year);
+        let start = date(
+            &mut v,
+            "agreement_start_date",
+            r.agreement_start_date.as_ref(),
+        );
+        let option = msr_option(&mut v, "msr_option", r.msr_option);
+        let schedule = schedule(&mut v, "msr_schedule", &r.msr_schedule);
+        let (Some(track), Some(py), Some(start), Some(option), Some(schedule)) =
+            (track, py, start, option, schedule)
+        else {
+            return Err(v
+                .into_result()
+                .err()
+                .unwrap_or_else(|| invalid_argument("track", "is invalid")));
+        };
+        let rules =
+            engine::rules::select(track, start, py).map_err(|e| engine_status(&e.into(), ""))?;
+        let mut steps = Vec::new();
+        let (msr, mlr) = engine::minimum_rates(
+            rules,
+            r.assigned_beneficiaries,
+            option,
+            schedule.as_ref(),
+            &mut steps,
+        )
+        .map_err(|e| engine_status(&e, ""))?;
+        Ok(Response::new(pb::GetMinimumSavingsRateResponse {
+            minimum_savings_rate: text(msr),
+            minimum_loss_rate: opt(mlr),
+            explanation: explanation(steps),
+        }))
+    }
+}

@@ -1,0 +1,502 @@
+//! The real server on 127.0.0.1 through the generated client: reconcile, read back after a restart on
+//! the same SQLite file, idempotent retries, conflicting reuse, pagination, bad input, health and
+//! reflection.
+
+use std::{net::SocketAddr, path::Path};
+
+use acorn_proto::{
+    common::v1::{Date, EnrollmentType},
+    serve::{self, LogFormat, ServeArgs},
+    settlement::v1::{
+        self as pb, EnrollmentTypeBreakdown, EnrollmentTypeExperience, ExpenditureTotals,
+        ExtremeUncontrollable, MinimumSavingsRateOption, Quality, ReconcileRequest,
+        ReconciliationInput, Track, extreme_uncontrollable::Reduction,
+        reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
+        settlement_service_server::SettlementServiceServer,
+    },
+};
+use settlement_svc::{server::SettlementApi, store::SqliteStore};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Code, service::Routes, transport::Channel};
+use tonic_types::StatusExt;
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(db: &Path) -> Running {
+    let store = SqliteStore::open(db).await.expect("open ledger");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let args = ServeArgs {
+        listen: None,
+        log_format: LogFormat::Text,
+        max_request_bytes: 1024 * 1024,
+        request_timeout: 30,
+        shutdown_grace: 5,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(store)));
+    let task = tokio::spawn(async move {
+        serve::serve(
+            listener,
+            routes,
+            &["acorn.settlement.v1.SettlementService"],
+            &args,
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+    });
+    Running { addr, stop, task }
+}
+
+impl Running {
+    async fn client(&self) -> SettlementServiceClient<Channel> {
+        SettlementServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect")
+    }
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    }
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("join")
+            .expect("server exits cleanly");
+    }
+}
+
+/// CMS PUF PY2018 row A1215 (Track 3, losses reduced by the published DisAdj of 2,655).
+fn a1215() -> ReconciliationInput {
+    ReconciliationInput {
+        aco_id: "A1215".into(),
+        performance_year: 2018,
+        agreement_start_date: Some(Date {
+            year: 2016,
+            month: 1,
+            day: 1,
+        }),
+        track: Track::Track3.into(),
+        assigned_beneficiaries: 72_033,
+        experience: Some(Experience::Totals(ExpenditureTotals {
+            updated_benchmark: "797237607".into(),
+            expenditures: "812497275".into(),
+        })),
+        quality: Some(Quality {
+            standard: 0,
+            score: "0.8884".into(),
+        }),
+        msr_option: MinimumSavingsRateOption::Fixed05.into(),
+        extreme_uncontrollable: Some(ExtremeUncontrollable {
+            reduction: Some(Reduction::Amount("2655".into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn reconcile(request_id: &str, input: ReconciliationInput) -> ReconcileRequest {
+    ReconcileRequest {
+        request_id: request_id.into(),
+        input: Some(input),
+    }
+}
+
+async fn count(client: &mut SettlementServiceClient<Channel>) -> usize {
+    let req = pb::ListReconciliationsRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    client
+        .list_reconciliations(req)
+        .await
+        .expect("list")
+        .into_inner()
+        .reconciliations
+        .len()
+}
+
+#[tokio::test]
+async fn reconcile_survives_a_restart_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("ledger.db");
+    let server = start(&db).await;
+    let mut client = server.client().await;
+
+    let first = client
+        .reconcile(reconcile("req-1", a1215()))
+        .await
+        .expect("reconcile")
+        .into_inner();
+    let rec = first.reconciliation.expect("reconciliation");
+    let result = rec.result.clone().expect("result");
+    assert_eq!(result.net_amount, "-6101212.20");
+    assert_eq!(result.shared_loss_rate, "0.4");
+    assert_eq!(result.outcome(), pb::Outcome::SharedLosses);
+    assert!(
+        result
+            .explanation
+            .iter()
+            .any(|s| s.citation.contains("425.610(f)"))
+    );
+
+    // A retry returns the stored reconciliation; the same id with another input is ALREADY_EXISTS.
+    let retry = client
+        .reconcile(reconcile("req-1", a1215()))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retry.reconciliation.as_ref(), Some(&rec));
+    let mut other = a1215();
+    other.assigned_beneficiaries += 1;
+    let conflict = client
+        .reconcile(reconcile("req-1", other))
+        .await
+        .expect_err("conflict");
+    assert_eq!(conflict.code(), Code::AlreadyExists);
+    assert_eq!(count(&mut client).await, 1);
+
+    server.stop().await;
+    let server = start(&db).await;
+    let mut client = server.client().await;
+    let got = client
+        .get_reconciliation(pb::GetReconciliationRequest { id: rec.id.clone() })
+        .await
+        .expect("get after restart")
+        .into_inner();
+    assert_eq!(got.reconciliation, Some(rec));
+    let missing = client
+        .get_reconciliation(pb::GetReconciliationRequest { id: "nope".into() })
+        .await;
+    assert_eq!(missing.expect_err("not found").code(), Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lists_by_aco_and_year_with_pagination() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    for i in 0..5 {
+        let mut input = a1215();
+        input.aco_id = if i % 2 == 0 { "A1".into() } else { "A2".into() };
+        client
+            .reconcile(reconcile(&format!("r{i}"), input))
+            .await
+            .expect("reconcile");
+    }
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_reconciliations(pb::ListReconciliationsRequest {
+                aco_id: "A1".into(),
+                performance_year: 2018,
+                page_size: 2,
+                page_token: token,
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        ids.extend(page.reconciliations.into_iter().map(|r| r.request_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(ids, ["r4", "r2", "r0"]);
+    let bad = client
+        .list_reconciliations(pb::ListReconciliationsRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(bad.expect_err("bad token").code(), Code::InvalidArgument);
+    server.stop().await;
+}
+
+/// Each bad input is INVALID_ARGUMENT naming the field, and nothing is stored.
+#[tokio::test]
+async fn bad_input_names_the_field_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    type Edit = fn(&mut ReconciliationInput);
+    let cases: Vec<(&str, Edit)> = vec![
+        ("input.totals.expenditures", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "100".into(),
+                expenditures: "-1".into(),
+            }))
+        }),
+        ("input.totals.updated_benchmark", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "12abc".into(),
+                expenditures: "1".into(),
+            }))
+        }),
+        ("input.totals.updated_benchmark", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "0".into(),
+                expenditures: "1".into(),
+            }))
+        }),
+        ("input.totals.expenditures", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "100".into(),
+                expenditures: "NaN".into(),
+            }))
+        }),
+        ("input.totals.expenditures", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "100".into(),
+                expenditures: "Infinity".into(),
+            }))
+        }),
+        ("input.totals.expenditures", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "100".into(),
+                expenditures: "1e9".into(),
+            }))
+        }),
+        ("input.track", |i| i.track = 0),
+        ("input.track", |i| i.track = 99),
+        ("input.msr_option", |i| i.msr_option = 42),
+        ("input.quality.score", |i| {
+            i.quality = Some(Quality {
+                standard: 0,
+                score: "1.5".into(),
+            })
+        }),
+        ("input.quality.score", |i| {
+            i.quality = Some(Quality {
+                standard: 0,
+                score: "-0.1".into(),
+            })
+        }),
+        ("input.quality.standard", |i| {
+            i.quality = Some(Quality {
+                standard: 7,
+                score: "0.5".into(),
+            })
+        }),
+        ("input.aco_id", |i| i.aco_id.clear()),
+        ("input.agreement_start_date", |i| {
+            i.agreement_start_date = Some(Date {
+                year: 2016,
+                month: 2,
+                day: 30,
+            })
+        }),
+        ("input.agreement_start_date", |i| {
+            i.agreement_start_date = None
+        }),
+        ("input.performance_year", |i| i.performance_year = 1999),
+        ("input.totals", |i| i.experience = None),
+        ("input.msr_option", |i| i.msr_option = 0),
+        ("input.msr_schedule", |i| {
+            i.assigned_beneficiaries = 4_000;
+            i.msr_option = MinimumSavingsRateOption::Variable.into();
+        }),
+        ("input.track", |i| i.track = Track::BasicA.into()),
+        ("input.by_enrollment_type.rows[0].enrollment_type", |i| {
+            i.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
+                rows: vec![EnrollmentTypeExperience {
+                    enrollment_type: 0,
+                    person_years: "1".into(),
+                    updated_benchmark_per_capita: "1".into(),
+                    expenditures_per_capita: "1".into(),
+                }],
+            }))
+        }),
+        ("input.by_enrollment_type.rows[1].enrollment_type", |i| {
+            let row = EnrollmentTypeExperience {
+                enrollment_type: EnrollmentType::Esrd.into(),
+                person_years: "1".into(),
+                updated_benchmark_per_capita: "1".into(),
+                expenditures_per_capita: "1".into(),
+            };
+            i.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
+                rows: vec![row.clone(), row],
+            }))
+        }),
+        ("input.extreme_uncontrollable.amount", |i| {
+            i.extreme_uncontrollable = Some(ExtremeUncontrollable {
+                reduction: Some(Reduction::Amount("-5".into())),
+            })
+        }),
+    ];
+    for (n, (field, edit)) in cases.into_iter().enumerate() {
+        let mut input = a1215();
+        edit(&mut input);
+        let err = client
+            .reconcile(reconcile(&format!("bad-{n}"), input))
+            .await
+            .expect_err(field);
+        assert_eq!(
+            err.code(),
+            Code::InvalidArgument,
+            "case {n} ({field}): {err:?}"
+        );
+        let fields: Vec<String> = err
+            .get_details_bad_request()
+            .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+            .unwrap_or_default();
+        assert!(
+            fields.iter().any(|f| f == field),
+            "case {n}: expected {field}, got {fields:?} ({})",
+            err.message()
+        );
+    }
+    let no_id = client
+        .reconcile(reconcile("", a1215()))
+        .await
+        .expect_err("request_id");
+    assert_eq!(no_id.code(), Code::InvalidArgument);
+    let no_input = client
+        .reconcile(ReconcileRequest {
+            request_id: "x".into(),
+            input: None,
+        })
+        .await;
+    assert_eq!(no_input.expect_err("input").code(), Code::InvalidArgument);
+    assert_eq!(count(&mut client).await, 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn preview_and_minimum_savings_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    let preview = client
+        .preview_reconciliation(pb::PreviewReconciliationRequest {
+            input: Some(a1215()),
+        })
+        .await
+        .expect("preview")
+        .into_inner();
+    assert_eq!(preview.result.expect("result").net_amount, "-6101212.20");
+    assert_eq!(count(&mut client).await, 0);
+
+    let msr = |n: u64| pb::GetMinimumSavingsRateRequest {
+        track: Track::Track1.into(),
+        performance_year: 2014,
+        agreement_start_date: Some(Date {
+            year: 2012,
+            month: 7,
+            day: 1,
+        }),
+        assigned_beneficiaries: n,
+        ..Default::default()
+    };
+    let r = client
+        .get_minimum_savings_rate(msr(6_000))
+        .await
+        .expect("msr")
+        .into_inner();
+    assert_eq!(
+        (
+            r.minimum_savings_rate.as_str(),
+            r.minimum_loss_rate.as_str()
+        ),
+        ("0.036", "")
+    );
+    let r = client
+        .get_minimum_savings_rate(msr(7_500))
+        .await
+        .expect("msr")
+        .into_inner();
+    assert!(
+        r.minimum_savings_rate.starts_with("0.0329989989"),
+        "{}",
+        r.minimum_savings_rate
+    );
+    let below = client
+        .get_minimum_savings_rate(msr(4_999))
+        .await
+        .expect_err("below 5,000");
+    assert_eq!(below.code(), Code::InvalidArgument);
+    assert!(below.message().contains("5000"), "{}", below.message());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_reflection() {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    use tonic_reflection::pb::{v1, v1alpha};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let channel = server.channel().await;
+
+    let mut health = HealthClient::new(channel.clone());
+    for service in ["", "acorn.settlement.v1.SettlementService"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health")
+            .into_inner()
+            .status();
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
+    }
+
+    let list = |host: &str| v1::ServerReflectionRequest {
+        host: host.into(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut refl = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let mut stream = refl
+        .server_reflection_info(tokio_stream::iter([list("")]))
+        .await
+        .expect("reflection v1")
+        .into_inner();
+    let resp = stream.message().await.expect("message").expect("response");
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(services)) =
+        resp.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = services.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "acorn.settlement.v1.SettlementService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+
+    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let req = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1alpha")
+        .into_inner();
+    assert!(stream.message().await.expect("message").is_some());
+    server.stop().await;
+}
