@@ -11,8 +11,10 @@
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{service::Routes, transport::Server};
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
 use tonic_health::ServingStatus;
 
 /// Default listen ports on 127.0.0.1: settlement 50051, benchmark 50052, attribution 50053.
@@ -132,15 +134,16 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
 
     let addr = listener.local_addr()?;
+    // Small unary calls must not wait for delayed ACKs (Nagle): set TCP_NODELAY on every connection.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = Duration::from_secs(args.shutdown_grace);
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
     let server = Server::builder()
         .timeout(Duration::from_secs(args.request_timeout))
         .http2_max_header_list_size(64 * 1024)
-        .tcp_nodelay(true)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_rx.await;
         });
     tracing::info!(%addr, services = ?names, "serving");

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use acorn_proto::{
     common::v1::Date,
     settlement::v1::{
-        ExpenditureTotals, Quality, ReconcileRequest, ReconciliationInput, Track,
-        reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
+        ExpenditureTotals, PreviewReconciliationRequest, Quality, ReconcileRequest,
+        ReconciliationInput, Track, reconciliation_input::Experience,
+        settlement_service_client::SettlementServiceClient,
     },
 };
 use anyhow::Context;
@@ -28,6 +29,9 @@ pub struct Args {
     /// Number of HTTP/2 connections the calls are spread over.
     #[arg(long, default_value_t = 4)]
     pub connections: u64,
+    /// Call PreviewReconciliation (compute only) instead of Reconcile (compute and record).
+    #[arg(long)]
+    pub preview: bool,
 }
 
 /// A deterministic, varied Track 1 PY2018 reconciliation for call `i`.
@@ -78,12 +82,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for w in 0..args.concurrency.max(1) {
         let mut client = clients[(w as usize) % clients.len()].clone();
         let run_id = run_id.clone();
+        let preview = args.preview;
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_worker as usize);
             for k in 0..per_worker {
                 let req = request(&run_id, w * per_worker + k);
                 let t = Instant::now();
-                client.reconcile(req).await?;
+                if preview {
+                    let input = req.input;
+                    client
+                        .preview_reconciliation(PreviewReconciliationRequest { input })
+                        .await?;
+                } else {
+                    client.reconcile(req).await?;
+                }
                 latencies.push(t.elapsed());
             }
             Ok::<_, tonic::Status>(latencies)
@@ -102,8 +114,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     println!(
-        "{} Reconcile calls in {:.2}s: {:.0} round trips/s; latency p50 {:.2} ms, p99 {:.2} ms (concurrency {}, connections {})",
+        "{} {} calls in {:.2}s: {:.0} round trips/s; latency p50 {:.2} ms, p99 {:.2} ms (concurrency {}, connections {})",
         latencies.len(),
+        if args.preview {
+            "PreviewReconciliation"
+        } else {
+            "Reconcile"
+        },
         elapsed.as_secs_f64(),
         latencies.len() as f64 / elapsed.as_secs_f64(),
         pct(0.5).as_secs_f64() * 1e3,

@@ -503,11 +503,11 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         };
         let stored = match self.store.record(record).await.map_err(store_status)? {
             Recorded::Created(_) => {
-                tracing::info!(id = %reconciliation.id, "reconciliation recorded");
+                tracing::debug!(id = %reconciliation.id, "reconciliation recorded");
                 reconciliation
             }
             Recorded::Existing(body) => {
-                tracing::info!("idempotent retry: returning the stored reconciliation");
+                tracing::debug!("idempotent retry: returning the stored reconciliation");
                 decode(&body)?
             }
             Recorded::Conflict => {
