@@ -131,6 +131,21 @@ impl Violations {
         }
     }
 
+    /// A page size (AIP-158): 0 means `default`; 1 to `max` as given; anything else is a violation.
+    pub fn page_size(&mut self, field: &str, value: i32, default: u32, max: u32) -> Option<u32> {
+        match u32::try_from(value) {
+            Ok(0) => Some(default),
+            Ok(n) if n <= max => Some(n),
+            _ => {
+                self.add(
+                    field,
+                    format!("must be between 0 (default {default}) and {max}"),
+                );
+                None
+            }
+        }
+    }
+
     /// `Ok(())` when nothing was recorded, else `INVALID_ARGUMENT` naming every field.
     pub fn into_result(self) -> Result<(), Status> {
         if self.0.is_empty() {

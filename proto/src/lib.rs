@@ -6,7 +6,8 @@
 //!   reflection, tracing, graceful shutdown, request limits).
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
 //!   `BadRequest` field violations.
-//! - [`cms`]: readers for CMS file formats (ACO Public Use Files).
+//! - [`ledger`]: the durable, idempotent record ledger each service keeps (SQLite, group commit).
+//! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
 /// Generated code for `acorn.common.v1`.
 pub mod common {
@@ -47,4 +48,5 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod cms;
 
 pub mod fields;
+pub mod ledger;
 pub mod serve;

@@ -2,7 +2,6 @@
 //!
 //! - [`engine`]: the rule engine (pure, exact decimals): what the simulator calls in-process.
 //! - [`server`]: the gRPC adapter (validation, conversion, idempotent recording).
-//! - [`store`]: the reconciliation ledger (SQLite, group commit).
 //! - [`backtest`]: reconciles a CMS ACO Public Use File and compares with what CMS paid.
 //! - [`loadgen`]: a Reconcile load generator for a running server.
 
@@ -10,4 +9,3 @@ pub mod backtest;
 pub mod engine;
 pub mod loadgen;
 pub mod server;
-pub mod store;

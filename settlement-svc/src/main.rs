@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
     cms::puf::PufFile,
     serve::{self, ServeArgs},
@@ -9,7 +10,7 @@ use acorn_proto::{
 };
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use settlement_svc::{backtest, loadgen, server::SettlementApi, store::SqliteStore};
+use settlement_svc::{backtest, loadgen, server::SettlementApi};
 use tonic::{server::NamedService, service::Routes};
 
 #[derive(Debug, Parser)]
@@ -64,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { db, serve } => {
             serve::init_tracing(serve.log_format);
-            let store = SqliteStore::open(&db)
+            let store = SqliteLedger::open(&db)
                 .await
                 .with_context(|| format!("opening the ledger {}", db.display()))?;
             let service = SettlementServiceServer::new(SettlementApi::new(store))
@@ -74,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {addr}"))?;
             tracing::info!(db = %db.display(), "ledger open");
-            let name = <SettlementServiceServer<SettlementApi<SqliteStore>> as NamedService>::NAME;
+            let name = <SettlementServiceServer<SettlementApi<SqliteLedger>> as NamedService>::NAME;
             serve::serve(
                 listener,
                 Routes::new(service),

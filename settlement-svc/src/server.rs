@@ -7,11 +7,11 @@
 use acorn_proto::{
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
+    ledger::{self, Filter, NewRecord, Recorded, Store, StoreError},
     settlement::v1::{self as pb, settlement_service_server::SettlementService},
 };
 use prost::Message;
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
 use crate::engine::{
@@ -19,7 +19,6 @@ use crate::engine::{
     MsrSchedule, Quality, QualityStandard, SettlementError, SettlementInput, Step, Track,
     quality::QualityError, rules::SelectError,
 };
-use crate::store::{Filter, NewRecord, Recorded, Store, StoreError};
 
 /// Default and largest page sizes of `ListReconciliations`.
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -457,18 +456,6 @@ fn decode(body: &[u8]) -> Result<pb::Reconciliation, Status> {
         .map_err(|_| Status::internal("a stored reconciliation could not be decoded"))
 }
 
-fn page_token(token: &str) -> Result<Option<i64>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    token
-        .strip_prefix("before:")
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .map(Some)
-        .ok_or_else(|| invalid_argument("page_token", "is not a token returned by this service"))
-}
-
 #[tonic::async_trait]
 impl<S: Store> SettlementService for SettlementApi<S> {
     #[tracing::instrument(name = "Reconcile", skip_all, fields(request_id = %req.get_ref().request_id))]
@@ -483,7 +470,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let validated = validate(req.input.as_ref())?;
         let result = compute(&validated)?;
         let input = req.input.unwrap_or_default();
-        let fingerprint = Sha256::digest(input.encode_to_vec()).to_vec();
+        let fingerprint = ledger::fingerprint(&input.encode_to_vec());
         let now = std::time::SystemTime::now();
         let reconciliation = pb::Reconciliation {
             id: uuid::Uuid::now_v7().to_string(),
@@ -498,7 +485,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             request_id: req.request_id,
             fingerprint,
             aco_id: input.map(|i| i.aco_id.clone()).unwrap_or_default(),
-            performance_year: input.map_or(0, |i| i.performance_year),
+            period: input.map_or(0, |i| i.performance_year),
             body: reconciliation.encode_to_vec(),
         };
         let stored = match self.store.record(record).await.map_err(store_status)? {
@@ -555,26 +542,26 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         req: Request<pb::ListReconciliationsRequest>,
     ) -> Result<Response<pb::ListReconciliationsResponse>, Status> {
         let r = req.into_inner();
-        let limit = match r.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n @ 1.. if n as u32 <= MAX_PAGE_SIZE => n as u32,
-            _ => {
-                return Err(invalid_argument(
-                    "page_size",
-                    format!("must be between 0 and {MAX_PAGE_SIZE}"),
-                ));
-            }
-        };
+        let mut v = Violations::default();
+        let limit = v.page_size("page_size", r.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
         if r.performance_year < 0 {
-            return Err(invalid_argument(
-                "performance_year",
-                "must be 0 (all) or a performance year",
-            ));
+            v.add("performance_year", "must be 0 (all) or a performance year");
         }
+        let before = ledger::parse_page_token(&r.page_token);
+        if before.is_err() {
+            v.add("page_token", "is not a token returned by this service");
+        }
+        let (Some(limit), Ok(before)) = (limit, before) else {
+            return Err(v
+                .into_result()
+                .err()
+                .unwrap_or_else(|| invalid_argument("page_size", "is invalid")));
+        };
+        v.into_result()?;
         let filter = Filter {
             aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
-            performance_year: (r.performance_year != 0).then_some(r.performance_year),
-            before: page_token(&r.page_token)?,
+            period: (r.performance_year != 0).then_some(r.performance_year),
+            before,
             limit,
         };
         let page = self.store.list(filter).await.map_err(store_status)?;
@@ -585,7 +572,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             .collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListReconciliationsResponse {
             reconciliations,
-            next_page_token: page.next.map(|n| format!("before:{n}")).unwrap_or_default(),
+            next_page_token: ledger::page_token(page.next),
         }))
     }
 

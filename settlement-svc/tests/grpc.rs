@@ -4,6 +4,7 @@
 
 use std::{net::SocketAddr, path::Path};
 
+use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
     common::v1::{Date, EnrollmentType},
     serve::{self, LogFormat, ServeArgs},
@@ -15,7 +16,7 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use settlement_svc::{server::SettlementApi, store::SqliteStore};
+use settlement_svc::server::SettlementApi;
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, service::Routes, transport::Channel};
 use tonic_types::StatusExt;
@@ -27,7 +28,7 @@ struct Running {
 }
 
 async fn start(db: &Path) -> Running {
-    let store = SqliteStore::open(db).await.expect("open ledger");
+    let store = SqliteLedger::open(db).await.expect("open ledger");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

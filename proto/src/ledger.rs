@@ -1,13 +1,14 @@
-//! The reconciliation ledger: a small storage trait and its SQLite implementation.
+//! The record ledger every acorn service keeps: computed results (reconciliations, benchmarks)
+//! recorded durably and idempotently. A small storage trait and its SQLite implementation.
 //!
-//! Durability: a `Reconcile` is acknowledged only after its transaction has committed with
+//! Durability: a write is acknowledged only after its transaction has committed with
 //! `synchronous = FULL` in WAL mode, i.e. after the WAL is fsynced. To reach thousands of durable
 //! writes per second, one writer task commits whatever has queued up as a single transaction
 //! (group commit): every caller in the batch is answered only after that commit. Readers use a
 //! separate connection pool (WAL lets them run beside the writer).
 //!
 //! Idempotency: `request_id` is unique. A record whose request_id exists with the same input
-//! fingerprint returns the stored reconciliation; with a different fingerprint it is a conflict.
+//! fingerprint returns the stored record; with a different fingerprint it is a conflict.
 
 use std::{future::Future, path::Path, str::FromStr, time::Duration};
 
@@ -17,7 +18,7 @@ use sqlx::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-/// A reconciliation to record.
+/// A record to write.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
     /// Server-assigned id.
@@ -28,9 +29,9 @@ pub struct NewRecord {
     pub fingerprint: Vec<u8>,
     /// ACO id (for listing).
     pub aco_id: String,
-    /// Performance year (for listing).
-    pub performance_year: i32,
-    /// The encoded reconciliation.
+    /// What the service lists by besides the ACO: a performance year, an agreement period.
+    pub period: i32,
+    /// The encoded resource.
     pub body: Vec<u8>,
 }
 
@@ -48,7 +49,7 @@ pub enum Recorded {
 /// A page of a listing.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
-    /// Encoded reconciliations, newest first.
+    /// Encoded records, newest first.
     pub bodies: Vec<Vec<u8>>,
     /// Cursor for the next page.
     pub next: Option<i64>,
@@ -59,8 +60,8 @@ pub struct Page {
 pub struct Filter {
     /// Only this ACO.
     pub aco_id: Option<String>,
-    /// Only this performance year.
-    pub performance_year: Option<i32>,
+    /// Only this period.
+    pub period: Option<i32>,
     /// Only records older than this cursor.
     pub before: Option<i64>,
     /// Page size.
@@ -81,21 +82,21 @@ pub enum StoreError {
     WriterStopped,
 }
 
-/// The ledger operations the service needs (SQLite now; PostgreSQL can implement the same trait).
+/// The ledger operations a service needs (SQLite now; PostgreSQL can implement the same trait).
 pub trait Store: Send + Sync + 'static {
-    /// Records a reconciliation durably, idempotently on its request_id.
+    /// Writes a record durably, idempotently on its request_id.
     fn record(&self, rec: NewRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
-    /// Reads one reconciliation by id.
+    /// Reads one record by id.
     fn get(&self, id: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
-    /// Lists reconciliations, newest first.
+    /// Lists records, newest first.
     fn list(&self, filter: Filter) -> impl Future<Output = Result<Page, StoreError>> + Send;
 }
 
 type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
 
-/// SQLite ledger (one file, WAL, group commit).
+/// SQLite ledger (one file per service, WAL, group commit).
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct SqliteLedger {
     readers: SqlitePool,
     writer: mpsc::Sender<(NewRecord, Reply)>,
 }
@@ -103,7 +104,7 @@ pub struct SqliteStore {
 /// Most records committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-impl SqliteStore {
+impl SqliteLedger {
     /// Opens (creating if needed) the database file and runs the migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite:")?
@@ -156,11 +157,10 @@ async fn commit(
     let mut tx = conn.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for (rec, _) in batch {
-        let existing =
-            sqlx::query("SELECT fingerprint, body FROM reconciliations WHERE request_id = ?")
-                .bind(&rec.request_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let existing = sqlx::query("SELECT fingerprint, body FROM records WHERE request_id = ?")
+            .bind(&rec.request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         results.push(match existing {
             Some(row) if row.try_get::<Vec<u8>, _>(0)? == rec.fingerprint => {
                 Recorded::Existing(row.try_get(1)?)
@@ -168,14 +168,14 @@ async fn commit(
             Some(_) => Recorded::Conflict,
             None => {
                 sqlx::query(
-                    "INSERT INTO reconciliations (id, request_id, fingerprint, aco_id, performance_year, body) \
+                    "INSERT INTO records (id, request_id, fingerprint, aco_id, period, body) \
                      VALUES (?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&rec.id)
                 .bind(&rec.request_id)
                 .bind(&rec.fingerprint)
                 .bind(&rec.aco_id)
-                .bind(rec.performance_year)
+                .bind(rec.period)
                 .bind(&rec.body)
                 .execute(&mut *tx)
                 .await?;
@@ -187,7 +187,7 @@ async fn commit(
     Ok(results)
 }
 
-impl Store for SqliteStore {
+impl Store for SqliteLedger {
     async fn record(&self, rec: NewRecord) -> Result<Recorded, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.writer
@@ -198,7 +198,7 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query("SELECT body FROM reconciliations WHERE id = ?")
+        Ok(sqlx::query("SELECT body FROM records WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.readers)
             .await?
@@ -208,13 +208,13 @@ impl Store for SqliteStore {
 
     async fn list(&self, f: Filter) -> Result<Page, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, body FROM reconciliations \
-             WHERE (?1 IS NULL OR aco_id = ?1) AND (?2 IS NULL OR performance_year = ?2) \
+            "SELECT seq, body FROM records \
+             WHERE (?1 IS NULL OR aco_id = ?1) AND (?2 IS NULL OR period = ?2) \
                AND (?3 IS NULL OR seq < ?3) \
              ORDER BY seq DESC LIMIT ?4",
         )
         .bind(f.aco_id)
-        .bind(f.performance_year)
+        .bind(f.period)
         .bind(f.before)
         .bind(i64::from(f.limit) + 1)
         .fetch_all(&self.readers)
@@ -231,6 +231,37 @@ impl Store for SqliteStore {
     }
 }
 
+/// SHA-256 of a request's encoded input: equal inputs have equal fingerprints (prost encodes fields
+/// in field-number order, and acorn inputs have no maps).
+pub fn fingerprint(encoded_input: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(encoded_input).to_vec()
+}
+
+/// The opaque page token for a listing cursor (empty on the last page).
+pub fn page_token(next: Option<i64>) -> String {
+    next.map(|seq| format!("before:{seq}")).unwrap_or_default()
+}
+
+/// A page token this ledger did not issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("is not a token returned by this service")]
+pub struct BadPageToken;
+
+/// Parses a page token from [`page_token`]: `Ok(None)` for the first page.
+pub fn parse_page_token(token: &str) -> Result<Option<i64>, BadPageToken> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    match token
+        .strip_prefix("before:")
+        .and_then(|n| n.parse::<i64>().ok())
+    {
+        Some(seq) if seq > 0 => Ok(Some(seq)),
+        _ => Err(BadPageToken),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +272,7 @@ mod tests {
             request_id: request_id.into(),
             fingerprint: vec![fingerprint],
             aco_id: aco.into(),
-            performance_year: py,
+            period: py,
             body: format!("body-{request_id}").into_bytes(),
         }
     }
@@ -249,7 +280,7 @@ mod tests {
     #[tokio::test]
     async fn records_idempotently_and_lists_newest_first() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("ledger.db"))
+        let store = SqliteLedger::open(&dir.path().join("ledger.db"))
             .await
             .expect("open");
         assert_eq!(
@@ -298,7 +329,7 @@ mod tests {
             .expect("list");
         assert_eq!((p2.bodies, p2.next), (vec![b"body-r1".to_vec()], None));
         let by_year = Filter {
-            performance_year: Some(2018),
+            period: Some(2018),
             limit: 10,
             ..Filter::default()
         };
@@ -308,7 +339,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_duplicates_in_one_batch_record_once() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("ledger.db"))
+        let store = SqliteLedger::open(&dir.path().join("ledger.db"))
             .await
             .expect("open");
         let results = futures_join(&store, 50).await;
@@ -328,7 +359,7 @@ mod tests {
         );
     }
 
-    async fn futures_join(store: &SqliteStore, n: usize) -> Vec<Recorded> {
+    async fn futures_join(store: &SqliteLedger, n: usize) -> Vec<Recorded> {
         let handles: Vec<_> = (0..n)
             .map(|_| {
                 let s = store.clone();
