@@ -1,0 +1,601 @@
+//! The benchmark rule engine: a pure library (no I/O, no async), exact money in `rust_decimal`.
+//!
+//! [`historical`] computes an ACO's historical benchmark from benchmark-year aggregates, in the
+//! order CMS applies the rules (mssp-rules.md section 3.6):
+//!
+//! 1. per enrollment type, each benchmark year's per capita expenditures (already truncated:
+//!    [`truncation`] aggregates beneficiary-level records) risk adjusted to BY3 ([`risk`]) and
+//!    trended to BY3 ([`update::trend_factors`]),
+//! 2. weighted 10/30/60 or equally ([`rules`]), which restates BY1 and BY2 in the BY3 mix because
+//!    every year's per capita amount of a type is weighted by that type's BY3 person-years,
+//! 3. the regional adjustment or the prior savings adjustment ([`regional`]),
+//! 4. the benchmark per capita weighted by BY3 person-years.
+//!
+//! [`update()`] takes it to a performance year: the risk ratio ([`risk`]) and the update
+//! ([`update`]) per enrollment type, then the per capita and total weighted by performance-year
+//! person-years.
+//!
+//! Each step can be recorded with its inputs, output and citation through a [`Trace`]; pass
+//! [`NoTrace`] when only the numbers are wanted (the simulator's hot loop): it compiles away.
+//!
+//! Rounding: none. Every amount is exact (up to `Decimal`'s 28 significant digits, which only
+//! matters for the thirds of equal weights and for ratios); the service rounds per capita amounts
+//! and totals to cents at its edge ([`round_money`]).
+
+pub mod regional;
+pub mod risk;
+pub mod rules;
+pub mod truncation;
+pub mod update;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+pub use rules::{Date, RuleSet, SelectError};
+pub use update::{PerformanceYearInput, PerformanceYearType, RiskGroup, Updated, update};
+
+/// The four Medicare enrollment types (42 CFR 425.602(a)(2), 425.652(a)(2)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EnrollmentType {
+    /// End-stage renal disease.
+    Esrd,
+    /// Disabled.
+    Disabled,
+    /// Aged, dual eligible.
+    AgedDual,
+    /// Aged, not dual eligible.
+    AgedNonDual,
+}
+
+/// Every enrollment type, in the order of [`ByType`] arrays.
+pub const TYPES: [EnrollmentType; 4] = [
+    EnrollmentType::Esrd,
+    EnrollmentType::Disabled,
+    EnrollmentType::AgedDual,
+    EnrollmentType::AgedNonDual,
+];
+
+/// One value per enrollment type, in [`TYPES`] order.
+pub type ByType<T> = [T; 4];
+
+impl EnrollmentType {
+    /// Position in a [`ByType`] array.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Short name used in explanations and error paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnrollmentType::Esrd => "ESRD",
+            EnrollmentType::Disabled => "DISABLED",
+            EnrollmentType::AgedDual => "AGED_DUAL",
+            EnrollmentType::AgedNonDual => "AGED_NON_DUAL",
+        }
+    }
+}
+
+/// Experience of one enrollment type in one benchmark year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct YearExperience {
+    /// Person-years.
+    pub person_years: Decimal,
+    /// Per capita expenditures after truncation, dollars.
+    pub per_capita: Decimal,
+    /// Mean prospective CMS-HCC risk score.
+    pub risk_score: Decimal,
+}
+
+/// Regional inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegionalInput {
+    /// Regional per capita FFS expenditures in BY3, dollars.
+    pub regional_per_capita: ByType<Decimal>,
+    /// National per capita FFS expenditures of assignable beneficiaries in BY3, dollars (caps).
+    pub national_per_capita: Option<ByType<Decimal>>,
+    /// Earlier agreement periods with a regional adjustment.
+    pub prior_regional_adjustments: u32,
+    /// National weight of the blended trend (the ACO's share of assignable beneficiaries).
+    pub national_weight: Option<Decimal>,
+    /// Regional trend factors BY1 -> BY3 and BY2 -> BY3.
+    pub regional_trend: Option<[ByType<Decimal>; 2]>,
+    /// Share of BY3 assigned beneficiaries who are dual eligible (2024+ offset).
+    pub dual_eligible_share: Option<Decimal>,
+}
+
+/// Savings before the agreement (425.603(b) add-on, 425.658 adjustment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriorSavingsInput {
+    /// Per capita savings (negative for losses) of each year counted, dollars.
+    pub per_capita_savings: [Decimal; 3],
+    /// Pro-ration for growth of the assigned population (values above 1 count as 1).
+    pub proration_factor: Decimal,
+}
+
+/// Everything [`historical`] needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoricalInput {
+    /// Start of the agreement period.
+    pub agreement_start: Date,
+    /// Agreement period number (1 = first).
+    pub agreement_period: u32,
+    /// Calendar years of BY1, BY2, BY3.
+    pub years: [i32; 3],
+    /// Experience by benchmark year, then enrollment type.
+    pub experience: [ByType<YearExperience>; 3],
+    /// National trend factors BY1 -> BY3 and BY2 -> BY3.
+    pub national_trend: Option<[ByType<Decimal>; 2]>,
+    /// Regional inputs.
+    pub regional: Option<RegionalInput>,
+    /// Prior savings.
+    pub prior_savings: Option<PriorSavingsInput>,
+}
+
+/// The historical benchmark of one enrollment type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TypeBenchmark {
+    /// Weighted, risk-adjusted, trended BY1-BY3 per capita, dollars.
+    pub unadjusted: Decimal,
+    /// Regional adjustment, dollars per capita.
+    pub regional_adjustment: Decimal,
+    /// Prior savings adjustment (or add-on), dollars per capita.
+    pub prior_savings_adjustment: Decimal,
+    /// Historical benchmark per capita after the adjustments.
+    pub per_capita: Decimal,
+    /// BY3 person-years.
+    pub by3_person_years: Decimal,
+}
+
+/// The result of [`historical`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Historical {
+    /// Rule set id.
+    pub rule_set: &'static str,
+    /// By enrollment type.
+    pub types: ByType<TypeBenchmark>,
+    /// Unadjusted benchmark per capita, weighted by BY3 person-years.
+    pub unadjusted_per_capita: Decimal,
+    /// Historical benchmark per capita, weighted by BY3 person-years.
+    pub per_capita: Decimal,
+}
+
+/// Largest amount accepted (dollars per capita, dollars of adjustment). With the bounds below, the
+/// largest possible total (per capita x risk ratios x factors x person-years, about 10^28) stays
+/// inside `Decimal`'s range, so no input can make the exact arithmetic overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
+/// Largest person-years of one enrollment type.
+pub const MAX_PERSON_YEARS: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
+/// Smallest risk score or growth factor.
+pub const MIN_FACTOR: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+/// Largest risk score or growth factor.
+pub const MAX_FACTOR: Decimal = Decimal::from_parts(100, 0, 0, false, 0);
+
+/// Why a benchmark cannot be computed. `field` paths name the input field in the contract's
+/// terms, with the enrollment type in brackets, e.g. `benchmark_years[2][ESRD].risk_score`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BenchmarkError {
+    /// No rule set applies.
+    #[error(transparent)]
+    RuleSet(#[from] SelectError),
+    /// A value is out of its range.
+    #[error("{field} {reason}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The rule set needs an input that was not given.
+    #[error("{field} is required by rule set {rule_set}")]
+    Missing {
+        /// The field.
+        field: &'static str,
+        /// The rule set.
+        rule_set: &'static str,
+    },
+    /// Every enrollment type has zero BY3 person-years: the benchmark has no weight.
+    #[error("BY3 person-years are zero for every enrollment type")]
+    NoBy3PersonYears,
+    /// Every enrollment type has zero performance-year person-years.
+    #[error("performance-year person-years are zero for every enrollment type")]
+    NoPerformanceYearPersonYears,
+    /// The performance year is not after BY3.
+    #[error("performance year {performance_year} is not after BY3 ({by3})")]
+    PerformanceYearNotAfterBy3 {
+        /// The performance year.
+        performance_year: i32,
+        /// BY3.
+        by3: i32,
+    },
+}
+
+/// One recorded step of a computation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Stable rule id.
+    pub rule: &'static str,
+    /// Citation.
+    pub citation: &'static str,
+    /// What was done.
+    pub description: String,
+    /// Inputs, in order.
+    pub inputs: Vec<(String, String)>,
+    /// Output.
+    pub output: String,
+}
+
+/// Receives the steps of a computation.
+pub trait Trace {
+    /// Records a step; `step` is only called when the trace keeps steps.
+    fn step(&mut self, step: impl FnOnce() -> Step);
+}
+
+/// Keeps nothing (the fast path).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTrace;
+
+impl Trace for NoTrace {
+    #[inline(always)]
+    fn step(&mut self, _: impl FnOnce() -> Step) {}
+}
+
+impl Trace for Vec<Step> {
+    fn step(&mut self, step: impl FnOnce() -> Step) {
+        self.push(step());
+    }
+}
+
+/// A step whose inputs are one value per enrollment type (plus `extra` named values).
+pub(crate) fn step_by_type(
+    rule: &'static str,
+    citation: &'static str,
+    description: impl Into<String>,
+    per_type: &[(&str, &ByType<Decimal>)],
+    extra: &[(&str, String)],
+    output: impl std::fmt::Display,
+) -> Step {
+    let mut inputs: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    for (name, values) in per_type {
+        for t in TYPES {
+            inputs.push((
+                format!("{name}[{}]", t.name()),
+                values[t.index()].normalize().to_string(),
+            ));
+        }
+    }
+    Step {
+        rule,
+        citation,
+        description: description.into(),
+        inputs,
+        output: output.to_string(),
+    }
+}
+
+/// Formats a per-type array as `ESRD 1, DISABLED 2, ...` for step outputs.
+pub(crate) fn show(values: &ByType<Decimal>) -> String {
+    TYPES
+        .iter()
+        .map(|t| format!("{} {}", t.name(), values[t.index()].normalize()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rounds money to cents, half away from zero: the service's only rounding, at its edge.
+pub fn round_money(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Sum of `values[e] x weights[e]` / sum of `weights` (`None` when the weights sum to zero).
+pub fn weighted_mean(values: &ByType<Decimal>, weights: &ByType<Decimal>) -> Option<Decimal> {
+    let total: Decimal = weights.iter().sum();
+    if total.is_zero() {
+        return None;
+    }
+    let sum: Decimal = values.iter().zip(weights).map(|(v, w)| v * w).sum();
+    Some(sum / total)
+}
+
+pub(crate) fn invalid(field: String, reason: &'static str) -> BenchmarkError {
+    BenchmarkError::Invalid { field, reason }
+}
+
+/// Checks `value` against `(lo, hi)`; `lo_inclusive` says whether `lo` itself is accepted.
+pub(crate) fn check_range(
+    field: impl FnOnce() -> String,
+    value: Decimal,
+    lo: Decimal,
+    lo_inclusive: bool,
+    hi: Decimal,
+    reason: &'static str,
+) -> Result<(), BenchmarkError> {
+    let above_lo = if lo_inclusive {
+        value >= lo
+    } else {
+        value > lo
+    };
+    if above_lo && value <= hi {
+        Ok(())
+    } else {
+        Err(invalid(field(), reason))
+    }
+}
+
+/// Checks every value of `values`: amounts (`factor = false`) in [0, `hi`], factors in
+/// [`MIN_FACTOR`, `hi`].
+pub(crate) fn check_factors(
+    name: &str,
+    values: &ByType<Decimal>,
+    factor: bool,
+    hi: Decimal,
+    reason: &'static str,
+) -> Result<(), BenchmarkError> {
+    let lo = if factor { MIN_FACTOR } else { Decimal::ZERO };
+    for t in TYPES {
+        check_range(
+            || format!("{name}[{}]", t.name()),
+            values[t.index()],
+            lo,
+            true,
+            hi,
+            reason,
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) const FACTOR: &str = "must be between 0.01 and 100";
+const AMOUNT: &str = "must be between 0 and 100,000,000";
+
+/// Checks every range [`historical_with`] relies on (no input can make the engine panic).
+fn check_historical(rules: &RuleSet, input: &HistoricalInput) -> Result<(), BenchmarkError> {
+    let [y1, y2, y3] = input.years;
+    if y2 != y1.saturating_add(1) || y3 != y2.saturating_add(1) || !(1900..=9999).contains(&y1) {
+        return Err(invalid(
+            "benchmark_years".into(),
+            "must be three consecutive calendar years in the order BY1, BY2, BY3",
+        ));
+    }
+    for (k, year) in input.experience.iter().enumerate() {
+        for t in TYPES {
+            let e = &year[t.index()];
+            let f = |what: &str| format!("benchmark_years[{k}][{}].{what}", t.name());
+            check_range(
+                || f("person_years"),
+                e.person_years,
+                Decimal::ZERO,
+                true,
+                MAX_PERSON_YEARS,
+                "must be between 0 and 100,000,000",
+            )?;
+            check_range(
+                || f("per_capita_expenditures"),
+                e.per_capita,
+                Decimal::ZERO,
+                true,
+                MAX_AMOUNT,
+                AMOUNT,
+            )?;
+            check_range(
+                || f("risk_score"),
+                e.risk_score,
+                MIN_FACTOR,
+                true,
+                MAX_FACTOR,
+                FACTOR,
+            )?;
+        }
+    }
+    if let Some([t1, t2]) = &input.national_trend {
+        check_factors("trend_by1_to_by3", t1, true, MAX_FACTOR, FACTOR)?;
+        check_factors("trend_by2_to_by3", t2, true, MAX_FACTOR, FACTOR)?;
+    }
+    if let Some(r) = &input.regional {
+        check_factors(
+            "regional.regional_per_capita",
+            &r.regional_per_capita,
+            false,
+            MAX_AMOUNT,
+            AMOUNT,
+        )?;
+        if let Some(n) = &r.national_per_capita {
+            check_factors("regional.national_per_capita", n, false, MAX_AMOUNT, AMOUNT)?;
+        }
+        if let Some([t1, t2]) = &r.regional_trend {
+            check_factors(
+                "regional.regional_trend_by1_to_by3",
+                t1,
+                true,
+                MAX_FACTOR,
+                FACTOR,
+            )?;
+            check_factors(
+                "regional.regional_trend_by2_to_by3",
+                t2,
+                true,
+                MAX_FACTOR,
+                FACTOR,
+            )?;
+        }
+        for (name, v) in [
+            ("regional.national_weight", r.national_weight),
+            ("regional.dual_eligible_share", r.dual_eligible_share),
+        ] {
+            if let Some(v) = v {
+                check_range(
+                    || name.into(),
+                    v,
+                    Decimal::ZERO,
+                    true,
+                    Decimal::ONE,
+                    "must be a fraction between 0 and 1",
+                )?;
+            }
+        }
+    }
+    if let Some(p) = &input.prior_savings {
+        for (i, s) in p.per_capita_savings.iter().enumerate() {
+            check_range(
+                || format!("prior_savings.per_capita_savings[{i}]"),
+                *s,
+                -MAX_AMOUNT,
+                true,
+                MAX_AMOUNT,
+                "must be between -100,000,000 and 100,000,000",
+            )?;
+        }
+        check_range(
+            || "prior_savings.proration_factor".into(),
+            p.proration_factor,
+            MIN_FACTOR,
+            true,
+            MAX_FACTOR,
+            FACTOR,
+        )?;
+    }
+    let weight_sum: Decimal = rules.weights.iter().sum();
+    if rules.weights.iter().any(|w| w.is_sign_negative())
+        || weight_sum <= Decimal::ZERO
+        || weight_sum > MAX_FACTOR
+    {
+        return Err(invalid(
+            "rule_set.weights".into(),
+            "must be >= 0 with a positive sum of at most 1000",
+        ));
+    }
+    Ok(())
+}
+
+/// Computes the historical benchmark with the rule set of the input's agreement.
+pub fn historical(
+    input: &HistoricalInput,
+    trace: &mut impl Trace,
+) -> Result<Historical, BenchmarkError> {
+    let rules = rules::select(input.agreement_start, input.agreement_period)?;
+    historical_with(&rules, input, trace)
+}
+
+/// Computes the historical benchmark with the given rule set (a default from [`rules::select`],
+/// possibly with parameters changed).
+pub fn historical_with(
+    rules: &RuleSet,
+    input: &HistoricalInput,
+    trace: &mut impl Trace,
+) -> Result<Historical, BenchmarkError> {
+    check_historical(rules, input)?;
+    trace.step(|| Step {
+        rule: "benchmark.rule_set",
+        citation: "42 CFR 425.601-425.603, 425.650-425.660",
+        description: format!(
+            "Rule set {} for agreement period {} starting {} (benchmark years {}-{})",
+            rules.id, input.agreement_period, input.agreement_start, input.years[0], input.years[2]
+        ),
+        inputs: Vec::new(),
+        output: rules.id.to_string(),
+    });
+    let trends = update::trend_factors(rules, input, trace)?;
+    let by3 = &input.experience[2];
+    let by3_person_years: ByType<Decimal> = by3.map(|e| e.person_years);
+    if by3_person_years.iter().all(|p| p.is_zero()) {
+        return Err(BenchmarkError::NoBy3PersonYears);
+    }
+
+    // Steps 1-2: per type, sum over years of weight x per capita x risk ratio to BY3 x trend to BY3.
+    let weight_sum: Decimal = rules.weights.iter().sum();
+    let weights = rules.weights.map(|w| w / weight_sum);
+    let mut unadjusted = [Decimal::ZERO; 4];
+    let mut restated = [[Decimal::ZERO; 4]; 3];
+    for (k, year) in input.experience.iter().enumerate() {
+        for t in TYPES {
+            let i = t.index();
+            let ratio = risk::to_by3(by3[i].risk_score, year[i].risk_score);
+            let trend = if k == 2 { Decimal::ONE } else { trends[k][i] };
+            restated[k][i] = year[i].per_capita * ratio * trend;
+        }
+    }
+    for t in TYPES {
+        let i = t.index();
+        let sum: Decimal = (0..3).map(|k| rules.weights[k] * restated[k][i]).sum();
+        unadjusted[i] = sum / weight_sum;
+    }
+    for (k, values) in restated.iter().enumerate().take(2) {
+        trace.step(|| {
+            step_by_type(
+                "benchmark.restate_in_by3",
+                rules.trend_citation,
+                format!(
+                    "BY{} per capita expenditures risk adjusted to BY3 (x BY3 / BY{} mean CMS-HCC score) and trended to BY3 dollars, by enrollment type",
+                    k + 1,
+                    k + 1
+                ),
+                &[
+                    ("per_capita", &input.experience[k].map(|e| e.per_capita)),
+                    ("risk_score", &input.experience[k].map(|e| e.risk_score)),
+                    ("by3_risk_score", &by3.map(|e| e.risk_score)),
+                    ("trend", &trends[k]),
+                ],
+                &[],
+                show(values),
+            )
+        });
+    }
+    trace.step(|| {
+        step_by_type(
+            "benchmark.weighted_years",
+            rules.weights_citation,
+            format!(
+                "Benchmark years weighted {} / {} / {} (BY1 / BY2 / BY3), by enrollment type",
+                weights[0].round_dp(4).normalize(),
+                weights[1].round_dp(4).normalize(),
+                weights[2].round_dp(4).normalize()
+            ),
+            &[
+                ("by1", &restated[0]),
+                ("by2", &restated[1]),
+                ("by3", &restated[2]),
+            ],
+            &[],
+            show(&unadjusted),
+        )
+    });
+
+    // Step 3: regional or prior savings adjustment.
+    let adj = regional::adjustments(rules, input, &unadjusted, trace)?;
+    let mut types = [TypeBenchmark::default(); 4];
+    for t in TYPES {
+        let i = t.index();
+        types[i] = TypeBenchmark {
+            unadjusted: unadjusted[i],
+            regional_adjustment: adj.regional[i],
+            prior_savings_adjustment: adj.prior_savings[i],
+            per_capita: unadjusted[i] + adj.regional[i] + adj.prior_savings[i],
+            by3_person_years: by3_person_years[i],
+        };
+    }
+
+    // Step 4: BY3 mix.
+    let adjusted = types.map(|t| t.per_capita);
+    let unadjusted_pc = weighted_mean(&unadjusted, &by3_person_years).unwrap_or_default();
+    let per_capita = weighted_mean(&adjusted, &by3_person_years).unwrap_or_default();
+    trace.step(|| {
+        step_by_type(
+            "benchmark.historical",
+            rules.weights_citation,
+            "Historical benchmark per capita: enrollment-type benchmarks weighted by BY3 person-years",
+            &[("benchmark", &adjusted), ("by3_person_years", &by3_person_years)],
+            &[],
+            per_capita.normalize(),
+        )
+    });
+    Ok(Historical {
+        rule_set: rules.id,
+        types,
+        unadjusted_per_capita: unadjusted_pc,
+        per_capita,
+    })
+}
+
+#[cfg(test)]
+mod tests;

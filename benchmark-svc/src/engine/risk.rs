@@ -1,0 +1,155 @@
+//! Risk adjustment: benchmark years to BY3, and BY3 to the performance year.
+//!
+//! - Benchmark years: each year's per capita expenditures x (BY3 mean prospective CMS-HCC score /
+//!   that year's score), by enrollment type (425.602(a)(3), 425.601(a)(3), 425.652(a)(3)).
+//! - Performance year, by rule set ([`PyRiskRule`]):
+//!   - agreements starting before 2019-07-01: newly assigned beneficiaries take their HCC ratio,
+//!     continuously assigned ones their demographic ratio, or the HCC ratio when it is lower
+//!     (425.604(a)(1)-(2)); the two groups are weighted by person-years [R];
+//!   - 2019-07-01 to 2023: the HCC ratio, positive growth capped at 3% (425.605(a)(1)(i)) [R: per
+//!     enrollment type];
+//!   - from 2024: cap = aggregate demographic growth + 3 points, binding (for every type above it)
+//!     only when the aggregate HCC growth exceeds it; aggregates weight each type's ratio by its
+//!     historical benchmark x performance-year person-years (425.605(a)(1)(ii)).
+
+use rust_decimal::Decimal;
+
+use super::rules::{PyRiskRule, RuleSet};
+use super::update::PerformanceYearInput;
+use super::{BenchmarkError, ByType, Historical, HistoricalInput, TYPES, Trace, step_by_type};
+
+/// Risk ratio of a benchmark year to BY3: BY3 score / that year's score (both > 0).
+pub fn to_by3(by3_score: Decimal, year_score: Decimal) -> Decimal {
+    by3_score / year_score
+}
+
+/// Performance-year risk ratios by enrollment type.
+pub fn performance_year_ratios(
+    rules: &RuleSet,
+    input: &HistoricalInput,
+    historical: &Historical,
+    py: &PerformanceYearInput,
+    trace: &mut impl Trace,
+) -> Result<ByType<Decimal>, BenchmarkError> {
+    let by3_hcc: ByType<Decimal> = input.experience[2].map(|e| e.risk_score);
+    let missing = |field| BenchmarkError::Missing {
+        field,
+        rule_set: rules.id,
+    };
+    match rules.risk {
+        PyRiskRule::NewlyContinuous => {
+            let mut ratios = [Decimal::ONE; 4];
+            let mut newly = [Decimal::ZERO; 4];
+            let mut continuing = [Decimal::ZERO; 4];
+            for t in TYPES {
+                let i = t.index();
+                let p = &py.types[i];
+                let (Some(n), Some(c)) = (p.newly_assigned, p.continuously_assigned) else {
+                    return Err(missing(
+                        "performance_year.enrollment_types[].newly_assigned and continuously_assigned",
+                    ));
+                };
+                let by3_demo = p.by3_demographic_risk_score.ok_or_else(|| {
+                    missing("performance_year.enrollment_types[].by3_demographic_risk_score")
+                })?;
+                newly[i] = n.risk_score / by3_hcc[i];
+                let demographic = c.demographic_risk_score / by3_demo;
+                let hcc = c.risk_score / by3_hcc[i];
+                continuing[i] = demographic.min(hcc);
+                let people = n.person_years + c.person_years;
+                if !people.is_zero() {
+                    ratios[i] =
+                        (n.person_years * newly[i] + c.person_years * continuing[i]) / people;
+                }
+            }
+            trace.step(|| {
+                step_by_type(
+                    "benchmark.py_risk_newly_continuously",
+                    rules.risk_citation,
+                    "Risk ratio: newly assigned beneficiaries at their CMS-HCC ratio to BY3; continuously assigned at their demographic ratio, or the CMS-HCC ratio when lower; weighted by person-years",
+                    &[("newly_assigned_ratio", &newly), ("continuously_assigned_ratio", &continuing)],
+                    &[],
+                    super::show(&ratios),
+                )
+            });
+            Ok(ratios)
+        }
+        PyRiskRule::Capped { cap } => {
+            let hcc = py_hcc_ratios(py, &by3_hcc)
+                .ok_or_else(|| missing("performance_year.enrollment_types[].risk_score"))?;
+            let ceiling = Decimal::ONE + cap;
+            let ratios = hcc.map(|r| r.min(ceiling));
+            trace.step(|| {
+                step_by_type(
+                    "benchmark.py_risk_capped",
+                    rules.risk_citation,
+                    format!(
+                        "Risk ratio: performance-year / BY3 mean CMS-HCC score, positive growth capped at {}",
+                        cap.normalize()
+                    ),
+                    &[("hcc_ratio", &hcc)],
+                    &[],
+                    super::show(&ratios),
+                )
+            });
+            Ok(ratios)
+        }
+        PyRiskRule::DemographicCap { margin } => {
+            let hcc = py_hcc_ratios(py, &by3_hcc)
+                .ok_or_else(|| missing("performance_year.enrollment_types[].risk_score"))?;
+            let mut demo = [Decimal::ONE; 4];
+            for t in TYPES {
+                let p = &py.types[t.index()];
+                let (Some(now), Some(then)) =
+                    (p.demographic_risk_score, p.by3_demographic_risk_score)
+                else {
+                    return Err(missing(
+                        "performance_year.enrollment_types[].demographic_risk_score and by3_demographic_risk_score",
+                    ));
+                };
+                demo[t.index()] = now / then;
+            }
+            // Weights: historical benchmark (as adjusted under 425.652(a)(8)) x PY person-years.
+            let weights: ByType<Decimal> =
+                std::array::from_fn(|i| historical.types[i].per_capita * py.types[i].person_years);
+            let (Some(agg_hcc), Some(agg_demo)) = (
+                super::weighted_mean(&hcc, &weights),
+                super::weighted_mean(&demo, &weights),
+            ) else {
+                return Err(BenchmarkError::NoPerformanceYearPersonYears);
+            };
+            let cap = agg_demo - Decimal::ONE + margin;
+            let binds = agg_hcc - Decimal::ONE > cap;
+            let ratios = if binds {
+                hcc.map(|r| r.min(Decimal::ONE + cap))
+            } else {
+                hcc
+            };
+            trace.step(|| {
+                step_by_type(
+                    "benchmark.py_risk_demographic_cap",
+                    rules.risk_citation,
+                    format!(
+                        "Risk ratio: performance-year / BY3 CMS-HCC score; cap = aggregate demographic growth + {} = {}; aggregate CMS-HCC growth {} {} the cap",
+                        margin.normalize(),
+                        cap.round_dp(6).normalize(),
+                        (agg_hcc - Decimal::ONE).round_dp(6).normalize(),
+                        if binds { "exceeds" } else { "does not exceed" }
+                    ),
+                    &[("hcc_ratio", &hcc), ("demographic_ratio", &demo)],
+                    &[],
+                    super::show(&ratios),
+                )
+            });
+            Ok(ratios)
+        }
+    }
+}
+
+fn py_hcc_ratios(py: &PerformanceYearInput, by3_hcc: &ByType<Decimal>) -> Option<ByType<Decimal>> {
+    let mut out = [Decimal::ONE; 4];
+    for t in TYPES {
+        out[t.index()] = py.types[t.index()].risk_score? / by3_hcc[t.index()];
+    }
+    Some(out)
+}

@@ -1,0 +1,104 @@
+//! `benchmark-svc`: the benchmark gRPC server, the CMS backtest and a load generator.
+
+use std::path::PathBuf;
+
+use acorn_proto::{
+    benchmark::v1::benchmark_service_server::BenchmarkServiceServer,
+    cms::puf::PufFile,
+    ledger::SqliteLedger,
+    serve::{self, ServeArgs},
+};
+use anyhow::Context;
+use benchmark_svc::{backtest, loadgen, server::BenchmarkApi};
+use clap::{Parser, Subcommand, ValueEnum};
+use tonic::{server::NamedService, service::Routes};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "benchmark-svc",
+    version,
+    about = "MSSP historical and updated ACO benchmarks over gRPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve acorn.benchmark.v1.BenchmarkService (default 127.0.0.1:50052).
+    Serve {
+        /// SQLite ledger file (created if missing).
+        #[arg(long, env = "ACORN_BENCHMARK_DB", default_value = "acorn-benchmark.db")]
+        db: PathBuf,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Rebuild every ACO's historical benchmark from a CMS ACO Public Use File and compare it with
+    /// the published HistBnchmk (national trend factors inferred by least squares).
+    Backtest {
+        /// The PUF (CSV, any year's layout).
+        #[arg(long)]
+        puf: PathBuf,
+        /// Performance year, when neither a column nor the file name says it.
+        #[arg(long)]
+        performance_year: Option<i32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Drive a running server with ComputeBenchmark calls and report round trips per second.
+    Loadgen(loadgen::Args),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { db, serve } => {
+            serve::init_tracing(serve.log_format);
+            let store = SqliteLedger::open(&db)
+                .await
+                .with_context(|| format!("opening the ledger {}", db.display()))?;
+            let service = BenchmarkServiceServer::new(BenchmarkApi::new(store))
+                .max_decoding_message_size(serve.max_request_bytes);
+            let addr = serve.listen_addr("benchmark-svc");
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            tracing::info!(db = %db.display(), "ledger open");
+            let name = <BenchmarkServiceServer<BenchmarkApi<SqliteLedger>> as NamedService>::NAME;
+            serve::serve(
+                listener,
+                Routes::new(service),
+                &[name],
+                &serve,
+                serve::shutdown_signal(),
+            )
+            .await
+        }
+        Command::Backtest {
+            puf,
+            performance_year,
+            format,
+        } => {
+            let mut file =
+                PufFile::from_path(&puf).with_context(|| format!("reading {}", puf.display()))?;
+            if let Some(py) = performance_year {
+                file = file.with_performance_year(py);
+            }
+            let report = backtest::run(&file)?;
+            match format {
+                Format::Table => print!("{}", report.to_table()),
+                Format::Json => println!("{}", report.to_json()),
+            }
+            Ok(())
+        }
+        Command::Loadgen(args) => loadgen::run(args).await,
+    }
+}

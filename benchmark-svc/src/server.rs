@@ -1,0 +1,1092 @@
+//! The gRPC adapter: `acorn.benchmark.v1.BenchmarkService` over the rule engine and the ledger.
+//!
+//! Protobuf types stay here: each request is validated and converted into engine types (every
+//! problem reported at once as `INVALID_ARGUMENT` with field violations), the engine computes, and
+//! the result is converted back, per capita amounts and totals rounded to cents. Nothing is stored
+//! unless the whole computation succeeded. Beneficiary-level records carry no identifier, and
+//! nothing about them is logged.
+
+use acorn_proto::{
+    benchmark::v1::{self as pb, benchmark_service_server::BenchmarkService},
+    common::v1 as common,
+    fields::{Bound, Violations, invalid_argument},
+    ledger::{self, Filter, NewRecord, Recorded, Store, StoreError},
+};
+use prost::Message;
+use rust_decimal::Decimal;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::engine::{
+    self, BenchmarkError, ByType, Date, EnrollmentType, Historical, HistoricalInput,
+    PerformanceYearInput, PerformanceYearType, PriorSavingsInput, RegionalInput, RiskGroup,
+    SelectError, Step, TYPES, Updated, YearExperience,
+    truncation::{Aggregator, BeneficiaryYear, parse_cents, parse_millionths},
+};
+
+/// Default and largest page sizes of `ListBenchmarks`.
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The benchmark service.
+#[derive(Debug, Clone)]
+pub struct BenchmarkApi<S> {
+    store: S,
+}
+
+impl<S: Store> BenchmarkApi<S> {
+    /// A service recording into `store`.
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+}
+
+fn enrollment_type(v: &mut Violations, field: &str, value: i32) -> Option<EnrollmentType> {
+    let t: common::EnrollmentType = v.enum_value(field, value)?;
+    Some(match t {
+        common::EnrollmentType::Unspecified => return None,
+        common::EnrollmentType::Esrd => EnrollmentType::Esrd,
+        common::EnrollmentType::Disabled => EnrollmentType::Disabled,
+        common::EnrollmentType::AgedDual => EnrollmentType::AgedDual,
+        common::EnrollmentType::AgedNonDual => EnrollmentType::AgedNonDual,
+    })
+}
+
+fn proto_type(t: EnrollmentType) -> common::EnrollmentType {
+    match t {
+        EnrollmentType::Esrd => common::EnrollmentType::Esrd,
+        EnrollmentType::Disabled => common::EnrollmentType::Disabled,
+        EnrollmentType::AgedDual => common::EnrollmentType::AgedDual,
+        EnrollmentType::AgedNonDual => common::EnrollmentType::AgedNonDual,
+    }
+}
+
+/// Parses a list holding each enrollment type exactly once (`Some(None)` when `optional` and empty).
+fn by_type<I, T: Copy + Default>(
+    v: &mut Violations,
+    field: &str,
+    items: &[I],
+    optional: bool,
+    ty: impl Fn(&I) -> i32,
+    mut parse: impl FnMut(&mut Violations, &str, &I) -> Option<T>,
+) -> Option<Option<ByType<T>>> {
+    if items.is_empty() {
+        if optional {
+            return Some(None);
+        }
+        v.add(field, "must list each of the four enrollment types once");
+        return None;
+    }
+    let mut out = [T::default(); 4];
+    let mut seen = [false; 4];
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let t = enrollment_type(v, &format!("{f}.enrollment_type"), ty(item));
+        let value = parse(v, &f, item);
+        match (t, value) {
+            (Some(t), Some(value)) if !seen[t.index()] => {
+                seen[t.index()] = true;
+                out[t.index()] = value;
+            }
+            (Some(_), _) if ok && t.is_some_and(|t| seen[t.index()]) => {
+                v.add(
+                    format!("{f}.enrollment_type"),
+                    "each enrollment type may appear once",
+                );
+                ok = false;
+            }
+            _ => ok = false,
+        }
+    }
+    if ok && seen.iter().any(|s| !s) {
+        let missing: Vec<&str> = TYPES
+            .iter()
+            .filter(|t| !seen[t.index()])
+            .map(|t| t.name())
+            .collect();
+        v.add(
+            field,
+            format!("is missing enrollment types {}", missing.join(", ")),
+        );
+        ok = false;
+    }
+    ok.then_some(Some(out))
+}
+
+fn amounts(
+    v: &mut Violations,
+    field: &str,
+    items: &[pb::EnrollmentTypeAmount],
+    bound: Bound,
+) -> Option<Option<ByType<Decimal>>> {
+    by_type(
+        v,
+        field,
+        items,
+        true,
+        |a| a.enrollment_type,
+        |v, f, a| v.decimal(&format!("{f}.amount"), &a.amount, bound),
+    )
+}
+
+fn required(
+    v: &mut Violations,
+    field: &str,
+    value: Option<Option<ByType<Decimal>>>,
+) -> Option<ByType<Decimal>> {
+    match value {
+        Some(Some(x)) => Some(x),
+        Some(None) => {
+            v.add(field, "must list each of the four enrollment types once");
+            None
+        }
+        None => None,
+    }
+}
+
+fn date(v: &mut Violations, field: &str, value: Option<&common::Date>) -> Option<Date> {
+    let Some(d) = value else {
+        v.add(field, "is required");
+        return None;
+    };
+    let (Ok(month), Ok(day)) = (u32::try_from(d.month), u32::try_from(d.day)) else {
+        v.add(field, "must be a valid calendar date");
+        return None;
+    };
+    let date = Date::new(d.year, month, day);
+    if !date.is_valid() {
+        v.add(field, "must be a valid calendar date");
+        return None;
+    }
+    Some(date)
+}
+
+fn years(
+    v: &mut Violations,
+    field: &str,
+    years: &[pb::BenchmarkYear],
+) -> Option<([i32; 3], [ByType<YearExperience>; 3])> {
+    if years.len() != 3 {
+        v.add(
+            field,
+            "must hold exactly three benchmark years, BY1, BY2, BY3 in order",
+        );
+        return None;
+    }
+    let mut out = [[YearExperience::default(); 4]; 3];
+    let mut ok = true;
+    for (k, y) in years.iter().enumerate() {
+        let f = format!("{field}[{k}].enrollment_types");
+        match by_type(
+            v,
+            &f,
+            &y.enrollment_types,
+            false,
+            |e| e.enrollment_type,
+            |v, f, e| {
+                let p = v.decimal(
+                    &format!("{f}.person_years"),
+                    &e.person_years,
+                    Bound::NonNegative,
+                );
+                let x = v.decimal(
+                    &format!("{f}.per_capita_expenditures"),
+                    &e.per_capita_expenditures,
+                    Bound::NonNegative,
+                );
+                let r = v.decimal(&format!("{f}.risk_score"), &e.risk_score, Bound::Positive);
+                Some(YearExperience {
+                    person_years: p?,
+                    per_capita: x?,
+                    risk_score: r?,
+                })
+            },
+        ) {
+            Some(Some(e)) => out[k] = e,
+            _ => ok = false,
+        }
+    }
+    let y = [years[0].year, years[1].year, years[2].year];
+    if y[1] != y[0].saturating_add(1) || y[2] != y[1].saturating_add(1) {
+        v.add(
+            field,
+            "years must be consecutive and in the order BY1, BY2, BY3",
+        );
+        ok = false;
+    }
+    ok.then_some((y, out))
+}
+
+/// Validates a `BenchmarkInput` into the engine input, naming every bad field. With
+/// `with_years = false` (a beneficiary-level header) `benchmark_years` must be empty and the
+/// experience is left for the aggregator.
+pub fn validate(
+    input: Option<&pb::BenchmarkInput>,
+    prefix: &str,
+    with_years: bool,
+) -> Result<HistoricalInput, Status> {
+    let Some(i) = input else {
+        return Err(invalid_argument(prefix, "is required"));
+    };
+    let p = |name: &str| format!("{prefix}.{name}");
+    let mut v = Violations::default();
+    v.text(&p("aco_id"), &i.aco_id, 64);
+    let start = date(
+        &mut v,
+        &p("agreement_start_date"),
+        i.agreement_start_date.as_ref(),
+    );
+    if i.agreement_period == 0 {
+        v.add(
+            p("agreement_period"),
+            "is required: 1 for a first agreement, 2 or more for a rebased one",
+        );
+    }
+    let experience = if with_years {
+        years(&mut v, &p("benchmark_years"), &i.benchmark_years)
+    } else {
+        if !i.benchmark_years.is_empty() {
+            v.add(
+                p("benchmark_years"),
+                "must be empty: the benchmark years are aggregated from the beneficiary records",
+            );
+        }
+        None
+    };
+    let t1 = amounts(
+        &mut v,
+        &p("trend_by1_to_by3"),
+        &i.trend_by1_to_by3,
+        Bound::Positive,
+    );
+    let t2 = amounts(
+        &mut v,
+        &p("trend_by2_to_by3"),
+        &i.trend_by2_to_by3,
+        Bound::Positive,
+    );
+    let national_trend = match (t1, t2) {
+        (Some(Some(a)), Some(Some(b))) => Some(Some([a, b])),
+        (Some(None), Some(None)) => Some(None),
+        (Some(_), Some(_)) => {
+            v.add(
+                p("trend_by2_to_by3"),
+                "trend_by1_to_by3 and trend_by2_to_by3 go together",
+            );
+            None
+        }
+        _ => None,
+    };
+    let regional = match &i.regional {
+        None => Some(None),
+        Some(r) => {
+            let rp = |name: &str| format!("{prefix}.regional.{name}");
+            let reg = amounts(
+                &mut v,
+                &rp("regional_per_capita"),
+                &r.regional_per_capita,
+                Bound::NonNegative,
+            );
+            let reg = required(&mut v, &rp("regional_per_capita"), reg);
+            let nat = amounts(
+                &mut v,
+                &rp("national_per_capita"),
+                &r.national_per_capita,
+                Bound::Positive,
+            );
+            let r1 = amounts(
+                &mut v,
+                &rp("regional_trend_by1_to_by3"),
+                &r.regional_trend_by1_to_by3,
+                Bound::Positive,
+            );
+            let r2 = amounts(
+                &mut v,
+                &rp("regional_trend_by2_to_by3"),
+                &r.regional_trend_by2_to_by3,
+                Bound::Positive,
+            );
+            let weight =
+                v.optional_decimal(&rp("national_weight"), &r.national_weight, Bound::Fraction);
+            let dual = v.optional_decimal(
+                &rp("dual_eligible_share"),
+                &r.dual_eligible_share,
+                Bound::Fraction,
+            );
+            let trend = match (r1, r2) {
+                (Some(Some(a)), Some(Some(b))) => Some(Some([a, b])),
+                (Some(None), Some(None)) => Some(None),
+                (Some(_), Some(_)) => {
+                    v.add(
+                        rp("regional_trend_by2_to_by3"),
+                        "regional_trend_by1_to_by3 and regional_trend_by2_to_by3 go together",
+                    );
+                    None
+                }
+                _ => None,
+            };
+            match (reg, nat, trend, weight, dual) {
+                (
+                    Some(regional_per_capita),
+                    Some(national_per_capita),
+                    Some(regional_trend),
+                    Some(national_weight),
+                    Some(dual_eligible_share),
+                ) => Some(Some(RegionalInput {
+                    regional_per_capita,
+                    national_per_capita,
+                    prior_regional_adjustments: r.prior_regional_adjustments,
+                    national_weight,
+                    regional_trend,
+                    dual_eligible_share,
+                })),
+                _ => None,
+            }
+        }
+    };
+    let prior_savings = match &i.prior_savings {
+        None => Some(None),
+        Some(s) => {
+            let sp = |name: &str| format!("{prefix}.prior_savings.{name}");
+            let mut savings = [Decimal::ZERO; 3];
+            let mut ok = true;
+            if s.per_capita_savings.len() != 3 {
+                v.add(
+                    sp("per_capita_savings"),
+                    "must hold the per capita savings of 3 performance years (\"0\" where none)",
+                );
+                ok = false;
+            }
+            for (k, x) in s.per_capita_savings.iter().enumerate().take(3) {
+                match v.decimal(&format!("{}[{k}]", sp("per_capita_savings")), x, Bound::Any) {
+                    Some(d) => savings[k] = d,
+                    None => ok = false,
+                }
+            }
+            let proration = v.optional_decimal(
+                &sp("proration_factor"),
+                &s.proration_factor,
+                Bound::Positive,
+            );
+            match (ok, proration) {
+                (true, Some(p)) => Some(Some(PriorSavingsInput {
+                    per_capita_savings: savings,
+                    proration_factor: p.unwrap_or(Decimal::ONE),
+                })),
+                _ => None,
+            }
+        }
+    };
+    match (start, experience, national_trend, regional, prior_savings) {
+        (
+            Some(agreement_start),
+            experience,
+            Some(national_trend),
+            Some(regional),
+            Some(prior_savings),
+        ) if v.is_empty() && (experience.is_some() || !with_years) => {
+            let (years, experience) =
+                experience.unwrap_or(([0; 3], [[YearExperience::default(); 4]; 3]));
+            Ok(HistoricalInput {
+                agreement_start,
+                agreement_period: i.agreement_period,
+                years,
+                experience,
+                national_trend,
+                regional,
+                prior_savings,
+            })
+        }
+        _ => Err(v
+            .into_result()
+            .err()
+            .unwrap_or_else(|| invalid_argument(prefix, "is invalid"))),
+    }
+}
+
+fn risk_group(
+    v: &mut Violations,
+    field: &str,
+    g: Option<&pb::RiskGroup>,
+) -> Option<Option<RiskGroup>> {
+    let Some(g) = g else { return Some(None) };
+    let p = v.decimal(
+        &format!("{field}.person_years"),
+        &g.person_years,
+        Bound::NonNegative,
+    );
+    let r = v.decimal(
+        &format!("{field}.risk_score"),
+        &g.risk_score,
+        Bound::Positive,
+    );
+    let d = v.decimal(
+        &format!("{field}.demographic_risk_score"),
+        &g.demographic_risk_score,
+        Bound::Positive,
+    );
+    Some(Some(RiskGroup {
+        person_years: p?,
+        risk_score: r?,
+        demographic_risk_score: d?,
+    }))
+}
+
+/// Validates `PerformanceYearInputs` into the engine input.
+pub fn validate_performance_year(
+    py: Option<&pb::PerformanceYearInputs>,
+    prefix: &str,
+) -> Result<PerformanceYearInput, Status> {
+    let Some(i) = py else {
+        return Err(invalid_argument(prefix, "is required"));
+    };
+    let p = |name: &str| format!("{prefix}.{name}");
+    let mut v = Violations::default();
+    if !(2012..=9999).contains(&i.performance_year) {
+        v.add(
+            p("performance_year"),
+            "must be a performance year from 2012",
+        );
+    }
+    let types = by_type(
+        &mut v,
+        &p("enrollment_types"),
+        &i.enrollment_types,
+        false,
+        |t| t.enrollment_type,
+        |v, f, t| {
+            let person_years = v.decimal(
+                &format!("{f}.person_years"),
+                &t.person_years,
+                Bound::NonNegative,
+            );
+            let risk =
+                v.optional_decimal(&format!("{f}.risk_score"), &t.risk_score, Bound::Positive);
+            let demo = v.optional_decimal(
+                &format!("{f}.demographic_risk_score"),
+                &t.demographic_risk_score,
+                Bound::Positive,
+            );
+            let by3_demo = v.optional_decimal(
+                &format!("{f}.by3_demographic_risk_score"),
+                &t.by3_demographic_risk_score,
+                Bound::Positive,
+            );
+            let newly = risk_group(v, &format!("{f}.newly_assigned"), t.newly_assigned.as_ref());
+            let cont = risk_group(
+                v,
+                &format!("{f}.continuously_assigned"),
+                t.continuously_assigned.as_ref(),
+            );
+            Some(PerformanceYearType {
+                person_years: person_years?,
+                risk_score: risk?,
+                demographic_risk_score: demo?,
+                by3_demographic_risk_score: by3_demo?,
+                newly_assigned: newly?,
+                continuously_assigned: cont?,
+            })
+        },
+    );
+    let flat = amounts(
+        &mut v,
+        &p("national_flat_update"),
+        &i.national_flat_update,
+        Bound::Any,
+    );
+    let national = amounts(
+        &mut v,
+        &p("national_growth"),
+        &i.national_growth,
+        Bound::Positive,
+    );
+    let regional = amounts(
+        &mut v,
+        &p("regional_growth"),
+        &i.regional_growth,
+        Bound::Positive,
+    );
+    let acpt = amounts(&mut v, &p("acpt"), &i.acpt, Bound::Any);
+    let acpt_weight = v.optional_decimal(&p("acpt_weight"), &i.acpt_weight, Bound::Fraction);
+    let national_weight =
+        v.optional_decimal(&p("national_weight"), &i.national_weight, Bound::Fraction);
+    match (
+        types,
+        flat,
+        national,
+        regional,
+        acpt,
+        acpt_weight,
+        national_weight,
+    ) {
+        (
+            Some(Some(types)),
+            Some(national_flat_update),
+            Some(national_growth),
+            Some(regional_growth),
+            Some(acpt),
+            Some(acpt_weight),
+            Some(national_weight),
+        ) if v.is_empty() => Ok(PerformanceYearInput {
+            performance_year: i.performance_year,
+            types,
+            national_flat_update,
+            national_growth,
+            regional_growth,
+            acpt,
+            acpt_weight,
+            national_weight,
+        }),
+        _ => Err(v
+            .into_result()
+            .err()
+            .unwrap_or_else(|| invalid_argument(prefix, "is invalid"))),
+    }
+}
+
+/// Maps an engine error to `INVALID_ARGUMENT` naming the field the caller must change. `input` is
+/// the path of the historical input (`input`), `performance_year` that of the performance-year
+/// input (`performance_year`).
+pub fn engine_status(err: &BenchmarkError, input: &str, performance_year: &str) -> Status {
+    let field = match err {
+        BenchmarkError::RuleSet(SelectError::AgreementPeriodZero) => {
+            format!("{input}.agreement_period")
+        }
+        BenchmarkError::RuleSet(
+            SelectError::InvalidDate(_)
+            | SelectError::BeforeProgram(_)
+            | SelectError::RebasedBefore2016(_)
+            | SelectError::NoStartsInFirstHalf2019(_),
+        ) => format!("{input}.agreement_start_date"),
+        BenchmarkError::Invalid { field, .. } if field.starts_with("performance_year.") => {
+            format!("{performance_year}{}", &field["performance_year".len()..])
+        }
+        BenchmarkError::Invalid { field, .. } => format!("{input}.{field}"),
+        BenchmarkError::Missing { field, .. } if field.starts_with("performance_year.") => {
+            format!("{performance_year}{}", &field["performance_year".len()..])
+        }
+        BenchmarkError::Missing { field, .. } => format!("{input}.{field}"),
+        BenchmarkError::NoBy3PersonYears => format!("{input}.benchmark_years[2].enrollment_types"),
+        BenchmarkError::NoPerformanceYearPersonYears => {
+            format!("{performance_year}.enrollment_types")
+        }
+        BenchmarkError::PerformanceYearNotAfterBy3 { .. } => {
+            format!("{performance_year}.performance_year")
+        }
+    };
+    invalid_argument(&field, err.to_string())
+}
+
+fn store_status(err: StoreError) -> Status {
+    tracing::error!(error = %err, "ledger failure");
+    match err {
+        StoreError::WriterStopped => Status::unavailable("the ledger is shutting down"),
+        _ => Status::internal("the ledger could not complete the request"),
+    }
+}
+
+fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
+    steps
+        .into_iter()
+        .map(|s| common::ExplanationStep {
+            rule: s.rule.to_string(),
+            citation: s.citation.to_string(),
+            description: s.description,
+            inputs: s
+                .inputs
+                .into_iter()
+                .map(|(name, value)| common::NamedValue { name, value })
+                .collect(),
+            output: s.output,
+        })
+        .collect()
+}
+
+/// Money as a string rounded to cents (the service's only rounding).
+fn cents(d: Decimal) -> String {
+    format!("{:.2}", engine::round_money(d))
+}
+
+fn text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn result(h: &Historical, u: Option<&Updated>, steps: Vec<Step>) -> pb::BenchmarkResult {
+    pb::BenchmarkResult {
+        rule_set: h.rule_set.to_string(),
+        enrollment_types: TYPES
+            .iter()
+            .map(|t| {
+                let b = &h.types[t.index()];
+                let up = u.map(|u| u.types[t.index()]);
+                pb::EnrollmentTypeBenchmark {
+                    enrollment_type: proto_type(*t).into(),
+                    unadjusted_per_capita: cents(b.unadjusted),
+                    regional_adjustment: cents(b.regional_adjustment),
+                    prior_savings_adjustment: cents(b.prior_savings_adjustment),
+                    historical_per_capita: cents(b.per_capita),
+                    by3_person_years: text(b.by3_person_years),
+                    risk_ratio: up.map(|x| text(x.risk_ratio)).unwrap_or_default(),
+                    updated_per_capita: up.map(|x| cents(x.per_capita)).unwrap_or_default(),
+                    performance_year_person_years: up
+                        .map(|x| text(x.person_years))
+                        .unwrap_or_default(),
+                }
+            })
+            .collect(),
+        historical_per_capita: cents(h.per_capita),
+        performance_year: u.map_or(0, |u| u.performance_year),
+        updated_per_capita: u.map(|u| cents(u.per_capita)).unwrap_or_default(),
+        updated_total: u.map(|u| cents(u.total)).unwrap_or_default(),
+        two_way_blend_updated_total: u
+            .and_then(|u| u.two_way_total)
+            .map(cents)
+            .unwrap_or_default(),
+        performance_year_person_years: u.map(|u| text(u.person_years)).unwrap_or_default(),
+        explanation: explanation(steps),
+    }
+}
+
+/// Computes a historical benchmark (and its update, when `py` is given) with its explanation.
+pub fn compute(
+    input: &HistoricalInput,
+    py: Option<&PerformanceYearInput>,
+) -> Result<pb::BenchmarkResult, Status> {
+    let mut steps = Vec::new();
+    let h = engine::historical(input, &mut steps)
+        .map_err(|e| engine_status(&e, "input", "performance_year"))?;
+    let u = match py {
+        Some(py) => Some(
+            engine::update(input, &h, py, &mut steps)
+                .map_err(|e| engine_status(&e, "input", "performance_year"))?,
+        ),
+        None => None,
+    };
+    Ok(result(&h, u.as_ref(), steps))
+}
+
+fn decode(body: &[u8]) -> Result<pb::Benchmark, Status> {
+    pb::Benchmark::decode(body)
+        .map_err(|_| Status::internal("a stored benchmark could not be decoded"))
+}
+
+fn request_id(id: &str) -> Result<(), Status> {
+    let mut v = Violations::default();
+    v.text("request_id", id, 128);
+    v.into_result()
+}
+
+fn aggregate_input(
+    input: &pb::BenchmarkInput,
+    years: [i32; 3],
+    experience: &[ByType<YearExperience>; 3],
+) -> pb::BenchmarkInput {
+    pb::BenchmarkInput {
+        benchmark_years: (0..3)
+            .map(|k| pb::BenchmarkYear {
+                year: years[k],
+                enrollment_types: TYPES
+                    .iter()
+                    .map(|t| {
+                        let e = experience[k][t.index()];
+                        pb::EnrollmentTypeAggregate {
+                            enrollment_type: proto_type(*t).into(),
+                            person_years: text(e.person_years),
+                            per_capita_expenditures: text(e.per_capita),
+                            risk_score: text(e.risk_score),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+        ..input.clone()
+    }
+}
+
+/// Validates the thresholds of a beneficiary-level header: one per benchmark year and type.
+fn thresholds(
+    v: &mut Violations,
+    items: &[pb::TruncationThreshold],
+) -> Option<([i32; 3], [ByType<u64>; 3])> {
+    let field = "header.truncation_thresholds";
+    let mut years: Vec<i32> = items.iter().map(|t| t.year).collect();
+    years.sort_unstable();
+    years.dedup();
+    if years.len() != 3
+        || years[1] != years[0].saturating_add(1)
+        || years[2] != years[1].saturating_add(1)
+    {
+        v.add(field, "must give one threshold per enrollment type for each of three consecutive benchmark years");
+        return None;
+    }
+    let by = [years[0], years[1], years[2]];
+    let mut out = [[0u64; 4]; 3];
+    let mut seen = [[false; 4]; 3];
+    let mut ok = true;
+    for (i, t) in items.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let ty = enrollment_type(v, &format!("{f}.enrollment_type"), t.enrollment_type);
+        let cents = match parse_cents(&t.threshold) {
+            Ok(c) if c > 0 => Some(c),
+            Ok(_) => {
+                v.add(format!("{f}.threshold"), "must be greater than zero");
+                None
+            }
+            Err(why) => {
+                v.add(format!("{f}.threshold"), why);
+                None
+            }
+        };
+        let k = (t.year - by[0]) as usize;
+        match (ty, cents) {
+            (Some(ty), Some(c)) if !seen[k][ty.index()] => {
+                seen[k][ty.index()] = true;
+                out[k][ty.index()] = c;
+            }
+            (Some(_), Some(_)) => {
+                v.add(
+                    format!("{f}.enrollment_type"),
+                    "each year and enrollment type may appear once",
+                );
+                ok = false;
+            }
+            _ => ok = false,
+        }
+    }
+    if ok && seen.iter().flatten().any(|s| !s) {
+        v.add(
+            field,
+            "must give a threshold for every enrollment type in each benchmark year (12 in all)",
+        );
+        ok = false;
+    }
+    ok.then_some((by, out))
+}
+
+impl<S: Store> BenchmarkApi<S> {
+    async fn record(
+        &self,
+        benchmark: pb::Benchmark,
+        fingerprint: Vec<u8>,
+        what: &str,
+    ) -> Result<pb::Benchmark, Status> {
+        let input = benchmark.input.as_ref();
+        let record = NewRecord {
+            id: benchmark.id.clone(),
+            request_id: benchmark.request_id.clone(),
+            fingerprint,
+            aco_id: input.map(|i| i.aco_id.clone()).unwrap_or_default(),
+            period: input.map_or(0, |i| i32::try_from(i.agreement_period).unwrap_or(i32::MAX)),
+            body: benchmark.encode_to_vec(),
+        };
+        match self.store.record(record).await.map_err(store_status)? {
+            Recorded::Created(_) => {
+                tracing::debug!(id = %benchmark.id, "benchmark recorded");
+                Ok(benchmark)
+            }
+            Recorded::Existing(body) => {
+                tracing::debug!("idempotent retry: returning the stored benchmark");
+                decode(&body)
+            }
+            Recorded::Conflict => Err(Status::already_exists(format!(
+                "request_id was already used for a different {what}"
+            ))),
+        }
+    }
+}
+
+fn new_benchmark(
+    request_id: String,
+    input: pb::BenchmarkInput,
+    result: pb::BenchmarkResult,
+) -> pb::Benchmark {
+    pb::Benchmark {
+        id: uuid::Uuid::now_v7().to_string(),
+        request_id,
+        input: Some(input),
+        performance_year_input: None,
+        result: Some(result),
+        parent_id: String::new(),
+        create_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+    }
+}
+
+/// Fingerprint of a request kind and its encoded input.
+fn fingerprint(kind: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = kind.to_vec();
+    for p in parts {
+        bytes.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(p);
+    }
+    ledger::fingerprint(&bytes)
+}
+
+#[tonic::async_trait]
+impl<S: Store> BenchmarkService for BenchmarkApi<S> {
+    #[tracing::instrument(name = "ComputeBenchmark", skip_all, fields(request_id = %req.get_ref().request_id))]
+    async fn compute_benchmark(
+        &self,
+        req: Request<pb::ComputeBenchmarkRequest>,
+    ) -> Result<Response<pb::ComputeBenchmarkResponse>, Status> {
+        let req = req.into_inner();
+        request_id(&req.request_id)?;
+        let input = validate(req.input.as_ref(), "input", true)?;
+        let result = compute(&input, None)?;
+        let input = req.input.unwrap_or_default();
+        let fp = fingerprint(b"compute", &[&input.encode_to_vec()]);
+        let benchmark = self
+            .record(
+                new_benchmark(req.request_id, input, result),
+                fp,
+                "benchmark input",
+            )
+            .await?;
+        Ok(Response::new(pb::ComputeBenchmarkResponse {
+            benchmark: Some(benchmark),
+        }))
+    }
+
+    #[tracing::instrument(name = "ComputeBenchmarkFromBeneficiaries", skip_all)]
+    async fn compute_benchmark_from_beneficiaries(
+        &self,
+        req: Request<Streaming<pb::ComputeBenchmarkFromBeneficiariesRequest>>,
+    ) -> Result<Response<pb::ComputeBenchmarkFromBeneficiariesResponse>, Status> {
+        use pb::compute_benchmark_from_beneficiaries_request::Message as M;
+        let mut stream = req.into_inner();
+        let header = match stream.next().await {
+            Some(Ok(pb::ComputeBenchmarkFromBeneficiariesRequest {
+                message: Some(M::Header(h)),
+            })) => h,
+            Some(Err(e)) => return Err(e),
+            _ => {
+                return Err(invalid_argument(
+                    "header",
+                    "the first message must carry the header",
+                ));
+            }
+        };
+        request_id(&header.request_id).map_err(|_| {
+            invalid_argument("header.request_id", "is required (at most 128 characters)")
+        })?;
+        tracing::Span::current().record("request_id", header.request_id.as_str());
+        let mut input = validate(header.input.as_ref(), "header.input", false)?;
+        let mut v = Violations::default();
+        let Some((years, limits)) = thresholds(&mut v, &header.truncation_thresholds) else {
+            return Err(v.into_result().err().unwrap_or_else(|| {
+                invalid_argument("header.truncation_thresholds", "is invalid")
+            }));
+        };
+        let mut aggregator = Aggregator::new(limits);
+        let mut n: u64 = 0;
+        while let Some(message) = stream.next().await {
+            let batch = match message?.message {
+                Some(M::Batch(b)) => b,
+                _ => {
+                    return Err(invalid_argument(
+                        "header",
+                        "only the first message may carry the header",
+                    ));
+                }
+            };
+            for r in &batch.records {
+                let f = |name: &str| format!("records[{n}].{name}");
+                let year = r
+                    .year
+                    .checked_sub(years[0])
+                    .and_then(|k| u8::try_from(k).ok())
+                    .filter(|k| *k < 3)
+                    .ok_or_else(|| {
+                        invalid_argument(
+                            &f("year"),
+                            format!(
+                                "must be one of the benchmark years {}-{}",
+                                years[0], years[2]
+                            ),
+                        )
+                    })?;
+                let mut v = Violations::default();
+                let ty = enrollment_type(&mut v, &f("enrollment_type"), r.enrollment_type);
+                v.into_result()?;
+                let months = u8::try_from(r.eligible_months)
+                    .ok()
+                    .filter(|m| (1..=12).contains(m))
+                    .ok_or_else(|| invalid_argument(&f("eligible_months"), "must be 1 to 12"))?;
+                let cents = parse_cents(&r.expenditures)
+                    .map_err(|why| invalid_argument(&f("expenditures"), why))?;
+                let risk = parse_millionths(&r.risk_score)
+                    .map_err(|why| invalid_argument(&f("risk_score"), why))?;
+                let Some(enrollment_type) = ty else {
+                    return Err(invalid_argument(&f("enrollment_type"), "is required"));
+                };
+                aggregator
+                    .add(&BeneficiaryYear {
+                        year,
+                        enrollment_type,
+                        eligible_months: months,
+                        expenditures_cents: cents,
+                        risk_millionths: risk,
+                    })
+                    .map_err(|e| invalid_argument(&format!("records[{n}]"), e.to_string()))?;
+                n += 1;
+            }
+        }
+        let experience = aggregator
+            .finish()
+            .map_err(|e| invalid_argument("records", e.to_string()))?;
+        input.years = years;
+        input.experience = experience;
+        let result = compute(&input, None).map_err(|s| {
+            // Aggregated benchmark years are named after the records they came from.
+            Status::invalid_argument(format!(
+                "{} (benchmark years aggregated from the records)",
+                s.message()
+            ))
+        })?;
+        let stored_input = aggregate_input(&header.input.unwrap_or_default(), years, &experience);
+        let fp = fingerprint(b"beneficiaries", &[&stored_input.encode_to_vec()]);
+        tracing::debug!(
+            records = n,
+            truncated = aggregator.truncated(),
+            "beneficiary-level benchmark aggregated"
+        );
+        let benchmark = self
+            .record(
+                new_benchmark(header.request_id, stored_input, result),
+                fp,
+                "benchmark input",
+            )
+            .await?;
+        Ok(Response::new(
+            pb::ComputeBenchmarkFromBeneficiariesResponse {
+                benchmark: Some(benchmark),
+                records: aggregator.records(),
+                truncated_records: aggregator.truncated(),
+            },
+        ))
+    }
+
+    #[tracing::instrument(name = "PreviewBenchmark", skip_all)]
+    async fn preview_benchmark(
+        &self,
+        req: Request<pb::PreviewBenchmarkRequest>,
+    ) -> Result<Response<pb::PreviewBenchmarkResponse>, Status> {
+        let r = req.get_ref();
+        let input = validate(r.input.as_ref(), "input", true)?;
+        let py = match &r.performance_year {
+            None => None,
+            Some(py) => Some(validate_performance_year(Some(py), "performance_year")?),
+        };
+        Ok(Response::new(pb::PreviewBenchmarkResponse {
+            result: Some(compute(&input, py.as_ref())?),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetBenchmark", skip_all)]
+    async fn get_benchmark(
+        &self,
+        req: Request<pb::GetBenchmarkRequest>,
+    ) -> Result<Response<pb::GetBenchmarkResponse>, Status> {
+        let id = &req.get_ref().id;
+        let mut v = Violations::default();
+        v.text("id", id, 64);
+        v.into_result()?;
+        let body = self.store.get(id).await.map_err(store_status)?;
+        let body = body.ok_or_else(|| Status::not_found(format!("benchmark {id} not found")))?;
+        Ok(Response::new(pb::GetBenchmarkResponse {
+            benchmark: Some(decode(&body)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListBenchmarks", skip_all)]
+    async fn list_benchmarks(
+        &self,
+        req: Request<pb::ListBenchmarksRequest>,
+    ) -> Result<Response<pb::ListBenchmarksResponse>, Status> {
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        let limit = v.page_size("page_size", r.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+        let period = i32::try_from(r.agreement_period);
+        if period.is_err() {
+            v.add("agreement_period", "is too large");
+        }
+        let before = ledger::parse_page_token(&r.page_token);
+        if before.is_err() {
+            v.add("page_token", "is not a token returned by this service");
+        }
+        let (Some(limit), Ok(before), Ok(period)) = (limit, before, period) else {
+            return Err(v
+                .into_result()
+                .err()
+                .unwrap_or_else(|| invalid_argument("page_size", "is invalid")));
+        };
+        let filter = Filter {
+            aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
+            period: (period != 0).then_some(period),
+            before,
+            limit,
+        };
+        let page = self.store.list(filter).await.map_err(store_status)?;
+        let benchmarks = page
+            .bodies
+            .iter()
+            .map(|b| decode(b))
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListBenchmarksResponse {
+            benchmarks,
+            next_page_token: ledger::page_token(page.next),
+        }))
+    }
+
+    #[tracing::instrument(name = "UpdateBenchmark", skip_all, fields(request_id = %req.get_ref().request_id))]
+    async fn update_benchmark(
+        &self,
+        req: Request<pb::UpdateBenchmarkRequest>,
+    ) -> Result<Response<pb::UpdateBenchmarkResponse>, Status> {
+        let req = req.into_inner();
+        let mut v = Violations::default();
+        v.text("request_id", &req.request_id, 128);
+        v.text("benchmark_id", &req.benchmark_id, 64);
+        v.into_result()?;
+        let py = validate_performance_year(req.performance_year.as_ref(), "performance_year")?;
+        let body = self
+            .store
+            .get(&req.benchmark_id)
+            .await
+            .map_err(store_status)?;
+        let parent = decode(&body.ok_or_else(|| {
+            Status::not_found(format!("benchmark {} not found", req.benchmark_id))
+        })?)?;
+        if parent.performance_year_input.is_some() {
+            return Err(invalid_argument(
+                "benchmark_id",
+                "names an updated benchmark: update the historical benchmark it came from",
+            ));
+        }
+        let input = validate(parent.input.as_ref(), "input", true)
+            .map_err(|_| Status::internal("the stored benchmark input no longer validates"))?;
+        let mut steps = Vec::new();
+        let h = engine::historical(&input, &mut steps)
+            .map_err(|_| Status::internal("the stored benchmark no longer computes"))?;
+        let u = engine::update(&input, &h, &py, &mut steps)
+            .map_err(|e| engine_status(&e, "benchmark", "performance_year"))?;
+        let py_input = req.performance_year.unwrap_or_default();
+        let fp = fingerprint(
+            b"update",
+            &[req.benchmark_id.as_bytes(), &py_input.encode_to_vec()],
+        );
+        let benchmark = pb::Benchmark {
+            performance_year_input: Some(py_input),
+            parent_id: parent.id.clone(),
+            ..new_benchmark(
+                req.request_id,
+                parent.input.unwrap_or_default(),
+                result(&h, Some(&u), steps),
+            )
+        };
+        let benchmark = self.record(benchmark, fp, "update").await?;
+        Ok(Response::new(pb::UpdateBenchmarkResponse {
+            benchmark: Some(benchmark),
+        }))
+    }
+}

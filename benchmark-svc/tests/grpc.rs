@@ -1,0 +1,654 @@
+//! The real server on 127.0.0.1 through the generated client: compute, read back after a restart on
+//! the same SQLite file, idempotent retries, conflicting reuse, pagination, updates, beneficiary-level
+//! streaming, and bad input naming its field with nothing written.
+
+use std::{net::SocketAddr, path::Path};
+
+use acorn_proto::{
+    benchmark::v1::{
+        self as pb, benchmark_service_client::BenchmarkServiceClient,
+        benchmark_service_server::BenchmarkServiceServer,
+        compute_benchmark_from_beneficiaries_request::Message,
+    },
+    common::v1::{Date, EnrollmentType},
+    ledger::SqliteLedger,
+    serve::{self, LogFormat, ServeArgs},
+};
+use benchmark_svc::server::BenchmarkApi;
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Code, service::Routes, transport::Channel};
+use tonic_types::StatusExt;
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(db: &Path) -> Running {
+    let store = SqliteLedger::open(db).await.expect("open ledger");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let args = ServeArgs {
+        listen: None,
+        log_format: LogFormat::Text,
+        max_request_bytes: 4 * 1024 * 1024,
+        request_timeout: 30,
+        shutdown_grace: 5,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let routes = Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(store)));
+    let task = tokio::spawn(async move {
+        serve::serve(
+            listener,
+            routes,
+            &["acorn.benchmark.v1.BenchmarkService"],
+            &args,
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+    });
+    Running { addr, stop, task }
+}
+
+impl Running {
+    async fn client(&self) -> BenchmarkServiceClient<Channel> {
+        BenchmarkServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect")
+    }
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("join")
+            .expect("server exits cleanly");
+    }
+}
+
+const TYPES: [EnrollmentType; 4] = [
+    EnrollmentType::Esrd,
+    EnrollmentType::Disabled,
+    EnrollmentType::AgedDual,
+    EnrollmentType::AgedNonDual,
+];
+
+fn amounts(values: [&str; 4]) -> Vec<pb::EnrollmentTypeAmount> {
+    TYPES
+        .iter()
+        .zip(values)
+        .map(|(t, v)| pb::EnrollmentTypeAmount {
+            enrollment_type: (*t).into(),
+            amount: v.into(),
+        })
+        .collect()
+}
+
+fn year(y: i32, per_capita: [&str; 4], risk: [&str; 4]) -> pb::BenchmarkYear {
+    let people = ["100", "1000", "900", "8000"];
+    pb::BenchmarkYear {
+        year: y,
+        enrollment_types: (0..4)
+            .map(|i| pb::EnrollmentTypeAggregate {
+                enrollment_type: TYPES[i].into(),
+                person_years: people[i].into(),
+                per_capita_expenditures: per_capita[i].into(),
+                risk_score: risk[i].into(),
+            })
+            .collect(),
+    }
+}
+
+/// The engine's worked first-agreement example (engine/tests.rs): historical benchmark 12,590.089.
+fn first_agreement(aco: &str) -> pb::BenchmarkInput {
+    pb::BenchmarkInput {
+        aco_id: aco.into(),
+        agreement_start_date: Some(Date {
+            year: 2014,
+            month: 1,
+            day: 1,
+        }),
+        agreement_period: 1,
+        benchmark_years: vec![
+            year(
+                2011,
+                ["80000", "12000", "18000", "10000"],
+                ["1", "0.8", "1", "1.25"],
+            ),
+            year(
+                2012,
+                ["85000", "12500", "19000", "10500"],
+                ["1", "1", "1", "1"],
+            ),
+            year(
+                2013,
+                ["90000", "13000", "20000", "11000"],
+                ["1", "1", "1.1", "1"],
+            ),
+        ],
+        trend_by1_to_by3: amounts(["1.05", "1.04", "1.03", "1.06"]),
+        trend_by2_to_by3: amounts(["1.02", "1.02", "1.01", "1.03"]),
+        ..Default::default()
+    }
+}
+
+fn compute(request_id: &str, input: pb::BenchmarkInput) -> pb::ComputeBenchmarkRequest {
+    pb::ComputeBenchmarkRequest {
+        request_id: request_id.into(),
+        input: Some(input),
+    }
+}
+
+async fn count(client: &mut BenchmarkServiceClient<Channel>) -> usize {
+    let req = pb::ListBenchmarksRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    client
+        .list_benchmarks(req)
+        .await
+        .expect("list")
+        .into_inner()
+        .benchmarks
+        .len()
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default()
+}
+
+/// The first-agreement update of engine/tests.rs: updated total 134,068,348.60, per capita 12,695.87.
+fn performance_year() -> pb::PerformanceYearInputs {
+    let people = ["110", "1100", "950", "8400"];
+    let group = |py: &str, hcc: &str, demo: &str| pb::RiskGroup {
+        person_years: py.into(),
+        risk_score: hcc.into(),
+        demographic_risk_score: demo.into(),
+    };
+    let groups = [
+        (group("20", "1.1", "1.3"), group("80", "1.05", "1.02")),
+        (group("0", "1", "1"), group("100", "1", "1")),
+        (group("0", "1", "1"), group("100", "1.1", "1")),
+        (group("0", "1", "1"), group("500", "0.95", "1.01")),
+    ];
+    pb::PerformanceYearInputs {
+        performance_year: 2015,
+        enrollment_types: (0..4)
+            .map(|i| pb::PerformanceYearEnrollmentType {
+                enrollment_type: TYPES[i].into(),
+                person_years: people[i].into(),
+                by3_demographic_risk_score: "1".into(),
+                newly_assigned: Some(groups[i].0.clone()),
+                continuously_assigned: Some(groups[i].1.clone()),
+                ..Default::default()
+            })
+            .collect(),
+        national_flat_update: amounts(["3000", "500", "600", "400"]),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn compute_survives_a_restart_is_idempotent_and_lists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("ledger.db");
+    let server = start(&db).await;
+    let mut client = server.client().await;
+
+    let first = client
+        .compute_benchmark(compute("req-1", first_agreement("A1")))
+        .await
+        .expect("compute")
+        .into_inner();
+    let b = first.benchmark.expect("benchmark");
+    let result = b.result.clone().expect("result");
+    assert_eq!(result.rule_set, "mssp-2012-first");
+    assert_eq!(result.historical_per_capita, "12590.09");
+    assert_eq!(
+        result
+            .enrollment_types
+            .iter()
+            .map(|t| t.historical_per_capita.as_str())
+            .collect::<Vec<_>>(),
+        ["88410.00", "13185.00", "20372.10", "10692.50"]
+    );
+    assert!(
+        result
+            .explanation
+            .iter()
+            .any(|s| s.rule == "benchmark.weighted_years" && s.citation == "42 CFR 425.602(a)(7)")
+    );
+
+    // Idempotent retry: the same benchmark; the same id with another input: ALREADY_EXISTS.
+    let again = client
+        .compute_benchmark(compute("req-1", first_agreement("A1")))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(again.benchmark.expect("benchmark").id, b.id);
+    let conflict = client
+        .compute_benchmark(compute("req-1", first_agreement("A2")))
+        .await
+        .expect_err("conflict");
+    assert_eq!(conflict.code(), Code::AlreadyExists);
+
+    for (i, aco) in ["A1", "A2", "A1"].iter().enumerate() {
+        client
+            .compute_benchmark(compute(&format!("req-more-{i}"), first_agreement(aco)))
+            .await
+            .expect("compute");
+    }
+    let page = client
+        .list_benchmarks(pb::ListBenchmarksRequest {
+            aco_id: "A1".into(),
+            agreement_period: 1,
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(page.benchmarks.len(), 2);
+    assert!(!page.next_page_token.is_empty());
+    let rest = client
+        .list_benchmarks(pb::ListBenchmarksRequest {
+            aco_id: "A1".into(),
+            page_size: 2,
+            page_token: page.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        (rest.benchmarks.len(), rest.next_page_token.as_str()),
+        (1, "")
+    );
+    let none = client
+        .list_benchmarks(pb::ListBenchmarksRequest {
+            agreement_period: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(none.benchmarks.is_empty());
+    server.stop().await;
+
+    let server = start(&db).await;
+    let mut client = server.client().await;
+    let got = client
+        .get_benchmark(pb::GetBenchmarkRequest { id: b.id.clone() })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got.benchmark.expect("benchmark"), b);
+    assert_eq!(count(&mut client).await, 4);
+    let missing = client
+        .get_benchmark(pb::GetBenchmarkRequest { id: "nope".into() })
+        .await
+        .expect_err("missing");
+    assert_eq!(missing.code(), Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_records_the_updated_benchmark_settlement_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    let hist = client
+        .compute_benchmark(compute("h-1", first_agreement("A1")))
+        .await
+        .expect("compute")
+        .into_inner()
+        .benchmark
+        .expect("benchmark");
+
+    let update = |request_id: &str, id: &str| pb::UpdateBenchmarkRequest {
+        request_id: request_id.into(),
+        benchmark_id: id.into(),
+        performance_year: Some(performance_year()),
+    };
+    let updated = client
+        .update_benchmark(update("u-1", &hist.id))
+        .await
+        .expect("update")
+        .into_inner()
+        .benchmark
+        .expect("benchmark");
+    assert_eq!(updated.parent_id, hist.id);
+    let got = client
+        .get_benchmark(pb::GetBenchmarkRequest {
+            id: updated.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .benchmark
+        .expect("benchmark");
+    let r = got.result.expect("result");
+    // What settlement-svc reads by reference.
+    assert_eq!(
+        (
+            r.performance_year,
+            r.updated_total.as_str(),
+            r.updated_per_capita.as_str()
+        ),
+        (2015, "134068348.60", "12695.87")
+    );
+    assert_eq!(r.performance_year_person_years, "10560");
+    assert_eq!(
+        r.enrollment_types
+            .iter()
+            .map(|t| (
+                t.updated_per_capita.as_str(),
+                t.performance_year_person_years.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("94592.76", "110"),
+            ("13685.00", "1100"),
+            ("20972.10", "950"),
+            ("10557.88", "8400")
+        ]
+    );
+    assert_eq!(got.input.expect("input").aco_id, "A1");
+
+    // Retry, conflict, not found, and updating an updated benchmark.
+    let retry = client
+        .update_benchmark(update("u-1", &hist.id))
+        .await
+        .expect("retry")
+        .into_inner()
+        .benchmark
+        .expect("benchmark");
+    assert_eq!(retry.id, updated.id);
+    let mut other = update("u-1", &hist.id);
+    other
+        .performance_year
+        .as_mut()
+        .expect("py")
+        .performance_year = 2016;
+    assert_eq!(
+        client
+            .update_benchmark(other)
+            .await
+            .expect_err("conflict")
+            .code(),
+        Code::AlreadyExists
+    );
+    assert_eq!(
+        client
+            .update_benchmark(update("u-2", "missing"))
+            .await
+            .expect_err("missing")
+            .code(),
+        Code::NotFound
+    );
+    let twice = client
+        .update_benchmark(update("u-3", &updated.id))
+        .await
+        .expect_err("updated");
+    assert_eq!(fields(&twice), ["benchmark_id"]);
+    // A rule-set input the update needs: missing flat-dollar update names the field.
+    let mut no_flat = update("u-4", &hist.id);
+    no_flat
+        .performance_year
+        .as_mut()
+        .expect("py")
+        .national_flat_update
+        .clear();
+    let err = client
+        .update_benchmark(no_flat)
+        .await
+        .expect_err("missing update");
+    assert_eq!(fields(&err), ["performance_year.national_flat_update"]);
+    assert_eq!(count(&mut client).await, 2);
+
+    // Preview computes both without recording.
+    let preview = client
+        .preview_benchmark(pb::PreviewBenchmarkRequest {
+            input: Some(first_agreement("A1")),
+            performance_year: Some(performance_year()),
+        })
+        .await
+        .expect("preview")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(preview.updated_total, "134068348.60");
+    assert_eq!(count(&mut client).await, 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    let cases: Vec<(Mangle, &str)> = vec![
+        (
+            Box::new(|i| i.benchmark_years[1].enrollment_types[2].person_years = "-1".into()),
+            "input.benchmark_years[1].enrollment_types[2].person_years",
+        ),
+        (
+            Box::new(|i| {
+                i.benchmark_years[0].enrollment_types[0].per_capita_expenditures = "-5".into()
+            }),
+            "input.benchmark_years[0].enrollment_types[0].per_capita_expenditures",
+        ),
+        (
+            Box::new(|i| {
+                i.benchmark_years[2].enrollment_types.pop();
+            }),
+            "input.benchmark_years[2].enrollment_types",
+        ),
+        (
+            Box::new(|i| i.benchmark_years[2].enrollment_types[3].risk_score = "0".into()),
+            "input.benchmark_years[2].enrollment_types[3].risk_score",
+        ),
+        (
+            Box::new(|i| i.benchmark_years.swap(0, 2)),
+            "input.benchmark_years",
+        ),
+        (
+            Box::new(|i| {
+                i.benchmark_years[0].enrollment_types[1].enrollment_type =
+                    EnrollmentType::Esrd.into()
+            }),
+            "input.benchmark_years[0].enrollment_types[1].enrollment_type",
+        ),
+        (
+            Box::new(|i| {
+                i.agreement_start_date = Some(Date {
+                    year: 2011,
+                    month: 1,
+                    day: 1,
+                })
+            }),
+            "input.agreement_start_date",
+        ),
+        (
+            Box::new(|i| i.agreement_period = 0),
+            "input.agreement_period",
+        ),
+        (
+            Box::new(|i| i.trend_by1_to_by3.clear()),
+            "input.trend_by2_to_by3",
+        ),
+        (
+            Box::new(|i| {
+                i.agreement_start_date = Some(Date {
+                    year: 2020,
+                    month: 1,
+                    day: 1,
+                });
+            }),
+            "input.regional.regional_trend_by1_to_by3",
+        ),
+    ];
+    for (mangle, field) in cases {
+        let mut input = first_agreement("A1");
+        mangle(&mut input);
+        let err = client
+            .compute_benchmark(compute("bad", input.clone()))
+            .await
+            .expect_err(field);
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert!(
+            fields(&err).contains(&field.to_string()),
+            "{field}: {:?}",
+            fields(&err)
+        );
+        let err = client
+            .preview_benchmark(pb::PreviewBenchmarkRequest {
+                input: Some(input),
+                performance_year: None,
+            })
+            .await
+            .expect_err(field);
+        assert_eq!(err.code(), Code::InvalidArgument);
+    }
+    let err = client
+        .compute_benchmark(compute("", first_agreement("A1")))
+        .await
+        .expect_err("request id");
+    assert_eq!(fields(&err), ["request_id"]);
+    let err = client
+        .list_benchmarks(pb::ListBenchmarksRequest {
+            page_size: -1,
+            page_token: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("page");
+    assert_eq!(fields(&err), ["page_size", "page_token"]);
+    assert_eq!(count(&mut client).await, 0);
+    server.stop().await;
+}
+
+/// A change that makes an input invalid.
+type Mangle = Box<dyn Fn(&mut pb::BenchmarkInput)>;
+
+fn header(request_id: &str) -> pb::ComputeBenchmarkFromBeneficiariesRequest {
+    let mut input = first_agreement("A9");
+    input.benchmark_years.clear();
+    input.trend_by1_to_by3 = amounts(["1", "1", "1", "1"]);
+    input.trend_by2_to_by3 = amounts(["1", "1", "1", "1"]);
+    let thresholds = (2011..=2013)
+        .flat_map(|y| {
+            TYPES.iter().map(move |t| pb::TruncationThreshold {
+                year: y,
+                enrollment_type: (*t).into(),
+                threshold: "100000".into(),
+            })
+        })
+        .collect();
+    pb::ComputeBenchmarkFromBeneficiariesRequest {
+        message: Some(Message::Header(pb::BeneficiaryComputationHeader {
+            request_id: request_id.into(),
+            input: Some(input),
+            truncation_thresholds: thresholds,
+        })),
+    }
+}
+
+fn record(year: i32, t: EnrollmentType, dollars: &str) -> pb::BeneficiaryYear {
+    pb::BeneficiaryYear {
+        year,
+        enrollment_type: t.into(),
+        eligible_months: 12,
+        expenditures: dollars.into(),
+        risk_score: "1".into(),
+    }
+}
+
+/// engine/tests.rs `truncation_changes_the_benchmark`, streamed: 36,800 with the $190,000
+/// beneficiary truncated at $100,000.
+fn beneficiaries() -> Vec<pb::ComputeBenchmarkFromBeneficiariesRequest> {
+    let costs = ["80000", "12000", "18000", "10000"];
+    let mut records: Vec<pb::BeneficiaryYear> = (2011..=2013)
+        .flat_map(|y| (0..4).map(move |i| record(y, TYPES[i], costs[i])))
+        .collect();
+    records.push(record(2013, EnrollmentType::AgedNonDual, "190000"));
+    records
+        .chunks(5)
+        .map(|c| pb::ComputeBenchmarkFromBeneficiariesRequest {
+            message: Some(Message::Batch(pb::BeneficiaryYearBatch {
+                records: c.to_vec(),
+            })),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn beneficiary_level_records_stream_and_truncate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    let mut messages = vec![header("stream-1")];
+    messages.extend(beneficiaries());
+    let response = client
+        .compute_benchmark_from_beneficiaries(tokio_stream::iter(messages.clone()))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert_eq!((response.records, response.truncated_records), (13, 1));
+    let b = response.benchmark.expect("benchmark");
+    assert_eq!(b.result.expect("result").historical_per_capita, "36800.00");
+    let by3 = &b.input.expect("input").benchmark_years[2].enrollment_types[3];
+    assert_eq!(
+        (
+            by3.person_years.as_str(),
+            by3.per_capita_expenditures.as_str()
+        ),
+        ("2", "55000")
+    );
+    // Same stream again: the stored benchmark.
+    let again = client
+        .compute_benchmark_from_beneficiaries(tokio_stream::iter(messages))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(again.benchmark.expect("benchmark").id, b.id);
+
+    // A bad record names itself; nothing is written.
+    let mut bad = vec![header("stream-2")];
+    let mut batches = beneficiaries();
+    if let Some(Message::Batch(b)) = batches[1].message.as_mut() {
+        b.records[2].expenditures = "12.345".into();
+    }
+    bad.extend(batches);
+    let err = client
+        .compute_benchmark_from_beneficiaries(tokio_stream::iter(bad))
+        .await
+        .expect_err("bad record");
+    assert_eq!(fields(&err), ["records[7].expenditures"]);
+    let no_header = beneficiaries();
+    let err = client
+        .compute_benchmark_from_beneficiaries(tokio_stream::iter(no_header))
+        .await
+        .expect_err("no header");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let mut missing_year = vec![header("stream-3")];
+    missing_year.push(pb::ComputeBenchmarkFromBeneficiariesRequest {
+        message: Some(Message::Batch(pb::BeneficiaryYearBatch {
+            records: vec![record(2013, EnrollmentType::Esrd, "1000")],
+        })),
+    });
+    let err = client
+        .compute_benchmark_from_beneficiaries(tokio_stream::iter(missing_year))
+        .await
+        .expect_err("missing years");
+    assert_eq!(fields(&err), ["records"]);
+    assert_eq!(count(&mut client).await, 1);
+    server.stop().await;
+}
