@@ -587,20 +587,7 @@ fn store_status(err: StoreError) -> Status {
 }
 
 fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
-    steps
-        .into_iter()
-        .map(|s| common::ExplanationStep {
-            rule: s.rule.to_string(),
-            citation: s.citation.to_string(),
-            description: s.description,
-            inputs: s
-                .inputs
-                .into_iter()
-                .map(|(name, value)| common::NamedValue { name, value })
-                .collect(),
-            output: s.output,
-        })
-        .collect()
+    steps.into_iter().map(Into::into).collect()
 }
 
 /// Money as a string rounded to cents (the service's only rounding).

@@ -30,6 +30,8 @@ pub mod update;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+pub use acorn_proto::explain::{NoTrace, Step, Trace};
+
 pub use rules::{Date, RuleSet, SelectError};
 pub use update::{PerformanceYearInput, PerformanceYearType, RiskGroup, Updated, update};
 
@@ -206,42 +208,6 @@ pub enum BenchmarkError {
         /// BY3.
         by3: i32,
     },
-}
-
-/// One recorded step of a computation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    /// Stable rule id.
-    pub rule: &'static str,
-    /// Citation.
-    pub citation: &'static str,
-    /// What was done.
-    pub description: String,
-    /// Inputs, in order.
-    pub inputs: Vec<(String, String)>,
-    /// Output.
-    pub output: String,
-}
-
-/// Receives the steps of a computation.
-pub trait Trace {
-    /// Records a step; `step` is only called when the trace keeps steps.
-    fn step(&mut self, step: impl FnOnce() -> Step);
-}
-
-/// Keeps nothing (the fast path).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoTrace;
-
-impl Trace for NoTrace {
-    #[inline(always)]
-    fn step(&mut self, _: impl FnOnce() -> Step) {}
-}
-
-impl Trace for Vec<Step> {
-    fn step(&mut self, step: impl FnOnce() -> Step) {
-        self.push(step());
-    }
 }
 
 /// A step whose inputs are one value per enrollment type (plus `extra` named values).

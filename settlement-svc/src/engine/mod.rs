@@ -29,6 +29,8 @@ pub use rules::{Date, RuleSet, Track};
 
 use rules::{LossLimit, MsrRule};
 
+pub use acorn_proto::explain::{NoTrace, Step, Trace};
+
 /// The four Medicare enrollment types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EnrollmentType {
@@ -249,42 +251,6 @@ pub enum SettlementError {
     OutOfRange(&'static str),
 }
 
-/// One recorded step of a computation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    /// Stable rule id.
-    pub rule: &'static str,
-    /// Citation.
-    pub citation: &'static str,
-    /// What was done.
-    pub description: String,
-    /// Inputs, in order.
-    pub inputs: Vec<(&'static str, String)>,
-    /// Output.
-    pub output: String,
-}
-
-/// Receives the steps of a computation.
-pub trait Trace {
-    /// Records a step; `step` is only called when the trace keeps steps.
-    fn step(&mut self, step: impl FnOnce() -> Step);
-}
-
-/// Keeps nothing (the fast path).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoTrace;
-
-impl Trace for NoTrace {
-    #[inline(always)]
-    fn step(&mut self, _: impl FnOnce() -> Step) {}
-}
-
-impl Trace for Vec<Step> {
-    fn step(&mut self, step: impl FnOnce() -> Step) {
-        self.push(step());
-    }
-}
-
 fn step(
     rule: &'static str,
     citation: &'static str,
@@ -296,7 +262,10 @@ fn step(
         rule,
         citation,
         description: description.into(),
-        inputs: inputs.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        inputs: inputs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.to_string()))
+            .collect(),
         output: output.to_string(),
     }
 }
