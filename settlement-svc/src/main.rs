@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use acorn_proto::benchmark::v1::benchmark_service_client::BenchmarkServiceClient;
 use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
     cms::puf::PufFile,
@@ -11,7 +12,7 @@ use acorn_proto::{
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use settlement_svc::{backtest, loadgen, server::SettlementApi};
-use tonic::{server::NamedService, service::Routes};
+use tonic::{server::NamedService, service::Routes, transport::Endpoint};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +36,10 @@ enum Command {
             default_value = "acorn-settlement.db"
         )]
         db: PathBuf,
+        /// benchmark-svc address, for reconciliations that give their benchmark by reference
+        /// (connected on first use).
+        #[arg(long, env = "ACORN_BENCHMARK_SVC")]
+        benchmark_svc: Option<String>,
         #[command(flatten)]
         serve: ServeArgs,
     },
@@ -63,12 +68,25 @@ enum Format {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { db, serve } => {
+        Command::Serve {
+            db,
+            benchmark_svc,
+            serve,
+        } => {
             serve::init_tracing(serve.log_format);
             let store = SqliteLedger::open(&db)
                 .await
                 .with_context(|| format!("opening the ledger {}", db.display()))?;
-            let service = SettlementServiceServer::new(SettlementApi::new(store))
+            let benchmarks = match benchmark_svc {
+                Some(url) => Some(BenchmarkServiceClient::new(
+                    Endpoint::from_shared(url.clone())
+                        .with_context(|| format!("--benchmark-svc {url}"))?
+                        .tcp_nodelay(true)
+                        .connect_lazy(),
+                )),
+                None => None,
+            };
+            let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
                 .max_decoding_message_size(serve.max_request_bytes);
             let addr = serve.listen_addr("settlement-svc");
             let listener = tokio::net::TcpListener::bind(addr)

@@ -5,6 +5,7 @@
 //! the result is converted back. Nothing is stored unless the whole computation succeeded.
 
 use acorn_proto::{
+    benchmark::v1::{GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient},
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
     ledger::{self, Filter, NewRecord, Recorded, Store, StoreError},
@@ -12,7 +13,7 @@ use acorn_proto::{
 };
 use prost::Message;
 use rust_decimal::Decimal;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, transport::Channel};
 
 use crate::engine::{
     self, Date, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
@@ -28,13 +29,83 @@ const MAX_PAGE_SIZE: u32 = 1000;
 #[derive(Debug, Clone)]
 pub struct SettlementApi<S> {
     store: S,
+    benchmarks: Option<BenchmarkServiceClient<Channel>>,
 }
 
 impl<S: Store> SettlementApi<S> {
-    /// A service recording into `store`.
-    pub fn new(store: S) -> Self {
-        Self { store }
+    /// A service recording into `store`; benchmarks by reference are read from `benchmarks`
+    /// (benchmark-svc), when given.
+    pub fn new(store: S, benchmarks: Option<BenchmarkServiceClient<Channel>>) -> Self {
+        Self { store, benchmarks }
     }
+
+    /// Validates the input and resolves a benchmark given by reference.
+    async fn prepare(&self, input: Option<&pb::ReconciliationInput>) -> Result<Validated, Status> {
+        let mut v = validate(input)?;
+        if let Some(id) = v.benchmark_ref.take() {
+            let benchmarks = self.benchmarks.clone().ok_or_else(|| {
+                Status::failed_precondition(
+                    "input.benchmark_reference: this settlement-svc was started without --benchmark-svc",
+                )
+            })?;
+            let (benchmark, two_way) = resolve_benchmark(benchmarks, &id, &v.input).await?;
+            if let Experience::Totals { expenditures, .. } = v.input.experience {
+                v.input.experience = Experience::Totals {
+                    benchmark,
+                    expenditures,
+                };
+            }
+            if v.input.two_way_blend_benchmark.is_none() {
+                v.input.two_way_blend_benchmark = two_way;
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// Reads an updated benchmark from benchmark-svc and checks it is this ACO's for this performance
+/// year: its updated total, and its two-way blend total (agreements starting 2024+).
+async fn resolve_benchmark(
+    mut client: BenchmarkServiceClient<Channel>,
+    id: &str,
+    input: &SettlementInput<'_>,
+) -> Result<(Decimal, Option<Decimal>), Status> {
+    let field = "input.benchmark_reference.benchmark_id";
+    let response = client
+        .get_benchmark(GetBenchmarkRequest { id: id.to_string() })
+        .await
+        .map_err(|e| match e.code() {
+            tonic::Code::NotFound => {
+                Status::not_found(format!("{field}: benchmark {id} not found"))
+            }
+            tonic::Code::InvalidArgument => invalid_argument(field, e.message().to_string()),
+            _ => Status::unavailable(format!(
+                "{field}: benchmark-svc could not be read: {}",
+                e.message()
+            )),
+        })?;
+    let benchmark = response.into_inner().benchmark.unwrap_or_default();
+    let result = benchmark.result.unwrap_or_default();
+    let aco = benchmark.input.map(|i| i.aco_id).unwrap_or_default();
+    let precondition = |why: String| Status::failed_precondition(format!("{field}: {why}"));
+    if result.performance_year == 0 {
+        return Err(precondition(format!(
+            "benchmark {id} is a historical benchmark: reconcile against its update to the performance year (UpdateBenchmark)"
+        )));
+    }
+    if result.performance_year != input.performance_year {
+        return Err(precondition(format!(
+            "benchmark {id} is updated to performance year {}, not {}",
+            result.performance_year, input.performance_year
+        )));
+    }
+    let total = acorn_proto::fields::parse_decimal(&result.updated_total)
+        .ok()
+        .filter(|t| *t > Decimal::ZERO)
+        .ok_or_else(|| precondition(format!("benchmark {id} has no updated total")))?;
+    let two_way = acorn_proto::fields::parse_decimal(&result.two_way_blend_updated_total).ok();
+    tracing::debug!(benchmark = %id, aco = %aco, "benchmark resolved by reference");
+    Ok((total, two_way))
 }
 
 /// A validated request input: the engine input plus what it borrows.
@@ -42,6 +113,8 @@ impl<S: Store> SettlementApi<S> {
 pub struct Validated {
     input: SettlementInput<'static>,
     schedule: Option<MsrSchedule>,
+    /// A benchmark given by reference, still to be read (the input's benchmark is zero until then).
+    benchmark_ref: Option<String>,
 }
 
 impl Validated {
@@ -154,9 +227,26 @@ fn experience(v: &mut Violations, input: &pb::ReconciliationInput) -> Option<Exp
         None => {
             v.add(
                 "input.totals",
-                "the performance-year financials are required (totals or by_enrollment_type)",
+                "the performance-year financials are required (totals, by_enrollment_type or benchmark_reference)",
             );
             None
+        }
+        Some(E::BenchmarkReference(r)) => {
+            v.text(
+                "input.benchmark_reference.benchmark_id",
+                &r.benchmark_id,
+                64,
+            );
+            let e = v.decimal(
+                "input.benchmark_reference.expenditures",
+                &r.expenditures,
+                Bound::NonNegative,
+            );
+            // The benchmark itself is read from benchmark-svc once the input is valid.
+            Some(Experience::Totals {
+                benchmark: Decimal::ZERO,
+                expenditures: e?,
+            })
         }
         Some(E::Totals(t)) => {
             let b = v.decimal(
@@ -353,6 +443,12 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
                 two_way_blend_benchmark,
             },
             schedule,
+            benchmark_ref: match &i.experience {
+                Some(pb::reconciliation_input::Experience::BenchmarkReference(r)) => {
+                    Some(r.benchmark_id.clone())
+                }
+                _ => None,
+            },
         }),
         _ => Err(v
             .into_result()
@@ -406,6 +502,11 @@ fn text(d: Decimal) -> String {
 
 /// Computes a settlement with its explanation, as the contract's result message.
 pub fn compute(v: &Validated) -> Result<pb::SettlementResult, Status> {
+    if v.benchmark_ref.is_some() {
+        return Err(Status::internal(
+            "a benchmark by reference was not resolved",
+        ));
+    }
     let mut steps = Vec::new();
     let s = engine::reconcile(&v.input(), &mut steps).map_err(|e| engine_status(&e, "input."))?;
     let outcome = match s.outcome {
@@ -451,7 +552,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let mut v = Violations::default();
         v.text("request_id", &req.request_id, 128);
         v.into_result()?;
-        let validated = validate(req.input.as_ref())?;
+        let validated = self.prepare(req.input.as_ref()).await?;
         let result = compute(&validated)?;
         let input = req.input.unwrap_or_default();
         let fingerprint = ledger::fingerprint(&input.encode_to_vec());
@@ -497,7 +598,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         &self,
         req: Request<pb::PreviewReconciliationRequest>,
     ) -> Result<Response<pb::PreviewReconciliationResponse>, Status> {
-        let validated = validate(req.get_ref().input.as_ref())?;
+        let validated = self.prepare(req.get_ref().input.as_ref()).await?;
         Ok(Response::new(pb::PreviewReconciliationResponse {
             result: Some(compute(&validated)?),
         }))

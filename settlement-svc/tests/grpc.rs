@@ -6,12 +6,17 @@ use std::{net::SocketAddr, path::Path};
 
 use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
+    benchmark::v1::{
+        self as bpb,
+        benchmark_service_client::BenchmarkServiceClient,
+        benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
+    },
     common::v1::{Date, EnrollmentType},
     serve::{self, LogFormat, ServeArgs},
     settlement::v1::{
-        self as pb, EnrollmentTypeBreakdown, EnrollmentTypeExperience, ExpenditureTotals,
-        ExtremeUncontrollable, MinimumSavingsRateOption, Quality, ReconcileRequest,
-        ReconciliationInput, Track, extreme_uncontrollable::Reduction,
+        self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
+        ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
+        ReconcileRequest, ReconciliationInput, Track, extreme_uncontrollable::Reduction,
         reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
         settlement_service_server::SettlementServiceServer,
     },
@@ -28,6 +33,10 @@ struct Running {
 }
 
 async fn start(db: &Path) -> Running {
+    start_with(db, None).await
+}
+
+async fn start_with(db: &Path, benchmarks: Option<BenchmarkServiceClient<Channel>>) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -41,7 +50,9 @@ async fn start(db: &Path) -> Running {
         shutdown_grace: 5,
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(store)));
+    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
+        store, benchmarks,
+    )));
     let task = tokio::spawn(async move {
         serve::serve(
             listener,
@@ -499,5 +510,149 @@ async fn health_and_reflection() {
         .expect("v1alpha")
         .into_inner();
     assert!(stream.message().await.expect("message").is_some());
+    server.stop().await;
+}
+
+/// A stand-in benchmark-svc serving two recorded benchmarks of A1215: `updated-2018` (updated to
+/// PY2018, the published ABtotBnchmk) and `historical` (not updated).
+#[derive(Debug, Default)]
+struct Benchmarks;
+
+#[tonic::async_trait]
+impl BenchmarkService for Benchmarks {
+    async fn get_benchmark(
+        &self,
+        req: tonic::Request<bpb::GetBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::GetBenchmarkResponse>, tonic::Status> {
+        let (py, total) = match req.get_ref().id.as_str() {
+            "updated-2018" => (2018, "797237607.00"),
+            "historical" => (0, ""),
+            _ => return Err(tonic::Status::not_found("no such benchmark")),
+        };
+        Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
+            benchmark: Some(bpb::Benchmark {
+                id: req.get_ref().id.clone(),
+                input: Some(bpb::BenchmarkInput {
+                    aco_id: "A1215".into(),
+                    ..Default::default()
+                }),
+                result: Some(bpb::BenchmarkResult {
+                    performance_year: py,
+                    updated_total: total.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }))
+    }
+    async fn compute_benchmark(
+        &self,
+        _: tonic::Request<bpb::ComputeBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::ComputeBenchmarkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn compute_benchmark_from_beneficiaries(
+        &self,
+        _: tonic::Request<tonic::Streaming<bpb::ComputeBenchmarkFromBeneficiariesRequest>>,
+    ) -> Result<tonic::Response<bpb::ComputeBenchmarkFromBeneficiariesResponse>, tonic::Status>
+    {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn preview_benchmark(
+        &self,
+        _: tonic::Request<bpb::PreviewBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::PreviewBenchmarkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn list_benchmarks(
+        &self,
+        _: tonic::Request<bpb::ListBenchmarksRequest>,
+    ) -> Result<tonic::Response<bpb::ListBenchmarksResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn update_benchmark(
+        &self,
+        _: tonic::Request<bpb::UpdateBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::UpdateBenchmarkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+}
+
+/// A benchmark by reference is read from benchmark-svc over its contract and must be this ACO's
+/// update to this performance year.
+#[tokio::test]
+async fn benchmark_by_reference() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(BenchmarkServiceServer::new(Benchmarks))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let benchmarks = BenchmarkServiceClient::new(
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect_lazy(),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(&dir.path().join("ledger.db"), Some(benchmarks)).await;
+    let mut client = server.client().await;
+    let by_reference = |id: &str| {
+        let mut input = a1215();
+        input.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
+            benchmark_id: id.into(),
+            expenditures: "812497275".into(),
+        }));
+        input
+    };
+    let rec = client
+        .reconcile(reconcile("ref-1", by_reference("updated-2018")))
+        .await
+        .expect("reconcile by reference")
+        .into_inner()
+        .reconciliation
+        .expect("reconciliation");
+    let result = rec.result.expect("result");
+    assert_eq!(
+        (
+            result.updated_benchmark.as_str(),
+            result.net_amount.as_str()
+        ),
+        ("797237607", "-6101212.20")
+    );
+
+    let historical = client
+        .reconcile(reconcile("ref-2", by_reference("historical")))
+        .await;
+    assert_eq!(
+        historical.expect_err("historical").code(),
+        Code::FailedPrecondition
+    );
+    let mut wrong_year = by_reference("updated-2018");
+    wrong_year.performance_year = 2019;
+    let wrong_year = client.reconcile(reconcile("ref-3", wrong_year)).await;
+    assert_eq!(
+        wrong_year.expect_err("other year").code(),
+        Code::FailedPrecondition
+    );
+    let missing = client
+        .reconcile(reconcile("ref-4", by_reference("nope")))
+        .await;
+    assert_eq!(missing.expect_err("missing").code(), Code::NotFound);
+    assert_eq!(count(&mut client).await, 1);
+    server.stop().await;
+
+    // Without --benchmark-svc, a reference cannot be resolved.
+    let server = start(&dir.path().join("other.db")).await;
+    let mut client = server.client().await;
+    let unconfigured = client
+        .reconcile(reconcile("ref-5", by_reference("updated-2018")))
+        .await;
+    assert_eq!(
+        unconfigured.expect_err("unconfigured").code(),
+        Code::FailedPrecondition
+    );
     server.stop().await;
 }
