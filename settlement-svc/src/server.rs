@@ -48,7 +48,9 @@ impl<S: Store> SettlementApi<S> {
                     "input.benchmark_reference: this settlement-svc was started without --benchmark-svc",
                 )
             })?;
-            let (benchmark, two_way) = resolve_benchmark(benchmarks, &id, &v.input).await?;
+            let aco_id = input.map(|i| i.aco_id.as_str()).unwrap_or_default();
+            let (benchmark, two_way) =
+                resolve_benchmark(benchmarks, &id, aco_id, v.input.performance_year).await?;
             if let Experience::Totals { expenditures, .. } = v.input.experience {
                 v.input.experience = Experience::Totals {
                     benchmark,
@@ -68,7 +70,8 @@ impl<S: Store> SettlementApi<S> {
 async fn resolve_benchmark(
     mut client: BenchmarkServiceClient<Channel>,
     id: &str,
-    input: &SettlementInput<'_>,
+    aco_id: &str,
+    performance_year: i32,
 ) -> Result<(Decimal, Option<Decimal>), Status> {
     let field = "input.benchmark_reference.benchmark_id";
     let response = client
@@ -93,10 +96,15 @@ async fn resolve_benchmark(
             "benchmark {id} is a historical benchmark: reconcile against its update to the performance year (UpdateBenchmark)"
         )));
     }
-    if result.performance_year != input.performance_year {
+    if result.performance_year != performance_year {
         return Err(precondition(format!(
-            "benchmark {id} is updated to performance year {}, not {}",
-            result.performance_year, input.performance_year
+            "benchmark {id} is updated to performance year {}, not {performance_year}",
+            result.performance_year
+        )));
+    }
+    if aco != aco_id {
+        return Err(precondition(format!(
+            "benchmark {id} is ACO {aco}'s, not {aco_id}'s"
         )));
     }
     let total = acorn_proto::fields::parse_decimal(&result.updated_total)
@@ -104,7 +112,7 @@ async fn resolve_benchmark(
         .filter(|t| *t > Decimal::ZERO)
         .ok_or_else(|| precondition(format!("benchmark {id} has no updated total")))?;
     let two_way = acorn_proto::fields::parse_decimal(&result.two_way_blend_updated_total).ok();
-    tracing::debug!(benchmark = %id, aco = %aco, "benchmark resolved by reference");
+    tracing::debug!(benchmark = %id, "benchmark resolved by reference");
     Ok((total, two_way))
 }
 
