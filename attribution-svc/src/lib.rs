@@ -1,7 +1,21 @@
 //! attribution-svc: beneficiary assignment to ACOs by the plurality of primary care services
 //! (42 CFR 425.400-425.404).
 //!
-//! Not built yet. Its v1 contract is `proto/acorn/attribution/v1/attribution.proto`
-//! (`acorn.attribution.v1.AttributionService`); the rule engine, the CCLF readers and the server
-//! arrive with the attribution issue and follow settlement-svc's layout: a pure rule engine in the
-//! library, `server.rs` for the gRPC adapter, the shared conventions of `acorn_proto::serve`.
+//! - [`engine`]: the rule engine (pure, integer cents): what the simulator calls in-process.
+//! - [`run`]: a whole population's run in memory (records and lines in, assignments out).
+//! - [`input`]: CSV and CMS CCLF files, and text fields, to engine records; [`files`]: the
+//!   `assign` command's file path.
+//! - [`synthetic`]: a seeded generator of domain-valid beneficiaries, claims and participant lists.
+//! - [`codec`]: the compact stored forms of upload batches and results.
+//! - [`server`]: the gRPC adapter; [`store`]: runs, batches and results in SQLite.
+//! - [`loadgen`]: a streaming-ingest load generator for a running server.
+
+pub mod codec;
+pub mod engine;
+pub mod files;
+pub mod input;
+pub mod loadgen;
+pub mod run;
+pub mod server;
+pub mod store;
+pub mod synthetic;

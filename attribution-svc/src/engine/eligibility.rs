@@ -1,0 +1,193 @@
+//! Who may be assigned at all (425.401(a)) and voluntary alignment (425.402(e)).
+//!
+//! Eligibility screens, in the regulation's order, over the assignment window [V 425.401(a), 2015
+//! text; mssp-rules.md 2.1]:
+//! 1. at least one month of Part A and Part B, and no month of Part A only or Part B only;
+//! 2. no month in a Medicare group health plan (MA, cost, PACE: not "Medicare fee-for-service");
+//! 3. not assigned to another Medicare shared savings initiative;
+//! 4. resides in the United States or its territories.
+//!
+//! For prospective assignment the same facts measured over the performance year are the 425.401(b)
+//! exclusions: the caller supplies the enrollment facts of the period that applies. Date of death is
+//! not a screen (a beneficiary who died during the year stays assignable) [I: none listed].
+
+use super::{RuleSet, Tally, Voluntary, Who, codes};
+
+/// A beneficiary's enrollment facts over the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Enrollment {
+    /// Months with both Part A and Part B.
+    pub months_a_and_b: u32,
+    /// Months with Part A only or Part B only.
+    pub months_a_or_b_only: u32,
+    /// Months in a Medicare group health plan (MA, cost, PACE).
+    pub months_group_health_plan: u32,
+    /// Lives in the U.S. or its territories at the end of the window.
+    pub us_resident: bool,
+    /// Aligned to another Medicare shared savings initiative.
+    pub other_initiative: bool,
+}
+
+/// The first eligibility screen a beneficiary fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ineligible {
+    /// No month of Part A and Part B (425.401(a)(1)).
+    NoPartAAndB,
+    /// A month of Part A only or Part B only (425.401(a)(1)).
+    PartAOrBOnly,
+    /// A month in a Medicare group health plan (425.401(a)(2)).
+    GroupHealthPlan,
+    /// Assigned to another shared savings initiative (425.401(a)(3)).
+    OtherInitiative,
+    /// Does not live in the U.S. (425.401(a)(4)).
+    NotUsResident,
+}
+
+impl Ineligible {
+    /// What failed, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ineligible::NoPartAAndB => "no month with both Part A and Part B",
+            Ineligible::PartAOrBOnly => "a month with Part A only or Part B only",
+            Ineligible::GroupHealthPlan => {
+                "a month in a Medicare group health plan (MA, cost, PACE)"
+            }
+            Ineligible::OtherInitiative => "aligned to another Medicare shared savings initiative",
+            Ineligible::NotUsResident => "does not live in the United States or its territories",
+        }
+    }
+}
+
+/// Applies the eligibility screens (425.401(a)).
+pub fn screen(e: &Enrollment) -> Result<(), Ineligible> {
+    if e.months_a_and_b == 0 {
+        Err(Ineligible::NoPartAAndB)
+    } else if e.months_a_or_b_only > 0 {
+        Err(Ineligible::PartAOrBOnly)
+    } else if e.months_group_health_plan > 0 {
+        Err(Ineligible::GroupHealthPlan)
+    } else if e.other_initiative {
+        Err(Ineligible::OtherInitiative)
+    } else if !e.us_resident {
+        Err(Ineligible::NotUsResident)
+    } else {
+        Ok(())
+    }
+}
+
+/// A beneficiary's designation of a primary clinician, resolved against the run's participants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Designation {
+    /// No designation.
+    #[default]
+    None,
+    /// A professional of this ACO (index).
+    Aco(u32),
+    /// A clinician outside every ACO of the run.
+    Outside,
+    /// A clinician whose TIN (or NPI) is in more than one ACO: not effective [I].
+    Ambiguous,
+}
+
+/// What is known of one beneficiary besides claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Beneficiary {
+    /// Enrollment facts; `None` when no beneficiary record was received (then never assigned).
+    pub enrollment: Option<Enrollment>,
+    /// Voluntary alignment designation.
+    pub designation: Designation,
+    /// The designee's specialty key, when given (checked in PY2018 only).
+    pub designated_specialty: Option<u16>,
+    /// The ACO (index) the beneficiary was assigned to in the prior year, when known (continuity).
+    pub prior_aco: Option<u32>,
+}
+
+/// The effect of a designation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alignment {
+    /// No designation.
+    NotDesignated,
+    /// Aligned to this ACO (425.402(e)(1)).
+    Aligned(u32),
+    /// Designated a clinician outside every ACO: no claims-based assignment (425.402(e)(2)(i)(D),
+    /// (ii)(C)).
+    BlocksClaims,
+    /// Designated but not in effect, with the reason; claims-based assignment proceeds.
+    NotInEffect(NotInEffect),
+}
+
+/// Why a designation is not in effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotInEffect {
+    /// Performance years before 2018.
+    BeforePy2018,
+    /// The designee's TIN or NPI is in more than one ACO [I].
+    Ambiguous,
+    /// PY2018: the designee is not a PCP, step-2 specialist or NP/PA/CNS (425.402(e)(2)(i)(C)).
+    Py2018Designee,
+    /// PY2018: no primary care service from an ACO physician of that ACO (425.402(e)(2)(i)(A)).
+    Py2018NoService,
+}
+
+impl NotInEffect {
+    /// Why, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NotInEffect::BeforePy2018 => "designations apply from performance year 2018",
+            NotInEffect::Ambiguous => {
+                "the designated clinician's TIN or NPI participates in more than one ACO"
+            }
+            NotInEffect::Py2018Designee => {
+                "in PY2018 the designee must be a primary care physician, a step-2 specialist or an NP/PA/CNS"
+            }
+            NotInEffect::Py2018NoService => {
+                "in PY2018 the beneficiary needs a primary care service from a PCP or step-2 specialist of that ACO"
+            }
+        }
+    }
+}
+
+/// Applies voluntary alignment for an eligible beneficiary (425.402(e)).
+pub fn voluntary(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally]) -> Alignment {
+    if b.designation == Designation::None {
+        return Alignment::NotDesignated;
+    }
+    match rules.voluntary {
+        Voluntary::None => Alignment::NotInEffect(NotInEffect::BeforePy2018),
+        Voluntary::Py2018 => {
+            let designee_ok = match b.designated_specialty {
+                None => true, // not supplied: assumed a qualifying designee [I]
+                Some(k) => matches!(
+                    codes::who(k, rules.performance_year),
+                    Some(
+                        Who::PrimaryCarePhysician
+                            | Who::Step2Specialist
+                            | Who::NonPhysicianPractitioner
+                    )
+                ),
+            };
+            match b.designation {
+                Designation::None => Alignment::NotDesignated,
+                Designation::Ambiguous => Alignment::NotInEffect(NotInEffect::Ambiguous),
+                _ if !designee_ok => Alignment::NotInEffect(NotInEffect::Py2018Designee),
+                Designation::Outside => Alignment::BlocksClaims,
+                Designation::Aco(a) => {
+                    let served = tallies
+                        .iter()
+                        .any(|t| t.entity.as_aco() == Some(a) && t.n_physician > 0);
+                    if served {
+                        Alignment::Aligned(a)
+                    } else {
+                        Alignment::NotInEffect(NotInEffect::Py2018NoService)
+                    }
+                }
+            }
+        }
+        Voluntary::Py2019 => match b.designation {
+            Designation::None => Alignment::NotDesignated,
+            Designation::Ambiguous => Alignment::NotInEffect(NotInEffect::Ambiguous),
+            Designation::Outside => Alignment::BlocksClaims,
+            Designation::Aco(a) => Alignment::Aligned(a),
+        },
+    }
+}

@@ -1,0 +1,133 @@
+//! The file path of `attribution-svc assign`: a participant list, then beneficiaries and claims from
+//! CSV files ([`crate::input::csv`]) and/or CMS CCLF files ([`crate::input::cclf`]), into a
+//! [`Run`]. Malformed rows are rejected with file, line and reason, counted, and the rest goes on.
+
+use std::{
+    fs::File,
+    io::{BufReader, Write},
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+
+use crate::{
+    engine::{Assignment, Beneficiary},
+    input::{cclf, csv, csv::Report},
+    run::{AcoCounts, Run, RunConfig},
+};
+
+/// The input files.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// `beneficiaries.csv` files.
+    pub beneficiaries: Vec<PathBuf>,
+    /// `claims.csv` files.
+    pub claims: Vec<PathBuf>,
+    /// CCLF1 (Part A headers).
+    pub cclf1: Vec<PathBuf>,
+    /// CCLF2 (Part A revenue lines).
+    pub cclf2: Vec<PathBuf>,
+    /// CCLF5 (Part B physician lines).
+    pub cclf5: Vec<PathBuf>,
+    /// CCLF8 (demographics).
+    pub cclf8: Vec<PathBuf>,
+}
+
+fn open(p: &Path) -> anyhow::Result<BufReader<File>> {
+    Ok(BufReader::with_capacity(
+        1 << 20,
+        File::open(p).with_context(|| format!("opening {}", p.display()))?,
+    ))
+}
+
+fn label(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Reads a participant CSV (`aco_id,kind,id`).
+pub fn participants(path: &Path) -> anyhow::Result<(Vec<crate::engine::AcoSpec>, Report)> {
+    Ok(csv::read_participants(open(path)?, &label(path)))
+}
+
+/// Reads every file into a new run.
+pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
+    let mut run = Run::new(cfg)?;
+    let mut report = Report::default();
+    let window = run.rules.window;
+    for p in &files.beneficiaries {
+        report.merge(csv::read_beneficiaries(open(p)?, &label(p), |b| {
+            run.add_beneficiary(b)
+        }));
+    }
+    for p in &files.cclf8 {
+        report.merge(cclf::read_cclf8(open(p)?, &label(p), &window, |b| {
+            run.add_beneficiary(b)
+        }));
+    }
+    for p in &files.claims {
+        report.merge(csv::read_claims(open(p)?, &label(p), |l| {
+            let _ = run.add_line(l);
+        }));
+    }
+    for p in &files.cclf5 {
+        report.merge(cclf::read_cclf5(open(p)?, &label(p), |l| {
+            let _ = run.add_line(l);
+        }));
+    }
+    let mut headers = std::collections::HashMap::new();
+    for p in &files.cclf1 {
+        let (h, r) = cclf::read_cclf1(open(p)?, &label(p));
+        headers.extend(h);
+        report.merge(r);
+    }
+    for p in &files.cclf2 {
+        report.merge(cclf::read_cclf2(open(p)?, &label(p), &headers, |l| {
+            let _ = run.add_line(l);
+        }));
+    }
+    Ok((run, report))
+}
+
+/// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
+/// winning_allowed,continuously_assigned`) and returns the per-ACO counts.
+pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoCounts>> {
+    writeln!(
+        out,
+        "beneficiary_id,aco_id,step,reason,winning_entity,winning_allowed,continuously_assigned"
+    )?;
+    let mut err = None;
+    let counts = run.assign_all(|id, _: &Beneficiary, a: &Assignment| {
+        if err.is_some() {
+            return;
+        }
+        let line = format!(
+            "{id},{},{},{},{},{},{}",
+            a.aco
+                .map(|i| run.reg.acos()[i as usize].as_str())
+                .unwrap_or(""),
+            a.step.map_or("", |s| match s {
+                crate::engine::StepKind::VoluntaryAlignment => "voluntary_alignment",
+                crate::engine::StepKind::Step1 => "step_1",
+                crate::engine::StepKind::Step2 => "step_2",
+                crate::engine::StepKind::Step3 => "step_3",
+            }),
+            a.reason.code(),
+            a.winner.map(|w| run.entity_name(w)).unwrap_or_default(),
+            a.competing
+                .first()
+                .map(|c| crate::engine::explain::dollars(c.cents))
+                .unwrap_or_default(),
+            a.continuous,
+        );
+        if let Err(e) = writeln!(out, "{line}") {
+            err = Some(e);
+        }
+    });
+    match err {
+        Some(e) => Err(e.into()),
+        None => Ok(counts),
+    }
+}

@@ -1,0 +1,304 @@
+//! CMS Claim and Claim Line Feed files (read by `acorn_proto::cms::cclf`) mapped to assignment
+//! records.
+//!
+//! - CCLF5 (Part B physicians): one professional line each: billing TIN `CLM_RNDRG_PRVDR_TAX_NUM`,
+//!   specialty `CLM_PRVDR_SPCLTY_CD`, place of service, HCPCS, allowed `CLM_LINE_ALOWD_CHRG_AMT`,
+//!   version `CLM_ADJSMT_TYPE_CD`, date the line's from date (else the claim's). A 10-character TIN
+//!   with a leading zero is read as its last 9 digits [I].
+//! - CCLF1 + CCLF2 (Part A header + revenue center lines): the header's type of bill decides the
+//!   claim type (77x FQHC, 71x RHC, 85x CAH, anything else not primary care) and its adjustment
+//!   code the version; each revenue line brings its revenue center, HCPCS and date. The v36 CCLF2
+//!   has no allowed amount: the line's paid amount `CLM_LINE_CVRD_PD_AMT` stands in for it [I], and
+//!   no rendering specialty: so CAH Method II lines and pre-PY2019 FQHC/RHC lines (which need the
+//!   practitioner's role) do not count from CCLF; PY2019+ FQHC/RHC lines do (every service counts).
+//! - CCLF8 (demographics): enrollment over the window from the Part A and Part B start dates and the
+//!   date of death (a month counts when both parts started by its last day and the beneficiary was
+//!   alive on its first day); U.S. residence from the state code (FIPS 01-78) [I]. CCLF8 carries no
+//!   Medicare Advantage or other-initiative months: they read as none [I].
+//!
+//! Malformed lines are rejected with file, line and reason (quoted values redacted), counted, and
+//! reading goes on.
+
+use std::{collections::HashMap, io::BufRead};
+
+use acorn_proto::cms::cclf::{self, Adjustment, CclfDate, CclfRecord};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+
+use super::{MAX_LINE_CENTS, RawBeneficiary, RawLine, csv::Report};
+use crate::engine::{ClaimType, Day, Enrollment, Version, Window};
+
+fn day(d: CclfDate) -> Option<Day> {
+    let (y, m, dd) = d.into();
+    Day::from_ymd(y, m, dd)
+}
+
+fn cents(d: Decimal) -> Option<i64> {
+    let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
+    if !c.fract().is_zero() {
+        return None;
+    }
+    c.to_i64().filter(|v| v.abs() <= MAX_LINE_CENTS)
+}
+
+fn version(a: Adjustment) -> Version {
+    match a {
+        Adjustment::Original => Version::Original,
+        Adjustment::Cancellation => Version::Cancellation,
+        Adjustment::Adjustment => Version::Adjustment,
+    }
+}
+
+fn tin(t: &str) -> &str {
+    if t.len() == 10 && t.starts_with('0') {
+        &t[1..]
+    } else {
+        t
+    }
+}
+
+fn each_record<R: BufRead, T: CclfRecord>(
+    r: R,
+    file: &str,
+    report: &mut Report,
+    mut f: impl FnMut(T) -> Result<(), String>,
+) {
+    let mut reader = cclf::read::<R, T>(r, file);
+    while let Some(rec) = reader.next() {
+        match rec {
+            Ok(rec) => {
+                let line = reader.lines_read() as u64;
+                match f(rec) {
+                    Ok(()) => report.records += 1,
+                    Err(why) => report.reject(file, line, why),
+                }
+            }
+            Err(e) => report.reject(&e.file, e.line as u64, e.reason),
+        }
+    }
+}
+
+/// Reads CCLF5, calling `each` with every line.
+pub fn read_cclf5<R: BufRead>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)) -> Report {
+    let mut report = Report::default();
+    each_record(r, file, &mut report, |l: cclf::Cclf5Line| {
+        let day = l.line_from.unwrap_or(l.from);
+        let day = crate::input::cclf::day(day).ok_or("CLM_LINE_FROM_DT: not a date")?;
+        let allowed =
+            cents(l.allowed).ok_or("CLM_LINE_ALOWD_CHRG_AMT: not a whole number of cents")?;
+        let t = l.tin.as_deref().unwrap_or("");
+        if t.is_empty() {
+            return Err("CLM_RNDRG_PRVDR_TAX_NUM: is required".into());
+        }
+        each(&RawLine {
+            beneficiary_id: l.bene.id(),
+            day,
+            hcpcs: l.hcpcs.as_deref().unwrap_or(""),
+            revenue_center: "",
+            place_of_service: l.place_of_service.as_deref().unwrap_or(""),
+            claim_type: ClaimType::Professional,
+            tin: tin(t),
+            ccn: "",
+            specialty: l.specialty.as_deref().unwrap_or(""),
+            allowed_cents: allowed,
+            version: version(l.adjustment),
+        });
+        Ok(())
+    });
+    report
+}
+
+/// What a CCLF2 line needs from its CCLF1 header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Claim type from the type of bill.
+    pub claim_type: ClaimType,
+    /// Version.
+    pub version: Version,
+    /// CCN.
+    pub ccn: String,
+}
+
+/// Reads CCLF1 headers of FQHC, RHC and CAH claims (others are not primary care), by claim id.
+pub fn read_cclf1<R: BufRead>(r: R, file: &str) -> (HashMap<String, Header>, Report) {
+    let mut headers = HashMap::new();
+    let mut report = Report::default();
+    each_record(r, file, &mut report, |h: cclf::Cclf1Header| {
+        let claim_type = match h.bill_type().as_deref() {
+            Some("77") => ClaimType::Fqhc,
+            Some("71") => ClaimType::Rhc,
+            Some("85") => ClaimType::CahMethodII,
+            _ => return Ok(()),
+        };
+        let ccn = h
+            .ccn
+            .clone()
+            .ok_or("PRVDR_OSCAR_NUM: is required on an FQHC, RHC or CAH claim")?;
+        headers.insert(
+            h.claim_id.clone(),
+            Header {
+                claim_type,
+                version: version(h.adjustment),
+                ccn,
+            },
+        );
+        Ok(())
+    });
+    (headers, report)
+}
+
+/// Reads CCLF2, calling `each` with every revenue line of a claim in `headers`; lines of other
+/// claims (hospital, SNF, ...) are skipped, not rejected.
+pub fn read_cclf2<R: BufRead>(
+    r: R,
+    file: &str,
+    headers: &HashMap<String, Header>,
+    mut each: impl FnMut(&RawLine<'_>),
+) -> Report {
+    let mut report = Report::default();
+    each_record(r, file, &mut report, |l: cclf::Cclf2RevenueLine| {
+        let Some(h) = headers.get(&l.claim_id) else {
+            return Ok(());
+        };
+        let day = l.line_from.unwrap_or(l.from);
+        let day = crate::input::cclf::day(day).ok_or("CLM_LINE_FROM_DT: not a date")?;
+        let amount = cents(l.paid).ok_or("CLM_LINE_CVRD_PD_AMT: not a whole number of cents")?;
+        each(&RawLine {
+            beneficiary_id: l.bene.id(),
+            day,
+            hcpcs: l.hcpcs.as_deref().unwrap_or(""),
+            revenue_center: &l.revenue_center,
+            place_of_service: "",
+            claim_type: h.claim_type,
+            tin: "",
+            ccn: l.ccn.as_deref().unwrap_or(&h.ccn),
+            specialty: "",
+            allowed_cents: amount,
+            version: h.version,
+        });
+        Ok(())
+    });
+    report
+}
+
+/// Months of the window covered by both parts, by one part only (see the module notes).
+pub fn enrollment_months(
+    window: &Window,
+    part_a: Option<Day>,
+    part_b: Option<Day>,
+    death: Option<Day>,
+) -> (u32, u32) {
+    let (mut both, mut one) = (0, 0);
+    let (y0, m0, _) = window.start.ymd();
+    for k in 0..12u32 {
+        let m = (m0 - 1 + k) % 12 + 1;
+        let y = y0 + ((m0 - 1 + k) / 12) as i32;
+        let (Some(first), Some(next_first)) = (
+            Day::from_ymd(y, m, 1),
+            Day::from_ymd(if m == 12 { y + 1 } else { y }, m % 12 + 1, 1),
+        ) else {
+            continue;
+        };
+        let last = Day(next_first.0 - 1);
+        if death.is_some_and(|d| d < first) {
+            continue;
+        }
+        let a = part_a.is_some_and(|s| s <= last);
+        let b = part_b.is_some_and(|s| s <= last);
+        match (a, b) {
+            (true, true) => both += 1,
+            (true, false) | (false, true) => one += 1,
+            _ => {}
+        }
+    }
+    (both, one)
+}
+
+/// Reads CCLF8, calling `each` with every beneficiary's enrollment over `window`.
+pub fn read_cclf8<R: BufRead>(
+    r: R,
+    file: &str,
+    window: &Window,
+    mut each: impl FnMut(&RawBeneficiary<'_>),
+) -> Report {
+    let mut report = Report::default();
+    each_record(r, file, &mut report, |b: cclf::Cclf8Beneficiary| {
+        let (both, one) = enrollment_months(
+            window,
+            b.part_a_start.and_then(day),
+            b.part_b_start.and_then(day),
+            b.death.and_then(day),
+        );
+        let us_resident = match b.fips_state.as_deref().map(str::parse::<u32>) {
+            Some(Ok(code)) => (1..=78).contains(&code),
+            Some(Err(_)) => false,
+            None => true,
+        };
+        each(&RawBeneficiary {
+            id: b.bene.id(),
+            enrollment: Enrollment {
+                months_a_and_b: both,
+                months_a_or_b_only: one,
+                months_group_health_plan: 0,
+                us_resident,
+                other_initiative: false,
+            },
+            ..RawBeneficiary::default()
+        });
+        Ok(())
+    });
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::WindowKind;
+
+    /// Part B from 2024-04-15 and death 2024-10-03: Jan-Mar Part A only (3), Apr-Oct both (7).
+    #[test]
+    fn enrollment_months_over_the_window() {
+        let w = Window::new(2024, WindowKind::Retrospective).expect("window");
+        let d = |y, m, dd| Day::from_ymd(y, m, dd);
+        assert_eq!(
+            enrollment_months(&w, d(2010, 1, 1), d(2010, 1, 1), None),
+            (12, 0)
+        );
+        assert_eq!(
+            enrollment_months(&w, d(2010, 1, 1), d(2024, 4, 15), d(2024, 10, 3)),
+            (7, 3)
+        );
+        assert_eq!(enrollment_months(&w, None, None, None), (0, 0));
+        assert_eq!(
+            enrollment_months(&w, d(2010, 1, 1), d(2010, 1, 1), d(2023, 5, 1)),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn amounts_become_exact_cents() {
+        assert_eq!(cents(Decimal::new(12_345, 2)), Some(12_345));
+        assert_eq!(cents(Decimal::new(-5, 0)), Some(-500));
+        assert_eq!(cents(Decimal::new(1_234, 3)), None);
+        assert_eq!(tin("0123456789"), "123456789");
+        assert_eq!(tin("123456789"), "123456789");
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let w = Window::new(2024, WindowKind::Retrospective).expect("window");
+        let mut s = 0xDEAD_BEEF_CAFE_F00Du64;
+        for _ in 0..300 {
+            let mut bytes = Vec::new();
+            for _ in 0..(s % 2_000) {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                bytes.push(b" 0123456789-.AZ\n~\xff\r"[(s % 19) as usize]);
+            }
+            let _ = read_cclf5(bytes.as_slice(), "f5", |_| {});
+            let (h, _) = read_cclf1(bytes.as_slice(), "f1");
+            let _ = read_cclf2(bytes.as_slice(), "f2", &h, |_| {});
+            let _ = read_cclf8(bytes.as_slice(), "f8", &w, |_| {});
+        }
+    }
+}

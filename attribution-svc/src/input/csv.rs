@@ -1,0 +1,415 @@
+//! The CSV layouts of `attribution-svc assign` (UTF-8, comma separated, a header row; columns may
+//! come in any order; extra columns are ignored; a blank optional column is "not given").
+//!
+//! `participants.csv`: `aco_id,kind,id` with `kind` one of `tin`, `ccn`, `npi`.
+//!
+//! `beneficiaries.csv`: `beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,
+//! months_group_health_plan,us_resident,other_initiative` and optionally `designated_npi,
+//! designated_tin,designated_specialty,prior_year_aco_id`. Months are 0-12; booleans are
+//! `true`/`false`, `1`/`0` or `Y`/`N`.
+//!
+//! `claims.csv`: `beneficiary_id,service_date,hcpcs,allowed` and optionally `claim_id,line_number,
+//! revenue_center,place_of_service,claim_type,tin,ccn,npi,specialty,adjustment`. Dates are
+//! `YYYY-MM-DD`; `allowed` is dollars with at most two decimals; `claim_type` is `professional`
+//! (default), `fqhc`, `rhc`, `cah_method_ii` or `other_institutional`; `adjustment` is `original`
+//! (default), `adjustment` or `cancellation` (or the CCLF codes `0`, `1`, `2`).
+//!
+//! A malformed row is rejected with file, line and reason (values are not quoted in the reason:
+//! rows carry beneficiary identifiers), counted, and reading goes on.
+
+use std::io::Read;
+
+use super::{RawBeneficiary, RawLine, parse_cents, parse_day};
+use crate::engine::{AcoSpec, ClaimType, Enrollment, Version};
+
+/// A rejected row or line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// File label.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u64,
+    /// Why (field names, never values).
+    pub reason: String,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+    }
+}
+
+/// What reading a file did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Records accepted.
+    pub records: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// The first [`Report::KEEP`] rejections.
+    pub rejections: Vec<Rejected>,
+}
+
+impl Report {
+    /// How many rejections are kept with their reason.
+    pub const KEEP: usize = 1000;
+
+    /// Records a rejection.
+    pub fn reject(&mut self, file: &str, line: u64, reason: impl Into<String>) {
+        self.rejected += 1;
+        if self.rejections.len() < Self::KEEP {
+            self.rejections.push(Rejected {
+                file: file.to_string(),
+                line,
+                reason: redact(&reason.into()),
+            });
+        }
+    }
+
+    /// Adds another report.
+    pub fn merge(&mut self, o: Report) {
+        self.records += o.records;
+        self.rejected += o.rejected;
+        let room = Self::KEEP.saturating_sub(self.rejections.len());
+        self.rejections.extend(o.rejections.into_iter().take(room));
+    }
+}
+
+/// Replaces quoted text in a reason with `...` so no field value (an identifier) is echoed.
+pub fn redact(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut quoted = false;
+    for c in reason.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"...\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
+struct Columns(Vec<(String, usize)>);
+
+impl Columns {
+    fn new(headers: &csv::StringRecord) -> Columns {
+        Columns(
+            headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
+                .collect(),
+        )
+    }
+    fn index(&self, name: &str) -> Option<usize> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+    fn require(&self, names: &[&str]) -> Result<(), String> {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| self.index(n).is_none())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("missing column(s): {}", missing.join(", ")))
+        }
+    }
+}
+
+fn get<'r>(rec: &'r csv::StringRecord, cols: &Columns, name: &str) -> &'r str {
+    cols.index(name)
+        .and_then(|i| rec.get(i))
+        .map_or("", str::trim)
+}
+
+fn reader<R: Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().flexible(false).from_reader(r)
+}
+
+/// Reads each row, calling `row` (which returns a rejection reason or `Ok`).
+fn rows<R: Read>(
+    r: R,
+    file: &str,
+    required: &[&str],
+    mut row: impl FnMut(&csv::StringRecord, &Columns) -> Result<(), String>,
+) -> Report {
+    let mut report = Report::default();
+    let mut rdr = reader(r);
+    let cols = match rdr.headers() {
+        Ok(h) => Columns::new(h),
+        Err(e) => {
+            report.reject(file, 1, format!("unreadable header: {e}"));
+            return report;
+        }
+    };
+    if let Err(why) = cols.require(required) {
+        report.reject(file, 1, why);
+        return report;
+    }
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line() + 1;
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map_or(line, |p| p.line());
+                match row(&rec, &cols) {
+                    Ok(()) => report.records += 1,
+                    Err(why) => report.reject(file, line, why),
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                report.reject(file, line, format!("malformed row: {}", csv_error(&e)));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+            }
+        }
+    }
+    report
+}
+
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8".into(),
+        csv::ErrorKind::Io(io) => format!("read error: {io}"),
+        _ => "unreadable".into(),
+    }
+}
+
+/// Reads `participants.csv`.
+pub fn read_participants<R: Read>(r: R, file: &str) -> (Vec<AcoSpec>, Report) {
+    let mut acos: Vec<AcoSpec> = Vec::new();
+    let report = rows(r, file, &["aco_id", "kind", "id"], |rec, cols| {
+        let aco = get(rec, cols, "aco_id");
+        let id = get(rec, cols, "id");
+        if aco.is_empty() || aco.len() > 64 {
+            return Err("aco_id: must be 1-64 characters".into());
+        }
+        if id.is_empty() || id.len() > 32 {
+            return Err("id: must be 1-32 characters".into());
+        }
+        let i = match acos.iter().position(|a| a.id == aco) {
+            Some(i) => i,
+            None => {
+                acos.push(AcoSpec {
+                    id: aco.to_string(),
+                    ..AcoSpec::default()
+                });
+                acos.len() - 1
+            }
+        };
+        let list = match get(rec, cols, "kind").to_ascii_lowercase().as_str() {
+            "tin" => &mut acos[i].tins,
+            "ccn" => &mut acos[i].ccns,
+            "npi" => &mut acos[i].npis,
+            _ => return Err("kind: must be tin, ccn or npi".into()),
+        };
+        list.push(id.to_string());
+        Ok(())
+    });
+    (acos, report)
+}
+
+fn months(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<u32, String> {
+    match get(rec, cols, name).parse::<u32>() {
+        Ok(m) if m <= 12 => Ok(m),
+        _ => Err(format!("{name}: must be a whole number of months, 0-12")),
+    }
+}
+
+fn boolean(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<bool, String> {
+    match get(rec, cols, name).to_ascii_lowercase().as_str() {
+        "true" | "1" | "y" | "yes" => Ok(true),
+        "false" | "0" | "n" | "no" => Ok(false),
+        _ => Err(format!("{name}: must be true or false")),
+    }
+}
+
+/// Reads `beneficiaries.csv`, calling `each` with every valid record.
+pub fn read_beneficiaries<R: Read>(
+    r: R,
+    file: &str,
+    mut each: impl FnMut(&RawBeneficiary<'_>),
+) -> Report {
+    let required = [
+        "beneficiary_id",
+        "months_part_a_and_b",
+        "months_part_a_or_b_only",
+        "months_group_health_plan",
+        "us_resident",
+        "other_initiative",
+    ];
+    rows(r, file, &required, |rec, cols| {
+        let id = get(rec, cols, "beneficiary_id");
+        if id.is_empty() || id.len() > 64 {
+            return Err("beneficiary_id: must be 1-64 characters".into());
+        }
+        let enrollment = Enrollment {
+            months_a_and_b: months(rec, cols, "months_part_a_and_b")?,
+            months_a_or_b_only: months(rec, cols, "months_part_a_or_b_only")?,
+            months_group_health_plan: months(rec, cols, "months_group_health_plan")?,
+            us_resident: boolean(rec, cols, "us_resident")?,
+            other_initiative: boolean(rec, cols, "other_initiative")?,
+        };
+        each(&RawBeneficiary {
+            id,
+            enrollment,
+            designated_npi: get(rec, cols, "designated_npi"),
+            designated_tin: get(rec, cols, "designated_tin"),
+            designated_specialty: get(rec, cols, "designated_specialty"),
+            prior_year_aco_id: get(rec, cols, "prior_year_aco_id"),
+        });
+        Ok(())
+    })
+}
+
+/// Parses a claim type name.
+pub fn claim_type(s: &str) -> Option<ClaimType> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "" | "professional" => ClaimType::Professional,
+        "fqhc" => ClaimType::Fqhc,
+        "rhc" => ClaimType::Rhc,
+        "cah_method_ii" => ClaimType::CahMethodII,
+        "other_institutional" => ClaimType::OtherInstitutional,
+        _ => return None,
+    })
+}
+
+/// Parses a claim version name or CCLF code.
+pub fn version(s: &str) -> Option<Version> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "" | "original" | "0" => Version::Original,
+        "cancellation" | "1" => Version::Cancellation,
+        "adjustment" | "2" => Version::Adjustment,
+        _ => return None,
+    })
+}
+
+/// Reads `claims.csv`, calling `each` with every valid line.
+pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)) -> Report {
+    rows(
+        r,
+        file,
+        &["beneficiary_id", "service_date", "hcpcs", "allowed"],
+        |rec, cols| {
+            let bene = get(rec, cols, "beneficiary_id");
+            if bene.is_empty() || bene.len() > 64 {
+                return Err("beneficiary_id: must be 1-64 characters".into());
+            }
+            let day = parse_day(get(rec, cols, "service_date"))
+                .ok_or("service_date: must be a valid date, YYYY-MM-DD")?;
+            let allowed =
+                parse_cents(get(rec, cols, "allowed")).map_err(|why| format!("allowed: {why}"))?;
+            let claim_type = claim_type(get(rec, cols, "claim_type")).ok_or(
+                "claim_type: must be professional, fqhc, rhc, cah_method_ii or other_institutional",
+            )?;
+            let version = version(get(rec, cols, "adjustment"))
+                .ok_or("adjustment: must be original, adjustment or cancellation")?;
+            let line = RawLine {
+                beneficiary_id: bene,
+                day,
+                hcpcs: get(rec, cols, "hcpcs"),
+                revenue_center: get(rec, cols, "revenue_center"),
+                place_of_service: get(rec, cols, "place_of_service"),
+                claim_type,
+                tin: get(rec, cols, "tin"),
+                ccn: get(rec, cols, "ccn"),
+                specialty: get(rec, cols, "specialty"),
+                allowed_cents: allowed,
+                version,
+            };
+            match claim_type {
+                ClaimType::Professional if line.tin.is_empty() => {
+                    Err("tin: is required on a professional line".into())
+                }
+                ClaimType::Fqhc | ClaimType::Rhc | ClaimType::CahMethodII
+                    if line.ccn.is_empty() =>
+                {
+                    Err("ccn: is required on an FQHC, RHC or CAH line".into())
+                }
+                _ => {
+                    each(&line);
+                    Ok(())
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_rows_are_reported_with_line_numbers_and_the_rest_read() {
+        let csv = "beneficiary_id,service_date,hcpcs,allowed,tin,specialty\n\
+                   1EG4TE5MK73,2024-02-01,99213,92.47,123456789,11\n\
+                   1EG4TE5MK73,2024-02-30,99213,92.47,123456789,11\n\
+                   1EG4TE5MK73,2024-03-01,99213,1.234,123456789,11\n\
+                   1EG4TE5MK73,2024-03-01,99213\n\
+                   ,2024-03-01,99213,10,123456789,11\n\
+                   1EG4TE5MK73,2024-03-01,ZZZZZ,10,,11\n\
+                   1EG4TE5MK74,2024-04-01,XYZ,10,123456789,11\n";
+        let mut got = Vec::new();
+        let r = read_claims(csv.as_bytes(), "claims.csv", |l| {
+            got.push((l.hcpcs.to_string(), l.allowed_cents))
+        });
+        assert_eq!(
+            got,
+            vec![("99213".to_string(), 9_247), ("XYZ".to_string(), 1_000)]
+        );
+        assert_eq!((r.records, r.rejected), (2, 5));
+        let lines: Vec<u64> = r.rejections.iter().map(|x| x.line).collect();
+        assert_eq!(lines, vec![3, 4, 5, 6, 7]);
+        assert!(
+            r.rejections[0].reason.starts_with("service_date"),
+            "{}",
+            r.rejections[0]
+        );
+        assert!(
+            r.rejections[1].reason.starts_with("allowed"),
+            "{}",
+            r.rejections[1]
+        );
+        assert!(
+            !r.rejections
+                .iter()
+                .any(|x| x.to_string().contains("1EG4TE5MK73"))
+        );
+        let missing = read_claims("beneficiary_id,hcpcs\n".as_bytes(), "c.csv", |_| {});
+        assert_eq!(
+            missing.rejections[0].reason,
+            "missing column(s): service_date, allowed"
+        );
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut s = 0x0123_4567_89AB_CDEFu64;
+        for _ in 0..500 {
+            let mut bytes = b"beneficiary_id,service_date,hcpcs,allowed,tin\n".to_vec();
+            for _ in 0..(s % 300) {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                bytes.push(b",\n\"0123456789-.abcZ \xff"[(s % 21) as usize]);
+            }
+            let _ = read_claims(bytes.as_slice(), "f", |_| {});
+            let _ = read_beneficiaries(bytes.as_slice(), "f", |_| {});
+            let _ = read_participants(bytes.as_slice(), "f");
+        }
+        assert_eq!(redact(r#"x "secret" y"#), r#"x "..." y"#);
+    }
+}

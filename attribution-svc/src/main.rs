@@ -1,0 +1,388 @@
+//! `attribution-svc`: the assignment gRPC server, assignment over files (CSV or CMS CCLF), an
+//! in-process benchmark and a streaming-ingest load generator.
+
+use std::{path::PathBuf, time::Instant};
+
+use acorn_proto::{
+    attribution::v1::attribution_service_server::AttributionServiceServer,
+    serve::{self, ServeArgs},
+};
+use anyhow::Context;
+use attribution_svc::{
+    engine::{Beneficiary, Enrollment, Line, TieBreak, WindowKind, assign, tally_into},
+    files::{self, Files},
+    input::RawLine,
+    loadgen,
+    run::{Run, RunConfig, encode},
+    server::AttributionApi,
+    store::SqliteStore,
+    synthetic::{Config, Synthetic},
+};
+use clap::{Parser, Subcommand, ValueEnum};
+use tonic::{server::NamedService, service::Routes};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "attribution-svc",
+    version,
+    about = "MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Window {
+    Retrospective,
+    Prospective,
+    Quarterly,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Tie {
+    MostRecentService,
+    Unassigned,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve acorn.attribution.v1.AttributionService (default 127.0.0.1:50053).
+    Serve {
+        /// SQLite store file (created if missing).
+        #[arg(
+            long,
+            env = "ACORN_ATTRIBUTION_DB",
+            default_value = "acorn-attribution.db"
+        )]
+        db: PathBuf,
+        /// Largest accepted upload message, bytes (a 10,000-line batch is about 1.5 MB).
+        #[arg(long, env = "ACORN_ATTRIBUTION_MAX_UPLOAD_BYTES", default_value_t = 64 * 1024 * 1024)]
+        max_upload_bytes: usize,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files. Writes
+    /// the assignment list as CSV; the summary and rejected lines go to stderr.
+    Assign {
+        /// Performance year.
+        #[arg(long)]
+        performance_year: i32,
+        /// Window.
+        #[arg(long, value_enum, default_value = "retrospective")]
+        window: Window,
+        /// Quarter (1-4) of a quarterly window.
+        #[arg(long, default_value_t = 0)]
+        quarter: u8,
+        /// Tie-break policy.
+        #[arg(long, value_enum, default_value = "most-recent-service")]
+        tie_break: Tie,
+        /// Participant list CSV (aco_id,kind,id).
+        #[arg(long)]
+        participants: PathBuf,
+        /// Beneficiary CSV files.
+        #[arg(long)]
+        beneficiaries: Vec<PathBuf>,
+        /// Claim CSV files.
+        #[arg(long)]
+        claims: Vec<PathBuf>,
+        /// CCLF1 files (Part A headers).
+        #[arg(long)]
+        cclf1: Vec<PathBuf>,
+        /// CCLF2 files (Part A revenue center lines).
+        #[arg(long)]
+        cclf2: Vec<PathBuf>,
+        /// CCLF5 files (Part B physician lines).
+        #[arg(long)]
+        cclf5: Vec<PathBuf>,
+        /// CCLF8 files (beneficiary demographics).
+        #[arg(long)]
+        cclf8: Vec<PathBuf>,
+        /// Output CSV (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// In-process benchmark on a synthetic population: assignment throughput (claim lines/s, one
+    /// core) and memory per beneficiary of a whole-population run.
+    Bench {
+        /// Synthetic beneficiaries.
+        #[arg(long, default_value_t = 1_000_000)]
+        beneficiaries: u32,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Stream a synthetic population into a running server and report claim lines per second.
+    Loadgen(loadgen::Args),
+}
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn raw(r: &attribution_svc::synthetic::ClaimRecord) -> RawLine<'_> {
+    RawLine {
+        beneficiary_id: &r.beneficiary_id,
+        day: r.service_date,
+        hcpcs: r.hcpcs,
+        revenue_center: r.revenue_center,
+        place_of_service: r.place_of_service,
+        claim_type: r.claim_type,
+        tin: &r.tin,
+        ccn: &r.ccn,
+        specialty: r.specialty,
+        allowed_cents: r.allowed_cents,
+        version: r.version,
+    }
+}
+
+fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
+    let s = Synthetic::new(Config {
+        seed,
+        beneficiaries,
+        acos: 500,
+        tins_per_aco: 60,
+        outside_tins: 200_000,
+        health_centers: 3_000,
+        lookback_share: 0.1,
+        ..Config::default()
+    });
+    let cfg = RunConfig {
+        performance_year: s.config().performance_year,
+        window: WindowKind::Retrospective,
+        tie_break: TieBreak::MostRecentService,
+        acos: s.acos().to_vec(),
+    };
+    // 1. Whole-population run, lines in beneficiary order through the text path (the CLI's and
+    //    finalize's path): memory per beneficiary.
+    let base = rss_kib("VmRSS:");
+    let mut run = Run::new(&cfg)?;
+    let mut recs = Vec::new();
+    let t = Instant::now();
+    let mut lines = 0u64;
+    for i in 0..beneficiaries {
+        recs.clear();
+        let b = s.beneficiary(i, &mut recs);
+        run.add_beneficiary(&attribution_svc::input::RawBeneficiary {
+            id: &b.id,
+            enrollment: Enrollment {
+                months_a_and_b: b.months_a_and_b,
+                months_a_or_b_only: b.months_a_or_b_only,
+                months_group_health_plan: b.months_group_health_plan,
+                us_resident: b.us_resident,
+                other_initiative: b.other_initiative,
+            },
+            designated_npi: &b.designated_npi,
+            designated_tin: &b.designated_tin,
+            ..Default::default()
+        });
+        for r in &recs {
+            let _ = run.add_line(&raw(r));
+        }
+        lines += recs.len() as u64;
+    }
+    run.shrink();
+    let load = t.elapsed();
+    let loaded = rss_kib("VmRSS:");
+    let t = Instant::now();
+    let mut assigned = 0u64;
+    let counts = run.assign_all(|_, _, a| assigned += u64::from(a.aco.is_some()));
+    let assign_time = t.elapsed();
+    let peak = rss_kib("VmHWM:");
+    let per_bene = (peak.saturating_sub(base) * 1024) as f64 / f64::from(beneficiaries.max(1));
+    println!(
+        "population: {beneficiaries} beneficiaries, {lines} claim lines ({} counted), {} entity tallies ({:.2} per beneficiary)",
+        run.stats.counted,
+        run.tally_count(),
+        run.tally_count() as f64 / f64::from(beneficiaries.max(1)),
+    );
+    println!(
+        "text path (generate + intern + classify + tally): {:.2}s; assign all: {:.2}s = {:.0} beneficiaries/s; {assigned} assigned, {} ACOs under 5,000",
+        load.as_secs_f64(),
+        assign_time.as_secs_f64(),
+        f64::from(beneficiaries) / assign_time.as_secs_f64(),
+        counts.iter().filter(|c| c.below_minimum).count(),
+    );
+    println!(
+        "memory: RSS {:.0} MiB before, {:.0} MiB loaded, peak {:.0} MiB = {per_bene:.0} bytes per beneficiary (tally arena {:.0} MiB) -> 33 million beneficiaries: {:.1} GiB",
+        base as f64 / 1024.0,
+        loaded as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        run.tally_bytes() as f64 / (1 << 20) as f64,
+        per_bene * 33e6 / (1u64 << 30) as f64,
+    );
+    drop(run);
+    // 2. In-process engine on encoded lines grouped by beneficiary (the simulator's path).
+    let mut reg = attribution_svc::engine::Registry::new(s.acos());
+    let rules = attribution_svc::engine::RuleSet::new(cfg.performance_year, cfg.window)?;
+    let mut flat: Vec<Line> = Vec::new();
+    let mut offsets = vec![0usize];
+    let mut facts = Vec::new();
+    for i in 0..beneficiaries {
+        recs.clear();
+        let b = s.beneficiary(i, &mut recs);
+        flat.extend(recs.iter().map(|r| encode(&raw(r), &mut reg)));
+        offsets.push(flat.len());
+        facts.push(Beneficiary {
+            enrollment: Some(Enrollment {
+                months_a_and_b: b.months_a_and_b,
+                months_a_or_b_only: b.months_a_or_b_only,
+                months_group_health_plan: b.months_group_health_plan,
+                us_resident: b.us_resident,
+                other_initiative: b.other_initiative,
+            }),
+            ..Beneficiary::default()
+        });
+    }
+    let mut best = f64::MAX;
+    let mut assigned = 0u64;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut tallies = Vec::with_capacity(8);
+        assigned = 0;
+        for (i, w) in offsets.windows(2).enumerate() {
+            tallies.clear();
+            for l in &flat[w[0]..w[1]] {
+                if let Ok(c) = rules.classify(l, &reg) {
+                    tally_into(&mut tallies, &c);
+                }
+            }
+            assigned += u64::from(
+                assign(&rules, &facts[i], &tallies, TieBreak::MostRecentService)
+                    .aco
+                    .is_some(),
+            );
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "engine, grouped by beneficiary, one core: {} claim lines in {best:.3}s = {:.1} million claim lines/s ({assigned} assigned); 400 million lines: {:.0}s",
+        flat.len(),
+        flat.len() as f64 / best / 1e6,
+        4e8 * best / flat.len() as f64,
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve {
+            db,
+            max_upload_bytes,
+            serve,
+        } => {
+            serve::init_tracing(serve.log_format);
+            let store = SqliteStore::open(&db)
+                .await
+                .with_context(|| format!("opening the store {}", db.display()))?;
+            let service = AttributionServiceServer::new(AttributionApi::new(store))
+                .max_decoding_message_size(max_upload_bytes.max(serve.max_request_bytes));
+            let addr = serve.listen_addr("attribution-svc");
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            tracing::info!(db = %db.display(), "store open");
+            let name = <AttributionServiceServer<AttributionApi> as NamedService>::NAME;
+            serve::serve(
+                listener,
+                Routes::new(service),
+                &[name],
+                &serve,
+                serve::shutdown_signal(),
+            )
+            .await
+        }
+        Command::Assign {
+            performance_year,
+            window,
+            quarter,
+            tie_break,
+            participants,
+            beneficiaries,
+            claims,
+            cclf1,
+            cclf2,
+            cclf5,
+            cclf8,
+            out,
+        } => {
+            let (acos, mut report) = files::participants(&participants)?;
+            let cfg = RunConfig {
+                performance_year,
+                window: match window {
+                    Window::Retrospective => WindowKind::Retrospective,
+                    Window::Prospective => WindowKind::Prospective,
+                    Window::Quarterly => WindowKind::Quarterly(quarter),
+                },
+                tie_break: match tie_break {
+                    Tie::MostRecentService => TieBreak::MostRecentService,
+                    Tie::Unassigned => TieBreak::Unassigned,
+                },
+                acos,
+            };
+            let f = Files {
+                beneficiaries,
+                claims,
+                cclf1,
+                cclf2,
+                cclf5,
+                cclf8,
+            };
+            let (run, r) = files::load(&cfg, &f)?;
+            report.merge(r);
+            let counts = match out {
+                Some(p) => {
+                    let mut w = std::io::BufWriter::new(
+                        std::fs::File::create(&p)
+                            .with_context(|| format!("creating {}", p.display()))?,
+                    );
+                    files::write_results(&run, &mut w)?
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    let counts = files::write_results(&run, &mut out)?;
+                    std::io::Write::flush(&mut out)?;
+                    counts
+                }
+            };
+            for r in &report.rejections {
+                eprintln!("rejected {r}");
+            }
+            eprintln!(
+                "{} records read, {} rejected; {} claim lines, {} counted; rule set {}",
+                report.records,
+                report.rejected,
+                run.stats.lines,
+                run.stats.counted,
+                run.rules.id()
+            );
+            for c in counts {
+                eprintln!(
+                    "{}: {} assigned (voluntary {}, step 1 {}, step 2 {}, step 3 {}){}",
+                    c.aco_id,
+                    c.assigned,
+                    c.voluntary_alignment,
+                    c.step_1,
+                    c.step_2,
+                    c.step_3,
+                    if c.below_minimum { ", below 5,000" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        Command::Bench {
+            beneficiaries,
+            seed,
+        } => bench(beneficiaries, seed),
+        Command::Loadgen(args) => loadgen::run(args).await,
+    }
+}

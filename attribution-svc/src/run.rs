@@ -1,0 +1,349 @@
+//! A whole assignment run in memory: beneficiary records and claim lines in (any order, any
+//! source), assignments out. Pure (no I/O): the CLI, the service's finalize and the benchmarks
+//! drive it.
+//!
+//! Memory per beneficiary: the identifier (interned once), its facts (about 40 bytes) and one
+//! 64-byte tally per entity that furnished primary care ([`crate::engine::Population`]); raw lines
+//! are never kept.
+
+use std::collections::HashMap;
+
+use crate::engine::{
+    self, AcoSpec, Assignment, Beneficiary, ClaimType, Entity, Line, Population, Registry,
+    RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, WindowKind, codes,
+};
+use crate::input::{RawBeneficiary, RawLine, small_code};
+
+/// What a run is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunConfig {
+    /// Performance year.
+    pub performance_year: i32,
+    /// Window.
+    pub window: WindowKind,
+    /// Tie-break policy.
+    pub tie_break: TieBreak,
+    /// ACOs and participants.
+    pub acos: Vec<AcoSpec>,
+}
+
+/// Line counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineStats {
+    /// Lines received.
+    pub lines: u64,
+    /// Lines counted as primary care services.
+    pub counted: u64,
+    /// Lines not counted, by [`Skip`] (index order of [`Skip::ALL`]).
+    pub skipped: [u64; 5],
+}
+
+impl LineStats {
+    /// Adds another set of counters.
+    pub fn merge(&mut self, o: &LineStats) {
+        self.lines += o.lines;
+        self.counted += o.counted;
+        for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
+            *a += b;
+        }
+    }
+}
+
+/// Per-ACO counts of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AcoCounts {
+    /// ACO id.
+    pub aco_id: String,
+    /// Assigned in total.
+    pub assigned: u64,
+    /// By voluntary alignment.
+    pub voluntary_alignment: u64,
+    /// By step 1.
+    pub step_1: u64,
+    /// By step 2.
+    pub step_2: u64,
+    /// By step 3.
+    pub step_3: u64,
+    /// Fewer than 5,000 assigned (425.110).
+    pub below_minimum: bool,
+}
+
+/// Beneficiary identifiers interned to dense indexes. An identifier of 1-12 characters `0-9A-Z`
+/// (every MBI) is packed into a `u64` (base 37), so a national run keeps 8 bytes per beneficiary
+/// plus its map slot instead of two heap strings; anything else is kept as a string.
+#[derive(Debug, Default)]
+struct BeneIds {
+    packed: HashMap<u64, u32>,
+    other: HashMap<Box<str>, u32>,
+    other_names: Vec<Box<str>>,
+    /// Per index: the packed id, or `OTHER | index into other_names`.
+    keys: Vec<u64>,
+}
+
+const OTHER: u64 = 1 << 63;
+
+fn digit(c: u8) -> Option<u64> {
+    match c {
+        b'0'..=b'9' => Some(u64::from(c - b'0') + 1),
+        b'A'..=b'Z' => Some(u64::from(c - b'A') + 11),
+        _ => None,
+    }
+}
+
+fn pack(id: &str) -> Option<u64> {
+    if id.is_empty() || id.len() > 12 {
+        return None;
+    }
+    id.bytes()
+        .try_fold(0u64, |acc, c| Some(acc * 37 + digit(c)?))
+}
+
+impl BeneIds {
+    fn intern(&mut self, id: &str) -> u32 {
+        let next = self.keys.len() as u32;
+        match pack(id) {
+            Some(k) => {
+                let i = *self.packed.entry(k).or_insert(next);
+                if i == next {
+                    self.keys.push(k);
+                }
+                i
+            }
+            None => {
+                if let Some(&i) = self.other.get(id) {
+                    return i;
+                }
+                self.other.insert(id.into(), next);
+                self.keys.push(OTHER | self.other_names.len() as u64);
+                self.other_names.push(id.into());
+                next
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn name<'a>(&'a self, i: u32, buf: &'a mut [u8; 12]) -> &'a str {
+        let Some(&k) = self.keys.get(i as usize) else {
+            return "";
+        };
+        if k & OTHER != 0 {
+            return self
+                .other_names
+                .get((k & !OTHER) as usize)
+                .map_or("", |s| s);
+        }
+        let mut n = k;
+        let mut len = 0;
+        while n > 0 && len < 12 {
+            let d = (n % 37) as u8;
+            buf[len] = if d <= 10 { b'0' + d - 1 } else { b'A' + d - 11 };
+            n /= 37;
+            len += 1;
+        }
+        buf[..len].reverse();
+        std::str::from_utf8(&buf[..len]).unwrap_or("")
+    }
+}
+
+/// A run in progress.
+#[derive(Debug)]
+pub struct Run {
+    /// The rules.
+    pub rules: RuleSet,
+    /// Tie-break policy.
+    pub tie: TieBreak,
+    /// Participants and interned TINs/CCNs.
+    pub reg: Registry,
+    aco_index: HashMap<String, u32>,
+    benes: BeneIds,
+    facts: Vec<Beneficiary>,
+    pop: Population,
+    /// Line counters.
+    pub stats: LineStats,
+    /// Beneficiary records received.
+    pub beneficiary_records: u64,
+}
+
+/// Encodes a text claim line for the engine (interning its TIN and CCN).
+pub fn encode(raw: &RawLine<'_>, reg: &mut Registry) -> Line {
+    let professional = raw.claim_type == ClaimType::Professional;
+    Line {
+        day: raw.day,
+        hcpcs: codes::hcpcs_key(raw.hcpcs),
+        revenue_center: small_code(raw.revenue_center, 4),
+        pos: small_code(raw.place_of_service, 2),
+        claim_type: raw.claim_type,
+        tin: (professional && !raw.tin.is_empty()).then(|| reg.tin(raw.tin)),
+        ccn: (!professional && !raw.ccn.is_empty()).then(|| reg.ccn(raw.ccn)),
+        specialty: codes::specialty_key(raw.specialty),
+        allowed_cents: raw.allowed_cents,
+        version: raw.version,
+    }
+}
+
+impl Run {
+    /// A new run.
+    pub fn new(cfg: &RunConfig) -> Result<Run, RuleError> {
+        let rules = RuleSet::new(cfg.performance_year, cfg.window)?;
+        let aco_index = cfg
+            .acos
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i as u32))
+            .collect();
+        Ok(Run {
+            rules,
+            tie: cfg.tie_break,
+            reg: Registry::new(&cfg.acos),
+            aco_index,
+            benes: BeneIds::default(),
+            facts: Vec::new(),
+            pop: Population::new(),
+            stats: LineStats::default(),
+            beneficiary_records: 0,
+        })
+    }
+
+    fn bene(&mut self, id: &str) -> u32 {
+        let b = self.benes.intern(id);
+        if self.facts.len() <= b as usize {
+            self.facts.resize(b as usize + 1, Beneficiary::default());
+        }
+        b
+    }
+
+    /// Adds (or replaces: the last record wins) a beneficiary record.
+    pub fn add_beneficiary(&mut self, raw: &RawBeneficiary<'_>) {
+        let b = self.bene(raw.id);
+        let designation = self.reg.designation(raw.designated_npi, raw.designated_tin);
+        self.facts[b as usize] = Beneficiary {
+            enrollment: Some(raw.enrollment),
+            designation,
+            designated_specialty: codes::specialty_key(raw.designated_specialty),
+            prior_aco: self.aco_index.get(raw.prior_year_aco_id).copied(),
+        };
+        self.beneficiary_records += 1;
+    }
+
+    /// Adds a claim line; returns why it does not count, if it does not.
+    pub fn add_line(&mut self, raw: &RawLine<'_>) -> Result<(), Skip> {
+        let line = encode(raw, &mut self.reg);
+        self.stats.lines += 1;
+        match self.rules.classify(&line, &self.reg) {
+            Ok(c) => {
+                let b = self.bene(raw.beneficiary_id);
+                self.pop.add(b, &c);
+                self.stats.counted += 1;
+                Ok(())
+            }
+            Err(s) => {
+                self.stats.skipped[s.index()] += 1;
+                Err(s)
+            }
+        }
+    }
+
+    /// Merges a partial tally (from a stored batch) of a beneficiary.
+    pub fn add_tally(&mut self, beneficiary_id: &str, t: &Tally) {
+        let b = self.bene(beneficiary_id);
+        self.pop.merge(b, t);
+    }
+
+    /// Releases spare capacity (call before assigning a large population).
+    pub fn shrink(&mut self) {
+        self.pop.shrink();
+        self.facts.shrink_to_fit();
+        self.benes.keys.shrink_to_fit();
+    }
+
+    /// Beneficiaries known (records or claims).
+    pub fn beneficiaries(&self) -> usize {
+        self.benes.len()
+    }
+
+    /// Heap bytes of the population tallies (for memory reports).
+    pub fn tally_bytes(&self) -> usize {
+        self.pop.heap_bytes()
+    }
+
+    /// Number of (beneficiary, entity) tallies.
+    pub fn tally_count(&self) -> usize {
+        self.pop.tally_count()
+    }
+
+    /// Assigns every beneficiary, calling `each(beneficiary id, facts, assignment)`, and returns the
+    /// per-ACO counts (every ACO of the run, in participant-list order).
+    pub fn assign_all(
+        &self,
+        mut each: impl FnMut(&str, &Beneficiary, &Assignment),
+    ) -> Vec<AcoCounts> {
+        let mut counts: Vec<AcoCounts> = self
+            .reg
+            .acos()
+            .iter()
+            .map(|id| AcoCounts {
+                aco_id: id.clone(),
+                ..AcoCounts::default()
+            })
+            .collect();
+        let mut tallies = Vec::new();
+        for b in 0..self.benes.len() as u32 {
+            self.pop.tallies(b, &mut tallies);
+            let facts = &self.facts[b as usize];
+            let a = engine::assign(&self.rules, facts, &tallies, self.tie);
+            if let (Some(aco), Some(step)) = (a.aco, a.step)
+                && let Some(c) = counts.get_mut(aco as usize)
+            {
+                c.assigned += 1;
+                match step {
+                    StepKind::VoluntaryAlignment => c.voluntary_alignment += 1,
+                    StepKind::Step1 => c.step_1 += 1,
+                    StepKind::Step2 => c.step_2 += 1,
+                    StepKind::Step3 => c.step_3 += 1,
+                }
+            }
+            let mut buf = [0u8; 12];
+            each(self.benes.name(b, &mut buf), facts, &a);
+        }
+        for c in &mut counts {
+            c.below_minimum = c.assigned < engine::MINIMUM_ASSIGNED;
+        }
+        counts
+    }
+
+    /// The printable name of an entity.
+    pub fn entity_name(&self, e: Entity) -> String {
+        self.reg.entity_name(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beneficiary_ids_round_trip_packed_or_not() {
+        let mut ids = BeneIds::default();
+        let names = [
+            "1EG4TE5MK73",
+            "9ZZZZZZZZZZZ",
+            "0",
+            "1eg4te5mk73",
+            "A-1",
+            "",
+            "1EG4TE5MK73",
+            "1234567890123",
+        ];
+        let idx: Vec<u32> = names.iter().map(|n| ids.intern(n)).collect();
+        assert_eq!(idx, [0, 1, 2, 3, 4, 5, 0, 6]);
+        let mut buf = [0u8; 12];
+        for (n, i) in names.iter().zip(idx) {
+            assert_eq!(ids.name(i, &mut buf), *n);
+        }
+        assert_eq!(ids.len(), 7);
+        assert!(ids.packed.len() == 3 && ids.other.len() == 4);
+    }
+}

@@ -1,0 +1,1107 @@
+//! The gRPC adapter: `acorn.attribution.v1.AttributionService` over the rule engine and the store.
+//!
+//! Protobuf types stay here. Every request is validated at the edge (every problem reported at once
+//! as `INVALID_ARGUMENT` with field violations); an upload batch is classified and aggregated into
+//! partial tallies and committed as one unit (acknowledged = committed, all or nothing per
+//! message); finalize replays the stored batches through [`crate::run::Run`], assigns everyone and
+//! commits the results and the frozen run in one transaction.
+//!
+//! Beneficiary identifiers never appear in logs or in error messages; spans carry run and request
+//! ids only.
+
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    sync::{Arc, Mutex},
+};
+
+use acorn_proto::{
+    attribution::v1::{self as pb, attribution_service_server::AttributionService},
+    common::v1 as common,
+    fields::{Violations, invalid_argument},
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+    codec::{self, Batch, Named, StoredBeneficiary},
+    engine::{
+        self, AcoSpec, ClaimType, Day, Enrollment, Entity, EntityKind, Registry, RuleError,
+        RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
+    },
+    input::{MAX_LINE_CENTS, RawLine, parse_cents},
+    run::{AcoCounts, LineStats, Run, RunConfig, encode},
+    store::{
+        Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, SqliteStore,
+        StoreError, StoredRun,
+    },
+};
+
+const DEFAULT_RUN_PAGE: u32 = 100;
+const MAX_RUN_PAGE: u32 = 1000;
+const DEFAULT_BENE_PAGE: u32 = 1000;
+const MAX_BENE_PAGE: u32 = 10_000;
+/// At most this many field violations are reported for one upload message.
+const MAX_VIOLATIONS: usize = 100;
+/// Batches read from the store at a time during finalize.
+const FINALIZE_PAGE: u32 = 64;
+/// Results written to the store per transaction during finalize.
+const RESULT_CHUNK: usize = 20_000;
+
+/// What the service keeps of an open or finalized run (immutable configuration).
+#[derive(Debug)]
+struct Context {
+    cfg: RunConfig,
+    rules: RuleSet,
+    reg: Registry,
+}
+
+/// The attribution service.
+#[derive(Debug, Clone)]
+pub struct AttributionApi {
+    store: SqliteStore,
+    contexts: Arc<Mutex<HashMap<String, Arc<Context>>>>,
+    finalizing: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+fn store_status(err: StoreError) -> Status {
+    tracing::error!(error = %err, "store failure");
+    match err {
+        StoreError::WriterStopped => Status::unavailable("the store is shutting down"),
+        _ => Status::internal("the store could not complete the request"),
+    }
+}
+
+/// The one mapping from engine rule-set errors to statuses (field paths are the request's).
+fn rule_status(err: RuleError) -> Status {
+    match err {
+        RuleError::PerformanceYear(_) => invalid_argument("performance_year", err.to_string()),
+        RuleError::Quarter(_) => invalid_argument("quarter", err.to_string()),
+    }
+}
+
+fn damaged(e: codec::Damaged) -> Status {
+    tracing::error!(error = %e, "stored data could not be decoded");
+    Status::internal("stored data could not be decoded")
+}
+
+fn decode_run(body: &[u8]) -> Result<pb::AssignmentRun, Status> {
+    pb::AssignmentRun::decode(body)
+        .map_err(|_| Status::internal("a stored run could not be decoded"))
+}
+
+fn window_kind(window: pb::AssignmentWindow, quarter: i32) -> Option<WindowKind> {
+    Some(match window {
+        pb::AssignmentWindow::Retrospective => WindowKind::Retrospective,
+        pb::AssignmentWindow::Prospective => WindowKind::Prospective,
+        pb::AssignmentWindow::Quarterly => WindowKind::Quarterly(u8::try_from(quarter).ok()?),
+        pb::AssignmentWindow::Unspecified => return None,
+    })
+}
+
+fn tie_break(t: pb::TieBreak) -> TieBreak {
+    match t {
+        pb::TieBreak::Unassigned => TieBreak::Unassigned,
+        pb::TieBreak::MostRecentService | pb::TieBreak::Unspecified => TieBreak::MostRecentService,
+    }
+}
+
+fn config(run: &pb::AssignmentRun) -> Result<RunConfig, Status> {
+    let window =
+        pb::AssignmentWindow::try_from(run.window).unwrap_or(pb::AssignmentWindow::Unspecified);
+    let window = window_kind(window, run.quarter)
+        .ok_or_else(|| Status::internal("a stored run has no window"))?;
+    Ok(RunConfig {
+        performance_year: run.performance_year,
+        window,
+        tie_break: tie_break(pb::TieBreak::try_from(run.tie_break).unwrap_or_default()),
+        acos: run
+            .acos
+            .iter()
+            .map(|a| AcoSpec {
+                id: a.aco_id.clone(),
+                tins: a.tins.clone(),
+                ccns: a.ccns.clone(),
+                npis: a.npis.clone(),
+            })
+            .collect(),
+    })
+}
+
+fn day(v: &mut Violations, field: &str, d: Option<&common::Date>) -> Option<Day> {
+    let Some(d) = d else {
+        v.add(field, "is required");
+        return None;
+    };
+    let found = u32::try_from(d.month)
+        .ok()
+        .zip(u32::try_from(d.day).ok())
+        .and_then(|(m, dd)| Day::from_ymd(d.year, m, dd));
+    if found.is_none() {
+        v.add(field, "must be a valid calendar date");
+    }
+    found
+}
+
+fn max_len(v: &mut Violations, field: &str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        v.add(field, format!("must be at most {max} characters"));
+    }
+}
+
+fn date(d: Day) -> common::Date {
+    let (y, m, dd) = d.ymd();
+    common::Date {
+        year: y,
+        month: m as i32,
+        day: dd as i32,
+    }
+}
+
+fn step(s: Option<StepKind>) -> pb::AssignmentStep {
+    match s {
+        None => pb::AssignmentStep::Unspecified,
+        Some(StepKind::VoluntaryAlignment) => pb::AssignmentStep::VoluntaryAlignment,
+        Some(StepKind::Step1) => pb::AssignmentStep::AssignmentStep1,
+        Some(StepKind::Step2) => pb::AssignmentStep::AssignmentStep2,
+        Some(StepKind::Step3) => pb::AssignmentStep::AssignmentStep3,
+    }
+}
+
+fn counts_pb(c: &AcoCounts) -> pb::AcoAssignmentCounts {
+    pb::AcoAssignmentCounts {
+        aco_id: c.aco_id.clone(),
+        assigned: c.assigned,
+        voluntary_alignment: c.voluntary_alignment,
+        step_1: c.step_1,
+        step_2: c.step_2,
+        step_3: c.step_3,
+        below_minimum: c.below_minimum,
+    }
+}
+
+fn line_counts(s: &LineStats) -> pb::LineCounts {
+    use engine::Skip;
+    pb::LineCounts {
+        counted: s.counted,
+        outside_window: s.skipped[Skip::OutsideWindow.index()],
+        not_primary_care: s.skipped[Skip::NotPrimaryCare.index()]
+            + s.skipped[Skip::NoBillingEntity.index()],
+        specialty_not_counted: s.skipped[Skip::NotCountedPractitioner.index()],
+        shared_participant: s.skipped[Skip::SharedParticipant.index()],
+    }
+}
+
+/// The run as returned: the stored body with the live counters.
+fn run_pb(s: &StoredRun) -> Result<pb::AssignmentRun, Status> {
+    let mut run = decode_run(&s.body)?;
+    run.claim_lines_received = s.claim_lines;
+    run.beneficiaries_received = s.beneficiaries;
+    run.state = if s.finalized {
+        pb::RunState::Finalized
+    } else {
+        pb::RunState::Open
+    } as i32;
+    Ok(run)
+}
+
+fn fast_fingerprint(bytes: &[u8]) -> Vec<u8> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    let mut out = h.finish().to_le_bytes().to_vec();
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out
+}
+
+/// Validates a CreateAssignmentRun request into the run's configuration.
+fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Status> {
+    let mut v = Violations::default();
+    v.text("request_id", &r.request_id, 128);
+    let window: Option<pb::AssignmentWindow> = v.enum_value("window", r.window);
+    let _: Option<pb::AssignmentMode> = v.enum_value("mode", r.mode);
+    let tie: Option<pb::TieBreak> = v.optional_enum("tie_break", r.tie_break);
+    let kind = match window {
+        Some(pb::AssignmentWindow::Quarterly) => {
+            if !(1..=4).contains(&r.quarter) {
+                v.add("quarter", "must be 1-4 for a quarterly window");
+            }
+            window_kind(pb::AssignmentWindow::Quarterly, r.quarter)
+        }
+        Some(w) => {
+            if r.quarter != 0 {
+                v.add("quarter", "must be 0 unless the window is quarterly");
+            }
+            window_kind(w, 0)
+        }
+        None => None,
+    };
+    if r.acos.is_empty() {
+        v.add("acos", "at least one ACO is required");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, a) in r.acos.iter().enumerate() {
+        let f = |n: &str| format!("acos[{i}].{n}");
+        if v.text(&f("aco_id"), &a.aco_id, 64).is_some() && !seen.insert(a.aco_id.as_str()) {
+            v.add(f("aco_id"), "each ACO may appear once");
+        }
+        if a.tins.is_empty() && a.ccns.is_empty() {
+            v.add(
+                f("tins"),
+                "an ACO needs at least one participant TIN or CCN",
+            );
+        }
+        for (name, list) in [("tins", &a.tins), ("ccns", &a.ccns), ("npis", &a.npis)] {
+            for (k, id) in list.iter().enumerate() {
+                v.text(&format!("acos[{i}].{name}[{k}]"), id, 32);
+            }
+        }
+    }
+    if !(engine::FIRST_YEAR..=engine::LAST_YEAR).contains(&r.performance_year) {
+        v.add(
+            "performance_year",
+            RuleError::PerformanceYear(r.performance_year).to_string(),
+        );
+    }
+    v.into_result()?;
+    let window = kind.ok_or_else(|| invalid_argument("window", "is required"))?;
+    Ok(RunConfig {
+        performance_year: r.performance_year,
+        window,
+        tie_break: tie_break(tie.unwrap_or_default()),
+        acos: r
+            .acos
+            .iter()
+            .map(|a| AcoSpec {
+                id: a.aco_id.clone(),
+                tins: a.tins.clone(),
+                ccns: a.ccns.clone(),
+                npis: a.npis.clone(),
+            })
+            .collect(),
+    })
+}
+
+fn claim_type(t: pb::ClaimType) -> ClaimType {
+    match t {
+        pb::ClaimType::Unspecified | pb::ClaimType::Professional => ClaimType::Professional,
+        pb::ClaimType::Fqhc => ClaimType::Fqhc,
+        pb::ClaimType::Rhc => ClaimType::Rhc,
+        pb::ClaimType::CahMethodIi => ClaimType::CahMethodII,
+        pb::ClaimType::OtherInstitutional => ClaimType::OtherInstitutional,
+    }
+}
+
+/// A valid line's date, cents, claim type and version.
+type CheckedLine = (Day, i64, ClaimType, Version);
+
+/// Validates one claim line without allocating unless something is wrong: (field, problem) pairs.
+fn check_line(l: &pb::ClaimLine) -> Result<CheckedLine, Vec<(&'static str, String)>> {
+    let mut bad: Vec<(&'static str, String)> = Vec::new();
+    let too_long = |value: &str, max: usize| value.len() > max && value.chars().count() > max;
+    if l.beneficiary_id.is_empty() {
+        bad.push(("beneficiary_id", "is required".into()));
+    } else if too_long(&l.beneficiary_id, 64) {
+        bad.push(("beneficiary_id", "must be at most 64 characters".into()));
+    }
+    let d = l.service_date.as_ref().and_then(|d| {
+        let m = u32::try_from(d.month).ok()?;
+        let dd = u32::try_from(d.day).ok()?;
+        Day::from_ymd(d.year, m, dd)
+    });
+    if d.is_none() {
+        let why = if l.service_date.is_none() {
+            "is required"
+        } else {
+            "must be a valid calendar date"
+        };
+        bad.push(("service_date", why.into()));
+    }
+    let cents = match parse_cents(&l.allowed) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            bad.push((
+                "allowed",
+                if l.allowed.is_empty() {
+                    "is required"
+                } else {
+                    why
+                }
+                .into(),
+            ));
+            None
+        }
+    };
+    let ct = pb::ClaimType::try_from(l.claim_type).ok().map(claim_type);
+    if ct.is_none() {
+        bad.push(("claim_type", format!("unknown enum value {}", l.claim_type)));
+    }
+    let version = match pb::ClaimAdjustment::try_from(l.adjustment) {
+        Ok(pb::ClaimAdjustment::Unspecified) => Some(Version::Original),
+        Ok(pb::ClaimAdjustment::Adjustment) => Some(Version::Adjustment),
+        Ok(pb::ClaimAdjustment::Cancellation) => Some(Version::Cancellation),
+        Err(_) => {
+            bad.push(("adjustment", format!("unknown enum value {}", l.adjustment)));
+            None
+        }
+    };
+    for (name, value, max) in [
+        ("claim_id", &l.claim_id, 64),
+        ("hcpcs", &l.hcpcs, 16),
+        ("revenue_center", &l.revenue_center, 8),
+        ("place_of_service", &l.place_of_service, 4),
+        ("tin", &l.tin, 32),
+        ("ccn", &l.ccn, 32),
+        ("npi", &l.npi, 16),
+        ("specialty", &l.specialty, 4),
+    ] {
+        if too_long(value, max) {
+            bad.push((name, format!("must be at most {max} characters")));
+        }
+    }
+    match ct {
+        Some(ClaimType::Professional) if l.tin.is_empty() => {
+            bad.push(("tin", "is required on a professional line".into()))
+        }
+        Some(ClaimType::Fqhc | ClaimType::Rhc | ClaimType::CahMethodII) if l.ccn.is_empty() => {
+            bad.push(("ccn", "is required on an FQHC, RHC or CAH line".into()))
+        }
+        _ => {}
+    }
+    match (d, cents, ct, version) {
+        (Some(d), Some(c), Some(ct), Some(v)) if bad.is_empty() => Ok((d, c, ct, v)),
+        _ => Err(bad),
+    }
+}
+
+/// Validates one upload message and aggregates it into a stored batch.
+fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<Batch, Status> {
+    let mut v = Violations::default();
+    let mut problems = 0usize;
+    let mut batch = Batch::default();
+    for (i, b) in msg.beneficiaries.iter().enumerate() {
+        if problems >= MAX_VIOLATIONS {
+            break;
+        }
+        let f = |n: &str| format!("beneficiaries[{i}].{n}");
+        let before = v.is_empty();
+        v.text(&f("beneficiary_id"), &b.beneficiary_id, 64);
+        for (name, m) in [
+            ("months_part_a_and_b", b.months_part_a_and_b),
+            ("months_part_a_or_b_only", b.months_part_a_or_b_only),
+            ("months_group_health_plan", b.months_group_health_plan),
+        ] {
+            if m > 12 {
+                v.add(f(name), "must be 0-12 months");
+            }
+        }
+        if b.date_of_death.is_some() {
+            day(&mut v, &f("date_of_death"), b.date_of_death.as_ref());
+        }
+        max_len(&mut v, &f("designated_npi"), &b.designated_npi, 32);
+        max_len(&mut v, &f("designated_tin"), &b.designated_tin, 32);
+        max_len(
+            &mut v,
+            &f("designated_specialty"),
+            &b.designated_specialty,
+            4,
+        );
+        max_len(&mut v, &f("prior_year_aco_id"), &b.prior_year_aco_id, 64);
+        if before && !v.is_empty() {
+            problems += 1;
+        }
+        batch.beneficiaries.push(StoredBeneficiary {
+            id: b.beneficiary_id.clone(),
+            enrollment: Enrollment {
+                months_a_and_b: b.months_part_a_and_b,
+                months_a_or_b_only: b.months_part_a_or_b_only,
+                months_group_health_plan: b.months_group_health_plan,
+                us_resident: b.us_resident,
+                other_initiative: b.other_initiative,
+            },
+            designated_npi: b.designated_npi.clone(),
+            designated_tin: b.designated_tin.clone(),
+            designated_specialty: b.designated_specialty.clone(),
+            prior_year_aco_id: b.prior_year_aco_id.clone(),
+        });
+    }
+    let mut local = ctx.reg.local();
+    let mut benes: HashMap<&str, u32> = HashMap::new();
+    let mut bene_names: Vec<&str> = Vec::new();
+    let mut tallies: HashMap<(u32, Entity), Tally> = HashMap::new();
+    for (i, l) in msg.claim_lines.iter().enumerate() {
+        if problems >= MAX_VIOLATIONS {
+            break;
+        }
+        let (d, cents, ct, version) = match check_line(l) {
+            Ok(ok) => ok,
+            Err(problems_here) => {
+                for (name, why) in problems_here {
+                    v.add(format!("claim_lines[{i}].{name}"), why);
+                }
+                problems += 1;
+                continue;
+            }
+        };
+        debug_assert!(cents.abs() <= MAX_LINE_CENTS);
+        let professional = ct == ClaimType::Professional;
+        let mut line = encode(
+            &RawLine {
+                beneficiary_id: &l.beneficiary_id,
+                day: d,
+                hcpcs: &l.hcpcs,
+                revenue_center: &l.revenue_center,
+                place_of_service: &l.place_of_service,
+                claim_type: ct,
+                tin: "",
+                ccn: "",
+                specialty: &l.specialty,
+                allowed_cents: cents,
+                version,
+            },
+            &mut local,
+        );
+        line.tin = professional.then(|| local.tin_from(&l.tin, &ctx.reg));
+        line.ccn = (!professional && !l.ccn.is_empty()).then(|| local.ccn_from(&l.ccn, &ctx.reg));
+        batch.stats.lines += 1;
+        match ctx.rules.classify(&line, &local) {
+            Ok(c) => {
+                batch.stats.counted += 1;
+                let next = bene_names.len() as u32;
+                let b = *benes.entry(l.beneficiary_id.as_str()).or_insert_with(|| {
+                    bene_names.push(l.beneficiary_id.as_str());
+                    next
+                });
+                tallies
+                    .entry((b, c.entity))
+                    .or_insert_with(|| Tally::new(c.entity))
+                    .add(&c);
+            }
+            Err(s) => batch.stats.skipped[s.index()] += 1,
+        }
+    }
+    if problems >= MAX_VIOLATIONS {
+        v.add(
+            "claim_lines",
+            format!("stopped after {MAX_VIOLATIONS} invalid records"),
+        );
+    }
+    v.into_result()?;
+    let mut keyed: Vec<_> = tallies.into_iter().collect();
+    keyed.sort_unstable_by_key(|((b, e), _)| (*b, *e));
+    batch.tallies = keyed
+        .into_iter()
+        .map(|((b, e), t)| {
+            let named = codec::named(&local, e);
+            (bene_names[b as usize].to_string(), named, t)
+        })
+        .collect();
+    Ok(batch)
+}
+
+impl AttributionApi {
+    /// A service over `store`.
+    pub fn new(store: SqliteStore) -> Self {
+        Self {
+            store,
+            contexts: Arc::default(),
+            finalizing: Arc::default(),
+        }
+    }
+
+    /// The stored run and its context; NOT_FOUND when missing.
+    async fn context(&self, run_id: &str) -> Result<(StoredRun, Arc<Context>), Status> {
+        let stored = self
+            .store
+            .run(run_id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("assignment run {run_id} not found")))?;
+        if let Some(c) = self
+            .contexts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(run_id).cloned())
+        {
+            return Ok((stored, c));
+        }
+        let cfg = config(&decode_run(&stored.body)?)?;
+        let rules = RuleSet::new(cfg.performance_year, cfg.window).map_err(rule_status)?;
+        let reg = Registry::new(&cfg.acos);
+        let ctx = Arc::new(Context { cfg, rules, reg });
+        if let Ok(mut m) = self.contexts.lock() {
+            m.insert(run_id.to_string(), ctx.clone());
+        }
+        Ok((stored, ctx))
+    }
+
+    fn forget(&self, run_id: &str) {
+        if let Ok(mut m) = self.contexts.lock() {
+            m.remove(run_id);
+        }
+    }
+
+    /// Replays a run's stored batches, assigns everyone and builds the finalization.
+    async fn compute(
+        &self,
+        stored: &StoredRun,
+        ctx: &Arc<Context>,
+        request_id: &str,
+    ) -> Result<Finalization, Status> {
+        let mut run = Run::new(&ctx.cfg).map_err(rule_status)?;
+        let mut after = 0i64;
+        let mut batches = 0u64;
+        loop {
+            let page = self
+                .store
+                .batches(stored.seq, after, FINALIZE_PAGE)
+                .await
+                .map_err(store_status)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            batches += page.len() as u64;
+            run = tokio::task::spawn_blocking(move || {
+                for (_, body) in &page {
+                    let b = Batch::decode(body)?;
+                    for bene in &b.beneficiaries {
+                        run.add_beneficiary(&bene.raw());
+                    }
+                    for (bene, named, t) in &b.tallies {
+                        let entity = match named {
+                            Named::Aco(i) => Entity::aco(*i),
+                            Named::Tin(s) => Entity::tin(run.reg.tin(s)),
+                            Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
+                        };
+                        run.add_tally(bene, &Tally { entity, ..*t });
+                    }
+                    run.stats.merge(&b.stats);
+                }
+                Ok::<_, codec::Damaged>(run)
+            })
+            .await
+            .map_err(|_| Status::internal("finalize worker failed"))?
+            .map_err(damaged)?;
+        }
+        let mut body = decode_run(&stored.body)?;
+        // Assign on a blocking thread and write the results in chunks as they come, so a national
+        // run never holds every result in memory at once.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ResultRow>>(2);
+        let worker = tokio::task::spawn_blocking(move || {
+            run.shrink();
+            let mut chunk = Vec::with_capacity(RESULT_CHUNK);
+            let counts = run.assign_all(|id, facts, a| {
+                let blob = codec::encode_result(a, facts, |e| codec::named(&run.reg, e));
+                chunk.push((id.to_string(), a.aco.map_or(-1, |x| x as i32), blob));
+                if chunk.len() == RESULT_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(RESULT_CHUNK));
+                    let _ = tx.blocking_send(full);
+                }
+            });
+            if !chunk.is_empty() {
+                let _ = tx.blocking_send(chunk);
+            }
+            (counts, run.stats)
+        });
+        while let Some(rows) = rx.recv().await {
+            if !self
+                .store
+                .put_results(&stored.id, rows)
+                .await
+                .map_err(store_status)?
+            {
+                return Err(Status::failed_precondition(format!(
+                    "assignment run {} was finalized or deleted meanwhile",
+                    stored.id
+                )));
+            }
+        }
+        let (counts, stats) = worker
+            .await
+            .map_err(|_| Status::internal("finalize worker failed"))?;
+        body.state = pb::RunState::Finalized as i32;
+        body.counts = counts.iter().map(counts_pb).collect();
+        body.line_counts = Some(line_counts(&stats));
+        Ok(Finalization {
+            run_id: stored.id.clone(),
+            request_id: request_id.to_string(),
+            batches,
+            body: body.encode_to_vec(),
+        })
+    }
+
+    fn assignment_pb(
+        &self,
+        ctx: &Context,
+        beneficiary_id: &str,
+        body: &[u8],
+    ) -> Result<pb::BeneficiaryAssignment, Status> {
+        let r = codec::decode_result(body).map_err(damaged)?;
+        let acos = &ctx.cfg.acos;
+        let name = |e: Entity| match e.kind() {
+            EntityKind::Aco(i) => {
+                format!("aco:{}", acos.get(i as usize).map_or("", |a| a.id.as_str()))
+            }
+            EntityKind::Tin(k) | EntityKind::Ccn(k) => match r.names.get(k as usize) {
+                Some(Named::Tin(s)) => format!("tin:{s}"),
+                Some(Named::Ccn(s)) => format!("ccn:{s}"),
+                _ => String::new(),
+            },
+        };
+        let a = &r.assignment;
+        let explanation = engine::explain(&ctx.rules, ctx.cfg.tie_break, &r.beneficiary, a, name)
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(pb::BeneficiaryAssignment {
+            beneficiary_id: beneficiary_id.to_string(),
+            aco_id: a
+                .aco
+                .and_then(|i| acos.get(i as usize))
+                .map(|x| x.id.clone())
+                .unwrap_or_default(),
+            step: step(a.step) as i32,
+            winning_entity: a.winner.map(name).unwrap_or_default(),
+            competing: a
+                .competing
+                .iter()
+                .map(|c| pb::EntityCharges {
+                    entity: name(c.entity),
+                    allowed: engine::explain::dollars(c.cents),
+                    last_service_date: c.last.map(date),
+                })
+                .collect(),
+            continuously_assigned: a.continuous,
+            explanation,
+            reason: a.reason.code().to_string(),
+        })
+    }
+}
+
+/// Marks a run as being finalized by this process (one finalize per run at a time).
+struct FinalizeGuard {
+    set: Arc<Mutex<std::collections::HashSet<String>>>,
+    id: String,
+}
+
+impl FinalizeGuard {
+    fn claim(
+        set: &Arc<Mutex<std::collections::HashSet<String>>>,
+        id: &str,
+    ) -> Option<FinalizeGuard> {
+        let mut s = set.lock().ok()?;
+        s.insert(id.to_string()).then(|| FinalizeGuard {
+            set: set.clone(),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for FinalizeGuard {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.id);
+        }
+    }
+}
+
+fn page_size(v: i32, default: u32, max: u32) -> Result<u32, Status> {
+    match v {
+        0 => Ok(default),
+        n if n > 0 && n as u32 <= max => Ok(n as u32),
+        _ => Err(invalid_argument(
+            "page_size",
+            format!("must be between 0 and {max}"),
+        )),
+    }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn required_text(field: &str, value: &str, max: usize) -> Result<(), Status> {
+    let mut v = Violations::default();
+    v.text(field, value, max);
+    v.into_result()
+}
+
+#[tonic::async_trait]
+impl AttributionService for AttributionApi {
+    #[tracing::instrument(name = "CreateAssignmentRun", skip_all, fields(request_id = %req.get_ref().request_id))]
+    async fn create_assignment_run(
+        &self,
+        req: Request<pb::CreateAssignmentRunRequest>,
+    ) -> Result<Response<pb::CreateAssignmentRunResponse>, Status> {
+        let r = req.into_inner();
+        let cfg = validate_create(&r)?;
+        let rules = RuleSet::new(cfg.performance_year, cfg.window).map_err(rule_status)?;
+        let fingerprint = Sha256::digest(
+            pb::CreateAssignmentRunRequest {
+                request_id: String::new(),
+                ..r.clone()
+            }
+            .encode_to_vec(),
+        )
+        .to_vec();
+        let run = pb::AssignmentRun {
+            id: uuid::Uuid::now_v7().to_string(),
+            performance_year: r.performance_year,
+            window: r.window,
+            mode: r.mode,
+            quarter: r.quarter,
+            acos: r.acos.clone(),
+            state: pb::RunState::Open as i32,
+            counts: Vec::new(),
+            claim_lines_received: 0,
+            beneficiaries_received: 0,
+            create_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+            tie_break: match cfg.tie_break {
+                TieBreak::MostRecentService => pb::TieBreak::MostRecentService,
+                TieBreak::Unassigned => pb::TieBreak::Unassigned,
+            } as i32,
+            line_counts: None,
+            rule_set: rules.id(),
+        };
+        let created = self
+            .store
+            .create_run(NewRun {
+                id: run.id.clone(),
+                request_id: r.request_id.clone(),
+                fingerprint,
+                performance_year: r.performance_year,
+                body: run.encode_to_vec(),
+            })
+            .await
+            .map_err(store_status)?;
+        let stored = match created {
+            Created::Created(s) => {
+                tracing::info!(run_id = %s.id, acos = r.acos.len(), "assignment run created");
+                s
+            }
+            Created::Existing(s) => s,
+            Created::Conflict => {
+                return Err(Status::already_exists(
+                    "request_id was already used for a different CreateAssignmentRun request",
+                ));
+            }
+        };
+        Ok(Response::new(pb::CreateAssignmentRunResponse {
+            run: Some(run_pb(&stored)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "UploadAssignmentData", skip_all)]
+    async fn upload_assignment_data(
+        &self,
+        req: Request<Streaming<pb::UploadAssignmentDataRequest>>,
+    ) -> Result<Response<pb::UploadAssignmentDataResponse>, Status> {
+        let mut stream = req.into_inner();
+        let mut out = pb::UploadAssignmentDataResponse::default();
+        let mut last: Option<(String, Arc<Context>)> = None;
+        while let Some(msg) = stream.next().await {
+            let msg = msg?;
+            let mut v = Violations::default();
+            v.text("request_id", &msg.request_id, 128);
+            v.text("run_id", &msg.run_id, 64);
+            v.into_result()?;
+            let ctx = match &last {
+                Some((id, c)) if *id == msg.run_id => c.clone(),
+                _ => {
+                    let (stored, c) = self.context(&msg.run_id).await?;
+                    if stored.finalized {
+                        return Err(Status::failed_precondition(format!(
+                            "assignment run {} is finalized: it accepts no more data",
+                            msg.run_id
+                        )));
+                    }
+                    last = Some((msg.run_id.clone(), c.clone()));
+                    c
+                }
+            };
+            let batch = build_batch(&ctx, &msg)?;
+            let body = batch.encode();
+            let (benes, lines) = (msg.beneficiaries.len() as u64, msg.claim_lines.len() as u64);
+            let added = self
+                .store
+                .add_batch(NewBatch {
+                    run_id: msg.run_id.clone(),
+                    request_id: msg.request_id.clone(),
+                    fingerprint: fast_fingerprint(&body),
+                    beneficiaries: benes,
+                    claim_lines: lines,
+                    body,
+                })
+                .await
+                .map_err(store_status)?;
+            match added {
+                Added::Added | Added::Duplicate => {
+                    out.beneficiaries_accepted += benes;
+                    out.claim_lines_accepted += lines;
+                }
+                Added::Conflict => {
+                    return Err(Status::already_exists(format!(
+                        "request_id {} was already used for a different batch of this run",
+                        msg.request_id
+                    )));
+                }
+                Added::NotFound => {
+                    return Err(Status::not_found(format!(
+                        "assignment run {} not found",
+                        msg.run_id
+                    )));
+                }
+                Added::Finalized => {
+                    return Err(Status::failed_precondition(format!(
+                        "assignment run {} is finalized: it accepts no more data",
+                        msg.run_id
+                    )));
+                }
+            }
+        }
+        tracing::debug!(
+            lines = out.claim_lines_accepted,
+            beneficiaries = out.beneficiaries_accepted,
+            "upload committed"
+        );
+        Ok(Response::new(out))
+    }
+
+    #[tracing::instrument(name = "FinalizeAssignmentRun", skip_all, fields(run_id = %req.get_ref().run_id))]
+    async fn finalize_assignment_run(
+        &self,
+        req: Request<pb::FinalizeAssignmentRunRequest>,
+    ) -> Result<Response<pb::FinalizeAssignmentRunResponse>, Status> {
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        v.text("request_id", &r.request_id, 128);
+        v.text("run_id", &r.run_id, 64);
+        v.into_result()?;
+        let already =
+            |s: &StoredRun| -> Result<Response<pb::FinalizeAssignmentRunResponse>, Status> {
+                if s.finalize_request_id.as_deref() == Some(r.request_id.as_str()) {
+                    Ok(Response::new(pb::FinalizeAssignmentRunResponse {
+                        run: Some(run_pb(s)?),
+                    }))
+                } else {
+                    Err(Status::failed_precondition(format!(
+                        "assignment run {} is already finalized",
+                        r.run_id
+                    )))
+                }
+            };
+        let (stored, _) = self.context(&r.run_id).await?;
+        if stored.finalized {
+            return already(&stored);
+        }
+        let _guard = FinalizeGuard::claim(&self.finalizing, &r.run_id).ok_or_else(|| {
+            Status::aborted("a finalize of this run is in progress; retry when it has finished")
+        })?;
+        for _ in 0..3 {
+            let (stored, ctx) = self.context(&r.run_id).await?;
+            if stored.finalized {
+                return already(&stored);
+            }
+            let f = self.compute(&stored, &ctx, &r.request_id).await?;
+            match self.store.finalize(f).await.map_err(store_status)? {
+                Finalized::Done(s) => {
+                    tracing::info!("assignment run finalized");
+                    return Ok(Response::new(pb::FinalizeAssignmentRunResponse {
+                        run: Some(run_pb(&s)?),
+                    }));
+                }
+                Finalized::Already(s) => return already(&s),
+                Finalized::NotFound => {
+                    return Err(Status::not_found(format!(
+                        "assignment run {} not found",
+                        r.run_id
+                    )));
+                }
+                Finalized::Changed => continue,
+            }
+        }
+        Err(Status::aborted(
+            "data kept arriving while the run was being finalized; finish uploading and retry",
+        ))
+    }
+
+    #[tracing::instrument(name = "GetAssignmentRun", skip_all)]
+    async fn get_assignment_run(
+        &self,
+        req: Request<pb::GetAssignmentRunRequest>,
+    ) -> Result<Response<pb::GetAssignmentRunResponse>, Status> {
+        let id = &req.get_ref().run_id;
+        required_text("run_id", id, 64)?;
+        let stored = self
+            .store
+            .run(id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("assignment run {id} not found")))?;
+        Ok(Response::new(pb::GetAssignmentRunResponse {
+            run: Some(run_pb(&stored)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListAssignmentRuns", skip_all)]
+    async fn list_assignment_runs(
+        &self,
+        req: Request<pb::ListAssignmentRunsRequest>,
+    ) -> Result<Response<pb::ListAssignmentRunsResponse>, Status> {
+        let r = req.into_inner();
+        let limit = page_size(r.page_size, DEFAULT_RUN_PAGE, MAX_RUN_PAGE)?;
+        if r.performance_year != 0
+            && !(engine::FIRST_YEAR..=engine::LAST_YEAR).contains(&r.performance_year)
+        {
+            return Err(invalid_argument(
+                "performance_year",
+                format!(
+                    "must be 0 (all) or {}-{}",
+                    engine::FIRST_YEAR,
+                    engine::LAST_YEAR
+                ),
+            ));
+        }
+        let before = match r.page_token.as_str() {
+            "" => None,
+            t => Some(
+                t.strip_prefix("before:")
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        invalid_argument("page_token", "is not a token returned by this service")
+                    })?,
+            ),
+        };
+        let (runs, next) = self
+            .store
+            .runs(
+                (r.performance_year != 0).then_some(r.performance_year),
+                before,
+                limit,
+            )
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(pb::ListAssignmentRunsResponse {
+            runs: runs.iter().map(run_pb).collect::<Result<_, _>>()?,
+            next_page_token: next.map(|n| format!("before:{n}")).unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetBeneficiaryAssignment", skip_all, fields(run_id = %req.get_ref().run_id))]
+    async fn get_beneficiary_assignment(
+        &self,
+        req: Request<pb::GetBeneficiaryAssignmentRequest>,
+    ) -> Result<Response<pb::GetBeneficiaryAssignmentResponse>, Status> {
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        v.text("run_id", &r.run_id, 64);
+        v.text("beneficiary_id", &r.beneficiary_id, 64);
+        v.into_result()?;
+        let (stored, ctx) = self.context(&r.run_id).await?;
+        if !stored.finalized {
+            return Err(Status::failed_precondition(format!(
+                "assignment run {} is not finalized yet",
+                r.run_id
+            )));
+        }
+        let body = self
+            .store
+            .assignment(stored.seq, &r.beneficiary_id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| {
+                Status::not_found("the beneficiary has no record or claim line in this run")
+            })?;
+        Ok(Response::new(pb::GetBeneficiaryAssignmentResponse {
+            assignment: Some(self.assignment_pb(&ctx, &r.beneficiary_id, &body)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListAssignedBeneficiaries", skip_all, fields(run_id = %req.get_ref().run_id))]
+    async fn list_assigned_beneficiaries(
+        &self,
+        req: Request<pb::ListAssignedBeneficiariesRequest>,
+    ) -> Result<Response<pb::ListAssignedBeneficiariesResponse>, Status> {
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        v.text("run_id", &r.run_id, 64);
+        v.text("aco_id", &r.aco_id, 64);
+        v.into_result()?;
+        let limit = page_size(r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE)?;
+        let after = match r.page_token.as_str() {
+            "" => None,
+            t => Some(unhex(t).ok_or_else(|| {
+                invalid_argument("page_token", "is not a token returned by this service")
+            })?),
+        };
+        let (stored, ctx) = self.context(&r.run_id).await?;
+        if !stored.finalized {
+            return Err(Status::failed_precondition(format!(
+                "assignment run {} is not finalized yet",
+                r.run_id
+            )));
+        }
+        let aco = ctx
+            .cfg
+            .acos
+            .iter()
+            .position(|a| a.id == r.aco_id)
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "ACO {} is not in assignment run {}",
+                    r.aco_id, r.run_id
+                ))
+            })?;
+        let rows = self
+            .store
+            .assigned(stored.seq, aco as i32, after.as_deref(), limit + 1)
+            .await
+            .map_err(store_status)?;
+        let more = rows.len() > limit as usize;
+        let assignments = rows
+            .iter()
+            .take(limit as usize)
+            .map(|(id, body)| self.assignment_pb(&ctx, id, body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_page_token = if more {
+            assignments
+                .last()
+                .map(|a| hex(&a.beneficiary_id))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListAssignedBeneficiariesResponse {
+            assignments,
+            next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(name = "DeleteAssignmentRun", skip_all, fields(run_id = %req.get_ref().run_id))]
+    async fn delete_assignment_run(
+        &self,
+        req: Request<pb::DeleteAssignmentRunRequest>,
+    ) -> Result<Response<pb::DeleteAssignmentRunResponse>, Status> {
+        let id = req.into_inner().run_id;
+        required_text("run_id", &id, 64)?;
+        self.forget(&id);
+        if !self.store.delete_run(&id).await.map_err(store_status)? {
+            return Err(Status::not_found(format!("assignment run {id} not found")));
+        }
+        self.forget(&id);
+        tracing::info!("assignment run deleted");
+        Ok(Response::new(pb::DeleteAssignmentRunResponse {}))
+    }
+}

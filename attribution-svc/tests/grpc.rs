@@ -1,0 +1,568 @@
+//! The real server on 127.0.0.1 through the generated client: the golden population end to end
+//! (create, stream, finalize, read every beneficiary, page the Assignment List Report), restart on
+//! the same SQLite file, idempotent retries, and bad input with its statuses.
+
+mod common;
+
+use std::{net::SocketAddr, path::Path};
+
+use acorn_proto::{
+    attribution::v1::{
+        self as pb, attribution_service_client::AttributionServiceClient,
+        attribution_service_server::AttributionServiceServer,
+    },
+    serve::{self, LogFormat, ServeArgs},
+};
+use attribution_svc::{loadgen, server::AttributionApi, store::SqliteStore};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Code, service::Routes, transport::Channel};
+use tonic_types::StatusExt;
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(db: &Path) -> Running {
+    let store = SqliteStore::open(db).await.expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let args = ServeArgs {
+        listen: None,
+        log_format: LogFormat::Text,
+        max_request_bytes: 4 * 1024 * 1024,
+        request_timeout: 30,
+        shutdown_grace: 5,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let routes = Routes::new(AttributionServiceServer::new(AttributionApi::new(store)));
+    let task = tokio::spawn(async move {
+        serve::serve(
+            listener,
+            routes,
+            &["acorn.attribution.v1.AttributionService"],
+            &args,
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+    });
+    Running { addr, stop, task }
+}
+
+impl Running {
+    async fn client(&self) -> AttributionServiceClient<Channel> {
+        AttributionServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect")
+    }
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("join")
+            .expect("server exits cleanly");
+    }
+}
+
+fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
+    pb::CreateAssignmentRunRequest {
+        request_id: request_id.into(),
+        performance_year: 2024,
+        window: pb::AssignmentWindow::Retrospective as i32,
+        mode: pb::AssignmentMode::Retrospective as i32,
+        quarter: 0,
+        acos: loadgen::participants(&common::acos()),
+        tie_break: 0,
+    }
+}
+
+fn step_name(s: i32) -> &'static str {
+    match pb::AssignmentStep::try_from(s).unwrap_or_default() {
+        pb::AssignmentStep::Unspecified => "",
+        pb::AssignmentStep::VoluntaryAlignment => "voluntary_alignment",
+        pb::AssignmentStep::AssignmentStep1 => "step_1",
+        pb::AssignmentStep::AssignmentStep2 => "step_2",
+        pb::AssignmentStep::AssignmentStep3 => "step_3",
+    }
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default()
+}
+
+/// Two upload messages: every beneficiary record and the first half of the lines, then the rest.
+fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
+    let g = common::golden();
+    let lines: Vec<pb::ClaimLine> = g.lines.iter().map(loadgen::claim_line).collect();
+    let half = lines.len() / 2;
+    vec![
+        pb::UploadAssignmentDataRequest {
+            request_id: "b1".into(),
+            run_id: run_id.into(),
+            beneficiaries: g.benes.iter().map(loadgen::beneficiary).collect(),
+            claim_lines: lines[..half].to_vec(),
+        },
+        pb::UploadAssignmentDataRequest {
+            request_id: "b2".into(),
+            run_id: run_id.into(),
+            beneficiaries: vec![],
+            claim_lines: lines[half..].to_vec(),
+        },
+    ]
+}
+
+#[tokio::test]
+async fn golden_population_end_to_end_and_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("attribution.db");
+    let server = start(&db).await;
+    let mut client = server.client().await;
+    let g = common::golden();
+
+    let run = client
+        .create_assignment_run(create("golden"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    assert_eq!(
+        (run.state, run.rule_set.as_str()),
+        (pb::RunState::Open as i32, "assignment-py2024")
+    );
+    // Idempotent create.
+    let again = client
+        .create_assignment_run(create("golden"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    assert_eq!(again.id, run.id);
+
+    let msgs = batches(&run.id);
+    let up = client
+        .upload_assignment_data(tokio_stream::iter(msgs.clone()))
+        .await
+        .expect("upload")
+        .into_inner();
+    assert_eq!(up.claim_lines_accepted, g.lines.len() as u64);
+    assert_eq!(up.beneficiaries_accepted, g.benes.len() as u64);
+    // A retried batch is acknowledged again but stored once.
+    client
+        .upload_assignment_data(tokio_stream::iter(msgs[..1].to_vec()))
+        .await
+        .expect("retry");
+    let got = client
+        .get_assignment_run(pb::GetAssignmentRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .run
+        .expect("run");
+    assert_eq!(got.claim_lines_received, g.lines.len() as u64);
+
+    let done = client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "fin".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("finalize")
+        .into_inner()
+        .run
+        .expect("run");
+    assert_eq!(done.state, pb::RunState::Finalized as i32);
+    let want = common::counts(&g.expected);
+    let have: Vec<(String, u64, bool)> = done
+        .counts
+        .iter()
+        .map(|c| (c.aco_id.clone(), c.assigned, c.below_minimum))
+        .collect();
+    assert_eq!(
+        have,
+        vec![
+            ("A".to_string(), want[0], true),
+            ("B".to_string(), want[1], true),
+            ("C".to_string(), want[2], true)
+        ]
+    );
+    let a = &done.counts[0];
+    assert_eq!(
+        (a.step_1, a.step_2, a.voluntary_alignment),
+        (want[0] - 2, 2, 0)
+    );
+    assert_eq!(done.counts[2].voluntary_alignment, 1);
+    let lc = done.line_counts.expect("line counts");
+    assert_eq!((lc.outside_window, lc.shared_participant), (1, 1));
+    assert_eq!(lc.not_primary_care, 3); // 99308 at POS 31, 71046, ZZZZZ
+
+    let check = |client: &mut AttributionServiceClient<Channel>| {
+        let mut client = client.clone();
+        let run_id = run.id.clone();
+        let expected = g.expected.clone();
+        async move {
+            for x in &expected {
+                let a = client
+                    .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
+                        run_id: run_id.clone(),
+                        beneficiary_id: common::id(x.k),
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("beneficiary {}: {e}", x.k))
+                    .into_inner()
+                    .assignment
+                    .expect("assignment");
+                let top: Vec<(String, String)> = a
+                    .competing
+                    .iter()
+                    .map(|c| (c.entity.clone(), c.allowed.clone()))
+                    .collect();
+                let want: Vec<(String, String)> = x
+                    .top
+                    .iter()
+                    .map(|(e, d)| (e.to_string(), d.to_string()))
+                    .collect();
+                assert_eq!(
+                    (a.aco_id.as_str(), step_name(a.step), a.reason.as_str(), top),
+                    (x.aco, x.step, x.reason, want),
+                    "beneficiary {}",
+                    x.k
+                );
+                assert!(
+                    a.explanation.iter().all(|s| !s.citation.is_empty()),
+                    "beneficiary {}",
+                    x.k
+                );
+                assert_eq!(a.continuously_assigned, x.k == 22, "beneficiary {}", x.k);
+            }
+        }
+    };
+    check(&mut client).await;
+
+    // The Assignment List Report of A, three per page.
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
+                run_id: run.id.clone(),
+                aco_id: "A".into(),
+                page_size: 3,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        assert!(page.assignments.len() <= 3);
+        listed.extend(page.assignments.into_iter().map(|a| a.beneficiary_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut want: Vec<String> = g
+        .expected
+        .iter()
+        .filter(|x| x.aco == "A")
+        .map(|x| common::id(x.k))
+        .collect();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // A finalized run is immutable.
+    let err = client
+        .upload_assignment_data(tokio_stream::iter(batches(&run.id)[1..].to_vec()))
+        .await
+        .expect_err("finalized");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let err = client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "other".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect_err("twice");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    // The same finalize request is idempotent.
+    client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "fin".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("idempotent finalize");
+
+    // Restart on the same file: everything is still there.
+    server.stop().await;
+    let server = start(&db).await;
+    let mut client = server.client().await;
+    let listed = client
+        .list_assignment_runs(pb::ListAssignmentRunsRequest::default())
+        .await
+        .expect("list runs")
+        .into_inner()
+        .runs;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].counts, done.counts);
+    check(&mut client).await;
+
+    client
+        .delete_assignment_run(pb::DeleteAssignmentRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("delete");
+    let err = client
+        .get_assignment_run(pb::GetAssignmentRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn acknowledged_uploads_survive_a_restart_before_finalize() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("attribution.db");
+    let server = start(&db).await;
+    let mut client = server.client().await;
+    let run = client
+        .create_assignment_run(create("r"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    client
+        .upload_assignment_data(tokio_stream::iter(batches(&run.id)))
+        .await
+        .expect("upload");
+    server.stop().await;
+    let server = start(&db).await;
+    let mut client = server.client().await;
+    let done = client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "f".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("finalize")
+        .into_inner()
+        .run
+        .expect("run");
+    let assigned: Vec<u64> = done.counts.iter().map(|c| c.assigned).collect();
+    assert_eq!(
+        assigned,
+        common::counts(&common::golden().expected).to_vec()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_statuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("attribution.db")).await;
+    let mut client = server.client().await;
+
+    // Bad year, missing window, a quarter on a non-quarterly window, duplicate ACO, empty participant.
+    let mut bad = create("bad");
+    bad.performance_year = 2011;
+    bad.window = 0;
+    bad.quarter = 2;
+    bad.acos.push(bad.acos[0].clone());
+    bad.acos.push(pb::AcoParticipants {
+        aco_id: "D".into(),
+        ..Default::default()
+    });
+    let err = client
+        .create_assignment_run(bad)
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        fields(&err),
+        [
+            "window",
+            "acos[3].aco_id",
+            "acos[4].tins",
+            "performance_year"
+        ]
+    );
+    let mut q = create("q");
+    q.window = pb::AssignmentWindow::Quarterly as i32;
+    q.quarter = 5;
+    let err = client.create_assignment_run(q).await.expect_err("quarter");
+    assert_eq!(fields(&err), ["quarter"]);
+    let mut y = create("y");
+    y.performance_year = 2030;
+    let err = client.create_assignment_run(y).await.expect_err("year");
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["performance_year".to_string()])
+    );
+
+    // Same request_id, different request.
+    let run = client
+        .create_assignment_run(create("one"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    let mut other = create("one");
+    other.performance_year = 2023;
+    assert_eq!(
+        client
+            .create_assignment_run(other)
+            .await
+            .expect_err("conflict")
+            .code(),
+        Code::AlreadyExists
+    );
+
+    // Unknown run.
+    let mut msgs = batches("no-such-run");
+    let err = client
+        .upload_assignment_data(tokio_stream::iter(msgs.clone()))
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "f".into(),
+            run_id: "nope".into(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Bad claim lines name the line and field; nothing of that message is stored.
+    for m in &mut msgs {
+        m.run_id = run.id.clone();
+    }
+    let mut broken = msgs[1].clone();
+    broken.request_id = "broken".into();
+    broken.claim_lines[0].allowed = "1.234".into();
+    broken.claim_lines[1].service_date = None;
+    broken.claim_lines[2].tin.clear();
+    broken.claim_lines[3].adjustment = 9;
+    broken.claim_lines[4].beneficiary_id.clear();
+    let err = client
+        .upload_assignment_data(tokio_stream::iter(vec![broken]))
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        fields(&err),
+        [
+            "claim_lines[0].allowed",
+            "claim_lines[1].service_date",
+            "claim_lines[2].tin",
+            "claim_lines[3].adjustment",
+            "claim_lines[4].beneficiary_id"
+        ]
+    );
+    assert!(
+        !err.message().contains(&common::id(1)),
+        "no beneficiary id in the error"
+    );
+    let got = client
+        .get_assignment_run(pb::GetAssignmentRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .run
+        .expect("run");
+    assert_eq!(got.claim_lines_received, 0);
+
+    // A batch request_id reused with different content.
+    client
+        .upload_assignment_data(tokio_stream::iter(msgs[..1].to_vec()))
+        .await
+        .expect("upload");
+    let mut reuse = msgs[1].clone();
+    reuse.request_id = "b1".into();
+    let err = client
+        .upload_assignment_data(tokio_stream::iter(vec![reuse]))
+        .await
+        .expect_err("reuse");
+    assert_eq!(err.code(), Code::AlreadyExists);
+
+    // Reading results of an open run.
+    let err = client
+        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
+            run_id: run.id.clone(),
+            beneficiary_id: common::id(1),
+        })
+        .await
+        .expect_err("open");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "f".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("finalize");
+    let err = client
+        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
+            run_id: run.id.clone(),
+            beneficiary_id: "1ZZ9ZZ9ZZ99".into(),
+        })
+        .await
+        .expect_err("absent");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
+            run_id: run.id.clone(),
+            aco_id: "Z".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown ACO");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
+            run_id: run.id.clone(),
+            aco_id: "A".into(),
+            page_token: "zz".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("token");
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["page_token".to_string()])
+    );
+    let err = client
+        .list_assignment_runs(pb::ListAssignmentRunsRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await
+        .expect_err("page size");
+    assert_eq!(fields(&err), ["page_size"]);
+    let err = client
+        .delete_assignment_run(pb::DeleteAssignmentRunRequest {
+            run_id: "nope".into(),
+        })
+        .await
+        .expect_err("delete unknown");
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
