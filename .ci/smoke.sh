@@ -23,6 +23,7 @@ TOOLS="${ACORN_TOOLS:-$HOME/.cache/acorn-tools}"
 GRPCURL_WRAPPER_VERSION="1.8.6.post2"
 SETTLEMENT_BIN="${CARGO_TARGET_DIR:-target}/debug/settlement-svc"
 BENCHMARK_BIN="${CARGO_TARGET_DIR:-target}/debug/benchmark-svc"
+ATTRIBUTION_BIN="${CARGO_TARGET_DIR:-target}/debug/attribution-svc"
 PUF="proto/testdata/puf/mssp_puf_py2014.csv"
 BODIES=".ci/smoke" # request bodies (JSON)
 
@@ -101,12 +102,12 @@ echo "grpcurl: $GRPCURL ($("$GRPCURL" -version 2>&1))"
 # --- build -------------------------------------------------------------------------------------
 locked=()
 [[ "${CI:-}" == "true" ]] && locked=(--locked)
-cargo build -p settlement-svc -p benchmark-svc "${locked[@]}" ||
-  die "cargo build -p settlement-svc -p benchmark-svc"
-for bin in "$SETTLEMENT_BIN" "$BENCHMARK_BIN"; do
+cargo build -p settlement-svc -p benchmark-svc -p attribution-svc "${locked[@]}" ||
+  die "cargo build -p settlement-svc -p benchmark-svc -p attribution-svc"
+for bin in "$SETTLEMENT_BIN" "$BENCHMARK_BIN" "$ATTRIBUTION_BIN"; do
   [[ -x "$bin" ]] || die "$bin was not built"
 done
-pass "cargo build -p settlement-svc -p benchmark-svc"
+pass "cargo build -p settlement-svc -p benchmark-svc -p attribution-svc"
 
 # --- helpers -----------------------------------------------------------------------------------
 free_port() {
@@ -399,6 +400,64 @@ else
     fi
   else
     fail "Reconcile A1 PY2015 by benchmark reference: $(cat "$tmp/r3.err")"
+  fi
+fi
+
+# --- attribution-svc ---------------------------------------------------------------------------
+# One beneficiary, PY2024: 99213 from ACO A1's TIN ($120.00) against 99214 from an outside TIN
+# ($100.00), both by family practice (08): step 1 plurality goes to A1 (425.402(b)(3)).
+start_server attribution-svc "$ATTRIBUTION_BIN" serve --db "$tmp/attribution.db"
+ATTR_ADDR="${SERVER_ADDR[attribution-svc]}"
+check_reflection "$ATTR_ADDR" acorn.attribution.v1.AttributionService
+check_health "$ATTR_ADDR" acorn.attribution.v1.AttributionService
+ATTR=acorn.attribution.v1.AttributionService
+run_id=""
+if gc -d '{"request_id": "smoke-run", "performance_year": 2024, "window": "ASSIGNMENT_WINDOW_RETROSPECTIVE",
+  "mode": "ASSIGNMENT_MODE_RETROSPECTIVE",
+  "acos": [{"aco_id": "A1", "tins": ["111111111"], "npis": ["1000000001"]}]}' \
+  "$ATTR_ADDR" "$ATTR/CreateAssignmentRun" >"$tmp/a1.json" 2>"$tmp/a1.err"; then
+  run_id="$(json_get "$tmp/a1.json" run id)"
+  pass "CreateAssignmentRun ($run_id)"
+else
+  fail "CreateAssignmentRun: $(cat "$tmp/a1.err")"
+fi
+if [[ -n "$run_id" ]]; then
+  line() { # line CLAIM_ID HCPCS TIN NPI ALLOWED
+    printf '{"claim_id": "%s", "line_number": 1, "beneficiary_id": "1EG4TE5MK73", "service_date": {"year": 2024, "month": 3, "day": 1}, "hcpcs": "%s", "place_of_service": "11", "tin": "%s", "npi": "%s", "specialty": "08", "allowed": "%s", "claim_type": "CLAIM_TYPE_PROFESSIONAL"}' "$@"
+  }
+  UPLOAD="{\"request_id\": \"smoke-upload-1\", \"run_id\": \"$run_id\",
+    \"beneficiaries\": [{\"beneficiary_id\": \"1EG4TE5MK73\", \"months_part_a_and_b\": 12, \"us_resident\": true}],
+    \"claim_lines\": [$(line C1 99213 111111111 1000000001 120.00), $(line C2 99214 999999999 1999999999 100.00)]}"
+  if gc -d "$UPLOAD" "$ATTR_ADDR" "$ATTR/UploadAssignmentData" >"$tmp/a2.json" 2>"$tmp/a2.err"; then
+    pass "UploadAssignmentData (client streaming)"
+  else
+    fail "UploadAssignmentData: $(cat "$tmp/a2.err")"
+  fi
+  if gc -d "{\"request_id\": \"smoke-finalize\", \"run_id\": \"$run_id\"}" "$ATTR_ADDR" \
+    "$ATTR/FinalizeAssignmentRun" >"$tmp/a3.json" 2>"$tmp/a3.err"; then
+    pass "FinalizeAssignmentRun"
+  else
+    fail "FinalizeAssignmentRun: $(cat "$tmp/a3.err")"
+  fi
+  if gc -d "{\"run_id\": \"$run_id\", \"beneficiary_id\": \"1EG4TE5MK73\"}" "$ATTR_ADDR" \
+    "$ATTR/GetBeneficiaryAssignment" >"$tmp/a4.json" 2>"$tmp/a4.err"; then
+    aco="$(json_get "$tmp/a4.json" assignment acoId)"
+    step="$(json_get "$tmp/a4.json" assignment step)"
+    if [[ "$aco" == "A1" && "$step" == "ASSIGNMENT_STEP_1" ]]; then
+      pass "GetBeneficiaryAssignment: assigned to A1 at step 1"
+    else
+      fail "GetBeneficiaryAssignment: aco '$aco' step '$step', want A1 ASSIGNMENT_STEP_1"
+    fi
+  else
+    fail "GetBeneficiaryAssignment: $(cat "$tmp/a4.err")"
+  fi
+  if out="$(gc -d "{\"request_id\": \"smoke-upload-2\", \"run_id\": \"$run_id\"}" "$ATTR_ADDR" \
+    "$ATTR/UploadAssignmentData" 2>&1)"; then
+    fail "UploadAssignmentData to a finalized run succeeded, want FailedPrecondition"
+  elif grep -q 'Code: FailedPrecondition' <<<"$out"; then
+    pass "UploadAssignmentData to a finalized run fails with FailedPrecondition"
+  else
+    fail "UploadAssignmentData to a finalized run: want FailedPrecondition, got: $out"
   fi
 fi
 
