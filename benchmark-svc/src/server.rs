@@ -18,7 +18,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::{
-    self, BenchmarkError, ByType, Date, EnrollmentType, Historical, HistoricalInput,
+    self, BenchmarkError, ByType, EnrollmentType, Historical, HistoricalInput,
     PerformanceYearInput, PerformanceYearType, PriorSavingsInput, RegionalInput, RiskGroup,
     SelectError, Step, TYPES, Updated, YearExperience,
     truncation::{Aggregator, BeneficiaryYear, parse_cents, parse_millionths},
@@ -145,23 +145,6 @@ fn required(
     }
 }
 
-fn date(v: &mut Violations, field: &str, value: Option<&common::Date>) -> Option<Date> {
-    let Some(d) = value else {
-        v.add(field, "is required");
-        return None;
-    };
-    let (Ok(month), Ok(day)) = (u32::try_from(d.month), u32::try_from(d.day)) else {
-        v.add(field, "must be a valid calendar date");
-        return None;
-    };
-    let date = Date::new(d.year, month, day);
-    if !date.is_valid() {
-        v.add(field, "must be a valid calendar date");
-        return None;
-    }
-    Some(date)
-}
-
 fn years(
     v: &mut Violations,
     field: &str,
@@ -232,11 +215,7 @@ pub fn validate(
     let p = |name: &str| format!("{prefix}.{name}");
     let mut v = Violations::default();
     v.text(&p("aco_id"), &i.aco_id, 64);
-    let start = date(
-        &mut v,
-        &p("agreement_start_date"),
-        i.agreement_start_date.as_ref(),
-    );
+    let start = v.date(&p("agreement_start_date"), i.agreement_start_date.as_ref());
     if i.agreement_period == 0 {
         v.add(
             p("agreement_period"),

@@ -131,6 +131,27 @@ impl Violations {
         }
     }
 
+    /// A required calendar date.
+    pub fn date(
+        &mut self,
+        field: &str,
+        value: Option<&crate::common::v1::Date>,
+    ) -> Option<crate::domain::Date> {
+        let Some(d) = value else {
+            self.add(field, "is required");
+            return None;
+        };
+        let date = match (u32::try_from(d.month), u32::try_from(d.day)) {
+            (Ok(month), Ok(day)) => crate::domain::Date::new(d.year, month, day),
+            _ => crate::domain::Date::new(0, 0, 0),
+        };
+        if !date.is_valid() {
+            self.add(field, "must be a valid calendar date");
+            return None;
+        }
+        Some(date)
+    }
+
     /// A page size (AIP-158): 0 means `default`; 1 to `max` as given; anything else is a violation.
     pub fn page_size(&mut self, field: &str, value: i32, default: u32, max: u32) -> Option<u32> {
         match u32::try_from(value) {

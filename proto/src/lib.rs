@@ -4,6 +4,7 @@
 //!   (generated from `proto/acorn/**/v1/*.proto`).
 //! - [`serve`]: the server conventions every acorn binary shares (listen address, health,
 //!   reflection, tracing, graceful shutdown, request limits).
+//! - [`domain`]: plain domain types every engine shares (dates, enrollment types).
 //! - [`explain`]: the step-by-step explanation every rule engine can record.
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
 //!   `BadRequest` field violations.
@@ -48,6 +49,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/acorn_descriptor.bin"));
 pub mod cms;
 
+pub mod domain;
 pub mod explain;
 pub mod fields;
 pub mod ledger;

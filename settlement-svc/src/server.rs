@@ -16,9 +16,9 @@ use rust_decimal::Decimal;
 use tonic::{Request, Response, Status, transport::Channel};
 
 use crate::engine::{
-    self, Date, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
-    MsrSchedule, Quality, QualityStandard, SettlementError, SettlementInput, Step, Track,
-    quality::QualityError, rules::SelectError,
+    self, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption, MsrSchedule,
+    Quality, QualityStandard, SettlementError, SettlementInput, Step, Track, quality::QualityError,
+    rules::SelectError,
 };
 
 /// Default and largest page sizes of `ListReconciliations`.
@@ -151,23 +151,6 @@ fn track(v: &mut Violations, field: &str, value: i32) -> Option<Track> {
         pb::Track::Enhanced => Track::Enhanced,
         pb::Track::Pioneer => Track::Pioneer,
     })
-}
-
-fn date(v: &mut Violations, field: &str, value: Option<&common::Date>) -> Option<Date> {
-    let Some(d) = value else {
-        v.add(field, "is required");
-        return None;
-    };
-    let (Ok(month), Ok(day)) = (u32::try_from(d.month), u32::try_from(d.day)) else {
-        v.add(field, "must be a valid calendar date");
-        return None;
-    };
-    let date = Date::new(d.year, month, day);
-    if !date.is_valid() {
-        v.add(field, "must be a valid calendar date");
-        return None;
-    }
-    Some(date)
 }
 
 fn performance_year(v: &mut Violations, field: &str, value: i32) -> Option<i32> {
@@ -385,8 +368,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
     let mut v = Violations::default();
     v.text("input.aco_id", &i.aco_id, 64);
     let py = performance_year(&mut v, "input.performance_year", i.performance_year);
-    let start = date(
-        &mut v,
+    let start = v.date(
         "input.agreement_start_date",
         i.agreement_start_date.as_ref(),
     );
@@ -678,11 +660,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let mut v = Violations::default();
         let track = track(&mut v, "track", r.track);
         let py = performance_year(&mut v, "performance_year", r.performance_year);
-        let start = date(
-            &mut v,
-            "agreement_start_date",
-            r.agreement_start_date.as_ref(),
-        );
+        let start = v.date("agreement_start_date", r.agreement_start_date.as_ref());
         let option = msr_option(&mut v, "msr_option", r.msr_option);
         let schedule = schedule(&mut v, "msr_schedule", &r.msr_schedule);
         let (Some(track), Some(py), Some(start), Some(option), Some(schedule)) =

@@ -35,46 +35,13 @@ pub use acorn_proto::explain::{NoTrace, Step, Trace};
 pub use rules::{Date, RuleSet, SelectError};
 pub use update::{PerformanceYearInput, PerformanceYearType, RiskGroup, Updated, update};
 
-/// The four Medicare enrollment types (42 CFR 425.602(a)(2), 425.652(a)(2)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EnrollmentType {
-    /// End-stage renal disease.
-    Esrd,
-    /// Disabled.
-    Disabled,
-    /// Aged, dual eligible.
-    AgedDual,
-    /// Aged, not dual eligible.
-    AgedNonDual,
-}
+pub use acorn_proto::domain::EnrollmentType;
 
 /// Every enrollment type, in the order of [`ByType`] arrays.
-pub const TYPES: [EnrollmentType; 4] = [
-    EnrollmentType::Esrd,
-    EnrollmentType::Disabled,
-    EnrollmentType::AgedDual,
-    EnrollmentType::AgedNonDual,
-];
+pub const TYPES: [EnrollmentType; 4] = EnrollmentType::ALL;
 
 /// One value per enrollment type, in [`TYPES`] order.
 pub type ByType<T> = [T; 4];
-
-impl EnrollmentType {
-    /// Position in a [`ByType`] array.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Short name used in explanations and error paths.
-    pub fn name(self) -> &'static str {
-        match self {
-            EnrollmentType::Esrd => "ESRD",
-            EnrollmentType::Disabled => "DISABLED",
-            EnrollmentType::AgedDual => "AGED_DUAL",
-            EnrollmentType::AgedNonDual => "AGED_NON_DUAL",
-        }
-    }
-}
 
 /// Experience of one enrollment type in one benchmark year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -31,18 +31,7 @@ use rules::{LossLimit, MsrRule};
 
 pub use acorn_proto::explain::{NoTrace, Step, Trace};
 
-/// The four Medicare enrollment types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EnrollmentType {
-    /// End-stage renal disease.
-    Esrd,
-    /// Disabled.
-    Disabled,
-    /// Aged, dual eligible.
-    AgedDual,
-    /// Aged, not dual eligible.
-    AgedNonDual,
-}
+pub use acorn_proto::domain::EnrollmentType;
 
 /// Performance-year experience of one enrollment type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,42 +69,7 @@ impl Track {
     }
 }
 
-/// A calendar date, ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    /// Year.
-    pub year: i32,
-    /// Month, 1-12.
-    pub month: u32,
-    /// Day, 1-31.
-    pub day: u32,
-}
-
-impl Date {
-    /// A date (not validated; see [`Date::is_valid`]).
-    pub const fn new(year: i32, month: u32, day: u32) -> Self {
-        Self { year, month, day }
-    }
-
-    /// True for a real calendar date between 1900 and 9999.
-    pub fn is_valid(&self) -> bool {
-        let leap = self.year % 4 == 0 && (self.year % 100 != 0 || self.year % 400 == 0);
-        let days = match self.month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return false,
-        };
-        (1900..=9999).contains(&self.year) && (1..=days).contains(&self.day)
-    }
-}
-
-impl std::fmt::Display for Date {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
+pub use acorn_proto::domain::Date;
 
 const fn frac(value: i64, scale: u32) -> Decimal {
     Decimal::from_parts(value as u32, 0, 0, false, scale)
