@@ -48,7 +48,7 @@ enum Command {
         format: Format,
     },
     /// Drive a running server with ComputeBenchmark calls and report round trips per second.
-    Loadgen(loadgen::Args),
+    Loadgen(acorn_proto::load::Args),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

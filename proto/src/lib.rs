@@ -9,6 +9,7 @@
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
 //!   `BadRequest` field violations.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps (SQLite, group commit).
+//! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
 /// Generated code for `acorn.common.v1`.
@@ -53,4 +54,5 @@ pub mod domain;
 pub mod explain;
 pub mod fields;
 pub mod ledger;
+pub mod load;
 pub mod serve;

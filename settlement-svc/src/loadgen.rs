@@ -2,37 +2,15 @@
 //! in-flight calls and reports round trips per second and latency percentiles. Every request has a
 //! fresh request_id (so each one is a durable write) and a deterministic, varied input.
 
-use std::time::{Duration, Instant};
-
 use acorn_proto::{
     common::v1::Date,
+    load,
     settlement::v1::{
         ExpenditureTotals, PreviewReconciliationRequest, Quality, ReconcileRequest,
         ReconciliationInput, Track, reconciliation_input::Experience,
         settlement_service_client::SettlementServiceClient,
     },
 };
-use anyhow::Context;
-
-/// Load generator flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// Server address.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
-    pub target: String,
-    /// Total Reconcile calls.
-    #[arg(long, default_value_t = 100_000)]
-    pub requests: u64,
-    /// Calls in flight at once.
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: u64,
-    /// Number of HTTP/2 connections the calls are spread over.
-    #[arg(long, default_value_t = 4)]
-    pub connections: u64,
-    /// Call PreviewReconciliation (compute only) instead of Reconcile (compute and record).
-    #[arg(long)]
-    pub preview: bool,
-}
 
 /// A deterministic, varied Track 1 PY2018 reconciliation for call `i`.
 pub fn request(run: &str, i: u64) -> ReconcileRequest {
@@ -65,68 +43,34 @@ pub fn request(run: &str, i: u64) -> ReconcileRequest {
 }
 
 /// Runs the load and prints the figures.
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: load::Args) -> anyhow::Result<()> {
     let run_id = uuid::Uuid::now_v7().simple().to_string();
-    let mut clients = Vec::new();
-    for _ in 0..args.connections.max(1) {
-        let channel = tonic::transport::Endpoint::from_shared(args.target.clone())?
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .with_context(|| format!("connecting to {}", args.target))?;
-        clients.push(SettlementServiceClient::new(channel));
-    }
-    let started = Instant::now();
-    let per_worker = args.requests / args.concurrency.max(1);
-    let mut workers = Vec::new();
-    for w in 0..args.concurrency.max(1) {
-        let mut client = clients[(w as usize) % clients.len()].clone();
-        let run_id = run_id.clone();
-        let preview = args.preview;
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_worker as usize);
-            for k in 0..per_worker {
-                let req = request(&run_id, w * per_worker + k);
-                let t = Instant::now();
-                if preview {
-                    let input = req.input;
-                    client
-                        .preview_reconciliation(PreviewReconciliationRequest { input })
-                        .await?;
-                } else {
-                    client.reconcile(req).await?;
-                }
-                latencies.push(t.elapsed());
+    let clients = args.channels("settlement-svc").await?;
+    let clients = clients
+        .into_iter()
+        .map(SettlementServiceClient::new)
+        .collect();
+    let preview = args.preview;
+    let report = load::closed_loop(clients, &args, move |mut client, i| {
+        let req = request(&run_id, i);
+        async move {
+            if preview {
+                let input = req.input;
+                client
+                    .preview_reconciliation(PreviewReconciliationRequest { input })
+                    .await?;
+            } else {
+                client.reconcile(req).await?;
             }
-            Ok::<_, tonic::Status>(latencies)
-        }));
-    }
-    let mut latencies: Vec<Duration> = Vec::new();
-    for w in workers {
-        latencies.extend(w.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p) as usize)
-            .copied()
-            .unwrap_or_default()
+            Ok(())
+        }
+    })
+    .await?;
+    let rpc = if preview {
+        "PreviewReconciliation"
+    } else {
+        "Reconcile"
     };
-    println!(
-        "{} {} calls in {:.2}s: {:.0} round trips/s; latency p50 {:.2} ms, p99 {:.2} ms (concurrency {}, connections {})",
-        latencies.len(),
-        if args.preview {
-            "PreviewReconciliation"
-        } else {
-            "Reconcile"
-        },
-        elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        args.concurrency,
-        args.connections,
-    );
+    println!("{rpc}: {report}");
     Ok(())
 }

@@ -56,7 +56,7 @@ enum Command {
         format: Format,
     },
     /// Drive a running server with Reconcile calls and report round trips per second.
-    Loadgen(loadgen::Args),
+    Loadgen(acorn_proto::load::Args),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
