@@ -393,6 +393,12 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
         &i.two_way_blend_updated_benchmark,
         Bound::Positive,
     );
+    if i.participation_months > 12 {
+        v.add(
+            "input.participation_months",
+            "must be 0 (a full year) or 1-12",
+        );
+    }
     if i.agreement_performance_year > 10 {
         v.add(
             "input.agreement_performance_year",
@@ -431,6 +437,8 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
                 extreme_uncontrollable,
                 low_revenue: i.low_revenue,
                 two_way_blend_benchmark,
+                participation_months: (i.participation_months > 0)
+                    .then_some(i.participation_months),
             },
             schedule,
             benchmark_ref: match &i.experience {

@@ -322,6 +322,9 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             i.msr_option = MinimumSavingsRateOption::Variable.into();
         }),
         ("input.track", |i| i.track = Track::BasicA.into()),
+        ("input.participation_months", |i| {
+            i.participation_months = 13
+        }),
         ("input.by_enrollment_type.rows[0].enrollment_type", |i| {
             i.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
                 rows: vec![EnrollmentTypeExperience {

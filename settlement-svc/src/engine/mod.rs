@@ -106,6 +106,9 @@ pub struct SettlementInput<'a> {
     pub low_revenue: bool,
     /// Agreements starting 2024+: updated benchmark recomputed with the two-way blend (425.652(b)(5)).
     pub two_way_blend_benchmark: Option<Decimal>,
+    /// Months of participation in a performance year shorter than 12 (the 6-month 2019 performance
+    /// years): shared savings and losses are pro-rated by months / 12 (425.609). `None` = 12.
+    pub participation_months: Option<u32>,
 }
 
 impl<'a> SettlementInput<'a> {
@@ -136,6 +139,7 @@ impl<'a> SettlementInput<'a> {
             extreme_uncontrollable: ExtremeUncontrollable::None,
             low_revenue: false,
             two_way_blend_benchmark: None,
+            participation_months: None,
         }
     }
 }
@@ -480,7 +484,7 @@ pub fn reconcile(
             s.outcome = Outcome::WithinCorridor;
             s.loss_limit = loss_limit(rules, input, benchmark)?;
             s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
-            return Ok(finish(s, trace));
+            return Ok(finish(s, input, trace));
         }
     }
 
@@ -539,7 +543,7 @@ pub fn reconcile(
                     "0",
                 )
             });
-            return Ok(finish(s, trace));
+            return Ok(finish(s, input, trace));
         }
         let before_seq = sharing * gross;
         let after_seq = before_seq * (Decimal::ONE - seq);
@@ -638,7 +642,7 @@ pub fn reconcile(
     } else {
         corridor(&s, trace);
     }
-    Ok(finish(s, trace))
+    Ok(finish(s, input, trace))
 }
 
 fn settled(
@@ -685,7 +689,24 @@ fn corridor(s: &Settlement, trace: &mut impl Trace) {
     });
 }
 
-fn finish(mut s: Settlement, trace: &mut impl Trace) -> Settlement {
+fn finish(mut s: Settlement, input: &SettlementInput<'_>, trace: &mut impl Trace) -> Settlement {
+    if let Some(months) = input.participation_months.filter(|m| (1..12).contains(m)) {
+        let share = Decimal::from(months) / Decimal::from(12);
+        let (savings, losses) = (s.shared_savings, s.shared_losses);
+        s.shared_savings *= share;
+        s.shared_losses *= share;
+        trace.step(|| {
+            step(
+                "settlement.pro_ration",
+                "42 CFR 425.609(b)-(c)",
+                format!(
+                    "Reconciled on the full calendar year; shared savings and losses pro-rated to {months} months of participation"
+                ),
+                &[("shared_savings", &savings), ("shared_losses", &losses), ("months", &months)],
+                format_args!("savings {}, losses {}", s.shared_savings, s.shared_losses),
+            )
+        });
+    }
     let (savings, losses) = (s.shared_savings, s.shared_losses);
     s.shared_savings = round_money(savings);
     s.shared_losses = round_money(losses);

@@ -459,6 +459,37 @@ fn basic_low_revenue_below_msr() {
     assert_eq!(run(&i).shared_savings, dec!(196000.00));
 }
 
+/// 6-month 2019 performance years: reconciled on all of 2019, then pro-rated to the months of
+/// participation (425.609(b)): 10,000,000 x 50% (no sequestration of PY2019 payments) = 5,000,000,
+/// x 6/12 = 2,500,000; a Track 2 loss of 4,000,000 x 40% = 1,600,000, x 6/12 = 800,000.
+#[test]
+fn six_month_2019_performance_year_is_pro_rated() {
+    let mut i = input(
+        Track::Track1,
+        S2016,
+        2019,
+        60_000,
+        dec!(100000000),
+        dec!(90000000),
+    );
+    i.quality = score(Decimal::ONE);
+    assert_eq!(run(&i).shared_savings, dec!(5000000.00));
+    i.participation_months = Some(6);
+    assert_eq!(run(&i).shared_savings, dec!(2500000.00));
+    let mut t = input(
+        Track::Track2,
+        S2016,
+        2019,
+        60_000,
+        dec!(100000000),
+        dec!(104000000),
+    );
+    t.msr_option = MsrOption::Fixed(dec!(0.02));
+    t.quality = score(Decimal::ONE);
+    t.participation_months = Some(6);
+    assert_eq!(run(&t).net_amount(), dec!(-800000.00));
+}
+
 #[test]
 fn clear_errors() {
     let mut i = input(Track::Track1, S2016, 2017, 4_999, dec!(100), dec!(90));
