@@ -251,15 +251,27 @@ fn step(
     inputs: &[(&'static str, &dyn std::fmt::Display)],
     output: impl std::fmt::Display,
 ) -> Step {
+    // Decimals lose trailing zeros beyond the cents (0.6663, not 0.666300; 6101212.20 stays);
+    // other text is shown as is.
+    let tidy = |text: String| match text.parse::<Decimal>() {
+        Ok(d) if d.scale() > 2 => {
+            let mut n = d.normalize();
+            if n.scale() < 2 {
+                n.rescale(2);
+            }
+            n.to_string()
+        }
+        _ => text,
+    };
     Step {
         rule,
         citation,
         description: description.into(),
         inputs: inputs
             .iter()
-            .map(|(k, v)| ((*k).to_string(), v.to_string()))
+            .map(|(k, v)| ((*k).to_string(), tidy(v.to_string())))
             .collect(),
-        output: output.to_string(),
+        output: tidy(output.to_string()),
     }
 }
 
