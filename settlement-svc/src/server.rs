@@ -697,3 +697,62 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "-?[0-9]{0,30}(\\.[0-9]{0,30})?",
+            "[0-9eE+.,$ -]{0,12}",
+            Just("NaN".to_string()),
+            Just("79228162514264337593543950335".to_string()),
+            Just("0.0000000000000000000000000001".to_string()),
+            ".{0,8}",
+        ]
+    }
+
+    proptest! {
+        /// No request, however malformed, makes validation or the engine panic: it either computes or
+        /// is refused with a status.
+        #[test]
+        fn any_input_validates_or_is_refused_without_panicking(
+            benchmark in text(), expenditures in text(), score in text(), revenue in text(),
+            seq in text(), euc in text(), two_way in text(),
+            track in -2i32..14, option in -1i32..9, standard in -1i32..5,
+            py in 2000i32..2040, year in 2010i32..2026, month in -1i32..14, day in -1i32..33,
+            n in prop_oneof![Just(0u64), 0u64..200_000, Just(u64::MAX)],
+            months in 0u32..14, agreement_year in 0u32..12, low_revenue in any::<bool>(),
+        ) {
+            let input = pb::ReconciliationInput {
+                aco_id: "A1".into(),
+                performance_year: py,
+                agreement_start_date: Some(common::Date { year, month, day }),
+                track,
+                assigned_beneficiaries: n,
+                experience: Some(pb::reconciliation_input::Experience::Totals(pb::ExpenditureTotals {
+                    updated_benchmark: benchmark,
+                    expenditures,
+                })),
+                quality: Some(pb::Quality { standard, score }),
+                msr_option: option,
+                participant_revenue: revenue,
+                sequestration_rate: seq,
+                extreme_uncontrollable: Some(pb::ExtremeUncontrollable {
+                    reduction: Some(pb::extreme_uncontrollable::Reduction::Amount(euc)),
+                }),
+                agreement_performance_year: agreement_year,
+                low_revenue,
+                two_way_blend_updated_benchmark: two_way,
+                participation_months: months,
+                ..Default::default()
+            };
+            if let Ok(v) = validate(Some(&input)) {
+                let _ = compute(&v);
+            }
+        }
+    }
+}
