@@ -286,20 +286,9 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("opening the store {}", db.display()))?;
             let service = AttributionServiceServer::new(AttributionApi::new(store))
                 .max_decoding_message_size(max_upload_bytes.max(serve.max_request_bytes));
-            let addr = serve.listen_addr("attribution-svc");
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
             tracing::info!(db = %db.display(), "store open");
             let name = <AttributionServiceServer<AttributionApi> as NamedService>::NAME;
-            serve::serve(
-                listener,
-                Routes::new(service),
-                &[name],
-                &serve,
-                serve::shutdown_signal(),
-            )
-            .await
+            serve::run("attribution-svc", Routes::new(service), &[name], &serve).await
         }
         Command::Assign {
             performance_year,

@@ -67,20 +67,9 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("opening the ledger {}", db.display()))?;
             let service = BenchmarkServiceServer::new(BenchmarkApi::new(store))
                 .max_decoding_message_size(serve.max_request_bytes);
-            let addr = serve.listen_addr("benchmark-svc");
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
             tracing::info!(db = %db.display(), "ledger open");
             let name = <BenchmarkServiceServer<BenchmarkApi<SqliteLedger>> as NamedService>::NAME;
-            serve::serve(
-                listener,
-                Routes::new(service),
-                &[name],
-                &serve,
-                serve::shutdown_signal(),
-            )
-            .await
+            serve::run("benchmark-svc", Routes::new(service), &[name], &serve).await
         }
         Command::Backtest {
             puf,

@@ -102,6 +102,22 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// What a binary's `serve` does: binds `--listen` (or `service`'s default address), then [`serve`]s
+/// `routes` until SIGINT or SIGTERM.
+pub async fn run(
+    service: &str,
+    routes: Routes,
+    service_names: &[&str],
+    args: &ServeArgs,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let addr = args.listen_addr(service);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    serve(listener, routes, service_names, args, shutdown_signal()).await
+}
+
 /// Serves `routes` (the service's own gRPC services) on `listener`, adding health and reflection,
 /// until `shutdown` resolves; then reports `NOT_SERVING`, stops accepting, and lets in-flight calls
 /// finish for up to `--shutdown-grace` seconds.

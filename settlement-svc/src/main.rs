@@ -88,20 +88,9 @@ async fn main() -> anyhow::Result<()> {
             };
             let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
                 .max_decoding_message_size(serve.max_request_bytes);
-            let addr = serve.listen_addr("settlement-svc");
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
             tracing::info!(db = %db.display(), "ledger open");
             let name = <SettlementServiceServer<SettlementApi<SqliteLedger>> as NamedService>::NAME;
-            serve::serve(
-                listener,
-                Routes::new(service),
-                &[name],
-                &serve,
-                serve::shutdown_signal(),
-            )
-            .await
+            serve::run("settlement-svc", Routes::new(service), &[name], &serve).await
         }
         Command::Backtest {
             puf,
