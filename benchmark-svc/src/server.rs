@@ -10,7 +10,7 @@ use acorn_proto::{
     benchmark::v1::{self as pb, benchmark_service_server::BenchmarkService},
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
-    ledger::{self, Filter, NewRecord, Recorded, Store, StoreError},
+    ledger::{self, Filter, NewRecord, Recorded, Store},
 };
 use prost::Message;
 use rust_decimal::Decimal;
@@ -557,14 +557,6 @@ pub fn engine_status(err: &BenchmarkError, input: &str, performance_year: &str) 
     invalid_argument(&field, err.to_string())
 }
 
-fn store_status(err: StoreError) -> Status {
-    tracing::error!(error = %err, "ledger failure");
-    match err {
-        StoreError::WriterStopped => Status::unavailable("the ledger is shutting down"),
-        _ => Status::internal("the ledger could not complete the request"),
-    }
-}
-
 fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
     steps.into_iter().map(Into::into).collect()
 }
@@ -746,7 +738,7 @@ impl<S: Store> BenchmarkApi<S> {
             period: input.map_or(0, |i| i32::try_from(i.agreement_period).unwrap_or(i32::MAX)),
             body: benchmark.encode_to_vec(),
         };
-        match self.store.record(record).await.map_err(store_status)? {
+        match self.store.record(record).await? {
             Recorded::Created(_) => {
                 tracing::debug!(id = %benchmark.id, "benchmark recorded");
                 Ok(benchmark)
@@ -957,7 +949,7 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
         let mut v = Violations::default();
         v.text("id", id, 64);
         v.into_result()?;
-        let body = self.store.get(id).await.map_err(store_status)?;
+        let body = self.store.get(id).await?;
         let body = body.ok_or_else(|| Status::not_found(format!("benchmark {id} not found")))?;
         Ok(Response::new(pb::GetBenchmarkResponse {
             benchmark: Some(decode(&body)?),
@@ -976,11 +968,8 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
         if period.is_err() {
             v.add("agreement_period", "is too large");
         }
-        let before = ledger::parse_page_token(&r.page_token);
-        if before.is_err() {
-            v.add("page_token", "is not a token returned by this service");
-        }
-        let (Some(limit), Ok(before), Ok(period)) = (limit, before, period) else {
+        let before = v.page_token("page_token", &r.page_token);
+        let (Some(limit), Some(before), Ok(period)) = (limit, before, period) else {
             return Err(v
                 .into_result()
                 .err()
@@ -992,7 +981,7 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
             before,
             limit,
         };
-        let page = self.store.list(filter).await.map_err(store_status)?;
+        let page = self.store.list(filter).await?;
         let benchmarks = page
             .bodies
             .iter()
@@ -1015,11 +1004,7 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
         v.text("benchmark_id", &req.benchmark_id, 64);
         v.into_result()?;
         let py = validate_performance_year(req.performance_year.as_ref(), "performance_year")?;
-        let body = self
-            .store
-            .get(&req.benchmark_id)
-            .await
-            .map_err(store_status)?;
+        let body = self.store.get(&req.benchmark_id).await?;
         let parent = decode(&body.ok_or_else(|| {
             Status::not_found(format!("benchmark {} not found", req.benchmark_id))
         })?)?;

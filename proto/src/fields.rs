@@ -167,6 +167,17 @@ impl Violations {
         }
     }
 
+    /// A page token issued by [`crate::ledger::page_token`]: `Some(None)` for the first page.
+    pub fn page_token(&mut self, field: &str, token: &str) -> Option<Option<i64>> {
+        match crate::ledger::parse_page_token(token) {
+            Ok(before) => Some(before),
+            Err(e) => {
+                self.add(field, e.to_string());
+                None
+            }
+        }
+    }
+
     /// `Ok(())` when nothing was recorded, else `INVALID_ARGUMENT` naming every field.
     pub fn into_result(self) -> Result<(), Status> {
         if self.0.is_empty() {

@@ -82,6 +82,17 @@ pub enum StoreError {
     WriterStopped,
 }
 
+impl From<StoreError> for tonic::Status {
+    /// Ledger failures are the server's, never the caller's: logged here, reported without detail.
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "ledger failure");
+        match err {
+            StoreError::WriterStopped => tonic::Status::unavailable("the ledger is shutting down"),
+            _ => tonic::Status::internal("the ledger could not complete the request"),
+        }
+    }
+}
+
 /// The ledger operations a service needs (SQLite now; PostgreSQL can implement the same trait).
 pub trait Store: Send + Sync + 'static {
     /// Writes a record durably, idempotently on its request_id.

@@ -8,7 +8,7 @@ use acorn_proto::{
     benchmark::v1::{GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient},
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
-    ledger::{self, Filter, NewRecord, Recorded, Store, StoreError},
+    ledger::{self, Filter, NewRecord, Recorded, Store},
     settlement::v1::{self as pb, settlement_service_server::SettlementService},
 };
 use prost::Message;
@@ -478,14 +478,6 @@ pub fn engine_status(err: &SettlementError, prefix: &str) -> Status {
     invalid_argument(&format!("{prefix}{field}"), err.to_string())
 }
 
-fn store_status(err: StoreError) -> Status {
-    tracing::error!(error = %err, "ledger failure");
-    match err {
-        StoreError::WriterStopped => Status::unavailable("the ledger is shutting down"),
-        _ => Status::internal("the ledger could not complete the request"),
-    }
-}
-
 fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
     steps.into_iter().map(Into::into).collect()
 }
@@ -571,7 +563,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             period: input.map_or(0, |i| i.performance_year),
             body: reconciliation.encode_to_vec(),
         };
-        let stored = match self.store.record(record).await.map_err(store_status)? {
+        let stored = match self.store.record(record).await? {
             Recorded::Created(_) => {
                 tracing::debug!(id = %reconciliation.id, "reconciliation recorded");
                 reconciliation
@@ -611,7 +603,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let mut v = Violations::default();
         v.text("id", id, 64);
         v.into_result()?;
-        let body = self.store.get(id).await.map_err(store_status)?;
+        let body = self.store.get(id).await?;
         let body =
             body.ok_or_else(|| Status::not_found(format!("reconciliation {id} not found")))?;
         Ok(Response::new(pb::GetReconciliationResponse {
@@ -630,11 +622,8 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         if r.performance_year < 0 {
             v.add("performance_year", "must be 0 (all) or a performance year");
         }
-        let before = ledger::parse_page_token(&r.page_token);
-        if before.is_err() {
-            v.add("page_token", "is not a token returned by this service");
-        }
-        let (Some(limit), Ok(before)) = (limit, before) else {
+        let before = v.page_token("page_token", &r.page_token);
+        let (Some(limit), Some(before)) = (limit, before) else {
             return Err(v
                 .into_result()
                 .err()
@@ -647,7 +636,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             before,
             limit,
         };
-        let page = self.store.list(filter).await.map_err(store_status)?;
+        let page = self.store.list(filter).await?;
         let reconciliations = page
             .bodies
             .iter()
