@@ -15,7 +15,8 @@
 //! | prior savings adjustment, dollars per capita (agreements from 2024) | `PriorSavAdj` |
 //!
 //! The same column name means different things in different years: `PosRegAdj` is a 0/1 flag in
-//! PY2018 and a signed per capita dollar amount in PY2022, so the file decides: the column is a
+//! PY2018 and a signed per capita dollar amount in PY2022, so the file decides: the reader's
+//! detected layout where it knows (2016-2018 flag, 2022-2023 dollars), otherwise the column is a
 //! flag when every value it holds is 0 or 1, dollars otherwise. Suppressed (`*`) or blank cells of a
 //! needed input skip the row with the column named.
 //!
@@ -58,7 +59,7 @@
 
 use std::collections::BTreeMap;
 
-use acorn_proto::cms::puf::{PufError, PufFile, PufRow};
+use acorn_proto::cms::puf::{Layout, PufError, PufFile, PufRow};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
@@ -328,7 +329,7 @@ impl Prepared {
 }
 
 /// What the file's columns mean, decided over the whole file.
-struct Layout {
+struct Columns {
     /// The file has `RegAdj` (PY2024).
     has_regional_adjustment: bool,
     /// `PosRegAdj` holds dollars (PY2022) rather than the PY2018 0/1 flag.
@@ -336,12 +337,18 @@ struct Layout {
     performance_year: Option<i32>,
 }
 
-impl Layout {
-    fn of(file: &PufFile) -> Layout {
-        let positive_regional_is_dollars = file.rows().any(|row| {
-            matches!(row.decimal(POSITIVE_REGIONAL), Ok(Some(d)) if d != Decimal::ZERO && d != Decimal::ONE)
-        });
-        Layout {
+impl Columns {
+    fn of(file: &PufFile) -> Columns {
+        // The reader's layout decides where it knows (PY2016-2018: the flag; PY2022-2023: dollars);
+        // otherwise the values do: dollars unless every value is 0 or 1.
+        let positive_regional_is_dollars = match file.layout() {
+            Layout::Py2016 => false,
+            Layout::Py2022 | Layout::Py2023 => true,
+            _ => file.rows().any(|row| {
+                matches!(row.decimal(POSITIVE_REGIONAL), Ok(Some(d)) if d != Decimal::ZERO && d != Decimal::ONE)
+            }),
+        };
+        Columns {
             has_regional_adjustment: file.has_column(REGIONAL_ADJUSTMENT[0]),
             positive_regional_is_dollars,
             performance_year: file.performance_year(),
@@ -366,7 +373,7 @@ fn optional(row: &PufRow<'_>, names: &[&str]) -> Result<Option<Decimal>, String>
 fn published_adjustment(
     row: &PufRow<'_>,
     rules: &RuleSet,
-    layout: &Layout,
+    layout: &Columns,
 ) -> Result<Option<Decimal>, String> {
     let regional = if layout.has_regional_adjustment {
         optional(row, REGIONAL_ADJUSTMENT)?
@@ -395,7 +402,7 @@ fn published_adjustment(
 fn published_year(
     row: &PufRow<'_>,
     rules: &RuleSet,
-    layout: &Layout,
+    layout: &Columns,
 ) -> Result<PublishedYear, String> {
     if !matches!(rules.update, UpdateRule::Blend)
         || !matches!(rules.risk, PyRiskRule::Capped { .. })
@@ -432,7 +439,7 @@ fn published_year(
     })
 }
 
-fn prepare(row: &PufRow<'_>, layout: &Layout) -> Result<Prepared, String> {
+fn prepare(row: &PufRow<'_>, layout: &Columns) -> Result<Prepared, String> {
     let aco_id = row.text(ACO_ID).unwrap_or("?").to_string();
     let (y, m, d) = row
         .date(START)
@@ -684,7 +691,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             return Err(BacktestError::MissingColumn(column.into()));
         }
     }
-    let layout = Layout::of(file);
+    let layout = Columns::of(file);
     let mut prepared = Vec::new();
     let mut skipped = Vec::new();
     for row in file.rows() {
