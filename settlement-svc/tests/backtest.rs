@@ -54,13 +54,15 @@ fn py2014_every_aco_within_one_dollar() {
                 track: Track::Track1,
                 acos: 330,
                 within_1_dollar: 330,
-                within_0_1_percent: 330
+                within_0_1_percent: 330,
+                explained: 0
             },
             TrackSummary {
                 track: Track::Track2,
                 acos: 3,
                 within_1_dollar: 3,
-                within_0_1_percent: 3
+                within_0_1_percent: 3,
+                explained: 0
             },
         ]
     );
@@ -133,6 +135,8 @@ fn py2018_within_0_1_percent_and_every_mismatch_explained() {
 
     let mismatches: Vec<_> = report.mismatches().collect();
     assert_eq!(mismatches.len(), 126 + 6 + 20 + 24);
+    let explained: Vec<_> = report.tracks.iter().map(|t| t.explained).collect();
+    assert_eq!(explained, [126, 6, 20, 24]);
     for m in &mismatches {
         let cause = m.cause.as_deref().unwrap_or("");
         assert!(
@@ -175,6 +179,7 @@ fn json_shape() {
     assert_eq!(track["acos"], 330);
     assert_eq!(track["within_1_dollar"], 330);
     assert_eq!(track["within_0_1_percent"], 330);
+    assert_eq!(track["explained"], 0);
     assert_eq!(json["tracks"][1]["track"], "TRACK_2");
     assert_eq!(json["tracks"].as_array().map(Vec::len), Some(2));
     let acos = json["acos"].as_array().expect("acos array");
@@ -211,15 +216,15 @@ fn table_is_readable_and_deterministic() {
         "MSSP PUF backtest, performance year 2018: 548 ACOs compared, 0 rows skipped\n"
     ));
     assert!(
-        table.contains("\ntrack         ACOs  within $1  within 0.1%\n"),
+        table.contains("\ntrack         ACOs  within $1  within 0.1%   explained\n"),
         "{table}"
     );
     assert!(
-        table.contains("\nTRACK_1        453        327          453\n"),
+        table.contains("\nTRACK_1        453        327          453  126 of 126\n"),
         "{table}"
     );
     assert!(
-        table.contains("\nTRACK_1_PLUS    52         28           52\n"),
+        table.contains("\nTRACK_1_PLUS    52         28           52    24 of 24\n"),
         "{table}"
     );
     assert!(table.contains("\nMismatches beyond $1: 176\n"));
@@ -452,6 +457,10 @@ fn hostile_rows_never_panic() {
                 "BASIC Level E",
                 "ENHANCED",
                 "Basic A",
+                "A",
+                "C",
+                "E",
+                "EN",
             ],
         ),
         ("Current_Track_1", &["0", "1"]),
@@ -492,6 +501,15 @@ fn hostile_rows_never_panic() {
         ("Met_QPS", &["0", "1"]),
         ("FinalShareRate", &["0", "0.5"]),
         ("RevLossLimit", &["0", "1"]),
+        ("Met_AltQPS", &["0", "1"]),
+        ("ReducedSS", &["0", "1"]),
+        ("Participation_Six_Months", &["0", "1"]),
+        ("Prorate_Shared_Losses", &["0", "1"]),
+        ("AIPRecoup", &["0", "150,000", "999999999999999"]),
+        ("AIPOwe", &["0", "25,000"]),
+        ("QualPerfShare", &["0.5", "75%", "40"]),
+        ("FinalLossRate", &["40%", "0.75", "55.00"]),
+        ("Rev_Exp_Cat", &["Low Revenue", "High Revenue"]),
     ];
     let header: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -593,6 +611,8 @@ fn py2022_every_aco_reproduced_or_explained() {
     // the offset 2,320,475 is 4% of an implied participant revenue of 58,011,875.
     let mismatches: Vec<_> = report.mismatches().collect();
     assert_eq!(mismatches.len(), 1);
+    let explained: Vec<_> = report.tracks.iter().map(|t| t.explained).collect();
+    assert_eq!(explained, [0, 0, 0, 1, 0, 0]);
     let a1070 = mismatches[0];
     assert_eq!(
         (a1070.aco_id.as_str(), a1070.track),
@@ -826,6 +846,7 @@ fn py2021_layout() {
     assert_eq!(a3.offset.map(|o| o.diff()), Some(dec("300000")));
     assert!(!a3.within_1_dollar() && !a3.within_0_1_percent());
     assert_eq!(a3.cause.as_deref(), Some("unexplained"));
+    assert!(!a3.is_explained());
 }
 
 /// PY2023 (letters, `Met_AltQPS`, `FinalLossRate`; no PY column: the layout says 2023): the
