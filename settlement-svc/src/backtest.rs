@@ -911,7 +911,10 @@ fn rate_notes(p: &Prepared, py: i32, s: &Settlement, precision: Precision) -> Ve
             + precision
                 .score
                 .map_or(Decimal::ZERO, |dp| max.abs() * half_unit(dp));
-        if (rebuilt - published).abs() <= band {
+        if rebuilt
+            .checked_sub(published)
+            .is_some_and(|d| d.abs() <= band)
+        {
             notes.push(format!(
                 "FinalShareRate {} is published rounded to {decimals} dp: rebuilt from its parts, {parts} {} x QualScore {} = {}",
                 published.normalize(),

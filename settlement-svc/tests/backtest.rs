@@ -942,3 +942,108 @@ fn py2024_reduced_sharing_and_advance_investment_payments() {
         (Some(5), Some(4))
     );
 }
+
+/// A cell anywhere in the representable range: any `Decimal` (all 96-bit mantissas and scales),
+/// as a bare number, a percent, a parenthesised negative or a dollar amount, or a marker, a flag,
+/// a date or a track code.
+fn any_cell() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let decimal = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+        0u32..=28,
+    )
+        .prop_map(|(lo, mid, hi, neg, scale)| Decimal::from_parts(lo, mid, hi, neg, scale));
+    prop_oneof![
+        decimal.clone().prop_map(|d| d.to_string()),
+        decimal.clone().prop_map(|d| format!("{d}%")),
+        decimal.prop_map(|d| format!("(${})", d.abs())),
+        (0u64..2_000_000_000).prop_map(|n| n.to_string()),
+        prop::sample::select(vec![
+            "",
+            "-",
+            "*",
+            "^",
+            "/",
+            "P4R",
+            "0",
+            "1",
+            "A",
+            "B",
+            "C",
+            "D",
+            "E",
+            "EN",
+            "Track 1",
+            "01/01/2024",
+            "07/01/2019",
+            "2016-01-01",
+            "02/30/2019",
+            "Low Revenue",
+            "1,000,000",
+        ])
+        .prop_map(String::from),
+        "[ -~]{0,12}",
+    ]
+}
+
+proptest::proptest! {
+    /// Any cells in the 2024 layout's columns, any performance year: no panic, and every row is
+    /// either compared or reported with its line and reason (never silently dropped).
+    #[test]
+    fn no_row_is_silently_dropped(
+        rows in proptest::collection::vec(
+            proptest::option::weighted(
+                0.8,
+                proptest::collection::vec(proptest::option::weighted(0.25, any_cell()), 24),
+            ),
+            1..8,
+        ),
+        py in 2012i32..2030,
+    ) {
+        const HEADER: &str = "ACO_ID,Current_Start_Date,Current_Track,N_AB,MinSavPerc,BnchmkMinExp,DisAdj,Impact_Mid_Year_Termination,EarnSaveLoss,Met_QPS,Met_AltQPS,QualScore,AIPRecoup,AIPOwe,ABtotBnchmk,ABtotExp,FinalShareRate,ReducedSS,FinalLossRate,Rev_Exp_Cat,Participation_Six_Months,QualPerfShare,RevLossLimit,Prorate_Shared_Losses";
+        // A plausible PY2024 row; each cell replaced by an arbitrary one a quarter of the time.
+        const BASE: [&str; 24] = [
+            "A1", "01/01/2024", "E", "12000", "0.5", "3000000", "", "0", "1029000", "0", "1",
+            "70", "150000", "0", "150000000", "147000000", "35.00", "1", "40.00", "Low Revenue",
+            "0", "50", "0", "0",
+        ];
+        let mut csv = format!("{HEADER}\n");
+        let untouched = vec![None; 24];
+        for row in &rows {
+            let cells: Vec<String> = row
+                .as_ref()
+                .unwrap_or(&untouched)
+                .iter()
+                .zip(BASE)
+                .map(|(c, base)| format!("\"{}\"", c.as_deref().unwrap_or(base).replace('"', "")))
+                .collect();
+            csv.push_str(&cells.join(","));
+            csv.push('\n');
+        }
+        let puf = parse(&csv).with_performance_year(py);
+        let report = backtest::run(&puf).expect("columns present");
+        proptest::prop_assert_eq!(report.acos.len() + report.skipped.len(), rows.len());
+        proptest::prop_assert_eq!(report.rows, rows.len());
+        let lines: Vec<usize> = report
+            .acos
+            .iter()
+            .map(|a| a.line)
+            .chain(report.skipped.iter().map(|(l, _)| *l))
+            .collect();
+        proptest::prop_assert!(lines.iter().all(|l| (2..2 + rows.len()).contains(l)));
+        let _ = (report.to_table(), report.to_json());
+        // An untouched base row reaches the engine (in the years its track exists).
+        for (i, row) in rows.iter().enumerate() {
+            if row.is_none() && (2024..2030).contains(&py) {
+                let line = i + 2;
+                proptest::prop_assert!(
+                    report.acos.iter().any(|a| a.line == line && a.computed.is_some()),
+                    "line {}: {:?}", line, report.skipped
+                );
+            }
+        }
+    }
+}
