@@ -897,9 +897,14 @@ fn rate_notes(p: &Prepared, py: i32, s: &Settlement, precision: Precision) -> Ve
         (p.final_share_rate, p.quality.score, precision.share)
         && score_scaled
         && !s.final_sharing_rate.is_zero()
-        && s.final_sharing_rate != published
     {
-        let rebuilt = s.final_sharing_rate;
+        // Below the MSR under 425.605(h) the rate applied is half the final sharing rate.
+        let halved = s.outcome == Outcome::SharedSavings && s.savings_rate < s.msr;
+        let rebuilt = if halved {
+            s.final_sharing_rate / Decimal::TWO
+        } else {
+            s.final_sharing_rate
+        };
         let (parts, max) = match p.qual_perf_share {
             Some(q) => ("QualPerfShare", q),
             None => ("maximum sharing rate", rules.max_sharing_rate),
@@ -911,12 +916,15 @@ fn rate_notes(p: &Prepared, py: i32, s: &Settlement, precision: Precision) -> Ve
             + precision
                 .score
                 .map_or(Decimal::ZERO, |dp| max.abs() * half_unit(dp));
-        if rebuilt
+        let half = if halved { " / 2 (425.605(h))" } else { "" };
+        let within_rounding = rebuilt
             .checked_sub(published)
-            .is_some_and(|d| d.abs() <= band)
-        {
+            .is_some_and(|d| d.abs() <= band);
+        if rebuilt == published {
+            // Published exactly: nothing rebuilt.
+        } else if within_rounding {
             notes.push(format!(
-                "FinalShareRate {} is published rounded to {decimals} dp: rebuilt from its parts, {parts} {} x QualScore {} = {}",
+                "FinalShareRate {} is published rounded to {decimals} dp: rebuilt from its parts, {parts} {} x QualScore {}{half} = {}",
                 published.normalize(),
                 max.normalize(),
                 score.normalize(),
@@ -924,7 +932,7 @@ fn rate_notes(p: &Prepared, py: i32, s: &Settlement, precision: Precision) -> Ve
             ));
         } else if s.outcome == Outcome::SharedSavings {
             notes.push(format!(
-                "published FinalShareRate {} differs from the rule's {parts} x QualScore = {} beyond rounding",
+                "published FinalShareRate {} differs from the rule's {parts} x QualScore{half} = {} beyond rounding",
                 published.normalize(),
                 rebuilt.normalize()
             ));

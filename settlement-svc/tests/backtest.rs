@@ -1047,3 +1047,39 @@ proptest::proptest! {
         }
     }
 }
+
+/// PY2013 with machine names (`EarnShrSavings` and `OweLosses` instead of `EarnSaveLoss`, a
+/// `Track2` flag only), and a PY2024 alternative-standard row below the MSR whose published rate
+/// is the half of 425.605(h): 40% x 0.805 / 2 = 16.1%, published "16.10".
+#[test]
+fn py2013_machine_names_and_half_rate_notes() {
+    let puf = parse(
+        "ACO_Num,Start_Date,Track2,N_AB,MinSavPerc,QualScore,FinalShareRate,ABtotBnchmk,ABtotExp,BnchmkMinExp,EarnShrSavings,OweLosses\n\
+         A1,07/01/2012,0,20000,0.025,1,0.5,200000000,190000000,10000000,4900000,\n\
+         A2,01/01/2013,1,10000,0.02,1,0.6,100000000,103000000,-3000000,0,1200000\n",
+    );
+    let report = backtest::run(&puf).expect("runs");
+    assert_eq!(
+        (report.layout, report.performance_year),
+        (Layout::Py2013, 2013)
+    );
+    // 10,000,000 x 50% x 98%; Track 2: 3,000,000 x (1 - 60%).
+    assert_eq!(aco(&report, "A1").computed, Some(dec("4900000")));
+    assert_eq!(aco(&report, "A2").computed, Some(dec("-1200000")));
+    assert_eq!(aco(&report, "A2").published, dec("-1200000"));
+    assert_eq!(report.mismatches().count(), 0);
+
+    let puf = parse(
+        "ACO_ID,Current_Start_Date,Current_Track,N_AB,MinSavPerc,BnchmkMinExp,EarnSaveLoss,Met_QPS,Met_AltQPS,QualScore,ABtotBnchmk,FinalShareRate,ReducedSS,Rev_Exp_Cat\n\
+         A1,01/01/2024,A,8000,3.2,2000000,315560,0,1,80.5,100000000,16.10,1,Low Revenue\n",
+    )
+    .with_performance_year(2024);
+    let report = backtest::run(&puf).expect("runs");
+    let a1 = aco(&report, "A1");
+    // 2,000,000 x 16.1% x 98% = 315,560.
+    assert_eq!(a1.computed, Some(dec("315560")));
+    assert_eq!(
+        a1.note, None,
+        "the published half rate is the rebuilt one exactly"
+    );
+}
