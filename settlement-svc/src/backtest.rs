@@ -1017,7 +1017,7 @@ fn revenue_limit(
     let by_benchmark = benchmark * s.updated_benchmark;
     let implied_revenue = published_loss / revenue;
     Some(format!(
-        "loss limit / revenue unknown: participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)), below the benchmark-based limit {} and the computed shared loss {}",
+        "loss limit / revenue unknown: participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)(iii)(D)-(v)(D)), below the benchmark-based limit {} and the computed shared loss {}",
         published_loss,
         Decimal::ZERO - p.published,
         p.dis_adj,
