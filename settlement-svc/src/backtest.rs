@@ -35,7 +35,7 @@
 //!
 //! Where the offset (`DisAdj`) cancels the whole loss (`EarnSaveLoss` 0, the PY2020-2022 COVID-19
 //! relief), the comparison is the engine's shared loss before the offset against the offset
-//! ([`OffsetCheck`]): both must be within $1 (or 0.1%) for the row to count as within.
+//! ([`OffsetCheck`]) instead of the net amounts (an offset within $1 implies net amounts within $1).
 //!
 //! The published amount is in whole dollars; the engine's in cents. An ACO is "within $1" when
 //! `|computed - published| <= 1` and "within 0.1%" when it is within $1 or
@@ -127,26 +127,39 @@ impl AcoComparison {
         self.computed.map(|c| c - self.published)
     }
 
-    /// `|computed - published| <= $1`, and, where the offset cancels the loss, the engine's shared
-    /// loss within $1 of the published offset.
+    /// `|computed - published| <= $1`; where the offset cancels the loss, the engine's shared loss
+    /// within $1 of the published offset instead (which implies the net amounts agree within $1).
     pub fn within_1_dollar(&self) -> bool {
-        self.diff().is_some_and(|d| d.abs() <= Decimal::ONE)
-            && self.offset.is_none_or(|o| o.diff().abs() <= Decimal::ONE)
+        self.computed.is_some()
+            && match self.offset {
+                Some(o) => o.diff().abs() <= Decimal::ONE,
+                None => self.diff().is_some_and(|d| d.abs() <= Decimal::ONE),
+            }
     }
 
     /// Within $1, or `|computed - published| <= 0.1% x |published|`; where the offset cancels the
-    /// loss, the same test of the shared loss against the offset.
+    /// loss, the same test of the shared loss against the offset instead.
     pub fn within_0_1_percent(&self) -> bool {
-        self.diff()
-            .is_some_and(|d| within_0_1_percent_of(d, self.published))
-            && self
-                .offset
-                .is_none_or(|o| within_0_1_percent_of(o.diff(), o.published))
+        self.computed.is_some()
+            && match self.offset {
+                Some(o) => within_0_1_percent_of(o.diff(), o.published),
+                None => self
+                    .diff()
+                    .is_some_and(|d| within_0_1_percent_of(d, self.published)),
+            }
     }
 
     /// Not within $1 (including engine errors).
     pub fn is_mismatch(&self) -> bool {
         !self.within_1_dollar()
+    }
+
+    /// A mismatch whose cause a check on the numbers supports (not "unexplained", not an engine
+    /// error).
+    pub fn is_explained(&self) -> bool {
+        self.is_mismatch()
+            && self.error.is_none()
+            && self.cause.as_deref().is_some_and(|c| c != UNEXPLAINED)
     }
 }
 
@@ -161,6 +174,8 @@ pub struct TrackSummary {
     pub within_1_dollar: usize,
     /// ACOs within $1 or within 0.1% of the published amount.
     pub within_0_1_percent: usize,
+    /// ACOs beyond $1 whose difference a checked cause explains ([`AcoComparison::is_explained`]).
+    pub explained: usize,
 }
 
 /// The result of [`run`].
@@ -263,6 +278,8 @@ const TRACK2_ONLY: &str = "Track2";
 const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// Largest beneficiary count accepted.
 const MAX_BENEFICIARIES: u64 = 1_000_000_000;
+/// The cause of a mismatch no check explains.
+const UNEXPLAINED: &str = "unexplained";
 /// Distance from the MSR/MLR that counts as a threshold case.
 const THRESHOLD_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
 
@@ -354,9 +371,19 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
         .map(|s| s.normalize().scale())
         .max();
 
+    let share_decimals = prepared
+        .iter()
+        .filter_map(|p| p.final_share_rate)
+        .map(|s| s.normalize().scale())
+        .max();
+    let precision = Precision {
+        score: score_decimals,
+        share: share_decimals,
+    };
+
     let schedule = MsrSchedule::with_small_aco_extension();
     for p in &prepared {
-        match compare(p, performance_year, &schedule, score_decimals) {
+        match compare(p, performance_year, &schedule, precision) {
             Ok(c) => report.acos.push(c),
             Err(reason) => report.skipped.push((p.line, reason)),
         }
@@ -373,6 +400,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
                 acos,
                 within_1_dollar: of_track().filter(|a| a.within_1_dollar()).count(),
                 within_0_1_percent: of_track().filter(|a| a.within_0_1_percent()).count(),
+                explained: of_track().filter(|a| a.is_explained()).count(),
             })
         })
         .collect();
@@ -716,12 +744,20 @@ fn msr_option(p: &Prepared, py: i32) -> MsrOption {
     }
 }
 
+/// Decimals the file publishes `QualScore` and `FinalShareRate` to (the most any cell has).
+#[derive(Clone, Copy)]
+struct Precision {
+    score: Option<u32>,
+    share: Option<u32>,
+}
+
 fn compare(
     p: &Prepared,
     py: i32,
     schedule: &MsrSchedule,
-    score_decimals: Option<u32>,
+    precision: Precision,
 ) -> Result<AcoComparison, String> {
+    let score_decimals = precision.score;
     let mut input = SettlementInput::new(
         p.track,
         p.start,
@@ -786,7 +822,7 @@ fn compare(
         }
     }
     if let Ok(s) = &result {
-        notes.extend(rate_notes(p, py, s));
+        notes.extend(rate_notes(p, py, s, precision));
     }
 
     let aip = p.aip_recoup.map(|recouped| {
@@ -843,10 +879,10 @@ fn compare(
     Ok(c)
 }
 
-/// Notes on the published rates: a rounded `FinalShareRate` the engine rebuilt from its unrounded
-/// parts, a published rate that differs from the rule, a `QualPerfShare` that is not the track's
-/// maximum rate.
-fn rate_notes(p: &Prepared, py: i32, s: &Settlement) -> Vec<String> {
+/// Notes on the published rates: a rounded `FinalShareRate` the engine rebuilt from its parts, a
+/// published rate that differs from the rule beyond the rounding of the file, a `QualPerfShare`
+/// that is not the track's maximum rate.
+fn rate_notes(p: &Prepared, py: i32, s: &Settlement, precision: Precision) -> Vec<String> {
     let mut notes = Vec::new();
     let Ok(rules) = rules::select(p.track, p.start, py) else {
         return notes;
@@ -862,29 +898,46 @@ fn rate_notes(p: &Prepared, py: i32, s: &Settlement) -> Vec<String> {
     }
     let score_scaled = Era::of(py) == Era::ScoreScaled
         || p.quality.standard == Some(QualityStandard::AlternativeMet);
-    if let (Some(published), Some(score)) = (p.final_share_rate, p.quality.score)
+    if let (Some(published), Some(score), Some(decimals)) =
+        (p.final_share_rate, p.quality.score, precision.share)
         && score_scaled
         && !s.final_sharing_rate.is_zero()
     {
-        let rebuilt = s.final_sharing_rate;
-        let decimals = published.normalize().scale();
+        // Below the MSR under 425.605(h) the rate applied is half the final sharing rate.
+        let halved = s.outcome == Outcome::SharedSavings && s.savings_rate < s.msr;
+        let rebuilt = if halved {
+            s.final_sharing_rate / Decimal::TWO
+        } else {
+            s.final_sharing_rate
+        };
         let (parts, max) = match p.qual_perf_share {
             Some(q) => ("QualPerfShare", q),
             None => ("maximum sharing rate", rules.max_sharing_rate),
         };
-        if rebuilt != published && rebuilt.round_dp(decimals) == published.normalize() {
+        // Rounding band: half a unit of the published rate, plus the maximum rate times half a
+        // unit of the (itself rounded) published score.
+        let half_unit = |dp: u32| Decimal::try_new(5, dp.saturating_add(1)).unwrap_or_default();
+        let band = half_unit(decimals)
+            + precision
+                .score
+                .map_or(Decimal::ZERO, |dp| max.abs() * half_unit(dp));
+        let half = if halved { " / 2 (425.605(h))" } else { "" };
+        let within_rounding = rebuilt
+            .checked_sub(published)
+            .is_some_and(|d| d.abs() <= band);
+        if rebuilt == published {
+            // Published exactly: nothing rebuilt.
+        } else if within_rounding {
             notes.push(format!(
-                "FinalShareRate {} is published rounded to {decimals} dp: rebuilt from its parts, {parts} {} x QualScore {} = {}",
+                "FinalShareRate {} is published rounded to {decimals} dp: rebuilt from its parts, {parts} {} x QualScore {}{half} = {}",
                 published.normalize(),
                 max.normalize(),
                 score.normalize(),
                 rebuilt.normalize()
             ));
-        } else if rebuilt.round_dp(decimals) != published.normalize()
-            && s.outcome == Outcome::SharedSavings
-        {
+        } else if s.outcome == Outcome::SharedSavings {
             notes.push(format!(
-                "published FinalShareRate {} differs from the rule's {parts} x QualScore = {}",
+                "published FinalShareRate {} differs from the rule's {parts} x QualScore{half} = {} beyond rounding",
                 published.normalize(),
                 rebuilt.normalize()
             ));
@@ -938,7 +991,7 @@ fn cause(
     if let Some(text) = reduced_sharing(p, s) {
         return text;
     }
-    "unexplained".to_string()
+    UNEXPLAINED.to_string()
 }
 
 /// BASIC C-E without published revenue, shared loss above what CMS collected (or offset): the
@@ -969,7 +1022,7 @@ fn revenue_limit(
     let by_benchmark = benchmark * s.updated_benchmark;
     let implied_revenue = published_loss / revenue;
     Some(format!(
-        "loss limit / revenue unknown: participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)), below the benchmark-based limit {} and the computed shared loss {}",
+        "loss limit / revenue unknown: participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)(iii)(D)-(v)(D)), below the benchmark-based limit {} and the computed shared loss {}",
         published_loss,
         Decimal::ZERO - p.published,
         p.dis_adj,
@@ -1062,7 +1115,10 @@ fn quality_rounding(
             per(gross + half, published - half)?,
             per(gross - half, published + half)?,
         )
-    } else if s.outcome == Outcome::SharedLosses && published < Decimal::ZERO {
+    } else if s.outcome == Outcome::SharedLosses
+        && (published < Decimal::ZERO || (published.is_zero() && !p.dis_adj.is_zero()))
+    {
+        // Owed + offset is CMS's shared loss (all of it offset when EarnSaveLoss is 0).
         let Some(LossRate::OneMinusSharing { floor, ceiling }) = rules.losses.map(|l| l.rate)
         else {
             return None;
@@ -1133,6 +1189,7 @@ impl Report {
             "ACOs".to_string(),
             "within $1".to_string(),
             "within 0.1%".to_string(),
+            "explained".to_string(),
         ]];
         rows.extend(self.tracks.iter().map(|t| {
             vec![
@@ -1140,6 +1197,7 @@ impl Report {
                 t.acos.to_string(),
                 t.within_1_dollar.to_string(),
                 t.within_0_1_percent.to_string(),
+                format!("{} of {}", t.explained, t.acos - t.within_1_dollar),
             ]
         }));
         out.push_str(&align(&rows, &[0]));
@@ -1182,7 +1240,7 @@ impl Report {
     }
 
     /// The report as JSON: `performance_year`, `year_layout` ([`Report::year_layout`]), `rows`
-    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent), `acos`
+    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained), `acos`
     /// (aco_id, line, track, published, computed, diff, within_1_dollar, within_0_1_percent,
     /// cause, error, note, offset {published, computed, diff} or null, aip {recouped, owed,
     /// net_paid_published, net_paid_computed} or null) and `skipped` (line, reason). Amounts are
@@ -1197,6 +1255,7 @@ impl Report {
                     "acos": t.acos,
                     "within_1_dollar": t.within_1_dollar,
                     "within_0_1_percent": t.within_0_1_percent,
+                    "explained": t.explained,
                 })
             })
             .collect();

@@ -54,13 +54,15 @@ fn py2014_every_aco_within_one_dollar() {
                 track: Track::Track1,
                 acos: 330,
                 within_1_dollar: 330,
-                within_0_1_percent: 330
+                within_0_1_percent: 330,
+                explained: 0
             },
             TrackSummary {
                 track: Track::Track2,
                 acos: 3,
                 within_1_dollar: 3,
-                within_0_1_percent: 3
+                within_0_1_percent: 3,
+                explained: 0
             },
         ]
     );
@@ -133,6 +135,8 @@ fn py2018_within_0_1_percent_and_every_mismatch_explained() {
 
     let mismatches: Vec<_> = report.mismatches().collect();
     assert_eq!(mismatches.len(), 126 + 6 + 20 + 24);
+    let explained: Vec<_> = report.tracks.iter().map(|t| t.explained).collect();
+    assert_eq!(explained, [126, 6, 20, 24]);
     for m in &mismatches {
         let cause = m.cause.as_deref().unwrap_or("");
         assert!(
@@ -175,6 +179,7 @@ fn json_shape() {
     assert_eq!(track["acos"], 330);
     assert_eq!(track["within_1_dollar"], 330);
     assert_eq!(track["within_0_1_percent"], 330);
+    assert_eq!(track["explained"], 0);
     assert_eq!(json["tracks"][1]["track"], "TRACK_2");
     assert_eq!(json["tracks"].as_array().map(Vec::len), Some(2));
     let acos = json["acos"].as_array().expect("acos array");
@@ -211,15 +216,15 @@ fn table_is_readable_and_deterministic() {
         "MSSP PUF backtest, performance year 2018: 548 ACOs compared, 0 rows skipped\n"
     ));
     assert!(
-        table.contains("\ntrack         ACOs  within $1  within 0.1%\n"),
+        table.contains("\ntrack         ACOs  within $1  within 0.1%   explained\n"),
         "{table}"
     );
     assert!(
-        table.contains("\nTRACK_1        453        327          453\n"),
+        table.contains("\nTRACK_1        453        327          453  126 of 126\n"),
         "{table}"
     );
     assert!(
-        table.contains("\nTRACK_1_PLUS    52         28           52\n"),
+        table.contains("\nTRACK_1_PLUS    52         28           52    24 of 24\n"),
         "{table}"
     );
     assert!(table.contains("\nMismatches beyond $1: 176\n"));
@@ -452,6 +457,10 @@ fn hostile_rows_never_panic() {
                 "BASIC Level E",
                 "ENHANCED",
                 "Basic A",
+                "A",
+                "C",
+                "E",
+                "EN",
             ],
         ),
         ("Current_Track_1", &["0", "1"]),
@@ -492,6 +501,15 @@ fn hostile_rows_never_panic() {
         ("Met_QPS", &["0", "1"]),
         ("FinalShareRate", &["0", "0.5"]),
         ("RevLossLimit", &["0", "1"]),
+        ("Met_AltQPS", &["0", "1"]),
+        ("ReducedSS", &["0", "1"]),
+        ("Participation_Six_Months", &["0", "1"]),
+        ("Prorate_Shared_Losses", &["0", "1"]),
+        ("AIPRecoup", &["0", "150,000", "999999999999999"]),
+        ("AIPOwe", &["0", "25,000"]),
+        ("QualPerfShare", &["0.5", "75%", "40"]),
+        ("FinalLossRate", &["40%", "0.75", "55.00"]),
+        ("Rev_Exp_Cat", &["Low Revenue", "High Revenue"]),
     ];
     let header: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -593,6 +611,8 @@ fn py2022_every_aco_reproduced_or_explained() {
     // the offset 2,320,475 is 4% of an implied participant revenue of 58,011,875.
     let mismatches: Vec<_> = report.mismatches().collect();
     assert_eq!(mismatches.len(), 1);
+    let explained: Vec<_> = report.tracks.iter().map(|t| t.explained).collect();
+    assert_eq!(explained, [0, 0, 0, 1, 0, 0]);
     let a1070 = mismatches[0];
     assert_eq!(
         (a1070.aco_id.as_str(), a1070.track),
@@ -797,7 +817,8 @@ fn py2021_layout() {
         "ACO_ID,Current_Start_Date,Current_BASIC_C,Current_ENHANCED,N_AB,MinSavPerc,BnchmkMinExp,ABtotBnchmk,DisAdj,EarnSaveLoss,Met_QPS,QualScore,Rev_Exp_Cat\n\
          A1,07/01/2019,1,0,\"12,000\",1.00%,\"2,500,000\",\"100,000,000\",,\"1,225,000\",1,88.12%,Low Revenue\n\
          A2,07/01/2019,0,1,\"20,000\",2.00%,\"-2,000,000\",\"80,000,000\",\"-1,500,000\",0,0,55.00%,High Revenue\n\
-         A3,07/01/2019,0,1,\"20,000\",2.00%,\"-2,000,000\",\"80,000,000\",\"-1,200,000\",0,0,55.00%,High Revenue\n",
+         A3,07/01/2019,0,1,\"20,000\",2.00%,\"-2,000,000\",\"80,000,000\",\"-1,200,000\",0,0,55.00%,High Revenue\n\
+         A4,07/01/2019,0,1,\"20,000\",2.00%,\"-13,280,553\",\"200,000,000\",\"-6,245,064\",0,1,70.63%,High Revenue\n",
     )
     .with_performance_year(2021);
     let report = backtest::run(&puf).expect("runs");
@@ -826,6 +847,18 @@ fn py2021_layout() {
     assert_eq!(a3.offset.map(|o| o.diff()), Some(dec("300000")));
     assert!(!a3.within_1_dollar() && !a3.within_0_1_percent());
     assert_eq!(a3.cause.as_deref(), Some("unexplained"));
+    assert!(!a3.is_explained());
+    // An ENHANCED loss cancelled by the offset, with the score published rounded: CMS's offset
+    // 6,245,064 = 13,280,553 x (1 - 0.75 x 0.706345); from "70.63%" the rule gives 6,245,512.06.
+    let a4 = aco(&report, "A4");
+    assert_eq!(a4.offset.map(|o| o.diff()), Some(dec("448.06")));
+    assert!(!a4.within_1_dollar() && a4.within_0_1_percent() && a4.is_explained());
+    assert_eq!(
+        a4.cause.as_deref(),
+        Some(
+            "published QualScore rounded to 4 dp: implied quality 0.706345 lies within +/-0.00005 of 0.7063"
+        )
+    );
 }
 
 /// PY2023 (letters, `Met_AltQPS`, `FinalLossRate`; no PY column: the layout says 2023): the
@@ -919,5 +952,146 @@ fn py2024_reduced_sharing_and_advance_investment_payments() {
     assert_eq!(
         (json["rows"].as_u64(), json["rows_used"].as_u64()),
         (Some(5), Some(4))
+    );
+}
+
+/// A cell anywhere in the representable range: any `Decimal` (all 96-bit mantissas and scales),
+/// as a bare number, a percent, a parenthesised negative or a dollar amount, or a marker, a flag,
+/// a date or a track code.
+fn any_cell() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let decimal = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+        0u32..=28,
+    )
+        .prop_map(|(lo, mid, hi, neg, scale)| Decimal::from_parts(lo, mid, hi, neg, scale));
+    prop_oneof![
+        decimal.clone().prop_map(|d| d.to_string()),
+        decimal.clone().prop_map(|d| format!("{d}%")),
+        decimal.prop_map(|d| format!("(${})", d.abs())),
+        (0u64..2_000_000_000).prop_map(|n| n.to_string()),
+        prop::sample::select(vec![
+            "",
+            "-",
+            "*",
+            "^",
+            "/",
+            "P4R",
+            "0",
+            "1",
+            "A",
+            "B",
+            "C",
+            "D",
+            "E",
+            "EN",
+            "Track 1",
+            "01/01/2024",
+            "07/01/2019",
+            "2016-01-01",
+            "02/30/2019",
+            "Low Revenue",
+            "1,000,000",
+        ])
+        .prop_map(String::from),
+        "[ -~]{0,12}",
+    ]
+}
+
+proptest::proptest! {
+    /// Any cells in the 2024 layout's columns, any performance year: no panic, and every row is
+    /// either compared or reported with its line and reason (never silently dropped).
+    #[test]
+    fn no_row_is_silently_dropped(
+        rows in proptest::collection::vec(
+            proptest::option::weighted(
+                0.8,
+                proptest::collection::vec(proptest::option::weighted(0.25, any_cell()), 24),
+            ),
+            1..8,
+        ),
+        py in 2012i32..2030,
+    ) {
+        const HEADER: &str = "ACO_ID,Current_Start_Date,Current_Track,N_AB,MinSavPerc,BnchmkMinExp,DisAdj,Impact_Mid_Year_Termination,EarnSaveLoss,Met_QPS,Met_AltQPS,QualScore,AIPRecoup,AIPOwe,ABtotBnchmk,ABtotExp,FinalShareRate,ReducedSS,FinalLossRate,Rev_Exp_Cat,Participation_Six_Months,QualPerfShare,RevLossLimit,Prorate_Shared_Losses";
+        // A plausible PY2024 row; each cell replaced by an arbitrary one a quarter of the time.
+        const BASE: [&str; 24] = [
+            "A1", "01/01/2024", "E", "12000", "0.5", "3000000", "", "0", "1029000", "0", "1",
+            "70", "150000", "0", "150000000", "147000000", "35.00", "1", "40.00", "Low Revenue",
+            "0", "50", "0", "0",
+        ];
+        let mut csv = format!("{HEADER}\n");
+        let untouched = vec![None; 24];
+        for row in &rows {
+            let cells: Vec<String> = row
+                .as_ref()
+                .unwrap_or(&untouched)
+                .iter()
+                .zip(BASE)
+                .map(|(c, base)| format!("\"{}\"", c.as_deref().unwrap_or(base).replace('"', "")))
+                .collect();
+            csv.push_str(&cells.join(","));
+            csv.push('\n');
+        }
+        let puf = parse(&csv).with_performance_year(py);
+        let report = backtest::run(&puf).expect("columns present");
+        proptest::prop_assert_eq!(report.acos.len() + report.skipped.len(), rows.len());
+        proptest::prop_assert_eq!(report.rows, rows.len());
+        let lines: Vec<usize> = report
+            .acos
+            .iter()
+            .map(|a| a.line)
+            .chain(report.skipped.iter().map(|(l, _)| *l))
+            .collect();
+        proptest::prop_assert!(lines.iter().all(|l| (2..2 + rows.len()).contains(l)));
+        let _ = (report.to_table(), report.to_json());
+        // An untouched base row reaches the engine (in the years its track exists).
+        for (i, row) in rows.iter().enumerate() {
+            if row.is_none() && (2024..2030).contains(&py) {
+                let line = i + 2;
+                proptest::prop_assert!(
+                    report.acos.iter().any(|a| a.line == line && a.computed.is_some()),
+                    "line {}: {:?}", line, report.skipped
+                );
+            }
+        }
+    }
+}
+
+/// PY2013 with machine names (`EarnShrSavings` and `OweLosses` instead of `EarnSaveLoss`, a
+/// `Track2` flag only), and a PY2024 alternative-standard row below the MSR whose published rate
+/// is the half of 425.605(h): 40% x 0.805 / 2 = 16.1%, published "16.10".
+#[test]
+fn py2013_machine_names_and_half_rate_notes() {
+    let puf = parse(
+        "ACO_Num,Start_Date,Track2,N_AB,MinSavPerc,QualScore,FinalShareRate,ABtotBnchmk,ABtotExp,BnchmkMinExp,EarnShrSavings,OweLosses\n\
+         A1,07/01/2012,0,20000,0.025,1,0.5,200000000,190000000,10000000,4900000,\n\
+         A2,01/01/2013,1,10000,0.02,1,0.6,100000000,103000000,-3000000,0,1200000\n",
+    );
+    let report = backtest::run(&puf).expect("runs");
+    assert_eq!(
+        (report.layout, report.performance_year),
+        (Layout::Py2013, 2013)
+    );
+    // 10,000,000 x 50% x 98%; Track 2: 3,000,000 x (1 - 60%).
+    assert_eq!(aco(&report, "A1").computed, Some(dec("4900000")));
+    assert_eq!(aco(&report, "A2").computed, Some(dec("-1200000")));
+    assert_eq!(aco(&report, "A2").published, dec("-1200000"));
+    assert_eq!(report.mismatches().count(), 0);
+
+    let puf = parse(
+        "ACO_ID,Current_Start_Date,Current_Track,N_AB,MinSavPerc,BnchmkMinExp,EarnSaveLoss,Met_QPS,Met_AltQPS,QualScore,ABtotBnchmk,FinalShareRate,ReducedSS,Rev_Exp_Cat\n\
+         A1,01/01/2024,A,8000,3.2,2000000,315560,0,1,80.5,100000000,16.10,1,Low Revenue\n",
+    )
+    .with_performance_year(2024);
+    let report = backtest::run(&puf).expect("runs");
+    let a1 = aco(&report, "A1");
+    // 2,000,000 x 16.1% x 98% = 315,560.
+    assert_eq!(a1.computed, Some(dec("315560")));
+    assert_eq!(
+        a1.note, None,
+        "the published half rate is the rebuilt one exactly"
     );
 }
