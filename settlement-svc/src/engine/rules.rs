@@ -890,7 +890,9 @@ mod tests {
         let d = Date::new;
         let ok = |index, months| Ok((index, months));
         let ends = |last| Err(last);
-        let cases: [(Track, Date, i32, Result<(u32, u32), i32>); 30] = [
+        // Ok((index, months)) inside the term, Err(last performance year) outside it.
+        type Expected = Result<(u32, u32), i32>;
+        let cases: [(Track, Date, i32, Expected); 30] = [
             // (b)(1)(i), (c)(1): 21-month first year, labelled 2013; three performance years.
             (Track::Track1, d(2012, 4, 1), 2012, ends(2015)),
             (Track::Track1, d(2012, 4, 1), 2013, ok(1, 21)),
