@@ -92,7 +92,8 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 }
 
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
-/// winning_allowed,continuously_assigned`) and returns the per-ACO counts. Fields are written by
+/// winning_allowed,continuously_assigned,ineligibility`; `ineligibility` is the failed screen's
+/// code, [`crate::engine::Ineligible::code`], when `reason` is `ineligible`) and returns the per-ACO counts. Fields are written by
 /// `csv::Writer`: one with a comma, quote or line break is quoted, so no value shifts the columns.
 pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoCounts>> {
     let mut w = ::csv::Writer::from_writer(out);
@@ -104,6 +105,7 @@ pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoC
         "winning_entity",
         "winning_allowed",
         "continuously_assigned",
+        "ineligibility",
     ])?;
     let mut err = None;
     let counts = run.assign_all(|id, _: &Beneficiary, a: &Assignment| {
@@ -131,6 +133,10 @@ pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoC
                 .map(|c| crate::engine::explain::dollars(c.cents))
                 .unwrap_or_default(),
             a.continuous.to_string(),
+            match a.reason {
+                crate::engine::Reason::Ineligible(why) => why.code().to_string(),
+                _ => String::new(),
+            },
         ];
         if let Err(e) = w.write_record(&record) {
             err = Some(e);

@@ -163,6 +163,22 @@ fn step(s: Option<StepKind>) -> pb::AssignmentStep {
     }
 }
 
+fn ineligibility(r: engine::Reason) -> pb::IneligibilityReason {
+    use engine::Ineligible as I;
+    match r {
+        engine::Reason::Ineligible(why) => match why {
+            I::NoPartAAndB => pb::IneligibilityReason::NoPartAAndB,
+            I::PartAOnly => pb::IneligibilityReason::PartAOnly,
+            I::PartBOnly => pb::IneligibilityReason::PartBOnly,
+            I::PartAOrBOnly => pb::IneligibilityReason::PartAOrBOnly,
+            I::GroupHealthPlan => pb::IneligibilityReason::MedicareAdvantage,
+            I::OtherInitiative => pb::IneligibilityReason::OtherInitiative,
+            I::NotUsResident => pb::IneligibilityReason::OutsideUs,
+        },
+        _ => pb::IneligibilityReason::Unspecified,
+    }
+}
+
 fn counts_pb(c: &AcoCounts) -> pb::AcoAssignmentCounts {
     pb::AcoAssignmentCounts {
         aco_id: c.aco_id.clone(),
@@ -416,6 +432,8 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             ("months_part_a_and_b", b.months_part_a_and_b),
             ("months_part_a_or_b_only", b.months_part_a_or_b_only),
             ("months_group_health_plan", b.months_group_health_plan),
+            ("months_part_a_only", b.months_part_a_only),
+            ("months_part_b_only", b.months_part_b_only),
         ] {
             if m > 12 {
                 v.add(f(name), "must be 0-12 months");
@@ -441,6 +459,8 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             enrollment: Enrollment {
                 months_a_and_b: b.months_part_a_and_b,
                 months_a_or_b_only: b.months_part_a_or_b_only,
+                months_a_only: b.months_part_a_only,
+                months_b_only: b.months_part_b_only,
                 months_group_health_plan: b.months_group_health_plan,
                 us_resident: b.us_resident,
                 other_initiative: b.other_initiative,
@@ -699,6 +719,7 @@ impl AttributionApi {
             continuously_assigned: a.continuous,
             explanation,
             reason: a.reason.code().to_string(),
+            ineligibility: ineligibility(a.reason) as i32,
         })
     }
 }

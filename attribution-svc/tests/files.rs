@@ -192,8 +192,16 @@ fn golden_population_through_csv() {
     let text = String::from_utf8(out).expect("utf8");
     assert!(
         text.contains(&format!(
-            "{},A,step_1,assigned,aco:A,200.00,false",
+            "{},A,step_1,assigned,aco:A,200.00,false,",
             common::id(1)
+        )),
+        "{text}"
+    );
+    // The failed screen is a column of its own (425.401(a)(1): 3 months of Part A or B only).
+    assert!(
+        text.contains(&format!(
+            "{},,,ineligible,,,false,part_a_or_b_only",
+            common::id(16)
         )),
         "{text}"
     );
@@ -377,7 +385,7 @@ fn output_csv_quotes_awkward_identifiers() {
         .map(|r| r.expect("row").iter().map(str::to_string).collect())
         .collect();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
+    assert!(rows.iter().all(|r| r.len() == 8), "{rows:?}");
     assert_eq!(
         rows[0][..5],
         ["X,1", "A,1", "step_1", "assigned", "aco:A,1"]

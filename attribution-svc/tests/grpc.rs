@@ -244,6 +244,18 @@ async fn golden_population_end_to_end_and_after_a_restart() {
                     "beneficiary {}",
                     x.k
                 );
+                // Beneficiary 16 has 3 months of Part A or Part B only (part not given):
+                // 425.401(a)(1), and the result says which screen.
+                assert_eq!(
+                    a.ineligibility(),
+                    if x.k == 16 {
+                        pb::IneligibilityReason::PartAOrBOnly
+                    } else {
+                        pb::IneligibilityReason::Unspecified
+                    },
+                    "beneficiary {}",
+                    x.k
+                );
                 assert!(
                     a.explanation.iter().all(|s| !s.citation.is_empty()),
                     "beneficiary {}",
