@@ -35,7 +35,7 @@
 //!
 //! Where the offset (`DisAdj`) cancels the whole loss (`EarnSaveLoss` 0, the PY2020-2022 COVID-19
 //! relief), the comparison is the engine's shared loss before the offset against the offset
-//! ([`OffsetCheck`]): both must be within $1 (or 0.1%) for the row to count as within.
+//! ([`OffsetCheck`]) instead of the net amounts (an offset within $1 implies net amounts within $1).
 //!
 //! The published amount is in whole dollars; the engine's in cents. An ACO is "within $1" when
 //! `|computed - published| <= 1` and "within 0.1%" when it is within $1 or
@@ -127,21 +127,26 @@ impl AcoComparison {
         self.computed.map(|c| c - self.published)
     }
 
-    /// `|computed - published| <= $1`, and, where the offset cancels the loss, the engine's shared
-    /// loss within $1 of the published offset.
+    /// `|computed - published| <= $1`; where the offset cancels the loss, the engine's shared loss
+    /// within $1 of the published offset instead (which implies the net amounts agree within $1).
     pub fn within_1_dollar(&self) -> bool {
-        self.diff().is_some_and(|d| d.abs() <= Decimal::ONE)
-            && self.offset.is_none_or(|o| o.diff().abs() <= Decimal::ONE)
+        self.computed.is_some()
+            && match self.offset {
+                Some(o) => o.diff().abs() <= Decimal::ONE,
+                None => self.diff().is_some_and(|d| d.abs() <= Decimal::ONE),
+            }
     }
 
     /// Within $1, or `|computed - published| <= 0.1% x |published|`; where the offset cancels the
-    /// loss, the same test of the shared loss against the offset.
+    /// loss, the same test of the shared loss against the offset instead.
     pub fn within_0_1_percent(&self) -> bool {
-        self.diff()
-            .is_some_and(|d| within_0_1_percent_of(d, self.published))
-            && self
-                .offset
-                .is_none_or(|o| within_0_1_percent_of(o.diff(), o.published))
+        self.computed.is_some()
+            && match self.offset {
+                Some(o) => within_0_1_percent_of(o.diff(), o.published),
+                None => self
+                    .diff()
+                    .is_some_and(|d| within_0_1_percent_of(d, self.published)),
+            }
     }
 
     /// Not within $1 (including engine errors).
@@ -1110,7 +1115,10 @@ fn quality_rounding(
             per(gross + half, published - half)?,
             per(gross - half, published + half)?,
         )
-    } else if s.outcome == Outcome::SharedLosses && published < Decimal::ZERO {
+    } else if s.outcome == Outcome::SharedLosses
+        && (published < Decimal::ZERO || (published.is_zero() && !p.dis_adj.is_zero()))
+    {
+        // Owed + offset is CMS's shared loss (all of it offset when EarnSaveLoss is 0).
         let Some(LossRate::OneMinusSharing { floor, ceiling }) = rules.losses.map(|l| l.rate)
         else {
             return None;

@@ -817,7 +817,8 @@ fn py2021_layout() {
         "ACO_ID,Current_Start_Date,Current_BASIC_C,Current_ENHANCED,N_AB,MinSavPerc,BnchmkMinExp,ABtotBnchmk,DisAdj,EarnSaveLoss,Met_QPS,QualScore,Rev_Exp_Cat\n\
          A1,07/01/2019,1,0,\"12,000\",1.00%,\"2,500,000\",\"100,000,000\",,\"1,225,000\",1,88.12%,Low Revenue\n\
          A2,07/01/2019,0,1,\"20,000\",2.00%,\"-2,000,000\",\"80,000,000\",\"-1,500,000\",0,0,55.00%,High Revenue\n\
-         A3,07/01/2019,0,1,\"20,000\",2.00%,\"-2,000,000\",\"80,000,000\",\"-1,200,000\",0,0,55.00%,High Revenue\n",
+         A3,07/01/2019,0,1,\"20,000\",2.00%,\"-2,000,000\",\"80,000,000\",\"-1,200,000\",0,0,55.00%,High Revenue\n\
+         A4,07/01/2019,0,1,\"20,000\",2.00%,\"-13,280,553\",\"200,000,000\",\"-6,245,064\",0,1,70.63%,High Revenue\n",
     )
     .with_performance_year(2021);
     let report = backtest::run(&puf).expect("runs");
@@ -847,6 +848,17 @@ fn py2021_layout() {
     assert!(!a3.within_1_dollar() && !a3.within_0_1_percent());
     assert_eq!(a3.cause.as_deref(), Some("unexplained"));
     assert!(!a3.is_explained());
+    // An ENHANCED loss cancelled by the offset, with the score published rounded: CMS's offset
+    // 6,245,064 = 13,280,553 x (1 - 0.75 x 0.706345); from "70.63%" the rule gives 6,245,512.06.
+    let a4 = aco(&report, "A4");
+    assert_eq!(a4.offset.map(|o| o.diff()), Some(dec("448.06")));
+    assert!(!a4.within_1_dollar() && a4.within_0_1_percent() && a4.is_explained());
+    assert_eq!(
+        a4.cause.as_deref(),
+        Some(
+            "published QualScore rounded to 4 dp: implied quality 0.706345 lies within +/-0.00005 of 0.7063"
+        )
+    );
 }
 
 /// PY2023 (letters, `Met_AltQPS`, `FinalLossRate`; no PY column: the layout says 2023): the
@@ -1035,9 +1047,10 @@ proptest::proptest! {
             .collect();
         proptest::prop_assert!(lines.iter().all(|l| (2..2 + rows.len()).contains(l)));
         let _ = (report.to_table(), report.to_json());
-        // An untouched base row reaches the engine (in the years its track exists).
+        // An untouched base row reaches the engine (in the performance years of its 2024-01-01
+        // agreement: 2024-2028, 42 CFR 425.200(b)(5)).
         for (i, row) in rows.iter().enumerate() {
-            if row.is_none() && (2024..2030).contains(&py) {
+            if row.is_none() && (2024..=2028).contains(&py) {
                 let line = i + 2;
                 proptest::prop_assert!(
                     report.acos.iter().any(|a| a.line == line && a.computed.is_some()),
