@@ -1063,9 +1063,10 @@ proptest::proptest! {
             .collect();
         proptest::prop_assert!(lines.iter().all(|l| (2..2 + rows.len()).contains(l)));
         let _ = (report.to_table(), report.to_json());
-        // An untouched base row reaches the engine (in the years its track exists).
+        // An untouched base row reaches the engine (in the performance years of its 2024-01-01
+        // agreement: 2024-2028, 42 CFR 425.200(b)(5)).
         for (i, row) in rows.iter().enumerate() {
-            if row.is_none() && (2024..2030).contains(&py) {
+            if row.is_none() && (2024..=2028).contains(&py) {
                 let line = i + 2;
                 proptest::prop_assert!(
                     report.acos.iter().any(|a| a.line == line && a.computed.is_some()),
