@@ -88,6 +88,7 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
             let _ = run.add_line(l);
         }));
     }
+    run.finish();
     Ok((run, report))
 }
 

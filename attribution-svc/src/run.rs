@@ -3,14 +3,19 @@
 //! drive it.
 //!
 //! Memory per beneficiary: the identifier (interned once), its facts (about 40 bytes) and one
-//! 64-byte tally per entity that furnished primary care ([`crate::engine::Population`]); raw lines
-//! are never kept.
+//! 64-byte tally per entity that furnished primary care ([`crate::engine::Population`]). Lines
+//! without a claim id are tallied as they come. A line with a claim id is one version of its
+//! claim line: until [`Run::finish`] each claim line keeps its resolution state (about 80 bytes:
+//! the key, the current version's classification and two counters), because a cancellation may
+//! arrive after its original in any later file or batch; `finish` then tallies each line's current
+//! version once ([`crate::engine::versions`]).
 
 use std::collections::HashMap;
 
 use crate::engine::{
-    self, AcoSpec, Assignment, Beneficiary, ClaimType, Entity, Line, Population, Registry,
-    RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, WindowKind, codes,
+    self, AcoSpec, Assignment, Beneficiary, ClaimKey, ClaimType, Counted, Entity, Line, Population,
+    Registry, RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, Version, Versions, WindowKind,
+    codes,
 };
 use crate::input::{RawBeneficiary, RawLine, small_code};
 
@@ -36,16 +41,25 @@ pub struct LineStats {
     pub counted: u64,
     /// Lines not counted, by [`Skip`] (index order of [`Skip::ALL`]).
     pub skipped: [u64; 5],
+    /// Claim-line versions that do not count: cancelled or replaced versions and the
+    /// cancellations that retired them.
+    pub superseded: u64,
+    /// Cancellations whose original was not received (ignored).
+    pub unmatched_cancellations: u64,
 }
 
 impl LineStats {
     /// Adds another set of counters.
     pub fn merge(&mut self, o: &LineStats) {
-        self.lines += o.lines;
-        self.counted += o.counted;
+        self.lines = self.lines.saturating_add(o.lines);
+        self.counted = self.counted.saturating_add(o.counted);
         for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
+        self.superseded = self.superseded.saturating_add(o.superseded);
+        self.unmatched_cancellations = self
+            .unmatched_cancellations
+            .saturating_add(o.unmatched_cancellations);
     }
 }
 
@@ -161,6 +175,8 @@ pub struct Run {
     benes: BeneIds,
     facts: Vec<Beneficiary>,
     pop: Population,
+    /// Claim lines with a claim id, by (beneficiary, claim line), until [`Run::finish`].
+    versions: HashMap<(u32, ClaimKey), Versions<Result<Counted, Skip>>>,
     /// Line counters.
     pub stats: LineStats,
     /// Beneficiary records received.
@@ -181,6 +197,7 @@ pub fn encode(raw: &RawLine<'_>, reg: &mut Registry) -> Line {
         specialty: codes::specialty_key(raw.specialty),
         allowed_cents: raw.allowed_cents,
         version: raw.version,
+        claim: ClaimKey::new(raw.claim_id, raw.line_number),
     }
 }
 
@@ -202,6 +219,7 @@ impl Run {
             benes: BeneIds::default(),
             facts: Vec::new(),
             pop: Population::new(),
+            versions: HashMap::new(),
             stats: LineStats::default(),
             beneficiary_records: 0,
         })
@@ -228,9 +246,18 @@ impl Run {
         self.beneficiary_records += 1;
     }
 
-    /// Adds a claim line; returns why it does not count, if it does not.
+    /// Adds a claim line. A line without a claim id is classified and tallied now (returning why
+    /// it does not count, if it does not); a line with one is kept as a version of its claim line
+    /// until [`Run::finish`] (`Ok`).
     pub fn add_line(&mut self, raw: &RawLine<'_>) -> Result<(), Skip> {
         let line = encode(raw, &mut self.reg);
+        if line.claim.is_some() {
+            self.stats.lines += 1;
+            let outcome = self.rules.classify(&line.as_current(), &self.reg);
+            let b = self.bene(raw.beneficiary_id);
+            self.add_version(b, line.claim, line.version, outcome);
+            return Ok(());
+        }
         self.stats.lines += 1;
         match self.rules.classify(&line, &self.reg) {
             Ok(c) => {
@@ -246,14 +273,70 @@ impl Run {
         }
     }
 
+    /// Adds one version of a claim line: `outcome` is the line classified as its claim line's
+    /// current version (unused for a cancellation).
+    fn add_version(
+        &mut self,
+        bene: u32,
+        key: ClaimKey,
+        version: Version,
+        outcome: Result<Counted, Skip>,
+    ) {
+        self.versions
+            .entry((bene, key))
+            .or_default()
+            .push(version, outcome);
+    }
+
+    /// Adds a stored version of a claim line (from an upload batch, whose counters already count
+    /// the line) of a beneficiary.
+    pub fn add_stored_version(
+        &mut self,
+        beneficiary_id: &str,
+        key: ClaimKey,
+        version: Version,
+        outcome: Result<Counted, Skip>,
+    ) {
+        let b = self.bene(beneficiary_id);
+        self.add_version(b, key, version, outcome);
+    }
+
+    /// Resolves every claim line's versions and tallies each line's current version (call once
+    /// every line is in; more lines may follow and a later call resolves those).
+    pub fn finish(&mut self) {
+        for ((b, _), v) in std::mem::take(&mut self.versions) {
+            let r = v.resolve();
+            self.stats.superseded = self.stats.superseded.saturating_add(r.superseded);
+            self.stats.unmatched_cancellations = self
+                .stats
+                .unmatched_cancellations
+                .saturating_add(r.unmatched_cancellations);
+            match r.current {
+                Some(Ok(c)) => {
+                    self.pop.add(b, &c);
+                    self.stats.counted += 1;
+                }
+                Some(Err(s)) => self.stats.skipped[s.index()] += 1,
+                None => {}
+            }
+        }
+    }
+
+    /// Claim lines waiting for [`Run::finish`].
+    pub fn pending_claim_lines(&self) -> usize {
+        self.versions.len()
+    }
+
     /// Merges a partial tally (from a stored batch) of a beneficiary.
     pub fn add_tally(&mut self, beneficiary_id: &str, t: &Tally) {
         let b = self.bene(beneficiary_id);
         self.pop.merge(b, t);
     }
 
-    /// Releases spare capacity (call before assigning a large population).
+    /// Resolves claim versions ([`Run::finish`]) and releases spare capacity (call before
+    /// assigning a large population).
     pub fn shrink(&mut self) {
+        self.finish();
         self.pop.shrink();
         self.facts.shrink_to_fit();
         self.benes.keys.shrink_to_fit();
@@ -275,7 +358,8 @@ impl Run {
     }
 
     /// Assigns every beneficiary, calling `each(beneficiary id, facts, assignment)`, and returns the
-    /// per-ACO counts (every ACO of the run, in participant-list order).
+    /// per-ACO counts (every ACO of the run, in participant-list order). Claim lines with a claim
+    /// id count only once resolved: call [`Run::finish`] (or [`Run::shrink`]) first.
     pub fn assign_all(
         &self,
         mut each: impl FnMut(&str, &Beneficiary, &Assignment),

@@ -25,10 +25,10 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    codec::{self, Batch, Named, StoredBeneficiary},
+    codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
     engine::{
-        self, AcoSpec, ClaimType, Day, Enrollment, Entity, EntityKind, Registry, RuleError,
-        RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
+        self, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
+        RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
     },
     input::{MAX_LINE_CENTS, RawLine, parse_cents},
     run::{AcoCounts, LineStats, Run, RunConfig, encode},
@@ -200,6 +200,8 @@ fn line_counts(s: &LineStats) -> pb::LineCounts {
             + s.skipped[Skip::NoBillingEntity.index()],
         specialty_not_counted: s.skipped[Skip::NotCountedPractitioner.index()],
         shared_participant: s.skipped[Skip::SharedParticipant.index()],
+        cancelled: s.superseded,
+        unmatched_cancellations: s.unmatched_cancellations,
     }
 }
 
@@ -504,12 +506,28 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
                 specialty: &l.specialty,
                 allowed_cents: cents,
                 version,
+                claim_id: &l.claim_id,
+                line_number: l.line_number,
             },
             &mut local,
         );
         line.tin = professional.then(|| local.tin_from(&l.tin, &ctx.reg));
         line.ccn = (!professional && !l.ccn.is_empty()).then(|| local.ccn_from(&l.ccn, &ctx.reg));
         batch.stats.lines += 1;
+        if line.claim.is_some() {
+            // A version of a claim line: resolved at finalize, once every batch is in.
+            let outcome = ctx
+                .rules
+                .classify(&line.as_current(), &local)
+                .map(|c| (codec::named(&local, c.entity), c));
+            batch.versions.push(StoredVersion {
+                beneficiary_id: l.beneficiary_id.clone(),
+                key: line.claim,
+                version,
+                outcome,
+            });
+            continue;
+        }
         match ctx.rules.classify(&line, &local) {
             Ok(c) => {
                 batch.stats.counted += 1;
@@ -619,6 +637,20 @@ impl AttributionApi {
                             Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
                         };
                         run.add_tally(bene, &Tally { entity, ..*t });
+                    }
+                    for v in &b.versions {
+                        let outcome = match &v.outcome {
+                            Ok((named, c)) => {
+                                let entity = match named {
+                                    Named::Aco(i) => Entity::aco(*i),
+                                    Named::Tin(s) => Entity::tin(run.reg.tin(s)),
+                                    Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
+                                };
+                                Ok(Counted { entity, ..*c })
+                            }
+                            Err(s) => Err(*s),
+                        };
+                        run.add_stored_version(&v.beneficiary_id, v.key, v.version, outcome);
                     }
                     run.stats.merge(&b.stats);
                 }

@@ -22,9 +22,9 @@
 //! Columns used to check or explain the money: `FinalShareRate` and `QualPerfShare` (a rounded
 //! published rate rebuilt from its parts is noted), `FinalLossRate`, `RevLossLimit`, `ReducedSS`
 //! (425.605(h) conditions the file contradicts), `Prorate_Shared_Losses` /
-//! `Impact_Mid_Year_Termination` (losses pro-rated for a termination), `AIPRecoup`/`AIPOwe`
-//! (advance investment payments recouped from the savings: reported beside `EarnSaveLoss`, which
-//! CMS publishes before the recoupment, with the net paid).
+//! `Impact_Mid_Year_Termination` (losses pro-rated for a termination), `AIPRecoup`/`AIPOwe` and
+//! (PY2012-2018) `Adv_Pay_Recoup` (advance payments recouped from the savings: reported beside
+//! `EarnSaveLoss`, which CMS publishes before the recoupment, with the net paid).
 //!
 //! Gross savings are taken from `BnchmkMinExp` rather than `ABtotBnchmk - ABtotExp`: CMS rounds each
 //! total on its own, and its gross savings (the published difference) is what it settled on.
@@ -79,7 +79,8 @@ pub struct AcoComparison {
     /// loss (`EarnSaveLoss` 0, the PY2020-2022 COVID-19 relief): the offset against the engine's
     /// shared loss before the offset. `EarnSaveLoss` alone cannot check the loss rules then.
     pub offset: Option<OffsetCheck>,
-    /// Advance investment payments recouped from the shared savings (PY2024+ `AIPRecoup`).
+    /// Advance payments recouped from the shared savings (PY2024+ `AIPRecoup`, PY2012-2018
+    /// `Adv_Pay_Recoup`).
     pub aip: Option<AipRecoupment>,
 }
 
@@ -100,11 +101,12 @@ impl OffsetCheck {
     }
 }
 
-/// Advance investment payments recouped from earned shared savings. `EarnSaveLoss` is published
-/// before the recoupment; the ACO is paid `EarnSaveLoss - recouped`.
+/// Advance payments recouped from earned shared savings: PY2024+ advance investment payments
+/// (`AIPRecoup`, `AIPOwe`) and PY2012-2018 Advance Payment Model payments (`Adv_Pay_Recoup`).
+/// `EarnSaveLoss` is published before the recoupment; the ACO is paid `EarnSaveLoss - recouped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AipRecoupment {
-    /// `AIPRecoup`: the amount recouped from this year's shared savings.
+    /// `AIPRecoup` / `Adv_Pay_Recoup`: the amount recouped from this year's shared savings.
     pub recouped: Decimal,
     /// `AIPOwe`: the amount the ACO still owes, when published.
     pub owed: Option<Decimal>,
@@ -237,7 +239,9 @@ const QUAL_PERF_SHARE: &[&str] = &["QualPerfShare"];
 const FINAL_LOSS_RATE: &[&str] = &["FinalLossRate"];
 const SIX_MONTHS: &[&str] = &["Participation_Six_Months"];
 const REDUCED_SS: &[&str] = &["ReducedSS"];
-const AIP_RECOUP: &[&str] = &["AIPRecoup"];
+/// Advance payments recouped from the shared savings: PY2024+ advance investment payments
+/// (`AIPRecoup`), PY2012-2018 Advance Payment Model payments (`Adv_Pay_Recoup`).
+const AIP_RECOUP: &[&str] = &["AIPRecoup", "Adv_Pay_Recoup"];
 const AIP_OWE: &[&str] = &["AIPOwe"];
 /// Early-termination pro-ration of shared losses: PY2022 `Prorate_Shared_Losses`, PY2023+
 /// `Impact_Mid_Year_Termination`.
@@ -315,7 +319,8 @@ struct Prepared {
     final_loss_rate: Option<Decimal>,
     /// `Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` set.
     prorated_losses: bool,
-    aip_recoup: Option<Decimal>,
+    /// The recoupment and the column it was read from.
+    aip_recoup: Option<(Decimal, &'static str)>,
     aip_owe: Option<Decimal>,
     /// Inputs rebuilt or inferred while reading the row.
     notes: Vec<String>,
@@ -581,7 +586,13 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
             }
         }
     }
-    let aip_recoup = amount(row, AIP_RECOUP, "AIPRecoup")?;
+    let mut aip_recoup = None;
+    for &column in AIP_RECOUP {
+        if let Some(v) = amount(row, &[column], column)? {
+            aip_recoup = Some((v, column));
+            break;
+        }
+    }
     let aip_owe = amount(row, AIP_OWE, "AIPOwe")?;
 
     Ok(Prepared {
@@ -825,7 +836,7 @@ fn compare(
         notes.extend(rate_notes(p, py, s, precision));
     }
 
-    let aip = p.aip_recoup.map(|recouped| {
+    let aip = p.aip_recoup.map(|(recouped, _)| {
         let recouped = recouped.abs();
         AipRecoupment {
             recouped,
@@ -837,13 +848,27 @@ fn compare(
                 .map(|s| (s.shared_savings - recouped).max(Decimal::ZERO) - s.shared_losses),
         }
     });
-    if let Some(a) = &aip
+    if let (Some(a), Some((_, column))) = (&aip, p.aip_recoup)
         && !a.recouped.is_zero()
     {
+        let what = if column == AIP_RECOUP[0] {
+            "advance investment payments"
+        } else {
+            "advance payments"
+        };
         notes.push(format!(
-            "advance investment payments: {} recouped from the shared savings (AIPRecoup); EarnSaveLoss is before the recoupment, net paid {}",
+            "{what}: {} recouped from the shared savings ({column}); EarnSaveLoss is before the recoupment, net paid {}",
             a.recouped, a.net_paid_published
         ));
+        // A recoupment comes out of the savings only (42 CFR 425.630 [R: the paragraph was not
+        // verified]; the Advance Payment Model likewise): more than the published savings is an
+        // inconsistency in the file.
+        if a.recouped > p.published.max(Decimal::ZERO) + Decimal::ONE {
+            notes.push(format!(
+                "the published recoupment exceeds the published EarnSaveLoss {}",
+                p.published
+            ));
+        }
     }
 
     let mut c = AcoComparison {

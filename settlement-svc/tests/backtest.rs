@@ -119,6 +119,22 @@ fn py2018_within_0_1_percent_and_every_mismatch_explained() {
         assert!(t.within_0_1_percent * 100 >= t.acos * 95, "{t:?}");
     }
 
+    // Advance Payment Model payments recouped from the savings (Adv_Pay_Recoup), beside
+    // EarnSaveLoss: A2084 earned 359,860 of which 183,990 was recouped, so 175,870 was paid.
+    let a2084 = aco(&report, "A2084").aip.expect("recoupment");
+    assert_eq!(
+        (a2084.recouped, a2084.owed, a2084.net_paid_published),
+        (dec("183990"), None, dec("175870"))
+    );
+    assert_eq!(a2084.net_paid_computed, Some(dec("175873.49")));
+    assert_eq!(
+        report
+            .acos
+            .iter()
+            .filter(|a| a.aip.is_some_and(|r| !r.recouped.is_zero()))
+            .count(),
+        9
+    );
     // A1409: capped at 10% of the benchmark after the sequestration cut (12,118,222.50).
     let capped = aco(&report, "A1409");
     assert_eq!(capped.published, dec("12118223"));
