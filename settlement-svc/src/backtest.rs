@@ -1265,11 +1265,11 @@ impl Report {
     }
 
     /// The report as JSON: `performance_year`, `year_layout` ([`Report::year_layout`]), `rows`
-    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained), `acos`
-    /// (aco_id, line, track, published, computed, diff, within_1_dollar, within_0_1_percent,
-    /// cause, error, note, offset {published, computed, diff} or null, aip {recouped, owed,
-    /// net_paid_published, net_paid_computed} or null) and `skipped` (line, reason). Amounts are
-    /// decimal strings; tracks are [`Track::name`]s.
+    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained),
+    /// `acos` (aco_id, line, track, published, computed, diff, within_1_dollar,
+    /// within_0_1_percent, cause, error, note, offset {published, computed, diff} or null, aip
+    /// {recouped, owed, net_paid_published, net_paid_computed} or null) and `skipped` (line,
+    /// reason). Amounts are decimal strings; tracks are [`Track::name`]s.
     pub fn to_json(&self) -> Value {
         let tracks: Vec<Value> = self
             .tracks

@@ -485,6 +485,35 @@ fn from_2024_regional_risk_score_growth_cap() {
             rule_set: "mssp-2024-first"
         })
     );
+    // A caller's rule set with a negative margin could make the cap zero: rejected, named.
+    let input = flat(Date::new(2024, 1, 1), 1);
+    let mut rules = rules::select(input.agreement_start, 1).expect("rule set");
+    rules.regional_risk_cap = Some(rules::RegionalRiskCapRule {
+        margin: dec!(-1.01),
+        citation: "",
+    });
+    let mut with_region = input;
+    with_region.regional = Some(regional(FLAT, NATIONAL));
+    let h = historical_with(&rules, &with_region, &mut NoTrace).expect("computes");
+    let py = PerformanceYearInput {
+        performance_year: 2024,
+        types: std::array::from_fn(|_| PerformanceYearType {
+            person_years: Decimal::ONE,
+            risk_score: Some(Decimal::ONE),
+            demographic_risk_score: Some(Decimal::ONE),
+            by3_demographic_risk_score: Some(Decimal::ONE),
+            ..Default::default()
+        }),
+        national_growth: Some(ONES),
+        regional_growth: Some(ONES),
+        acpt: Some([Decimal::ZERO; 4]),
+        regional_risk: Some(growth),
+        ..Default::default()
+    };
+    assert!(matches!(
+        update::update_with(&rules, &with_region, &h, &py, &mut NoTrace),
+        Err(BenchmarkError::Invalid { field, .. }) if field == "rule_set.regional_risk_cap.margin"
+    ));
     let bad = regional_risk_update(Some(RegionalRiskInput {
         market_share: [dec!(1.5); 4],
         ..growth
