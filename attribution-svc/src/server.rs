@@ -1,10 +1,11 @@
 //! The gRPC adapter: `acorn.attribution.v1.AttributionService` over the rule engine and the store.
 //!
 //! Protobuf types stay here. Every request is validated at the edge (every problem reported at once
-//! as `INVALID_ARGUMENT` with field violations); an upload batch is classified and aggregated into
-//! partial tallies and committed as one unit (acknowledged = committed, all or nothing per
-//! message); finalize replays the stored batches through [`crate::run::Run`], assigns everyone and
-//! commits the results and the frozen run in one transaction.
+//! as `INVALID_ARGUMENT` with field violations); an upload batch is classified, its lines without
+//! a claim id aggregated into partial tallies and its claim-line versions kept one by one, and
+//! committed as one unit (acknowledged = committed, all or nothing per message); finalize replays
+//! the stored batches through [`crate::run::Run`] (resolving claim versions across batches),
+//! assigns everyone and commits the results and the frozen run in one transaction.
 //!
 //! Beneficiary identifiers never appear in logs or in error messages; spans carry run and request
 //! ids only.
@@ -613,6 +614,30 @@ impl AttributionApi {
         request_id: &str,
     ) -> Result<Finalization, Status> {
         let mut run = Run::new(&ctx.cfg).map_err(rule_status)?;
+        // First pass: the claim lines with a cancellation or adjustment (the rest are tallied as
+        // they are replayed, not kept until every batch is in).
+        let mut after = 0i64;
+        loop {
+            let page = self
+                .store
+                .batches(stored.seq, after, FINALIZE_PAGE)
+                .await
+                .map_err(store_status)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            run = tokio::task::spawn_blocking(move || {
+                for (_, body) in &page {
+                    let b = Batch::decode(body)?;
+                    for v in &b.versions {
+                        run.prescan_key(&v.beneficiary_id, v.key, v.version);
+                    }
+                }
+                Ok::<_, codec::Damaged>(run)
+            })
+            .await
+            .map_err(|_| Status::internal("finalize worker failed"))?
+            .map_err(damaged)?;
+        }
         let mut after = 0i64;
         let mut batches = 0u64;
         loop {
