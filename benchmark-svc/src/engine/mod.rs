@@ -400,15 +400,69 @@ fn check_historical(rules: &RuleSet, input: &HistoricalInput) -> Result<(), Benc
             FACTOR,
         )?;
     }
-    let weight_sum: Decimal = rules.weights.iter().sum();
-    if rules.weights.iter().any(|w| w.is_sign_negative())
-        || weight_sum <= Decimal::ZERO
-        || weight_sum > MAX_FACTOR
+    check_rules(rules)
+}
+
+/// Checks the parameters of a rule set (a caller such as the simulator may change them), so that
+/// no parameter can make the arithmetic overflow or divide by zero: year weights in [0, 100] with
+/// a positive sum, every share, cap, weight and margin a fraction in [0, 1], at least one pair of
+/// regional weights.
+pub(crate) fn check_rules(rules: &RuleSet) -> Result<(), BenchmarkError> {
+    const FRACTION: &str = "must be a fraction between 0 and 1";
+    let fraction = |field: &str, v: Decimal| {
+        check_range(
+            || field.into(),
+            v,
+            Decimal::ZERO,
+            true,
+            Decimal::ONE,
+            FRACTION,
+        )
+    };
+    if rules
+        .weights
+        .iter()
+        .any(|w| w.is_sign_negative() || *w > MAX_FACTOR)
+        || rules.weights.iter().all(|w| w.is_zero())
     {
         return Err(invalid(
             "rule_set.weights".into(),
-            "must be >= 0 with a positive sum of at most 1000",
+            "must each be between 0 and 100, not all zero",
         ));
+    }
+    if let Some(r) = &rules.regional {
+        if r.weights.is_empty() {
+            return Err(invalid(
+                "rule_set.regional.weights".into(),
+                "must have at least one pair",
+            ));
+        }
+        for (lower, higher) in r.weights {
+            fraction("rule_set.regional.weights", *lower)?;
+            fraction("rule_set.regional.weights", *higher)?;
+        }
+        if let Some(c) = r.positive_cap {
+            fraction("rule_set.regional.positive_cap", c)?;
+        }
+        if let Some(c) = r.negative_cap {
+            fraction("rule_set.regional.negative_cap", c)?;
+        }
+    }
+    if let rules::PriorSavingsRule::Adjustment { share, cap } = rules.prior_savings {
+        fraction("rule_set.prior_savings.share", share)?;
+        fraction("rule_set.prior_savings.cap", cap)?;
+    }
+    if let rules::UpdateRule::ThreeWay { acpt_weight } = rules.update {
+        fraction("rule_set.update.acpt_weight", acpt_weight)?;
+    }
+    match rules.risk {
+        rules::PyRiskRule::Capped { cap } => fraction("rule_set.risk.cap", cap)?,
+        rules::PyRiskRule::DemographicCap { margin } => fraction("rule_set.risk.margin", margin)?,
+        rules::PyRiskRule::NewlyContinuous => {}
+    }
+    if let Some(c) = &rules.regional_risk_cap {
+        // The cap divides the regional HCC growth: with a margin >= 0 it is at least 0.01.
+        fraction("rule_set.regional_risk_cap.margin", c.margin)?;
     }
     Ok(())
 }

@@ -494,24 +494,8 @@ fn from_2024_regional_risk_score_growth_cap() {
     });
     let mut with_region = input;
     with_region.regional = Some(regional(FLAT, NATIONAL));
-    let h = historical_with(&rules, &with_region, &mut NoTrace).expect("computes");
-    let py = PerformanceYearInput {
-        performance_year: 2024,
-        types: std::array::from_fn(|_| PerformanceYearType {
-            person_years: Decimal::ONE,
-            risk_score: Some(Decimal::ONE),
-            demographic_risk_score: Some(Decimal::ONE),
-            by3_demographic_risk_score: Some(Decimal::ONE),
-            ..Default::default()
-        }),
-        national_growth: Some(ONES),
-        regional_growth: Some(ONES),
-        acpt: Some([Decimal::ZERO; 4]),
-        regional_risk: Some(growth),
-        ..Default::default()
-    };
     assert!(matches!(
-        update::update_with(&rules, &with_region, &h, &py, &mut NoTrace),
+        historical_with(&rules, &with_region, &mut NoTrace),
         Err(BenchmarkError::Invalid { field, .. }) if field == "rule_set.regional_risk_cap.margin"
     ));
     let bad = regional_risk_update(Some(RegionalRiskInput {
@@ -1039,6 +1023,44 @@ proptest! {
             },
             Err(BenchmarkError::NoBy3PersonYears) => {}
             Err(e) => prop_assert!(false, "{e}"),
+        }
+    }
+}
+
+proptest! {
+    /// A caller's rule set (the simulator may change any parameter) with one parameter at any
+    /// `Decimal` at all: checked by [`check_rules`] before any arithmetic, never a panic; the
+    /// default rule sets always pass.
+    #[test]
+    fn any_rule_set_parameter_never_panics(
+        input in wide_input(false), (offset, mut py) in wide_py(false),
+        which in 0usize..12, d in any_decimal(), empty_regional_weights in any::<bool>(),
+    ) {
+        py.performance_year = input.years[2] + 1 + offset.rem_euclid(9);
+        let defaults = rules::select(input.agreement_start, input.agreement_period).expect("rule set");
+        prop_assert_eq!(check_rules(&defaults), Ok(()));
+        let mut r = defaults;
+        let pairs = [(d, d)];
+        match which {
+            0 => r.weights[0] = d,
+            1 => r.weights = [d; 3],
+            2..=4 => if let Some(reg) = r.regional.as_mut() {
+                match which {
+                    2 => reg.weights = if empty_regional_weights { &[] } else { Box::leak(Box::new(pairs)) },
+                    3 => reg.positive_cap = Some(d),
+                    _ => reg.negative_cap = Some(d),
+                }
+            },
+            5 => r.prior_savings = rules::PriorSavingsRule::Adjustment { share: d, cap: Decimal::ONE },
+            6 => r.prior_savings = rules::PriorSavingsRule::Adjustment { share: Decimal::ONE, cap: d },
+            7 => r.update = rules::UpdateRule::ThreeWay { acpt_weight: d },
+            8 => r.risk = rules::PyRiskRule::Capped { cap: d },
+            9 => r.risk = rules::PyRiskRule::DemographicCap { margin: d },
+            10 => r.regional_risk_cap = Some(rules::RegionalRiskCapRule { margin: d, citation: "" }),
+            _ => r.weights[2] = d,
+        }
+        if let Ok(h) = historical_with(&r, &input, &mut NoTrace) {
+            let _ = update::update_with(&r, &input, &h, &py, &mut NoTrace);
         }
     }
 }
