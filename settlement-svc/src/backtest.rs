@@ -235,6 +235,7 @@ const DIS_ADJ: &[&str] = &["DisAdj"];
 const REV_LOSS_LIMIT: &[&str] = &["RevLossLimit"];
 const REV_EXP_CAT: &[&str] = &["Rev_Exp_Cat"];
 const MET_ALT_QPS: &[&str] = &["Met_AltQPS"];
+const RISK_MODEL: &[&str] = &["Risk_Model"];
 const QUAL_PERF_SHARE: &[&str] = &["QualPerfShare"];
 const FINAL_LOSS_RATE: &[&str] = &["FinalLossRate"];
 const SIX_MONTHS: &[&str] = &["Participation_Six_Months"];
@@ -594,6 +595,31 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         }
     }
     let aip_owe = amount(row, AIP_OWE, "AIPOwe")?;
+    // PY2019+ `Risk_Model` ("One-Sided" / "Two-Sided") against the track read from the row.
+    if let (Some(model), Ok(rules)) = (
+        row.text(RISK_MODEL),
+        rules::select(track, start, file.performance_year().unwrap_or(start.year)),
+    ) {
+        let lower = model.to_ascii_lowercase();
+        let said = if lower.contains("two") {
+            Some(true)
+        } else if lower.contains("one") {
+            Some(false)
+        } else {
+            None
+        };
+        if said.is_some_and(|two| two != rules.two_sided()) {
+            notes.push(format!(
+                "Risk_Model {model:?} disagrees with {}, which is {}",
+                track.name(),
+                if rules.two_sided() {
+                    "two-sided"
+                } else {
+                    "one-sided"
+                }
+            ));
+        }
+    }
 
     Ok(Prepared {
         line: row.line(),
