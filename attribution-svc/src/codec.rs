@@ -272,7 +272,8 @@ fn get_version(r: &mut R<'_>) -> Result<StoredVersion, Damaged> {
 const BATCH_TAG_V1: u8 = 0xB1;
 const BATCH_TAG_V2: u8 = 0xB2;
 const BATCH_TAG: u8 = 0xB3;
-/// Result layouts: `0xA1` (no split, still read) and `0xA2`.
+/// Result layouts: `0xA1` (no split, ACO indexes as i32; still read) and `0xA2` (ACO indexes as
+/// i64).
 const RESULT_TAG_V1: u8 = 0xA1;
 const RESULT_TAG: u8 = 0xA2;
 
@@ -494,7 +495,8 @@ const NOT_IN_EFFECT: [NotInEffect; 4] = [
 pub fn encode_result(a: &Assignment, b: &Beneficiary, named: impl Fn(Entity) -> Named) -> Vec<u8> {
     let mut w = W::default();
     w.u8(RESULT_TAG);
-    w.i32(a.aco.map_or(-1, |x| x as i32));
+    // ACO indexes as i64 (-1 = none): every u32 index round-trips.
+    w.i64(a.aco.map_or(-1, i64::from));
     w.u8(step_code(a.step));
     let (rc, rd) = reason_code(a.reason);
     w.u8(rc);
@@ -534,7 +536,7 @@ pub fn encode_result(a: &Assignment, b: &Beneficiary, named: impl Fn(Entity) -> 
         Designation::Ambiguous => w.u8(3),
     }
     w.u16(b.designated_specialty.unwrap_or(u16::MAX));
-    w.i32(b.prior_aco.map_or(-1, |x| x as i32));
+    w.i64(b.prior_aco.map_or(-1, i64::from));
     w.0
 }
 
@@ -562,7 +564,15 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
             }
         }
     };
-    let aco = r.i32()?;
+    // The 0xA1 layout kept ACO indexes as i32.
+    let index = |r: &mut R<'_>| -> Result<i64, Damaged> {
+        if split {
+            r.i64()
+        } else {
+            r.i32().map(i64::from)
+        }
+    };
+    let aco = index(&mut r)?;
     let step = match r.u8()? {
         0 => None,
         1 => Some(StepKind::VoluntaryAlignment),
@@ -609,7 +619,7 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
         _ => return Err(Damaged("designation")),
     };
     let spec = r.u16()?;
-    let prior = r.i32()?;
+    let prior = index(&mut r)?;
     if !r.0.is_empty() {
         return Err(Damaged("trailing bytes"));
     }

@@ -1300,3 +1300,185 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ctx() -> Context {
+        let cfg = RunConfig {
+            performance_year: 2024,
+            window: WindowKind::Retrospective,
+            tie_break: TieBreak::MostRecentService,
+            acos: vec![AcoSpec {
+                id: "A".into(),
+                tins: vec!["111111111".into()],
+                ccns: vec!["011800".into()],
+                npis: vec![],
+            }],
+        };
+        let rules = RuleSet::new(2024, WindowKind::Retrospective).expect("rules");
+        let reg = Registry::new(&cfg.acos);
+        Context { cfg, rules, reg }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("99213".to_string()),
+            Just("111111111".to_string()),
+            Just("-10000000000.00".to_string()),
+            Just("10000000000.01".to_string()),
+            "[0-9.\\-]{0,16}",
+            "\\PC{0,70}",
+            any::<String>(),
+        ]
+    }
+
+    fn date() -> impl Strategy<Value = Option<common::Date>> {
+        prop::option::of(
+            (any::<i32>(), any::<i32>(), any::<i32>()).prop_map(|(y, m, d)| common::Date {
+                year: y,
+                month: m,
+                day: d,
+            }),
+        )
+    }
+
+    fn line() -> impl Strategy<Value = pb::ClaimLine> {
+        (
+            (text(), any::<u32>(), text(), date(), text(), text()),
+            (text(), text(), text(), text(), text(), text()),
+            (any::<i32>(), any::<i32>()),
+        )
+            .prop_map(
+                |(
+                    (claim_id, line_number, beneficiary_id, service_date, hcpcs, revenue_center),
+                    (place_of_service, tin, ccn, npi, specialty, allowed),
+                    (adjustment, claim_type),
+                )| pb::ClaimLine {
+                    claim_id,
+                    line_number,
+                    beneficiary_id,
+                    service_date,
+                    hcpcs,
+                    revenue_center,
+                    place_of_service,
+                    tin,
+                    ccn,
+                    npi,
+                    specialty,
+                    allowed,
+                    adjustment: adjustment % 4,
+                    claim_type: claim_type % 7,
+                },
+            )
+    }
+
+    fn beneficiary() -> impl Strategy<Value = pb::Beneficiary> {
+        (
+            (text(), any::<[u32; 5]>(), any::<(bool, bool)>(), date()),
+            (text(), text(), text(), text()),
+        )
+            .prop_map(|((id, m, (us, other), death), (npi, tin, spec, prior))| {
+                pb::Beneficiary {
+                    beneficiary_id: id,
+                    months_part_a_and_b: m[0],
+                    months_part_a_or_b_only: m[1],
+                    months_group_health_plan: m[2],
+                    us_resident: us,
+                    other_initiative: other,
+                    date_of_death: death,
+                    designated_npi: npi,
+                    designated_tin: tin,
+                    designated_specialty: spec,
+                    prior_year_aco_id: prior,
+                    months_part_a_only: m[3],
+                    months_part_b_only: m[4],
+                }
+            })
+    }
+
+    proptest! {
+        /// Any upload message, every field over its whole representable range (dates of any i32
+        /// parts, any u32 month counts and line numbers, any enum number, any text), is a batch
+        /// or INVALID_ARGUMENT, never a panic; a rejected field is named and a violation never
+        /// holds the beneficiary id.
+        #[test]
+        fn any_upload_message_is_a_batch_or_invalid_argument(
+            beneficiaries in prop::collection::vec(beneficiary(), 0..4),
+            claim_lines in prop::collection::vec(line(), 0..8),
+        ) {
+            let msg = pb::UploadAssignmentDataRequest {
+                request_id: "r".into(),
+                run_id: "x".into(),
+                beneficiaries,
+                claim_lines,
+            };
+            match build_batch(&ctx(), &msg) {
+                Ok(b) => {
+                    prop_assert_eq!(b.stats.lines, msg.claim_lines.len() as u64);
+                    let enc = b.encode();
+                    prop_assert_eq!(Batch::decode(&enc).map_err(|_| ()), Ok(b));
+                }
+                Err(s) => {
+                    prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
+                    let text = format!("{:?}", s);
+                    for l in &msg.claim_lines {
+                        if l.beneficiary_id.len() > 3 {
+                            prop_assert!(!s.message().contains(&l.beneficiary_id));
+                        }
+                    }
+                    prop_assert!(!text.is_empty());
+                }
+            }
+        }
+
+        /// Any CreateAssignmentRun request validates or is INVALID_ARGUMENT, never a panic.
+        #[test]
+        fn any_create_request_validates_or_is_invalid_argument(
+            year in any::<i32>(),
+            window in any::<i32>(),
+            mode in any::<i32>(),
+            quarter in any::<i32>(),
+            tie in any::<i32>(),
+            ids in prop::collection::vec(text(), 0..4),
+        ) {
+            let r = pb::CreateAssignmentRunRequest {
+                request_id: "r".into(),
+                performance_year: year,
+                window,
+                mode,
+                quarter,
+                acos: ids
+                    .iter()
+                    .map(|id| pb::AcoParticipants {
+                        aco_id: id.clone(),
+                        tins: vec![id.clone()],
+                        ccns: vec![],
+                        npis: vec![id.clone()],
+                    })
+                    .collect(),
+                tie_break: tie,
+            };
+            match validate_create(&r) {
+                Ok(cfg) => prop_assert!(RuleSet::new(cfg.performance_year, cfg.window).is_ok()),
+                Err(s) => prop_assert_eq!(s.code(), tonic::Code::InvalidArgument),
+            }
+        }
+    }
+
+    #[test]
+    fn page_tokens_round_trip_only_for_their_run_and_aco() {
+        for offset in [0, 1, 999, u64::MAX] {
+            let t = page_token::encode("run-1", "A", offset);
+            assert_eq!(page_token::decode("run-1", "A", &t), Some(offset));
+            assert_eq!(page_token::decode("run-2", "A", &t), None);
+            assert_eq!(page_token::decode("run-1", "B", &t), None);
+        }
+        for bad in ["", "zz", "AAAA", "before:5", "\u{0}"] {
+            assert_eq!(page_token::decode("run-1", "A", bad), None, "{bad:?}");
+        }
+    }
+}

@@ -235,6 +235,7 @@ const DIS_ADJ: &[&str] = &["DisAdj"];
 const REV_LOSS_LIMIT: &[&str] = &["RevLossLimit"];
 const REV_EXP_CAT: &[&str] = &["Rev_Exp_Cat"];
 const MET_ALT_QPS: &[&str] = &["Met_AltQPS"];
+const RISK_MODEL: &[&str] = &["Risk_Model"];
 const QUAL_PERF_SHARE: &[&str] = &["QualPerfShare"];
 const FINAL_LOSS_RATE: &[&str] = &["FinalLossRate"];
 const SIX_MONTHS: &[&str] = &["Participation_Six_Months"];
@@ -594,6 +595,31 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         }
     }
     let aip_owe = amount(row, AIP_OWE, "AIPOwe")?;
+    // PY2019+ `Risk_Model` ("One-Sided" / "Two-Sided") against the track read from the row.
+    if let (Some(model), Ok(rules)) = (
+        row.text(RISK_MODEL),
+        rules::select(track, start, file.performance_year().unwrap_or(start.year)),
+    ) {
+        let lower = model.to_ascii_lowercase();
+        let said = if lower.contains("two") {
+            Some(true)
+        } else if lower.contains("one") {
+            Some(false)
+        } else {
+            None
+        };
+        if said.is_some_and(|two| two != rules.two_sided()) {
+            notes.push(format!(
+                "Risk_Model {model:?} disagrees with {}, which is {}",
+                track.name(),
+                if rules.two_sided() {
+                    "two-sided"
+                } else {
+                    "one-sided"
+                }
+            ));
+        }
+    }
 
     Ok(Prepared {
         line: row.line(),
@@ -1265,11 +1291,11 @@ impl Report {
     }
 
     /// The report as JSON: `performance_year`, `year_layout` ([`Report::year_layout`]), `rows`
-    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained), `acos`
-    /// (aco_id, line, track, published, computed, diff, within_1_dollar, within_0_1_percent,
-    /// cause, error, note, offset {published, computed, diff} or null, aip {recouped, owed,
-    /// net_paid_published, net_paid_computed} or null) and `skipped` (line, reason). Amounts are
-    /// decimal strings; tracks are [`Track::name`]s.
+    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained),
+    /// `acos` (aco_id, line, track, published, computed, diff, within_1_dollar,
+    /// within_0_1_percent, cause, error, note, offset {published, computed, diff} or null, aip
+    /// {recouped, owed, net_paid_published, net_paid_computed} or null) and `skipped` (line,
+    /// reason). Amounts are decimal strings; tracks are [`Track::name`]s.
     pub fn to_json(&self) -> Value {
         let tracks: Vec<Value> = self
             .tracks

@@ -1239,6 +1239,99 @@ proptest! {
         prop_assert!(skipped <= live);
     }
 
+    /// No panic on any value of any field, far beyond what validation lets in: days over the whole
+    /// `i32` range, amounts over the whole `i64` range, any code key, interned id, specialty,
+    /// version and claim key, any enrollment month count, designation and prior ACO index; the
+    /// result explains itself and its stored encoding round-trips.
+    #[test]
+    fn engine_never_panics_on_any_field_value(
+        lines in prop::collection::vec(
+            (
+                any::<i32>(), any::<Option<u32>>(), any::<Option<u16>>(), any::<Option<u8>>(),
+                0..5u8, any::<Option<u32>>(), any::<Option<u32>>(), any::<Option<u16>>(),
+                prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0i64), any::<i64>()],
+                0..3u8, any::<(u64, u32)>(),
+            ),
+            0..24,
+        ),
+        months in any::<(u32, u32, u32, u32, u32)>(),
+        flags in any::<(bool, bool)>(),
+        designation in (0..4u8, any::<u32>()),
+        prior in any::<Option<u32>>(),
+        spec in any::<Option<u16>>(),
+        py in 2012..=2026i32,
+        extreme_days in any::<bool>(),
+    ) {
+        let rules = RuleSet::new(py, WindowKind::Retrospective).expect("rules");
+        let reg = prop_registry();
+        let w = rules.window;
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|(d, hcpcs, rev, pos, ct, tin, ccn, sp, cents, v, (claim, line))| Line {
+                // Half the cases land in the window, so extreme amounts reach the tallies.
+                day: if extreme_days { Day(d) } else { Day(w.lookback_start.0 + d.rem_euclid(730)) },
+                hcpcs: hcpcs.map(|k| if k % 2 == 0 { codes::hcpcs_key("99213").unwrap_or(k) } else { k }),
+                revenue_center: rev,
+                pos,
+                claim_type: [
+                    ClaimType::Professional,
+                    ClaimType::Fqhc,
+                    ClaimType::Rhc,
+                    ClaimType::CahMethodII,
+                    ClaimType::OtherInstitutional,
+                ][ct as usize],
+                tin: tin.map(|t| t % 8),
+                ccn: ccn.map(|c| c % 3),
+                specialty: sp.map(|k| if k % 2 == 0 { codes::specialty_key("08").unwrap_or(k) } else { k }),
+                allowed_cents: cents,
+                version: [Version::Original, Version::Adjustment, Version::Cancellation][v as usize],
+                claim: if claim % 3 == 0 { ClaimKey::NONE } else { ClaimKey { claim: claim % 4 + 1, line: line % 3 } },
+            })
+            .collect();
+        let (mut t, mut scratch) = (Vec::new(), Vec::new());
+        let _ = tally_lines(&rules, &reg, &lines, &mut scratch, &mut t, |_| {});
+        // Merging extreme tallies saturates.
+        let mut doubled = t.clone();
+        for (x, y) in doubled.iter_mut().zip(&t) {
+            x.merge(y);
+            x.merge(y);
+        }
+        let b = Beneficiary {
+            enrollment: Some(Enrollment {
+                months_a_and_b: months.0,
+                months_a_or_b_only: months.1,
+                months_a_only: months.2,
+                months_b_only: months.3,
+                months_group_health_plan: months.4,
+                us_resident: flags.0,
+                other_initiative: flags.1,
+            }),
+            designation: match designation.0 {
+                0 => Designation::None,
+                1 => Designation::Aco(designation.1),
+                2 => Designation::Outside,
+                _ => Designation::Ambiguous,
+            },
+            designated_specialty: spec,
+            prior_aco: prior,
+        };
+        for tallies in [&t, &doubled] {
+            for tie in [TieBreak::MostRecentService, TieBreak::Unassigned] {
+                let a = assign(&rules, &b, tallies, tie);
+                let steps = explain(&rules, tie, &b, &a, |e| reg.entity_name(e));
+                prop_assert!(!steps.is_empty());
+                let enc = crate::codec::encode_result(&a, &b, |e| crate::codec::named(&reg, e));
+                let back = crate::codec::decode_result(&enc).expect("round trip");
+                prop_assert_eq!(back.assignment.reason, a.reason);
+                prop_assert_eq!(back.beneficiary, b);
+            }
+        }
+        // Any day prints.
+        for l in &lines {
+            let _ = l.day.to_string();
+        }
+    }
+
     /// Cancelling every line leaves nothing to assign.
     #[test]
     fn cancelling_everything_assigns_nobody(lines in prop::collection::vec(arb_line(), 1..30)) {
