@@ -17,12 +17,13 @@
 //! | MSR/MLR | one-sided: the variable scale with the small-ACO extension below 5,000; two-sided: the published `MinSavPerc` when it is a fixed choice (0, 0.5, 1, 1.5, 2%), else the variable scale |
 //! | extreme and uncontrollable | `DisAdj` (published negative) as an amount |
 //! | low revenue | `Rev_Exp_Cat` "Low Revenue" (else `ReducedSS` = 1, noted) |
-//! | published amount | `EarnSaveLoss`, else (2013) `EarnShrSavings - |OweLosses|` |
+//! | published amount | `EarnSaveLoss`, else (2013) `EarnShrSavings` minus the amount of `OweLosses` |
 //!
 //! Columns used to check or explain the money: `FinalShareRate` and `QualPerfShare` (a rounded
-//! published rate rebuilt from its parts is noted), `FinalLossRate`, `RevLossLimit`, `ReducedSS`
-//! (425.605(h) conditions the file contradicts), `Prorate_Shared_Losses` /
-//! `Impact_Mid_Year_Termination` (losses pro-rated for a termination), `AIPRecoup`/`AIPOwe` and
+//! published rate rebuilt from its parts is noted), `FinalLossRate`, `Risk_Model` (against the
+//! track), `RevLossLimit`, `ReducedSS` (425.605(h) conditions the file contradicts),
+//! `Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` (losses pro-rated for a termination),
+//! `AIPRecoup`/`AIPOwe` and
 //! (PY2012-2018) `Adv_Pay_Recoup` (advance payments recouped from the savings: reported beside
 //! `EarnSaveLoss`, which CMS publishes before the recoupment, with the net paid).
 //!
