@@ -233,14 +233,33 @@ pub fn round_money(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// Sum of `values[e] x weights[e]` / sum of `weights` (`None` when the weights sum to zero).
+/// Sum of `values[e] x weights[e]` / sum of `weights` (`None` when the weights sum to zero, or
+/// when a step would overflow `Decimal`: checked arithmetic throughout).
 pub fn weighted_mean(values: &ByType<Decimal>, weights: &ByType<Decimal>) -> Option<Decimal> {
-    let total: Decimal = weights.iter().sum();
+    let total = weights
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(*w))?;
     if total.is_zero() {
         return None;
     }
-    let sum: Decimal = values.iter().zip(weights).map(|(v, w)| v * w).sum();
-    Some(sum / total)
+    let sum = values
+        .iter()
+        .zip(weights)
+        .try_fold(Decimal::ZERO, |sum, (v, w)| {
+            sum.checked_add(v.checked_mul(*w)?)
+        })?;
+    sum.checked_div(total)
+}
+
+/// Historical benchmark x performance-year person-years by type, the weights of the 2024 risk
+/// caps (425.605(a)(1)(ii), 425.655(d)(2)). A type whose historical benchmark is negative (only
+/// when a 2024 negative regional adjustment exceeds it) weighs zero [R], so every aggregate stays
+/// a mean of the types' own ratios.
+pub(crate) fn benchmark_weights(
+    historical: &Historical,
+    person_years: &ByType<Decimal>,
+) -> ByType<Decimal> {
+    std::array::from_fn(|i| historical.types[i].per_capita.max(Decimal::ZERO) * person_years[i])
 }
 
 pub(crate) fn invalid(field: String, reason: &'static str) -> BenchmarkError {

@@ -1064,3 +1064,51 @@ proptest! {
         }
     }
 }
+
+/// The 2024 risk-cap weights are historical benchmark x PY person-years (425.655(d)(2)); a type
+/// with a negative historical benchmark weighs zero [R]. Here ESRD (-500 per capita, growth 3.0)
+/// is left out: the aggregate is the DISABLED growth 1.10 alone, the cap 1.01 + 0.03 = 1.04
+/// (market share 0), so DISABLED gets 1.10 / 1.04 and ESRD, above the cap too, 3.0 / 1.04.
+#[test]
+fn negative_historical_benchmark_weighs_zero_in_the_regional_risk_cap() {
+    let mut types = [TypeBenchmark::default(); 4];
+    types[0].per_capita = dec!(-500);
+    types[1].per_capita = dec!(1000);
+    let historical = Historical {
+        rule_set: "mssp-2024-first",
+        types,
+        unadjusted_per_capita: Decimal::ZERO,
+        per_capita: Decimal::ZERO,
+    };
+    let py = PerformanceYearInput {
+        types: std::array::from_fn(|i| PerformanceYearType {
+            person_years: if i < 2 { dec!(10) } else { Decimal::ZERO },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let rule = rules::select(Date::new(2024, 1, 1), 1)
+        .expect("rule set")
+        .regional_risk_cap
+        .expect("2024 cap");
+    let factors = risk::regional_risk_cap_factors(
+        &rule,
+        &historical,
+        &py,
+        &RegionalRiskInput {
+            hcc_growth: [dec!(3.0), dec!(1.10), Decimal::ONE, Decimal::ONE],
+            demographic_growth: [dec!(1.01); 4],
+            market_share: [Decimal::ZERO; 4],
+        },
+        &mut NoTrace,
+    );
+    assert_eq!(
+        factors,
+        [
+            dec!(3.0) / dec!(1.04),
+            dec!(1.10) / dec!(1.04),
+            Decimal::ONE,
+            Decimal::ONE
+        ]
+    );
+}
