@@ -353,18 +353,7 @@ pub fn update_with(
     trace: &mut impl Trace,
 ) -> Result<Updated, BenchmarkError> {
     check_performance_year(input, py)?;
-    if let Some(rule) = &rules.regional_risk_cap {
-        // The cap divides the regional HCC growth: with a margin in [0, 1] it is at least the
-        // smallest accepted growth (0.01).
-        check_range(
-            || "rule_set.regional_risk_cap.margin".into(),
-            rule.margin,
-            Decimal::ZERO,
-            true,
-            Decimal::ONE,
-            "must be a fraction between 0 and 1",
-        )?;
-    }
+    super::check_rules(rules)?;
     let person_years: ByType<Decimal> = py.types.map(|t| t.person_years);
     let py_total: Decimal = person_years.iter().sum();
     if py_total.is_zero() {
