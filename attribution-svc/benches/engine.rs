@@ -13,7 +13,7 @@ use std::hint::black_box;
 use attribution_svc::{
     engine::{
         Beneficiary, Enrollment, Line, Population, Registry, RuleSet, TieBreak, WindowKind, assign,
-        tally_lines,
+        tally_into, tally_lines,
     },
     run::encode,
     synthetic::{Config, Synthetic},
@@ -107,6 +107,25 @@ fn bench(c: &mut Criterion) {
         })
     });
     // Shuffle (bene, line) pairs deterministically.
+    // The same without claim-version resolution (every line classified and summed as it is):
+    // the cost of resolving versions by claim line is the difference.
+    group.bench_function("grouped_summation", |b| {
+        let mut tallies = Vec::with_capacity(8);
+        b.iter(|| {
+            let mut assigned = 0u32;
+            for (facts, lines) in &d.benes {
+                tallies.clear();
+                for l in lines {
+                    if let Ok(c) = d.rules.classify(l, &d.reg) {
+                        tally_into(&mut tallies, &c);
+                    }
+                }
+                let a = assign(&d.rules, facts, &tallies, TieBreak::MostRecentService);
+                assigned += u32::from(a.aco.is_some());
+            }
+            black_box(assigned)
+        })
+    });
     let mut flat: Vec<(u32, Line)> = d
         .benes
         .iter()

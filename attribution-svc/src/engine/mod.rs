@@ -782,11 +782,12 @@ pub struct VersionStats {
 }
 
 /// Tallies one beneficiary's lines into `tallies` (cleared first), resolving claim versions per
-/// claim line ([`versions`]): lines without a claim id are classified and tallied directly; the
-/// others are grouped by claim line (`scratch` holds their keys, reused between calls: no
-/// allocation per line) and only each line's current version is classified and tallied. Returns
-/// the version counters; `skipped` receives the skip reason of every line (resolved versions
-/// only) that does not count.
+/// claim line ([`versions`]): lines without a claim id, and originals of claim lines that have no
+/// cancellation or adjustment among the lines (the common case, as after [`crate::run::Run::prescan`]),
+/// are classified and tallied directly; the lines of the other claim lines are grouped by claim
+/// line (`scratch` holds their keys, reused between calls: no allocation per line) and only each
+/// one's current version is classified and tallied. Returns the version counters; `skipped`
+/// receives the skip reason of every counted-for line that does not count.
 pub fn tally_lines(
     rules: &RuleSet,
     reg: &Registry,
@@ -797,25 +798,43 @@ pub fn tally_lines(
 ) -> VersionStats {
     tallies.clear();
     scratch.clear();
-    for (i, l) in lines.iter().enumerate() {
-        if l.claim.is_some() {
-            scratch.push((l.claim, i as u32));
-        } else {
-            match rules.classify(l, reg) {
-                Ok(c) => tally_into(tallies, &c),
-                Err(s) => skipped(s),
-            }
+    let mut tally = |l: &Line, tallies: &mut Vec<Tally>| match rules.classify(l, reg) {
+        Ok(c) => tally_into(tallies, &c),
+        Err(s) => skipped(s),
+    };
+    // The claim lines with a cancellation or adjustment here.
+    for l in lines {
+        if l.claim.is_some() && l.version != Version::Original {
+            scratch.push((l.claim, u32::MAX));
         }
     }
     let mut stats = VersionStats::default();
     if scratch.is_empty() {
+        for l in lines {
+            tally(l, tallies);
+        }
         return stats;
     }
     scratch.sort_unstable();
+    scratch.dedup_by_key(|e| e.0);
+    let touched = scratch.len();
+    for (i, l) in lines.iter().enumerate() {
+        let grouped = l.claim.is_some()
+            && scratch[..touched]
+                .binary_search_by(|e| e.0.cmp(&l.claim))
+                .is_ok();
+        if grouped {
+            scratch.push((l.claim, i as u32));
+        } else {
+            tally(l, tallies);
+        }
+    }
+    let group = &mut scratch[touched..];
+    group.sort_unstable();
     let mut i = 0;
-    while let Some(&(key, _)) = scratch.get(i) {
+    while let Some(&(key, _)) = group.get(i) {
         let mut v = Versions::default();
-        while let Some(&(k, idx)) = scratch.get(i) {
+        while let Some(&(k, idx)) = group.get(i) {
             if k != key {
                 break;
             }
@@ -830,10 +849,7 @@ pub fn tally_lines(
             .unmatched_cancellations
             .saturating_add(r.unmatched_cancellations);
         if let Some(l) = r.current.and_then(|idx| lines.get(idx as usize)) {
-            match rules.classify(&l.as_current(), reg) {
-                Ok(c) => tally_into(tallies, &c),
-                Err(s) => skipped(s),
-            }
+            tally(&l.as_current(), tallies);
         }
     }
     stats

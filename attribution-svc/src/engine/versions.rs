@@ -13,9 +13,9 @@
 //! - cancellations beyond the versions they could retire (a cancellation whose original was never
 //!   received) are ignored and reported (`unmatched_cancellations`).
 //!
-//! An original repeated with the same claim id and line number and no other version is one line
-//! when every line is kept, and counts each time when a prescan lets untouched originals through
-//! ([`crate::run::Run::prescan`]) [I: CMS files do not repeat a version].
+//! An original repeated with the same claim id and line number and no other version counts each
+//! time ([`super::tally_lines`], and [`crate::run::Run`] after a prescan; a run without a prescan
+//! keeps every claim line and counts it once) [I: CMS files do not repeat a version].
 //!
 //! Lines without a claim id keep the summation rule: a cancellation subtracts its absolute amount
 //! and one service from the same entity's tally.
