@@ -581,6 +581,29 @@ else
   fail "settlement-svc backtest --puf $PUF --format json: $(tail -n 5 "$tmp/backtest.err")"
 fi
 
+# PY2022 (the one-column Current_Track layout): every row used, 481 of 482 within $1, and the one
+# mismatch (A1070, a revenue-based loss limit the PUF does not publish) explained.
+PUF2022="proto/testdata/puf/mssp_puf_py2022.csv"
+if timeout 600 "$SETTLEMENT_BIN" backtest --puf "$PUF2022" --format json >"$tmp/backtest2022.json" \
+  2>"$tmp/backtest2022.err"; then
+  if check="$(python3 - "$tmp/backtest2022.json" 2>&1 <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+within = sum(t.get("within_1_dollar", 0) for t in r.get("tracks", []))
+explained = sum(t.get("explained", 0) for t in r.get("tracks", []))
+print(f"layout={r.get('year_layout')} rows_used={r.get('rows_used')}/{r.get('rows')} within_1_dollar={within} explained={explained}")
+ok = (r.get("year_layout"), r.get("rows_used"), r.get("rows"), within, explained) == ("2022", 482, 482, 481, 1)
+sys.exit(0 if ok else 1)
+EOF
+  )"; then
+    pass "backtest PY2022 PUF: $check"
+  else
+    fail "backtest PY2022 PUF: want layout=2022 rows_used=482/482 within_1_dollar=481 explained=1, got: $check"
+  fi
+else
+  fail "settlement-svc backtest --puf $PUF2022 --format json: $(tail -n 5 "$tmp/backtest2022.err")"
+fi
+
 # benchmark-svc: every ACO's historical benchmark against the published HistBnchmk. The JSON has
 # one row per ACO (acos[].error_percent, in percent) and per-group summaries
 # (groups[].fitted_trend.within_0_05_percent); both must say all 333 are within 0.05%.

@@ -68,6 +68,8 @@ fn data(n: u32) -> Data {
             enrollment: Some(Enrollment {
                 months_a_and_b: b.months_a_and_b,
                 months_a_or_b_only: b.months_a_or_b_only,
+                months_a_only: 0,
+                months_b_only: 0,
                 months_group_health_plan: b.months_group_health_plan,
                 us_resident: b.us_resident,
                 other_initiative: b.other_initiative,

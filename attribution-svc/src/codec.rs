@@ -170,22 +170,33 @@ pub struct Batch {
     pub stats: LineStats,
 }
 
-const BATCH_TAG: u8 = 0xB1;
-const RESULT_TAG: u8 = 0xA1;
+/// Batch layouts: `0xB1` (enrollment without the Part A-only / Part B-only split, still read) and
+/// `0xB2` (the current one).
+const BATCH_TAG_V1: u8 = 0xB1;
+const BATCH_TAG: u8 = 0xB2;
+/// Result layouts: `0xA1` (no split, still read) and `0xA2`.
+const RESULT_TAG_V1: u8 = 0xA1;
+const RESULT_TAG: u8 = 0xA2;
 
 fn put_enrollment(w: &mut W, e: &Enrollment) {
     w.u32(e.months_a_and_b);
     w.u32(e.months_a_or_b_only);
     w.u32(e.months_group_health_plan);
     w.u8(u8::from(e.us_resident) | u8::from(e.other_initiative) << 1);
+    w.u32(e.months_a_only);
+    w.u32(e.months_b_only);
 }
 
-fn get_enrollment(r: &mut R<'_>) -> Result<Enrollment, Damaged> {
+/// `split`: the layout carries the Part A-only and Part B-only months (tags `0xB2`, `0xA2`).
+fn get_enrollment(r: &mut R<'_>, split: bool) -> Result<Enrollment, Damaged> {
     let (a, b, c) = (r.u32()?, r.u32()?, r.u32()?);
     let f = r.u8()?;
+    let (a_only, b_only) = if split { (r.u32()?, r.u32()?) } else { (0, 0) };
     Ok(Enrollment {
         months_a_and_b: a,
         months_a_or_b_only: b,
+        months_a_only: a_only,
+        months_b_only: b_only,
         months_group_health_plan: c,
         us_resident: f & 1 != 0,
         other_initiative: f & 2 != 0,
@@ -257,13 +268,15 @@ impl Batch {
     /// Decodes a batch.
     pub fn decode(bytes: &[u8]) -> Result<Batch, Damaged> {
         let mut r = R(bytes);
-        if r.u8()? != BATCH_TAG {
-            return Err(Damaged("batch tag"));
-        }
+        let split = match r.u8()? {
+            BATCH_TAG => true,
+            BATCH_TAG_V1 => false,
+            _ => return Err(Damaged("batch tag")),
+        };
         let mut b = Batch::default();
         for _ in 0..r.count(33)? {
             let id = r.str()?.to_string();
-            let enrollment = get_enrollment(&mut r)?;
+            let enrollment = get_enrollment(&mut r, split)?;
             b.beneficiaries.push(StoredBeneficiary {
                 id,
                 enrollment,
@@ -312,14 +325,19 @@ fn step_code(s: Option<StepKind>) -> u8 {
     }
 }
 
+/// Stored screen codes: the first five are those of the `0xA1` layout.
+const INELIGIBLE: [Ineligible; 7] = [
+    Ineligible::NoPartAAndB,
+    Ineligible::PartAOrBOnly,
+    Ineligible::GroupHealthPlan,
+    Ineligible::OtherInitiative,
+    Ineligible::NotUsResident,
+    Ineligible::PartAOnly,
+    Ineligible::PartBOnly,
+];
+
 fn ineligible_code(i: Ineligible) -> u8 {
-    match i {
-        Ineligible::NoPartAAndB => 0,
-        Ineligible::PartAOrBOnly => 1,
-        Ineligible::GroupHealthPlan => 2,
-        Ineligible::OtherInitiative => 3,
-        Ineligible::NotUsResident => 4,
-    }
+    INELIGIBLE.iter().position(|x| *x == i).unwrap_or(0) as u8
 }
 
 fn reason_code(r: Reason) -> (u8, u8) {
@@ -338,13 +356,6 @@ fn reason_code(r: Reason) -> (u8, u8) {
 }
 
 fn reason_from(code: u8, detail: u8) -> Result<Reason, Damaged> {
-    const INELIGIBLE: [Ineligible; 5] = [
-        Ineligible::NoPartAAndB,
-        Ineligible::PartAOrBOnly,
-        Ineligible::GroupHealthPlan,
-        Ineligible::OtherInitiative,
-        Ineligible::NotUsResident,
-    ];
     Ok(match code {
         0 => Reason::Assigned,
         1 => Reason::AssignedByTieBreak,
@@ -422,9 +433,11 @@ pub fn encode_result(a: &Assignment, b: &Beneficiary, named: impl Fn(Entity) -> 
 /// Decodes one result.
 pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
     let mut r = R(bytes);
-    if r.u8()? != RESULT_TAG {
-        return Err(Damaged("result tag"));
-    }
+    let split = match r.u8()? {
+        RESULT_TAG => true,
+        RESULT_TAG_V1 => false,
+        _ => return Err(Damaged("result tag")),
+    };
     let mut names = Vec::new();
     let mut entity = |n: Named| -> Entity {
         match n {
@@ -478,7 +491,7 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
     }
     let enrollment = match r.u8()? {
         0 => None,
-        _ => Some(get_enrollment(&mut r)?),
+        _ => Some(get_enrollment(&mut r, split)?),
     };
     let designation = match r.u8()? {
         0 => Designation::None,

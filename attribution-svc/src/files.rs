@@ -92,42 +92,59 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 }
 
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
-/// winning_allowed,continuously_assigned`) and returns the per-ACO counts.
+/// winning_allowed,continuously_assigned,ineligibility`; `ineligibility` is the failed screen's
+/// code, [`crate::engine::Ineligible::code`], when `reason` is `ineligible`) and returns the per-ACO counts. Fields are written by
+/// `csv::Writer`: one with a comma, quote or line break is quoted, so no value shifts the columns.
 pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoCounts>> {
-    writeln!(
-        out,
-        "beneficiary_id,aco_id,step,reason,winning_entity,winning_allowed,continuously_assigned"
-    )?;
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record([
+        "beneficiary_id",
+        "aco_id",
+        "step",
+        "reason",
+        "winning_entity",
+        "winning_allowed",
+        "continuously_assigned",
+        "ineligibility",
+    ])?;
     let mut err = None;
     let counts = run.assign_all(|id, _: &Beneficiary, a: &Assignment| {
         if err.is_some() {
             return;
         }
-        let line = format!(
-            "{id},{},{},{},{},{},{}",
+        let record = [
+            id.to_string(),
             a.aco
-                .map(|i| run.reg.acos()[i as usize].as_str())
-                .unwrap_or(""),
-            a.step.map_or("", |s| match s {
-                crate::engine::StepKind::VoluntaryAlignment => "voluntary_alignment",
-                crate::engine::StepKind::Step1 => "step_1",
-                crate::engine::StepKind::Step2 => "step_2",
-                crate::engine::StepKind::Step3 => "step_3",
-            }),
-            a.reason.code(),
+                .and_then(|i| run.reg.acos().get(i as usize))
+                .cloned()
+                .unwrap_or_default(),
+            a.step
+                .map_or("", |s| match s {
+                    crate::engine::StepKind::VoluntaryAlignment => "voluntary_alignment",
+                    crate::engine::StepKind::Step1 => "step_1",
+                    crate::engine::StepKind::Step2 => "step_2",
+                    crate::engine::StepKind::Step3 => "step_3",
+                })
+                .to_string(),
+            a.reason.code().to_string(),
             a.winner.map(|w| run.entity_name(w)).unwrap_or_default(),
             a.competing
                 .first()
                 .map(|c| crate::engine::explain::dollars(c.cents))
                 .unwrap_or_default(),
-            a.continuous,
-        );
-        if let Err(e) = writeln!(out, "{line}") {
+            a.continuous.to_string(),
+            match a.reason {
+                crate::engine::Reason::Ineligible(why) => why.code().to_string(),
+                _ => String::new(),
+            },
+        ];
+        if let Err(e) = w.write_record(&record) {
             err = Some(e);
         }
     });
-    match err {
-        Some(e) => Err(e.into()),
-        None => Ok(counts),
+    if let Some(e) = err {
+        return Err(e.into());
     }
+    w.flush()?;
+    Ok(counts)
 }

@@ -104,6 +104,8 @@ pub fn beneficiary(b: &BeneficiaryRecord) -> pb::Beneficiary {
         designated_tin: b.designated_tin.clone(),
         designated_specialty: String::new(),
         prior_year_aco_id: String::new(),
+        months_part_a_only: 0,
+        months_part_b_only: 0,
     }
 }
 

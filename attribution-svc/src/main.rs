@@ -3,10 +3,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use acorn_proto::{
-    attribution::v1::attribution_service_server::AttributionServiceServer,
-    serve::{self, ServeArgs},
-};
+use acorn_proto::serve::{self, ServeArgs};
 use anyhow::Context;
 use attribution_svc::{
     engine::{Beneficiary, Enrollment, Line, TieBreak, WindowKind, assign, tally_into},
@@ -14,7 +11,7 @@ use attribution_svc::{
     input::RawLine,
     loadgen,
     run::{Run, RunConfig, encode},
-    server::AttributionApi,
+    server::{self, AttributionApi},
     store::SqliteStore,
     synthetic::{Config, Synthetic},
 };
@@ -56,9 +53,12 @@ enum Command {
             default_value = "acorn-attribution.db"
         )]
         db: PathBuf,
-        /// Largest accepted upload message, bytes (a 10,000-line batch is about 1.5 MB).
-        #[arg(long, env = "ACORN_ATTRIBUTION_MAX_UPLOAD_BYTES", default_value_t = 64 * 1024 * 1024)]
+        /// Largest accepted upload stream message, bytes (a 10,000-line batch is about 1.5 MB).
+        #[arg(long, env = "ACORN_ATTRIBUTION_MAX_UPLOAD_BYTES", default_value_t = server::DEFAULT_UPLOAD_BYTES)]
         max_upload_bytes: usize,
+        /// Largest accepted CreateAssignmentRun request, bytes (the ACOs' participant lists).
+        #[arg(long, env = "ACORN_ATTRIBUTION_MAX_CREATE_BYTES", default_value_t = server::DEFAULT_CREATE_BYTES)]
+        max_create_bytes: usize,
         #[command(flatten)]
         serve: ServeArgs,
     },
@@ -179,6 +179,8 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
             enrollment: Enrollment {
                 months_a_and_b: b.months_a_and_b,
                 months_a_or_b_only: b.months_a_or_b_only,
+                months_a_only: 0,
+                months_b_only: 0,
                 months_group_health_plan: b.months_group_health_plan,
                 us_resident: b.us_resident,
                 other_initiative: b.other_initiative,
@@ -238,6 +240,8 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
             enrollment: Some(Enrollment {
                 months_a_and_b: b.months_a_and_b,
                 months_a_or_b_only: b.months_a_or_b_only,
+                months_a_only: 0,
+                months_b_only: 0,
                 months_group_health_plan: b.months_group_health_plan,
                 us_resident: b.us_resident,
                 other_initiative: b.other_initiative,
@@ -281,16 +285,25 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             db,
             max_upload_bytes,
+            max_create_bytes,
             serve,
         } => {
             serve::init_tracing(serve.log_format);
             let store = SqliteStore::open(&db)
                 .await
                 .with_context(|| format!("opening the store {}", db.display()))?;
-            let service = AttributionServiceServer::new(AttributionApi::new(store))
-                .max_decoding_message_size(max_upload_bytes.max(serve.max_request_bytes));
+            // Per-RPC limits: the small unary RPCs carry a few ids (64 KiB, or less when
+            // --max-request-bytes is smaller); create and upload have their own bounds.
+            let service = server::service(
+                AttributionApi::new(store),
+                server::Limits {
+                    small: server::SMALL_REQUEST_BYTES.min(serve.max_request_bytes),
+                    create: max_create_bytes,
+                    upload: max_upload_bytes,
+                },
+            );
             tracing::info!(db = %db.display(), "store open");
-            let name = <AttributionServiceServer<AttributionApi> as NamedService>::NAME;
+            let name = <server::SizedService as NamedService>::NAME;
             serve::run("attribution-svc", Routes::new(service), &[name], &serve).await?;
             // After a clean shutdown the database file alone holds everything.
             // (If it cannot be done now, everything is still durable in the -wal file.)

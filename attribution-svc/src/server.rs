@@ -11,7 +11,6 @@
 
 use std::{
     collections::HashMap,
-    hash::{Hash, Hasher},
     sync::{Arc, Mutex},
 };
 
@@ -145,12 +144,6 @@ fn day(v: &mut Violations, field: &str, d: Option<&common::Date>) -> Option<Day>
     found
 }
 
-fn max_len(v: &mut Violations, field: &str, value: &str, max: usize) {
-    if value.chars().count() > max {
-        v.add(field, format!("must be at most {max} characters"));
-    }
-}
-
 fn date(d: Day) -> common::Date {
     let (y, m, dd) = d.ymd();
     common::Date {
@@ -167,6 +160,22 @@ fn step(s: Option<StepKind>) -> pb::AssignmentStep {
         Some(StepKind::Step1) => pb::AssignmentStep::AssignmentStep1,
         Some(StepKind::Step2) => pb::AssignmentStep::AssignmentStep2,
         Some(StepKind::Step3) => pb::AssignmentStep::AssignmentStep3,
+    }
+}
+
+fn ineligibility(r: engine::Reason) -> pb::IneligibilityReason {
+    use engine::Ineligible as I;
+    match r {
+        engine::Reason::Ineligible(why) => match why {
+            I::NoPartAAndB => pb::IneligibilityReason::NoPartAAndB,
+            I::PartAOnly => pb::IneligibilityReason::PartAOnly,
+            I::PartBOnly => pb::IneligibilityReason::PartBOnly,
+            I::PartAOrBOnly => pb::IneligibilityReason::PartAOrBOnly,
+            I::GroupHealthPlan => pb::IneligibilityReason::MedicareAdvantage,
+            I::OtherInitiative => pb::IneligibilityReason::OtherInitiative,
+            I::NotUsResident => pb::IneligibilityReason::OutsideUs,
+        },
+        _ => pb::IneligibilityReason::Unspecified,
     }
 }
 
@@ -207,18 +216,43 @@ fn run_pb(s: &StoredRun) -> Result<pb::AssignmentRun, Status> {
     Ok(run)
 }
 
-fn fast_fingerprint(bytes: &[u8]) -> Vec<u8> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    let mut out = h.finish().to_le_bytes().to_vec();
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out
+/// The idempotency fingerprint of an upload message: SHA-256 of its whole protobuf encoding (every
+/// field of every record, in field-number order with defaults omitted: deterministic, and the same
+/// on every Rust and prost release). It is compared only with batches of the same run and
+/// `request_id`, so including those two changes nothing.
+fn upload_fingerprint(msg: &pb::UploadAssignmentDataRequest) -> Vec<u8> {
+    Sha256::digest(msg.encode_to_vec()).to_vec()
+}
+
+/// Whether an identifier holds a control character (NUL, newline, tab, DEL, C1 ...): rejected, as no
+/// identifier has one and they corrupt logs, CSV output and terminals.
+fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// A required identifier: 1 to `max` characters, no control character (the value is never echoed).
+fn ident<'a>(v: &mut Violations, field: &str, value: &'a str, max: usize) -> Option<&'a str> {
+    let ok = v.text(field, value, max)?;
+    if has_control(ok) {
+        v.add(field, "must not contain control characters");
+        return None;
+    }
+    Some(ok)
+}
+
+/// An optional identifier: at most `max` characters, no control character.
+fn optional_ident(v: &mut Violations, field: &str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        v.add(field, format!("must be at most {max} characters"));
+    } else if has_control(value) {
+        v.add(field, "must not contain control characters");
+    }
 }
 
 /// Validates a CreateAssignmentRun request into the run's configuration.
 fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Status> {
     let mut v = Violations::default();
-    v.text("request_id", &r.request_id, 128);
+    ident(&mut v, "request_id", &r.request_id, 128);
     let window: Option<pb::AssignmentWindow> = v.enum_value("window", r.window);
     let _: Option<pb::AssignmentMode> = v.enum_value("mode", r.mode);
     let tie: Option<pb::TieBreak> = v.optional_enum("tie_break", r.tie_break);
@@ -243,7 +277,7 @@ fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Stat
     let mut seen = std::collections::HashSet::new();
     for (i, a) in r.acos.iter().enumerate() {
         let f = |n: &str| format!("acos[{i}].{n}");
-        if v.text(&f("aco_id"), &a.aco_id, 64).is_some() && !seen.insert(a.aco_id.as_str()) {
+        if ident(&mut v, &f("aco_id"), &a.aco_id, 64).is_some() && !seen.insert(a.aco_id.as_str()) {
             v.add(f("aco_id"), "each ACO may appear once");
         }
         if a.tins.is_empty() && a.ccns.is_empty() {
@@ -254,7 +288,7 @@ fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Stat
         }
         for (name, list) in [("tins", &a.tins), ("ccns", &a.ccns), ("npis", &a.npis)] {
             for (k, id) in list.iter().enumerate() {
-                v.text(&format!("acos[{i}].{name}[{k}]"), id, 32);
+                ident(&mut v, &format!("acos[{i}].{name}[{k}]"), id, 32);
             }
         }
     }
@@ -304,6 +338,11 @@ fn check_line(l: &pb::ClaimLine) -> Result<CheckedLine, Vec<(&'static str, Strin
         bad.push(("beneficiary_id", "is required".into()));
     } else if too_long(&l.beneficiary_id, 64) {
         bad.push(("beneficiary_id", "must be at most 64 characters".into()));
+    } else if has_control(&l.beneficiary_id) {
+        bad.push((
+            "beneficiary_id",
+            "must not contain control characters".into(),
+        ));
     }
     let d = l.service_date.as_ref().and_then(|d| {
         let m = u32::try_from(d.month).ok()?;
@@ -358,6 +397,8 @@ fn check_line(l: &pb::ClaimLine) -> Result<CheckedLine, Vec<(&'static str, Strin
     ] {
         if too_long(value, max) {
             bad.push((name, format!("must be at most {max} characters")));
+        } else if has_control(value) {
+            bad.push((name, "must not contain control characters".into()));
         }
     }
     match ct {
@@ -386,11 +427,13 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
         }
         let f = |n: &str| format!("beneficiaries[{i}].{n}");
         let before = v.is_empty();
-        v.text(&f("beneficiary_id"), &b.beneficiary_id, 64);
+        ident(&mut v, &f("beneficiary_id"), &b.beneficiary_id, 64);
         for (name, m) in [
             ("months_part_a_and_b", b.months_part_a_and_b),
             ("months_part_a_or_b_only", b.months_part_a_or_b_only),
             ("months_group_health_plan", b.months_group_health_plan),
+            ("months_part_a_only", b.months_part_a_only),
+            ("months_part_b_only", b.months_part_b_only),
         ] {
             if m > 12 {
                 v.add(f(name), "must be 0-12 months");
@@ -399,15 +442,15 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
         if b.date_of_death.is_some() {
             day(&mut v, &f("date_of_death"), b.date_of_death.as_ref());
         }
-        max_len(&mut v, &f("designated_npi"), &b.designated_npi, 32);
-        max_len(&mut v, &f("designated_tin"), &b.designated_tin, 32);
-        max_len(
+        optional_ident(&mut v, &f("designated_npi"), &b.designated_npi, 32);
+        optional_ident(&mut v, &f("designated_tin"), &b.designated_tin, 32);
+        optional_ident(
             &mut v,
             &f("designated_specialty"),
             &b.designated_specialty,
             4,
         );
-        max_len(&mut v, &f("prior_year_aco_id"), &b.prior_year_aco_id, 64);
+        optional_ident(&mut v, &f("prior_year_aco_id"), &b.prior_year_aco_id, 64);
         if before && !v.is_empty() {
             problems += 1;
         }
@@ -416,6 +459,8 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             enrollment: Enrollment {
                 months_a_and_b: b.months_part_a_and_b,
                 months_a_or_b_only: b.months_part_a_or_b_only,
+                months_a_only: b.months_part_a_only,
+                months_b_only: b.months_part_b_only,
                 months_group_health_plan: b.months_group_health_plan,
                 us_resident: b.us_resident,
                 other_initiative: b.other_initiative,
@@ -674,6 +719,7 @@ impl AttributionApi {
             continuously_assigned: a.continuous,
             explanation,
             reason: a.reason.code().to_string(),
+            ineligibility: ineligibility(a.reason) as i32,
         })
     }
 }
@@ -716,24 +762,57 @@ fn page_size(v: i32, default: u32, max: u32) -> Result<u32, Status> {
     }
 }
 
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
+/// Page tokens of `ListAssignedBeneficiaries`: opaque, and carrying no identifier in any encoding.
+///
+/// A token is base64url (no padding) of a version byte, the ordinal of the next result in the
+/// run's id-ordered list of the ACO's beneficiaries (`u64`, little-endian), and the first 12 bytes
+/// of SHA-256 over a domain label, the run id, the ACO id and that ordinal: a token only works
+/// for the run and ACO that issued it, and a damaged or forged one is INVALID_ARGUMENT. A finalized
+/// run never changes, so the ordinal is a stable cursor.
+mod page_token {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use sha2::{Digest, Sha256};
 
-fn unhex(s: &str) -> Option<String> {
-    if !s.len().is_multiple_of(2) {
-        return None;
+    const VERSION: u8 = 1;
+    const TAG: usize = 12;
+
+    fn tag(run_id: &str, aco_id: &str, offset: u64) -> [u8; TAG] {
+        let mut h = Sha256::new();
+        h.update(b"acorn.attribution.v1.ListAssignedBeneficiaries\0");
+        h.update(run_id.as_bytes());
+        h.update([0]);
+        h.update(aco_id.as_bytes());
+        h.update([0]);
+        h.update(offset.to_le_bytes());
+        let d = h.finalize();
+        let mut t = [0u8; TAG];
+        t.copy_from_slice(&d[..TAG]);
+        t
     }
-    let bytes: Option<Vec<u8>> = (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect();
-    String::from_utf8(bytes?).ok()
+
+    /// The token of the page that starts at ordinal `offset`.
+    pub(super) fn encode(run_id: &str, aco_id: &str, offset: u64) -> String {
+        let mut b = Vec::with_capacity(1 + 8 + TAG);
+        b.push(VERSION);
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&tag(run_id, aco_id, offset));
+        URL_SAFE_NO_PAD.encode(b)
+    }
+
+    /// The ordinal of a token issued for this run and ACO.
+    pub(super) fn decode(run_id: &str, aco_id: &str, token: &str) -> Option<u64> {
+        let b = URL_SAFE_NO_PAD.decode(token).ok()?;
+        if b.len() != 1 + 8 + TAG || b[0] != VERSION {
+            return None;
+        }
+        let offset = u64::from_le_bytes(b[1..9].try_into().ok()?);
+        (b[9..] == tag(run_id, aco_id, offset)).then_some(offset)
+    }
 }
 
 fn required_text(field: &str, value: &str, max: usize) -> Result<(), Status> {
     let mut v = Violations::default();
-    v.text(field, value, max);
+    ident(&mut v, field, value, max);
     v.into_result()
 }
 
@@ -813,8 +892,8 @@ impl AttributionService for AttributionApi {
         while let Some(msg) = stream.next().await {
             let msg = msg?;
             let mut v = Violations::default();
-            v.text("request_id", &msg.request_id, 128);
-            v.text("run_id", &msg.run_id, 64);
+            ident(&mut v, "request_id", &msg.request_id, 128);
+            ident(&mut v, "run_id", &msg.run_id, 64);
             v.into_result()?;
             let ctx = match &last {
                 Some((id, c)) if *id == msg.run_id => c.clone(),
@@ -838,7 +917,7 @@ impl AttributionService for AttributionApi {
                 .add_batch(NewBatch {
                     run_id: msg.run_id.clone(),
                     request_id: msg.request_id.clone(),
-                    fingerprint: fast_fingerprint(&body),
+                    fingerprint: upload_fingerprint(&msg),
                     beneficiaries: benes,
                     claim_lines: lines,
                     body,
@@ -885,8 +964,8 @@ impl AttributionService for AttributionApi {
     ) -> Result<Response<pb::FinalizeAssignmentRunResponse>, Status> {
         let r = req.into_inner();
         let mut v = Violations::default();
-        v.text("request_id", &r.request_id, 128);
-        v.text("run_id", &r.run_id, 64);
+        ident(&mut v, "request_id", &r.request_id, 128);
+        ident(&mut v, "run_id", &r.run_id, 64);
         v.into_result()?;
         let already =
             |s: &StoredRun| -> Result<Response<pb::FinalizeAssignmentRunResponse>, Status> {
@@ -1006,8 +1085,8 @@ impl AttributionService for AttributionApi {
     ) -> Result<Response<pb::GetBeneficiaryAssignmentResponse>, Status> {
         let r = req.into_inner();
         let mut v = Violations::default();
-        v.text("run_id", &r.run_id, 64);
-        v.text("beneficiary_id", &r.beneficiary_id, 64);
+        ident(&mut v, "run_id", &r.run_id, 64);
+        ident(&mut v, "beneficiary_id", &r.beneficiary_id, 64);
         v.into_result()?;
         let (stored, ctx) = self.context(&r.run_id).await?;
         if !stored.finalized {
@@ -1036,15 +1115,15 @@ impl AttributionService for AttributionApi {
     ) -> Result<Response<pb::ListAssignedBeneficiariesResponse>, Status> {
         let r = req.into_inner();
         let mut v = Violations::default();
-        v.text("run_id", &r.run_id, 64);
-        v.text("aco_id", &r.aco_id, 64);
+        ident(&mut v, "run_id", &r.run_id, 64);
+        ident(&mut v, "aco_id", &r.aco_id, 64);
         v.into_result()?;
         let limit = page_size(r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE)?;
-        let after = match r.page_token.as_str() {
-            "" => None,
-            t => Some(unhex(t).ok_or_else(|| {
+        let offset = match r.page_token.as_str() {
+            "" => 0,
+            t => page_token::decode(&r.run_id, &r.aco_id, t).ok_or_else(|| {
                 invalid_argument("page_token", "is not a token returned by this service")
-            })?),
+            })?,
         };
         let (stored, ctx) = self.context(&r.run_id).await?;
         if !stored.finalized {
@@ -1066,7 +1145,7 @@ impl AttributionService for AttributionApi {
             })?;
         let rows = self
             .store
-            .assigned(stored.seq, aco as i32, after.as_deref(), limit + 1)
+            .assigned(stored.seq, aco as i32, offset, limit + 1)
             .await
             .map_err(store_status)?;
         let more = rows.len() > limit as usize;
@@ -1076,10 +1155,11 @@ impl AttributionService for AttributionApi {
             .map(|(id, body)| self.assignment_pb(&ctx, id, body))
             .collect::<Result<Vec<_>, _>>()?;
         let next_page_token = if more {
-            assignments
-                .last()
-                .map(|a| hex(&a.beneficiary_id))
-                .unwrap_or_default()
+            page_token::encode(
+                &r.run_id,
+                &r.aco_id,
+                offset.saturating_add(u64::from(limit)),
+            )
         } else {
             String::new()
         };
@@ -1103,5 +1183,88 @@ impl AttributionService for AttributionApi {
         self.forget(&id);
         tracing::info!("assignment run deleted");
         Ok(Response::new(pb::DeleteAssignmentRunResponse {}))
+    }
+}
+
+/// Largest request of the small unary RPCs (finalize, get, list, delete): they carry a few ids.
+pub const SMALL_REQUEST_BYTES: usize = 64 * 1024;
+/// Default largest `CreateAssignmentRun` request: the participant lists of every ACO of a national
+/// run (500 ACOs of 60 TINs and 1,000 NPIs are about 8 MB).
+pub const DEFAULT_CREATE_BYTES: usize = 16 * 1024 * 1024;
+/// Default largest `UploadAssignmentData` stream message: a 10,000-line batch is about 1.5 MB.
+pub const DEFAULT_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Per-RPC request size limits, bytes: a message above its limit is refused with
+/// OUT_OF_RANGE (tonic's status for an oversized message) before it is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `FinalizeAssignmentRun`, `Get*`, `List*`, `DeleteAssignmentRun`.
+    pub small: usize,
+    /// `CreateAssignmentRun`.
+    pub create: usize,
+    /// Each `UploadAssignmentData` stream message.
+    pub upload: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            small: SMALL_REQUEST_BYTES,
+            create: DEFAULT_CREATE_BYTES,
+            upload: DEFAULT_UPLOAD_BYTES,
+        }
+    }
+}
+
+type Server = acorn_proto::attribution::v1::attribution_service_server::AttributionServiceServer<
+    AttributionApi,
+>;
+
+/// The service with a request size limit per RPC (tonic sets one limit per service, so three
+/// instances of the same [`AttributionApi`] serve the three size classes, routed by method path).
+#[derive(Debug, Clone)]
+pub struct SizedService {
+    small: Server,
+    create: Server,
+    upload: Server,
+}
+
+/// The attribution service with per-RPC request size limits, ready for `tonic` routes.
+pub fn service(api: AttributionApi, limits: Limits) -> SizedService {
+    let with = |n: usize| Server::new(api.clone()).max_decoding_message_size(n);
+    SizedService {
+        small: with(limits.small),
+        create: with(limits.create),
+        upload: with(limits.upload),
+    }
+}
+
+impl tonic::server::NamedService for SizedService {
+    const NAME: &'static str = <Server as tonic::server::NamedService>::NAME;
+}
+
+impl<B> tonic::codegen::Service<tonic::codegen::http::Request<B>> for SizedService
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = <Server as tonic::codegen::Service<tonic::codegen::http::Request<B>>>::Response;
+    type Error = std::convert::Infallible;
+    type Future = <Server as tonic::codegen::Service<tonic::codegen::http::Request<B>>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: tonic::codegen::http::Request<B>) -> Self::Future {
+        let method = req.uri().path().rsplit('/').next().unwrap_or("");
+        match method {
+            "UploadAssignmentData" => self.upload.call(req),
+            "CreateAssignmentRun" => self.create.call(req),
+            _ => self.small.call(req),
+        }
     }
 }

@@ -345,21 +345,23 @@ impl SqliteStore {
         )
     }
 
-    /// Results of the beneficiaries assigned to ACO `aco` (index), by beneficiary id after `after`.
+    /// Results of the beneficiaries assigned to ACO `aco` (index), in beneficiary id order, from
+    /// the `offset`-th on (a finalized run's results never change, so an ordinal is a stable
+    /// cursor that carries no identifier).
     pub async fn assigned(
         &self,
         run_seq: i64,
         aco: i32,
-        after: Option<&str>,
+        offset: u64,
         limit: u32,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT beneficiary_id, body FROM assignments WHERE run_seq = ?1 AND aco = ?2 \
-             AND (?3 IS NULL OR beneficiary_id > ?3) ORDER BY beneficiary_id LIMIT ?4",
+             ORDER BY beneficiary_id LIMIT ?4 OFFSET ?3",
         )
         .bind(run_seq)
         .bind(aco)
-        .bind(after)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(&self.readers)
         .await?;

@@ -192,8 +192,16 @@ fn golden_population_through_csv() {
     let text = String::from_utf8(out).expect("utf8");
     assert!(
         text.contains(&format!(
-            "{},A,step_1,assigned,aco:A,200.00,false",
+            "{},A,step_1,assigned,aco:A,200.00,false,",
             common::id(1)
+        )),
+        "{text}"
+    );
+    // The failed screen is a column of its own (425.401(a)(1): 3 months of Part A or B only).
+    assert!(
+        text.contains(&format!(
+            "{},,,ineligible,,,false,part_a_or_b_only",
+            common::id(16)
         )),
         "{text}"
     );
@@ -335,4 +343,53 @@ fn golden_population_through_cclf() {
         }
     }
     check(&run, &expected);
+}
+
+/// The output is written by a CSV writer: an identifier with a comma, a quote or a line break is
+/// quoted and every row keeps its seven columns.
+#[test]
+fn output_csv_quotes_awkward_identifiers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let parts = write(
+        dir.path(),
+        "participants.csv",
+        "aco_id,kind,id\n\"A,1\",tin,100000001\n",
+    );
+    let benes = write(
+        dir.path(),
+        "benes.csv",
+        "beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,months_group_health_plan,us_resident,other_initiative\n\"X,1\",12,0,0,true,false\n\"Y\"\"2\",12,0,0,true,false\n",
+    );
+    let claims = write(
+        dir.path(),
+        "claims.csv",
+        "beneficiary_id,service_date,hcpcs,tin,specialty,allowed\n\"X,1\",2024-03-01,99213,100000001,08,100.00\n\"Y\"\"2\",2024-03-01,99213,\"7,1\",08,50.00\n",
+    );
+    let (acos, _) = files::participants(&parts).expect("participants");
+    let cfg = RunConfig { acos, ..cfg() };
+    let (run, report) = files::load(
+        &cfg,
+        &Files {
+            beneficiaries: vec![benes],
+            claims: vec![claims],
+            ..Files::default()
+        },
+    )
+    .expect("load");
+    assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+    let mut out = Vec::new();
+    files::write_results(&run, &mut out).expect("write");
+    let mut rdr = csv::Reader::from_reader(out.as_slice());
+    let rows: Vec<Vec<String>> = rdr
+        .records()
+        .map(|r| r.expect("row").iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.len() == 8), "{rows:?}");
+    assert_eq!(
+        rows[0][..5],
+        ["X,1", "A,1", "step_1", "assigned", "aco:A,1"]
+    );
+    assert_eq!(rows[1][0], "Y\"2");
+    assert_eq!(rows[1][3], "no_aco_physician_service");
 }

@@ -7,13 +7,14 @@ mod common;
 use std::{net::SocketAddr, path::Path};
 
 use acorn_proto::{
-    attribution::v1::{
-        self as pb, attribution_service_client::AttributionServiceClient,
-        attribution_service_server::AttributionServiceServer,
-    },
+    attribution::v1::{self as pb, attribution_service_client::AttributionServiceClient},
     serve::{self, LogFormat, ServeArgs},
 };
-use attribution_svc::{loadgen, server::AttributionApi, store::SqliteStore};
+use attribution_svc::{
+    loadgen,
+    server::{self, AttributionApi, Limits},
+    store::SqliteStore,
+};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, service::Routes, transport::Channel};
 use tonic_types::StatusExt;
@@ -25,6 +26,10 @@ struct Running {
 }
 
 async fn start(db: &Path) -> Running {
+    start_with(db, Limits::default()).await
+}
+
+async fn start_with(db: &Path, limits: Limits) -> Running {
     let store = SqliteStore::open(db).await.expect("open store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -38,7 +43,7 @@ async fn start(db: &Path) -> Running {
         shutdown_grace: 5,
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let routes = Routes::new(AttributionServiceServer::new(AttributionApi::new(store)));
+    let routes = Routes::new(server::service(AttributionApi::new(store), limits));
     let task = tokio::spawn(async move {
         serve::serve(
             listener,
@@ -236,6 +241,18 @@ async fn golden_population_end_to_end_and_after_a_restart() {
                 assert_eq!(
                     (a.aco_id.as_str(), step_name(a.step), a.reason.as_str(), top),
                     (x.aco, x.step, x.reason, want),
+                    "beneficiary {}",
+                    x.k
+                );
+                // Beneficiary 16 has 3 months of Part A or Part B only (part not given):
+                // 425.401(a)(1), and the result says which screen.
+                assert_eq!(
+                    a.ineligibility(),
+                    if x.k == 16 {
+                        pb::IneligibilityReason::PartAOrBOnly
+                    } else {
+                        pb::IneligibilityReason::Unspecified
+                    },
                     "beneficiary {}",
                     x.k
                 );
@@ -564,5 +581,304 @@ async fn bad_input_gets_clear_statuses() {
         .await
         .expect_err("delete unknown");
     assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
+
+async fn finalized_golden(client: &mut AttributionServiceClient<Channel>) -> pb::AssignmentRun {
+    let run = client
+        .create_assignment_run(create("golden"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    client
+        .upload_assignment_data(tokio_stream::iter(batches(&run.id)))
+        .await
+        .expect("upload");
+    client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "f".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("finalize");
+    run
+}
+
+/// A retried upload whose batch differs only in claim ids, line numbers or HCPCS codes (which the
+/// aggregated batch does not keep) is a different batch: ALREADY_EXISTS, never a silent OK.
+#[tokio::test]
+async fn upload_retry_with_a_different_batch_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("attribution.db")).await;
+    let mut client = server.client().await;
+    let run = client
+        .create_assignment_run(create("r"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    let first = batches(&run.id).remove(1);
+    client
+        .upload_assignment_data(tokio_stream::iter(vec![first.clone()]))
+        .await
+        .expect("first upload");
+    // The same batch again: an idempotent retry.
+    client
+        .upload_assignment_data(tokio_stream::iter(vec![first.clone()]))
+        .await
+        .expect("identical retry");
+    let changes: [fn(&mut pb::ClaimLine); 3] = [
+        |l| l.claim_id.push('X'),
+        |l| l.line_number += 1,
+        |l| {
+            l.hcpcs = if l.hcpcs == "99213" {
+                "99214".into()
+            } else {
+                "99213".into()
+            }
+        },
+    ];
+    for change in changes {
+        let mut other = first.clone();
+        change(&mut other.claim_lines[0]);
+        let err = client
+            .upload_assignment_data(tokio_stream::iter(vec![other]))
+            .await
+            .expect_err("a different batch under a used request_id");
+        assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    }
+    let got = client
+        .get_assignment_run(pb::GetAssignmentRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .run
+        .expect("run");
+    assert_eq!(got.claim_lines_received, first.claim_lines.len() as u64);
+    server.stop().await;
+}
+
+fn encodings(id: &str) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let b = id.as_bytes();
+    let mut out = vec![
+        id.to_string(),
+        id.to_ascii_lowercase(),
+        b.iter().map(|x| format!("{x:02x}")).collect(),
+        b.iter().map(|x| format!("{x:02X}")).collect(),
+        // Decimal: the id's bytes as one big-endian number, and each byte's code.
+        b.iter()
+            .fold(0u128, |n, x| {
+                n.wrapping_mul(256).wrapping_add(u128::from(*x))
+            })
+            .to_string(),
+        b.iter().map(|x| x.to_string()).collect(),
+    ];
+    for e in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+        // A base64 substring depends on the alignment: take each of the three.
+        for skip in 0..3 {
+            let mut padded = vec![0u8; skip];
+            padded.extend_from_slice(b);
+            let enc = e.encode(&padded);
+            let start = (skip * 4).div_ceil(3);
+            out.push(enc[start..enc.len().saturating_sub(4)].to_string());
+        }
+    }
+    out
+}
+
+/// Page tokens are opaque: no beneficiary id in any encoding (raw, hex, base64, decimal), bound to
+/// the run and ACO that issued them, and a damaged one is INVALID_ARGUMENT.
+#[tokio::test]
+async fn page_tokens_carry_no_beneficiary_id() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("attribution.db")).await;
+    let mut client = server.client().await;
+    let run = finalized_golden(&mut client).await;
+    let ids: Vec<String> = common::golden()
+        .benes
+        .iter()
+        .map(|b| b.id.clone())
+        .collect();
+    let mut tokens = Vec::new();
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
+                run_id: run.id.clone(),
+                aco_id: "A".into(),
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        listed.extend(page.assignments.into_iter().map(|a| a.beneficiary_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        tokens.push(token.clone());
+    }
+    assert!(tokens.len() >= 3, "{}", tokens.len());
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, listed, "every beneficiary once, in id order");
+    for t in &tokens {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t)
+            .expect("base64url");
+        for id in &ids {
+            for enc in encodings(id) {
+                assert!(!enc.is_empty() && !t.contains(&enc), "token holds {enc}");
+            }
+            assert!(
+                !raw.windows(id.len()).any(|w| w == id.as_bytes()),
+                "decoded token holds an id"
+            );
+        }
+    }
+    // Bound to its run and ACO; damage is detected.
+    let mut flipped = tokens[0].clone().into_bytes();
+    flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+    for (aco, t) in [
+        ("B", tokens[0].clone()),
+        ("A", String::from_utf8(flipped).expect("ascii")),
+        ("A", format!("{}A", tokens[0])),
+    ] {
+        let err = client
+            .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
+                run_id: run.id.clone(),
+                aco_id: aco.into(),
+                page_size: 1,
+                page_token: t,
+            })
+            .await
+            .expect_err("foreign token");
+        assert_eq!(
+            (err.code(), fields(&err)),
+            (Code::InvalidArgument, vec!["page_token".to_string()])
+        );
+    }
+    server.stop().await;
+}
+
+/// Identifiers with a control character are INVALID_ARGUMENT naming the field, and the value is
+/// not echoed.
+#[tokio::test]
+async fn identifiers_with_control_characters_are_rejected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("attribution.db")).await;
+    let mut client = server.client().await;
+    let mut bad = create("c");
+    bad.acos[0].tins[0] = "1000\n00001".into();
+    let err = client
+        .create_assignment_run(bad)
+        .await
+        .expect_err("newline");
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["acos[0].tins[0]".to_string()])
+    );
+    let run = client
+        .create_assignment_run(create("ok"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    let mut msg = batches(&run.id).remove(0);
+    msg.beneficiaries[1].beneficiary_id = "1EG4\0TE5MK73".into();
+    msg.beneficiaries[2].designated_npi = "12345\u{7f}".into();
+    msg.claim_lines[0].beneficiary_id = "SECRET\u{1b}[2J".into();
+    msg.claim_lines[1].claim_id = "C\r1".into();
+    msg.claim_lines[2].hcpcs = "9921\t".into();
+    let err = client
+        .upload_assignment_data(tokio_stream::iter(vec![msg]))
+        .await
+        .expect_err("control characters");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        fields(&err),
+        [
+            "beneficiaries[1].beneficiary_id",
+            "beneficiaries[2].designated_npi",
+            "claim_lines[0].beneficiary_id",
+            "claim_lines[1].claim_id",
+            "claim_lines[2].hcpcs",
+        ]
+    );
+    let text = format!("{err:?}");
+    assert!(
+        !text.contains("SECRET") && !text.contains("TE5MK73"),
+        "{text}"
+    );
+    let err = client
+        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
+            run_id: run.id.clone(),
+            beneficiary_id: "1EG4\nTE5MK73".into(),
+        })
+        .await
+        .expect_err("newline");
+    assert_eq!(fields(&err), ["beneficiary_id"]);
+    server.stop().await;
+}
+
+/// Each RPC has its own request size limit: a small RPC refuses a 100 KiB request, create and
+/// upload messages have their own bounds (tonic answers OUT_OF_RANGE, nothing stored).
+#[tokio::test]
+async fn request_size_limits_per_rpc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = Limits {
+        small: server::SMALL_REQUEST_BYTES,
+        create: 256 * 1024,
+        upload: 512 * 1024,
+    };
+    let server = start_with(&dir.path().join("attribution.db"), limits).await;
+    let mut client = server.client().await;
+    let err = client
+        .get_assignment_run(pb::GetAssignmentRunRequest {
+            run_id: "r".repeat(100 * 1024),
+        })
+        .await
+        .expect_err("too big");
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    let mut big = create("big");
+    big.acos[0].npis = (0..30_000).map(|i| format!("{:010}", i)).collect();
+    let err = client
+        .create_assignment_run(big)
+        .await
+        .expect_err("too big");
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    // The same create request fits with a normal participant list.
+    let run = client
+        .create_assignment_run(create("small"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    let mut msg = batches(&run.id).remove(1);
+    let line = msg.claim_lines[0].clone();
+    msg.claim_lines = vec![line; 8_000];
+    let err = client
+        .upload_assignment_data(tokio_stream::iter(vec![msg.clone()]))
+        .await
+        .expect_err("too big");
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    msg.claim_lines.truncate(1_000);
+    client
+        .upload_assignment_data(tokio_stream::iter(vec![msg]))
+        .await
+        .expect("a bounded message fits");
     server.stop().await;
 }

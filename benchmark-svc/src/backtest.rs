@@ -1,64 +1,132 @@
 //! Backtest against CMS: rebuild each ACO's historical benchmark from a Public Use File's own
 //! columns with the [`engine`](crate::engine) and compare it with the published `HistBnchmk`
-//! (per capita, whole dollars).
+//! (per capita, whole dollars); where the file has the inputs, also the updated benchmark
+//! (`UpdatedBnchmk`).
 //!
 //! | input | PUF columns |
 //! |---|---|
-//! | per capita expenditures BY1-BY3 by type | `Per_Capita_Exp_ALL_{ESRD,DIS,AGDU,AGND}_BY{1,2,3}` |
-//! | CMS-HCC risk scores BY1-BY3 by type | `CMS_HCC_RiskScore_{ESRD,DIS,AGDU,AGND}_BY{1,2,3}` |
-//! | BY3 person-years by type | `N_AB_Year_{ESRD,DIS,AGED_Dual,AGED_NonDual}_BY3` |
+//! | per capita expenditures BY1-BY3 (and PY) by type | `Per_Capita_Exp_ALL_{ESRD,DIS,AGDU,AGND}_{BY1,BY2,BY3,PY}` |
+//! | CMS-HCC risk scores BY1-BY3 (and PY) by type | `CMS_HCC_RiskScore_{ESRD,DIS,AGDU,AGND}_{BY1,BY2,BY3,PY}` |
+//! | BY3 (and PY) person-years by type | `N_AB_Year_{ESRD,DIS,AGED_Dual,AGED_NonDual}_{BY3,PY}` |
 //! | agreement start, period | `Current_Start_Date` / `Start_Date`; `Agreement_Period_Num` (absent = 1) |
 //! | 425.603(b) add-on (second agreements starting 2016) | `Prior_Sav_Adj` (per capita, included in `HistBnchmk`) |
-//! | regional adjustment sign (425.603(c) agreements) | `PosRegAdj` (1 = positive) |
+//! | regional adjustment sign (425.603(c) agreements, PY2018) | `PosRegAdj` as a 0/1 flag |
+//! | regional adjustment, dollars per capita (agreements from 2019-07-01) | `PosRegAdj` with dollar values (PY2022), `RegAdj` (PY2024) |
+//! | prior savings adjustment, dollars per capita (agreements from 2024) | `PriorSavAdj` |
 //!
-//! The national trend factors (BY1 -> BY3 and BY2 -> BY3 by type) are not published. They are
-//! shared by every ACO whose agreement started in the same year (same benchmark years), and the
-//! benchmark is linear in them:
+//! The same column name means different things in different years: `PosRegAdj` is a 0/1 flag in
+//! PY2018 and a signed per capita dollar amount in PY2022, so the file decides: the reader's
+//! detected layout where it knows (2016-2018 flag, 2022-2023 dollars), otherwise the column is a
+//! flag when every value it holds is 0 or 1, dollars otherwise. Suppressed (`*`) or blank cells of a
+//! needed input skip the row with the column named.
+//!
+//! The trend factors (BY1 -> BY3 and BY2 -> BY3 by type) are not published. For the national
+//! trend they are shared by every ACO whose agreement started in the same year (same benchmark
+//! years), and the benchmark is linear in them:
 //!
 //! ```text
-//! HB x sum_e P_e - add-on x sum_e P_e - sum_e P_e w3 X3_e = sum_e P_e (w1 X1_e r1_e T1_e + w2 X2_e r2_e T2_e)
+//! (HB - published adjustments) x sum_e P_e - sum_e P_e w3 X3_e = sum_e P_e (w1 X1_e r1_e T1_e + w2 X2_e r2_e T2_e)
 //! ```
 //!
 //! so a least-squares fit over those ACOs (8 unknowns; each ACO's equation divided by its
-//! `HB x sum P`, so errors are relative) identifies them. The fit uses every ACO of the start year
-//! whose benchmark has a national trend (first agreements, and second agreements starting in 2016).
-//! Each ACO is then computed by the engine with the fitted factors, and with no trend at all
-//! (factors 1). Rebased agreements under 425.603(c) (2017+) use regional trends and a regional
-//! adjustment that the PUF does not publish: they are computed with the national factors of their
-//! start year and equal weights, and the residual (published - computed) is what the regional trend
-//! and adjustment explain, reported against the published sign of the regional adjustment.
+//! `HB x sum P`, so errors are relative) identifies them. Each ACO is then computed by the engine
+//! with the fitted factors, and with no trend at all (factors 1). Three models:
+//!
+//! - [`Model::NationalTrend`]: first agreements starting 2012 to 2019-01-01 and second agreements
+//!   starting in 2016 (with their published add-on): the fitted factors are the national factors.
+//! - [`Model::RegionalNotPublished`]: rebased agreements under 425.603(c) (2017-2019-01-01 starts)
+//!   use regional trends and a regional adjustment that the PUF does not publish: they are computed
+//!   with the national factors of their start year and equal weights, and the residual (published -
+//!   computed) is what the regional trend and adjustment explain, reported against the published
+//!   sign of the regional adjustment.
+//! - [`Model::BlendNotPublished`]: agreements from 2019-07-01 (425.601(a)(5), 425.652(a)(5)) trend
+//!   with `w x national + (1 - w) x regional`, `w` the ACO's share of assignable beneficiaries in its
+//!   regional service area and the regional factors those of its own counties: both are ACO-specific
+//!   and unpublished. The file does publish the adjustment included in `HistBnchmk` (`PosRegAdj` /
+//!   `RegAdj` / `PriorSavAdj`), so the fit is made on `HistBnchmk` minus it and gives the start
+//!   year's mean blended factors; the residual of each ACO is its own blend's distance from that
+//!   mean, which the file cannot resolve.
+//!
+//! Updated benchmark (`UpdatedBnchmk`), for agreements whose update is the national-regional
+//! blend (2019-07-01 to 2023, 425.601(b)) and whose file publishes the performance-year scores
+//! and person-years: `UB = sum_e HB_e x RA_e x g_e x PY_e / sum_e PY_e` with `RA_e` the engine's
+//! capped risk ratio (425.605(a)(1)(i)) and `g_e` the blended growth, fitted per start year the
+//! same way (4 unknowns). The per-type historical benchmarks `HB_e` are not published: the
+//! engine's (fitted trend, published adjustment) are scaled to the published `HistBnchmk` [I].
+//! Other update rules are not backtested: before 2019-07-01 the risk ratio needs the newly /
+//! continuously assigned split and the flat update amounts, from 2024 the ACPT and the 425.655
+//! regional inputs, none of which the PUF publishes.
 
 use std::collections::BTreeMap;
 
-use acorn_proto::cms::puf::{PufError, PufFile, PufRow};
+use acorn_proto::cms::puf::{Layout, PufError, PufFile, PufRow};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
-use crate::engine::rules::{self, PriorSavingsRule, RuleSet, TrendRule};
+use crate::engine::rules::{self, PriorSavingsRule, PyRiskRule, RuleSet, TrendRule, UpdateRule};
+use crate::engine::update::update_with;
 use crate::engine::{
-    ByType, Date, HistoricalInput, NoTrace, PriorSavingsInput, TYPES, YearExperience,
-    historical_with, round_money,
+    ByType, Date, Historical, HistoricalInput, NoTrace, PerformanceYearInput, PerformanceYearType,
+    PriorSavingsInput, TYPES, YearExperience, historical_with, round_money,
 };
 
 const ACO_ID: &[&str] = &["ACO_ID", "ACO_Num", "ACO_Number"];
 const START: &[&str] = &["Current_Start_Date", "Start_Date", "Initial_Start_Date"];
 const PERIOD: &[&str] = &["Agreement_Period_Num"];
 const HIST: &[&str] = &["HistBnchmk"];
-const PRIOR_SAVINGS: &[&str] = &["Prior_Sav_Adj"];
+const UPDATED: &[&str] = &["UpdatedBnchmk"];
+const PRIOR_SAVINGS_ADD_ON: &[&str] = &["Prior_Sav_Adj"];
+const PRIOR_SAVINGS_ADJUSTMENT: &[&str] = &["PriorSavAdj", "Prior_Sav_Adj"];
 const POSITIVE_REGIONAL: &[&str] = &["PosRegAdj"];
+const REGIONAL_ADJUSTMENT: &[&str] = &["RegAdj"];
 const TYPE_CODES: [&str; 4] = ["ESRD", "DIS", "AGDU", "AGND"];
 const PERSON_YEAR_CODES: [&str; 4] = ["ESRD", "DIS", "AGED_Dual", "AGED_NonDual"];
-/// The acceptance threshold: 0.05%.
+/// The historical benchmark acceptance threshold: 0.05%.
 const WITHIN_PERCENT: f64 = 0.05;
+/// The updated benchmark threshold: 0.1%.
+const WITHIN_TENTH: f64 = 0.1;
+/// Fewest ACOs for a fit of `n` unknowns: one more than the unknowns.
+const fn fewest(n: usize) -> usize {
+    n + 1
+}
 
 /// How an ACO's benchmark was modelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Model {
     /// National trend, fitted factors: first agreements and 425.603(b) second agreements.
     NationalTrend,
     /// 425.603(c): computed without the regional trend and adjustment (not published).
     RegionalNotPublished,
+    /// 425.601 / 425.652: ACO-specific national-regional blended trend (not published): the start
+    /// year's mean blend, fitted on `HistBnchmk` minus the published adjustment.
+    BlendNotPublished,
+}
+
+impl Model {
+    fn name(self) -> &'static str {
+        match self {
+            Model::NationalTrend => "national trend",
+            Model::RegionalNotPublished => "regional trend and adjustment not published",
+            Model::BlendNotPublished => "ACO-specific blended trend not published",
+        }
+    }
+}
+
+/// The updated benchmark of one ACO compared with `UpdatedBnchmk`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdatedComparison {
+    /// Published `UpdatedBnchmk`.
+    pub published: Decimal,
+    /// Engine with the start year's fitted growth (cents); `None` if none could be fitted.
+    pub computed: Option<Decimal>,
+}
+
+impl UpdatedComparison {
+    /// (computed - published) / published x 100.
+    pub fn error_percent(&self) -> Option<f64> {
+        self.computed.map(|c| percent(c, self.published))
+    }
 }
 
 /// One ACO compared.
@@ -78,14 +146,19 @@ pub struct AcoComparison {
     pub model: Model,
     /// Published `HistBnchmk`.
     pub published: Decimal,
-    /// Engine, fitted national factors (cents); `None` if no factors could be fitted.
+    /// Engine, fitted factors (cents); `None` if no factors could be fitted.
     pub computed: Option<Decimal>,
     /// Engine, no trend (cents).
     pub no_trend: Decimal,
-    /// `PosRegAdj`, where published.
+    /// `PosRegAdj` as the PY2018 0/1 flag, where published.
     pub positive_regional_adjustment: Option<bool>,
     /// 425.603(b) add-on included (`Prior_Sav_Adj`).
     pub prior_savings_add_on: Option<Decimal>,
+    /// Agreements from 2019-07-01: the published adjustment included in `HistBnchmk` (regional or
+    /// prior savings, dollars per capita), where published.
+    pub published_adjustment: Option<Decimal>,
+    /// The updated benchmark, where backtested.
+    pub updated: Option<UpdatedComparison>,
 }
 
 impl AcoComparison {
@@ -100,9 +173,14 @@ impl AcoComparison {
     }
 }
 
+/// (computed - published) / published x 100, NaN when it cannot be represented (a published
+/// value so small that the quotient overflows `Decimal`).
 fn percent(computed: Decimal, published: Decimal) -> f64 {
-    ((computed - published) / published * Decimal::ONE_HUNDRED)
-        .to_f64()
+    computed
+        .checked_sub(published)
+        .and_then(|d| d.checked_div(published))
+        .and_then(|q| q.checked_mul(Decimal::ONE_HUNDRED))
+        .and_then(|p| p.to_f64())
         .unwrap_or(f64::NAN)
 }
 
@@ -111,10 +189,23 @@ fn percent(computed: Decimal, published: Decimal) -> f64 {
 pub struct Fit {
     /// Agreement start year.
     pub start_year: i32,
+    /// The model fitted.
+    pub model: Model,
     /// ACOs in the fit.
     pub acos: usize,
     /// BY1 -> BY3 and BY2 -> BY3 by type.
     pub factors: [ByType<Decimal>; 2],
+}
+
+/// Fitted BY3 -> PY growth of one agreement start year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrowthFit {
+    /// Agreement start year.
+    pub start_year: i32,
+    /// ACOs in the fit.
+    pub acos: usize,
+    /// Growth factors by type.
+    pub growth: ByType<Decimal>,
 }
 
 /// Distribution of absolute percentage errors.
@@ -130,6 +221,10 @@ pub struct Distribution {
     pub p95: f64,
     /// ACOs within 0.05%.
     pub within: usize,
+    /// ACOs within 0.1%.
+    pub within_tenth: usize,
+    /// ACOs within 0.5%.
+    pub within_half: usize,
 }
 
 impl Distribution {
@@ -142,12 +237,15 @@ impl Distribution {
                 .copied()
                 .unwrap_or(0.0)
         };
+        let within = |limit: f64| errors.iter().filter(|e| **e <= limit).count();
         Distribution {
             acos: errors.len(),
             max: errors.last().copied().unwrap_or(0.0),
             p50: at(0.5),
             p95: at(0.95),
-            within: errors.iter().filter(|e| **e <= WITHIN_PERCENT).count(),
+            within: within(WITHIN_PERCENT),
+            within_tenth: within(WITHIN_TENTH),
+            within_half: within(0.5),
         }
     }
 }
@@ -170,6 +268,8 @@ pub struct Group {
     /// For [`Model::RegionalNotPublished`]: (PosRegAdj, ACOs, ACOs whose residual has that sign,
     /// median residual %).
     pub regional_sign: Vec<(bool, usize, usize, f64)>,
+    /// Errors of the updated benchmark, where backtested.
+    pub updated: Distribution,
 }
 
 /// The result of [`run`].
@@ -179,12 +279,16 @@ pub struct Report {
     pub performance_year: Option<i32>,
     /// Fitted factors by agreement start year.
     pub fits: Vec<Fit>,
+    /// Fitted BY3 -> PY growth by agreement start year (updated benchmark backtest).
+    pub growth_fits: Vec<GrowthFit>,
     /// Groups.
     pub groups: Vec<Group>,
     /// Every ACO compared, in file order.
     pub acos: Vec<AcoComparison>,
     /// Rows not compared: (line, reason).
     pub skipped: Vec<(usize, String)>,
+    /// ACOs whose updated benchmark is not backtested, by reason: (reason, ACOs).
+    pub updated_not_backtested: Vec<(String, usize)>,
 }
 
 /// Why a file cannot be backtested.
@@ -193,6 +297,12 @@ pub enum BacktestError {
     /// A required column is absent.
     #[error("the file has no {0} column")]
     MissingColumn(String),
+}
+
+/// What the file publishes of the performance year, for the updated benchmark.
+struct PublishedYear {
+    updated: Decimal,
+    input: PerformanceYearInput,
 }
 
 struct Prepared {
@@ -206,17 +316,130 @@ struct Prepared {
     published: Decimal,
     add_on: Option<Decimal>,
     positive_regional: Option<bool>,
+    adjustment: Option<Decimal>,
+    /// `Ok` when the updated benchmark can be backtested, else why not.
+    year: Result<PublishedYear, String>,
+}
+
+impl Prepared {
+    /// Adjustments included in `HistBnchmk` that the file publishes.
+    fn published_adjustments(&self) -> Decimal {
+        self.add_on.unwrap_or_default() + self.adjustment.unwrap_or_default()
+    }
+}
+
+/// What the file's columns mean, decided over the whole file.
+struct Columns {
+    /// The file has `RegAdj` (PY2024).
+    has_regional_adjustment: bool,
+    /// `PosRegAdj` holds dollars (PY2022) rather than the PY2018 0/1 flag.
+    positive_regional_is_dollars: bool,
+    performance_year: Option<i32>,
+}
+
+impl Columns {
+    fn of(file: &PufFile) -> Columns {
+        // The reader's layout decides where it knows (PY2016-2018: the flag; PY2022-2023: dollars);
+        // otherwise the values do: dollars unless every value is 0 or 1.
+        let positive_regional_is_dollars = match file.layout() {
+            Layout::Py2016 => false,
+            Layout::Py2022 | Layout::Py2023 => true,
+            _ => file.rows().any(|row| {
+                matches!(row.decimal(POSITIVE_REGIONAL), Ok(Some(d)) if d != Decimal::ZERO && d != Decimal::ONE)
+            }),
+        };
+        Columns {
+            has_regional_adjustment: file.has_column(REGIONAL_ADJUSTMENT[0]),
+            positive_regional_is_dollars,
+            performance_year: file.performance_year(),
+        }
+    }
 }
 
 fn cell(row: &PufRow<'_>, name: &str) -> Result<Decimal, String> {
     match row.decimal(&[name]) {
         Ok(Some(d)) => Ok(d),
-        Ok(None) => Err(format!("{name} is missing")),
+        Ok(None) => Err(format!("{name} is missing or suppressed")),
         Err(e) => Err(e.to_string()),
     }
 }
 
-fn prepare(row: &PufRow<'_>) -> Result<Prepared, String> {
+fn optional(row: &PufRow<'_>, names: &[&str]) -> Result<Option<Decimal>, String> {
+    row.decimal(names).map_err(|e| e.to_string())
+}
+
+/// The adjustment (dollars per capita) that `HistBnchmk` includes for agreements from 2019-07-01,
+/// from the file's columns; `None` when the file does not publish it.
+fn published_adjustment(
+    row: &PufRow<'_>,
+    rules: &RuleSet,
+    layout: &Columns,
+) -> Result<Option<Decimal>, String> {
+    let regional = if layout.has_regional_adjustment {
+        optional(row, REGIONAL_ADJUSTMENT)?
+    } else if layout.positive_regional_is_dollars {
+        optional(row, POSITIVE_REGIONAL)?
+    } else {
+        None
+    };
+    Ok(match rules.prior_savings {
+        // 425.652(a)(8): the higher of the positive regional adjustment and the prior savings
+        // adjustment; a regional single value <= 0 gives none [I: that RegAdj is the single value].
+        PriorSavingsRule::Adjustment { .. } => {
+            let psa = optional(row, PRIOR_SAVINGS_ADJUSTMENT)?;
+            match (regional, psa) {
+                (None, None) => None,
+                (r, p) => {
+                    let r = r.unwrap_or_default().max(Decimal::ZERO);
+                    Some(r.max(p.unwrap_or_default()))
+                }
+            }
+        }
+        _ => regional,
+    })
+}
+
+fn published_year(
+    row: &PufRow<'_>,
+    rules: &RuleSet,
+    layout: &Columns,
+) -> Result<PublishedYear, String> {
+    if !matches!(rules.update, UpdateRule::Blend)
+        || !matches!(rules.risk, PyRiskRule::Capped { .. })
+    {
+        return Err(match rules.update {
+            UpdateRule::ThreeWay { .. } => "agreements from 2024: the ACPT and the 425.655 regional risk inputs are not published",
+            _ => "agreements before 2019-07-01: the newly / continuously assigned split and the update amounts are not published",
+        }
+        .into());
+    }
+    let performance_year = layout
+        .performance_year
+        .ok_or("the performance year is not known (pass --performance-year)")?;
+    let updated = cell(row, UPDATED[0])?;
+    if updated <= Decimal::ZERO {
+        return Err("UpdatedBnchmk is not positive".into());
+    }
+    let mut types = [PerformanceYearType::default(); 4];
+    for t in TYPES {
+        let i = t.index();
+        types[i].person_years = cell(row, &format!("N_AB_Year_{}_PY", PERSON_YEAR_CODES[i]))?;
+        types[i].risk_score = Some(cell(
+            row,
+            &format!("CMS_HCC_RiskScore_{}_PY", TYPE_CODES[i]),
+        )?);
+    }
+    Ok(PublishedYear {
+        updated,
+        input: PerformanceYearInput {
+            performance_year,
+            types,
+            ..PerformanceYearInput::default()
+        },
+    })
+}
+
+fn prepare(row: &PufRow<'_>, layout: &Columns) -> Result<Prepared, String> {
     let aco_id = row.text(ACO_ID).unwrap_or("?").to_string();
     let (y, m, d) = row
         .date(START)
@@ -227,13 +450,14 @@ fn prepare(row: &PufRow<'_>) -> Result<Prepared, String> {
         None => 1,
         Some(p) => p
             .to_u32()
-            .filter(|p| *p >= 1)
+            .filter(|n| *n >= 1 && Decimal::from(*n) == p)
             .ok_or("Agreement_Period_Num is not a period number")?,
     };
     let rules = rules::select(start, period).map_err(|e| e.to_string())?;
     let model = match rules.trend {
         TrendRule::National => Model::NationalTrend,
-        _ => Model::RegionalNotPublished,
+        TrendRule::Regional => Model::RegionalNotPublished,
+        TrendRule::Blend => Model::BlendNotPublished,
     };
     let mut experience = [[YearExperience::default(); 4]; 3];
     for (k, year) in experience.iter_mut().enumerate() {
@@ -255,14 +479,19 @@ fn prepare(row: &PufRow<'_>) -> Result<Prepared, String> {
         return Err("HistBnchmk is not positive".into());
     }
     let add_on = match rules.prior_savings {
-        PriorSavingsRule::AddOn => Some(
-            row.decimal(PRIOR_SAVINGS)
-                .map_err(|e| e.to_string())?
-                .unwrap_or_default(),
-        ),
+        PriorSavingsRule::AddOn => Some(optional(row, PRIOR_SAVINGS_ADD_ON)?.unwrap_or_default()),
         _ => None,
     };
-    let positive_regional = row.flag(POSITIVE_REGIONAL).ok().flatten();
+    let positive_regional = if layout.positive_regional_is_dollars {
+        None
+    } else {
+        row.flag(POSITIVE_REGIONAL).ok().flatten()
+    };
+    let adjustment = match model {
+        Model::BlendNotPublished => published_adjustment(row, &rules, layout)?,
+        _ => None,
+    };
+    let year = published_year(row, &rules, layout);
     Ok(Prepared {
         line: row.line(),
         aco_id,
@@ -274,23 +503,27 @@ fn prepare(row: &PufRow<'_>) -> Result<Prepared, String> {
         published,
         add_on,
         positive_regional,
+        adjustment,
+        year,
     })
 }
 
 fn rules_for(p: &Prepared) -> RuleSet {
     match p.model {
         Model::NationalTrend => p.rules,
-        // 425.603(c) without what the PUF does not publish: national factors, no regional adjustment.
-        Model::RegionalNotPublished => RuleSet {
+        // Without what the PUF does not publish: the fitted factors stand for the trend, no
+        // computed adjustment (the published one is added for the blend model).
+        Model::RegionalNotPublished | Model::BlendNotPublished => RuleSet {
             trend: TrendRule::National,
             regional: None,
+            prior_savings: PriorSavingsRule::None,
             ..p.rules
         },
     }
 }
 
-fn compute(p: &Prepared, factors: [ByType<Decimal>; 2]) -> Result<Decimal, String> {
-    let input = HistoricalInput {
+fn historical_input(p: &Prepared, factors: [ByType<Decimal>; 2]) -> HistoricalInput {
+    HistoricalInput {
         agreement_start: p.start,
         agreement_period: p.period,
         years: [p.start.year - 3, p.start.year - 2, p.start.year - 1],
@@ -301,23 +534,38 @@ fn compute(p: &Prepared, factors: [ByType<Decimal>; 2]) -> Result<Decimal, Strin
             per_capita_savings: [a; 3],
             proration_factor: Decimal::ONE,
         }),
-    };
-    historical_with(&rules_for(p), &input, &mut NoTrace)
-        .map(|h| round_money(h.per_capita))
-        .map_err(|e| e.to_string())
+    }
+}
+
+/// The engine's historical benchmark with `factors`, plus the published adjustment of the blend
+/// model (added to every enrollment type, so to the per capita).
+fn compute(p: &Prepared, factors: [ByType<Decimal>; 2]) -> Result<Historical, String> {
+    let input = historical_input(p, factors);
+    let mut h = historical_with(&rules_for(p), &input, &mut NoTrace).map_err(|e| e.to_string())?;
+    if let Some(adj) = p.adjustment {
+        for t in h.types.iter_mut() {
+            t.prior_savings_adjustment = adj;
+            t.per_capita = t.unadjusted + adj;
+        }
+        h.per_capita = h.unadjusted_per_capita + adj;
+    }
+    Ok(h)
 }
 
 fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
 }
 
+/// One least-squares row: features, target.
+type Equation<const N: usize> = ([f64; N], f64);
+
 /// One ACO's least-squares row: (features for T1_e, T2_e interleaved, target), scaled by 1 / (HB x sum P).
-fn equation(p: &Prepared) -> ([f64; 8], f64) {
+fn equation(p: &Prepared) -> Equation<8> {
     let w = p.rules.weights.map(f);
     let ws: f64 = w.iter().sum();
     let by3 = &p.experience[2];
     let total_py: f64 = by3.iter().map(|e| f(e.person_years)).sum();
-    let hb = f(p.published) - p.add_on.map(f).unwrap_or(0.0);
+    let hb = f(p.published) - f(p.published_adjustments());
     let scale = 1.0 / (f(p.published) * total_py);
     let mut x = [0.0; 8];
     let mut constant = 0.0;
@@ -334,48 +582,101 @@ fn equation(p: &Prepared) -> ([f64; 8], f64) {
     (x, (hb * total_py - constant) * scale)
 }
 
-/// Solves the normal equations of `rows` (Gaussian elimination with partial pivoting).
-fn least_squares(rows: &[([f64; 8], f64)]) -> Option<[f64; 8]> {
-    let mut a = [[0.0f64; 9]; 8];
+/// Solves the normal equations of `rows` (Gaussian elimination with partial pivoting); `None`
+/// unless every unknown comes out finite and positive.
+fn least_squares<const N: usize>(rows: &[Equation<N>]) -> Option<[f64; N]> {
+    let mut a = [[0.0f64; N]; N];
+    let mut b = [0.0f64; N];
     for (x, y) in rows {
-        for i in 0..8 {
-            for j in 0..8 {
+        if !y.is_finite() || x.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
+        for i in 0..N {
+            for j in 0..N {
                 a[i][j] += x[i] * x[j];
             }
-            a[i][8] += x[i] * y;
+            b[i] += x[i] * y;
         }
     }
-    for c in 0..8 {
-        let pivot = (c..8).max_by(|&r, &s| a[r][c].abs().total_cmp(&a[s][c].abs()))?;
+    for c in 0..N {
+        let pivot = (c..N).max_by(|&r, &s| a[r][c].abs().total_cmp(&a[s][c].abs()))?;
         a.swap(c, pivot);
-        if a[c][c].abs() < 1e-300 {
+        b.swap(c, pivot);
+        if a[c][c].is_nan() || a[c][c].abs() < 1e-300 {
             return None;
         }
-        for r in 0..8 {
+        for r in 0..N {
             if r != c {
                 let factor = a[r][c] / a[c][c];
                 let pivot_row = a[c];
                 for (k, v) in a[r].iter_mut().enumerate().skip(c) {
                     *v -= factor * pivot_row[k];
                 }
+                b[r] -= factor * b[c];
             }
         }
     }
-    let solution: [f64; 8] = std::array::from_fn(|i| a[i][8] / a[i][i]);
+    let solution: [f64; N] = std::array::from_fn(|i| b[i] / a[i][i]);
     solution
         .iter()
         .all(|v| v.is_finite() && *v > 0.0)
         .then_some(solution)
 }
 
+fn decimal(v: f64) -> Option<Decimal> {
+    Decimal::try_from(v).ok().map(|d| d.round_dp(8))
+}
+
 fn to_factors(t: [f64; 8]) -> Option<[ByType<Decimal>; 2]> {
-    let d = |v: f64| Decimal::try_from(v).ok().map(|d| d.round_dp(8));
     let mut out = [[Decimal::ONE; 4]; 2];
     for i in 0..4 {
-        out[0][i] = d(t[2 * i])?;
-        out[1][i] = d(t[2 * i + 1])?;
+        out[0][i] = decimal(t[2 * i])?;
+        out[1][i] = decimal(t[2 * i + 1])?;
     }
     Some(out)
+}
+
+/// The historical benchmark scaled to the published `HistBnchmk` (the per-type split is not
+/// published) and the engine's risk ratios for the performance year.
+fn updated_inputs(
+    p: &Prepared,
+    h: &Historical,
+    year: &PublishedYear,
+) -> Result<(Historical, ByType<Decimal>), String> {
+    let scale = p
+        .published
+        .checked_div(h.per_capita)
+        .ok_or("the computed historical benchmark is zero")?;
+    let mut scaled = *h;
+    for t in scaled.types.iter_mut() {
+        t.per_capita = t.per_capita.checked_mul(scale).ok_or("overflow")?;
+    }
+    scaled.per_capita = p.published;
+    let mut input = year.input;
+    input.national_growth = Some([Decimal::ONE; 4]);
+    input.regional_growth = Some([Decimal::ONE; 4]);
+    input.national_weight = Some(Decimal::ONE);
+    let hi = historical_input(p, [[Decimal::ONE; 4]; 2]);
+    let u = update_with(&p.rules, &hi, &scaled, &input, &mut NoTrace).map_err(|e| e.to_string())?;
+    Ok((scaled, u.types.map(|t| t.risk_ratio)))
+}
+
+/// The updated benchmark per capita with growth `g` (the blend with national weight 1 and equal
+/// national and regional growth: the fitted factors stand for the ACO's blend).
+fn compute_updated(
+    p: &Prepared,
+    scaled: &Historical,
+    year: &PublishedYear,
+    g: ByType<Decimal>,
+) -> Result<Decimal, String> {
+    let mut input = year.input;
+    input.national_growth = Some(g);
+    input.regional_growth = Some(g);
+    input.national_weight = Some(Decimal::ONE);
+    let hi = historical_input(p, [[Decimal::ONE; 4]; 2]);
+    update_with(&p.rules, &hi, scaled, &input, &mut NoTrace)
+        .map(|u| round_money(u.per_capita))
+        .map_err(|e| e.to_string())
 }
 
 /// Backtests every ACO of the file.
@@ -390,52 +691,142 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             return Err(BacktestError::MissingColumn(column.into()));
         }
     }
+    let layout = Columns::of(file);
     let mut prepared = Vec::new();
     let mut skipped = Vec::new();
     for row in file.rows() {
-        match prepare(&row) {
+        match prepare(&row, &layout) {
             Ok(p) => prepared.push(p),
             Err(reason) => skipped.push((row.line(), reason)),
         }
     }
-    // Fit the national factors per start year.
-    let mut by_year: BTreeMap<i32, Vec<([f64; 8], f64)>> = BTreeMap::new();
-    for p in prepared.iter().filter(|p| p.model == Model::NationalTrend) {
-        by_year.entry(p.start.year).or_default().push(equation(p));
+    // Fit the trend factors per start year and model: national, or the blend's mean.
+    let mut by_year: BTreeMap<(i32, Model), Vec<Equation<8>>> = BTreeMap::new();
+    for p in &prepared {
+        let fitted = match p.model {
+            Model::NationalTrend => true,
+            Model::BlendNotPublished => p.adjustment.is_some(),
+            Model::RegionalNotPublished => false,
+        };
+        if fitted {
+            by_year
+                .entry((p.start.year, p.model))
+                .or_default()
+                .push(equation(p));
+        }
     }
     let mut fits = Vec::new();
-    let mut factors: BTreeMap<i32, [ByType<Decimal>; 2]> = BTreeMap::new();
-    for (year, rows) in &by_year {
-        if rows.len() < 9 {
+    let mut factors: BTreeMap<(i32, Model), [ByType<Decimal>; 2]> = BTreeMap::new();
+    for ((year, model), rows) in &by_year {
+        if rows.len() < fewest(8) {
             continue;
         }
         if let Some(t) = least_squares(rows).and_then(to_factors) {
-            factors.insert(*year, t);
+            factors.insert((*year, *model), t);
             fits.push(Fit {
                 start_year: *year,
+                model: *model,
                 acos: rows.len(),
                 factors: t,
             });
         }
     }
-    let mut acos = Vec::new();
-    for p in &prepared {
+    let factors_of = |p: &Prepared| {
+        let model = match p.model {
+            Model::RegionalNotPublished => Model::NationalTrend,
+            m => m,
+        };
+        factors.get(&(p.start.year, model)).copied()
+    };
+    // Compute every ACO's historical benchmark.
+    let mut computed: Vec<(usize, Option<Historical>, Decimal)> = Vec::new();
+    for (n, p) in prepared.iter().enumerate() {
         let no_trend = match compute(p, [[Decimal::ONE; 4]; 2]) {
-            Ok(v) => v,
+            Ok(h) => round_money(h.per_capita),
             Err(e) => {
                 skipped.push((p.line, e));
                 continue;
             }
         };
-        let computed = match factors.get(&p.start.year) {
-            Some(t) => match compute(p, *t) {
-                Ok(v) => Some(v),
+        let fitted = match factors_of(p) {
+            Some(t) => match compute(p, t) {
+                Ok(h) => Some(h),
                 Err(e) => {
                     skipped.push((p.line, e));
                     continue;
                 }
             },
             None => None,
+        };
+        computed.push((n, fitted, no_trend));
+    }
+    // Updated benchmarks: fit the growth per start year, then compute.
+    let mut updated_rows: BTreeMap<i32, Vec<Equation<4>>> = BTreeMap::new();
+    let mut updated_inputs_of: BTreeMap<usize, (Historical, ByType<Decimal>)> = BTreeMap::new();
+    let mut not_backtested: BTreeMap<String, usize> = BTreeMap::new();
+    for (n, h, _) in &computed {
+        let p = &prepared[*n];
+        let (year, h) = match (&p.year, h) {
+            (Err(reason), _) => {
+                *not_backtested.entry(reason.clone()).or_default() += 1;
+                continue;
+            }
+            (Ok(_), None) => {
+                *not_backtested
+                    .entry("no historical trend factors fitted".into())
+                    .or_default() += 1;
+                continue;
+            }
+            (Ok(year), Some(h)) => (year, h),
+        };
+        match updated_inputs(p, h, year) {
+            Ok((scaled, ratios)) => {
+                let total: f64 = year.input.types.iter().map(|t| f(t.person_years)).sum();
+                let ub = f(year.updated);
+                let x: [f64; 4] = std::array::from_fn(|i| {
+                    f(scaled.types[i].per_capita)
+                        * f(ratios[i])
+                        * f(year.input.types[i].person_years)
+                        / total
+                        / ub
+                });
+                updated_rows.entry(p.start.year).or_default().push((x, 1.0));
+                updated_inputs_of.insert(*n, (scaled, ratios));
+            }
+            Err(e) => *not_backtested.entry(e).or_default() += 1,
+        }
+    }
+    let mut growth_fits = Vec::new();
+    let mut growth: BTreeMap<i32, ByType<Decimal>> = BTreeMap::new();
+    for (year, rows) in &updated_rows {
+        if rows.len() < fewest(4) {
+            continue;
+        }
+        let Some(g) = least_squares(rows) else {
+            continue;
+        };
+        let Some(g) = g.iter().map(|v| decimal(*v)).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        let g: ByType<Decimal> = [g[0], g[1], g[2], g[3]];
+        growth.insert(*year, g);
+        growth_fits.push(GrowthFit {
+            start_year: *year,
+            acos: rows.len(),
+            growth: g,
+        });
+    }
+    let mut acos = Vec::new();
+    for (n, h, no_trend) in computed {
+        let p = &prepared[n];
+        let updated = match (&p.year, updated_inputs_of.get(&n)) {
+            (Ok(year), Some((scaled, _))) => Some(UpdatedComparison {
+                published: year.updated,
+                computed: growth
+                    .get(&p.start.year)
+                    .and_then(|g| compute_updated(p, scaled, year, *g).ok()),
+            }),
+            _ => None,
         };
         acos.push(AcoComparison {
             line: p.line,
@@ -445,21 +836,35 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             rule_set: p.rules.id,
             model: p.model,
             published: p.published,
-            computed,
+            computed: h.map(|h| round_money(h.per_capita)),
             no_trend,
             positive_regional_adjustment: p.positive_regional,
             prior_savings_add_on: p.add_on,
+            published_adjustment: p.adjustment,
+            updated,
         });
     }
     skipped.sort();
+    let groups = groups(&acos);
+    Ok(Report {
+        performance_year: file.performance_year(),
+        fits,
+        growth_fits,
+        groups,
+        acos,
+        skipped,
+        updated_not_backtested: not_backtested.into_iter().collect(),
+    })
+}
+
+fn groups(acos: &[AcoComparison]) -> Vec<Group> {
     let mut keys: Vec<(i32, u32, &'static str, Model)> = acos
         .iter()
         .map(|a| (a.start.year, a.agreement_period.min(2), a.rule_set, a.model))
         .collect();
     keys.sort();
     keys.dedup();
-    let groups = keys
-        .into_iter()
+    keys.into_iter()
         .map(|(start_year, period, rule_set, model)| {
             let members: Vec<&AcoComparison> = acos
                 .iter()
@@ -467,12 +872,19 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
                     a.start.year == start_year
                         && a.agreement_period.min(2) == period
                         && a.rule_set == rule_set
+                        && a.model == model
                 })
                 .collect();
             let fitted =
                 Distribution::of(members.iter().filter_map(|a| a.error_percent()).collect());
             let no_trend =
                 Distribution::of(members.iter().map(|a| a.no_trend_error_percent()).collect());
+            let updated = Distribution::of(
+                members
+                    .iter()
+                    .filter_map(|a| a.updated.and_then(|u| u.error_percent()))
+                    .collect(),
+            );
             let mut regional_sign = Vec::new();
             if model == Model::RegionalNotPublished {
                 for sign in [true, false] {
@@ -502,20 +914,28 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
                 fitted,
                 no_trend,
                 regional_sign,
+                updated,
             }
         })
-        .collect();
-    Ok(Report {
-        performance_year: file.performance_year(),
-        fits,
-        groups,
-        acos,
-        skipped,
-    })
+        .collect()
 }
 
 fn money(d: Decimal) -> String {
     d.normalize().to_string()
+}
+
+fn by_type_json(values: &ByType<Decimal>) -> Value {
+    Value::Object(
+        TYPES
+            .iter()
+            .map(|t| {
+                (
+                    t.name().to_string(),
+                    Value::String(values[t.index()].to_string()),
+                )
+            })
+            .collect(),
+    )
 }
 
 impl Report {
@@ -534,12 +954,12 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "\nNational trend factors inferred by least squares (per agreement start year; BY1->BY3 / BY2->BY3):"
+            "\nTrend factors inferred by least squares (per agreement start year; BY1->BY3 / BY2->BY3; blend = the start year's mean blended factors):"
         );
         let _ = writeln!(
             out,
-            "{:<6} {:>5}  {:>19} {:>19} {:>19} {:>19}",
-            "start", "ACOs", "ESRD", "DISABLED", "AGED_DUAL", "AGED_NON_DUAL"
+            "{:<6} {:<8} {:>5}  {:>19} {:>19} {:>19} {:>19}",
+            "start", "trend", "ACOs", "ESRD", "DISABLED", "AGED_DUAL", "AGED_NON_DUAL"
         );
         for fit in &self.fits {
             let cells: Vec<String> = (0..4)
@@ -547,8 +967,18 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 out,
-                "{:<6} {:>5}  {:>19} {:>19} {:>19} {:>19}",
-                fit.start_year, fit.acos, cells[0], cells[1], cells[2], cells[3]
+                "{:<6} {:<8} {:>5}  {:>19} {:>19} {:>19} {:>19}",
+                fit.start_year,
+                if fit.model == Model::BlendNotPublished {
+                    "blend"
+                } else {
+                    "national"
+                },
+                fit.acos,
+                cells[0],
+                cells[1],
+                cells[2],
+                cells[3]
             );
         }
         let _ = writeln!(
@@ -557,7 +987,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<6} {:<7} {:<18} {:>5} | {:>8} {:>8} {:>8} {:>7} | {:>9} {:>9} {:>9}",
+            "{:<6} {:<7} {:<18} {:>5} | {:>8} {:>8} {:>8} {:>7} {:>7} | {:>9} {:>9} {:>9}",
             "start",
             "period",
             "rule set",
@@ -566,6 +996,7 @@ impl Report {
             "p50",
             "p95",
             "within",
+            "<=0.5%",
             "no trend:",
             "p50",
             "p95"
@@ -579,11 +1010,12 @@ impl Report {
             if g.fitted.acos == 0 {
                 let _ = writeln!(
                     out,
-                    "{:<6} {:<7} {:<18} {:>5} | no trend factors: fewer than 9 ACOs share this start year | {:>9.4} {:>9.4} {:>9.4}",
+                    "{:<6} {:<7} {:<18} {:>5} | no trend factors: fewer than {} ACOs with the published inputs share this start year | {:>9.4} {:>9.4} {:>9.4}",
                     g.start_year,
                     period,
                     g.rule_set,
                     g.no_trend.acos,
+                    fewest(8),
                     g.no_trend.max,
                     g.no_trend.p50,
                     g.no_trend.p95
@@ -592,7 +1024,7 @@ impl Report {
             }
             let _ = writeln!(
                 out,
-                "{:<6} {:<7} {:<18} {:>5} | {:>8.4} {:>8.4} {:>8.4} {:>7} | {:>9.4} {:>9.4} {:>9.4}",
+                "{:<6} {:<7} {:<18} {:>5} | {:>8.4} {:>8.4} {:>8.4} {:>7} {:>7} | {:>9.4} {:>9.4} {:>9.4}",
                 g.start_year,
                 period,
                 g.rule_set,
@@ -601,39 +1033,106 @@ impl Report {
                 g.fitted.p50,
                 g.fitted.p95,
                 g.fitted.within,
+                g.fitted.within_half,
                 g.no_trend.max,
                 g.no_trend.p50,
                 g.no_trend.p95
             );
+            if g.model != Model::NationalTrend {
+                let _ = writeln!(out, "       {}", g.model.name());
+            }
             for (sign, n, agree, median) in &g.regional_sign {
                 let _ = writeln!(
                     out,
-                    "       regional trend and adjustment not published: PosRegAdj={} {n} ACOs, residual (published - computed) has that sign for {agree}, median residual {median:+.2}%",
+                    "       PosRegAdj={} {n} ACOs, residual (published - computed) has that sign for {agree}, median residual {median:+.2}%",
                     u8::from(*sign)
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "\n{:<8} {:>6} {:<10} {:>10} {:>12} {:>9} {:>12} {:>9}",
-            "ACO", "period", "start", "published", "computed", "error %", "no trend", "error %"
-        );
-        for a in &self.acos {
+        if !self.growth_fits.is_empty() {
             let _ = writeln!(
                 out,
-                "{:<8} {:>6} {:<10} {:>10} {:>12} {:>9} {:>12} {:>9.4}",
+                "\nUpdated benchmark: BY3 -> PY growth inferred by least squares (per agreement start year; the start year's mean blended growth):"
+            );
+            let _ = writeln!(
+                out,
+                "{:<6} {:>5}  {:>9} {:>9} {:>9} {:>13}",
+                "start", "ACOs", "ESRD", "DISABLED", "AGED_DUAL", "AGED_NON_DUAL"
+            );
+            for g in &self.growth_fits {
+                let _ = writeln!(
+                    out,
+                    "{:<6} {:>5}  {:>9.4} {:>9.4} {:>9.4} {:>13.4}",
+                    g.start_year, g.acos, g.growth[0], g.growth[1], g.growth[2], g.growth[3]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "\nAbsolute error vs published UpdatedBnchmk, %:\n{:<6} {:<7} {:<18} {:>5} | {:>8} {:>8} {:>8} {:>8} {:>7}",
+                "start", "period", "rule set", "ACOs", "max", "p50", "p95", "<=0.1%", "<=0.5%"
+            );
+            for g in self.groups.iter().filter(|g| g.updated.acos > 0) {
+                let _ = writeln!(
+                    out,
+                    "{:<6} {:<7} {:<18} {:>5} | {:>8.4} {:>8.4} {:>8.4} {:>8} {:>7}",
+                    g.start_year,
+                    if g.agreement_period == 1 {
+                        "first"
+                    } else {
+                        "rebased"
+                    },
+                    g.rule_set,
+                    g.updated.acos,
+                    g.updated.max,
+                    g.updated.p50,
+                    g.updated.p95,
+                    g.updated.within_tenth,
+                    g.updated.within_half
+                );
+            }
+        }
+        for (reason, n) in &self.updated_not_backtested {
+            let _ = writeln!(out, "UpdatedBnchmk not backtested for {n} ACOs: {reason}");
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<8} {:>6} {:<10} {:>10} {:>12} {:>9} {:>12} {:>9} {:>10} {:>12} {:>9}",
+            "ACO",
+            "period",
+            "start",
+            "published",
+            "computed",
+            "error %",
+            "no trend",
+            "error %",
+            "updated",
+            "computed",
+            "error %"
+        );
+        for a in &self.acos {
+            let dash = || "-".to_string();
+            let _ = writeln!(
+                out,
+                "{:<8} {:>6} {:<10} {:>10} {:>12} {:>9} {:>12} {:>9.4} {:>10} {:>12} {:>9}",
                 a.aco_id,
                 a.agreement_period,
                 a.start.to_string(),
                 money(a.published),
-                a.computed
-                    .map(|c| format!("{c:.2}"))
-                    .unwrap_or_else(|| "-".into()),
+                a.computed.map(|c| format!("{c:.2}")).unwrap_or_else(dash),
                 a.error_percent()
                     .map(|e| format!("{e:.4}"))
-                    .unwrap_or_else(|| "-".into()),
+                    .unwrap_or_else(dash),
                 format!("{:.2}", a.no_trend),
-                a.no_trend_error_percent()
+                a.no_trend_error_percent(),
+                a.updated.map(|u| money(u.published)).unwrap_or_else(dash),
+                a.updated
+                    .and_then(|u| u.computed)
+                    .map(|c| format!("{c:.2}"))
+                    .unwrap_or_else(dash),
+                a.updated
+                    .and_then(|u| u.error_percent())
+                    .map(|e| format!("{e:.4}"))
+                    .unwrap_or_else(dash),
             );
         }
         for (line, reason) in &self.skipped {
@@ -644,22 +1143,30 @@ impl Report {
 
     /// JSON report.
     pub fn to_json(&self) -> Value {
-        let dist = |d: &Distribution| json!({"acos": d.acos, "max_abs_error_percent": d.max, "p50_abs_error_percent": d.p50, "p95_abs_error_percent": d.p95, "within_0_05_percent": d.within});
+        let dist = |d: &Distribution| json!({"acos": d.acos, "max_abs_error_percent": d.max, "p50_abs_error_percent": d.p50, "p95_abs_error_percent": d.p95, "within_0_05_percent": d.within, "within_0_1_percent": d.within_tenth, "within_0_5_percent": d.within_half});
         json!({
             "performance_year": self.performance_year,
             "trend_factors": self.fits.iter().map(|f| json!({
                 "agreement_start_year": f.start_year,
+                "blended_trend_not_published": f.model == Model::BlendNotPublished,
                 "acos": f.acos,
-                "by1_to_by3": TYPES.iter().map(|t| (t.name().to_string(), Value::String(f.factors[0][t.index()].to_string()))).collect::<serde_json::Map<_, _>>(),
-                "by2_to_by3": TYPES.iter().map(|t| (t.name().to_string(), Value::String(f.factors[1][t.index()].to_string()))).collect::<serde_json::Map<_, _>>(),
+                "by1_to_by3": by_type_json(&f.factors[0]),
+                "by2_to_by3": by_type_json(&f.factors[1]),
+            })).collect::<Vec<_>>(),
+            "update_growth": self.growth_fits.iter().map(|g| json!({
+                "agreement_start_year": g.start_year,
+                "acos": g.acos,
+                "by3_to_py": by_type_json(&g.growth),
             })).collect::<Vec<_>>(),
             "groups": self.groups.iter().map(|g| json!({
                 "agreement_start_year": g.start_year,
                 "agreement_period": g.agreement_period,
                 "rule_set": g.rule_set,
                 "regional_not_published": g.model == Model::RegionalNotPublished,
+                "blended_trend_not_published": g.model == Model::BlendNotPublished,
                 "fitted_trend": dist(&g.fitted),
                 "no_trend": dist(&g.no_trend),
+                "updated": dist(&g.updated),
                 "regional_sign": g.regional_sign.iter().map(|(s, n, agree, median)| json!({"positive_regional_adjustment": s, "acos": n, "residual_with_that_sign": agree, "median_residual_percent": median})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "acos": self.acos.iter().map(|a| json!({
@@ -674,8 +1181,42 @@ impl Report {
                 "no_trend_error_percent": a.no_trend_error_percent(),
                 "positive_regional_adjustment": a.positive_regional_adjustment,
                 "prior_savings_add_on": a.prior_savings_add_on.map(money),
+                "published_adjustment": a.published_adjustment.map(money),
+                "updated_published": a.updated.map(|u| money(u.published)),
+                "updated_computed": a.updated.and_then(|u| u.computed).map(|c| format!("{c:.2}")),
+                "updated_error_percent": a.updated.and_then(|u| u.error_percent()),
             })).collect::<Vec<_>>(),
+            "updated_not_backtested": self.updated_not_backtested.iter().map(|(reason, n)| json!({"reason": reason, "acos": n})).collect::<Vec<_>>(),
             "skipped": self.skipped.iter().map(|(line, reason)| json!({"line": line, "reason": reason})).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A published value so small that (computed - published) / published overflows `Decimal`:
+    /// NaN, not a panic (found by fuzzing: `HistBnchmk` 0.0000000000000000000000000001).
+    #[test]
+    fn percent_of_a_tiny_published_value_is_nan_not_a_panic() {
+        let tiny = Decimal::from_parts(1, 0, 0, false, 28);
+        assert!(percent(Decimal::from(12_000), tiny).is_nan());
+        assert_eq!(percent(Decimal::from(101), Decimal::from(100)), 1.0);
+        assert_eq!(percent(Decimal::from(99), Decimal::from(100)), -1.0);
+    }
+
+    /// Two unknowns, three exact equations: x1 = 2, x2 = 3 (each row x . (2, 3) = y).
+    #[test]
+    fn least_squares_solves_an_exact_system() {
+        let rows = [([1.0, 0.0], 2.0), ([0.0, 1.0], 3.0), ([1.0, 1.0], 5.0)];
+        let s = least_squares(&rows).expect("solution");
+        assert!(
+            (s[0] - 2.0).abs() < 1e-12 && (s[1] - 3.0).abs() < 1e-12,
+            "{s:?}"
+        );
+        // Singular or non-finite systems give no factors.
+        assert_eq!(least_squares(&[([0.0, 0.0], 1.0)]), None);
+        assert_eq!(least_squares(&[([f64::INFINITY, 1.0], 1.0)]), None);
     }
 }

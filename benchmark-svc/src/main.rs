@@ -60,6 +60,17 @@ enum Format {
     Json,
 }
 
+/// Writes `text` to standard output; a closed pipe (`backtest ... | head`) ends the output quietly
+/// instead of panicking the way `print!` does.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing the report"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -92,11 +103,11 @@ async fn main() -> anyhow::Result<()> {
                 file = file.with_performance_year(py);
             }
             let report = backtest::run(&file)?;
-            match format {
-                Format::Table => print!("{}", report.to_table()),
-                Format::Json => println!("{}", report.to_json()),
-            }
-            Ok(())
+            let text = match format {
+                Format::Table => report.to_table(),
+                Format::Json => format!("{}\n", report.to_json()),
+            };
+            write_stdout(&text)
         }
         Command::Backup(args) => args.run().await,
         Command::Loadgen(args) => loadgen::run(args).await,

@@ -20,8 +20,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::{
     self, BenchmarkError, ByType, EnrollmentType, Historical, HistoricalInput,
-    PerformanceYearInput, PerformanceYearType, PriorSavingsInput, RegionalInput, RiskGroup,
-    SelectError, Step, TYPES, Updated, YearExperience,
+    PerformanceYearInput, PerformanceYearType, PriorSavingsInput, RegionalInput, RegionalRiskInput,
+    RiskGroup, SelectError, Step, TYPES, Updated, YearExperience,
     truncation::{Aggregator, BeneficiaryYear, parse_cents, parse_millionths},
 };
 
@@ -413,6 +413,41 @@ fn risk_group(
     }))
 }
 
+/// Validates `RegionalRiskGrowth` (each list required when the message is present).
+fn regional_risk(
+    v: &mut Violations,
+    field: &str,
+    r: Option<&pb::RegionalRiskGrowth>,
+) -> Option<Option<RegionalRiskInput>> {
+    let Some(r) = r else { return Some(None) };
+    let hcc = amounts(
+        v,
+        &format!("{field}.hcc_growth"),
+        &r.hcc_growth,
+        Bound::Positive,
+    );
+    let demo = amounts(
+        v,
+        &format!("{field}.demographic_growth"),
+        &r.demographic_growth,
+        Bound::Positive,
+    );
+    let share = amounts(
+        v,
+        &format!("{field}.market_share"),
+        &r.market_share,
+        Bound::Fraction,
+    );
+    let hcc = required(v, &format!("{field}.hcc_growth"), hcc);
+    let demo = required(v, &format!("{field}.demographic_growth"), demo);
+    let share = required(v, &format!("{field}.market_share"), share);
+    Some(Some(RegionalRiskInput {
+        hcc_growth: hcc?,
+        demographic_growth: demo?,
+        market_share: share?,
+    }))
+}
+
 /// Validates `PerformanceYearInputs` into the engine input.
 pub fn validate_performance_year(
     py: Option<&pb::PerformanceYearInputs>,
@@ -488,6 +523,7 @@ pub fn validate_performance_year(
         Bound::Positive,
     );
     let acpt = amounts(&mut v, &p("acpt"), &i.acpt, Bound::Any);
+    let regional_risk = regional_risk(&mut v, &p("regional_risk"), i.regional_risk.as_ref());
     let acpt_weight = v.optional_decimal(&p("acpt_weight"), &i.acpt_weight, Bound::Fraction);
     let national_weight =
         v.optional_decimal(&p("national_weight"), &i.national_weight, Bound::Fraction);
@@ -499,6 +535,7 @@ pub fn validate_performance_year(
         acpt,
         acpt_weight,
         national_weight,
+        regional_risk,
     ) {
         (
             Some(Some(types)),
@@ -508,6 +545,7 @@ pub fn validate_performance_year(
             Some(acpt),
             Some(acpt_weight),
             Some(national_weight),
+            Some(regional_risk),
         ) if v.is_empty() => Ok(PerformanceYearInput {
             performance_year: i.performance_year,
             types,
@@ -517,6 +555,7 @@ pub fn validate_performance_year(
             acpt,
             acpt_weight,
             national_weight,
+            regional_risk,
         }),
         _ => Err(v
             .into_result()
@@ -547,6 +586,10 @@ pub fn engine_status(err: &BenchmarkError, input: &str, performance_year: &str) 
             format!("{performance_year}{}", &field["performance_year".len()..])
         }
         BenchmarkError::Missing { field, .. } => format!("{input}.{field}"),
+        BenchmarkError::Unrepresentable { field } => format!(
+            "{performance_year}{}",
+            field.strip_prefix("performance_year").unwrap_or(field)
+        ),
         BenchmarkError::NoBy3PersonYears => format!("{input}.benchmark_years[2].enrollment_types"),
         BenchmarkError::NoPerformanceYearPersonYears => {
             format!("{performance_year}.enrollment_types")
@@ -590,6 +633,9 @@ fn result(h: &Historical, u: Option<&Updated>, steps: Vec<Step>) -> pb::Benchmar
                     updated_per_capita: up.map(|x| cents(x.per_capita)).unwrap_or_default(),
                     performance_year_person_years: up
                         .map(|x| text(x.person_years))
+                        .unwrap_or_default(),
+                    regional_risk_cap_factor: up
+                        .map(|x| text(x.regional_risk_cap_factor))
                         .unwrap_or_default(),
                 }
             })

@@ -652,3 +652,65 @@ async fn beneficiary_level_records_stream_and_truncate() {
     assert_eq!(count(&mut client).await, 1);
     server.stop().await;
 }
+
+/// `PerformanceYearInputs.regional_risk` (425.655): each list is required once the message is
+/// given, every value is checked against its bound and named; the engine's "missing" and
+/// "unrepresentable" answers name the performance-year field too.
+#[test]
+fn regional_risk_growth_is_validated_field_by_field() {
+    use benchmark_svc::engine::BenchmarkError;
+    use benchmark_svc::server::{engine_status, validate_performance_year};
+    let mut py = performance_year();
+    py.regional_risk = Some(pb::RegionalRiskGrowth {
+        hcc_growth: amounts(["1.2", "1.04", "1.06", "1.08"]),
+        demographic_growth: amounts(["1.01"; 4]),
+        market_share: amounts(["0.5", "0.2", "0.1", "0.1"]),
+    });
+    let ok = validate_performance_year(Some(&py), "performance_year").expect("valid");
+    let r = ok.regional_risk.expect("given");
+    assert_eq!(r.hcc_growth[0].to_string(), "1.2");
+    assert_eq!(r.market_share[1].to_string(), "0.2");
+
+    let mut bad = py.clone();
+    if let Some(r) = bad.regional_risk.as_mut() {
+        r.market_share[2].amount = "1.5".into();
+        r.hcc_growth[0].amount = "0".into();
+        r.demographic_growth.clear();
+    }
+    let err = validate_performance_year(Some(&bad), "performance_year").expect_err("invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let mut got = fields(&err);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "performance_year.regional_risk.demographic_growth",
+            "performance_year.regional_risk.hcc_growth[0].amount",
+            "performance_year.regional_risk.market_share[2].amount",
+        ]
+    );
+    // Absent: no regional risk input (the engine asks for it where the rule set needs it).
+    assert_eq!(
+        validate_performance_year(Some(&performance_year()), "performance_year")
+            .expect("valid")
+            .regional_risk,
+        None
+    );
+    let missing = engine_status(
+        &BenchmarkError::Missing {
+            field: "performance_year.regional_risk",
+            rule_set: "mssp-2024-first",
+        },
+        "input",
+        "performance_year",
+    );
+    assert_eq!(fields(&missing), ["performance_year.regional_risk"]);
+    let too_big = engine_status(
+        &BenchmarkError::Unrepresentable {
+            field: "performance_year.enrollment_types",
+        },
+        "input",
+        "performance_year",
+    );
+    assert_eq!(fields(&too_big), ["performance_year.enrollment_types"]);
+}

@@ -1,39 +1,53 @@
 //! Backtest against CMS: recompute every ACO of an MSSP ACO Public Use File (PUF) with the
 //! [`engine`](crate::engine) and compare the result with the `EarnSaveLoss` CMS published.
 //!
-//! Each row becomes a [`SettlementInput`]:
+//! The file's [`Layout`] is detected from its header (every layout CMS used, PY2013-2024+; see
+//! [`Layout`]), and each row becomes a [`SettlementInput`]:
 //!
 //! | input | PUF columns |
 //! |---|---|
-//! | track | `Current_Track` text ("Track 1+", "BASIC Level C", "ENHANCED"), else the flags `Current_Track_1`, `Current_Track_2`, `Current_Track_3`, `Current_Track_1_Plus`, `Current_BASIC_A`..`Current_BASIC_E`, `Current_ENHANCED`, else (2014) `Track1`, `Track2` |
+//! | track | `Current_Track` text ("Track 1+", "BASIC Level C", "ENHANCED", and the PY2022+ codes `A`..`E`, `EN`), else the flags `Current_Track_1`, `Current_Track_2`, `Current_Track_3`, `Current_Track_1_Plus`, `Current_BASIC_A`..`Current_BASIC_E`, `Current_ENHANCED`, else (2014-2015) `Track1`, `Track2`, else (2013) `Track 2 ACO` (0 = Track 1) |
 //! | agreement start | `Current_Start_Date`, else `Start_Date`, else `Initial_Start_Date` |
-//! | performance year | [`PufFile::performance_year`] |
+//! | performance year | [`PufFile::performance_year`] (column, file name, else a one-year layout) |
+//! | months of participation | 6 when `Participation_Six_Months` = 1, or for a PY2019 agreement starting 2019-07-01 (the 2019A period), pro-rated by 425.609 |
 //! | assigned beneficiaries | `N_AB` |
 //! | benchmark | `ABtotBnchmk` |
 //! | expenditures | `ABtotBnchmk - BnchmkMinExp`, else `ABtotExp`, else `ABtotBnchmk - GenSaveLoss` |
-//! | quality | `QualScore` (`P4R` = 1); `Met_QPS` 0 = standard not met (files without `Met_QPS`: `FinalShareRate` 0) |
+//! | quality | `QualScore` (`P4R` = 1); `Met_QPS` 0 = standard not met unless `Met_AltQPS` = 1 (PY2023+ alternative standard: max rate x score); files without `Met_QPS`: `FinalShareRate` 0 |
 //! | MSR/MLR | one-sided: the variable scale with the small-ACO extension below 5,000; two-sided: the published `MinSavPerc` when it is a fixed choice (0, 0.5, 1, 1.5, 2%), else the variable scale |
 //! | extreme and uncontrollable | `DisAdj` (published negative) as an amount |
-//! | low revenue | `Rev_Exp_Cat` "Low Revenue" |
+//! | low revenue | `Rev_Exp_Cat` "Low Revenue" (else `ReducedSS` = 1, noted) |
+//! | published amount | `EarnSaveLoss`, else (2013) `EarnShrSavings - |OweLosses|` |
+//!
+//! Columns used to check or explain the money: `FinalShareRate` and `QualPerfShare` (a rounded
+//! published rate rebuilt from its parts is noted), `FinalLossRate`, `RevLossLimit`, `ReducedSS`
+//! (425.605(h) conditions the file contradicts), `Prorate_Shared_Losses` /
+//! `Impact_Mid_Year_Termination` (losses pro-rated for a termination), `AIPRecoup`/`AIPOwe` and
+//! (PY2012-2018) `Adv_Pay_Recoup` (advance payments recouped from the savings: reported beside
+//! `EarnSaveLoss`, which CMS publishes before the recoupment, with the net paid).
 //!
 //! Gross savings are taken from `BnchmkMinExp` rather than `ABtotBnchmk - ABtotExp`: CMS rounds each
 //! total on its own, and its gross savings (the published difference) is what it settled on.
 //!
 //! Participant revenue is not published. BASIC Levels C-E need it for their loss limit: such a row is
-//! still compared when the ACO owes no losses (the loss limit then cannot change the result), and is
-//! reported in [`Report::skipped`] as not comparable when it does.
+//! computed with the benchmark-based limit, exact when no losses are owed and an upper bound
+//! otherwise (noted); a smaller published loss is explained by the revenue it implies.
+//!
+//! Where the offset (`DisAdj`) cancels the whole loss (`EarnSaveLoss` 0, the PY2020-2022 COVID-19
+//! relief), the comparison is the engine's shared loss before the offset against the offset
+//! ([`OffsetCheck`]) instead of the net amounts (an offset within $1 implies net amounts within $1).
 //!
 //! The published amount is in whole dollars; the engine's in cents. An ACO is "within $1" when
 //! `|computed - published| <= 1` and "within 0.1%" when it is within $1 or
 //! `|computed - published| <= 0.1% x |published|`. Every ACO beyond $1 is a mismatch and gets a
 //! likely cause, claimed only when a check on the numbers supports it (else "unexplained").
 
-use acorn_proto::cms::puf::{PufError, PufFile, PufRow, RateScale};
+use acorn_proto::cms::puf::{Layout, PufError, PufFile, PufRow, RateScale};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::engine::quality::Era;
-use crate::engine::rules::{self, LossRate, MsrRule};
+use crate::engine::rules::{self, LossLimit, LossRate, MsrRule};
 use crate::engine::{
     Date, ExtremeUncontrollable, MsrOption, MsrSchedule, NoTrace, Outcome, Quality,
     QualityStandard, Settlement, SettlementError, SettlementInput, Track, reconcile, round_money,
@@ -57,8 +71,56 @@ pub struct AcoComparison {
     pub error: Option<String>,
     /// For mismatches (beyond $1): the likely cause, or "unexplained".
     pub cause: Option<String>,
-    /// A remark on how the row was computed (e.g. revenue not published but not needed).
+    /// Every input rebuilt or inferred for this row and every remark on how it was computed
+    /// (e.g. a rounded published rate rebuilt from its parts, revenue not published but not
+    /// needed), joined by "; ".
     pub note: Option<String>,
+    /// When the published extreme-and-uncontrollable offset (`DisAdj`) cancels the whole shared
+    /// loss (`EarnSaveLoss` 0, the PY2020-2022 COVID-19 relief): the offset against the engine's
+    /// shared loss before the offset. `EarnSaveLoss` alone cannot check the loss rules then.
+    pub offset: Option<OffsetCheck>,
+    /// Advance payments recouped from the shared savings (PY2024+ `AIPRecoup`, PY2012-2018
+    /// `Adv_Pay_Recoup`).
+    pub aip: Option<AipRecoupment>,
+}
+
+/// The published offset (`DisAdj`, as a positive amount) against the engine's shared loss before
+/// the offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetCheck {
+    /// `|DisAdj|`, dollars.
+    pub published: Decimal,
+    /// The engine's shared loss after the loss limit and before the offset, cents.
+    pub computed: Decimal,
+}
+
+impl OffsetCheck {
+    /// Computed minus published.
+    pub fn diff(&self) -> Decimal {
+        self.computed - self.published
+    }
+}
+
+/// Advance payments recouped from earned shared savings: PY2024+ advance investment payments
+/// (`AIPRecoup`, `AIPOwe`) and PY2012-2018 Advance Payment Model payments (`Adv_Pay_Recoup`).
+/// `EarnSaveLoss` is published before the recoupment; the ACO is paid `EarnSaveLoss - recouped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AipRecoupment {
+    /// `AIPRecoup` / `Adv_Pay_Recoup`: the amount recouped from this year's shared savings.
+    pub recouped: Decimal,
+    /// `AIPOwe`: the amount the ACO still owes, when published.
+    pub owed: Option<Decimal>,
+    /// Published net paid: `EarnSaveLoss - AIPRecoup`.
+    pub net_paid_published: Decimal,
+    /// Computed net paid: the engine's shared savings less the recoupment, never below zero
+    /// (a recoupment comes out of savings only); `None` when not computed.
+    pub net_paid_computed: Option<Decimal>,
+}
+
+/// Within $1, or within 0.1% of `reference`.
+fn within_0_1_percent_of(diff: Decimal, reference: Decimal) -> bool {
+    let d = diff.abs();
+    d <= Decimal::ONE || d <= reference.abs() * Decimal::new(1, 3)
 }
 
 impl AcoComparison {
@@ -67,22 +129,39 @@ impl AcoComparison {
         self.computed.map(|c| c - self.published)
     }
 
-    /// `|computed - published| <= $1`.
+    /// `|computed - published| <= $1`; where the offset cancels the loss, the engine's shared loss
+    /// within $1 of the published offset instead (which implies the net amounts agree within $1).
     pub fn within_1_dollar(&self) -> bool {
-        self.diff().is_some_and(|d| d.abs() <= Decimal::ONE)
+        self.computed.is_some()
+            && match self.offset {
+                Some(o) => o.diff().abs() <= Decimal::ONE,
+                None => self.diff().is_some_and(|d| d.abs() <= Decimal::ONE),
+            }
     }
 
-    /// Within $1, or `|computed - published| <= 0.1% x |published|`.
+    /// Within $1, or `|computed - published| <= 0.1% x |published|`; where the offset cancels the
+    /// loss, the same test of the shared loss against the offset instead.
     pub fn within_0_1_percent(&self) -> bool {
-        self.diff().is_some_and(|d| {
-            let d = d.abs();
-            d <= Decimal::ONE || d <= self.published.abs() * Decimal::new(1, 3)
-        })
+        self.computed.is_some()
+            && match self.offset {
+                Some(o) => within_0_1_percent_of(o.diff(), o.published),
+                None => self
+                    .diff()
+                    .is_some_and(|d| within_0_1_percent_of(d, self.published)),
+            }
     }
 
     /// Not within $1 (including engine errors).
     pub fn is_mismatch(&self) -> bool {
         !self.within_1_dollar()
+    }
+
+    /// A mismatch whose cause a check on the numbers supports (not "unexplained", not an engine
+    /// error).
+    pub fn is_explained(&self) -> bool {
+        self.is_mismatch()
+            && self.error.is_none()
+            && self.cause.as_deref().is_some_and(|c| c != UNEXPLAINED)
     }
 }
 
@@ -97,6 +176,8 @@ pub struct TrackSummary {
     pub within_1_dollar: usize,
     /// ACOs within $1 or within 0.1% of the published amount.
     pub within_0_1_percent: usize,
+    /// ACOs beyond $1 whose difference a checked cause explains ([`AcoComparison::is_explained`]).
+    pub explained: usize,
 }
 
 /// The result of [`run`].
@@ -104,6 +185,10 @@ pub struct TrackSummary {
 pub struct Report {
     /// Performance year of the file.
     pub performance_year: i32,
+    /// The layout detected from the header.
+    pub layout: Layout,
+    /// Data rows in the file (used + skipped).
+    pub rows: usize,
     /// Counts per track, in [`Track::ALL`] order, tracks without ACOs left out.
     pub tracks: Vec<TrackSummary>,
     /// Every ACO compared, in file order.
@@ -137,6 +222,9 @@ const GROSS: &str = "BnchmkMinExp";
 const EXPENDITURES: &str = "ABtotExp";
 const GEN_SAVE_LOSS: &str = "GenSaveLoss";
 const PUBLISHED: &[&str] = &["EarnSaveLoss"];
+/// PY2013 publishes savings and losses apart.
+const EARNED_2013: &str = "EarnShrSavings";
+const OWED_2013: &str = "OweLosses";
 const START: [&str; 3] = ["Current_Start_Date", "Start_Date", "Initial_Start_Date"];
 const TRACK_TEXT: &[&str] = &["Current_Track"];
 const QUAL_SCORE: &[&str] = &["QualScore"];
@@ -146,6 +234,18 @@ const MIN_SAV_PERC: &[&str] = &["MinSavPerc"];
 const DIS_ADJ: &[&str] = &["DisAdj"];
 const REV_LOSS_LIMIT: &[&str] = &["RevLossLimit"];
 const REV_EXP_CAT: &[&str] = &["Rev_Exp_Cat"];
+const MET_ALT_QPS: &[&str] = &["Met_AltQPS"];
+const QUAL_PERF_SHARE: &[&str] = &["QualPerfShare"];
+const FINAL_LOSS_RATE: &[&str] = &["FinalLossRate"];
+const SIX_MONTHS: &[&str] = &["Participation_Six_Months"];
+const REDUCED_SS: &[&str] = &["ReducedSS"];
+/// Advance payments recouped from the shared savings: PY2024+ advance investment payments
+/// (`AIPRecoup`), PY2012-2018 Advance Payment Model payments (`Adv_Pay_Recoup`).
+const AIP_RECOUP: &[&str] = &["AIPRecoup", "Adv_Pay_Recoup"];
+const AIP_OWE: &[&str] = &["AIPOwe"];
+/// Early-termination pro-ration of shared losses: PY2022 `Prorate_Shared_Losses`, PY2023+
+/// `Impact_Mid_Year_Termination`.
+const PRORATED_LOSSES: &[&str] = &["Prorate_Shared_Losses", "Impact_Mid_Year_Termination"];
 
 /// Track flag columns of 2018+ layouts (aliases of one track may both appear).
 const CURRENT_FLAGS: &[(&str, Track)] = &[
@@ -174,11 +274,16 @@ const LEGACY_FLAGS: &[(&str, Track)] = &[
     ("Track3", Track::Track3),
 ];
 
+/// PY2013 has only a Track 2 flag (`Track 2 ACO`): every other ACO is in Track 1.
+const TRACK2_ONLY: &str = "Track2";
+
 /// Largest amount magnitude accepted (dollars); larger cells are skipped, which also keeps the
 /// exact arithmetic far from `Decimal`'s range.
 const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// Largest beneficiary count accepted.
 const MAX_BENEFICIARIES: u64 = 1_000_000_000;
+/// The cause of a mismatch no check explains.
+const UNEXPLAINED: &str = "unexplained";
 /// Distance from the MSR/MLR that counts as a threshold case.
 const THRESHOLD_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
 
@@ -204,6 +309,21 @@ struct Prepared {
     dis_adj: Decimal,
     revenue_loss_limit: bool,
     low_revenue: bool,
+    /// Months of participation (6 for the 6-month 2019 periods), `None` = 12.
+    participation_months: Option<u32>,
+    /// `ReducedSS`: CMS applied the 425.605(h) half rate.
+    reduced_ss: Option<bool>,
+    /// Published `FinalShareRate`, `QualPerfShare`, `FinalLossRate` (fractions).
+    final_share_rate: Option<Decimal>,
+    qual_perf_share: Option<Decimal>,
+    final_loss_rate: Option<Decimal>,
+    /// `Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` set.
+    prorated_losses: bool,
+    /// The recoupment and the column it was read from.
+    aip_recoup: Option<(Decimal, &'static str)>,
+    aip_owe: Option<Decimal>,
+    /// Inputs rebuilt or inferred while reading the row.
+    notes: Vec<String>,
 }
 
 /// Recomputes every ACO in `file` and compares it with the published `EarnSaveLoss`.
@@ -216,7 +336,10 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
         (ACO_ID, "ACO_ID/ACO_Num"),
         (N_AB, "N_AB"),
         (BENCHMARK, "ABtotBnchmk"),
-        (PUBLISHED, "EarnSaveLoss"),
+        (
+            &[PUBLISHED[0], EARNED_2013, OWED_2013][..],
+            "EarnSaveLoss (or EarnShrSavings/OweLosses)",
+        ),
         (
             &[GROSS, EXPENDITURES, GEN_SAVE_LOSS][..],
             "BnchmkMinExp/ABtotExp/GenSaveLoss",
@@ -233,6 +356,8 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
 
     let mut report = Report {
         performance_year,
+        layout: file.layout(),
+        rows: file.len(),
         tracks: Vec::new(),
         acos: Vec::new(),
         skipped: Vec::new(),
@@ -251,9 +376,19 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
         .map(|s| s.normalize().scale())
         .max();
 
+    let share_decimals = prepared
+        .iter()
+        .filter_map(|p| p.final_share_rate)
+        .map(|s| s.normalize().scale())
+        .max();
+    let precision = Precision {
+        score: score_decimals,
+        share: share_decimals,
+    };
+
     let schedule = MsrSchedule::with_small_aco_extension();
     for p in &prepared {
-        match compare(p, performance_year, &schedule, score_decimals) {
+        match compare(p, performance_year, &schedule, precision) {
             Ok(c) => report.acos.push(c),
             Err(reason) => report.skipped.push((p.line, reason)),
         }
@@ -270,6 +405,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
                 acos,
                 within_1_dollar: of_track().filter(|a| a.within_1_dollar()).count(),
                 within_0_1_percent: of_track().filter(|a| a.within_0_1_percent()).count(),
+                explained: of_track().filter(|a| a.is_explained()).count(),
             })
         })
         .collect();
@@ -355,13 +491,31 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
                 .ok_or_else(|| "BnchmkMinExp, ABtotExp and GenSaveLoss all missing".to_string())?,
         },
     };
-    let published = amount(row, PUBLISHED, "EarnSaveLoss")?
-        .ok_or_else(|| "EarnSaveLoss missing".to_string())?;
+    let mut notes = Vec::new();
+    let published = match amount(row, PUBLISHED, "EarnSaveLoss")? {
+        Some(p) => p,
+        None if !file.has_column(PUBLISHED[0]) => {
+            // PY2013: earned shared savings and shared losses owed in two columns.
+            let earned = amount(row, &[EARNED_2013], EARNED_2013)?;
+            let owed = amount(row, &[OWED_2013], OWED_2013)?;
+            if earned.is_none() && owed.is_none() {
+                return Err(format!("{EARNED_2013} and {OWED_2013} missing"));
+            }
+            notes.push(format!(
+                "EarnSaveLoss rebuilt as {EARNED_2013} - |{OWED_2013}| (PY2013 publishes them apart)"
+            ));
+            earned.unwrap_or_default() - owed.unwrap_or_default().abs()
+        }
+        None => return Err("EarnSaveLoss missing".to_string()),
+    };
 
     let score = row.quality_score(QUAL_SCORE).map_err(cell_error)?;
     let met = row.flag(MET_QPS).map_err(cell_error)?;
+    let alternative = row.flag(MET_ALT_QPS).map_err(cell_error)?;
     let standard = match met {
         Some(true) => Some(QualityStandard::Met),
+        // PY2023+: the alternative quality performance standard (425.512(a)(4)(ii), (a)(5)).
+        Some(false) if alternative == Some(true) => Some(QualityStandard::AlternativeMet),
         Some(false) => Some(QualityStandard::NotMet),
         // Layouts without Met_QPS (2012-2015): a zero final sharing rate is the failed standard
         // (PY2014: pay-for-reporting ACOs that did not report).
@@ -384,9 +538,62 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         .flag(REV_LOSS_LIMIT)
         .map_err(cell_error)?
         .unwrap_or(false);
-    let low_revenue = row
+    let low_revenue_category = row
         .text(REV_EXP_CAT)
-        .is_some_and(|t| t.to_ascii_lowercase().contains("low"));
+        .map(|t| t.to_ascii_lowercase().contains("low"));
+    let reduced_ss = row.flag(REDUCED_SS).map_err(cell_error)?;
+    let low_revenue = match (low_revenue_category, reduced_ss) {
+        (Some(low), _) => low,
+        // ReducedSS = 1 is CMS's finding that the ACO is a low revenue ACO (425.605(h)(ii)).
+        (None, Some(true)) => {
+            notes.push(
+                "low revenue inferred from ReducedSS = 1 (Rev_Exp_Cat not published)".to_string(),
+            );
+            true
+        }
+        (None, _) => false,
+    };
+    let participation_months = match row.flag(SIX_MONTHS).map_err(cell_error)? {
+        Some(true) => {
+            notes.push(
+                "Participation_Six_Months = 1: a 6-month 2019 period, shared savings and losses pro-rated to 6 of 12 months (425.609)".to_string(),
+            );
+            Some(6)
+        }
+        Some(false) => None,
+        // The July-December 2019 period: agreements starting 2019-07-01 (425.609(c)).
+        None if file.performance_year() == Some(2019) && start == Date::new(2019, 7, 1) => {
+            notes.push(
+                "agreement starting 2019-07-01 in PY2019: the 6-month July-December period inferred, pro-rated to 6 of 12 months (425.609)".to_string(),
+            );
+            Some(6)
+        }
+        None => None,
+    };
+    let scale = RateScale::Detect;
+    let final_share_rate = row.rate(FINAL_SHARE_RATE, scale).map_err(cell_error)?;
+    let qual_perf_share = row.rate(QUAL_PERF_SHARE, scale).map_err(cell_error)?;
+    let final_loss_rate = row.rate(FINAL_LOSS_RATE, scale).map_err(cell_error)?;
+    let mut prorated_losses = false;
+    for column in PRORATED_LOSSES {
+        match row.decimal(&[column]) {
+            Ok(Some(v)) if !v.is_zero() => prorated_losses = true,
+            Ok(_) => {}
+            Err(_) => {
+                if row.flag(&[column]).map_err(cell_error)? == Some(true) {
+                    prorated_losses = true;
+                }
+            }
+        }
+    }
+    let mut aip_recoup = None;
+    for &column in AIP_RECOUP {
+        if let Some(v) = amount(row, &[column], column)? {
+            aip_recoup = Some((v, column));
+            break;
+        }
+    }
+    let aip_owe = amount(row, AIP_OWE, "AIPOwe")?;
 
     Ok(Prepared {
         line: row.line(),
@@ -402,6 +609,15 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         dis_adj,
         revenue_loss_limit,
         low_revenue,
+        participation_months,
+        reduced_ss,
+        final_share_rate,
+        qual_perf_share,
+        final_loss_rate,
+        prorated_losses,
+        aip_recoup,
+        aip_owe,
+        notes,
     })
 }
 
@@ -427,6 +643,12 @@ fn row_track(row: &PufRow<'_>, columns: &TrackColumns) -> Result<Track, String> 
     }
     match found[..] {
         [track] => Ok(track),
+        // PY2013: no Track 1 column; a Track 2 flag of 0 is Track 1.
+        [] if columns.flags.iter().all(|(c, _)| *c == TRACK2_ONLY)
+            && row.flag(&[TRACK2_ONLY]).map_err(cell_error)? == Some(false) =>
+        {
+            Ok(Track::Track1)
+        }
         [] => Err(match text {
             Some(text) => format!("unrecognised track {text:?} and no track flag set"),
             None => "no track flag set".to_string(),
@@ -443,10 +665,20 @@ fn row_track(row: &PufRow<'_>, columns: &TrackColumns) -> Result<Track, String> 
 }
 
 /// Reads a track name as later PUFs print it: "Track 1", "Track 1+", "Track 1 Plus", "Track 2",
-/// "Track 3", "BASIC Level C", "Basic C", "BASIC_E", "ENHANCED". `None` when unrecognised or
-/// ambiguous.
+/// "Track 3", "BASIC Level C", "Basic C", "BASIC_E", "ENHANCED", and the PY2022+ `Current_Track`
+/// codes "A".."E" (BASIC levels) and "EN" (ENHANCED). `None` when unrecognised or ambiguous.
 pub fn track_from_text(text: &str) -> Option<Track> {
-    let lower = text.to_ascii_lowercase();
+    let lower = text.trim().to_ascii_lowercase();
+    // PY2022+ print the BASIC level as a bare letter and ENHANCED as "EN".
+    match lower.as_str() {
+        "a" => return Some(Track::BasicA),
+        "b" => return Some(Track::BasicB),
+        "c" => return Some(Track::BasicC),
+        "d" => return Some(Track::BasicD),
+        "e" => return Some(Track::BasicE),
+        "en" => return Some(Track::Enhanced),
+        _ => {}
+    }
     let tokens: Vec<&str> = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|t| !t.is_empty())
@@ -523,12 +755,20 @@ fn msr_option(p: &Prepared, py: i32) -> MsrOption {
     }
 }
 
+/// Decimals the file publishes `QualScore` and `FinalShareRate` to (the most any cell has).
+#[derive(Clone, Copy)]
+struct Precision {
+    score: Option<u32>,
+    share: Option<u32>,
+}
+
 fn compare(
     p: &Prepared,
     py: i32,
     schedule: &MsrSchedule,
-    score_decimals: Option<u32>,
+    precision: Precision,
 ) -> Result<AcoComparison, String> {
+    let score_decimals = precision.score;
     let mut input = SettlementInput::new(
         p.track,
         p.start,
@@ -541,36 +781,93 @@ fn compare(
     input.msr_option = msr_option(p, py);
     input.msr_schedule = Some(schedule);
     input.low_revenue = p.low_revenue;
+    input.participation_months = p.participation_months;
     if !p.dis_adj.is_zero() {
         input.extreme_uncontrollable = ExtremeUncontrollable::Amount(p.dis_adj);
     }
 
-    let mut note = None;
+    let mut notes = p.notes.clone();
     let mut result = reconcile(&input, &mut NoTrace);
     if let Err(SettlementError::RevenueRequired { track }) = result {
-        // Participant revenue is not published. The loss limit only matters when losses are
-        // owed, so compute with a revenue large enough that the benchmark-based limit applies and
-        // keep the result only if no losses are owed.
+        // Participant revenue is not published. Compute with a revenue large enough that the
+        // benchmark-based limit applies: exact when no losses are owed (the limit cannot change
+        // the result), an upper bound on the shared loss otherwise.
         let probe = p.benchmark.checked_mul(Decimal::ONE_HUNDRED);
         input.participant_revenue = probe;
         result = reconcile(&input, &mut NoTrace);
         match &result {
-            Ok(s) if s.outcome == Outcome::SharedLosses => {
-                return Err(format!(
-                    "not comparable: {track} owes losses and its loss limit needs the participants' revenue, which the PUF does not publish"
-                ));
-            }
-            Ok(_) => {
-                note = Some(format!(
-                    "{track}: participant revenue not published; no losses are owed, so the loss limit cannot change the result"
-                ));
-            }
+            Ok(s) if s.outcome == Outcome::SharedLosses => notes.push(format!(
+                "{track}: participant revenue not published; loss limit from the benchmark only (a revenue-based limit can only be lower)"
+            )),
+            Ok(_) => notes.push(format!(
+                "{track}: participant revenue not published; no losses are owed, so the loss limit cannot change the result"
+            )),
             Err(_) if probe.is_none() => {
                 return Err(format!(
                     "not comparable: {track} needs the participants' revenue, which the PUF does not publish"
                 ));
             }
             Err(_) => {}
+        }
+    }
+
+    // The published offset cancels the whole loss: check the shared loss against the offset.
+    let mut offset = None;
+    if let Ok(s) = &result
+        && s.outcome == Outcome::SharedLosses
+        && p.published.is_zero()
+        && !p.dis_adj.is_zero()
+    {
+        let mut before = input.clone();
+        before.extreme_uncontrollable = ExtremeUncontrollable::None;
+        if let Ok(b) = reconcile(&before, &mut NoTrace) {
+            offset = Some(OffsetCheck {
+                published: p.dis_adj,
+                computed: b.shared_losses,
+            });
+            notes.push(format!(
+                "DisAdj offsets the whole shared loss (EarnSaveLoss 0): the shared loss before the offset, {}, compared with |DisAdj| {}",
+                money(b.shared_losses),
+                p.dis_adj
+            ));
+        }
+    }
+    if let Ok(s) = &result {
+        notes.extend(rate_notes(p, py, s, precision));
+    }
+
+    let aip = p.aip_recoup.map(|(recouped, _)| {
+        let recouped = recouped.abs();
+        AipRecoupment {
+            recouped,
+            owed: p.aip_owe.map(|o| o.abs()),
+            net_paid_published: p.published - recouped,
+            net_paid_computed: result
+                .as_ref()
+                .ok()
+                .map(|s| (s.shared_savings - recouped).max(Decimal::ZERO) - s.shared_losses),
+        }
+    });
+    if let (Some(a), Some((_, column))) = (&aip, p.aip_recoup)
+        && !a.recouped.is_zero()
+    {
+        let what = if column == AIP_RECOUP[0] {
+            "advance investment payments"
+        } else {
+            "advance payments"
+        };
+        notes.push(format!(
+            "{what}: {} recouped from the shared savings ({column}); EarnSaveLoss is before the recoupment, net paid {}",
+            a.recouped, a.net_paid_published
+        ));
+        // A recoupment comes out of the savings only (42 CFR 425.630 [R: the paragraph was not
+        // verified]; the Advance Payment Model likewise): more than the published savings is an
+        // inconsistency in the file.
+        if a.recouped > p.published.max(Decimal::ZERO) + Decimal::ONE {
+            notes.push(format!(
+                "the published recoupment exceeds the published EarnSaveLoss {}",
+                p.published
+            ));
         }
     }
 
@@ -582,13 +879,15 @@ fn compare(
         computed: None,
         error: None,
         cause: None,
-        note,
+        note: None,
+        offset,
+        aip,
     };
     match result {
         Ok(s) => {
             c.computed = Some(s.net_amount());
             if c.is_mismatch() {
-                c.cause = Some(cause(p, py, &s, score_decimals));
+                c.cause = Some(cause(p, py, &s, score_decimals, offset.as_ref()));
             }
         }
         Err(e) => {
@@ -601,11 +900,95 @@ fn compare(
             });
         }
     }
+    c.note = (!notes.is_empty()).then(|| notes.join("; "));
     Ok(c)
 }
 
+/// Notes on the published rates: a rounded `FinalShareRate` the engine rebuilt from its parts, a
+/// published rate that differs from the rule beyond the rounding of the file, a `QualPerfShare`
+/// that is not the track's maximum rate.
+fn rate_notes(p: &Prepared, py: i32, s: &Settlement, precision: Precision) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Ok(rules) = rules::select(p.track, p.start, py) else {
+        return notes;
+    };
+    if let Some(qps) = p.qual_perf_share
+        && qps != rules.max_sharing_rate
+    {
+        notes.push(format!(
+            "published QualPerfShare {} differs from the track's maximum sharing rate {}",
+            qps.normalize(),
+            rules.max_sharing_rate.normalize()
+        ));
+    }
+    let score_scaled = Era::of(py) == Era::ScoreScaled
+        || p.quality.standard == Some(QualityStandard::AlternativeMet);
+    if let (Some(published), Some(score), Some(decimals)) =
+        (p.final_share_rate, p.quality.score, precision.share)
+        && score_scaled
+        && !s.final_sharing_rate.is_zero()
+    {
+        // Below the MSR under 425.605(h) the rate applied is half the final sharing rate.
+        let halved = s.outcome == Outcome::SharedSavings && s.savings_rate < s.msr;
+        let rebuilt = if halved {
+            s.final_sharing_rate / Decimal::TWO
+        } else {
+            s.final_sharing_rate
+        };
+        let (parts, max) = match p.qual_perf_share {
+            Some(q) => ("QualPerfShare", q),
+            None => ("maximum sharing rate", rules.max_sharing_rate),
+        };
+        // Rounding band: half a unit of the published rate, plus the maximum rate times half a
+        // unit of the (itself rounded) published score.
+        let half_unit = |dp: u32| Decimal::try_new(5, dp.saturating_add(1)).unwrap_or_default();
+        let band = half_unit(decimals)
+            + precision
+                .score
+                .map_or(Decimal::ZERO, |dp| max.abs() * half_unit(dp));
+        let half = if halved { " / 2 (425.605(h))" } else { "" };
+        let within_rounding = rebuilt
+            .checked_sub(published)
+            .is_some_and(|d| d.abs() <= band);
+        if rebuilt == published {
+            // Published exactly: nothing rebuilt.
+        } else if within_rounding {
+            notes.push(format!(
+                "FinalShareRate {} is published rounded to {decimals} dp: rebuilt from its parts, {parts} {} x QualScore {}{half} = {}",
+                published.normalize(),
+                max.normalize(),
+                score.normalize(),
+                rebuilt.normalize()
+            ));
+        } else if s.outcome == Outcome::SharedSavings {
+            notes.push(format!(
+                "published FinalShareRate {} differs from the rule's {parts} x QualScore{half} = {} beyond rounding",
+                published.normalize(),
+                rebuilt.normalize()
+            ));
+        }
+    }
+    if let (Some(published), Some(rate)) = (p.final_loss_rate, s.loss_rate)
+        && s.outcome == Outcome::SharedLosses
+        && rate.round_dp(published.normalize().scale()) != published.normalize()
+    {
+        notes.push(format!(
+            "published FinalLossRate {} differs from the rule's loss rate {}",
+            published.normalize(),
+            rate.normalize()
+        ));
+    }
+    notes
+}
+
 /// The likely cause of a mismatch, claimed only when a check supports it.
-fn cause(p: &Prepared, py: i32, s: &Settlement, score_decimals: Option<u32>) -> String {
+fn cause(
+    p: &Prepared,
+    py: i32,
+    s: &Settlement,
+    score_decimals: Option<u32>,
+    offset: Option<&OffsetCheck>,
+) -> String {
     let near = |a: Decimal, b: Decimal| (a - b).abs() <= THRESHOLD_TOLERANCE;
     if near(s.savings_rate, s.msr) || s.mlr.is_some_and(|mlr| near(-s.savings_rate, mlr)) {
         return format!(
@@ -624,7 +1007,105 @@ fn cause(p: &Prepared, py: i32, s: &Settlement, score_decimals: Option<u32>) -> 
     {
         return "loss limit / revenue unknown: RevLossLimit = 1 and participant revenue is not published; a revenue-based loss limit below the computed shared losses would explain the smaller published amount".to_string();
     }
-    "unexplained".to_string()
+    if let Some(text) = revenue_limit(p, py, s, offset) {
+        return text;
+    }
+    if s.outcome == Outcome::SharedLosses && p.prorated_losses {
+        return "shared losses pro-rated for a termination during the year (Prorate_Shared_Losses / Impact_Mid_Year_Termination set; 42 CFR 425.221(b)(2)(ii)): the months before termination are not published".to_string();
+    }
+    if let Some(text) = reduced_sharing(p, s) {
+        return text;
+    }
+    UNEXPLAINED.to_string()
+}
+
+/// BASIC C-E without published revenue, shared loss above what CMS collected (or offset): the
+/// published figures imply a revenue-based loss limit below the benchmark-based one. Claimed only
+/// when the implied limit lies below both the rate x loss amount and the benchmark-based limit.
+fn revenue_limit(
+    p: &Prepared,
+    py: i32,
+    s: &Settlement,
+    offset: Option<&OffsetCheck>,
+) -> Option<String> {
+    let rules = rules::select(p.track, p.start, py).ok()?;
+    let LossLimit::RevenueCappedByBenchmark {
+        revenue, benchmark, ..
+    } = rules.losses?.limit
+    else {
+        return None;
+    };
+    if s.outcome != Outcome::SharedLosses || revenue.is_zero() {
+        return None;
+    }
+    // What CMS's shared loss was: owed + offset (before pro-ration, which these rows lack).
+    let published_loss = -p.published + p.dis_adj;
+    let computed = offset.map_or(s.shared_losses + p.dis_adj, |o| o.computed);
+    if published_loss <= Decimal::ZERO || published_loss >= computed - Decimal::ONE {
+        return None;
+    }
+    let by_benchmark = benchmark * s.updated_benchmark;
+    let implied_revenue = published_loss / revenue;
+    Some(format!(
+        "loss limit / revenue unknown: participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)(iii)(D)-(v)(D)), below the benchmark-based limit {} and the computed shared loss {}",
+        published_loss,
+        Decimal::ZERO - p.published,
+        p.dis_adj,
+        revenue.normalize(),
+        implied_revenue.round_dp(0),
+        money(by_benchmark),
+        money(computed)
+    ))
+}
+
+/// `ReducedSS` = 1 (CMS applied the 425.605(h) half rate) on a row the engine did not give it, or
+/// the other way round: which condition of 425.605(h) the published inputs fail.
+fn reduced_sharing(p: &Prepared, s: &Settlement) -> Option<String> {
+    let flagged = p.reduced_ss?;
+    let applied = s.outcome == Outcome::SharedSavings && s.savings_rate < s.msr;
+    if flagged == applied {
+        return None;
+    }
+    if !flagged {
+        return Some(format!(
+            "ReducedSS = 0 but the engine applied the 425.605(h) half rate below the MSR (savings rate {}, MSR {})",
+            s.savings_rate.round_dp(6),
+            s.msr.round_dp(6)
+        ));
+    }
+    let mut failed = Vec::new();
+    if !matches!(
+        p.track,
+        Track::BasicA | Track::BasicB | Track::BasicC | Track::BasicD | Track::BasicE
+    ) {
+        failed.push(format!("{} is not a BASIC level", p.track.name()));
+    }
+    if p.start.year < 2024 {
+        failed.push(format!(
+            "agreement start {} is before 2024-01-01 (425.605(h)(iv))",
+            p.start
+        ));
+    }
+    if p.n < 5_000 {
+        failed.push(format!(
+            "{} assigned beneficiaries, fewer than 5,000 (425.605(h)(iii))",
+            p.n
+        ));
+    }
+    if !p.low_revenue {
+        failed.push("not a low revenue ACO per Rev_Exp_Cat (425.605(h)(ii))".to_string());
+    }
+    if s.gross_savings <= Decimal::ZERO {
+        failed.push("no savings (425.605(h)(i))".to_string());
+    }
+    Some(if failed.is_empty() {
+        "ReducedSS = 1 but the engine did not apply the 425.605(h) half rate".to_string()
+    } else {
+        format!(
+            "ReducedSS = 1 (CMS applied the 425.605(h) half rate) although the published inputs fail 425.605(h): {}",
+            failed.join("; ")
+        )
+    })
 }
 
 /// Checks whether the quality score implied by the published amount lies within the rounding
@@ -659,7 +1140,10 @@ fn quality_rounding(
             per(gross + half, published - half)?,
             per(gross - half, published + half)?,
         )
-    } else if s.outcome == Outcome::SharedLosses && published < Decimal::ZERO {
+    } else if s.outcome == Outcome::SharedLosses
+        && (published < Decimal::ZERO || (published.is_zero() && !p.dis_adj.is_zero()))
+    {
+        // Owed + offset is CMS's shared loss (all of it offset when EarnSaveLoss is 0).
         let Some(LossRate::OneMinusSharing { floor, ceiling }) = rules.losses.map(|l| l.rate)
         else {
             return None;
@@ -699,6 +1183,15 @@ fn money(d: Decimal) -> String {
 }
 
 impl Report {
+    /// The detected layout, named by the years it was used for; a PY2019 file in the 2020-2021
+    /// BASIC/ENHANCED layout is the July-December 2019 period, "2019A".
+    pub fn year_layout(&self) -> &'static str {
+        match (self.layout, self.performance_year) {
+            (Layout::Py2020, 2019) => "2019A",
+            (layout, _) => layout.name(),
+        }
+    }
+
     /// ACOs beyond $1 of the published amount (engine errors included), in file order.
     pub fn mismatches(&self) -> impl Iterator<Item = &AcoComparison> {
         self.acos.iter().filter(|a| a.is_mismatch())
@@ -707,16 +1200,21 @@ impl Report {
     /// A plain-text report: per-track counts, then every mismatch and every skipped row.
     pub fn to_table(&self) -> String {
         let mut out = format!(
-            "MSSP PUF backtest, performance year {}: {} ACOs compared, {} rows skipped\n\n",
+            "MSSP PUF backtest, performance year {}: {} ACOs compared, {} rows skipped\n\
+             Layout {} (detected from the header): {} of {} rows used\n\n",
             self.performance_year,
             self.acos.len(),
-            self.skipped.len()
+            self.skipped.len(),
+            self.year_layout(),
+            self.acos.len(),
+            self.rows,
         );
         let mut rows = vec![vec![
             "track".to_string(),
             "ACOs".to_string(),
             "within $1".to_string(),
             "within 0.1%".to_string(),
+            "explained".to_string(),
         ]];
         rows.extend(self.tracks.iter().map(|t| {
             vec![
@@ -724,6 +1222,7 @@ impl Report {
                 t.acos.to_string(),
                 t.within_1_dollar.to_string(),
                 t.within_0_1_percent.to_string(),
+                format!("{} of {}", t.explained, t.acos - t.within_1_dollar),
             ]
         }));
         out.push_str(&align(&rows, &[0]));
@@ -765,10 +1264,12 @@ impl Report {
         out
     }
 
-    /// The report as JSON: `performance_year`, `tracks` (track, acos, within_1_dollar,
-    /// within_0_1_percent), `acos` (aco_id, line, track, published, computed, diff,
-    /// within_1_dollar, within_0_1_percent, cause, error, note) and `skipped` (line, reason).
-    /// Amounts are decimal strings; tracks are [`Track::name`]s.
+    /// The report as JSON: `performance_year`, `year_layout` ([`Report::year_layout`]), `rows`
+    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained), `acos`
+    /// (aco_id, line, track, published, computed, diff, within_1_dollar, within_0_1_percent,
+    /// cause, error, note, offset {published, computed, diff} or null, aip {recouped, owed,
+    /// net_paid_published, net_paid_computed} or null) and `skipped` (line, reason). Amounts are
+    /// decimal strings; tracks are [`Track::name`]s.
     pub fn to_json(&self) -> Value {
         let tracks: Vec<Value> = self
             .tracks
@@ -779,6 +1280,7 @@ impl Report {
                     "acos": t.acos,
                     "within_1_dollar": t.within_1_dollar,
                     "within_0_1_percent": t.within_0_1_percent,
+                    "explained": t.explained,
                 })
             })
             .collect();
@@ -798,6 +1300,17 @@ impl Report {
                     "cause": a.cause,
                     "error": a.error,
                     "note": a.note,
+                    "offset": a.offset.map(|o| json!({
+                        "published": o.published.to_string(),
+                        "computed": money(o.computed),
+                        "diff": money(o.diff()),
+                    })),
+                    "aip": a.aip.map(|r| json!({
+                        "recouped": r.recouped.to_string(),
+                        "owed": r.owed.map(|o| o.to_string()),
+                        "net_paid_published": r.net_paid_published.to_string(),
+                        "net_paid_computed": r.net_paid_computed.map(money),
+                    })),
                 })
             })
             .collect();
@@ -808,6 +1321,9 @@ impl Report {
             .collect();
         json!({
             "performance_year": self.performance_year,
+            "year_layout": self.year_layout(),
+            "rows": self.rows,
+            "rows_used": self.acos.len(),
             "tracks": tracks,
             "acos": acos,
             "skipped": skipped,

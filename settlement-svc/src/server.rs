@@ -19,8 +19,8 @@ use tonic::{Request, Response, Status, transport::Channel};
 
 use crate::engine::{
     self, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption, MsrSchedule,
-    Quality, QualityStandard, SettlementError, SettlementInput, Step, Track, quality::QualityError,
-    rules::SelectError,
+    PioneerTerms, Quality, QualityStandard, SettlementError, SettlementInput, Step, Track,
+    quality::QualityError, rules::SelectError,
 };
 
 /// Default and largest page sizes of `ListReconciliations`.
@@ -148,6 +148,8 @@ pub struct Validated {
     schedule: Option<MsrSchedule>,
     /// A benchmark given by reference, still to be read (the input's benchmark is zero until then).
     benchmark_ref: Option<String>,
+    /// Whether the benchmark was given by reference (errors then name those fields).
+    by_reference: bool,
 }
 
 impl Validated {
@@ -354,6 +356,37 @@ fn quality(v: &mut Violations, q: Option<&pb::Quality>) -> Option<Quality> {
     Some(Quality { standard, score })
 }
 
+fn pioneer_arrangement(
+    v: &mut Violations,
+    track: Option<Track>,
+    p: Option<&pb::PioneerArrangement>,
+) -> Option<PioneerTerms> {
+    let Some(p) = p else {
+        return Some(PioneerTerms::default());
+    };
+    let f = |name: &str| format!("input.pioneer_arrangement.{name}");
+    let mlr = v.optional_decimal(
+        &f("minimum_loss_rate"),
+        &p.minimum_loss_rate,
+        Bound::Fraction,
+    );
+    let loss = v.optional_decimal(&f("shared_loss_rate"), &p.shared_loss_rate, Bound::Fraction);
+    let sharing = v.optional_decimal(&f("sharing_rate"), &p.sharing_rate, Bound::Fraction);
+    let terms = PioneerTerms {
+        minimum_loss_rate: mlr?,
+        shared_loss_rate: loss?,
+        sharing_rate: sharing?,
+    };
+    if terms != PioneerTerms::default() && track.is_some_and(|t| t != Track::Pioneer) {
+        v.add(
+            "input.pioneer_arrangement",
+            "applies to TRACK_PIONEER only: other tracks' rates are set by 42 CFR 425",
+        );
+        return None;
+    }
+    Some(terms)
+}
+
 fn extreme_uncontrollable(
     v: &mut Violations,
     e: Option<&pb::ExtremeUncontrollable>,
@@ -413,6 +446,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
         Bound::Fraction,
     );
     let euc = extreme_uncontrollable(&mut v, i.extreme_uncontrollable.as_ref());
+    let pioneer = pioneer_arrangement(&mut v, track, i.pioneer_arrangement.as_ref());
     let two_way = v.optional_decimal(
         "input.two_way_blend_updated_benchmark",
         &i.two_way_blend_updated_benchmark,
@@ -432,6 +466,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
     }
     match (
         py, start, track, experience, quality, msr_option, schedule, revenue, seq, euc, two_way,
+        pioneer,
     ) {
         (
             Some(performance_year),
@@ -445,6 +480,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
             Some(sequestration_rate),
             Some(extreme_uncontrollable),
             Some(two_way_blend_benchmark),
+            Some(pioneer),
         ) if v.is_empty() => Ok(Validated {
             input: SettlementInput {
                 track,
@@ -464,6 +500,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
                 two_way_blend_benchmark,
                 participation_months: (i.participation_months > 0)
                     .then_some(i.participation_months),
+                pioneer,
             },
             schedule,
             benchmark_ref: match &i.experience {
@@ -472,6 +509,10 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
                 }
                 _ => None,
             },
+            by_reference: matches!(
+                i.experience,
+                Some(pb::reconciliation_input::Experience::BenchmarkReference(_))
+            ),
         }),
         _ => Err(v
             .into_result()
@@ -483,11 +524,17 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
 /// Maps an engine error to a status naming the field the caller must change (`prefix` is the path
 /// of the input message, e.g. `input.`).
 pub fn engine_status(err: &SettlementError, prefix: &str) -> Status {
-    let field = match err {
+    invalid_argument(&format!("{prefix}{}", engine_field(err)), err.to_string())
+}
+
+/// The field (below the input message) an engine error is about.
+fn engine_field(err: &SettlementError) -> &'static str {
+    match err {
+        SettlementError::RuleSet(SelectError::NotAnAgreementStart { .. }) => "agreement_start_date",
         SettlementError::RuleSet(SelectError::TrackNotOffered { .. }) => "track",
-        SettlementError::RuleSet(SelectError::PerformanceYearOutOfRange { .. }) => {
-            "performance_year"
-        }
+        SettlementError::RuleSet(
+            SelectError::PerformanceYearOutOfRange { .. } | SelectError::NotModelled { .. },
+        ) => "performance_year",
         SettlementError::Quality(QualityError::ScoreRequired(_)) => "quality.score",
         SettlementError::Quality(
             QualityError::StandardRequired(_) | QualityError::AlternativeBefore2023(_),
@@ -498,9 +545,9 @@ pub fn engine_status(err: &SettlementError, prefix: &str) -> Status {
         }
         SettlementError::RevenueRequired { .. } => "participant_revenue",
         SettlementError::ZeroBenchmark => "totals.updated_benchmark",
-        SettlementError::OutOfRange(what) => what,
-    };
-    invalid_argument(&format!("{prefix}{field}"), err.to_string())
+        SettlementError::OutOfRange(field) | SettlementError::Overflow { field, .. } => field,
+        SettlementError::PioneerTermsNotApplicable { .. } => "pioneer_arrangement",
+    }
 }
 
 fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
@@ -523,18 +570,26 @@ pub fn compute(v: &Validated) -> Result<pb::SettlementResult, Status> {
         ));
     }
     let mut steps = Vec::new();
-    let s =
-        engine::reconcile(&v.input(), &mut steps).map_err(|e| match (&e, &v.input.experience) {
+    let s = engine::reconcile(&v.input(), &mut steps).map_err(|e| {
+        let field = match engine_field(&e) {
+            "totals.updated_benchmark" if v.by_reference => "benchmark_reference.benchmark_id",
+            "totals.expenditures" if v.by_reference => "benchmark_reference.expenditures",
             // By enrollment type, the benchmark is the person-years-weighted sum of the rows: zero
             // when they give no person-years (or no benchmark), so name the rows, not `totals`.
-            (SettlementError::ZeroBenchmark, Experience::ByEnrollmentType(_)) => invalid_argument(
-                "input.by_enrollment_type.rows",
-                "the updated benchmark (person_years x updated_benchmark_per_capita over the rows) \
-             must be greater than zero: give person-years and a benchmark for at least one \
-             enrollment type",
-            ),
-            _ => engine_status(&e, "input."),
-        })?;
+            "totals.updated_benchmark"
+                if matches!(v.input.experience, Experience::ByEnrollmentType(_)) =>
+            {
+                return invalid_argument(
+                    "input.by_enrollment_type.rows",
+                    "the updated benchmark (person_years x updated_benchmark_per_capita over the \
+                     rows) must be greater than zero: give person-years and a benchmark for at \
+                     least one enrollment type",
+                );
+            }
+            field => field,
+        };
+        invalid_argument(&format!("input.{field}"), e.to_string())
+    })?;
     let outcome = match s.outcome {
         engine::Outcome::SharedSavings => pb::Outcome::SharedSavings,
         engine::Outcome::SharedLosses => pb::Outcome::SharedLosses,
@@ -785,6 +840,63 @@ mod tests {
             };
             if let Ok(v) = validate(Some(&input)) {
                 let _ = compute(&v);
+            }
+        }
+    }
+
+    /// Any non-negative decimal as text: any 96-bit mantissa at any scale (0 to 7.9e28).
+    fn full_range() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (any::<u32>(), any::<u32>(), any::<u32>(), 0u32..=28).prop_map(
+                |(lo, mid, hi, scale)| {
+                    Decimal::from_parts(lo, mid, hi, false, scale).to_string()
+                }
+            ),
+            Just(Decimal::MAX.to_string()),
+            Just("0.0000000000000000000000000001".to_string()),
+            Just("0".to_string()),
+        ]
+    }
+
+    proptest! {
+        /// Well-formed requests with amounts across the whole representable range compute or are
+        /// refused with INVALID_ARGUMENT naming a field; none panics (section 5 of the conformance
+        /// issue: a tiny benchmark panicked the handler).
+        #[test]
+        fn any_representable_amount_computes_or_names_a_field(
+            benchmark in full_range(), expenditures in full_range(), revenue in full_range(),
+            two_way in full_range(), euc in full_range(),
+            case in prop_oneof![
+                Just((pb::Track::Track3, 2016, 2018)),
+                Just((pb::Track::BasicC, 2024, 2025)),
+                Just((pb::Track::Track1, 2016, 2019)),
+                Just((pb::Track::Pioneer, 2012, 2013)),
+            ],
+        ) {
+            let (track, year, py) = case;
+            let input = pb::ReconciliationInput {
+                aco_id: "A1".into(),
+                performance_year: py,
+                agreement_start_date: Some(common::Date { year, month: 1, day: 1 }),
+                track: track.into(),
+                assigned_beneficiaries: 10_000,
+                experience: Some(pb::reconciliation_input::Experience::Totals(pb::ExpenditureTotals {
+                    updated_benchmark: benchmark,
+                    expenditures,
+                })),
+                quality: Some(pb::Quality { standard: pb::QualityStandard::Met.into(), score: "0.9".into() }),
+                msr_option: pb::MinimumSavingsRateOption::Fixed10.into(),
+                participant_revenue: revenue,
+                two_way_blend_updated_benchmark: two_way,
+                extreme_uncontrollable: Some(pb::ExtremeUncontrollable {
+                    reduction: Some(pb::extreme_uncontrollable::Reduction::Amount(euc)),
+                }),
+                ..Default::default()
+            };
+            let outcome = validate(Some(&input)).and_then(|v| compute(&v));
+            if let Err(status) = outcome {
+                prop_assert_eq!(status.code(), tonic::Code::InvalidArgument, "{}", status.message());
+                prop_assert!(status.message().contains("input."), "{}", status.message());
             }
         }
     }

@@ -318,8 +318,70 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         ("input.totals", |i| i.experience = None),
         ("input.msr_option", |i| i.msr_option = 0),
         ("input.msr_schedule", |i| {
+            // A supplied schedule that starts above the ACO's population.
             i.assigned_beneficiaries = 4_000;
             i.msr_option = MinimumSavingsRateOption::Variable.into();
+            i.msr_schedule = vec![pb::MsrBand {
+                min_beneficiaries: 5_000,
+                max_beneficiaries: 0,
+                rate_at_min: "0.02".into(),
+                rate_at_max: "0.02".into(),
+            }];
+        }),
+        // Section 5 of the conformance issue: a tiny benchmark (or a cent against 1e27 of
+        // expenditures) overflowed the savings rate and panicked the handler (CANCELLED).
+        ("input.totals.updated_benchmark", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "0.0000000000000000000000000001".into(),
+                expenditures: "812497275".into(),
+            }))
+        }),
+        ("input.totals.updated_benchmark", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "0.01".into(),
+                expenditures: "1000000000000000000000000000".into(),
+            }))
+        }),
+        // 425.200: no agreement starts 2016-03-01; Track 3 from 2016 has no PY2020 (its term
+        // ended with the 6-month PY2019).
+        ("input.agreement_start_date", |i| {
+            i.agreement_start_date = Some(Date {
+                year: 2016,
+                month: 3,
+                day: 1,
+            })
+        }),
+        ("input.performance_year", |i| i.performance_year = 2020),
+        // Pioneer arrangement: fractions in [0, 1], TRACK_PIONEER only.
+        ("input.pioneer_arrangement", |i| {
+            i.pioneer_arrangement = Some(pb::PioneerArrangement {
+                shared_loss_rate: "0.5".into(),
+                ..Default::default()
+            })
+        }),
+        ("input.pioneer_arrangement.minimum_loss_rate", |i| {
+            i.track = Track::Pioneer.into();
+            i.pioneer_arrangement = Some(pb::PioneerArrangement {
+                minimum_loss_rate: "1.2".into(),
+                ..Default::default()
+            })
+        }),
+        ("input.pioneer_arrangement.sharing_rate", |i| {
+            i.track = Track::Pioneer.into();
+            i.pioneer_arrangement = Some(pb::PioneerArrangement {
+                sharing_rate: "-0.1".into(),
+                ..Default::default()
+            })
+        }),
+        // Pioneer PY3 (2014) is in the model's term but not modelled.
+        ("input.performance_year", |i| {
+            i.track = Track::Pioneer.into();
+            i.performance_year = 2014;
+            i.agreement_start_date = Some(Date {
+                year: 2012,
+                month: 1,
+                day: 1,
+            });
         }),
         ("input.track", |i| i.track = Track::BasicA.into()),
         ("input.participation_months", |i| {
@@ -438,12 +500,102 @@ async fn preview_and_minimum_savings_rate() {
         "{}",
         r.minimum_savings_rate
     );
+    // Below 5,000 the default is CMS's published scale, tagged with its source: PY2014 Track 1
+    // with 4,845 assigned beneficiaries -> 3.984742371% (the PUF's MinSavPerc).
     let below = client
-        .get_minimum_savings_rate(msr(4_999))
+        .get_minimum_savings_rate(msr(4_845))
         .await
-        .expect_err("below 5,000");
-    assert_eq!(below.code(), Code::InvalidArgument);
-    assert!(below.message().contains("5000"), "{}", below.message());
+        .expect("below 5,000")
+        .into_inner();
+    assert!(
+        below.minimum_savings_rate.starts_with("0.03984742371"),
+        "{}",
+        below.minimum_savings_rate
+    );
+    assert!(below.explanation[0].citation.contains("Tuva Project"));
+    // A supplied schedule overrides it, and one that does not reach the ACO is refused.
+    let mut supplied = msr(4_845);
+    supplied.msr_schedule = vec![pb::MsrBand {
+        min_beneficiaries: 5_000,
+        max_beneficiaries: 0,
+        rate_at_min: "0.02".into(),
+        rate_at_max: "0.02".into(),
+    }];
+    let refused = client
+        .get_minimum_savings_rate(supplied)
+        .await
+        .expect_err("schedule from 5,000");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("5000"), "{}", refused.message());
+    server.stop().await;
+}
+
+/// A Pioneer ACO with its own arrangement (the README example): Genesys PHO's PY2012, a 5,100,000
+/// loss on a 175,000,000 benchmark (2.914%) shared at 50%, not the core 60% [S mssp-rules.md
+/// section 5]: 2,550,000 owed. Without the arrangement the core 60% gives 3,060,000.
+#[tokio::test]
+async fn pioneer_arrangement() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    let mut input = ReconciliationInput {
+        aco_id: "PIONEER-GENESYS".into(),
+        performance_year: 2012,
+        agreement_start_date: Some(Date {
+            year: 2012,
+            month: 1,
+            day: 1,
+        }),
+        track: Track::Pioneer.into(),
+        assigned_beneficiaries: 15_000,
+        experience: Some(Experience::Totals(ExpenditureTotals {
+            updated_benchmark: "175000000".into(),
+            expenditures: "180100000".into(),
+        })),
+        quality: Some(Quality {
+            standard: 0,
+            score: "1".into(),
+        }),
+        msr_option: MinimumSavingsRateOption::Fixed10.into(),
+        pioneer_arrangement: Some(pb::PioneerArrangement {
+            minimum_loss_rate: "0.02".into(),
+            shared_loss_rate: "0.5".into(),
+            sharing_rate: String::new(),
+        }),
+        ..Default::default()
+    };
+    let preview =
+        |input: ReconciliationInput| pb::PreviewReconciliationRequest { input: Some(input) };
+    let r = client
+        .preview_reconciliation(preview(input.clone()))
+        .await
+        .expect("preview")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(
+        (
+            r.minimum_savings_rate.as_str(),
+            r.minimum_loss_rate.as_str(),
+            r.shared_loss_rate.as_str(),
+            r.net_amount.as_str()
+        ),
+        ("0.01", "0.02", "0.5", "-2550000.00")
+    );
+    assert!(
+        r.explanation
+            .iter()
+            .any(|st| st.rule == "settlement.shared_loss_rate")
+    );
+    input.pioneer_arrangement = None;
+    let core = client
+        .preview_reconciliation(preview(input))
+        .await
+        .expect("preview")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(core.net_amount, "-3060000.00");
     server.stop().await;
 }
 

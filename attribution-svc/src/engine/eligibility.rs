@@ -2,7 +2,8 @@
 //!
 //! Eligibility screens, in the regulation's order, over the assignment window [V 425.401(a), 2015
 //! text; mssp-rules.md 2.1]:
-//! 1. at least one month of Part A and Part B, and no month of Part A only or Part B only;
+//! 1. at least one month of Part A and Part B, and no month of Part A only or Part B only (Part A
+//!    only is tested before Part B only, then months whose part the source did not say);
 //! 2. no month in a Medicare group health plan (MA, cost, PACE: not "Medicare fee-for-service");
 //! 3. not assigned to another Medicare shared savings initiative;
 //! 4. resides in the United States or its territories.
@@ -18,8 +19,12 @@ use super::{RuleSet, Tally, Voluntary, Who, codes};
 pub struct Enrollment {
     /// Months with both Part A and Part B.
     pub months_a_and_b: u32,
-    /// Months with Part A only or Part B only.
+    /// Months with Part A only or Part B only, when the source does not say which part.
     pub months_a_or_b_only: u32,
+    /// Months with Part A only.
+    pub months_a_only: u32,
+    /// Months with Part B only.
+    pub months_b_only: u32,
     /// Months in a Medicare group health plan (MA, cost, PACE).
     pub months_group_health_plan: u32,
     /// Lives in the U.S. or its territories at the end of the window.
@@ -33,8 +38,12 @@ pub struct Enrollment {
 pub enum Ineligible {
     /// No month of Part A and Part B (425.401(a)(1)).
     NoPartAAndB,
-    /// A month of Part A only or Part B only (425.401(a)(1)).
+    /// A month of Part A only or Part B only, the part not given (425.401(a)(1)).
     PartAOrBOnly,
+    /// A month of Part A only (425.401(a)(1)).
+    PartAOnly,
+    /// A month of Part B only (425.401(a)(1)).
+    PartBOnly,
     /// A month in a Medicare group health plan (425.401(a)(2)).
     GroupHealthPlan,
     /// Assigned to another shared savings initiative (425.401(a)(3)).
@@ -44,10 +53,51 @@ pub enum Ineligible {
 }
 
 impl Ineligible {
+    /// Every screen, in the order they are applied.
+    pub const ALL: [Ineligible; 7] = [
+        Ineligible::NoPartAAndB,
+        Ineligible::PartAOnly,
+        Ineligible::PartBOnly,
+        Ineligible::PartAOrBOnly,
+        Ineligible::GroupHealthPlan,
+        Ineligible::OtherInitiative,
+        Ineligible::NotUsResident,
+    ];
+
+    /// A stable code (the CSV `ineligibility` column): `no_part_a_and_b`, `part_a_only`,
+    /// `part_b_only`, `part_a_or_b_only`, `medicare_advantage` (any Medicare group health plan: MA,
+    /// cost, PACE), `other_initiative` or `outside_us`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Ineligible::NoPartAAndB => "no_part_a_and_b",
+            Ineligible::PartAOnly => "part_a_only",
+            Ineligible::PartBOnly => "part_b_only",
+            Ineligible::PartAOrBOnly => "part_a_or_b_only",
+            Ineligible::GroupHealthPlan => "medicare_advantage",
+            Ineligible::OtherInitiative => "other_initiative",
+            Ineligible::NotUsResident => "outside_us",
+        }
+    }
+
+    /// The paragraph of the screen.
+    pub fn citation(self) -> &'static str {
+        match self {
+            Ineligible::NoPartAAndB
+            | Ineligible::PartAOnly
+            | Ineligible::PartBOnly
+            | Ineligible::PartAOrBOnly => "42 CFR 425.401(a)(1)",
+            Ineligible::GroupHealthPlan => "42 CFR 425.401(a)(2); 425.20",
+            Ineligible::OtherInitiative => "42 CFR 425.401(a)(3)",
+            Ineligible::NotUsResident => "42 CFR 425.401(a)(4)",
+        }
+    }
+
     /// What failed, in words.
     pub fn describe(self) -> &'static str {
         match self {
             Ineligible::NoPartAAndB => "no month with both Part A and Part B",
+            Ineligible::PartAOnly => "a month with Part A only",
+            Ineligible::PartBOnly => "a month with Part B only",
             Ineligible::PartAOrBOnly => "a month with Part A only or Part B only",
             Ineligible::GroupHealthPlan => {
                 "a month in a Medicare group health plan (MA, cost, PACE)"
@@ -62,6 +112,10 @@ impl Ineligible {
 pub fn screen(e: &Enrollment) -> Result<(), Ineligible> {
     if e.months_a_and_b == 0 {
         Err(Ineligible::NoPartAAndB)
+    } else if e.months_a_only > 0 {
+        Err(Ineligible::PartAOnly)
+    } else if e.months_b_only > 0 {
+        Err(Ineligible::PartBOnly)
     } else if e.months_a_or_b_only > 0 {
         Err(Ineligible::PartAOrBOnly)
     } else if e.months_group_health_plan > 0 {
@@ -114,6 +168,10 @@ pub enum Alignment {
     BlocksClaims,
     /// Designated but not in effect, with the reason; claims-based assignment proceeds.
     NotInEffect(NotInEffect),
+    /// PY2018: designated a professional of this ACO (index) but not in effect, with the reason;
+    /// claims-based assignment may go to this ACO only, since the designee is outside every other
+    /// ACO (425.402(e)(2)(i)(D)).
+    OnlyTo(u32, NotInEffect),
 }
 
 /// Why a designation is not in effect.
@@ -155,6 +213,11 @@ pub fn voluntary(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally]) -> Alignme
     match rules.voluntary {
         Voluntary::None => Alignment::NotInEffect(NotInEffect::BeforePy2018),
         Voluntary::Py2018 => {
+            // 425.402(e)(2)(i): aligned when the designee is a PCP, step-2 specialist or NP/PA/CNS
+            // ((C)) and the beneficiary had a primary care service from a PCP or step-2 specialist
+            // of that ACO ((A)). (D): a beneficiary who designated a practitioner outside an ACO is
+            // not added to that ACO's list by claims, whether or not the designation is in effect:
+            // outside every ACO bars them all; a professional of ACO k bars every ACO but k.
             let designee_ok = match b.designated_specialty {
                 None => true, // not supplied: assumed a qualifying designee [I]
                 Some(k) => matches!(
@@ -169,8 +232,10 @@ pub fn voluntary(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally]) -> Alignme
             match b.designation {
                 Designation::None => Alignment::NotDesignated,
                 Designation::Ambiguous => Alignment::NotInEffect(NotInEffect::Ambiguous),
-                _ if !designee_ok => Alignment::NotInEffect(NotInEffect::Py2018Designee),
                 Designation::Outside => Alignment::BlocksClaims,
+                Designation::Aco(a) if !designee_ok => {
+                    Alignment::OnlyTo(a, NotInEffect::Py2018Designee)
+                }
                 Designation::Aco(a) => {
                     let served = tallies
                         .iter()
@@ -178,7 +243,7 @@ pub fn voluntary(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally]) -> Alignme
                     if served {
                         Alignment::Aligned(a)
                     } else {
-                        Alignment::NotInEffect(NotInEffect::Py2018NoService)
+                        Alignment::OnlyTo(a, NotInEffect::Py2018NoService)
                     }
                 }
             }

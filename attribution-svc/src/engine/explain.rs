@@ -87,12 +87,19 @@ pub fn explain(
         inputs: vec![
             ("months_part_a_and_b".into(), e.months_a_and_b.to_string()),
             ("months_part_a_or_b_only".into(), e.months_a_or_b_only.to_string()),
+            ("months_part_a_only".into(), e.months_a_only.to_string()),
+            ("months_part_b_only".into(), e.months_b_only.to_string()),
             ("months_group_health_plan".into(), e.months_group_health_plan.to_string()),
             ("other_initiative".into(), e.other_initiative.to_string()),
             ("us_resident".into(), e.us_resident.to_string()),
         ],
         output: match a.reason {
-            Reason::Ineligible(why) => format!("not eligible: {}", why.describe()),
+            Reason::Ineligible(why) => format!(
+                "not eligible ({}, {}): {}",
+                why.code(),
+                why.citation(),
+                why.describe()
+            ),
             _ => "eligible".into(),
         },
     });
@@ -108,6 +115,10 @@ pub fn explain(
         };
         let output = match (a.reason, a.designation_not_in_effect) {
             (Reason::Designated, _) => format!("aligned to {designee}"),
+            (Reason::DesignatedOutside, Some(why)) => format!(
+                "not in effect: {}; the designee is outside every other ACO, so claims may assign only to {designee} (425.402(e)(2)(i)(D))",
+                why.describe()
+            ),
             (Reason::DesignatedOutside, _) => {
                 "designated outside every ACO: no claims-based assignment".into()
             }
@@ -143,6 +154,10 @@ pub fn explain(
         };
         let output = match (a.reason, a.winner) {
             (Reason::Tie, _) => "tie: not assigned".to_string(),
+            (Reason::DesignatedOutside, Some(w)) => format!(
+                "{} has the plurality, but the beneficiary designated a practitioner outside it: not assigned by claims (425.402(e)(2)(i)(D))",
+                name(w)
+            ),
             (Reason::NotPlurality, Some(w)) => format!(
                 "{} has the plurality and is not an ACO that passed the pre-screen: not assigned",
                 name(w)

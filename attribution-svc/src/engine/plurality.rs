@@ -3,7 +3,9 @@
 //! Order (mssp-rules.md 2.5: eligibility -> voluntary alignment -> step 1 -> step 2 -> step 3):
 //! 1. no beneficiary record, or a failed eligibility screen (425.401(a)): not assigned;
 //! 2. voluntary alignment (425.402(e)): an effective designation assigns; a designation outside
-//!    every ACO blocks claims-based assignment;
+//!    every ACO blocks claims-based assignment; in PY2018 a designation of a professional of ACO k
+//!    that is not in effect still bars claims-based assignment to every other ACO
+//!    (425.402(e)(2)(i)(D));
 //! 3. pre-screen (425.402(a), (b)(1)): the ACOs for which the beneficiary had a primary care service
 //!    from a physician who is an ACO professional (PY2016+: a PCP or step-2 specialist);
 //! 4. step 1 (425.402(b)(3); PY2012-15 (a)(1)): plurality of step-1 allowed charges, when any step-1
@@ -74,7 +76,8 @@ pub enum Reason {
     NoEnrollmentRecord,
     /// A failed eligibility screen.
     Ineligible(Ineligible),
-    /// Designated a clinician outside every ACO.
+    /// Designated a clinician outside every ACO, or (PY2018) outside the ACO that has the plurality
+    /// (425.402(e)(2)(i)(D), (ii)).
     DesignatedOutside,
     /// No counted primary care service at all.
     NoPrimaryCare,
@@ -208,12 +211,14 @@ fn conclude(
     step: StepKind,
     d: Decision,
     eligible: impl Fn(u32) -> bool,
+    barred: impl Fn(u32) -> bool,
     b: &Beneficiary,
     tallies: &[Tally],
 ) -> Assignment {
     let (aco, reason) = match d.winner {
         None => (None, Reason::Tie),
         Some(w) => match w.as_aco() {
+            Some(a) if eligible(a) && barred(a) => (None, Reason::DesignatedOutside),
             Some(a) if eligible(a) => (
                 Some(a),
                 if d.tie_broken {
@@ -245,6 +250,8 @@ pub fn assign(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally], tie: TieBreak
         return Assignment::not_assigned(Reason::Ineligible(why));
     }
     let mut not_in_effect = None;
+    // PY2018 (425.402(e)(2)(i)(D)): claims may assign only to the designee's ACO.
+    let mut only_to = None;
     match eligibility::voluntary(rules, b, tallies) {
         Alignment::Aligned(a) => {
             return Assignment {
@@ -263,8 +270,13 @@ pub fn assign(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally], tie: TieBreak
             return r;
         }
         Alignment::NotInEffect(why) => not_in_effect = Some(why),
+        Alignment::OnlyTo(a, why) => {
+            not_in_effect = Some(why);
+            only_to = Some(a);
+        }
         Alignment::NotDesignated => {}
     }
+    let barred = |a: u32| only_to.is_some_and(|k| k != a);
     let prescreen = |a: u32| aco_tally(tallies, a).is_some_and(|t| t.n_physician > 0);
     let any_prescreen = tallies
         .iter()
@@ -274,10 +286,10 @@ pub fn assign(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally], tie: TieBreak
         let any_step1 = tallies.iter().any(|t| t.n_step1 > 0);
         let r = if any_step1 {
             let d = plurality(tallies, |t| (t.step1, t.last_step1), tie);
-            conclude(StepKind::Step1, d, prescreen, b, tallies)
+            conclude(StepKind::Step1, d, prescreen, barred, b, tallies)
         } else {
             let d = plurality(tallies, |t| (t.step2, t.last_step2), tie);
-            conclude(StepKind::Step2, d, prescreen, b, tallies)
+            conclude(StepKind::Step2, d, prescreen, barred, b, tallies)
         };
         if r.aco.is_some() {
             return Assignment {
@@ -303,7 +315,7 @@ pub fn assign(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally], tie: TieBreak
                 },
                 tie,
             );
-            let r = conclude(StepKind::Step3, d, step3, b, tallies);
+            let r = conclude(StepKind::Step3, d, step3, barred, b, tallies);
             if r.aco.is_some() || result.is_none() {
                 result = Some(r);
             }

@@ -454,15 +454,18 @@ fn voluntary_alignment_overrides_claims() {
     c.bene.designation = c.reg.designation("2000000001", "");
     assert_eq!(c.outcome().0, "A");
     // PY2018: B has a physician service, so the designation holds; a designee who is a radiologist
-    // (30) is not eligible; without a B physician service it does not hold.
+    // (30) is not eligible, and without a B physician service it does not hold: either way the
+    // beneficiary designated a practitioner outside A, so A (which has the plurality) cannot have
+    // them by claims (425.402(e)(2)(i)(D); see py2018_designation_bars_other_acos).
     let mut c = claims(2018);
     c.bene.designation = c.reg.designation("2000000001", "");
     assert_eq!(c.outcome().0, "B");
     c.bene.designated_specialty = codes::specialty_key("30");
-    assert_eq!(c.outcome().0, "A");
+    assert_eq!(c.outcome().0, "");
+    assert_eq!(c.run().reason, Reason::DesignatedOutside);
     let mut c = Case::new(2018).visit("2018-02-01", "11", "111111111", 500.0);
     c.bene.designation = c.reg.designation("2000000001", "");
-    assert_eq!(c.outcome().0, "A");
+    assert_eq!(c.outcome().0, "");
     assert_eq!(
         c.run().designation_not_in_effect,
         Some(eligibility::NotInEffect::Py2018NoService)
@@ -578,6 +581,98 @@ fn cancelled_and_adjusted_claims_net_out() {
     assert_eq!(c.run().reason, Reason::NoAcoPhysicianService);
 }
 
+/// 425.402(e)(2)(i)(D), PY2018: "a beneficiary who has designated a provider or supplier outside the
+/// ACO ... will not be added to the ACO's list of assigned beneficiaries" by claims.
+///
+/// | PY | designee | claims (step 1) | result |
+/// |---|---|---|---|
+/// | 2018 | NPI 2000000001 of B, no service at B | A $500, outside $100 | not assigned (A barred, B fails (A)) |
+/// | 2018 | same, B $150 by its PCP, A $500 | A $500 > B $150 | aligned to B (designation in effect) |
+/// | 2018 | B radiologist (30), B $300 PCP, A $200 | B $300 > A $200 | B by claims (not barred) |
+/// | 2018 | B radiologist (30), A $500, B $300 | A $500 > B $300 | not assigned (A barred) |
+/// | 2018 | outside every ACO (radiologist) | A $500 | not assigned |
+/// | 2019 | NPI 2000000001 of B, no service at B | A $500 | aligned to B (425.402(e)(2)(ii)) |
+/// | 2019 | outside every ACO | A $500 | not assigned |
+#[test]
+fn py2018_designation_bars_other_acos() {
+    // The worked case: designated B's professional, only A (and an outside TIN) furnished care.
+    let mut c = Case::new(2018)
+        .visit("2018-02-01", "11", "111111111", 500.0)
+        .visit("2018-03-01", "08", "333333333", 100.0);
+    c.bene.designation = c.reg.designation("2000000001", "");
+    let a = c.run();
+    assert_eq!(
+        (a.aco, a.reason, a.step),
+        (None, Reason::DesignatedOutside, Some(StepKind::Step1))
+    );
+    assert_eq!(a.winner, Some(Entity::aco(A)));
+    assert_eq!(
+        a.designation_not_in_effect,
+        Some(eligibility::NotInEffect::Py2018NoService)
+    );
+    let steps = explain(&c.rules, c.tie, &c.bene, &a, |e| c.name(e));
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.output.contains("425.402(e)(2)(i)(D)")),
+        "{steps:?}"
+    );
+    // A service from B's PCP puts the designation in effect: aligned to B.
+    let c2 = {
+        let mut c2 = Case::new(2018)
+            .visit("2018-02-01", "11", "111111111", 500.0)
+            .visit("2018-03-01", "11", "222222221", 150.0);
+        c2.bene.designation = c2.reg.designation("2000000001", "");
+        c2
+    };
+    assert_eq!(
+        c2.outcome(),
+        ("B".into(), Some(StepKind::VoluntaryAlignment), vec![])
+    );
+    // Designee B's radiologist: not in effect ((C)), yet only B may have the beneficiary by claims.
+    let radiologist = |a_dollars: f64| {
+        let mut c = Case::new(2018)
+            .visit("2018-02-01", "11", "111111111", a_dollars)
+            .visit("2018-03-01", "11", "222222221", 300.0);
+        c.bene.designation = c.reg.designation("2000000001", "");
+        c.bene.designated_specialty = codes::specialty_key("30");
+        c
+    };
+    assert_eq!(
+        radiologist(200.0).outcome(),
+        (
+            "B".into(),
+            Some(StepKind::Step1),
+            totals(&[("aco:B", "300.00"), ("aco:A", "200.00")])
+        )
+    );
+    assert_eq!(
+        radiologist(200.0).run().designation_not_in_effect,
+        Some(eligibility::NotInEffect::Py2018Designee)
+    );
+    assert_eq!(radiologist(500.0).outcome().0, "");
+    assert_eq!(radiologist(500.0).run().reason, Reason::DesignatedOutside);
+    // Outside every ACO: no claims-based assignment, whatever the designee's specialty.
+    let mut c = Case::new(2018).visit("2018-02-01", "11", "111111111", 500.0);
+    c.bene.designation = c.reg.designation("1999999999", "777777777");
+    c.bene.designated_specialty = codes::specialty_key("30");
+    assert_eq!(c.run().reason, Reason::DesignatedOutside);
+    assert_eq!(c.run().aco, None);
+    // PY2019+ (425.402(e)(2)(ii)): any ACO professional aligns, no service needed; outside every
+    // ACO still bars claims.
+    for py in [2019, 2024, 2026] {
+        let mut c = Case::new(py).visit(&format!("{py}-02-01"), "11", "111111111", 500.0);
+        c.bene.designation = c.reg.designation("2000000001", "");
+        assert_eq!(
+            c.outcome(),
+            ("B".into(), Some(StepKind::VoluntaryAlignment), vec![])
+        );
+        c.bene.designation = c.reg.designation("1999999999", "777777777");
+        assert_eq!(c.run().reason, Reason::DesignatedOutside, "PY{py}");
+        assert_eq!(c.run().aco, None);
+    }
+}
+
 /// 425.401(a): each screen on its own fails an otherwise-assigned beneficiary.
 #[test]
 fn eligibility_screens() {
@@ -597,6 +692,20 @@ fn eligibility_screens() {
                 ..eligible()
             },
             Ineligible::PartAOrBOnly,
+        ),
+        (
+            Enrollment {
+                months_a_only: 1,
+                ..eligible()
+            },
+            Ineligible::PartAOnly,
+        ),
+        (
+            Enrollment {
+                months_b_only: 3,
+                ..eligible()
+            },
+            Ineligible::PartBOnly,
         ),
         (
             Enrollment {
@@ -620,12 +729,44 @@ fn eligibility_screens() {
             Ineligible::NotUsResident,
         ),
     ];
+    let mut codes_seen = Vec::new();
     for (e, why) in cases {
         let mut c = base();
         c.bene.enrollment = Some(e);
         assert_eq!(c.run().reason, Reason::Ineligible(why));
         assert_eq!(c.run().aco, None);
+        // The explanation names the screen by its code and paragraph.
+        let a = c.run();
+        let steps = explain(&c.rules, c.tie, &c.bene, &a, |x| c.name(x));
+        let elig = steps
+            .iter()
+            .find(|s| s.rule == "attribution.eligibility")
+            .expect("eligibility step");
+        assert!(elig.output.contains(why.code()), "{}", elig.output);
+        assert!(elig.output.contains(why.citation()), "{}", elig.output);
+        codes_seen.push(why.code());
     }
+    assert_eq!(
+        codes_seen,
+        [
+            "no_part_a_and_b",
+            "part_a_or_b_only",
+            "part_a_only",
+            "part_b_only",
+            "medicare_advantage",
+            "other_initiative",
+            "outside_us"
+        ]
+    );
+    // Screens apply in order: Part A only before Part B only before Medicare Advantage.
+    let mut c = base();
+    c.bene.enrollment = Some(Enrollment {
+        months_a_only: 1,
+        months_b_only: 1,
+        months_group_health_plan: 1,
+        ..eligible()
+    });
+    assert_eq!(c.run().reason, Reason::Ineligible(Ineligible::PartAOnly));
     let mut c = base();
     c.bene.enrollment = None;
     assert_eq!(c.run().reason, Reason::NoEnrollmentRecord);

@@ -187,7 +187,18 @@ pub fn enrollment_months(
     part_b: Option<Day>,
     death: Option<Day>,
 ) -> (u32, u32) {
-    let (mut both, mut one) = (0, 0);
+    let (both, a_only, b_only) = enrollment_by_part(window, part_a, part_b, death);
+    (both, a_only + b_only)
+}
+
+/// Months of the window covered by both parts, by Part A only, by Part B only.
+pub fn enrollment_by_part(
+    window: &Window,
+    part_a: Option<Day>,
+    part_b: Option<Day>,
+    death: Option<Day>,
+) -> (u32, u32, u32) {
+    let (mut both, mut a_only, mut b_only) = (0, 0, 0);
     let (y0, m0, _) = window.start.ymd();
     for k in 0..12u32 {
         let m = (m0 - 1 + k) % 12 + 1;
@@ -206,11 +217,12 @@ pub fn enrollment_months(
         let b = part_b.is_some_and(|s| s <= last);
         match (a, b) {
             (true, true) => both += 1,
-            (true, false) | (false, true) => one += 1,
+            (true, false) => a_only += 1,
+            (false, true) => b_only += 1,
             _ => {}
         }
     }
-    (both, one)
+    (both, a_only, b_only)
 }
 
 /// Reads CCLF8, calling `each` with every beneficiary's enrollment over `window`.
@@ -222,7 +234,7 @@ pub fn read_cclf8<R: BufRead>(
 ) -> Report {
     let mut report = Report::default();
     each_record(r, file, &mut report, |b: cclf::Cclf8Beneficiary| {
-        let (both, one) = enrollment_months(
+        let (both, a_only, b_only) = enrollment_by_part(
             window,
             b.part_a_start.and_then(day),
             b.part_b_start.and_then(day),
@@ -237,7 +249,9 @@ pub fn read_cclf8<R: BufRead>(
             id: b.bene.id(),
             enrollment: Enrollment {
                 months_a_and_b: both,
-                months_a_or_b_only: one,
+                months_a_or_b_only: 0,
+                months_a_only: a_only,
+                months_b_only: b_only,
                 months_group_health_plan: 0,
                 us_resident,
                 other_initiative: false,
@@ -266,6 +280,15 @@ mod tests {
         assert_eq!(
             enrollment_months(&w, d(2010, 1, 1), d(2024, 4, 15), d(2024, 10, 3)),
             (7, 3)
+        );
+        // The same months by part: January to March had Part A only.
+        assert_eq!(
+            enrollment_by_part(&w, d(2010, 1, 1), d(2024, 4, 15), d(2024, 10, 3)),
+            (7, 3, 0)
+        );
+        assert_eq!(
+            enrollment_by_part(&w, d(2024, 6, 1), d(2010, 1, 1), None),
+            (7, 0, 5)
         );
         assert_eq!(enrollment_months(&w, None, None, None), (0, 0));
         assert_eq!(

@@ -4,9 +4,10 @@
 //! `participants.csv`: `aco_id,kind,id` with `kind` one of `tin`, `ccn`, `npi`.
 //!
 //! `beneficiaries.csv`: `beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,
-//! months_group_health_plan,us_resident,other_initiative` and optionally `designated_npi,
-//! designated_tin,designated_specialty,prior_year_aco_id`. Months are 0-12; booleans are
-//! `true`/`false`, `1`/`0` or `Y`/`N`.
+//! months_group_health_plan,us_resident,other_initiative` and optionally `months_part_a_only,
+//! months_part_b_only` (the split of Part A-only and Part B-only months, when known),
+//! `designated_npi,designated_tin,designated_specialty,prior_year_aco_id`. Months are 0-12 (a
+//! blank optional month column is 0); booleans are `true`/`false`, `1`/`0` or `Y`/`N`.
 //!
 //! `claims.csv`: `beneficiary_id,service_date,hcpcs,allowed` and optionally `claim_id,line_number,
 //! revenue_center,place_of_service,claim_type,tin,ccn,npi,specialty,adjustment`. Dates are
@@ -229,6 +230,14 @@ fn months(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<u32, St
     }
 }
 
+fn optional_months(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<u32, String> {
+    if get(rec, cols, name).is_empty() {
+        Ok(0)
+    } else {
+        months(rec, cols, name)
+    }
+}
+
 fn boolean(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<bool, String> {
     match get(rec, cols, name).to_ascii_lowercase().as_str() {
         "true" | "1" | "y" | "yes" => Ok(true),
@@ -259,6 +268,8 @@ pub fn read_beneficiaries<R: Read>(
         let enrollment = Enrollment {
             months_a_and_b: months(rec, cols, "months_part_a_and_b")?,
             months_a_or_b_only: months(rec, cols, "months_part_a_or_b_only")?,
+            months_a_only: optional_months(rec, cols, "months_part_a_only")?,
+            months_b_only: optional_months(rec, cols, "months_part_b_only")?,
             months_group_health_plan: months(rec, cols, "months_group_health_plan")?,
             us_resident: boolean(rec, cols, "us_resident")?,
             other_initiative: boolean(rec, cols, "other_initiative")?,

@@ -33,7 +33,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 pub use acorn_proto::explain::{NoTrace, Step, Trace};
 
 pub use rules::{Date, RuleSet, SelectError};
-pub use update::{PerformanceYearInput, PerformanceYearType, RiskGroup, Updated, update};
+pub use update::{
+    PerformanceYearInput, PerformanceYearType, RegionalRiskInput, RiskGroup, Updated, update,
+};
 
 pub use acorn_proto::domain::EnrollmentType;
 
@@ -128,8 +130,11 @@ pub struct Historical {
 }
 
 /// Largest amount accepted (dollars per capita, dollars of adjustment). With the bounds below, the
-/// largest possible total (per capita x risk ratios x factors x person-years, about 10^28) stays
-/// inside `Decimal`'s range, so no input can make the exact arithmetic overflow.
+/// largest possible total (per capita x risk ratios x factors x person-years, about 10^28, the
+/// 425.655 cap factor included) stays inside `Decimal`'s range, so no accepted input can make the
+/// exact arithmetic overflow: every other step is bounded by these checks, and the update's totals
+/// are computed with checked arithmetic besides ([`BenchmarkError::Unrepresentable`]). The property
+/// tests draw every field from its accepted ends and from the whole range of `Decimal`.
 pub const MAX_AMOUNT: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
 /// Largest person-years of one enrollment type.
 pub const MAX_PERSON_YEARS: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
@@ -167,6 +172,13 @@ pub enum BenchmarkError {
     /// Every enrollment type has zero performance-year person-years.
     #[error("performance-year person-years are zero for every enrollment type")]
     NoPerformanceYearPersonYears,
+    /// The result is too large for `Decimal` (about 7.9 x 10^28): only extreme combinations of
+    /// accepted values reach it; `field` is the input whose size makes it so.
+    #[error("{field}: the updated benchmark total would exceed the largest representable amount")]
+    Unrepresentable {
+        /// The field.
+        field: &'static str,
+    },
     /// The performance year is not after BY3.
     #[error("performance year {performance_year} is not after BY3 ({by3})")]
     PerformanceYearNotAfterBy3 {

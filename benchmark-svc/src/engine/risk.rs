@@ -11,11 +11,13 @@
 //!   - from 2024: cap = aggregate demographic growth + 3 points, binding (for every type above it)
 //!     only when the aggregate HCC growth exceeds it; aggregates weight each type's ratio by its
 //!     historical benchmark x performance-year person-years (425.605(a)(1)(ii)).
+//! - Regional risk score growth cap (from 2024, 425.655): [`regional_risk_cap_factors`], the factor
+//!   that multiplies the regional growth rate of the update (see [`RegionalRiskCapRule`]).
 
 use rust_decimal::Decimal;
 
-use super::rules::{PyRiskRule, RuleSet};
-use super::update::PerformanceYearInput;
+use super::rules::{PyRiskRule, RegionalRiskCapRule, RuleSet};
+use super::update::{PerformanceYearInput, RegionalRiskInput};
 use super::{BenchmarkError, ByType, Historical, HistoricalInput, TYPES, Trace, step_by_type};
 
 /// Risk ratio of a benchmark year to BY3: BY3 score / that year's score (both > 0).
@@ -152,4 +154,66 @@ fn py_hcc_ratios(py: &PerformanceYearInput, by3_hcc: &ByType<Decimal>) -> Option
         out[t.index()] = py.types[t.index()].risk_score? / by3_hcc[t.index()];
     }
     Some(out)
+}
+
+/// The 425.655 regional risk score growth cap adjustment factors by enrollment type (see
+/// [`RegionalRiskCapRule`] for the formula). When every weight is zero (no performance-year
+/// person-years where the historical benchmark is positive) there is no aggregate growth to cap
+/// and every factor is 1.
+pub fn regional_risk_cap_factors(
+    rule: &RegionalRiskCapRule,
+    historical: &Historical,
+    py: &PerformanceYearInput,
+    regional: &RegionalRiskInput,
+    trace: &mut impl Trace,
+) -> ByType<Decimal> {
+    let person_years: ByType<Decimal> = py.types.map(|t| t.person_years);
+    // (d)(2): regionally adjusted historical benchmark x PY person-years.
+    let weights: ByType<Decimal> =
+        std::array::from_fn(|i| historical.types[i].per_capita * person_years[i]);
+    let (Some(hcc), Some(demo)) = (
+        super::weighted_mean(&regional.hcc_growth, &weights),
+        super::weighted_mean(&regional.demographic_growth, &weights),
+    ) else {
+        return [Decimal::ONE; 4];
+    };
+    // (e)(2): market share weighted by PY person-years.
+    let share = super::weighted_mean(&regional.market_share, &person_years).unwrap_or_default();
+    let base = demo + rule.margin;
+    let cap = base + share * (hcc - base).max(Decimal::ZERO);
+    let binds = hcc > cap;
+    let factors = if binds {
+        regional
+            .hcc_growth
+            .map(|g| if g > cap { g / cap } else { Decimal::ONE })
+    } else {
+        [Decimal::ONE; 4]
+    };
+    trace.step(|| {
+        step_by_type(
+            "benchmark.regional_risk_growth_cap",
+            rule.citation,
+            format!(
+                "Regional risk score growth cap: aggregate regional CMS-HCC growth {} (weights: historical benchmark x PY person-years); cap = aggregate demographic growth {} + {} + market share {} x max(0, HCC growth - that) = {}; {}",
+                hcc.round_dp(6).normalize(),
+                demo.round_dp(6).normalize(),
+                rule.margin.normalize(),
+                share.round_dp(6).normalize(),
+                cap.round_dp(6).normalize(),
+                if binds {
+                    "the aggregate exceeds the cap: factor = regional HCC growth / cap for the types above it, 1 for the others"
+                } else {
+                    "the aggregate does not exceed the cap: factor 1 for every type"
+                }
+            ),
+            &[
+                ("regional_hcc_growth", &regional.hcc_growth),
+                ("regional_demographic_growth", &regional.demographic_growth),
+                ("market_share", &regional.market_share),
+            ],
+            &[],
+            super::show(&factors),
+        )
+    });
+    factors
 }

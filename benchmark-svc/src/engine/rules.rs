@@ -94,6 +94,29 @@ pub enum UpdateRule {
     },
 }
 
+/// The regional risk score growth cap (425.655): a factor multiplying the regional growth rate of
+/// the two-way blend in the update (425.652(b)(2)(ii)(C)), by enrollment type.
+///
+/// ```text
+/// weights_e   = regionally adjusted historical benchmark_e x PY person-years_e      (d)(2)
+/// HCC_agg     = sum_e weights_e x regional HCC growth_e / sum_e weights_e          (d)(2)
+/// base        = sum_e weights_e x regional demographic growth_e / sum_e weights_e + margin   (e)(1)
+/// share       = sum_e PY person-years_e x market share_e / sum_e PY person-years_e (e)(2)
+/// cap         = base + share x max(0, HCC_agg - base)                              (e)(3)
+/// factor_e    = 1 when HCC_agg <= cap, or when regional HCC growth_e <= cap;       (f)(1), (f)(2)(i)
+///               regional HCC growth_e / cap otherwise                              (f)(2)(ii)
+/// ```
+///
+/// Growths are ratios of the performance-year to the BY3 regional score (425.655(d)(1)), so the
+/// margin of 3 percentage points is added to a ratio (1.02 + 0.03 = 1.05).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionalRiskCapRule {
+    /// Percentage points over the aggregate regional demographic growth (0.03, 425.655(e)(1)).
+    pub margin: Decimal,
+    /// Citation.
+    pub citation: &'static str,
+}
+
 /// Performance-year risk adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PyRiskRule {
@@ -139,6 +162,8 @@ pub struct RuleSet {
     pub update: UpdateRule,
     /// Citation of the update.
     pub update_citation: &'static str,
+    /// The regional risk score growth cap on the update's regional growth, if any.
+    pub regional_risk_cap: Option<RegionalRiskCapRule>,
     /// Performance-year risk adjustment.
     pub risk: PyRiskRule,
     /// Citation of the risk adjustment.
@@ -236,6 +261,7 @@ fn first_2012() -> RuleSet {
         prior_savings_citation: "",
         update: UpdateRule::NationalFlat,
         update_citation: "42 CFR 425.602(b)",
+        regional_risk_cap: None,
         risk: PyRiskRule::NewlyContinuous,
         risk_citation: NEWLY_CONTINUOUSLY,
     }
@@ -253,6 +279,7 @@ fn rebased_2016() -> RuleSet {
         prior_savings_citation: "42 CFR 425.603(b)(1)",
         update: UpdateRule::NationalFlat,
         update_citation: "42 CFR 425.603(b); 425.602(b)",
+        regional_risk_cap: None,
         risk: PyRiskRule::NewlyContinuous,
         risk_citation: NEWLY_CONTINUOUSLY,
     }
@@ -277,6 +304,7 @@ fn rebased_2017() -> RuleSet {
         prior_savings_citation: "",
         update: UpdateRule::Regional,
         update_citation: "42 CFR 425.603(d)",
+        regional_risk_cap: None,
         risk: PyRiskRule::NewlyContinuous,
         risk_citation: "42 CFR 425.603(c)(10); 425.604(a)(1)-(2)",
     }
@@ -313,6 +341,7 @@ fn pathways(first: bool) -> RuleSet {
         prior_savings_citation: "",
         update: UpdateRule::Blend,
         update_citation: "42 CFR 425.601(b)",
+        regional_risk_cap: None,
         risk: PyRiskRule::Capped { cap: frac(3, 2) },
         risk_citation: "42 CFR 425.605(a)(1)(i), 425.610(a)(2)(i)",
     }
@@ -354,6 +383,10 @@ fn from_2024(first: bool) -> RuleSet {
             acpt_weight: Decimal::ONE / Decimal::from(3),
         },
         update_citation: "42 CFR 425.652(b)(2)-(4), 425.660",
+        regional_risk_cap: Some(RegionalRiskCapRule {
+            margin: frac(3, 2),
+            citation: "42 CFR 425.655(d)-(f), 425.652(b)(2)(ii)(C)",
+        }),
         risk: PyRiskRule::DemographicCap { margin: frac(3, 2) },
         risk_citation: "42 CFR 425.605(a)(1)(ii), 425.610(a)(2)(ii)",
     }

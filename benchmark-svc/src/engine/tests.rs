@@ -362,9 +362,16 @@ fn from_2024_three_way_blend_and_demographic_cap() {
         national_growth: Some([dec!(1.06); 4]),
         regional_growth: Some([dec!(1.06); 4]),
         acpt: Some([dec!(300); 4]),
+        // Regional risk scores flat: the 425.655 factor is 1.
+        regional_risk: Some(RegionalRiskInput {
+            hcc_growth: ONES,
+            demographic_growth: ONES,
+            market_share: [dec!(0.1); 4],
+        }),
         ..Default::default()
     };
     let u = update(&input, &h, &py, &mut Vec::new()).expect("updates");
+    assert_eq!(u.types.map(|t| t.regional_risk_cap_factor), ONES);
     assert_eq!(u.types.map(|t| t.risk_ratio), [dec!(1.05); 4]);
     assert_eq!(round_money(u.types[0].per_capita), dec!(98385.00));
     // Per capita: 1.05 x (12,800 x 1.04 + 100) = 1.05 x 13,412 = 14,082.6.
@@ -380,6 +387,112 @@ fn from_2024_three_way_blend_and_demographic_cap() {
     }
     let u = update(&input, &h, &py2, &mut Vec::new()).expect("updates");
     assert_eq!(u.types.map(|t| t.risk_ratio), [dec!(1.1); 4]);
+}
+
+fn regional_risk_update(
+    regional_risk: Option<RegionalRiskInput>,
+) -> Result<Updated, BenchmarkError> {
+    let mut input = flat(Date::new(2024, 1, 1), 1);
+    input.regional = Some(regional(FLAT, NATIONAL));
+    let h = run(&input);
+    let py = PerformanceYearInput {
+        performance_year: 2024,
+        types: std::array::from_fn(|i| PerformanceYearType {
+            person_years: BY3_PERSON_YEARS[i],
+            risk_score: Some(Decimal::ONE),
+            demographic_risk_score: Some(Decimal::ONE),
+            by3_demographic_risk_score: Some(Decimal::ONE),
+            ..Default::default()
+        }),
+        national_growth: Some([dec!(1.06); 4]),
+        regional_growth: Some([dec!(1.06); 4]),
+        acpt: Some([dec!(300); 4]),
+        regional_risk,
+        ..Default::default()
+    };
+    update(&input, &h, &py, &mut Vec::new())
+}
+
+/// The regional risk score growth cap (425.655(d)-(f)) on the regional growth rate of the 2024
+/// update (425.652(b)(2)(ii)(C)). Historical benchmark 90,000 / 13,000 / 20,000 / 11,000 with PY
+/// person-years 100 / 1,000 / 900 / 8,000: weights HB x PY = 9, 13, 18, 88 million (sum 128 million).
+/// Regional HCC growth 1.20 / 1.04 / 1.06 / 1.08: aggregate 138.44 / 128 = 1.0815625 ((d)(2)).
+/// Demographic growth 1.01 everywhere: 1.01 + 0.03 = 1.04 ((e)(1)). Market share 0.5 / 0.2 / 0.1 /
+/// 0.1 weighted by PY person-years: 1,140 / 10,000 = 0.114 ((e)(2)). Cap = 1.04 + 0.114 x
+/// (1.0815625 - 1.04) = 1.044738125 ((e)(3)). The aggregate exceeds it, so ((f)(2)): ESRD 1.20 /
+/// 1.044738125 = 1.148613, DISABLED (1.04, under the cap) 1, AGED_DUAL 1.014608, AGED_NON_DUAL
+/// 1.033752. With regional growth 1.06 and national weight 0.2, ESRD's blend is 0.2 x 1.06 + 0.8 x
+/// 1.06 x 1.148613 = 1.186024 and its updated benchmark 90,000 + 2/3 x 90,000 x 0.186024 + 1/3 x 300
+/// = 101,261.44; DISABLED 13,000 + 2/3 x 13,000 x 0.06 + 100 = 13,620. Total 136,703,931.77, per
+/// capita 13,670.39; two-way total 139,555,897.66.
+#[test]
+fn from_2024_regional_risk_score_growth_cap() {
+    let growth = RegionalRiskInput {
+        hcc_growth: [dec!(1.20), dec!(1.04), dec!(1.06), dec!(1.08)],
+        demographic_growth: [dec!(1.01); 4],
+        market_share: [dec!(0.5), dec!(0.2), dec!(0.1), dec!(0.1)],
+    };
+    let u = regional_risk_update(Some(growth)).expect("updates");
+    assert_eq!(
+        u.types.map(|t| t.regional_risk_cap_factor.round_dp(6)),
+        [dec!(1.148613), dec!(1), dec!(1.014608), dec!(1.033752)]
+    );
+    assert_eq!(
+        u.types[0].regional_risk_cap_factor,
+        dec!(1.20) / dec!(1.044738125)
+    );
+    assert_eq!(
+        u.types.map(|t| round_money(t.per_capita)),
+        [
+            dec!(101261.44),
+            dec!(13620.00),
+            dec!(21065.17),
+            dec!(11749.89)
+        ]
+    );
+    assert_eq!(round_money(u.total), dec!(136703931.77));
+    assert_eq!(round_money(u.per_capita), dec!(13670.39));
+    assert_eq!(u.two_way_total.map(round_money), Some(dec!(139555897.66)));
+
+    // (f)(1): with a market share of 1 the cap is the aggregate growth itself, which does not
+    // exceed it: every factor is 1 and the update is the uncapped 13,000 + 2/3 x 13,000 x 0.06 + 100
+    // in every type's formula (DISABLED 13,620, ESRD 90,000 x 1.04 + 100 = 93,700).
+    let whole_market = regional_risk_update(Some(RegionalRiskInput {
+        market_share: [Decimal::ONE; 4],
+        ..growth
+    }))
+    .expect("updates");
+    assert_eq!(whole_market.types.map(|t| t.regional_risk_cap_factor), ONES);
+    assert_eq!(
+        round_money(whole_market.types[0].per_capita),
+        dec!(93700.00)
+    );
+    // Aggregate HCC growth 1.0815625 under demographic 1.06 + 0.03: no cap either.
+    let demographic_growth = regional_risk_update(Some(RegionalRiskInput {
+        demographic_growth: [dec!(1.06); 4],
+        ..growth
+    }))
+    .expect("updates");
+    assert_eq!(
+        demographic_growth.types.map(|t| t.regional_risk_cap_factor),
+        ONES
+    );
+    // The inputs are required for agreements from 2024 and validated.
+    assert_eq!(
+        regional_risk_update(None),
+        Err(BenchmarkError::Missing {
+            field: "performance_year.regional_risk",
+            rule_set: "mssp-2024-first"
+        })
+    );
+    let bad = regional_risk_update(Some(RegionalRiskInput {
+        market_share: [dec!(1.5); 4],
+        ..growth
+    }));
+    assert!(
+        matches!(&bad, Err(BenchmarkError::Invalid { field, .. }) if field == "performance_year.regional_risk.market_share[ESRD]"),
+        "{bad:?}"
+    );
 }
 
 /// Truncation changes the result (425.602(a)(4)): one aged/non-dual beneficiary in BY3 spent
@@ -717,6 +830,7 @@ proptest! {
             national_growth: Some(growth),
             regional_growth: Some(growth),
             acpt: Some(flat),
+            regional_risk: Some(RegionalRiskInput { hcc_growth: hcc, demographic_growth: demo, market_share: [Decimal::new(1, 1); 4] }),
             ..Default::default()
         };
         prop_assert!(update(&input, &h, &py, &mut NoTrace).is_ok());
@@ -728,5 +842,174 @@ proptest! {
             _ => py.acpt = Some([d; 4]),
         }
         let _ = update(&input, &h, &py, &mut NoTrace);
+    }
+}
+
+// ---- the whole representable range ----
+
+/// Any `Decimal` at all: every 96-bit mantissa, either sign, every scale 0-28.
+fn any_decimal() -> impl Strategy<Value = Decimal> + Clone {
+    (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+        0u32..=28,
+    )
+        .prop_map(|(lo, mid, hi, neg, scale)| Decimal::from_parts(lo, mid, hi, neg, scale))
+}
+
+/// A field accepted on `[lo, hi]`: its two ends, a point inside, or (when `anything`) any `Decimal`
+/// at all; without `anything`, an arbitrary `Decimal` is clamped to the range (so the ends come up
+/// often, which is where the arithmetic is largest).
+fn field(lo: Decimal, hi: Decimal, anything: bool) -> BoxedStrategy<Decimal> {
+    prop_oneof![
+        Just(lo),
+        Just(hi),
+        (0i64..=1_000_000).prop_map(move |k| lo + (hi - lo) * Decimal::new(k, 6)),
+        any_decimal().prop_map(move |d| if anything { d } else { d.clamp(lo, hi) }),
+    ]
+    .boxed()
+}
+
+fn fields(lo: Decimal, hi: Decimal, anything: bool) -> BoxedStrategy<ByType<Decimal>> {
+    by_type(field(lo, hi, anything)).boxed()
+}
+
+const AMOUNT_MAX: Decimal = MAX_AMOUNT;
+
+prop_compose! {
+    fn wide_year(anything: bool)(
+        pc in fields(Decimal::ZERO, AMOUNT_MAX, anything),
+        risk in fields(MIN_FACTOR, MAX_FACTOR, anything),
+        py in fields(Decimal::ZERO, MAX_PERSON_YEARS, anything),
+    ) -> ByType<YearExperience> {
+        std::array::from_fn(|i| YearExperience { person_years: py[i], per_capita: pc[i], risk_score: risk[i] })
+    }
+}
+
+prop_compose! {
+    /// A historical input with every field drawn from [`field`]; with `anything`, the dates, years
+    /// and agreement period too are any value.
+    fn wide_input(anything: bool)(
+        era in 0usize..5, period in 1u32..5, raw_start in (any::<i32>(), any::<u32>(), any::<u32>(), any::<u32>()),
+        years in [wide_year(anything), wide_year(anything), wide_year(anything)],
+        trend in [fields(MIN_FACTOR, MAX_FACTOR, anything), fields(MIN_FACTOR, MAX_FACTOR, anything)],
+        regional_trend in [fields(MIN_FACTOR, MAX_FACTOR, anything), fields(MIN_FACTOR, MAX_FACTOR, anything)],
+        reg in fields(Decimal::ZERO, AMOUNT_MAX, anything), nat in fields(Decimal::ZERO, AMOUNT_MAX, anything),
+        prior in any::<u32>(), w in field(Decimal::ZERO, Decimal::ONE, anything), dual in field(Decimal::ZERO, Decimal::ONE, anything),
+        savings in [field(-AMOUNT_MAX, AMOUNT_MAX, anything), field(-AMOUNT_MAX, AMOUNT_MAX, anything), field(-AMOUNT_MAX, AMOUNT_MAX, anything)],
+        proration in field(MIN_FACTOR, MAX_FACTOR, anything),
+    ) -> HistoricalInput {
+        let (start, period) = if anything && raw_start.3 % 2 == 0 {
+            (Date::new(raw_start.0, raw_start.1, raw_start.2), raw_start.3)
+        } else {
+            let start = [Date::new(2014, 1, 1), Date::new(2016, 1, 1), Date::new(2018, 1, 1), Date::new(2021, 1, 1), Date::new(2025, 1, 1)][era];
+            (start, match era { 0 => 1, 1 | 2 => period.max(2), _ => period })
+        };
+        let y = start.year;
+        HistoricalInput {
+            agreement_start: start,
+            agreement_period: period,
+            years: if anything && raw_start.1 % 3 == 0 { [y, raw_start.2 as i32, y.wrapping_sub(1)] } else { [y.wrapping_sub(3), y.wrapping_sub(2), y.wrapping_sub(1)] },
+            experience: years,
+            national_trend: Some(trend),
+            regional: Some(RegionalInput {
+                regional_per_capita: reg,
+                national_per_capita: Some(nat),
+                prior_regional_adjustments: prior,
+                national_weight: Some(w),
+                regional_trend: Some(regional_trend),
+                dual_eligible_share: Some(dual),
+            }),
+            prior_savings: Some(PriorSavingsInput { per_capita_savings: savings, proration_factor: proration }),
+        }
+    }
+}
+
+prop_compose! {
+    fn wide_group(anything: bool)(
+        py in field(Decimal::ZERO, MAX_PERSON_YEARS, anything),
+        hcc in field(MIN_FACTOR, MAX_FACTOR, anything),
+        demo in field(MIN_FACTOR, MAX_FACTOR, anything),
+    ) -> RiskGroup {
+        RiskGroup { person_years: py, risk_score: hcc, demographic_risk_score: demo }
+    }
+}
+
+prop_compose! {
+    fn wide_py_type(anything: bool)(
+        py in field(Decimal::ZERO, MAX_PERSON_YEARS, anything),
+        scores in [field(MIN_FACTOR, MAX_FACTOR, anything), field(MIN_FACTOR, MAX_FACTOR, anything), field(MIN_FACTOR, MAX_FACTOR, anything)],
+        newly in wide_group(anything), continuing in wide_group(anything),
+    ) -> PerformanceYearType {
+        PerformanceYearType {
+            person_years: py,
+            risk_score: Some(scores[0]),
+            demographic_risk_score: Some(scores[1]),
+            by3_demographic_risk_score: Some(scores[2]),
+            newly_assigned: Some(newly),
+            continuously_assigned: Some(continuing),
+        }
+    }
+}
+
+prop_compose! {
+    /// A performance-year input with every field drawn from [`field`].
+    fn wide_py(anything: bool)(
+        year_offset in prop_oneof![1i32..10, any::<i32>()],
+        types in [wide_py_type(anything), wide_py_type(anything), wide_py_type(anything), wide_py_type(anything)],
+        flat in fields(-AMOUNT_MAX, AMOUNT_MAX, anything), acpt in fields(-AMOUNT_MAX, AMOUNT_MAX, anything),
+        national in fields(MIN_FACTOR, MAX_FACTOR, anything), regional in fields(MIN_FACTOR, MAX_FACTOR, anything),
+        weights in [field(Decimal::ZERO, Decimal::ONE, anything), field(Decimal::ZERO, Decimal::ONE, anything)],
+        hcc in fields(MIN_FACTOR, MAX_FACTOR, anything), demo in fields(MIN_FACTOR, MAX_FACTOR, anything),
+        share in fields(Decimal::ZERO, Decimal::ONE, anything),
+    ) -> (i32, PerformanceYearInput) {
+        (year_offset, PerformanceYearInput {
+            performance_year: 0,
+            types,
+            national_flat_update: Some(flat),
+            national_growth: Some(national),
+            regional_growth: Some(regional),
+            acpt: Some(acpt),
+            acpt_weight: Some(weights[0]),
+            national_weight: Some(weights[1]),
+            regional_risk: Some(RegionalRiskInput { hcc_growth: hcc, demographic_growth: demo, market_share: share }),
+        })
+    }
+}
+
+proptest! {
+    /// Every field of both inputs over the whole representable range of `Decimal` (and any date,
+    /// year and period): validation or the engine answers, never a panic.
+    #[test]
+    fn any_value_of_any_field_never_panics(input in wide_input(true), (offset, mut py) in wide_py(true)) {
+        py.performance_year = if (1..10).contains(&offset) { input.years[2].wrapping_add(offset) } else { offset };
+        match historical(&input, &mut NoTrace) {
+            Ok(h) => {
+                let _ = update(&input, &h, &py, &mut NoTrace);
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+
+    /// With every field inside its accepted range, at its ends as often as inside (where the
+    /// arithmetic is largest), the historical benchmark always computes unless no BY3 person-years
+    /// are left, and the update unless no performance-year person-years are left: the ranges bound
+    /// every step (see [`MAX_AMOUNT`]), so the checked total never reports `Unrepresentable`.
+    #[test]
+    fn accepted_values_compute(input in wide_input(false), (offset, mut py) in wide_py(false)) {
+        py.performance_year = input.years[2] + 1 + offset.rem_euclid(9);
+        match historical(&input, &mut NoTrace) {
+            Ok(h) => match update(&input, &h, &py, &mut NoTrace) {
+                Ok(u) => prop_assert!(u.total >= Decimal::ZERO || u.types.iter().any(|t| t.per_capita < Decimal::ZERO)),
+                Err(BenchmarkError::NoPerformanceYearPersonYears) => {}
+                Err(e) => prop_assert!(false, "{e}"),
+            },
+            Err(BenchmarkError::NoBy3PersonYears) => {}
+            Err(e) => prop_assert!(false, "{e}"),
+        }
     }
 }

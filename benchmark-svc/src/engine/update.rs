@@ -14,6 +14,7 @@
 //! blend (425.601(b)):                                       UB_e = HB_e x RA_e x (w g_nat_e + (1 - w) g_reg_e)
 //! three-way (425.652(b)(4)):  UB_e = RA_e x (HB_e + (1 - a) x HB_e x (blend_e - 1) + a x ACPT_e), a = 1/3
 //!                             two-way (425.652(b)(5)): RA_e x HB_e x blend_e
+//!                             blend_e = w g_nat_e + (1 - w) g_reg_e x cap factor_e (425.652(b)(2)(ii)(C), 425.655)
 //! ```
 //!
 //! The updated benchmark per capita and total are weighted by performance-year person-years:
@@ -55,6 +56,19 @@ pub struct PerformanceYearType {
     pub continuously_assigned: Option<RiskGroup>,
 }
 
+/// The ACO's regional risk score growth and market share in the performance year, for the 425.655
+/// cap on the regional growth rate (agreements from 2024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegionalRiskInput {
+    /// Growth in the ACO's regional prospective CMS-HCC risk score, PY / BY3 (425.655(d)(1)).
+    pub hcc_growth: ByType<Decimal>,
+    /// Growth in the ACO's regional demographic risk score, PY / BY3 (425.655(d)(1)).
+    pub demographic_growth: ByType<Decimal>,
+    /// Share of assignable beneficiaries in the regional service area assigned to the ACO in the
+    /// performance year (425.652(b)(2)(iv)), a fraction.
+    pub market_share: ByType<Decimal>,
+}
+
 /// Everything [`update`] needs besides the historical benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PerformanceYearInput {
@@ -74,6 +88,8 @@ pub struct PerformanceYearInput {
     pub acpt_weight: Option<Decimal>,
     /// Overrides the historical input's national weight.
     pub national_weight: Option<Decimal>,
+    /// Regional risk score growth and market share (agreements from 2024, 425.655).
+    pub regional_risk: Option<RegionalRiskInput>,
 }
 
 /// The updated benchmark of one enrollment type.
@@ -85,6 +101,9 @@ pub struct UpdatedType {
     pub per_capita: Decimal,
     /// Performance-year person-years.
     pub person_years: Decimal,
+    /// The 425.655 regional risk score growth cap factor applied to the regional growth (1 where
+    /// the rule set has none).
+    pub regional_risk_cap_factor: Decimal,
 }
 
 /// The result of [`update`].
@@ -225,6 +244,29 @@ fn check_performance_year(
             }
         }
     }
+    if let Some(r) = &py.regional_risk {
+        check_factors(
+            "performance_year.regional_risk.hcc_growth",
+            &r.hcc_growth,
+            true,
+            MAX_FACTOR,
+            SCORE,
+        )?;
+        check_factors(
+            "performance_year.regional_risk.demographic_growth",
+            &r.demographic_growth,
+            true,
+            MAX_FACTOR,
+            SCORE,
+        )?;
+        check_factors(
+            "performance_year.regional_risk.market_share",
+            &r.market_share,
+            false,
+            Decimal::ONE,
+            "must be a fraction between 0 and 1",
+        )?;
+    }
     for (name, v) in [
         ("performance_year.national_growth", py.national_growth),
         ("performance_year.regional_growth", py.regional_growth),
@@ -271,6 +313,26 @@ fn check_performance_year(
     Ok(())
 }
 
+/// sum_e per capita_e x person-years_e, checked. The validated ranges bound it: historical
+/// benchmark x risk ratio is at most about 10^14 (the BY3 score is in both ratios), the blended
+/// growth at most 100 x 2,500 (the 425.655 factor, at most 100 / 0.04), person-years 10^8, so a
+/// total stays near 10^28, under `Decimal`'s 7.9 x 10^28; the check keeps that a reported error,
+/// not a panic, should a range ever widen.
+fn checked_total(
+    per_capita: &ByType<Decimal>,
+    person_years: &ByType<Decimal>,
+) -> Result<Decimal, BenchmarkError> {
+    per_capita
+        .iter()
+        .zip(person_years)
+        .try_fold(Decimal::ZERO, |sum, (u, p)| {
+            u.checked_mul(*p).and_then(|x| sum.checked_add(x))
+        })
+        .ok_or(BenchmarkError::Unrepresentable {
+            field: "performance_year.enrollment_types",
+        })
+}
+
 /// Updates a historical benchmark to a performance year with the rule set of its agreement.
 pub fn update(
     input: &HistoricalInput,
@@ -302,6 +364,16 @@ pub fn update_with(
         field,
         rule_set: rules.id,
     };
+    let cap_factors = match &rules.regional_risk_cap {
+        None => [Decimal::ONE; 4],
+        Some(rule) => {
+            let regional = py
+                .regional_risk
+                .as_ref()
+                .ok_or(missing("performance_year.regional_risk"))?;
+            risk::regional_risk_cap_factors(rule, historical, py, regional, trace)
+        }
+    };
     let blended = || -> Result<(ByType<Decimal>, Decimal), BenchmarkError> {
         let n = py
             .national_growth
@@ -309,6 +381,8 @@ pub fn update_with(
         let r = py
             .regional_growth
             .ok_or(missing("performance_year.regional_growth"))?;
+        // 425.652(b)(2)(ii)(C): the regional growth rate x the regional risk score growth cap factor.
+        let r: ByType<Decimal> = std::array::from_fn(|i| r[i] * cap_factors[i]);
         let w = py
             .national_weight
             .or(input.regional.and_then(|r| r.national_weight))
@@ -356,12 +430,7 @@ pub fn update_with(
             let acpt = py.acpt.ok_or(missing("performance_year.acpt"))?;
             let a = py.acpt_weight.unwrap_or(acpt_weight);
             let two: ByType<Decimal> = std::array::from_fn(|i| hb[i] * ratios[i] * g[i]);
-            two_way = Some(
-                two.iter()
-                    .zip(&person_years)
-                    .map(|(u, p)| u * p)
-                    .sum::<Decimal>(),
-            );
+            two_way = Some(checked_total(&two, &person_years)?);
             (
                 std::array::from_fn(|i| {
                     ratios[i]
@@ -391,7 +460,7 @@ pub fn update_with(
             show(&updated),
         )
     });
-    let total: Decimal = updated.iter().zip(&person_years).map(|(u, p)| u * p).sum();
+    let total = checked_total(&updated, &person_years)?;
     let per_capita = total / py_total;
     trace.step(|| Step {
         rule: "benchmark.updated_total",
@@ -409,6 +478,7 @@ pub fn update_with(
             risk_ratio: ratios[i],
             per_capita: updated[i],
             person_years: person_years[i],
+            regional_risk_cap_factor: cap_factors[i],
         }),
         per_capita,
         total,

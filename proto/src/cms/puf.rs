@@ -3,9 +3,10 @@
 //! A PUF is a CSV file with one row per ACO per performance year. Every year's layout differs:
 //! column names and their case change (`ACO_Num` in 2014, `ACO_ID` in 2018), rates are percents
 //! in some years (`7.13`), fractions in others (`0.0713`) and `"7.13%"` strings in later ones,
-//! dollars may carry `$`, thousands separators and parenthesised negatives, and blank, `-`, `*`
-//! or `N/A` cells mean "missing". [`PufFile`] loads any of them without assuming a layout, and
-//! [`PufRow`] accessors take a list of candidate column names so one call covers every year:
+//! dollars may carry `$`, thousands separators and parenthesised negatives, and blank, `-`, `*`,
+//! `^`, `/` or `N/A` cells mean "missing". [`PufFile`] loads any of them, detects the year's
+//! [`Layout`] from the header (no flag from the caller), and [`PufRow`] accessors take a list of
+//! candidate column names so one call covers every year:
 //!
 //! ```no_run
 //! use acorn_proto::cms::puf::{PufFile, RateScale};
@@ -33,8 +34,10 @@ use std::sync::OnceLock;
 use csv::{ByteRecord, StringRecord};
 use rust_decimal::Decimal;
 
-/// Cell values that mean "missing" (compared case-insensitively after trimming).
-const MISSING: &[&str] = &["", "-", "*", "N/A", "NA", "."];
+/// Cell values that mean "missing" (compared case-insensitively after trimming): blank, `-` (not
+/// applicable), `*` (suppressed, 1-10 beneficiaries), `^` and `/` (suppressed or not applicable in
+/// later files), `N/A`, `NA`, `.`.
+const MISSING: &[&str] = &["", "-", "*", "^", "/", "N/A", "NA", "."];
 
 /// An error reading a PUF or interpreting one of its cells.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,187 @@ pub enum RateScale {
     Detect,
 }
 
+/// The layout of a PUF, detected from its header row (the caller gives no flag).
+///
+/// CMS changed the file every few years; the layouts below are told apart by columns that only
+/// they have (checked in this order, first match wins):
+///
+/// | layout | PYs | detected by | formats |
+/// |---|---|---|---|
+/// | [`Layout::Py2013Labels`] | 2013 | `ACO Identifier` and `Track 2 ACO` (spelled-out labels) | rates fractions with a stray `%` (`0.023373146%` is 2.34%); dollars `$613084880.40`; the labels from `Total savings/losses ($)` to `Total assigned beneficiary person years` sit one column right of their data |
+/// | [`Layout::Py2013`] | 2013 | `EarnShrSavings` or `OweLosses` | machine names, savings and losses in two columns |
+/// | [`Layout::Py2024`] | 2024+ | `Current_Track` with `ReducedSS` or an `AIP*` column | every rate a plain percent number (`8.89`, `75`) |
+/// | [`Layout::Py2023`] | 2023 | `Current_Track` with `Met_AltQPS`, `FinalLossRate` or `Impact_Mid_Year_Termination` | rates `"9.09%"` strings |
+/// | [`Layout::Py2022`] | 2022 | `Current_Track` (one column: `A`..`E`, `EN`) | rates `"9.09%"` strings |
+/// | [`Layout::Py2019`] | 2019, 2019A | `Participation_Six_Months` | `QualPerfShare`/`FinalShareRate` whole percents `"75%"` |
+/// | [`Layout::Py2020`] | 2020-2021 | `Current_BASIC_A`..`E` / `Current_ENHANCED` flags | 2020 `QualScore` percent numbers (97.81); 2021 `"4.29%"` strings, `"6,034,816"` |
+/// | [`Layout::Py2016`] | 2016-2018 | `Current_Track_1`/`_2`/`_3`/`_1_Plus` flags | rates fractions (2018: `QualScore` to 4 dp) |
+/// | [`Layout::Py2014`] | 2014-2015 | `Track1`/`Track2` flags | `Sav_rate`, `MinSavPerc` percent numbers (7.13); `QualScore`, `FinalShareRate` fractions; `P4R` |
+///
+/// Sources: the PY2014, PY2018 and PY2022 files and the first rows of the PY2013 data.cms.gov file
+/// (fixtures in `proto/testdata/puf`), CMS's data dictionary and public loaders of the other years
+/// (`proto/testdata/puf/README.md` lists them and says which cells are verified). The layout only decides what the header or a bare
+/// number cannot say by itself: [`RateScale::Detect`] uses the layout's scale where it has one
+/// ([`Layout::bare_rate_scale`]), and [`Layout::Py2013Labels`] columns are reachable under their
+/// machine names ([`Layout::aliases`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Layout {
+    /// PY2013 as data.cms.gov serves it, with spelled-out labels (see the table).
+    Py2013Labels,
+    /// PY2013 with machine names (`EarnShrSavings`, `OweLosses`).
+    Py2013,
+    /// PY2014-2015: `Track1`/`Track2` flags.
+    Py2014,
+    /// PY2016-2018: `Current_Track_1`/`_2`/`_3` (and `_1_Plus` from 2018) flags.
+    Py2016,
+    /// PY2019 (the 12-month year and the two 6-month periods): `Participation_Six_Months`.
+    Py2019,
+    /// PY2020-2021: BASIC A-E / ENHANCED flag columns.
+    Py2020,
+    /// PY2022: one `Current_Track` column (`A`..`E`, `EN`), `Prorate_Shared_Losses`.
+    Py2022,
+    /// PY2023: as 2022 plus `Met_AltQPS`, `FinalLossRate`, `Impact_Mid_Year_Termination`.
+    Py2023,
+    /// PY2024 and later: `ReducedSS`, `AIP`, `AIPRecoup`, `AIPOwe`; rates plain percent numbers.
+    Py2024,
+    /// No layout recognised (for example a file cut down to a few columns): columns are read by
+    /// name and bare rates by [`PufFile::rate_scale`] detection.
+    Unknown,
+}
+
+/// PY2013 data.cms.gov labels: (machine name, label of the column that holds its data). From
+/// `Total savings/losses ($)` on, each label sits one column right of its data (checked on the
+/// published rows: benchmark - expenditures = gross savings to the cent, shared savings = gross x
+/// final sharing rate x 0.98).
+const PY2013_LABELS: &[(&str, &str)] = &[
+    ("ACO_ID", "ACO Identifier"),
+    ("ACO_Name", "ACO Name"),
+    ("Start_Date", "Start Date"),
+    ("Track2", "Track 2 ACO"),
+    ("Adv_Pay", "Advance pay status"),
+    ("Adv_Pay_Amt", "Advanced payment amount"),
+    ("QualScore", "Quality Score"),
+    ("QualPerfShare", "Quality Performance Sharing Rate"),
+    ("FinalShareRate", "Final sharing rate"),
+    ("MinLossPerc", "Minimum Loss Rate (%)"),
+    ("MinSavPerc", "Minimum Savings Rate (%)"),
+    ("ABtotBnchmk", "Total benchmark expenditures ($)"),
+    ("ABtotExp", "Total savings/losses ($)"),
+    ("BnchmkMinExp", "Shared Savings ($)"),
+    ("EarnShrSavings", "Shared Losses ($)"),
+    ("OweLosses", "Total number of assigned beneficiaries"),
+    ("N_AB", "Total assigned beneficiary person years"),
+];
+
+impl Layout {
+    /// Detects the layout from the header row (case-insensitive, trimmed names).
+    pub fn detect<'h>(headers: impl IntoIterator<Item = &'h str>) -> Layout {
+        let headers: Vec<String> = headers
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let has = |name: &str| headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+        let any = |names: &[&str]| names.iter().any(|n| has(n));
+        if has("ACO Identifier") && has("Track 2 ACO") {
+            Layout::Py2013Labels
+        } else if any(&["EarnShrSavings", "OweLosses"]) {
+            Layout::Py2013
+        } else if has("Current_Track") {
+            if any(&["ReducedSS", "AIP", "AIPRecoup", "AIPOwe", "AIPBalance"]) {
+                Layout::Py2024
+            } else if any(&["Met_AltQPS", "FinalLossRate", "Impact_Mid_Year_Termination"]) {
+                Layout::Py2023
+            } else {
+                Layout::Py2022
+            }
+        } else if has("Participation_Six_Months") {
+            Layout::Py2019
+        } else if headers
+            .iter()
+            .any(|h| h.starts_with("current_basic_") || h.starts_with("current_track_basic_"))
+            || any(&["Current_ENHANCED", "Current_Track_ENHANCED"])
+        {
+            Layout::Py2020
+        } else if any(&[
+            "Current_Track_1",
+            "Current_Track_2",
+            "Current_Track_3",
+            "Current_Track_1_Plus",
+        ]) {
+            Layout::Py2016
+        } else if any(&["Track1", "Track2"]) {
+            Layout::Py2014
+        } else {
+            Layout::Unknown
+        }
+    }
+
+    /// A short name for reports: the performance years the layout was used for.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Py2013Labels => "2013 (data.cms.gov labels)",
+            Layout::Py2013 => "2013",
+            Layout::Py2014 => "2014-2015",
+            Layout::Py2016 => "2016-2018",
+            Layout::Py2019 => "2019/2019A",
+            Layout::Py2020 => "2020-2021",
+            Layout::Py2022 => "2022",
+            Layout::Py2023 => "2023",
+            Layout::Py2024 => "2024+",
+            Layout::Unknown => "unknown",
+        }
+    }
+
+    /// The performance year, when the layout was used for one year only.
+    pub fn performance_year(self) -> Option<i32> {
+        match self {
+            Layout::Py2013Labels | Layout::Py2013 => Some(2013),
+            Layout::Py2019 => Some(2019),
+            Layout::Py2022 => Some(2022),
+            Layout::Py2023 => Some(2023),
+            Layout::Py2014 | Layout::Py2016 | Layout::Py2020 | Layout::Py2024 | Layout::Unknown => {
+                None
+            }
+        }
+    }
+
+    /// How the layout writes bare numbers (without `%`) in the rate column `column`, when the
+    /// layout says: PY2024+ every rate is a percent number; PY2014-2015 `Sav_rate`,
+    /// `MinSavPerc` and `MinLossPerc` are percents and `QualScore`, `QualPerfShare`,
+    /// `FinalShareRate` fractions; PY2013 (labels) every rate is a fraction. `None` = not fixed
+    /// by the layout (read by [`PufFile::rate_scale`] detection).
+    pub fn bare_rate_scale(self, column: &str) -> Option<RateScale> {
+        let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(column.trim()));
+        match self {
+            Layout::Py2024 => Some(RateScale::Percent),
+            Layout::Py2013Labels => Some(RateScale::Fraction),
+            Layout::Py2014 if is(&["Sav_rate", "MinSavPerc", "MinLossPerc"]) => {
+                Some(RateScale::Percent)
+            }
+            Layout::Py2014 if is(&["QualScore", "QualPerfShare", "FinalShareRate"]) => {
+                Some(RateScale::Fraction)
+            }
+            _ => None,
+        }
+    }
+
+    /// Machine names this layout writes differently: (machine name, the header that holds the
+    /// data). Only [`Layout::Py2013Labels`] has any.
+    pub fn aliases(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Layout::Py2013Labels => PY2013_LABELS,
+            _ => &[],
+        }
+    }
+
+    /// True when a `%` suffix does not make a cell a percent: the PY2013 data.cms.gov file writes
+    /// fractions with a stray `%` in its `(%)` columns (`0.023373146%` for an MSR of 2.34%).
+    fn percent_sign_is_stray(self, header: &str) -> bool {
+        self == Layout::Py2013Labels && header.contains("(%)")
+    }
+}
+
 /// One data row as loaded: its line number and its (trimmed) cells.
 #[derive(Debug, Clone)]
 struct Record {
@@ -96,6 +280,7 @@ struct Record {
 pub struct PufFile {
     headers: Vec<String>,
     rows: Vec<Record>,
+    layout: Layout,
     performance_year: Option<i32>,
     /// Lazily detected "is percent" per column, for [`RateScale::Detect`].
     percent_columns: Vec<OnceLock<bool>>,
@@ -105,13 +290,22 @@ impl PufFile {
     /// Reads a PUF from any reader (CSV with header row; BOM and whitespace tolerated).
     ///
     /// The performance year is taken from a `Performance_Year` or `PY` column if the file has
-    /// one; otherwise it stays `None` (see [`PufFile::with_performance_year`]).
-    pub fn from_reader<R: io::Read>(r: R) -> Result<PufFile, PufError> {
+    /// one; otherwise it stays `None` (see [`PufFile::with_performance_year`] and
+    /// [`PufFile::performance_year`]). The [`Layout`] is detected from the header.
+    pub fn from_reader<R: io::Read>(mut r: R) -> Result<PufFile, PufError> {
+        // Held in memory (PUFs are well under a few MB) so that line numbers are counted from the
+        // bytes: the csv crate's own line count lags by one after each CRLF line end.
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes).map_err(|e| PufError::Csv {
+            line: 1,
+            source: csv::Error::from(e),
+        })?;
+        let mut lines = LineCounter::new(&bytes);
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::All)
             .has_headers(false)
-            .from_reader(r);
+            .from_reader(bytes.as_slice());
         let mut records = reader.byte_records();
         let header = match records.next() {
             None => return Err(PufError::MissingHeader),
@@ -122,24 +316,27 @@ impl PufFile {
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
             .collect();
         let mut rows = Vec::new();
-        let mut last_line = 1;
         for rec in records {
             let rec = rec.map_err(|source| {
                 let line = source
                     .position()
-                    .map_or(last_line + 1, |p| to_usize(p.line()));
+                    .map_or(lines.last + 1, |p| lines.line_at(p.byte()));
                 PufError::Csv { line, source }
             })?;
-            last_line = rec.position().map_or(last_line + 1, |p| to_usize(p.line()));
+            let line = rec
+                .position()
+                .map_or(lines.last + 1, |p| lines.line_at(p.byte()));
             rows.push(Record {
-                line: last_line,
+                line,
                 cells: decode(&rec),
             });
         }
         let percent_columns = headers.iter().map(|_| OnceLock::new()).collect();
+        let layout = Layout::detect(headers.iter().map(String::as_str));
         let mut file = PufFile {
             headers,
             rows,
+            layout,
             performance_year: None,
             percent_columns,
         };
@@ -177,9 +374,15 @@ impl PufFile {
     }
 
     /// The performance year: from a `Performance_Year`/`PY` column if present (and the same in
-    /// every row), else inferred from the file name given to [`PufFile::from_path`], else `None`.
+    /// every row), else inferred from the file name given to [`PufFile::from_path`], else the
+    /// year of the detected [`Layout`] when it was used for one year only, else `None`.
     pub fn performance_year(&self) -> Option<i32> {
-        self.performance_year
+        self.performance_year.or(self.layout.performance_year())
+    }
+
+    /// The layout detected from the header row.
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// The data rows, in file order.
@@ -209,9 +412,10 @@ impl PufFile {
         self.column(&[name]).is_some()
     }
 
-    /// How bare numbers in the first present column among `column_names` should be read:
-    /// [`RateScale::Percent`] if any of its cells has a `%` suffix or any numeric cell has an
-    /// absolute value above 1, else [`RateScale::Fraction`] (also when no column is present).
+    /// How bare numbers in the first present column among `column_names` should be read: the
+    /// layout's scale when [`Layout::bare_rate_scale`] fixes one, else [`RateScale::Percent`] if
+    /// any of its cells has a `%` suffix or any numeric cell has an absolute value above 1, else
+    /// [`RateScale::Fraction`] (also when no column is present).
     /// Never returns [`RateScale::Detect`]. Computed once per column and cached.
     pub fn rate_scale(&self, column_names: &[&str]) -> RateScale {
         match self.column(column_names) {
@@ -222,12 +426,23 @@ impl PufFile {
 
     /// Index of the first present column among `names` (case-insensitive, trimmed; the first
     /// header wins if a name is duplicated).
+    /// A name the file does not have is looked up among the layout's [`Layout::aliases`].
     fn column(&self, names: &[&str]) -> Option<usize> {
-        names.iter().find_map(|name| {
-            let name = name.trim();
+        let position = |name: &str| {
             self.headers
                 .iter()
                 .position(|h| h.eq_ignore_ascii_case(name))
+        };
+        names.iter().find_map(|name| {
+            let name = name.trim();
+            position(name).or_else(|| {
+                let (_, label) = self
+                    .layout
+                    .aliases()
+                    .iter()
+                    .find(|(machine, _)| machine.eq_ignore_ascii_case(name))?;
+                position(label)
+            })
         })
     }
 
@@ -238,11 +453,23 @@ impl PufFile {
             .filter_map(present)
     }
 
+    /// The layout's scale for the column if it has one, else: any `%` cell or any number above 1
+    /// in magnitude makes the column a percent column.
     fn is_percent_column(&self, col: usize) -> bool {
         let Some(cache) = self.percent_columns.get(col) else {
             return false;
         };
         *cache.get_or_init(|| {
+            let header = self.headers.get(col).map_or("", String::as_str);
+            let alias = self
+                .layout
+                .aliases()
+                .iter()
+                .find(|(_, label)| label.eq_ignore_ascii_case(header))
+                .map_or(header, |(machine, _)| machine);
+            if let Some(scale) = self.layout.bare_rate_scale(alias) {
+                return scale == RateScale::Percent;
+            }
             self.cells(col).any(|cell| {
                 cell.ends_with('%') || parse_number(cell).is_ok_and(|d| d.abs() > Decimal::ONE)
             })
@@ -302,7 +529,8 @@ impl<'a> PufRow<'a> {
     /// A rate as a FRACTION. `scale` says how to read bare numbers: [`RateScale::Fraction`]
     /// (2018: `0.02`), [`RateScale::Percent`] (2014: `2.35` is 0.0235) or [`RateScale::Detect`]
     /// (per column over the whole file, see [`PufFile::rate_scale`]). A cell with a `%` suffix is
-    /// always a percent. Percents are divided by 100 exactly.
+    /// a percent, except in the `(%)` columns of [`Layout::Py2013Labels`], which write fractions
+    /// with a stray `%`. Percents are divided by 100 exactly.
     pub fn rate(&self, names: &[&str], scale: RateScale) -> Result<Option<Decimal>, PufError> {
         self.parsed(names, |col, value| self.rate_value(col, value, scale))
     }
@@ -375,7 +603,13 @@ impl<'a> PufRow<'a> {
         scale: RateScale,
     ) -> Result<Decimal, &'static str> {
         if let Some(number) = value.strip_suffix('%') {
-            return parse_number(number.trim_end()).map(percent_to_fraction);
+            let number = parse_number(number.trim_end())?;
+            let header = self.file.headers.get(col).map_or("", String::as_str);
+            return Ok(if self.file.layout.percent_sign_is_stray(header) {
+                number
+            } else {
+                percent_to_fraction(number)
+            });
         }
         let number = parse_number(value)?;
         let percent = match scale {
@@ -400,8 +634,46 @@ fn decode(record: &ByteRecord) -> StringRecord {
         .collect()
 }
 
-fn to_usize(line: u64) -> usize {
-    usize::try_from(line).unwrap_or(usize::MAX)
+/// 1-based line numbers of record starts, counted incrementally (record starts only move forward).
+struct LineCounter<'b> {
+    bytes: &'b [u8],
+    /// Byte offset counted up to, and the number of `\n` before it.
+    offset: usize,
+    newlines: usize,
+    /// The last line returned.
+    last: usize,
+}
+
+impl<'b> LineCounter<'b> {
+    fn new(bytes: &'b [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            newlines: 0,
+            last: 1,
+        }
+    }
+
+    /// The line of the record starting at byte `start` (a start left on the `\n` of a CRLF, as
+    /// the csv crate reports it, moves past the line end first).
+    fn line_at(&mut self, start: u64) -> usize {
+        let start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        let start = start
+            + rest
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+        if start > self.offset {
+            let counted = self.bytes.get(self.offset..start).unwrap_or_default();
+            self.newlines += counted.iter().filter(|&&b| b == b'\n').count();
+            self.offset = start;
+        }
+        self.last = self.newlines + 1;
+        self.last
+    }
 }
 
 /// The trimmed cell, or `None` if it is a missing-marker.
@@ -763,6 +1035,229 @@ mod tests {
         ));
         let missing = PufFile::from_path(Path::new("/nonexistent/py2018.csv")).unwrap_err();
         assert!(matches!(missing, PufError::Open { .. }));
+    }
+
+    #[test]
+    fn layouts_detected_from_the_header() {
+        let cases: &[(&str, Layout)] = &[
+            (
+                "ACO Identifier,Track 2 ACO,Minimum Savings Rate (%)",
+                Layout::Py2013Labels,
+            ),
+            ("ACO_Num,Track2,EarnShrSavings,OweLosses", Layout::Py2013),
+            ("ACO_Num,Track1,Track2,Sav_rate", Layout::Py2014),
+            (
+                "aco_num,current_track_1,current_track_2,current_track_3",
+                Layout::Py2016,
+            ),
+            (
+                "ACO_ID,Current_Track_1,Current_Track_1_Plus",
+                Layout::Py2016,
+            ),
+            (
+                "ACO_ID,Current_Track_1,Current_BASIC_B,Participation_Six_Months",
+                Layout::Py2019,
+            ),
+            (
+                "ACO_ID,Current_Track_1_Plus,Current_BASIC_A,Current_ENHANCED",
+                Layout::Py2020,
+            ),
+            ("ACO_ID,Current_Track_ENHANCED", Layout::Py2020),
+            ("ACO_ID,Current_Track,Prorate_Shared_Losses", Layout::Py2022),
+            (
+                "ACO_ID,Current_Track,Met_AltQPS,FinalLossRate",
+                Layout::Py2023,
+            ),
+            (
+                "ACO_ID,Current_Track,Impact_Mid_Year_Termination",
+                Layout::Py2023,
+            ),
+            (
+                "ACO_ID,Current_Track,Met_AltQPS,ReducedSS,AIP",
+                Layout::Py2024,
+            ),
+            ("ACO_ID,Current_Track,AIPRecoup", Layout::Py2024),
+            ("ACO_ID,N_AB", Layout::Unknown),
+        ];
+        for (header, layout) in cases {
+            let puf = parse(&format!("{header}\n"));
+            assert_eq!(puf.layout(), *layout, "{header}");
+        }
+        let years: Vec<_> = cases.iter().map(|(_, l)| l.performance_year()).collect();
+        assert_eq!(
+            years,
+            [2013, 2013, 0, 0, 0, 2019, 0, 0, 2022, 2023, 2023, 0, 0, 0]
+                .map(|y| (y > 0).then_some(y))
+        );
+        // The layout's single year is the last resort, after a PY column and the file name.
+        assert_eq!(
+            parse("ACO_ID,Current_Track\n").performance_year(),
+            Some(2022)
+        );
+        assert_eq!(
+            parse("ACO_ID,Current_Track,PY\nA,EN,2021\n").performance_year(),
+            Some(2021)
+        );
+        for (file, layout) in [
+            ("mssp_puf_py2014.csv", Layout::Py2014),
+            ("mssp_puf_py2018.csv", Layout::Py2016),
+            ("mssp_puf_py2022.csv", Layout::Py2022),
+            ("mssp_puf_py2013_sample.csv", Layout::Py2013Labels),
+        ] {
+            assert_eq!(fixture(file).layout(), layout, "{file}");
+        }
+        assert_eq!(Layout::Py2024.name(), "2024+");
+    }
+
+    /// PY2013 as data.cms.gov serves it: machine names reach the shifted columns, `(%)` cells are
+    /// fractions despite their `%`, dollars carry cents and `$`.
+    #[test]
+    fn py2013_labels_sample() {
+        let puf = fixture("mssp_puf_py2013_sample.csv");
+        assert_eq!((puf.len(), puf.performance_year()), (18, Some(2013)));
+        assert!(puf.has_column("ABtotExp") && puf.has_column("n_ab"));
+        let row = puf.rows().next().unwrap();
+        assert_eq!(row.text(&["ACO_ID"]), Some("A67373"));
+        assert_eq!(row.flag(&["Track2"]).unwrap(), Some(false));
+        assert_eq!(row.decimal(&["N_AB"]).unwrap(), Some(dec("36268")));
+        let money = |name: &str| row.decimal(&[name]).unwrap().unwrap();
+        assert_eq!(money("ABtotBnchmk"), dec("613084880.40"));
+        assert_eq!(money("ABtotExp"), dec("573516045.50"));
+        // benchmark - expenditures = the gross savings column.
+        assert_eq!(money("ABtotBnchmk") - money("ABtotExp"), dec("39568834.90"));
+        assert_eq!(money("BnchmkMinExp"), dec("39568834.84"));
+        assert_eq!(money("EarnShrSavings"), dec("19388729.07"));
+        assert_eq!(row.decimal(&["OweLosses"]).unwrap(), None);
+        assert_eq!(
+            row.rate(&["MinSavPerc"], RateScale::Detect).unwrap(),
+            Some(dec("0.023373146"))
+        );
+        assert_eq!(puf.rate_scale(&["MinSavPerc"]), RateScale::Fraction);
+        assert_eq!(
+            row.rate(&["FinalShareRate"], RateScale::Detect).unwrap(),
+            Some(dec("0.5"))
+        );
+        // The Track 2 row: a 40% shared loss, owed as a negative amount; MLR -2% as "-0.02%".
+        let t2 = puf
+            .rows()
+            .find(|r| r.text(&["ACO_ID"]) == Some("A14269"))
+            .unwrap();
+        assert_eq!(t2.flag(&["Track2"]).unwrap(), Some(true));
+        assert_eq!(
+            t2.rate(&["MinLossPerc"], RateScale::Detect).unwrap(),
+            Some(dec("-0.02"))
+        );
+        let owed = t2.decimal(&["OweLosses"]).unwrap().unwrap();
+        let gross = t2.decimal(&["BnchmkMinExp"]).unwrap().unwrap();
+        assert!(
+            (owed - gross * dec("0.4")).abs() < dec("0.01"),
+            "{owed} {gross}"
+        );
+    }
+
+    #[test]
+    fn py2022_fixture() {
+        let puf = fixture("mssp_puf_py2022.csv");
+        assert_eq!((puf.len(), puf.performance_year()), (482, Some(2022)));
+        let row = puf.rows().next().unwrap();
+        assert_eq!(row.text(&["ACO_ID"]), Some("A1001"));
+        assert_eq!(row.text(&["Current_Track"]), Some("EN"));
+        assert_eq!(
+            row.rate(&["Sav_rate"], RateScale::Detect).unwrap(),
+            Some(dec("0.0646"))
+        );
+        assert_eq!(
+            row.quality_score(&["QualScore"]).unwrap(),
+            Some(dec("0.8941"))
+        );
+        assert_eq!(row.decimal(&["DisAdj"]).unwrap(), None);
+        let mut suppressed = 0;
+        for row in puf.rows() {
+            for name in [
+                "EarnSaveLoss",
+                "BnchmkMinExp",
+                "ABtotBnchmk",
+                "DisAdj",
+                "N_AB",
+            ] {
+                row.decimal(&[name]).unwrap();
+            }
+            row.rate(&["MinSavPerc", "FinalShareRate"], RateScale::Detect)
+                .unwrap();
+            row.flag(&["Met_QPS", "Prorate_Shared_Losses"]).unwrap();
+            suppressed += usize::from(row.text(&["N_Ben_Race_Native"]).is_none());
+        }
+        assert_eq!(suppressed, 236);
+    }
+
+    /// PY2024: every bare rate is a percent number, even in a column whose values are all <= 1
+    /// (`MinSavPerc` 0.5 is 0.5%); PY2014-2015: `Sav_rate`/`MinSavPerc` percents, `QualScore`
+    /// fractions; `^` and `/` markers; CRLF line ends; quoted and bare cells.
+    #[test]
+    fn layout_rate_scales_and_markers() {
+        let puf = parse(
+            "ACO_ID,Current_Track,MinSavPerc,Sav_rate,QualScore,FinalShareRate,ReducedSS,AIPRecoup\r\n\
+             \"A1\",\"B\",\"0.5\",\"0.25\",\"77.05\",\"20.00\",\"1\",\"1,250,000\"\r\n\
+             A2,EN,1,-0.75,100,75,0,^\r\n\
+             A3,E,0,/,^,-,/,\"-\"\r\n",
+        );
+        assert_eq!(puf.layout(), Layout::Py2024);
+        assert_eq!(puf.performance_year(), None);
+        let rows: Vec<_> = puf.rows().collect();
+        let rate = |i: usize, c: &str| rows[i].rate(&[c], RateScale::Detect).unwrap();
+        assert_eq!(rate(0, "MinSavPerc"), Some(dec("0.005")));
+        assert_eq!(rate(0, "Sav_rate"), Some(dec("0.0025")));
+        assert_eq!(rate(1, "Sav_rate"), Some(dec("-0.0075")));
+        assert_eq!(rate(0, "FinalShareRate"), Some(dec("0.2")));
+        assert_eq!(
+            rows[0].quality_score(&["QualScore"]).unwrap(),
+            Some(dec("0.7705"))
+        );
+        assert_eq!(
+            rows[1].quality_score(&["QualScore"]).unwrap(),
+            Some(Decimal::ONE)
+        );
+        assert_eq!(
+            rows[0].decimal(&["AIPRecoup"]).unwrap(),
+            Some(dec("1250000"))
+        );
+        assert_eq!((rows[0].line(), rows[1].line(), rows[2].line()), (2, 3, 4));
+        for c in [
+            "Sav_rate",
+            "QualScore",
+            "FinalShareRate",
+            "ReducedSS",
+            "AIPRecoup",
+        ] {
+            assert_eq!(rows[2].text(&[c]), None, "{c}");
+        }
+        assert_eq!(rows[1].text(&["AIPRecoup"]), None);
+
+        let py2014 =
+            parse("ACO_Num,Track1,Track2,Sav_rate,MinSavPerc,QualScore\nA,1,0,0.5,0.9,0.9\n");
+        assert_eq!(py2014.layout(), Layout::Py2014);
+        let row = py2014.rows().next().unwrap();
+        assert_eq!(
+            row.rate(&["Sav_rate"], RateScale::Detect).unwrap(),
+            Some(dec("0.005"))
+        );
+        assert_eq!(
+            row.rate(&["MinSavPerc"], RateScale::Detect).unwrap(),
+            Some(dec("0.009"))
+        );
+        assert_eq!(row.quality_score(&["QualScore"]).unwrap(), Some(dec("0.9")));
+        // Without a layout, the same cells read as fractions (no cell above 1).
+        let unknown = parse("ACO_Num,Sav_rate\nA,0.5\n");
+        assert_eq!(unknown.layout(), Layout::Unknown);
+        assert_eq!(
+            unknown
+                .rows()
+                .next()
+                .unwrap()
+                .rate(&["Sav_rate"], RateScale::Detect)
+                .unwrap(),
+            Some(dec("0.5"))
+        );
     }
 
     #[test]

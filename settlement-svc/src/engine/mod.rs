@@ -3,6 +3,8 @@
 //! [`reconcile`] computes one ACO's shared savings or losses for one performance year in the order
 //! CMS applies the rules (mssp-rules.md section 4.5):
 //!
+//! 0. the rule set, and where the performance year falls in the agreement's term
+//!    ([`rules::AGREEMENT_TERMS`], 42 CFR 425.200),
 //! 1. totals: updated benchmark and expenditures (per capita x person-years by enrollment type),
 //! 2. gross savings and the savings rate,
 //! 3. MSR/MLR ([`msr`]),
@@ -16,6 +18,11 @@
 //!
 //! Rounding: everything is exact until the last step; shared savings and shared losses are then
 //! rounded to cents, half away from zero ([`round_money`]). Rates are never rounded.
+//!
+//! Range: every input is checked first (rates and shares in [0, 1], amounts non-negative, the
+//! benchmark positive), so each product below is of a fraction and an amount and cannot overflow;
+//! the sums and the divisions that can (per-capita totals, the savings rate of a tiny benchmark) are
+//! `checked_*` and fail with [`SettlementError::Overflow`] naming the input to change.
 
 pub mod msr;
 pub mod quality;
@@ -25,6 +32,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 pub use msr::{MsrBand, MsrOption, MsrSchedule};
 pub use quality::{Quality, QualityStandard};
+pub use rules::{AgreementTerm, TermYear};
 pub use rules::{Date, RuleSet, Track};
 
 use rules::{LossLimit, MsrRule};
@@ -75,7 +83,27 @@ pub enum ExtremeUncontrollable {
     Amount(Decimal),
 }
 
-/// Everything [`reconcile`] needs. Amounts must already be validated (non-negative, benchmark > 0).
+/// The Pioneer ACO Model arrangement of one ACO, where it differs from the core arrangement's
+/// parameters (`None` = the core arrangement: MLR = MSR, loss rate = sharing rate = 60% in PY1 and
+/// 70% in PY2). Pioneer ACOs' corridors and the "alternative" arrangement's rates differ from the core
+/// terms (mssp-rules.md section 5: Genesys owed 50% of its 2012 loss, not 60%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PioneerTerms {
+    /// Minimum loss rate, when it differs from the minimum savings rate (fraction in [0, 1]).
+    pub minimum_loss_rate: Option<Decimal>,
+    /// Shared loss rate (fraction in [0, 1]).
+    pub shared_loss_rate: Option<Decimal>,
+    /// Maximum sharing rate of savings, before quality (fraction in [0, 1]).
+    pub sharing_rate: Option<Decimal>,
+}
+
+impl PioneerTerms {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Everything [`reconcile`] needs. [`reconcile`] checks the ranges itself (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementInput<'a> {
     /// Track or BASIC level.
@@ -107,8 +135,11 @@ pub struct SettlementInput<'a> {
     /// Agreements starting 2024+: updated benchmark recomputed with the two-way blend (425.652(b)(5)).
     pub two_way_blend_benchmark: Option<Decimal>,
     /// Months of participation in a performance year shorter than 12 (the 6-month 2019 performance
-    /// years): shared savings and losses are pro-rated by months / 12 (425.609). `None` = 12.
+    /// years): shared savings and losses are pro-rated by months / 12 (425.609). `None` = the
+    /// performance year's length in the agreement term (6 for the 2019 six-month years).
     pub participation_months: Option<u32>,
+    /// Pioneer only: the ACO's arrangement where it differs from the core one.
+    pub pioneer: PioneerTerms,
 }
 
 impl<'a> SettlementInput<'a> {
@@ -140,6 +171,7 @@ impl<'a> SettlementInput<'a> {
             low_revenue: false,
             two_way_blend_benchmark: None,
             participation_months: None,
+            pioneer: PioneerTerms::default(),
         }
     }
 }
@@ -208,9 +240,9 @@ pub enum SettlementError {
     /// The quality result lacks what the era needs.
     #[error(transparent)]
     Quality(#[from] quality::QualityError),
-    /// The MSR scale does not reach the ACO's population.
+    /// The supplied MSR scale does not reach the ACO's population.
     #[error(
-        "the MSR scale starts at {min} assigned beneficiaries; {n} is below it: supply an msr_schedule"
+        "the supplied MSR schedule does not cover {n} assigned beneficiaries (it starts at {min})"
     )]
     MsrUndefined {
         /// Assigned beneficiaries.
@@ -239,10 +271,34 @@ pub enum SettlementError {
     /// The benchmark must be positive.
     #[error("the updated benchmark must be greater than zero")]
     ZeroBenchmark,
-    /// An amount is negative or out of range.
+    /// An input is out of range: a negative amount, or a rate or share outside [0, 1]. Names the
+    /// input (the contract's field path below `input.`).
     #[error("{0} is out of range")]
     OutOfRange(&'static str),
+    /// A step's result is not representable in exact decimal arithmetic (about 7.9e28); names the
+    /// input that makes it so.
+    #[error(
+        "{step} is not representable in exact decimal arithmetic (magnitude above 7.9e28): {field} is out of range for these amounts"
+    )]
+    Overflow {
+        /// The step.
+        step: &'static str,
+        /// The input to change.
+        field: &'static str,
+    },
+    /// Pioneer arrangement terms sent for another track.
+    #[error(
+        "{track} has no Pioneer arrangement: pioneer_arrangement applies to TRACK_PIONEER only"
+    )]
+    PioneerTermsNotApplicable {
+        /// Track name.
+        track: &'static str,
+    },
 }
+
+/// Citation of the terms of a Pioneer ACO's own arrangement (`PioneerTerms`).
+const PIONEER_ARRANGEMENT: &str =
+    "Pioneer ACO Model participation agreement (CMMI): the ACO's arrangement, supplied [R]";
 
 fn step(
     rule: &'static str,
@@ -301,7 +357,12 @@ fn totals(
                     pe.and_then(|x| e.checked_add(x)),
                 ) {
                     (Some(nb), Some(ne)) => (b, e) = (nb, ne),
-                    _ => return Err(SettlementError::OutOfRange("enrollment type amounts")),
+                    _ => {
+                        return Err(SettlementError::Overflow {
+                            step: "per capita amounts x person-years, summed",
+                            field: "by_enrollment_type.rows",
+                        });
+                    }
                 }
             }
             trace.step(|| {
@@ -353,12 +414,12 @@ pub fn minimum_rates(
     let msr = match option {
         MsrOption::Fixed(r) => r,
         _ => {
-            let regulation;
+            let default;
             let scale = match schedule {
                 Some(s) => s,
                 None => {
-                    regulation = MsrSchedule::regulation();
-                    &regulation
+                    default = MsrSchedule::with_small_aco_extension();
+                    &default
                 }
             };
             scale.rate(n).ok_or(SettlementError::MsrUndefined {
@@ -368,16 +429,20 @@ pub fn minimum_rates(
         }
     };
     let mlr = rules.two_sided().then_some(msr);
+    // Below the 425.604(b) table, the default scale is CMS's published one (msr::SMALL_ACO_SOURCE).
+    let small =
+        option == MsrOption::Variable && schedule.is_none() && n < msr::REGULATION_BANDS[0].min;
     trace.step(|| {
         let how = match option {
-            MsrOption::Fixed(_) => "the fixed rate the ACO chose".to_string(),
-            _ if schedule.is_some() => "the supplied scale, interpolated linearly on the assigned beneficiaries".into(),
-            _ => "the 425.604(b) scale, interpolated linearly between the printed endpoints of the band".into(),
+            MsrOption::Fixed(_) => "the fixed rate the ACO chose",
+            _ if schedule.is_some() => "the supplied scale, interpolated linearly on the assigned beneficiaries",
+            _ if small => "CMS's one-sided scale below 5,000 assigned beneficiaries (425.605(b)(1); 425.604(b) starts at 5,000), interpolated linearly between the printed endpoints of the band",
+            _ => "the 425.604(b) scale, interpolated linearly between the printed endpoints of the band",
         };
         let mlr_text = if mlr.is_some() { "; the minimum loss rate mirrors it" } else { "" };
         step(
             "settlement.minimum_savings_rate",
-            rules.msr_citation,
+            if small { msr::SMALL_ACO_SOURCE } else { rules.msr_citation },
             format!("Minimum savings rate from {how}{mlr_text}"),
             &[("assigned_beneficiaries", &n)],
             msr,
@@ -389,6 +454,7 @@ pub fn minimum_rates(
 fn loss_limit(
     rules: &RuleSet,
     input: &SettlementInput<'_>,
+    year: u32,
     benchmark: Decimal,
 ) -> Result<Option<Decimal>, SettlementError> {
     let Some(losses) = rules.losses else {
@@ -396,10 +462,10 @@ fn loss_limit(
     };
     Ok(Some(match losses.limit {
         LossLimit::BenchmarkByAgreementYear(shares) => {
-            let year = input.agreement_year.unwrap_or_else(|| {
-                rules::agreement_year(input.agreement_start, input.performance_year)
-            });
-            let i = (year as usize).clamp(1, shares.len()) - 1;
+            let i = usize::try_from(year)
+                .unwrap_or(usize::MAX)
+                .clamp(1, shares.len())
+                - 1;
             shares[i] * benchmark
         }
         LossLimit::RevenueCappedByBenchmark {
@@ -421,6 +487,81 @@ fn loss_limit(
     }))
 }
 
+/// Checks the ranges [`reconcile`] relies on (module docs): fractions in [0, 1], amounts >= 0.
+fn check_ranges(input: &SettlementInput<'_>) -> Result<(), SettlementError> {
+    let fraction = |d: Option<Decimal>, field| match d {
+        Some(d) if d < Decimal::ZERO || d > Decimal::ONE => Err(SettlementError::OutOfRange(field)),
+        _ => Ok(()),
+    };
+    let amount = |d: Option<Decimal>, field| match d {
+        Some(d) if d < Decimal::ZERO => Err(SettlementError::OutOfRange(field)),
+        _ => Ok(()),
+    };
+    fraction(input.quality.score, "quality.score")?;
+    fraction(input.sequestration_rate, "sequestration_rate")?;
+    fraction(
+        input.pioneer.minimum_loss_rate,
+        "pioneer_arrangement.minimum_loss_rate",
+    )?;
+    fraction(
+        input.pioneer.shared_loss_rate,
+        "pioneer_arrangement.shared_loss_rate",
+    )?;
+    fraction(
+        input.pioneer.sharing_rate,
+        "pioneer_arrangement.sharing_rate",
+    )?;
+    amount(input.participant_revenue, "participant_revenue")?;
+    amount(
+        input.two_way_blend_benchmark,
+        "two_way_blend_updated_benchmark",
+    )?;
+    match input.extreme_uncontrollable {
+        ExtremeUncontrollable::None => {}
+        ExtremeUncontrollable::Shares {
+            months,
+            beneficiaries,
+        } => {
+            fraction(
+                Some(months),
+                "extreme_uncontrollable.affected_shares.month_share",
+            )?;
+            fraction(
+                Some(beneficiaries),
+                "extreme_uncontrollable.affected_shares.beneficiary_share",
+            )?;
+        }
+        ExtremeUncontrollable::Amount(a) => amount(Some(a), "extreme_uncontrollable.amount")?,
+    }
+    if let Experience::ByEnrollmentType(rows) = &input.experience {
+        for r in rows.iter().flatten() {
+            for d in [
+                r.person_years,
+                r.benchmark_per_capita,
+                r.expenditures_per_capita,
+            ] {
+                amount(Some(d), "by_enrollment_type.rows")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The savings rate, gross / benchmark, checked (a tiny benchmark against large expenditures
+/// overflows).
+fn savings_rate(
+    gross: Decimal,
+    benchmark: Decimal,
+    field: &'static str,
+) -> Result<Decimal, SettlementError> {
+    gross
+        .checked_div(benchmark)
+        .ok_or(SettlementError::Overflow {
+            step: "the savings rate (updated benchmark - expenditures) / updated benchmark",
+            field,
+        })
+}
+
 /// Reconciles one ACO for one performance year. See the module docs for the order of the rules.
 pub fn reconcile(
     input: &SettlementInput<'_>,
@@ -428,6 +569,15 @@ pub fn reconcile(
 ) -> Result<Settlement, SettlementError> {
     let py = input.performance_year;
     let rules = rules::select(input.track, input.agreement_start, py)?;
+    let term = rules::agreement_year(input.track, input.agreement_start, py)?;
+    check_ranges(input)?;
+    if input.track != Track::Pioneer && !input.pioneer.is_empty() {
+        return Err(SettlementError::PioneerTermsNotApplicable {
+            track: input.track.name(),
+        });
+    }
+    let year = input.agreement_year.unwrap_or(term.index);
+    let months = input.participation_months.unwrap_or(term.months);
     trace.step(|| {
         step(
             "settlement.rule_set",
@@ -442,23 +592,55 @@ pub fn reconcile(
             rules.id,
         )
     });
+    trace.step(|| {
+        step(
+            "settlement.agreement_term",
+            term.citation,
+            format!(
+                "Performance year {py} is year {} of the agreement starting {} (performance years {}-{}), {} months long",
+                term.index, input.agreement_start, term.first, term.last, term.months
+            ),
+            &[],
+            term.index,
+        )
+    });
 
+    let benchmark_field = match input.experience {
+        Experience::Totals { .. } => "totals.updated_benchmark",
+        Experience::ByEnrollmentType(_) => "by_enrollment_type.rows",
+    };
     let (mut benchmark, expenditures) = totals(&input.experience, trace)?;
     if benchmark <= Decimal::ZERO {
         return Err(SettlementError::ZeroBenchmark);
     }
     if expenditures.is_sign_negative() {
-        return Err(SettlementError::OutOfRange("expenditures"));
+        return Err(SettlementError::OutOfRange(match input.experience {
+            Experience::Totals { .. } => "totals.expenditures",
+            Experience::ByEnrollmentType(_) => "by_enrollment_type.rows",
+        }));
     }
-    let (msr, mlr) = minimum_rates(
+    let (msr, mut mlr) = minimum_rates(
         rules,
         input.assigned_beneficiaries,
         input.msr_option,
         input.msr_schedule,
         trace,
     )?;
+    if let (Some(own), Some(mirrored)) = (input.pioneer.minimum_loss_rate, mlr) {
+        mlr = Some(own);
+        trace.step(|| {
+            step(
+                "settlement.minimum_loss_rate",
+                PIONEER_ARRANGEMENT,
+                "Minimum loss rate of the ACO's Pioneer arrangement, in place of the minimum savings rate",
+                &[("minimum_savings_rate", &mirrored)],
+                own,
+            )
+        });
+    }
+    // Both are in [0, 7.9e28], so the difference is representable.
     let mut gross = benchmark - expenditures;
-    let mut rate = gross / benchmark;
+    let mut rate = savings_rate(gross, benchmark, benchmark_field)?;
     trace.step(|| {
         step(
             "settlement.savings_rate",
@@ -480,7 +662,7 @@ pub fn reconcile(
         if expenditures <= two_way || expenditures - two_way < expenditures - benchmark {
             benchmark = two_way;
             gross = benchmark - expenditures;
-            rate = gross / benchmark;
+            rate = savings_rate(gross, benchmark, "two_way_blend_updated_benchmark")?;
         }
         trace.step(|| {
             step(
@@ -494,9 +676,12 @@ pub fn reconcile(
         if expenditures <= two_way {
             let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, Some(mlr));
             s.outcome = Outcome::WithinCorridor;
-            s.loss_limit = loss_limit(rules, input, benchmark)?;
-            s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
-            return Ok(finish(s, input, trace));
+            s.loss_limit = loss_limit(rules, input, year, benchmark)?;
+            s.loss_rate = Some(match input.pioneer.shared_loss_rate {
+                Some(r) => r,
+                None => quality::loss_rate(rules, py, &input.quality)?,
+            });
+            return Ok(finish(s, months, trace));
         }
     }
 
@@ -506,23 +691,42 @@ pub fn reconcile(
     let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, mlr);
     s.sequestration_rate = seq;
     s.payment_limit = rules.payment_limit * benchmark;
-    s.loss_limit = loss_limit(rules, input, benchmark)?;
+    s.loss_limit = loss_limit(rules, input, year, benchmark)?;
     let factor = quality::sharing_factor(py, &input.quality)?;
-    s.final_sharing_rate = rules.max_sharing_rate * factor;
+    let max_sharing_rate = input.pioneer.sharing_rate.unwrap_or(rules.max_sharing_rate);
+    s.final_sharing_rate = max_sharing_rate * factor;
     if rules.two_sided() {
-        s.loss_rate = Some(quality::loss_rate(rules, py, &input.quality)?);
+        s.loss_rate = Some(match input.pioneer.shared_loss_rate {
+            Some(r) => {
+                trace.step(|| {
+                    step(
+                        "settlement.shared_loss_rate",
+                        PIONEER_ARRANGEMENT,
+                        "Shared loss rate of the ACO's Pioneer arrangement, in place of the core arrangement's",
+                        &[],
+                        r,
+                    )
+                });
+                r
+            }
+            None => quality::loss_rate(rules, py, &input.quality)?,
+        });
     }
     let quality_era = quality::Era::of(py);
     trace.step(|| {
         step(
             "settlement.final_sharing_rate",
-            rules.sharing_citation,
+            if input.pioneer.sharing_rate.is_some() {
+                PIONEER_ARRANGEMENT
+            } else {
+                rules.sharing_citation
+            },
             format!(
                 "Final sharing rate = maximum sharing rate x quality factor ({})",
                 quality_era.citation()
             ),
             &[
-                ("max_sharing_rate", &rules.max_sharing_rate),
+                ("max_sharing_rate", &max_sharing_rate),
                 ("quality_factor", &factor),
             ],
             s.final_sharing_rate,
@@ -555,7 +759,7 @@ pub fn reconcile(
                     "0",
                 )
             });
-            return Ok(finish(s, input, trace));
+            return Ok(finish(s, months, trace));
         }
         let before_seq = sharing * gross;
         let after_seq = before_seq * (Decimal::ONE - seq);
@@ -654,7 +858,7 @@ pub fn reconcile(
     } else {
         corridor(&s, trace);
     }
-    Ok(finish(s, input, trace))
+    Ok(finish(s, months, trace))
 }
 
 fn settled(
@@ -701,8 +905,9 @@ fn corridor(s: &Settlement, trace: &mut impl Trace) {
     });
 }
 
-fn finish(mut s: Settlement, input: &SettlementInput<'_>, trace: &mut impl Trace) -> Settlement {
-    if let Some(months) = input.participation_months.filter(|m| (1..12).contains(m)) {
+/// Pro-rates a performance year shorter than 12 months (425.609), then rounds.
+fn finish(mut s: Settlement, months: u32, trace: &mut impl Trace) -> Settlement {
+    if (1..12).contains(&months) {
         let share = Decimal::from(months) / Decimal::from(12);
         let (savings, losses) = (s.shared_savings, s.shared_losses);
         s.shared_savings *= share;

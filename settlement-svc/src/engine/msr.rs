@@ -6,6 +6,7 @@
 //!   CMS interpolates between the *printed* endpoints of each band (7,000 -> 3.4%, 7,999 -> 3.2%):
 //!   every PY2014 Track 1 `MinSavPerc` in the CMS Public Use File matches this to 1e-9 points.
 //!   The rule's own example (7,500 -> 3.3%) is that value rounded to one decimal.
+//! - Below 5,000 beneficiaries, CMS's published scale ([`SMALL_ACO_EXTENSION_BANDS`]), by default.
 //! - The fixed options of two-sided tracks: 0%, or symmetric 0.5%, 1.0%, 1.5% or 2.0%
 //!   (425.606(b)(1)(ii), 425.610(b)(1), 425.605(b)(2)(i)).
 //!
@@ -83,16 +84,22 @@ pub const REGULATION_BANDS: [MsrBand; 10] = [
     band(60_000, u64::MAX, 20, 20),
 ];
 
-/// CMS's one-sided scale below 5,000 beneficiaries (the 425.605(b)(1) sliding scale that "ranges from
-/// 2.0% to 12.2%", printed in the eCFR only as an image; rows as shipped by the Tuva Project's MSSP
-/// connector). Not part of the default scale: pass it as a schedule. It reproduces CMS's published
-/// MSRs (PY2014: 4,845 -> 3.98474%, 3,857 -> 4.52841%; PY2018: 605 -> 11.4635%).
+/// CMS's scale below 5,000 beneficiaries (the 425.605(b)(1) sliding scale that "ranges from 2.0% to
+/// 12.2%", printed in the eCFR only as an image; rows as shipped by the Tuva Project's MSSP connector,
+/// [`SMALL_ACO_SOURCE`]). It is the default below 5,000 for every track's variable option: it
+/// reproduces CMS's published MSRs of one-sided and two-sided ACOs alike (PY2014 Track 1: 4,845 ->
+/// 3.98474%, 3,857 -> 4.52841%; PY2018 Track 1 605 -> 11.4635%, Track 3 A2011 4,324 -> 4.2714357%;
+/// PY2022 ENHANCED A1769 3,933 -> 4.49%), as 425.605(b)(2)(i)(C), 425.606(b)(1)(ii)(C) and
+/// 425.610(b)(1) make the two-sided variable MSR the one-sided one. A supplied schedule replaces it.
 pub const SMALL_ACO_EXTENSION_BANDS: [MsrBand; 4] = [
     band(0, 499, 122, 122),
     band(500, 999, 122, 87),
     band(1_000, 2_999, 87, 50),
     band(3_000, 4_999, 50, 39),
 ];
+
+/// Source tag of [`SMALL_ACO_EXTENSION_BANDS`].
+pub const SMALL_ACO_SOURCE: &str = "42 CFR 425.605(b)(1) scale below 5,000 beneficiaries (an image in the eCFR) [S] Tuva Project cms_mssp_connector seeds/mssp_msr_lookup.csv; reproduces CMS's published MinSavPerc";
 
 impl MsrSchedule {
     /// The 425.604(b) table (no value below 5,000 beneficiaries).
@@ -102,7 +109,8 @@ impl MsrSchedule {
         }
     }
 
-    /// The 425.604(b) table extended below 5,000 by [`SMALL_ACO_EXTENSION_BANDS`].
+    /// The 425.604(b) table extended below 5,000 by [`SMALL_ACO_EXTENSION_BANDS`]: the default scale
+    /// of the variable option.
     pub fn with_small_aco_extension() -> Self {
         let mut bands = SMALL_ACO_EXTENSION_BANDS.to_vec();
         bands.extend_from_slice(&REGULATION_BANDS);

@@ -119,3 +119,115 @@ pub fn loss_rate(rules: &RuleSet, py: i32, q: &Quality) -> Result<Decimal, Quali
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::engine::rules::{self, Date, Track};
+
+    fn q(standard: Option<QualityStandard>, score: Option<Decimal>) -> Quality {
+        Quality { standard, score }
+    }
+
+    /// The quality factor by era, worked: PY2012-2020 the score itself (425.604(d), 425.610(d)(1));
+    /// PY2021-2022 met = 1, not met = 0 (425.512(a)(1), 425.605(d)(1)(i)(A)(2)); PY2023+ the
+    /// alternative standard scales by the health-equity adjusted score (425.512(a)(4)(ii), (a)(5);
+    /// 425.605(d)(1)(i)(A)(3)-(4), 425.610(d)(3)-(4)).
+    #[test]
+    fn sharing_factor_by_era() {
+        use QualityStandard::{AlternativeMet, Met, NotMet};
+        let score = Some(dec!(0.755));
+        // PY2018: a Track 1 ACO scoring 90.84% shares 50% x 0.9084.
+        assert_eq!(
+            sharing_factor(2018, &q(None, Some(dec!(0.9084)))),
+            Ok(dec!(0.9084))
+        );
+        assert_eq!(
+            sharing_factor(2018, &q(Some(NotMet), score)),
+            Ok(Decimal::ZERO)
+        );
+        assert_eq!(
+            sharing_factor(2020, &q(None, None)),
+            Err(QualityError::ScoreRequired(2020))
+        );
+        // PY2021-2022: the standard gates, the score does not scale.
+        assert_eq!(sharing_factor(2022, &q(Some(Met), score)), Ok(Decimal::ONE));
+        assert_eq!(
+            sharing_factor(2021, &q(Some(NotMet), score)),
+            Ok(Decimal::ZERO)
+        );
+        assert_eq!(
+            sharing_factor(2022, &q(Some(AlternativeMet), score)),
+            Err(QualityError::AlternativeBefore2023(2022))
+        );
+        assert_eq!(
+            sharing_factor(2021, &q(None, score)),
+            Err(QualityError::StandardRequired(2021))
+        );
+        // PY2023: the alternative standard: BASIC A 40% x 0.755 = 30.2%.
+        let alt = sharing_factor(2023, &q(Some(AlternativeMet), score)).unwrap();
+        assert_eq!(dec!(0.40) * alt, dec!(0.30200));
+        assert_eq!(sharing_factor(2023, &q(Some(Met), score)), Ok(Decimal::ONE));
+        assert_eq!(
+            sharing_factor(2023, &q(Some(NotMet), score)),
+            Ok(Decimal::ZERO)
+        );
+        // PY2024 (40th-percentile standard, same sliding scale): BASIC E 50% x 0.70 = 35%.
+        let alt = sharing_factor(2024, &q(Some(AlternativeMet), Some(dec!(0.70)))).unwrap();
+        assert_eq!(dec!(0.50) * alt, dec!(0.3500));
+        assert_eq!(
+            sharing_factor(2024, &q(Some(AlternativeMet), None)),
+            Err(QualityError::ScoreRequired(2024))
+        );
+    }
+
+    /// ENHANCED loss rate, worked: 1 - 0.75 x score within [40%, 75%] when either standard is met,
+    /// 75% when neither (425.610(f)(2)-(4)); PY2018 Track 3: 1 - final sharing rate (425.610(f)(1)).
+    #[test]
+    fn enhanced_loss_rate_by_era() {
+        use QualityStandard::{AlternativeMet, Met, NotMet};
+        let enhanced = |py| rules::select(Track::Enhanced, Date::new(2022, 1, 1), py).unwrap();
+        // PY2023, alternative standard at 60%: 1 - 0.75 x 0.6 = 55%.
+        assert_eq!(
+            loss_rate(
+                enhanced(2023),
+                2023,
+                &q(Some(AlternativeMet), Some(dec!(0.60)))
+            ),
+            Ok(dec!(0.5500))
+        );
+        // PY2024, standard met at 50%: 1 - 0.375 = 62.5%; at 90%: 32.5% raised to the 40% floor.
+        assert_eq!(
+            loss_rate(enhanced(2024), 2024, &q(Some(Met), Some(dec!(0.50)))),
+            Ok(dec!(0.6250))
+        );
+        assert_eq!(
+            loss_rate(enhanced(2024), 2024, &q(Some(Met), Some(dec!(0.90)))),
+            Ok(dec!(0.40))
+        );
+        // Neither standard: the 75% ceiling, whatever the score.
+        assert_eq!(
+            loss_rate(enhanced(2023), 2023, &q(Some(NotMet), Some(dec!(0.90)))),
+            Ok(dec!(0.75))
+        );
+        // PY2018 Track 3 at 97.94%: 1 - 0.75 x 0.9794 = 26.545% -> the 40% floor.
+        let track3 = rules::select(Track::Track3, Date::new(2016, 1, 1), 2018).unwrap();
+        assert_eq!(
+            loss_rate(track3, 2018, &q(None, Some(dec!(0.9794)))),
+            Ok(dec!(0.40))
+        );
+        // One-sided and fixed-rate tracks.
+        let basic_a = rules::select(Track::BasicA, Date::new(2022, 1, 1), 2023).unwrap();
+        assert_eq!(
+            loss_rate(basic_a, 2023, &q(Some(Met), None)),
+            Ok(Decimal::ZERO)
+        );
+        let basic_e = rules::select(Track::BasicE, Date::new(2022, 1, 1), 2023).unwrap();
+        assert_eq!(
+            loss_rate(basic_e, 2023, &q(Some(NotMet), None)),
+            Ok(dec!(0.30))
+        );
+    }
+}

@@ -272,7 +272,7 @@ fn enhanced_2021_standard_gates_sharing() {
 }
 
 /// BASIC Level A PY2023 sliding scale: alternative standard -> 40% x health-equity adjusted score 0.8
-/// = 32% (425.605(d)(1)(i)(A)(3)); PY2019 payments are not sequestered: 10,000,000 x 32% = 3,200,000.
+/// = 32% (425.605(d)(1)(i)(A)(3)); PY2019 payments are not sequestered: 10,000,000 x 32%, x 6/12.
 #[test]
 fn basic_a_sliding_scale_and_no_sequestration_in_2019() {
     let mut i = input(
@@ -287,9 +287,11 @@ fn basic_a_sliding_scale_and_no_sequestration_in_2019() {
     let s = run(&i);
     assert_eq!(s.final_sharing_rate, dec!(0.32));
     assert_eq!(s.shared_savings, dec!(3136000.00)); // x 98%
+    // PY2019, the 6-month first year of a 2019-07-01 agreement (425.200(c)(3)): 10,000,000 x 32%
+    // = 3,200,000, pro-rated x 6/12 (425.609(c)).
     i.performance_year = 2019;
     i.quality = score(dec!(0.8));
-    assert_eq!(run(&i).shared_savings, dec!(3200000.00));
+    assert_eq!(run(&i).shared_savings, dec!(1600000.00));
 }
 
 /// BASIC C-E loss limits: min(revenue share x participant revenue, benchmark share x benchmark)
@@ -461,7 +463,9 @@ fn basic_low_revenue_below_msr() {
 
 /// 6-month 2019 performance years: reconciled on all of 2019, then pro-rated to the months of
 /// participation (425.609(b)): 10,000,000 x 50% (no sequestration of PY2019 payments) = 5,000,000,
-/// x 6/12 = 2,500,000; a Track 2 loss of 4,000,000 x 40% = 1,600,000, x 6/12 = 800,000.
+/// x 6/12 = 2,500,000; a Track 2 loss of 4,000,000 x 40% = 1,600,000, x 6/12 = 800,000. The 2016
+/// starters' PY2019 is 6 months by the term (425.200(c)(2)), so 6 is the default; a stated
+/// participation_months overrides it.
 #[test]
 fn six_month_2019_performance_year_is_pro_rated() {
     let mut i = input(
@@ -473,9 +477,22 @@ fn six_month_2019_performance_year_is_pro_rated() {
         dec!(90000000),
     );
     i.quality = score(Decimal::ONE);
+    assert_eq!(run(&i).shared_savings, dec!(2500000.00));
+    i.participation_months = Some(12);
     assert_eq!(run(&i).shared_savings, dec!(5000000.00));
     i.participation_months = Some(6);
     assert_eq!(run(&i).shared_savings, dec!(2500000.00));
+    // The 2019-07-01 starters' first performance year is 6 months too (425.200(c)(3), 425.609(c)).
+    let mut b = input(
+        Track::BasicA,
+        S2019,
+        2019,
+        60_000,
+        dec!(100000000),
+        dec!(90000000),
+    );
+    b.quality = score(Decimal::ONE);
+    assert_eq!(run(&b).shared_savings, dec!(2000000.00)); // 10M x 40% x 6/12
     let mut t = input(
         Track::Track2,
         S2016,
@@ -494,6 +511,8 @@ fn six_month_2019_performance_year_is_pro_rated() {
 fn clear_errors() {
     let mut i = input(Track::Track1, S2016, 2017, 4_999, dec!(100), dec!(90));
     i.quality = score(Decimal::ONE);
+    let regulation = MsrSchedule::regulation();
+    i.msr_schedule = Some(&regulation);
     assert_eq!(
         reconcile(&i, &mut NoTrace),
         Err(SettlementError::MsrUndefined {
@@ -501,8 +520,7 @@ fn clear_errors() {
             min: 5_000
         })
     );
-    let ext = MsrSchedule::with_small_aco_extension();
-    i.msr_schedule = Some(&ext);
+    i.msr_schedule = None;
     assert!(reconcile(&i, &mut NoTrace).is_ok());
     i.msr_option = MsrOption::Fixed(dec!(0.01));
     assert_eq!(
@@ -589,6 +607,7 @@ fn explanation_cites_every_step() {
         rules,
         [
             "settlement.rule_set",
+            "settlement.agreement_term",
             "settlement.minimum_savings_rate",
             "settlement.savings_rate",
             "settlement.final_sharing_rate",
@@ -604,6 +623,223 @@ fn explanation_cites_every_step() {
         Some(s.net_amount().to_string())
     );
     assert_eq!(reconcile(&i, &mut NoTrace), Ok(s));
+}
+
+/// Pioneer PY2013 is the model's second year (its years ran January-December from 2012, not MSSP's
+/// 425.200(c)(1) 21/18-month first year): a loss of 25% x 70% = 17,500,000 is limited to the PY2 15%
+/// of the benchmark, 15,000,000 (the PY1 10% would give 10,000,000) [S mssp-rules.md section 5].
+#[test]
+fn pioneer_py2013_loss_beyond_10_percent_uses_the_py2_limit() {
+    let mut i = input(
+        Track::Pioneer,
+        Date::new(2012, 1, 1),
+        2013,
+        20_000,
+        dec!(100000000),
+        dec!(125000000),
+    );
+    i.msr_option = MsrOption::Fixed(dec!(0.01));
+    i.quality = score(Decimal::ONE);
+    let s = run(&i);
+    assert_eq!(s.loss_limit, Some(dec!(15000000)));
+    assert_eq!(
+        (s.outcome, s.shared_losses),
+        (Outcome::SharedLosses, dec!(15000000.00))
+    );
+    i.performance_year = 2012;
+    assert_eq!(run(&i).shared_losses, dec!(10000000.00)); // 25M x 60% = 15M, PY1 limit 10%
+}
+
+/// A Pioneer ACO's own arrangement: Genesys PHO owed 50% of its 2012 loss, not the core 60%
+/// [S AJMC, mssp-rules.md section 5]. Loss 5,100,000 on 175,000,000 (2.914%): x 50% = 2,550,000.
+/// An MLR of 3% distinct from the 1% MSR puts the same loss inside the corridor; a 50% sharing rate
+/// pays 5,000,000 x 50% x 98% = 2,450,000 of savings.
+#[test]
+fn pioneer_arrangement_rates() {
+    let mut i = input(
+        Track::Pioneer,
+        Date::new(2012, 1, 1),
+        2012,
+        15_000,
+        dec!(175000000),
+        dec!(180100000),
+    );
+    i.msr_option = MsrOption::Fixed(dec!(0.01));
+    i.quality = score(Decimal::ONE);
+    assert_eq!(run(&i).shared_losses, dec!(3060000.00)); // core: 60%
+    i.pioneer.shared_loss_rate = Some(dec!(0.5));
+    let s = run(&i);
+    assert_eq!(
+        (s.loss_rate, s.shared_losses),
+        (Some(dec!(0.5)), dec!(2550000.00))
+    );
+    i.pioneer.minimum_loss_rate = Some(dec!(0.03));
+    let s = run(&i);
+    assert_eq!((s.msr, s.mlr), (dec!(0.01), Some(dec!(0.03))));
+    assert_eq!(
+        (s.outcome, s.shared_losses),
+        (Outcome::WithinCorridor, Decimal::ZERO)
+    );
+    i.pioneer.sharing_rate = Some(dec!(0.5));
+    i.experience = Experience::Totals {
+        benchmark: dec!(175000000),
+        expenditures: dec!(170000000),
+    };
+    let s = run(&i);
+    assert_eq!(
+        (s.final_sharing_rate, s.shared_savings),
+        (dec!(0.5), dec!(2450000.00))
+    );
+    // Out of [0, 1], or on another track: refused, naming the field.
+    i.pioneer.sharing_rate = Some(dec!(1.5));
+    assert_eq!(
+        reconcile(&i, &mut NoTrace),
+        Err(SettlementError::OutOfRange(
+            "pioneer_arrangement.sharing_rate"
+        ))
+    );
+    let mut t = input(Track::Track1, S2016, 2017, 10_000, dec!(100), dec!(90));
+    t.quality = score(Decimal::ONE);
+    t.pioneer.shared_loss_rate = Some(dec!(0.5));
+    assert_eq!(
+        reconcile(&t, &mut NoTrace),
+        Err(SettlementError::PioneerTermsNotApplicable { track: "TRACK_1" })
+    );
+}
+
+/// Track 1+ in PY2021 (2018-01-01 agreement extended through 2021, 425.200(b)(3)(ii)(B)): losses
+/// 20,000,000 x 30% = 6,000,000, limited to 4% of the benchmark [R]. Track 1 from 2016 in PY2020 is
+/// refused: its term (with the 6-month 2019 extension) ended 2019-06-30.
+#[test]
+fn track_1_plus_in_2021_and_ended_terms() {
+    let mut i = input(
+        Track::Track1Plus,
+        Date::new(2018, 1, 1),
+        2021,
+        30_000,
+        dec!(100000000),
+        dec!(120000000),
+    );
+    i.msr_option = MsrOption::Fixed(dec!(0.01));
+    i.quality = standard(QualityStandard::Met, None);
+    assert_eq!(run(&i).shared_losses, dec!(4000000.00));
+    i.agreement_start = Date::new(2019, 1, 1);
+    assert_eq!(run(&i).shared_losses, dec!(4000000.00));
+    let t = input(Track::Track1, S2016, 2020, 30_000, dec!(100), dec!(90));
+    assert!(matches!(
+        reconcile(&t, &mut NoTrace),
+        Err(SettlementError::RuleSet(
+            rules::SelectError::PerformanceYearOutOfRange { last: 2019, .. }
+        ))
+    ));
+}
+
+/// Below 5,000 assigned beneficiaries the variable MSR defaults to CMS's published scale [S Tuva
+/// cms_mssp_connector seeds/mssp_msr_lookup.csv], for one-sided tracks (425.604(b) starts at 5,000;
+/// 425.605(b)(1)) and two-sided variable options alike. CMS's published MinSavPerc: PY2018 Track 1
+/// A2507, 605 -> 11.4635271%; Track 3 A2011, 4,324 -> 4.2714357%; PY2022 BASIC B A1737, 2,434 ->
+/// 6.05%. A supplied schedule still overrides it.
+#[test]
+fn msr_below_5000_defaults_to_cms_published_scale() {
+    let cases = [
+        (
+            Track::Track1,
+            S2016,
+            2018,
+            MsrOption::Default,
+            605,
+            dec!(0.114635271),
+        ),
+        (
+            Track::Track3,
+            Date::new(2017, 1, 1),
+            2018,
+            MsrOption::Variable,
+            4_324,
+            dec!(0.042714357),
+        ),
+        (
+            Track::BasicB,
+            S2019,
+            2022,
+            MsrOption::Default,
+            2_434,
+            dec!(0.0605),
+        ),
+        (
+            Track::BasicA,
+            S2019,
+            2020,
+            MsrOption::Default,
+            4_999,
+            dec!(0.039),
+        ),
+    ];
+    for (track, start, py, option, n, published) in cases {
+        let mut i = input(track, start, py, n, dec!(100000000), dec!(99000000));
+        i.msr_option = option;
+        i.quality = if py >= 2021 {
+            standard(QualityStandard::Met, None)
+        } else {
+            score(Decimal::ONE)
+        };
+        let mut trace = Vec::new();
+        let s = reconcile(&i, &mut trace).expect("reconciles");
+        assert_eq!(
+            s.msr.round_dp(published.scale()),
+            published,
+            "{track:?} {n}"
+        );
+        let msr_step = trace
+            .iter()
+            .find(|st| st.rule == "settlement.minimum_savings_rate")
+            .expect("msr step");
+        assert_eq!(msr_step.citation, msr::SMALL_ACO_SOURCE);
+        let flat = MsrSchedule::new(vec![MsrBand {
+            min: 0,
+            max: u64::MAX,
+            rate_at_min: dec!(0.05),
+            rate_at_max: dec!(0.05),
+        }])
+        .expect("valid");
+        i.msr_schedule = Some(&flat);
+        assert_eq!(run(&i).msr, dec!(0.05));
+    }
+}
+
+/// Section 5 of the conformance issue: a tiny benchmark made `gross / benchmark` panic ("Division
+/// overflowed"). Now the step is checked and names the input.
+#[test]
+fn tiny_benchmarks_are_refused_not_panicked_on() {
+    let tiny = Decimal::new(1, 28);
+    for (ub, exp) in [
+        (tiny, dec!(10)),
+        (dec!(0.01), dec!(1000000000000000000000000000)),
+        (tiny, Decimal::MAX),
+    ] {
+        let mut i = input(Track::Track1, S2016, 2017, 10_000, ub, exp);
+        i.quality = score(Decimal::ONE);
+        assert_eq!(
+            reconcile(&i, &mut NoTrace),
+            Err(SettlementError::Overflow {
+                step: "the savings rate (updated benchmark - expenditures) / updated benchmark",
+                field: "totals.updated_benchmark",
+            }),
+            "{ub} {exp}"
+        );
+    }
+    // The largest benchmark with no expenditures is representable: 10% of it is paid.
+    let mut i = input(
+        Track::Track1,
+        S2016,
+        2017,
+        10_000,
+        Decimal::MAX,
+        Decimal::ZERO,
+    );
+    i.quality = score(Decimal::ONE);
+    let s = run(&i);
+    assert_eq!(s.shared_savings, round_money(Decimal::MAX * dec!(0.1)));
 }
 
 fn money() -> impl Strategy<Value = Decimal> {
@@ -689,4 +925,98 @@ proptest! {
             prop_assert!(a - b <= dec!(0.003) / dec!(999));
         }
     }
+
+    /// No input in the whole representable range makes the engine panic (section 5 of the
+    /// conformance issue: a tiny benchmark overflowed the savings rate): every amount from 1e-28 to
+    /// 7.9e28 at every scale, any population, any fraction, every track and a year of its term; the
+    /// result is a settlement within its limits or an error.
+    #[test]
+    fn no_representable_input_panics(
+        t in term_case(), n in any::<u64>(), ub in any_decimal(), exp in any_decimal(),
+        q in fraction(), seq in proptest::option::of(fraction()), revenue in proptest::option::of(any_decimal()),
+        euc in prop_oneof![Just(None), any_decimal().prop_map(Some)],
+        two_way in proptest::option::of(any_decimal()), months in proptest::option::of(0u32..=12),
+        option in 0usize..7, year in proptest::option::of(any::<u32>()),
+        pioneer in (proptest::option::of(fraction()), proptest::option::of(fraction()), proptest::option::of(fraction())),
+    ) {
+        let mut i = prop_input(t, n, ub, exp, q);
+        i.msr_option = match option {
+            0 => MsrOption::Default,
+            1 => MsrOption::Variable,
+            k => MsrOption::Fixed(MsrOption::FIXED_CHOICES[k - 2]),
+        };
+        i.sequestration_rate = seq;
+        i.participant_revenue = revenue;
+        i.extreme_uncontrollable = euc.map_or(ExtremeUncontrollable::None, ExtremeUncontrollable::Amount);
+        i.two_way_blend_benchmark = two_way;
+        i.participation_months = months;
+        i.agreement_year = year;
+        if t.0 == Track::Pioneer {
+            i.pioneer = PioneerTerms { minimum_loss_rate: pioneer.0, shared_loss_rate: pioneer.1, sharing_rate: pioneer.2 };
+        }
+        if let Ok(s) = reconcile(&i, &mut NoTrace) {
+            prop_assert!(s.shared_savings <= round_money(s.payment_limit));
+            prop_assert!(s.shared_savings >= Decimal::ZERO && s.shared_losses >= Decimal::ZERO);
+            if let Some(limit) = s.loss_limit {
+                prop_assert!(s.shared_losses <= round_money(limit));
+            }
+        }
+    }
+
+    /// The same by enrollment type: per capita x person-years over the whole representable range.
+    #[test]
+    fn no_representable_enrollment_breakdown_panics(
+        t in term_case(), rows in proptest::array::uniform4(proptest::option::of((any_decimal(), any_decimal(), any_decimal()))),
+    ) {
+        let mut i = prop_input(t, 10_000, Decimal::ONE, Decimal::ZERO, Decimal::ONE);
+        i.experience = Experience::ByEnrollmentType(rows.map(|r| r.map(|(p, b, e)| EnrollmentExperience {
+            person_years: p,
+            benchmark_per_capita: b,
+            expenditures_per_capita: e,
+        })));
+        let _ = reconcile(&i, &mut NoTrace);
+    }
+}
+
+/// Any non-negative decimal: any 96-bit mantissa at any scale (0 to 7.9e28, down to 1e-28).
+fn any_decimal() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        (any::<u32>(), any::<u32>(), any::<u32>(), 0u32..=28)
+            .prop_map(|(lo, mid, hi, scale)| Decimal::from_parts(lo, mid, hi, false, scale)),
+        Just(Decimal::MAX),
+        Just(Decimal::new(1, 28)),
+        Just(Decimal::ZERO),
+        money(),
+    ]
+}
+
+/// Any fraction in [0, 1], at any scale.
+fn fraction() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        (0u64..=10_000_000_000, 0u32..=10).prop_map(|(m, scale)| (Decimal::from(m)
+            / Decimal::from(10_000_000_000u64))
+        .round_dp(scale)),
+        Just(Decimal::ZERO),
+        Just(Decimal::ONE),
+        Just(Decimal::new(1, 28)),
+    ]
+}
+
+/// Every track with an agreement start and a performance year of its term.
+fn term_case() -> impl Strategy<Value = (Track, Date, i32)> {
+    let mut cases = Vec::new();
+    for row in rules::AGREEMENT_TERMS {
+        let start = match row.starts {
+            rules::Starts::On(d) => d,
+            rules::Starts::JanuaryOf { first, .. } => Date::new(first, 1, 1),
+        };
+        for track in Track::ALL {
+            for py in start.year..start.year + 7 {
+                if rules::select(track, start, py).is_ok() {
+                    cases.push((track, start, py));
+                }
+            }
+        }
+    }
+    proptest::sample::select(cases)
 }
