@@ -359,6 +359,47 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
             "{field}"
         );
     }
+    // Pioneer terms apply to TRACK_PIONEER only: changed on a Pioneer request (Genesys PHO, PY2012,
+    // as in tests/grpc.rs).
+    let pioneer = |shared_loss_rate: &str| ReconciliationInput {
+        aco_id: "PIONEER-GENESYS".into(),
+        performance_year: 2012,
+        agreement_start_date: Some(Date {
+            year: 2012,
+            month: 1,
+            day: 1,
+        }),
+        track: Track::Pioneer.into(),
+        assigned_beneficiaries: 15_000,
+        experience: Some(Experience::Totals(ExpenditureTotals {
+            updated_benchmark: "175000000".into(),
+            expenditures: "180100000".into(),
+        })),
+        quality: Some(Quality {
+            standard: 0,
+            score: "1".into(),
+        }),
+        msr_option: MinimumSavingsRateOption::Fixed10.into(),
+        pioneer_arrangement: Some(pb::PioneerArrangement {
+            minimum_loss_rate: "0.02".into(),
+            shared_loss_rate: shared_loss_rate.into(),
+            sharing_rate: String::new(),
+        }),
+        ..Default::default()
+    };
+    client
+        .reconcile(reconcile("same-pioneer", pioneer("0.5")))
+        .await
+        .expect("pioneer");
+    let retry = client
+        .reconcile(reconcile("same-pioneer", pioneer("0.55")))
+        .await;
+    assert_eq!(
+        retry.map(|_| ()).expect_err("pioneer_arrangement").code(),
+        Code::AlreadyExists
+    );
+    changed.push("pioneer_arrangement");
+
     changed.retain(|f| !f.contains('.'));
     changed.dedup();
     let mut contract = message_fields("acorn.settlement.v1.ReconciliationInput");
