@@ -13,7 +13,7 @@ use std::hint::black_box;
 use attribution_svc::{
     engine::{
         Beneficiary, Enrollment, Line, Population, Registry, RuleSet, TieBreak, WindowKind, assign,
-        tally_into,
+        tally_lines,
     },
     run::encode,
     synthetic::{Config, Synthetic},
@@ -58,6 +58,8 @@ fn data(n: u32) -> Data {
                         specialty: r.specialty,
                         allowed_cents: r.allowed_cents,
                         version: r.version,
+                        claim_id: &r.claim_id,
+                        line_number: r.line_number,
                     },
                     &mut reg,
                 )
@@ -92,15 +94,12 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(d.lines as u64));
     group.bench_function("grouped", |b| {
         let mut tallies = Vec::with_capacity(8);
+        let mut scratch = Vec::with_capacity(32);
         b.iter(|| {
             let mut assigned = 0u32;
             for (facts, lines) in &d.benes {
-                tallies.clear();
-                for l in lines {
-                    if let Ok(c) = d.rules.classify(l, &d.reg) {
-                        tally_into(&mut tallies, &c);
-                    }
-                }
+                // Claim versions resolved per claim line (the synthetic lines carry claim ids).
+                tally_lines(&d.rules, &d.reg, lines, &mut scratch, &mut tallies, |_| {});
                 let a = assign(&d.rules, facts, &tallies, TieBreak::MostRecentService);
                 assigned += u32::from(a.aco.is_some());
             }

@@ -4,8 +4,9 @@
 //! panics) on damaged bytes.
 
 use crate::engine::{
-    Assignment, Beneficiary, Competitor, Day, Designation, Enrollment, Entity, EntityKind,
-    Ineligible, Reason, StepKind, Tally, eligibility::NotInEffect,
+    Assignment, Beneficiary, Bucket, ClaimKey, Competitor, Counted, Day, Designation, Enrollment,
+    Entity, EntityKind, Ineligible, Period, Reason, Skip, StepKind, Tally, Version,
+    eligibility::NotInEffect,
 };
 use crate::input::RawBeneficiary;
 use crate::run::LineStats;
@@ -159,22 +160,120 @@ impl StoredBeneficiary {
     }
 }
 
-/// One upload batch, aggregated: records, partial tallies keyed by beneficiary, and counters.
+/// One version of a claim line with a claim id, as stored in a batch: it cannot be aggregated
+/// before every batch is in, since its cancellation or adjustment may come later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// Beneficiary id.
+    pub beneficiary_id: String,
+    /// The claim line.
+    pub key: ClaimKey,
+    /// The version.
+    pub version: Version,
+    /// The line classified as its claim line's current version (entity by name).
+    pub outcome: Result<(Named, Counted), Skip>,
+}
+
+/// One upload batch, aggregated: records, partial tallies of lines without a claim id keyed by
+/// beneficiary, the versions of lines with a claim id, and counters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Batch {
     /// Beneficiary records.
     pub beneficiaries: Vec<StoredBeneficiary>,
     /// (beneficiary id, entity, tally) with the tally's own entity ignored.
     pub tallies: Vec<(String, Named, Tally)>,
+    /// Claim-line versions (lines with a claim id).
+    pub versions: Vec<StoredVersion>,
     /// Line counters.
     pub stats: LineStats,
 }
 
-/// Batch layouts: `0xB1` (enrollment without the Part A-only / Part B-only split, still read) and
-/// `0xB2` (the current one).
+fn version_code(v: Version) -> u8 {
+    match v {
+        Version::Original => 0,
+        Version::Cancellation => 1,
+        Version::Adjustment => 2,
+    }
+}
+
+fn put_version(w: &mut W, v: &StoredVersion) {
+    w.str(&v.beneficiary_id);
+    w.u64(v.key.claim);
+    w.u32(v.key.line);
+    w.u8(version_code(v.version));
+    match &v.outcome {
+        Err(s) => {
+            w.u8(0);
+            w.u8(s.index() as u8);
+        }
+        Ok((named, c)) => {
+            w.u8(1);
+            put_named(w, named);
+            w.u8(u8::from(c.period == Period::Window)
+                | u8::from(c.bucket == Bucket::Step2) << 1
+                | u8::from(c.physician) << 2
+                | u8::from(c.npp) << 3);
+            w.i32(c.sign);
+            w.i64(c.cents);
+            w.i32(c.day.0);
+        }
+    }
+}
+
+fn get_version(r: &mut R<'_>) -> Result<StoredVersion, Damaged> {
+    let beneficiary_id = r.str()?.to_string();
+    let key = ClaimKey {
+        claim: r.u64()?,
+        line: r.u32()?,
+    };
+    let version = match r.u8()? {
+        0 => Version::Original,
+        1 => Version::Cancellation,
+        2 => Version::Adjustment,
+        _ => return Err(Damaged("version")),
+    };
+    let outcome = match r.u8()? {
+        0 => Err(*Skip::ALL.get(usize::from(r.u8()?)).ok_or(Damaged("skip"))?),
+        1 => {
+            let named = get_named(r)?;
+            let f = r.u8()?;
+            let c = Counted {
+                entity: Entity::default(),
+                period: if f & 1 != 0 {
+                    Period::Window
+                } else {
+                    Period::Lookback
+                },
+                bucket: if f & 2 != 0 {
+                    Bucket::Step2
+                } else {
+                    Bucket::Step1
+                },
+                physician: f & 4 != 0,
+                npp: f & 8 != 0,
+                sign: r.i32()?,
+                cents: r.i64()?,
+                day: Day(r.i32()?),
+            };
+            Ok((named, c))
+        }
+        _ => return Err(Damaged("outcome")),
+    };
+    Ok(StoredVersion {
+        beneficiary_id,
+        key,
+        version,
+        outcome,
+    })
+}
+
+/// Batch layouts: `0xB1` (enrollment without the Part A-only / Part B-only split), `0xB2` (no
+/// claim-line versions), both still read, and `0xB3` (the current one).
 const BATCH_TAG_V1: u8 = 0xB1;
-const BATCH_TAG: u8 = 0xB2;
-/// Result layouts: `0xA1` (no split, still read) and `0xA2`.
+const BATCH_TAG_V2: u8 = 0xB2;
+const BATCH_TAG: u8 = 0xB3;
+/// Result layouts: `0xA1` (no split, ACO indexes as i32; still read) and `0xA2` (ACO indexes as
+/// i64).
 const RESULT_TAG_V1: u8 = 0xA1;
 const RESULT_TAG: u8 = 0xA2;
 
@@ -262,15 +361,20 @@ impl Batch {
         for s in self.stats.skipped {
             w.u64(s);
         }
+        w.u32(self.versions.len() as u32);
+        for v in &self.versions {
+            put_version(&mut w, v);
+        }
         w.0
     }
 
     /// Decodes a batch.
     pub fn decode(bytes: &[u8]) -> Result<Batch, Damaged> {
         let mut r = R(bytes);
-        let split = match r.u8()? {
-            BATCH_TAG => true,
-            BATCH_TAG_V1 => false,
+        let (split, versions) = match r.u8()? {
+            BATCH_TAG => (true, true),
+            BATCH_TAG_V2 => (true, false),
+            BATCH_TAG_V1 => (false, false),
             _ => return Err(Damaged("batch tag")),
         };
         let mut b = Batch::default();
@@ -296,6 +400,11 @@ impl Batch {
         b.stats.counted = r.u64()?;
         for s in &mut b.stats.skipped {
             *s = r.u64()?;
+        }
+        if versions {
+            for _ in 0..r.count(23)? {
+                b.versions.push(get_version(&mut r)?);
+            }
         }
         if !r.0.is_empty() {
             return Err(Damaged("trailing bytes"));
@@ -386,7 +495,8 @@ const NOT_IN_EFFECT: [NotInEffect; 4] = [
 pub fn encode_result(a: &Assignment, b: &Beneficiary, named: impl Fn(Entity) -> Named) -> Vec<u8> {
     let mut w = W::default();
     w.u8(RESULT_TAG);
-    w.i32(a.aco.map_or(-1, |x| x as i32));
+    // ACO indexes as i64 (-1 = none): every u32 index round-trips.
+    w.i64(a.aco.map_or(-1, i64::from));
     w.u8(step_code(a.step));
     let (rc, rd) = reason_code(a.reason);
     w.u8(rc);
@@ -426,7 +536,7 @@ pub fn encode_result(a: &Assignment, b: &Beneficiary, named: impl Fn(Entity) -> 
         Designation::Ambiguous => w.u8(3),
     }
     w.u16(b.designated_specialty.unwrap_or(u16::MAX));
-    w.i32(b.prior_aco.map_or(-1, |x| x as i32));
+    w.i64(b.prior_aco.map_or(-1, i64::from));
     w.0
 }
 
@@ -454,7 +564,15 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
             }
         }
     };
-    let aco = r.i32()?;
+    // The 0xA1 layout kept ACO indexes as i32.
+    let index = |r: &mut R<'_>| -> Result<i64, Damaged> {
+        if split {
+            r.i64()
+        } else {
+            r.i32().map(i64::from)
+        }
+    };
+    let aco = index(&mut r)?;
     let step = match r.u8()? {
         0 => None,
         1 => Some(StepKind::VoluntaryAlignment),
@@ -501,7 +619,7 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
         _ => return Err(Damaged("designation")),
     };
     let spec = r.u16()?;
-    let prior = r.i32()?;
+    let prior = index(&mut r)?;
     if !r.0.is_empty() {
         return Err(Damaged("trailing bytes"));
     }
@@ -560,10 +678,37 @@ mod tests {
                 ("1EG4TE5MK73".into(), Named::Aco(3), t),
                 ("1EG4TE5MK73".into(), Named::Tin("987654321".into()), t),
             ],
+            versions: vec![
+                StoredVersion {
+                    beneficiary_id: "1EG4TE5MK73".into(),
+                    key: ClaimKey::new("1000000000001", 2),
+                    version: Version::Adjustment,
+                    outcome: Ok((
+                        Named::Tin("987654321".into()),
+                        Counted {
+                            entity: Entity::default(),
+                            period: Period::Window,
+                            bucket: Bucket::Step2,
+                            physician: true,
+                            npp: false,
+                            sign: 1,
+                            cents: -12_345,
+                            day: Day(19_801),
+                        },
+                    )),
+                },
+                StoredVersion {
+                    beneficiary_id: "1EG4TE5MK73".into(),
+                    key: ClaimKey::new("1000000000001", 3),
+                    version: Version::Cancellation,
+                    outcome: Err(Skip::SharedParticipant),
+                },
+            ],
             stats: LineStats {
-                lines: 9,
+                lines: 11,
                 counted: 7,
                 skipped: [1, 1, 0, 0, 0],
+                ..LineStats::default()
             },
         };
         let bytes = batch.encode();

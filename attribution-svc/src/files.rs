@@ -67,27 +67,38 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
             run.add_beneficiary(b)
         }));
     }
-    for p in &files.claims {
-        report.merge(csv::read_claims(open(p)?, &label(p), |l| {
-            let _ = run.add_line(l);
-        }));
-    }
-    for p in &files.cclf5 {
-        report.merge(cclf::read_cclf5(open(p)?, &label(p), |l| {
-            let _ = run.add_line(l);
-        }));
-    }
     let mut headers = std::collections::HashMap::new();
     for p in &files.cclf1 {
         let (h, r) = cclf::read_cclf1(open(p)?, &label(p));
         headers.extend(h);
         report.merge(r);
     }
-    for p in &files.cclf2 {
-        report.merge(cclf::read_cclf2(open(p)?, &label(p), &headers, |l| {
-            let _ = run.add_line(l);
-        }));
+    // Two passes over the claim files: the first notes the claim lines that have a cancellation or
+    // adjustment (its report is dropped: the second pass reports), so the second tallies every
+    // other line as it comes instead of keeping it until the end.
+    for pass in [true, false] {
+        let mut line = |l: &crate::input::RawLine<'_>| {
+            if pass {
+                run.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
+            } else {
+                let _ = run.add_line(l);
+            }
+        };
+        let mut r = Report::default();
+        for p in &files.claims {
+            r.merge(csv::read_claims(open(p)?, &label(p), &mut line));
+        }
+        for p in &files.cclf5 {
+            r.merge(cclf::read_cclf5(open(p)?, &label(p), &mut line));
+        }
+        for p in &files.cclf2 {
+            r.merge(cclf::read_cclf2(open(p)?, &label(p), &headers, &mut line));
+        }
+        if !pass {
+            report.merge(r);
+        }
     }
+    run.finish();
     Ok((run, report))
 }
 

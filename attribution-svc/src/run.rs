@@ -3,14 +3,22 @@
 //! drive it.
 //!
 //! Memory per beneficiary: the identifier (interned once), its facts (about 40 bytes) and one
-//! 64-byte tally per entity that furnished primary care ([`crate::engine::Population`]); raw lines
-//! are never kept.
+//! 64-byte tally per entity that furnished primary care ([`crate::engine::Population`]). Lines
+//! without a claim id are tallied as they come. A line with a claim id is one version of its
+//! claim line, and a cancellation may arrive after its original in any later file or batch: a
+//! claim line with a cancellation or adjustment keeps its resolution state (about 80 bytes: the
+//! key, the current version's classification and two counters) until [`Run::finish`] tallies its
+//! current version once ([`crate::engine::versions`]). Callers that can read their input twice
+//! (files, stored batches) first [`Run::prescan`] every line, so that claim lines with an original
+//! only (about 97% of them) are tallied at once and cost nothing more; without a prescan every
+//! claim line with a claim id keeps its state until `finish` (correct, about 2 KB per beneficiary).
 
 use std::collections::HashMap;
 
 use crate::engine::{
-    self, AcoSpec, Assignment, Beneficiary, ClaimType, Entity, Line, Population, Registry,
-    RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, WindowKind, codes,
+    self, AcoSpec, Assignment, Beneficiary, ClaimKey, ClaimType, Counted, Entity, Line, Population,
+    Registry, RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, Version, Versions, WindowKind,
+    codes,
 };
 use crate::input::{RawBeneficiary, RawLine, small_code};
 
@@ -36,16 +44,25 @@ pub struct LineStats {
     pub counted: u64,
     /// Lines not counted, by [`Skip`] (index order of [`Skip::ALL`]).
     pub skipped: [u64; 5],
+    /// Claim-line versions that do not count: cancelled or replaced versions and the
+    /// cancellations that retired them.
+    pub superseded: u64,
+    /// Cancellations whose original was not received (ignored).
+    pub unmatched_cancellations: u64,
 }
 
 impl LineStats {
     /// Adds another set of counters.
     pub fn merge(&mut self, o: &LineStats) {
-        self.lines += o.lines;
-        self.counted += o.counted;
+        self.lines = self.lines.saturating_add(o.lines);
+        self.counted = self.counted.saturating_add(o.counted);
         for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
+        self.superseded = self.superseded.saturating_add(o.superseded);
+        self.unmatched_cancellations = self
+            .unmatched_cancellations
+            .saturating_add(o.unmatched_cancellations);
     }
 }
 
@@ -161,6 +178,10 @@ pub struct Run {
     benes: BeneIds,
     facts: Vec<Beneficiary>,
     pop: Population,
+    /// Claim lines with a claim id, by (beneficiary, claim line), until [`Run::finish`].
+    versions: HashMap<(u32, ClaimKey), Versions<Result<Counted, Skip>>>,
+    /// After a [`Run::prescan`]: the claim lines that have a cancellation or adjustment.
+    touched: Option<std::collections::HashSet<(u32, ClaimKey)>>,
     /// Line counters.
     pub stats: LineStats,
     /// Beneficiary records received.
@@ -181,6 +202,7 @@ pub fn encode(raw: &RawLine<'_>, reg: &mut Registry) -> Line {
         specialty: codes::specialty_key(raw.specialty),
         allowed_cents: raw.allowed_cents,
         version: raw.version,
+        claim: ClaimKey::new(raw.claim_id, raw.line_number),
     }
 }
 
@@ -202,6 +224,8 @@ impl Run {
             benes: BeneIds::default(),
             facts: Vec::new(),
             pop: Population::new(),
+            versions: HashMap::new(),
+            touched: None,
             stats: LineStats::default(),
             beneficiary_records: 0,
         })
@@ -228,9 +252,26 @@ impl Run {
         self.beneficiary_records += 1;
     }
 
-    /// Adds a claim line; returns why it does not count, if it does not.
+    /// Adds a claim line. A line without a claim id is classified and tallied now (returning why
+    /// it does not count, if it does not); a line with one is kept as a version of its claim line
+    /// until [`Run::finish`] (`Ok`).
     pub fn add_line(&mut self, raw: &RawLine<'_>) -> Result<(), Skip> {
         let line = encode(raw, &mut self.reg);
+        if line.claim.is_some() {
+            let b = self.bene(raw.beneficiary_id);
+            let untouched = line.version == Version::Original
+                && self
+                    .touched
+                    .as_ref()
+                    .is_some_and(|t| !t.contains(&(b, line.claim)));
+            if !untouched {
+                self.stats.lines += 1;
+                let outcome = self.rules.classify(&line.as_current(), &self.reg);
+                self.add_version(b, line.claim, line.version, outcome);
+                return Ok(());
+            }
+            // An original whose claim line has no other version (prescan): it counts as it is.
+        }
         self.stats.lines += 1;
         match self.rules.classify(&line, &self.reg) {
             Ok(c) => {
@@ -246,14 +287,99 @@ impl Run {
         }
     }
 
+    /// First pass over the input (call for every claim line before the first [`Run::add_line`] or
+    /// [`Run::add_stored_version`]): notes the claim lines that have a cancellation or an
+    /// adjustment, so the others are tallied as they come in the second pass.
+    pub fn prescan(&mut self, beneficiary_id: &str, claim_id: &str, line_number: u32, v: Version) {
+        self.prescan_key(beneficiary_id, ClaimKey::new(claim_id, line_number), v);
+    }
+
+    /// [`Run::prescan`] by claim key (stored batches).
+    pub fn prescan_key(&mut self, beneficiary_id: &str, key: ClaimKey, v: Version) {
+        let b = self.bene(beneficiary_id);
+        let touched = self.touched.get_or_insert_with(Default::default);
+        if key.is_some() && v != Version::Original {
+            touched.insert((b, key));
+        }
+    }
+
+    /// Adds one version of a claim line: `outcome` is the line classified as its claim line's
+    /// current version (unused for a cancellation).
+    fn add_version(
+        &mut self,
+        bene: u32,
+        key: ClaimKey,
+        version: Version,
+        outcome: Result<Counted, Skip>,
+    ) {
+        self.versions
+            .entry((bene, key))
+            .or_default()
+            .push(version, outcome);
+    }
+
+    /// Adds a stored version of a claim line (from an upload batch, whose counters already count
+    /// the line) of a beneficiary.
+    pub fn add_stored_version(
+        &mut self,
+        beneficiary_id: &str,
+        key: ClaimKey,
+        version: Version,
+        outcome: Result<Counted, Skip>,
+    ) {
+        let b = self.bene(beneficiary_id);
+        let untouched = version == Version::Original
+            && self
+                .touched
+                .as_ref()
+                .is_some_and(|t| !t.contains(&(b, key)));
+        match outcome {
+            Ok(c) if untouched => {
+                self.pop.add(b, &c);
+                self.stats.counted += 1;
+            }
+            Err(s) if untouched => self.stats.skipped[s.index()] += 1,
+            _ => self.add_version(b, key, version, outcome),
+        }
+    }
+
+    /// Resolves every claim line's versions and tallies each line's current version (call once
+    /// every line is in; more lines may follow and a later call resolves those).
+    pub fn finish(&mut self) {
+        self.touched = None;
+        for ((b, _), v) in std::mem::take(&mut self.versions) {
+            let r = v.resolve();
+            self.stats.superseded = self.stats.superseded.saturating_add(r.superseded);
+            self.stats.unmatched_cancellations = self
+                .stats
+                .unmatched_cancellations
+                .saturating_add(r.unmatched_cancellations);
+            match r.current {
+                Some(Ok(c)) => {
+                    self.pop.add(b, &c);
+                    self.stats.counted += 1;
+                }
+                Some(Err(s)) => self.stats.skipped[s.index()] += 1,
+                None => {}
+            }
+        }
+    }
+
+    /// Claim lines waiting for [`Run::finish`].
+    pub fn pending_claim_lines(&self) -> usize {
+        self.versions.len()
+    }
+
     /// Merges a partial tally (from a stored batch) of a beneficiary.
     pub fn add_tally(&mut self, beneficiary_id: &str, t: &Tally) {
         let b = self.bene(beneficiary_id);
         self.pop.merge(b, t);
     }
 
-    /// Releases spare capacity (call before assigning a large population).
+    /// Resolves claim versions ([`Run::finish`]) and releases spare capacity (call before
+    /// assigning a large population).
     pub fn shrink(&mut self) {
+        self.finish();
         self.pop.shrink();
         self.facts.shrink_to_fit();
         self.benes.keys.shrink_to_fit();
@@ -275,7 +401,8 @@ impl Run {
     }
 
     /// Assigns every beneficiary, calling `each(beneficiary id, facts, assignment)`, and returns the
-    /// per-ACO counts (every ACO of the run, in participant-list order).
+    /// per-ACO counts (every ACO of the run, in participant-list order). Claim lines with a claim
+    /// id count only once resolved: call [`Run::finish`] (or [`Run::shrink`]) first.
     pub fn assign_all(
         &self,
         mut each: impl FnMut(&str, &Beneficiary, &Assignment),
@@ -323,6 +450,80 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::synthetic::{Config, Synthetic};
+
+    /// With or without a prescan, and whatever the order of the lines, a run gives every
+    /// beneficiary the same assignment and the same line counters (the synthetic population has
+    /// cancelled and adjusted claim lines).
+    #[test]
+    fn prescan_and_line_order_do_not_change_results() {
+        let s = Synthetic::new(Config {
+            beneficiaries: 3_000,
+            ..Config::default()
+        });
+        let cfg = RunConfig {
+            performance_year: s.config().performance_year,
+            window: WindowKind::Retrospective,
+            tie_break: TieBreak::MostRecentService,
+            acos: s.acos().to_vec(),
+        };
+        let mut recs = Vec::new();
+        for i in 0..3_000 {
+            let _ = s.beneficiary(i, &mut recs);
+        }
+        fn raw(r: &crate::synthetic::ClaimRecord) -> RawLine<'_> {
+            RawLine {
+                beneficiary_id: &r.beneficiary_id,
+                day: r.service_date,
+                hcpcs: r.hcpcs,
+                revenue_center: r.revenue_center,
+                place_of_service: r.place_of_service,
+                claim_type: r.claim_type,
+                tin: &r.tin,
+                ccn: &r.ccn,
+                specialty: r.specialty,
+                allowed_cents: r.allowed_cents,
+                version: r.version,
+                claim_id: &r.claim_id,
+                line_number: r.line_number,
+            }
+        }
+        assert!(recs.iter().any(|r| r.version == Version::Cancellation));
+        let results = |prescan: bool, reverse: bool| {
+            let mut run = Run::new(&cfg).expect("run");
+            let order: Vec<&crate::synthetic::ClaimRecord> = if reverse {
+                recs.iter().rev().collect()
+            } else {
+                recs.iter().collect()
+            };
+            if prescan {
+                for r in &order {
+                    run.prescan(&r.beneficiary_id, &r.claim_id, r.line_number, r.version);
+                }
+            }
+            for r in &order {
+                let _ = run.add_line(&raw(r));
+            }
+            run.finish();
+            let mut out = Vec::new();
+            run.assign_all(|id, _, a| {
+                out.push((id.to_string(), a.aco, a.reason, a.competing.clone()))
+            });
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            (out, run.stats)
+        };
+        let base = results(false, false);
+        assert!(base.1.superseded > 0);
+        assert_eq!(
+            base.1.lines,
+            base.1.counted
+                + base.1.skipped.iter().sum::<u64>()
+                + base.1.superseded
+                + base.1.unmatched_cancellations
+        );
+        assert_eq!(results(true, false), base);
+        assert_eq!(results(true, true), base);
+    }
 
     #[test]
     fn beneficiary_ids_round_trip_packed_or_not() {

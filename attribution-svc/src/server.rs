@@ -1,10 +1,11 @@
 //! The gRPC adapter: `acorn.attribution.v1.AttributionService` over the rule engine and the store.
 //!
 //! Protobuf types stay here. Every request is validated at the edge (every problem reported at once
-//! as `INVALID_ARGUMENT` with field violations); an upload batch is classified and aggregated into
-//! partial tallies and committed as one unit (acknowledged = committed, all or nothing per
-//! message); finalize replays the stored batches through [`crate::run::Run`], assigns everyone and
-//! commits the results and the frozen run in one transaction.
+//! as `INVALID_ARGUMENT` with field violations); an upload batch is classified, its lines without
+//! a claim id aggregated into partial tallies and its claim-line versions kept one by one, and
+//! committed as one unit (acknowledged = committed, all or nothing per message); finalize replays
+//! the stored batches through [`crate::run::Run`] (resolving claim versions across batches),
+//! assigns everyone and commits the results and the frozen run in one transaction.
 //!
 //! Beneficiary identifiers never appear in logs or in error messages; spans carry run and request
 //! ids only.
@@ -25,10 +26,10 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    codec::{self, Batch, Named, StoredBeneficiary},
+    codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
     engine::{
-        self, AcoSpec, ClaimType, Day, Enrollment, Entity, EntityKind, Registry, RuleError,
-        RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
+        self, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
+        RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
     },
     input::{MAX_LINE_CENTS, RawLine, parse_cents},
     run::{AcoCounts, LineStats, Run, RunConfig, encode},
@@ -200,6 +201,8 @@ fn line_counts(s: &LineStats) -> pb::LineCounts {
             + s.skipped[Skip::NoBillingEntity.index()],
         specialty_not_counted: s.skipped[Skip::NotCountedPractitioner.index()],
         shared_participant: s.skipped[Skip::SharedParticipant.index()],
+        cancelled: s.superseded,
+        unmatched_cancellations: s.unmatched_cancellations,
     }
 }
 
@@ -504,12 +507,28 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
                 specialty: &l.specialty,
                 allowed_cents: cents,
                 version,
+                claim_id: &l.claim_id,
+                line_number: l.line_number,
             },
             &mut local,
         );
         line.tin = professional.then(|| local.tin_from(&l.tin, &ctx.reg));
         line.ccn = (!professional && !l.ccn.is_empty()).then(|| local.ccn_from(&l.ccn, &ctx.reg));
         batch.stats.lines += 1;
+        if line.claim.is_some() {
+            // A version of a claim line: resolved at finalize, once every batch is in.
+            let outcome = ctx
+                .rules
+                .classify(&line.as_current(), &local)
+                .map(|c| (codec::named(&local, c.entity), c));
+            batch.versions.push(StoredVersion {
+                beneficiary_id: l.beneficiary_id.clone(),
+                key: line.claim,
+                version,
+                outcome,
+            });
+            continue;
+        }
         match ctx.rules.classify(&line, &local) {
             Ok(c) => {
                 batch.stats.counted += 1;
@@ -595,6 +614,30 @@ impl AttributionApi {
         request_id: &str,
     ) -> Result<Finalization, Status> {
         let mut run = Run::new(&ctx.cfg).map_err(rule_status)?;
+        // First pass: the claim lines with a cancellation or adjustment (the rest are tallied as
+        // they are replayed, not kept until every batch is in).
+        let mut after = 0i64;
+        loop {
+            let page = self
+                .store
+                .batches(stored.seq, after, FINALIZE_PAGE)
+                .await
+                .map_err(store_status)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            run = tokio::task::spawn_blocking(move || {
+                for (_, body) in &page {
+                    let b = Batch::decode(body)?;
+                    for v in &b.versions {
+                        run.prescan_key(&v.beneficiary_id, v.key, v.version);
+                    }
+                }
+                Ok::<_, codec::Damaged>(run)
+            })
+            .await
+            .map_err(|_| Status::internal("finalize worker failed"))?
+            .map_err(damaged)?;
+        }
         let mut after = 0i64;
         let mut batches = 0u64;
         loop {
@@ -619,6 +662,20 @@ impl AttributionApi {
                             Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
                         };
                         run.add_tally(bene, &Tally { entity, ..*t });
+                    }
+                    for v in &b.versions {
+                        let outcome = match &v.outcome {
+                            Ok((named, c)) => {
+                                let entity = match named {
+                                    Named::Aco(i) => Entity::aco(*i),
+                                    Named::Tin(s) => Entity::tin(run.reg.tin(s)),
+                                    Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
+                                };
+                                Ok(Counted { entity, ..*c })
+                            }
+                            Err(s) => Err(*s),
+                        };
+                        run.add_stored_version(&v.beneficiary_id, v.key, v.version, outcome);
                     }
                     run.stats.merge(&b.stats);
                 }
@@ -1265,6 +1322,188 @@ where
             "UploadAssignmentData" => self.upload.call(req),
             "CreateAssignmentRun" => self.create.call(req),
             _ => self.small.call(req),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ctx() -> Context {
+        let cfg = RunConfig {
+            performance_year: 2024,
+            window: WindowKind::Retrospective,
+            tie_break: TieBreak::MostRecentService,
+            acos: vec![AcoSpec {
+                id: "A".into(),
+                tins: vec!["111111111".into()],
+                ccns: vec!["011800".into()],
+                npis: vec![],
+            }],
+        };
+        let rules = RuleSet::new(2024, WindowKind::Retrospective).expect("rules");
+        let reg = Registry::new(&cfg.acos);
+        Context { cfg, rules, reg }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("99213".to_string()),
+            Just("111111111".to_string()),
+            Just("-10000000000.00".to_string()),
+            Just("10000000000.01".to_string()),
+            "[0-9.\\-]{0,16}",
+            "\\PC{0,70}",
+            any::<String>(),
+        ]
+    }
+
+    fn date() -> impl Strategy<Value = Option<common::Date>> {
+        prop::option::of(
+            (any::<i32>(), any::<i32>(), any::<i32>()).prop_map(|(y, m, d)| common::Date {
+                year: y,
+                month: m,
+                day: d,
+            }),
+        )
+    }
+
+    fn line() -> impl Strategy<Value = pb::ClaimLine> {
+        (
+            (text(), any::<u32>(), text(), date(), text(), text()),
+            (text(), text(), text(), text(), text(), text()),
+            (any::<i32>(), any::<i32>()),
+        )
+            .prop_map(
+                |(
+                    (claim_id, line_number, beneficiary_id, service_date, hcpcs, revenue_center),
+                    (place_of_service, tin, ccn, npi, specialty, allowed),
+                    (adjustment, claim_type),
+                )| pb::ClaimLine {
+                    claim_id,
+                    line_number,
+                    beneficiary_id,
+                    service_date,
+                    hcpcs,
+                    revenue_center,
+                    place_of_service,
+                    tin,
+                    ccn,
+                    npi,
+                    specialty,
+                    allowed,
+                    adjustment: adjustment % 4,
+                    claim_type: claim_type % 7,
+                },
+            )
+    }
+
+    fn beneficiary() -> impl Strategy<Value = pb::Beneficiary> {
+        (
+            (text(), any::<[u32; 5]>(), any::<(bool, bool)>(), date()),
+            (text(), text(), text(), text()),
+        )
+            .prop_map(|((id, m, (us, other), death), (npi, tin, spec, prior))| {
+                pb::Beneficiary {
+                    beneficiary_id: id,
+                    months_part_a_and_b: m[0],
+                    months_part_a_or_b_only: m[1],
+                    months_group_health_plan: m[2],
+                    us_resident: us,
+                    other_initiative: other,
+                    date_of_death: death,
+                    designated_npi: npi,
+                    designated_tin: tin,
+                    designated_specialty: spec,
+                    prior_year_aco_id: prior,
+                    months_part_a_only: m[3],
+                    months_part_b_only: m[4],
+                }
+            })
+    }
+
+    proptest! {
+        /// Any upload message, every field over its whole representable range (dates of any i32
+        /// parts, any u32 month counts and line numbers, any enum number, any text), is a batch
+        /// or INVALID_ARGUMENT, never a panic; a rejected field is named and a violation never
+        /// holds the beneficiary id.
+        #[test]
+        fn any_upload_message_is_a_batch_or_invalid_argument(
+            beneficiaries in prop::collection::vec(beneficiary(), 0..4),
+            claim_lines in prop::collection::vec(line(), 0..8),
+        ) {
+            let msg = pb::UploadAssignmentDataRequest {
+                request_id: "r".into(),
+                run_id: "x".into(),
+                beneficiaries,
+                claim_lines,
+            };
+            match build_batch(&ctx(), &msg) {
+                Ok(b) => {
+                    prop_assert_eq!(b.stats.lines, msg.claim_lines.len() as u64);
+                    let enc = b.encode();
+                    prop_assert_eq!(Batch::decode(&enc).map_err(|_| ()), Ok(b));
+                }
+                Err(s) => {
+                    prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
+                    let text = format!("{:?}", s);
+                    for l in &msg.claim_lines {
+                        if l.beneficiary_id.len() > 3 {
+                            prop_assert!(!s.message().contains(&l.beneficiary_id));
+                        }
+                    }
+                    prop_assert!(!text.is_empty());
+                }
+            }
+        }
+
+        /// Any CreateAssignmentRun request validates or is INVALID_ARGUMENT, never a panic.
+        #[test]
+        fn any_create_request_validates_or_is_invalid_argument(
+            year in any::<i32>(),
+            window in any::<i32>(),
+            mode in any::<i32>(),
+            quarter in any::<i32>(),
+            tie in any::<i32>(),
+            ids in prop::collection::vec(text(), 0..4),
+        ) {
+            let r = pb::CreateAssignmentRunRequest {
+                request_id: "r".into(),
+                performance_year: year,
+                window,
+                mode,
+                quarter,
+                acos: ids
+                    .iter()
+                    .map(|id| pb::AcoParticipants {
+                        aco_id: id.clone(),
+                        tins: vec![id.clone()],
+                        ccns: vec![],
+                        npis: vec![id.clone()],
+                    })
+                    .collect(),
+                tie_break: tie,
+            };
+            match validate_create(&r) {
+                Ok(cfg) => prop_assert!(RuleSet::new(cfg.performance_year, cfg.window).is_ok()),
+                Err(s) => prop_assert_eq!(s.code(), tonic::Code::InvalidArgument),
+            }
+        }
+    }
+
+    #[test]
+    fn page_tokens_round_trip_only_for_their_run_and_aco() {
+        for offset in [0, 1, 999, u64::MAX] {
+            let t = page_token::encode("run-1", "A", offset);
+            assert_eq!(page_token::decode("run-1", "A", &t), Some(offset));
+            assert_eq!(page_token::decode("run-2", "A", &t), None);
+            assert_eq!(page_token::decode("run-1", "B", &t), None);
+        }
+        for bad in ["", "zz", "AAAA", "before:5", "\u{0}"] {
+            assert_eq!(page_token::decode("run-1", "A", bad), None, "{bad:?}");
         }
     }
 }

@@ -882,3 +882,119 @@ async fn request_size_limits_per_rpc() {
         .expect("a bounded message fits");
     server.stop().await;
 }
+
+/// Claim versions across batches: a cancellation in a later message removes its own claim line
+/// (same claim_id and line_number) and nothing else; a cancellation with no original is ignored and
+/// counted (LineCounts.unmatched_cancellations).
+#[tokio::test]
+async fn cancellations_apply_to_their_own_claim_line_across_batches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("attribution.db")).await;
+    let mut client = server.client().await;
+    let run = client
+        .create_assignment_run(create("v"))
+        .await
+        .expect("create")
+        .into_inner()
+        .run
+        .expect("run");
+    let bene = common::id(1);
+    let line =
+        |claim: &str, tin: &str, allowed: &str, adjustment: pb::ClaimAdjustment| pb::ClaimLine {
+            claim_id: claim.into(),
+            line_number: 1,
+            beneficiary_id: bene.clone(),
+            service_date: Some(acorn_proto::common::v1::Date {
+                year: 2024,
+                month: 3,
+                day: 1,
+            }),
+            hcpcs: "99213".into(),
+            place_of_service: "11".into(),
+            tin: tin.into(),
+            specialty: "08".into(),
+            allowed: allowed.into(),
+            adjustment: adjustment as i32,
+            claim_type: pb::ClaimType::Professional as i32,
+            ..Default::default()
+        };
+    let g = common::golden();
+    let record = g
+        .benes
+        .iter()
+        .find(|b| b.id == bene)
+        .map(loadgen::beneficiary)
+        .expect("record");
+    use pb::ClaimAdjustment::{Cancellation, Unspecified as Original};
+    // A (TIN 100000001) $200 on C1 and $50 on C2; outside $150 on C3. Later: C1 cancelled (with
+    // another amount), and a cancellation of C9 that was never sent.
+    let msgs = vec![
+        pb::UploadAssignmentDataRequest {
+            request_id: "1".into(),
+            run_id: run.id.clone(),
+            beneficiaries: vec![record],
+            claim_lines: vec![
+                line("C1", "100000001", "200.00", Original),
+                line("C2", "100000001", "50.00", Original),
+                line("C3", "700000001", "150.00", Original),
+            ],
+        },
+        pb::UploadAssignmentDataRequest {
+            request_id: "2".into(),
+            run_id: run.id.clone(),
+            beneficiaries: vec![],
+            claim_lines: vec![
+                line("C1", "100000001", "-210.00", Cancellation),
+                line("C9", "100000001", "-50.00", Cancellation),
+            ],
+        },
+    ];
+    client
+        .upload_assignment_data(tokio_stream::iter(msgs))
+        .await
+        .expect("upload");
+    let done = client
+        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
+            request_id: "f".into(),
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("finalize")
+        .into_inner()
+        .run
+        .expect("run");
+    let lc = done.line_counts.expect("line counts");
+    assert_eq!(
+        (lc.counted, lc.cancelled, lc.unmatched_cancellations),
+        (2, 2, 1)
+    );
+    let a = client
+        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
+            run_id: run.id.clone(),
+            beneficiary_id: bene.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .assignment
+        .expect("assignment");
+    // Outside $150 > A $50 (C2 only): not assigned. Summation gave A 200 + 50 - 210 - 50 = -$10
+    // (the cancellation's own amount, and the unmatched one subtracting).
+    let top: Vec<(String, String)> = a
+        .competing
+        .iter()
+        .map(|c| (c.entity.clone(), c.allowed.clone()))
+        .collect();
+    assert_eq!(
+        top,
+        [
+            ("tin:700000001".to_string(), "150.00".to_string()),
+            ("aco:A".to_string(), "50.00".to_string())
+        ]
+    );
+    assert_eq!(
+        (a.aco_id.as_str(), a.reason.as_str()),
+        ("", "not_plurality")
+    );
+    server.stop().await;
+}

@@ -45,7 +45,9 @@
 //!   and unpublished. The file does publish the adjustment included in `HistBnchmk` (`PosRegAdj` /
 //!   `RegAdj` / `PriorSavAdj`), so the fit is made on `HistBnchmk` minus it and gives the start
 //!   year's mean blended factors; the residual of each ACO is its own blend's distance from that
-//!   mean, which the file cannot resolve.
+//!   mean, which the file cannot resolve. A file that does not publish the adjustment (a 0/1
+//!   `PosRegAdj` or none) is fitted on `HistBnchmk` itself, so its residual holds the adjustment
+//!   as well ([`Fit::adjustment_published`]).
 //!
 //! Updated benchmark (`UpdatedBnchmk`), for agreements whose update is the national-regional
 //! blend (2019-07-01 to 2023, 425.601(b)) and whose file publishes the performance-year scores
@@ -191,6 +193,9 @@ pub struct Fit {
     pub start_year: i32,
     /// The model fitted.
     pub model: Model,
+    /// For [`Model::BlendNotPublished`]: fitted on `HistBnchmk` minus the published adjustment
+    /// (`false`: the file does not publish it, fitted on `HistBnchmk`).
+    pub adjustment_published: bool,
     /// ACOs in the fit.
     pub acos: usize,
     /// BY1 -> BY3 and BY2 -> BY3 by type.
@@ -679,6 +684,13 @@ fn compute_updated(
         .map_err(|e| e.to_string())
 }
 
+/// (start year, model, adjustment published): the ACOs that share fitted factors.
+type FitKey = (i32, Model, bool);
+
+fn fit_key(p: &Prepared) -> FitKey {
+    (p.start.year, p.model, p.adjustment.is_some())
+}
+
 /// Backtests every ACO of the file.
 pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
     for column in [
@@ -700,43 +712,38 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             Err(reason) => skipped.push((row.line(), reason)),
         }
     }
-    // Fit the trend factors per start year and model: national, or the blend's mean.
-    let mut by_year: BTreeMap<(i32, Model), Vec<Equation<8>>> = BTreeMap::new();
+    // Fit the trend factors per start year and model: national, or the blend's mean (the blend
+    // separately for rows whose file publishes the adjustment and rows whose file does not: a file
+    // without it, e.g. one with only the 0/1 PosRegAdj flag, is fitted on HistBnchmk itself).
+    let mut by_year: BTreeMap<FitKey, Vec<Equation<8>>> = BTreeMap::new();
     for p in &prepared {
-        let fitted = match p.model {
-            Model::NationalTrend => true,
-            Model::BlendNotPublished => p.adjustment.is_some(),
-            Model::RegionalNotPublished => false,
-        };
-        if fitted {
-            by_year
-                .entry((p.start.year, p.model))
-                .or_default()
-                .push(equation(p));
+        if p.model != Model::RegionalNotPublished {
+            by_year.entry(fit_key(p)).or_default().push(equation(p));
         }
     }
     let mut fits = Vec::new();
-    let mut factors: BTreeMap<(i32, Model), [ByType<Decimal>; 2]> = BTreeMap::new();
-    for ((year, model), rows) in &by_year {
+    let mut factors: BTreeMap<FitKey, [ByType<Decimal>; 2]> = BTreeMap::new();
+    for (key, rows) in &by_year {
         if rows.len() < fewest(8) {
             continue;
         }
         if let Some(t) = least_squares(rows).and_then(to_factors) {
-            factors.insert((*year, *model), t);
+            factors.insert(*key, t);
             fits.push(Fit {
-                start_year: *year,
-                model: *model,
+                start_year: key.0,
+                model: key.1,
+                adjustment_published: key.2,
                 acos: rows.len(),
                 factors: t,
             });
         }
     }
     let factors_of = |p: &Prepared| {
-        let model = match p.model {
-            Model::RegionalNotPublished => Model::NationalTrend,
-            m => m,
+        let key = match p.model {
+            Model::RegionalNotPublished => (p.start.year, Model::NationalTrend, false),
+            _ => fit_key(p),
         };
-        factors.get(&(p.start.year, model)).copied()
+        factors.get(&key).copied()
     };
     // Compute every ACO's historical benchmark.
     let mut computed: Vec<(usize, Option<Historical>, Decimal)> = Vec::new();
@@ -958,7 +965,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<6} {:<8} {:>5}  {:>19} {:>19} {:>19} {:>19}",
+            "{:<6} {:<15} {:>5}  {:>19} {:>19} {:>19} {:>19}",
             "start", "trend", "ACOs", "ESRD", "DISABLED", "AGED_DUAL", "AGED_NON_DUAL"
         );
         for fit in &self.fits {
@@ -967,12 +974,12 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 out,
-                "{:<6} {:<8} {:>5}  {:>19} {:>19} {:>19} {:>19}",
+                "{:<6} {:<15} {:>5}  {:>19} {:>19} {:>19} {:>19}",
                 fit.start_year,
-                if fit.model == Model::BlendNotPublished {
-                    "blend"
-                } else {
-                    "national"
+                match (fit.model, fit.adjustment_published) {
+                    (Model::BlendNotPublished, true) => "blend",
+                    (Model::BlendNotPublished, false) => "blend (no adj.)",
+                    _ => "national",
                 },
                 fit.acos,
                 cells[0],
@@ -1149,6 +1156,7 @@ impl Report {
             "trend_factors": self.fits.iter().map(|f| json!({
                 "agreement_start_year": f.start_year,
                 "blended_trend_not_published": f.model == Model::BlendNotPublished,
+                "adjustment_published": f.adjustment_published,
                 "acos": f.acos,
                 "by1_to_by3": by_type_json(&f.factors[0]),
                 "by2_to_by3": by_type_json(&f.factors[1]),
@@ -1204,6 +1212,139 @@ mod tests {
         assert!(percent(Decimal::from(12_000), tiny).is_nan());
         assert_eq!(percent(Decimal::from(101), Decimal::from(100)), 1.0);
         assert_eq!(percent(Decimal::from(99), Decimal::from(100)), -1.0);
+    }
+
+    /// A PY2024-style file of 2024 agreements whose `HistBnchmk` was built by the engine from
+    /// known trend factors plus the adjustment 425.652(a)(8) gives (the higher of a positive
+    /// `RegAdj` and `PriorSavAdj`), rounded to dollars as CMS publishes it: the backtest reads the
+    /// adjustment, recovers the factors and every ACO within 0.05%.
+    #[test]
+    fn blend_fit_recovers_known_factors_with_the_published_adjustment() {
+        let truth = [
+            [dec(1.10), dec(1.05), dec(1.08), dec(1.06)],
+            [dec(1.04), dec(1.02), dec(1.03), dec(1.025)],
+        ];
+        let mut header = vec![
+            "ACO_ID".to_string(),
+            "Agreement_Period_Num".into(),
+            "Current_Start_Date".into(),
+            "HistBnchmk".into(),
+            "RegAdj".into(),
+            "PriorSavAdj".into(),
+        ];
+        for k in 1..=3 {
+            for code in TYPE_CODES {
+                header.push(format!("Per_Capita_Exp_ALL_{code}_BY{k}"));
+                header.push(format!("CMS_HCC_RiskScore_{code}_BY{k}"));
+            }
+        }
+        for code in PERSON_YEAR_CODES {
+            header.push(format!("N_AB_Year_{code}_BY3"));
+        }
+        let mut csv = header.join(",") + "\n";
+        let mut seed = 7u64;
+        let mut next = |lo: i64, span: i64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lo + ((seed >> 33) as i64) % span
+        };
+        let mut expected_adjustment = Vec::new();
+        for n in 0..14 {
+            let period = 1 + (n % 2) as u32;
+            let mut experience = [[YearExperience::default(); 4]; 3];
+            for year in experience.iter_mut() {
+                for (i, e) in year.iter_mut().enumerate() {
+                    let base = [80_000, 12_000, 20_000, 10_000][i];
+                    e.per_capita = Decimal::from(base + next(-base / 5, base * 2 / 5));
+                    e.risk_score = Decimal::new(next(800, 500), 3);
+                }
+            }
+            let people: ByType<Decimal> =
+                std::array::from_fn(|i| Decimal::from([50, 800, 700, 6000][i] + next(0, 900)));
+            for year in experience.iter_mut() {
+                for (i, e) in year.iter_mut().enumerate() {
+                    e.person_years = people[i];
+                }
+            }
+            let regional = Decimal::from(next(-400, 900));
+            let psa = Decimal::from(next(0, 300));
+            let adjustment = regional.max(Decimal::ZERO).max(psa);
+            expected_adjustment.push(adjustment);
+            let start = Date::new(2024, 1, 1);
+            let rules = rules::select(start, period).expect("rule set");
+            let input = HistoricalInput {
+                agreement_start: start,
+                agreement_period: period,
+                years: [2021, 2022, 2023],
+                experience,
+                national_trend: Some(truth),
+                regional: None,
+                prior_savings: None,
+            };
+            let national = RuleSet {
+                trend: TrendRule::National,
+                regional: None,
+                prior_savings: PriorSavingsRule::None,
+                ..rules
+            };
+            let h = historical_with(&national, &input, &mut NoTrace).expect("computes");
+            let published = (h.per_capita + adjustment).round();
+            let mut row = vec![
+                format!("A{n}"),
+                period.to_string(),
+                "01/01/2024".into(),
+                published.to_string(),
+                regional.to_string(),
+                psa.to_string(),
+            ];
+            for year in &experience {
+                for e in year {
+                    row.push(e.per_capita.to_string());
+                    row.push(e.risk_score.to_string());
+                }
+            }
+            for p in people {
+                row.push(p.to_string());
+            }
+            csv += &(row.join(",") + "\n");
+        }
+        let file = PufFile::from_reader(csv.as_bytes()).expect("reads");
+        let r = run(&file).expect("backtest");
+        assert_eq!(r.skipped, []);
+        assert_eq!(
+            r.fits
+                .iter()
+                .map(|f| (f.start_year, f.model, f.adjustment_published, f.acos))
+                .collect::<Vec<_>>(),
+            [(2024, Model::BlendNotPublished, true, 14)]
+        );
+        for (fitted, true_factors) in r.fits[0].factors.iter().zip(&truth) {
+            for (got, want) in fitted.iter().zip(true_factors) {
+                assert!((got - want).abs() < dec(0.005), "{got} vs {want}");
+            }
+        }
+        for (a, adjustment) in r.acos.iter().zip(&expected_adjustment) {
+            assert_eq!(a.published_adjustment, Some(*adjustment), "{}", a.aco_id);
+            let e = a.error_percent().expect("fitted");
+            assert!(e.abs() <= WITHIN_PERCENT, "{}: {e}%", a.aco_id);
+            assert_eq!(
+                a.updated, None,
+                "2024 agreements: the update is not backtested"
+            );
+        }
+        assert_eq!(
+            r.updated_not_backtested,
+            [(
+                "agreements from 2024: the ACPT and the 425.655 regional risk inputs are not published"
+                    .to_string(),
+                14
+            )]
+        );
+    }
+
+    fn dec(v: f64) -> Decimal {
+        Decimal::try_from(v).expect("decimal")
     }
 
     /// Two unknowns, three exact equations: x1 = 2, x2 = 3 (each row x . (2, 3) = y).

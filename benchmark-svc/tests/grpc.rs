@@ -715,3 +715,103 @@ fn regional_risk_growth_is_validated_field_by_field() {
     );
     assert_eq!(fields(&too_big), ["performance_year.enrollment_types"]);
 }
+
+/// A 2024 first agreement updated through the real server with `regional_risk`: the worked
+/// 425.655 example of engine/tests.rs (cap 1.044738125; ESRD factor 1.20 / 1.044738125; updated
+/// total 136,703,931.77, per capita 13,670.39). Without `regional_risk` the update is
+/// INVALID_ARGUMENT naming `performance_year.regional_risk`.
+#[tokio::test]
+async fn update_2024_applies_the_regional_risk_score_growth_cap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client().await;
+    let flat = ["90000", "13000", "20000", "11000"];
+    let ones = ["1"; 4];
+    let input = pb::BenchmarkInput {
+        aco_id: "A24".into(),
+        agreement_start_date: Some(Date {
+            year: 2024,
+            month: 1,
+            day: 1,
+        }),
+        agreement_period: 1,
+        benchmark_years: vec![
+            year(2021, flat, ones),
+            year(2022, flat, ones),
+            year(2023, flat, ones),
+        ],
+        trend_by1_to_by3: amounts(ones),
+        trend_by2_to_by3: amounts(ones),
+        regional: Some(pb::RegionalInputs {
+            regional_per_capita: amounts(flat),
+            national_per_capita: amounts(["95000", "14000", "20000", "12000"]),
+            national_weight: "0.2".into(),
+            regional_trend_by1_to_by3: amounts(ones),
+            regional_trend_by2_to_by3: amounts(ones),
+            dual_eligible_share: "0.1".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let people = ["100", "1000", "900", "8000"];
+    let mut py = pb::PerformanceYearInputs {
+        performance_year: 2024,
+        enrollment_types: (0..4)
+            .map(|i| pb::PerformanceYearEnrollmentType {
+                enrollment_type: TYPES[i].into(),
+                person_years: people[i].into(),
+                risk_score: "1".into(),
+                demographic_risk_score: "1".into(),
+                by3_demographic_risk_score: "1".into(),
+                ..Default::default()
+            })
+            .collect(),
+        national_growth: amounts(["1.06"; 4]),
+        regional_growth: amounts(["1.06"; 4]),
+        acpt: amounts(["300"; 4]),
+        ..Default::default()
+    };
+    let preview = |py: pb::PerformanceYearInputs| pb::PreviewBenchmarkRequest {
+        input: Some(input.clone()),
+        performance_year: Some(py),
+    };
+    let err = client
+        .preview_benchmark(preview(py.clone()))
+        .await
+        .expect_err("regional_risk is required from 2024");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(fields(&err), ["performance_year.regional_risk"]);
+
+    py.regional_risk = Some(pb::RegionalRiskGrowth {
+        hcc_growth: amounts(["1.20", "1.04", "1.06", "1.08"]),
+        demographic_growth: amounts(["1.01"; 4]),
+        market_share: amounts(["0.5", "0.2", "0.1", "0.1"]),
+    });
+    let result = client
+        .preview_benchmark(preview(py))
+        .await
+        .expect("preview")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(result.rule_set, "mssp-2024-first");
+    assert_eq!(result.updated_total, "136703931.77");
+    assert_eq!(result.updated_per_capita, "13670.39");
+    assert_eq!(result.two_way_blend_updated_total, "139555897.66");
+    let factors: Vec<&str> = result
+        .enrollment_types
+        .iter()
+        .map(|t| t.regional_risk_cap_factor.as_str())
+        .collect();
+    assert!(factors[0].starts_with("1.14861"), "{factors:?}");
+    assert_eq!(factors[1], "1");
+    assert!(
+        result
+            .explanation
+            .iter()
+            .any(|s| s.rule == "benchmark.regional_risk_growth_cap"
+                && s.citation.contains("425.655")),
+        "the cap is explained with its citation"
+    );
+    server.stop().await;
+}

@@ -17,12 +17,13 @@
 //! | MSR/MLR | one-sided: the variable scale with the small-ACO extension below 5,000; two-sided: the published `MinSavPerc` when it is a fixed choice (0, 0.5, 1, 1.5, 2%), else the variable scale |
 //! | extreme and uncontrollable | `DisAdj` (published negative) as an amount |
 //! | low revenue | `Rev_Exp_Cat` "Low Revenue" (else `ReducedSS` = 1, noted) |
-//! | published amount | `EarnSaveLoss`, else (2013) `EarnShrSavings - |OweLosses|` |
+//! | published amount | `EarnSaveLoss`, else (2013) `EarnShrSavings` minus the amount of `OweLosses` |
 //!
 //! Columns used to check or explain the money: `FinalShareRate` and `QualPerfShare` (a rounded
-//! published rate rebuilt from its parts is noted), `FinalLossRate`, `RevLossLimit`, `ReducedSS`
-//! (425.605(h) conditions the file contradicts), `Prorate_Shared_Losses` /
-//! `Impact_Mid_Year_Termination` (losses pro-rated for a termination), `AIPRecoup`/`AIPOwe` and
+//! published rate rebuilt from its parts is noted), `FinalLossRate`, `Risk_Model` (against the
+//! track), `RevLossLimit`, `ReducedSS` (425.605(h) conditions the file contradicts),
+//! `Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` (losses pro-rated for a termination),
+//! `AIPRecoup`/`AIPOwe` and
 //! (PY2012-2018) `Adv_Pay_Recoup` (advance payments recouped from the savings: reported beside
 //! `EarnSaveLoss`, which CMS publishes before the recoupment, with the net paid).
 //!
@@ -235,6 +236,7 @@ const DIS_ADJ: &[&str] = &["DisAdj"];
 const REV_LOSS_LIMIT: &[&str] = &["RevLossLimit"];
 const REV_EXP_CAT: &[&str] = &["Rev_Exp_Cat"];
 const MET_ALT_QPS: &[&str] = &["Met_AltQPS"];
+const RISK_MODEL: &[&str] = &["Risk_Model"];
 const QUAL_PERF_SHARE: &[&str] = &["QualPerfShare"];
 const FINAL_LOSS_RATE: &[&str] = &["FinalLossRate"];
 const SIX_MONTHS: &[&str] = &["Participation_Six_Months"];
@@ -594,6 +596,31 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         }
     }
     let aip_owe = amount(row, AIP_OWE, "AIPOwe")?;
+    // PY2019+ `Risk_Model` ("One-Sided" / "Two-Sided") against the track read from the row.
+    if let (Some(model), Ok(rules)) = (
+        row.text(RISK_MODEL),
+        rules::select(track, start, file.performance_year().unwrap_or(start.year)),
+    ) {
+        let lower = model.to_ascii_lowercase();
+        let said = if lower.contains("two") {
+            Some(true)
+        } else if lower.contains("one") {
+            Some(false)
+        } else {
+            None
+        };
+        if said.is_some_and(|two| two != rules.two_sided()) {
+            notes.push(format!(
+                "Risk_Model {model:?} disagrees with {}, which is {}",
+                track.name(),
+                if rules.two_sided() {
+                    "two-sided"
+                } else {
+                    "one-sided"
+                }
+            ));
+        }
+    }
 
     Ok(Prepared {
         line: row.line(),
@@ -1265,11 +1292,11 @@ impl Report {
     }
 
     /// The report as JSON: `performance_year`, `year_layout` ([`Report::year_layout`]), `rows`
-    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained), `acos`
-    /// (aco_id, line, track, published, computed, diff, within_1_dollar, within_0_1_percent,
-    /// cause, error, note, offset {published, computed, diff} or null, aip {recouped, owed,
-    /// net_paid_published, net_paid_computed} or null) and `skipped` (line, reason). Amounts are
-    /// decimal strings; tracks are [`Track::name`]s.
+    /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained),
+    /// `acos` (aco_id, line, track, published, computed, diff, within_1_dollar,
+    /// within_0_1_percent, cause, error, note, offset {published, computed, diff} or null, aip
+    /// {recouped, owed, net_paid_published, net_paid_computed} or null) and `skipped` (line,
+    /// reason). Amounts are decimal strings; tracks are [`Track::name`]s.
     pub fn to_json(&self) -> Value {
         let tracks: Vec<Value> = self
             .tracks

@@ -803,7 +803,8 @@ fn py2020_layout() {
     let puf = parse(
         "ACO_ID,Current_Start_Date,Current_Track_1_Plus,Current_BASIC_A,Current_BASIC_B,Current_BASIC_C,Current_BASIC_D,Current_BASIC_E,Current_ENHANCED,Risk_Model,N_AB,Sav_rate,MinSavPerc,BnchmkMinExp,ABtotBnchmk,EarnSaveLoss,Met_QPS,QualScore,FinalShareRate\n\
          A1,07/01/2019,0,0,1,0,0,0,0,One-Sided,3000,0.0667,0.05,2000000,30000000,782480,1,97.81,0.39\n\
-         A2,01/01/2018,1,0,0,0,0,0,0,Two-Sided,10000,0.03,0.02,3000000,100000000,1387500,1,92.5,0.46\n",
+         A2,01/01/2018,1,0,0,0,0,0,0,Two-Sided,10000,0.03,0.02,3000000,100000000,1387500,1,92.5,0.46\n\
+         A3,07/01/2019,0,0,0,0,0,0,1,One-Sided,10000,0.001,0.02,100000,100000000,0,1,92.5,-\n",
     )
     .with_performance_year(2020);
     let report = backtest::run(&puf).expect("runs");
@@ -819,9 +820,24 @@ fn py2020_layout() {
     );
     // Track 1+: 3,000,000 x 50% x 0.925.
     assert_eq!(aco(&report, "A2").computed, Some(dec("1387500")));
+    // The published risk model is checked against the track.
+    assert_eq!(
+        aco(&report, "A3").note.as_deref(),
+        Some("Risk_Model \"One-Sided\" disagrees with TRACK_ENHANCED, which is two-sided")
+    );
+    assert!(
+        aco(&report, "A2")
+            .note
+            .as_deref()
+            .is_some_and(|n| !n.contains("Risk_Model"))
+    );
     assert_eq!(
         tracks(&report),
-        [(Track::Track1Plus, 1, 1), (Track::BasicB, 1, 1)]
+        [
+            (Track::Track1Plus, 1, 1),
+            (Track::BasicB, 1, 1),
+            (Track::Enhanced, 1, 1)
+        ]
     );
 }
 

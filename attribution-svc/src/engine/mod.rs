@@ -10,9 +10,13 @@
 //!    unaffiliated FQHC/RHC/CAH CCN), and whether it falls in the window or the 12-month lookback
 //!    ([`window`]). Services billed through a TIN or CCN that participates in more than one ACO are
 //!    dropped everywhere (425.400(a)(2)(iii)).
-//! 2. [`Tally`]: per beneficiary and entity, allowed cents for step-1 and step-2 services, the
-//!    lookback total, signed service counts and the latest service dates. Cancellations subtract,
-//!    so claim versions net out by summation; raw lines are never kept.
+//! 2. [`versions`]: a line with a claim id is one version of its claim line (claim id + line
+//!    number): versions are resolved per claim line before anything is tallied, so a cancelled
+//!    service counts nowhere and an adjustment replaces its own original ([`tally_lines`] for one
+//!    beneficiary's lines, [`crate::run::Run`] for lines in any order).
+//!    [`Tally`]: per beneficiary and entity, allowed cents for step-1 and step-2 services, the
+//!    lookback total, signed service counts and the latest service dates. A line without a claim
+//!    id is tallied as it comes, a cancellation subtracting (summation).
 //! 3. [`plurality::assign`]: eligibility screens ([`eligibility`]), voluntary alignment, the
 //!    pre-screen, step 1, step 2, step 3 (PY2025+), the tie-break, and newly vs continuously
 //!    assigned. [`explain::explain`] turns the result into cited steps.
@@ -25,6 +29,7 @@ pub mod codes;
 pub mod eligibility;
 pub mod explain;
 pub mod plurality;
+pub mod versions;
 pub mod window;
 
 #[cfg(test)]
@@ -36,6 +41,7 @@ pub use codes::{CodeSet, Who};
 pub use eligibility::{Beneficiary, Designation, Enrollment, Ineligible};
 pub use explain::{Step, explain};
 pub use plurality::{Assignment, Competitor, Reason, StepKind, TieBreak, assign};
+pub use versions::{ClaimKey, Resolved, Versions};
 pub use window::{Day, Period, Window, WindowKind};
 
 /// First performance year with rules (MSSP began 2012-04-01).
@@ -305,6 +311,8 @@ pub struct Line {
     pub allowed_cents: i64,
     /// Claim version.
     pub version: Version,
+    /// The claim line this is a version of ([`ClaimKey::NONE`]: no claim id, summation rule).
+    pub claim: ClaimKey,
 }
 
 /// Why a line does not count.
@@ -643,10 +651,10 @@ pub const NO_DAY: Day = Day(i32::MIN);
 
 /// One beneficiary's primary care services from one entity, aggregated.
 ///
-/// Counts are signed (a cancellation subtracts one): a bucket "has a service" when its count is
-/// positive. Latest dates only move forward: a cancellation does not retract its date, so after a
-/// cancelled latest service the tie-break still sees that date [I: documented limitation; exact
-/// retraction would need every line].
+/// Counts are signed (a cancellation without a claim id subtracts one): a bucket "has a service"
+/// when its count is positive. Latest dates only move forward. Lines with a claim id are resolved
+/// per claim line before they reach a tally ([`versions`]), so a cancelled service adds no count,
+/// charge or date; for lines without a claim id a cancellation cannot retract its date [I].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
     /// The entity.
@@ -760,6 +768,85 @@ pub fn tally_into(tallies: &mut Vec<Tally>, c: &Counted) {
             let mut t = Tally::new(c.entity);
             t.add(c);
             tallies.push(t);
+        }
+    }
+}
+
+/// Claim-version counters of [`tally_lines`] and [`crate::run::Run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VersionStats {
+    /// Versions that do not count (cancelled or replaced, and the cancellations).
+    pub superseded: u64,
+    /// Cancellations whose original was not received (ignored).
+    pub unmatched_cancellations: u64,
+}
+
+/// Tallies one beneficiary's lines into `tallies` (cleared first), resolving claim versions per
+/// claim line ([`versions`]): lines without a claim id are classified and tallied directly; the
+/// others are grouped by claim line (`scratch` holds their keys, reused between calls: no
+/// allocation per line) and only each line's current version is classified and tallied. Returns
+/// the version counters; `skipped` receives the skip reason of every line (resolved versions
+/// only) that does not count.
+pub fn tally_lines(
+    rules: &RuleSet,
+    reg: &Registry,
+    lines: &[Line],
+    scratch: &mut Vec<(ClaimKey, u32)>,
+    tallies: &mut Vec<Tally>,
+    mut skipped: impl FnMut(Skip),
+) -> VersionStats {
+    tallies.clear();
+    scratch.clear();
+    for (i, l) in lines.iter().enumerate() {
+        if l.claim.is_some() {
+            scratch.push((l.claim, i as u32));
+        } else {
+            match rules.classify(l, reg) {
+                Ok(c) => tally_into(tallies, &c),
+                Err(s) => skipped(s),
+            }
+        }
+    }
+    let mut stats = VersionStats::default();
+    if scratch.is_empty() {
+        return stats;
+    }
+    scratch.sort_unstable();
+    let mut i = 0;
+    while let Some(&(key, _)) = scratch.get(i) {
+        let mut v = Versions::default();
+        while let Some(&(k, idx)) = scratch.get(i) {
+            if k != key {
+                break;
+            }
+            if let Some(l) = lines.get(idx as usize) {
+                v.push(l.version, idx);
+            }
+            i += 1;
+        }
+        let r = v.resolve();
+        stats.superseded = stats.superseded.saturating_add(r.superseded);
+        stats.unmatched_cancellations = stats
+            .unmatched_cancellations
+            .saturating_add(r.unmatched_cancellations);
+        if let Some(l) = r.current.and_then(|idx| lines.get(idx as usize)) {
+            match rules.classify(&l.as_current(), reg) {
+                Ok(c) => tally_into(tallies, &c),
+                Err(s) => skipped(s),
+            }
+        }
+    }
+    stats
+}
+
+impl Line {
+    /// This line as the current version of its claim line: it adds its amount (an adjustment
+    /// replaces, so it counts like an original).
+    #[inline]
+    pub fn as_current(&self) -> Line {
+        Line {
+            version: Version::Original,
+            ..*self
         }
     }
 }

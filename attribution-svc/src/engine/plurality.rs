@@ -302,7 +302,9 @@ pub fn assign(rules: &RuleSet, b: &Beneficiary, tallies: &[Tally], tie: TieBreak
     if rules.step3 {
         let step3 = |a: u32| {
             aco_tally(tallies, a).is_some_and(|t| {
-                t.n_physician <= 0 && t.n_npp > 0 && t.n_physician + t.n_lookback_physician > 0
+                t.n_physician <= 0
+                    && t.n_npp > 0
+                    && t.n_physician.saturating_add(t.n_lookback_physician) > 0
             })
         };
         let any = tallies.iter().any(|t| t.entity.as_aco().is_some_and(step3));

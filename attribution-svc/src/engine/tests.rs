@@ -86,6 +86,7 @@ impl Case {
             specialty: codes::specialty_key(spec),
             allowed_cents: (dollars * 100.0).round() as i64,
             version: Version::Original,
+            claim: ClaimKey::NONE,
         });
         self
     }
@@ -119,6 +120,7 @@ impl Case {
             specialty: codes::specialty_key(spec),
             allowed_cents: (dollars * 100.0).round() as i64,
             version: Version::Original,
+            claim: ClaimKey::NONE,
         });
         self
     }
@@ -132,14 +134,43 @@ impl Case {
         self
     }
 
-    fn tallies(&self) -> Vec<Tally> {
-        let mut t = Vec::new();
-        for l in &self.lines {
-            if let Ok(c) = self.rules.classify(l, &self.reg) {
-                tally_into(&mut t, &c);
-            }
+    /// Gives the last line a claim id and line number.
+    fn claim(mut self, id: &str, line: u32) -> Case {
+        if let Some(l) = self.lines.last_mut() {
+            l.claim = ClaimKey::new(id, line);
         }
-        t
+        self
+    }
+
+    /// Adds another version of the last line's claim line: `version` with `dollars`.
+    fn version(mut self, version: Version, dollars: f64) -> Case {
+        if let Some(&l) = self.lines.last() {
+            self.lines.push(Line {
+                version,
+                allowed_cents: (dollars * 100.0).round() as i64,
+                ..l
+            });
+        }
+        self
+    }
+
+    /// Tallies (claim versions resolved per claim line) and the version counters.
+    fn tallies_and_stats(&self) -> (Vec<Tally>, VersionStats) {
+        let mut t = Vec::new();
+        let mut scratch = Vec::new();
+        let stats = tally_lines(
+            &self.rules,
+            &self.reg,
+            &self.lines,
+            &mut scratch,
+            &mut t,
+            |_| {},
+        );
+        (t, stats)
+    }
+
+    fn tallies(&self) -> Vec<Tally> {
+        self.tallies_and_stats().0
     }
 
     fn run(&self) -> Assignment {
@@ -673,6 +704,137 @@ fn py2018_designation_bars_other_acos() {
     }
 }
 
+/// Claim versions by claim and line (CCLF `CUR_CLM_UNIQ_ID` + `CLM_LINE_NUM`): a cancellation or
+/// adjustment applies to its own claim line; a cancelled service counts nowhere (425.402(b)(3):
+/// only "primary care services furnished" count, and a cancelled claim was not furnished).
+///
+/// | case | lines (step 1, PY2024) | summation (before) | by claim line |
+/// |---|---|---|---|
+/// | adjustment without cancel | A C1/1 $100, adjustment C1/1 $180; outside $150 | A $280 | A $180 > $150: A |
+/// | unmatched cancel | A C1/1 $150, cancel C9/1 $100; outside $100 | A $50: not assigned | A $150: A, 1 unmatched |
+/// | cancel of another amount | A C1/1 $100 + C2/1 $90, cancel C1/1 -$120; outside $95 | A $70 | A $90 < $95: not assigned |
+/// | cancel with other codes | A's only PCP service C1/1 $100, cancel with HCPCS 71046; A NP $300 | pre-screen passes | pre-screen fails |
+/// | cancelled latest date | A C1 Feb $100 + C3 Jun $100 cancelled, B C2 Mar $100 | tie to A (Jun) | tie to B (Mar > Feb) |
+/// | cancel, then reissue | A C1/1 $100, cancel, adjustment $180; outside $150 | A $180 | A $180: A |
+/// | cancel before original | cancel C1/1 first, then A C1/1 $100; outside $50 | same | cancelled: outside |
+#[test]
+fn claim_versions_by_claim_and_line() {
+    // An adjustment replaces its own original.
+    let c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .version(Version::Adjustment, 180.0)
+        .visit("2024-03-01", "08", "333333333", 150.0)
+        .claim("C2", 1);
+    assert_eq!(
+        c.outcome(),
+        (
+            "A".into(),
+            Some(StepKind::Step1),
+            totals(&[("aco:A", "180.00"), ("tin:333333333", "150.00")])
+        )
+    );
+    assert_eq!(c.tallies_and_stats().1.superseded, 1);
+    // A cancellation whose original never arrived is ignored and reported.
+    let c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 150.0)
+        .claim("C1", 1)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C9", 1)
+        .cancelled()
+        .visit("2024-03-01", "08", "333333333", 100.0)
+        .claim("C2", 1);
+    assert_eq!(c.outcome().0, "A");
+    assert_eq!(c.outcome().2[0], ("aco:A".into(), "150.00".into()));
+    assert_eq!(
+        c.tallies_and_stats().1,
+        VersionStats {
+            superseded: 0,
+            unmatched_cancellations: 1
+        }
+    );
+    // A cancellation removes its own line, whatever amount it carries; the other claim of A stays.
+    let c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .version(Version::Cancellation, -120.0)
+        .visit("2024-02-02", "11", "111111111", 90.0)
+        .claim("C2", 1)
+        .visit("2024-03-01", "08", "333333333", 95.0)
+        .claim("C3", 1);
+    assert_eq!(
+        c.outcome(),
+        (
+            String::new(),
+            Some(StepKind::Step1),
+            totals(&[("tin:333333333", "95.00"), ("aco:A", "90.00")])
+        )
+    );
+    // Line numbers matter: cancelling line 2 leaves line 1 of the same claim.
+    let c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .visit("2024-02-01", "11", "111111111", 60.0)
+        .claim("C1", 2)
+        .cancelled();
+    assert_eq!(c.outcome().2, totals(&[("aco:A", "100.00")]));
+    // A cancelled service is not in the pre-screen's count, even when the cancellation carries
+    // other codes: A's only physician service is cancelled, its NP service cannot pass it
+    // (425.402(b)(1)).
+    let mut c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .version(Version::Cancellation, -100.0)
+        .visit("2024-03-01", "50", "111111112", 300.0)
+        .claim("C2", 1);
+    if let Some(l) = c.lines.get_mut(1) {
+        l.hcpcs = codes::hcpcs_key("71046");
+    }
+    assert_eq!(c.run().reason, Reason::NoAcoPhysicianService);
+    assert!(c.tallies().iter().all(|t| t.n_physician == 0));
+    // A cancelled service is not the latest service date of the tie-break: A $100 (Feb) + $100
+    // (Jun, cancelled) ties B $100 (Mar); B's March service is the most recent.
+    let mut c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .visit("2024-06-01", "11", "111111111", 100.0)
+        .claim("C3", 1)
+        .cancelled()
+        .visit("2024-03-01", "11", "222222221", 100.0)
+        .claim("C2", 1);
+    assert_eq!(c.outcome().0, "B");
+    assert_eq!(c.run().reason, Reason::AssignedByTieBreak);
+    let a = aco_last(&c.tallies(), A);
+    assert_eq!(a, Some(day("2024-02-01")));
+    // Cancelled then re-issued as an adjustment (CMS order): the adjustment counts once.
+    c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .version(Version::Cancellation, -100.0)
+        .version(Version::Adjustment, 180.0)
+        .visit("2024-03-01", "08", "333333333", 150.0)
+        .claim("C2", 1);
+    assert_eq!(c.outcome().2[0], ("aco:A".into(), "180.00".into()));
+    assert_eq!(c.tallies_and_stats().1.superseded, 2);
+    // Order does not matter: the cancellation first, then its original.
+    let c = Case::new(2024)
+        .visit("2024-02-01", "11", "111111111", 100.0)
+        .claim("C1", 1)
+        .cancelled()
+        .version(Version::Original, 100.0)
+        .visit("2024-03-01", "08", "333333333", 50.0)
+        .claim("C2", 1);
+    assert_eq!(c.run().reason, Reason::NoAcoPhysicianService);
+    assert!(c.tallies().iter().all(|t| t.entity.as_aco().is_none()));
+}
+
+fn aco_last(tallies: &[Tally], aco: u32) -> Option<Day> {
+    tallies
+        .iter()
+        .find(|t| t.entity == Entity::aco(aco))
+        .map(|t| t.last_step1)
+}
+
 /// 425.401(a): each screen on its own fails an otherwise-assigned beneficiary.
 #[test]
 fn eligibility_screens() {
@@ -946,6 +1108,7 @@ fn arb_line() -> impl Strategy<Value = Line> {
                 Version::Adjustment,
                 Version::Cancellation,
             ][v as usize],
+            claim: ClaimKey::NONE,
         })
 }
 
@@ -1025,6 +1188,147 @@ proptest! {
             want.sort_by_key(|t| t.entity);
             got.sort_by_key(|t| t.entity);
             prop_assert_eq!(&got, want);
+        }
+    }
+
+    /// Claim versions resolve the same whatever the order of the lines (each claim line's
+    /// versions share their content, as CMS versions of one line do, except the version).
+    #[test]
+    fn claim_versions_do_not_depend_on_order(
+        lines in prop::collection::vec((0..6u32, arb_line()), 0..60),
+        seed in any::<u64>(),
+    ) {
+        let rules = RuleSet::new(2024, WindowKind::Retrospective).expect("rules");
+        let reg = prop_registry();
+        let mut first: Vec<Option<Line>> = vec![None; 6];
+        let lines: Vec<Line> = lines
+            .iter()
+            .map(|(k, l)| {
+                let base = *first[*k as usize].get_or_insert(*l);
+                Line { version: l.version, claim: ClaimKey::new(&format!("C{k}"), k % 2), ..base }
+            })
+            .collect();
+        let mut shuffled = lines.clone();
+        let mut s = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let (mut a, mut b, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+        let sa = tally_lines(&rules, &reg, &lines, &mut scratch, &mut a, |_| {});
+        let sb = tally_lines(&rules, &reg, &shuffled, &mut scratch, &mut b, |_| {});
+        a.sort_by_key(|t| t.entity);
+        b.sort_by_key(|t| t.entity);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(sa, sb);
+        // Every line is accounted for: counted or skipped once per live claim line, or superseded,
+        // or an unmatched cancellation.
+        let mut live = 0u64;
+        let mut skipped = 0u64;
+        let mut t = Vec::new();
+        let st = tally_lines(&rules, &reg, &lines, &mut scratch, &mut t, |_| skipped += 1);
+        for k in 0..6u32 {
+            let key = ClaimKey::new(&format!("C{k}"), k % 2);
+            let n = lines.iter().filter(|l| l.claim == key).count() as u64;
+            let c = lines.iter().filter(|l| l.claim == key && l.version == Version::Cancellation).count() as u64;
+            if n > 0 && c < n - c {
+                live += 1;
+            }
+        }
+        prop_assert_eq!(live + st.superseded + st.unmatched_cancellations, lines.len() as u64);
+        prop_assert!(skipped <= live);
+    }
+
+    /// No panic on any value of any field, far beyond what validation lets in: days over the whole
+    /// `i32` range, amounts over the whole `i64` range, any code key, interned id, specialty,
+    /// version and claim key, any enrollment month count, designation and prior ACO index; the
+    /// result explains itself and its stored encoding round-trips.
+    #[test]
+    fn engine_never_panics_on_any_field_value(
+        lines in prop::collection::vec(
+            (
+                any::<i32>(), any::<Option<u32>>(), any::<Option<u16>>(), any::<Option<u8>>(),
+                0..5u8, any::<Option<u32>>(), any::<Option<u32>>(), any::<Option<u16>>(),
+                prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0i64), any::<i64>()],
+                0..3u8, any::<(u64, u32)>(),
+            ),
+            0..24,
+        ),
+        months in any::<(u32, u32, u32, u32, u32)>(),
+        flags in any::<(bool, bool)>(),
+        designation in (0..4u8, any::<u32>()),
+        prior in any::<Option<u32>>(),
+        spec in any::<Option<u16>>(),
+        py in 2012..=2026i32,
+        extreme_days in any::<bool>(),
+    ) {
+        let rules = RuleSet::new(py, WindowKind::Retrospective).expect("rules");
+        let reg = prop_registry();
+        let w = rules.window;
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|(d, hcpcs, rev, pos, ct, tin, ccn, sp, cents, v, (claim, line))| Line {
+                // Half the cases land in the window, so extreme amounts reach the tallies.
+                day: if extreme_days { Day(d) } else { Day(w.lookback_start.0 + d.rem_euclid(730)) },
+                hcpcs: hcpcs.map(|k| if k % 2 == 0 { codes::hcpcs_key("99213").unwrap_or(k) } else { k }),
+                revenue_center: rev,
+                pos,
+                claim_type: [
+                    ClaimType::Professional,
+                    ClaimType::Fqhc,
+                    ClaimType::Rhc,
+                    ClaimType::CahMethodII,
+                    ClaimType::OtherInstitutional,
+                ][ct as usize],
+                tin: tin.map(|t| t % 8),
+                ccn: ccn.map(|c| c % 3),
+                specialty: sp.map(|k| if k % 2 == 0 { codes::specialty_key("08").unwrap_or(k) } else { k }),
+                allowed_cents: cents,
+                version: [Version::Original, Version::Adjustment, Version::Cancellation][v as usize],
+                claim: if claim % 3 == 0 { ClaimKey::NONE } else { ClaimKey { claim: claim % 4 + 1, line: line % 3 } },
+            })
+            .collect();
+        let (mut t, mut scratch) = (Vec::new(), Vec::new());
+        let _ = tally_lines(&rules, &reg, &lines, &mut scratch, &mut t, |_| {});
+        // Merging extreme tallies saturates.
+        let mut doubled = t.clone();
+        for (x, y) in doubled.iter_mut().zip(&t) {
+            x.merge(y);
+            x.merge(y);
+        }
+        let b = Beneficiary {
+            enrollment: Some(Enrollment {
+                months_a_and_b: months.0,
+                months_a_or_b_only: months.1,
+                months_a_only: months.2,
+                months_b_only: months.3,
+                months_group_health_plan: months.4,
+                us_resident: flags.0,
+                other_initiative: flags.1,
+            }),
+            designation: match designation.0 {
+                0 => Designation::None,
+                1 => Designation::Aco(designation.1),
+                2 => Designation::Outside,
+                _ => Designation::Ambiguous,
+            },
+            designated_specialty: spec,
+            prior_aco: prior,
+        };
+        for tallies in [&t, &doubled] {
+            for tie in [TieBreak::MostRecentService, TieBreak::Unassigned] {
+                let a = assign(&rules, &b, tallies, tie);
+                let steps = explain(&rules, tie, &b, &a, |e| reg.entity_name(e));
+                prop_assert!(!steps.is_empty());
+                let enc = crate::codec::encode_result(&a, &b, |e| crate::codec::named(&reg, e));
+                let back = crate::codec::decode_result(&enc).expect("round trip");
+                prop_assert_eq!(back.assignment.reason, a.reason);
+                prop_assert_eq!(back.beneficiary, b);
+            }
+        }
+        // Any day prints.
+        for l in &lines {
+            let _ = l.day.to_string();
         }
     }
 

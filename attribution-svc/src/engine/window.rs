@@ -39,7 +39,9 @@ impl Day {
 
     /// The calendar date (year, month, day).
     pub fn ymd(self) -> (i32, u32, u32) {
-        let z = self.0 + 719_468;
+        // In i64: any i32 day (e.g. from damaged stored bytes) converts without overflow; the
+        // year of the extreme days still fits an i32 (|day| / 365 < 2^31).
+        let z = i64::from(self.0) + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
         let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -47,11 +49,11 @@ impl Day {
         let mp = (5 * doy + 2) / 153;
         let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
         let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i32::from(m <= 2);
-        (y, m, d)
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        (i32::try_from(y).unwrap_or(i32::MAX), m, d)
     }
 
-    /// The year.
+    /// The calendar year.
     pub fn year(self) -> i32 {
         self.ymd().0
     }

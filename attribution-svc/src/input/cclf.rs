@@ -3,7 +3,9 @@
 //!
 //! - CCLF5 (Part B physicians): one professional line each: billing TIN `CLM_RNDRG_PRVDR_TAX_NUM`,
 //!   specialty `CLM_PRVDR_SPCLTY_CD`, place of service, HCPCS, allowed `CLM_LINE_ALOWD_CHRG_AMT`,
-//!   version `CLM_ADJSMT_TYPE_CD`, date the line's from date (else the claim's). A 10-character TIN
+//!   version `CLM_ADJSMT_TYPE_CD` of claim line `CUR_CLM_UNIQ_ID` + `CLM_LINE_NUM` (a cancellation
+//!   or adjustment applies to its own claim line, [`crate::engine::versions`]), date the line's
+//!   from date (else the claim's). A 10-character TIN
 //!   with a leading zero is read as its last 9 digits [I].
 //! - CCLF1 + CCLF2 (Part A header + revenue center lines): the header's type of bill decides the
 //!   claim type (77x FQHC, 71x RHC, 85x CAH, anything else not primary care) and its adjustment
@@ -89,6 +91,8 @@ pub fn read_cclf5<R: BufRead>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_
         if t.is_empty() {
             return Err("CLM_RNDRG_PRVDR_TAX_NUM: is required".into());
         }
+        let line_number =
+            u32::try_from(l.line_num).map_err(|_| "CLM_LINE_NUM: out of range".to_string())?;
         each(&RawLine {
             beneficiary_id: l.bene.id(),
             day,
@@ -101,6 +105,8 @@ pub fn read_cclf5<R: BufRead>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_
             specialty: l.specialty.as_deref().unwrap_or(""),
             allowed_cents: allowed,
             version: version(l.adjustment),
+            claim_id: &l.claim_id,
+            line_number,
         });
         Ok(())
     });
@@ -162,6 +168,8 @@ pub fn read_cclf2<R: BufRead>(
         let day = l.line_from.unwrap_or(l.from);
         let day = crate::input::cclf::day(day).ok_or("CLM_LINE_FROM_DT: not a date")?;
         let amount = cents(l.paid).ok_or("CLM_LINE_CVRD_PD_AMT: not a whole number of cents")?;
+        let line_number =
+            u32::try_from(l.line_num).map_err(|_| "CLM_LINE_NUM: out of range".to_string())?;
         each(&RawLine {
             beneficiary_id: l.bene.id(),
             day,
@@ -174,6 +182,8 @@ pub fn read_cclf2<R: BufRead>(
             specialty: "",
             allowed_cents: amount,
             version: h.version,
+            claim_id: &l.claim_id,
+            line_number,
         });
         Ok(())
     });

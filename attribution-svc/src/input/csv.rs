@@ -10,7 +10,9 @@
 //! blank optional month column is 0); booleans are `true`/`false`, `1`/`0` or `Y`/`N`.
 //!
 //! `claims.csv`: `beneficiary_id,service_date,hcpcs,allowed` and optionally `claim_id,line_number,
-//! revenue_center,place_of_service,claim_type,tin,ccn,npi,specialty,adjustment`. Dates are
+//! revenue_center,place_of_service,claim_type,tin,ccn,npi,specialty,adjustment`. Lines with a
+//! `claim_id` are versions of their claim line (`claim_id` + `line_number`, blank = 0): a
+//! cancellation or adjustment applies to its own claim line ([`crate::engine::versions`]). Dates are
 //! `YYYY-MM-DD`; `allowed` is dollars with at most two decimals; `claim_type` is `professional`
 //! (default), `fqhc`, `rhc`, `cah_method_ii` or `other_institutional`; `adjustment` is `original`
 //! (default), `adjustment` or `cancellation` (or the CCLF codes `0`, `1`, `2`).
@@ -328,6 +330,16 @@ pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)
             )?;
             let version = version(get(rec, cols, "adjustment"))
                 .ok_or("adjustment: must be original, adjustment or cancellation")?;
+            let claim_id = get(rec, cols, "claim_id");
+            if claim_id.len() > 64 {
+                return Err("claim_id: must be at most 64 characters".into());
+            }
+            let line_number = match get(rec, cols, "line_number") {
+                "" => 0,
+                n => n
+                    .parse::<u32>()
+                    .map_err(|_| "line_number: must be a whole number, 0-4294967295")?,
+            };
             let line = RawLine {
                 beneficiary_id: bene,
                 day,
@@ -340,6 +352,8 @@ pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)
                 specialty: get(rec, cols, "specialty"),
                 allowed_cents: allowed,
                 version,
+                claim_id,
+                line_number,
             };
             match claim_type {
                 ClaimType::Professional if line.tin.is_empty() => {

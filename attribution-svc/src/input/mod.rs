@@ -77,6 +77,11 @@ pub struct RawLine<'a> {
     pub allowed_cents: i64,
     /// Claim version.
     pub version: Version,
+    /// Claim id (CCLF `CUR_CLM_UNIQ_ID`, CSV `claim_id`); empty when not given (then versions net
+    /// by summation).
+    pub claim_id: &'a str,
+    /// Line number within the claim (CCLF `CLM_LINE_NUM`, CSV `line_number`).
+    pub line_number: u32,
 }
 
 /// A beneficiary record with text identifiers.

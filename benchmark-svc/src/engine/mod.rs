@@ -233,14 +233,33 @@ pub fn round_money(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// Sum of `values[e] x weights[e]` / sum of `weights` (`None` when the weights sum to zero).
+/// Sum of `values[e] x weights[e]` / sum of `weights` (`None` when the weights sum to zero, or
+/// when a step would overflow `Decimal`: checked arithmetic throughout).
 pub fn weighted_mean(values: &ByType<Decimal>, weights: &ByType<Decimal>) -> Option<Decimal> {
-    let total: Decimal = weights.iter().sum();
+    let total = weights
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(*w))?;
     if total.is_zero() {
         return None;
     }
-    let sum: Decimal = values.iter().zip(weights).map(|(v, w)| v * w).sum();
-    Some(sum / total)
+    let sum = values
+        .iter()
+        .zip(weights)
+        .try_fold(Decimal::ZERO, |sum, (v, w)| {
+            sum.checked_add(v.checked_mul(*w)?)
+        })?;
+    sum.checked_div(total)
+}
+
+/// Historical benchmark x performance-year person-years by type, the weights of the 2024 risk
+/// caps (425.605(a)(1)(ii), 425.655(d)(2)). A type whose historical benchmark is negative (only
+/// when a 2024 negative regional adjustment exceeds it) weighs zero [R], so every aggregate stays
+/// a mean of the types' own ratios.
+pub(crate) fn benchmark_weights(
+    historical: &Historical,
+    person_years: &ByType<Decimal>,
+) -> ByType<Decimal> {
+    std::array::from_fn(|i| historical.types[i].per_capita.max(Decimal::ZERO) * person_years[i])
 }
 
 pub(crate) fn invalid(field: String, reason: &'static str) -> BenchmarkError {
@@ -400,15 +419,69 @@ fn check_historical(rules: &RuleSet, input: &HistoricalInput) -> Result<(), Benc
             FACTOR,
         )?;
     }
-    let weight_sum: Decimal = rules.weights.iter().sum();
-    if rules.weights.iter().any(|w| w.is_sign_negative())
-        || weight_sum <= Decimal::ZERO
-        || weight_sum > MAX_FACTOR
+    check_rules(rules)
+}
+
+/// Checks the parameters of a rule set (a caller such as the simulator may change them), so that
+/// no parameter can make the arithmetic overflow or divide by zero: year weights in [0, 100] with
+/// a positive sum, every share, cap, weight and margin a fraction in [0, 1], at least one pair of
+/// regional weights.
+pub(crate) fn check_rules(rules: &RuleSet) -> Result<(), BenchmarkError> {
+    const FRACTION: &str = "must be a fraction between 0 and 1";
+    let fraction = |field: &str, v: Decimal| {
+        check_range(
+            || field.into(),
+            v,
+            Decimal::ZERO,
+            true,
+            Decimal::ONE,
+            FRACTION,
+        )
+    };
+    if rules
+        .weights
+        .iter()
+        .any(|w| w.is_sign_negative() || *w > MAX_FACTOR)
+        || rules.weights.iter().all(|w| w.is_zero())
     {
         return Err(invalid(
             "rule_set.weights".into(),
-            "must be >= 0 with a positive sum of at most 1000",
+            "must each be between 0 and 100, not all zero",
         ));
+    }
+    if let Some(r) = &rules.regional {
+        if r.weights.is_empty() {
+            return Err(invalid(
+                "rule_set.regional.weights".into(),
+                "must have at least one pair",
+            ));
+        }
+        for (lower, higher) in r.weights {
+            fraction("rule_set.regional.weights", *lower)?;
+            fraction("rule_set.regional.weights", *higher)?;
+        }
+        if let Some(c) = r.positive_cap {
+            fraction("rule_set.regional.positive_cap", c)?;
+        }
+        if let Some(c) = r.negative_cap {
+            fraction("rule_set.regional.negative_cap", c)?;
+        }
+    }
+    if let rules::PriorSavingsRule::Adjustment { share, cap } = rules.prior_savings {
+        fraction("rule_set.prior_savings.share", share)?;
+        fraction("rule_set.prior_savings.cap", cap)?;
+    }
+    if let rules::UpdateRule::ThreeWay { acpt_weight } = rules.update {
+        fraction("rule_set.update.acpt_weight", acpt_weight)?;
+    }
+    match rules.risk {
+        rules::PyRiskRule::Capped { cap } => fraction("rule_set.risk.cap", cap)?,
+        rules::PyRiskRule::DemographicCap { margin } => fraction("rule_set.risk.margin", margin)?,
+        rules::PyRiskRule::NewlyContinuous => {}
+    }
+    if let Some(c) = &rules.regional_risk_cap {
+        // The cap divides the regional HCC growth: with a margin >= 0 it is at least 0.01.
+        fraction("rule_set.regional_risk_cap.margin", c.margin)?;
     }
     Ok(())
 }

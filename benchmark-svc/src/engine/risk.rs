@@ -112,8 +112,7 @@ pub fn performance_year_ratios(
                 demo[t.index()] = now / then;
             }
             // Weights: historical benchmark (as adjusted under 425.652(a)(8)) x PY person-years.
-            let weights: ByType<Decimal> =
-                std::array::from_fn(|i| historical.types[i].per_capita * py.types[i].person_years);
+            let weights = super::benchmark_weights(historical, &py.types.map(|t| t.person_years));
             let (Some(agg_hcc), Some(agg_demo)) = (
                 super::weighted_mean(&hcc, &weights),
                 super::weighted_mean(&demo, &weights),
@@ -169,8 +168,7 @@ pub fn regional_risk_cap_factors(
 ) -> ByType<Decimal> {
     let person_years: ByType<Decimal> = py.types.map(|t| t.person_years);
     // (d)(2): regionally adjusted historical benchmark x PY person-years.
-    let weights: ByType<Decimal> =
-        std::array::from_fn(|i| historical.types[i].per_capita * person_years[i]);
+    let weights = super::benchmark_weights(historical, &person_years);
     let (Some(hcc), Some(demo)) = (
         super::weighted_mean(&regional.hcc_growth, &weights),
         super::weighted_mean(&regional.demographic_growth, &weights),

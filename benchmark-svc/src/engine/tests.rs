@@ -485,6 +485,19 @@ fn from_2024_regional_risk_score_growth_cap() {
             rule_set: "mssp-2024-first"
         })
     );
+    // A caller's rule set with a negative margin could make the cap zero: rejected, named.
+    let input = flat(Date::new(2024, 1, 1), 1);
+    let mut rules = rules::select(input.agreement_start, 1).expect("rule set");
+    rules.regional_risk_cap = Some(rules::RegionalRiskCapRule {
+        margin: dec!(-1.01),
+        citation: "",
+    });
+    let mut with_region = input;
+    with_region.regional = Some(regional(FLAT, NATIONAL));
+    assert!(matches!(
+        historical_with(&rules, &with_region, &mut NoTrace),
+        Err(BenchmarkError::Invalid { field, .. }) if field == "rule_set.regional_risk_cap.margin"
+    ));
     let bad = regional_risk_update(Some(RegionalRiskInput {
         market_share: [dec!(1.5); 4],
         ..growth
@@ -1012,4 +1025,90 @@ proptest! {
             Err(e) => prop_assert!(false, "{e}"),
         }
     }
+}
+
+proptest! {
+    /// A caller's rule set (the simulator may change any parameter) with one parameter at any
+    /// `Decimal` at all: checked by [`check_rules`] before any arithmetic, never a panic; the
+    /// default rule sets always pass.
+    #[test]
+    fn any_rule_set_parameter_never_panics(
+        input in wide_input(false), (offset, mut py) in wide_py(false),
+        which in 0usize..12, d in any_decimal(), empty_regional_weights in any::<bool>(),
+    ) {
+        py.performance_year = input.years[2] + 1 + offset.rem_euclid(9);
+        let defaults = rules::select(input.agreement_start, input.agreement_period).expect("rule set");
+        prop_assert_eq!(check_rules(&defaults), Ok(()));
+        let mut r = defaults;
+        let pairs = [(d, d)];
+        match which {
+            0 => r.weights[0] = d,
+            1 => r.weights = [d; 3],
+            2..=4 => if let Some(reg) = r.regional.as_mut() {
+                match which {
+                    2 => reg.weights = if empty_regional_weights { &[] } else { Box::leak(Box::new(pairs)) },
+                    3 => reg.positive_cap = Some(d),
+                    _ => reg.negative_cap = Some(d),
+                }
+            },
+            5 => r.prior_savings = rules::PriorSavingsRule::Adjustment { share: d, cap: Decimal::ONE },
+            6 => r.prior_savings = rules::PriorSavingsRule::Adjustment { share: Decimal::ONE, cap: d },
+            7 => r.update = rules::UpdateRule::ThreeWay { acpt_weight: d },
+            8 => r.risk = rules::PyRiskRule::Capped { cap: d },
+            9 => r.risk = rules::PyRiskRule::DemographicCap { margin: d },
+            10 => r.regional_risk_cap = Some(rules::RegionalRiskCapRule { margin: d, citation: "" }),
+            _ => r.weights[2] = d,
+        }
+        if let Ok(h) = historical_with(&r, &input, &mut NoTrace) {
+            let _ = update::update_with(&r, &input, &h, &py, &mut NoTrace);
+        }
+    }
+}
+
+/// The 2024 risk-cap weights are historical benchmark x PY person-years (425.655(d)(2)); a type
+/// with a negative historical benchmark weighs zero [R]. Here ESRD (-500 per capita, growth 3.0)
+/// is left out: the aggregate is the DISABLED growth 1.10 alone, the cap 1.01 + 0.03 = 1.04
+/// (market share 0), so DISABLED gets 1.10 / 1.04 and ESRD, above the cap too, 3.0 / 1.04.
+#[test]
+fn negative_historical_benchmark_weighs_zero_in_the_regional_risk_cap() {
+    let mut types = [TypeBenchmark::default(); 4];
+    types[0].per_capita = dec!(-500);
+    types[1].per_capita = dec!(1000);
+    let historical = Historical {
+        rule_set: "mssp-2024-first",
+        types,
+        unadjusted_per_capita: Decimal::ZERO,
+        per_capita: Decimal::ZERO,
+    };
+    let py = PerformanceYearInput {
+        types: std::array::from_fn(|i| PerformanceYearType {
+            person_years: if i < 2 { dec!(10) } else { Decimal::ZERO },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let rule = rules::select(Date::new(2024, 1, 1), 1)
+        .expect("rule set")
+        .regional_risk_cap
+        .expect("2024 cap");
+    let factors = risk::regional_risk_cap_factors(
+        &rule,
+        &historical,
+        &py,
+        &RegionalRiskInput {
+            hcc_growth: [dec!(3.0), dec!(1.10), Decimal::ONE, Decimal::ONE],
+            demographic_growth: [dec!(1.01); 4],
+            market_share: [Decimal::ZERO; 4],
+        },
+        &mut NoTrace,
+    );
+    assert_eq!(
+        factors,
+        [
+            dec!(3.0) / dec!(1.04),
+            dec!(1.10) / dec!(1.04),
+            Decimal::ONE,
+            Decimal::ONE
+        ]
+    );
 }

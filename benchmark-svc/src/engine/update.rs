@@ -353,6 +353,7 @@ pub fn update_with(
     trace: &mut impl Trace,
 ) -> Result<Updated, BenchmarkError> {
     check_performance_year(input, py)?;
+    super::check_rules(rules)?;
     let person_years: ByType<Decimal> = py.types.map(|t| t.person_years);
     let py_total: Decimal = person_years.iter().sum();
     if py_total.is_zero() {

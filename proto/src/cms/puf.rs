@@ -94,7 +94,7 @@ pub enum RateScale {
 ///
 /// | layout | PYs | detected by | formats |
 /// |---|---|---|---|
-/// | [`Layout::Py2013Labels`] | 2013 | `ACO Identifier` and `Track 2 ACO` (spelled-out labels) | rates fractions with a stray `%` (`0.023373146%` is 2.34%); dollars `$613084880.40`; the labels from `Total savings/losses ($)` to `Total assigned beneficiary person years` sit one column right of their data |
+/// | [`Layout::Py2013Labels`] | 2013 | `ACO Identifier` and `Track 2 ACO` (spelled-out labels) | rates fractions with a stray `%` (`0.023373146%` is 2.34%); dollars `$613084880.40`; the labels from `Total savings/losses ($)` to `Total assigned beneficiary person years` sit one column left of their data (there is no expenditures label) |
 /// | [`Layout::Py2013`] | 2013 | `EarnShrSavings` or `OweLosses` | machine names, savings and losses in two columns |
 /// | [`Layout::Py2024`] | 2024+ | `Current_Track` with `ReducedSS` or an `AIP*` column | every rate a plain percent number (`8.89`, `75`) |
 /// | [`Layout::Py2023`] | 2023 | `Current_Track` with `Met_AltQPS`, `FinalLossRate` or `Impact_Mid_Year_Termination` | rates `"9.09%"` strings |
@@ -106,8 +106,9 @@ pub enum RateScale {
 ///
 /// Sources: the PY2014, PY2018 and PY2022 files and the first rows of the PY2013 data.cms.gov file
 /// (fixtures in `proto/testdata/puf`), CMS's data dictionary and public loaders of the other years
-/// (`proto/testdata/puf/README.md` lists them and says which cells are verified). The layout only decides what the header or a bare
-/// number cannot say by itself: [`RateScale::Detect`] uses the layout's scale where it has one
+/// (`proto/testdata/puf/README.md` lists them and says which cells are verified). The layout only
+/// decides what the header or a bare number cannot say by itself: [`RateScale::Detect`] uses the
+/// layout's scale where it has one
 /// ([`Layout::bare_rate_scale`]), and [`Layout::Py2013Labels`] columns are reachable under their
 /// machine names ([`Layout::aliases`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,7 +138,7 @@ pub enum Layout {
 }
 
 /// PY2013 data.cms.gov labels: (machine name, label of the column that holds its data). From
-/// `Total savings/losses ($)` on, each label sits one column right of its data (checked on the
+/// `Total savings/losses ($)` on, each label sits one column left of its data (checked on the
 /// published rows: benchmark - expenditures = gross savings to the cent, shared savings = gross x
 /// final sharing rate x 0.98).
 const PY2013_LABELS: &[(&str, &str)] = &[

@@ -17,7 +17,7 @@ pub enum Track {
     Track2,
     /// Track 3 (425.610), two-sided.
     Track3,
-    /// Track 1+ Model (CMMI), two-sided, PY2018-2020.
+    /// Track 1+ Model (CMMI), two-sided, from PY2018 (to PY2021 for extended agreements).
     Track1Plus,
     /// BASIC Level A (425.605), one-sided.
     BasicA,

@@ -919,10 +919,13 @@ proptest! {
     fn msr_is_continuous_and_non_increasing(n in 0u64..200_000) {
         let scale = MsrSchedule::with_small_aco_extension();
         let (a, b) = (scale.rate(n).expect("defined"), scale.rate(n + 1).expect("defined"));
+        // The slopes are compared within 1e-26: both sides are quotients rounded at Decimal's 28
+        // digits, so an exact step can exceed the rounded bound in its last digit (seen at n = 5,616).
+        let ulp = dec!(0.00000000000000000000000001);
         prop_assert!(b <= a);
-        prop_assert!(a - b <= dec!(0.035) / dec!(499)); // steepest band: 500-999, 12.2% -> 8.7%
+        prop_assert!(a - b <= dec!(0.035) / dec!(499) + ulp); // steepest band: 500-999, 12.2% -> 8.7%
         if n >= 5_000 {
-            prop_assert!(a - b <= dec!(0.003) / dec!(999));
+            prop_assert!(a - b <= dec!(0.003) / dec!(999) + ulp);
         }
     }
 
