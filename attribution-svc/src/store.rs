@@ -173,6 +173,7 @@ enum Done {
 pub struct SqliteStore {
     readers: SqlitePool,
     writer: mpsc::Sender<Write>,
+    page_tokens: acorn_proto::page::PageTokens,
 }
 
 const MAX_GROUP: usize = 256;
@@ -217,6 +218,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30));
         let mut conn = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations").run(&mut conn).await?;
+        let page_tokens = acorn_proto::page::PageTokens::load_or_create(&mut conn).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -226,7 +228,14 @@ impl SqliteStore {
         Ok(Self {
             readers,
             writer: tx,
+            page_tokens,
         })
+    }
+
+    /// The page tokens of this store's listings (opaque, bound to their query; the secret is kept
+    /// in this database).
+    pub fn page_tokens(&self) -> &acorn_proto::page::PageTokens {
+        &self.page_tokens
     }
 
     async fn send<T>(

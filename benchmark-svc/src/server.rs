@@ -11,6 +11,7 @@ use acorn_proto::{
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
     ledger::{self, Filter, NewRecord, Recorded, Store},
+    page::PageQuery,
 };
 use prost::Message;
 use rust_decimal::Decimal;
@@ -816,14 +817,13 @@ fn new_benchmark(
     }
 }
 
-/// Fingerprint of a request kind and its encoded input.
+/// Fingerprint of a request kind and its encoded parts ([`ledger::Fingerprint`]).
 fn fingerprint(kind: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut bytes = kind.to_vec();
+    let mut fp = ledger::Fingerprint::new(kind);
     for p in parts {
-        bytes.extend_from_slice(&(p.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(p);
+        fp.bytes(p);
     }
-    ledger::fingerprint(&bytes)
+    fp.finish()
 }
 
 #[tonic::async_trait]
@@ -874,6 +874,11 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
             invalid_argument("header.request_id", "is required (at most 128 characters)")
         })?;
         tracing::Span::current().record("request_id", header.request_id.as_str());
+        // The idempotency fingerprint covers the whole stream as sent: the header (input and
+        // truncation thresholds) and every record in order, not only the aggregate it gives (two
+        // different uploads can aggregate alike; a corrected retry must not be taken for the first).
+        let mut fp = ledger::Fingerprint::new(b"beneficiaries.stream");
+        fp.message(&header);
         let mut input = validate(header.input.as_ref(), "header.input", false)?;
         let mut v = Violations::default();
         let Some((years, limits)) = thresholds(&mut v, &header.truncation_thresholds) else {
@@ -894,6 +899,7 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
                 }
             };
             for r in &batch.records {
+                fp.message(r);
                 let f = |name: &str| format!("records[{n}].{name}");
                 let year = r
                     .year
@@ -948,7 +954,7 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
             ))
         })?;
         let stored_input = aggregate_input(&header.input.unwrap_or_default(), years, &experience);
-        let fp = fingerprint(b"beneficiaries", &[&stored_input.encode_to_vec()]);
+        let fp = fp.finish();
         tracing::debug!(
             records = n,
             truncated = aggregator.truncated(),
@@ -1014,7 +1020,12 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
         if period.is_err() {
             v.add("agreement_period", "is too large");
         }
-        let before = v.page_token("page_token", &r.page_token);
+        // The token is bound to the filters (AIP-158): one from another query is refused.
+        let query = PageQuery::new("acorn.benchmark.v1.BenchmarkService/ListBenchmarks")
+            .text(&r.aco_id)
+            .int(i64::from(r.agreement_period));
+        let tokens = self.store.page_tokens();
+        let before = v.page_token("page_token", &r.page_token, tokens, &query);
         let (Some(limit), Some(before), Ok(period)) = (limit, before, period) else {
             return Err(v
                 .into_result()
@@ -1035,7 +1046,7 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
             .collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListBenchmarksResponse {
             benchmarks,
-            next_page_token: ledger::page_token(page.next),
+            next_page_token: tokens.issue_seq(&query, page.next),
         }))
     }
 

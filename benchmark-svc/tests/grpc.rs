@@ -257,12 +257,13 @@ async fn compute_survives_a_restart_is_idempotent_and_lists() {
         .into_inner();
     assert_eq!(page.benchmarks.len(), 2);
     assert!(!page.next_page_token.is_empty());
+    // The next page repeats the query's filters (the token is bound to them).
     let rest = client
         .list_benchmarks(pb::ListBenchmarksRequest {
             aco_id: "A1".into(),
+            agreement_period: 1,
             page_size: 2,
             page_token: page.next_page_token,
-            ..Default::default()
         })
         .await
         .expect("list")

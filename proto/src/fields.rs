@@ -167,9 +167,16 @@ impl Violations {
         }
     }
 
-    /// A page token issued by [`crate::ledger::page_token`]: `Some(None)` for the first page.
-    pub fn page_token(&mut self, field: &str, token: &str) -> Option<Option<i64>> {
-        match crate::ledger::parse_page_token(token) {
+    /// A ledger page token issued by [`crate::page::PageTokens::issue_seq`] for this same
+    /// `query`: `Some(None)` for the first page.
+    pub fn page_token(
+        &mut self,
+        field: &str,
+        token: &str,
+        tokens: &crate::page::PageTokens,
+        query: &crate::page::PageQuery,
+    ) -> Option<Option<i64>> {
+        match tokens.open_seq(query, token) {
             Ok(before) => Some(before),
             Err(e) => {
                 self.add(field, e.to_string());

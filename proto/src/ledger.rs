@@ -8,7 +8,16 @@
 //! separate connection pool (WAL lets them run beside the writer).
 //!
 //! Idempotency: `request_id` is unique. A record whose request_id exists with the same input
-//! fingerprint returns the stored record; with a different fingerprint it is a conflict.
+//! fingerprint returns the stored record; with a different fingerprint it is a conflict. The
+//! fingerprint is persisted, so it must be a stable digest of every field of the request that the
+//! record depends on: see [`fingerprint`] and [`Fingerprint`] for the canonical forms.
+//!
+//! Listing pages are continued with opaque tokens bound to the query ([`crate::page`]), under a
+//! secret kept in the same file.
+//!
+//! Shutdown and backup: [`checkpoint`] moves everything committed from the `-wal` file into the
+//! database file (each binary calls it after a clean shutdown, so the database file alone is
+//! complete), and [`backup`] writes a consistent copy of a live database (`VACUUM INTO`).
 
 use std::{future::Future, path::Path, str::FromStr, time::Duration};
 
@@ -17,6 +26,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::{mpsc, oneshot};
+
+use crate::page::PageTokens;
 
 /// A record to write.
 #[derive(Debug, Clone)]
@@ -101,6 +112,8 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, id: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     /// Lists records, newest first.
     fn list(&self, filter: Filter) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    /// The page tokens of this ledger's listings ([`crate::page`]).
+    fn page_tokens(&self) -> &PageTokens;
 }
 
 type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
@@ -110,6 +123,7 @@ type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
 pub struct SqliteLedger {
     readers: SqlitePool,
     writer: mpsc::Sender<(NewRecord, Reply)>,
+    page_tokens: PageTokens,
 }
 
 /// Most records committed in one transaction.
@@ -126,6 +140,7 @@ impl SqliteLedger {
             .busy_timeout(Duration::from_secs(10));
         let mut conn = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations").run(&mut conn).await?;
+        let page_tokens = PageTokens::load_or_create(&mut conn).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -135,7 +150,84 @@ impl SqliteLedger {
         Ok(Self {
             readers,
             writer: tx,
+            page_tokens,
         })
+    }
+}
+
+fn existing_database(path: &Path) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str("sqlite:")?
+        .filename(path)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(10)))
+}
+
+/// Checkpoints a WAL-mode SQLite database (`PRAGMA wal_checkpoint(TRUNCATE)`): every committed
+/// transaction is copied from `<db>-wal` into the database file and the `-wal` file is truncated
+/// to zero bytes, so that the database file alone holds all the data. Each binary calls this after
+/// a clean shutdown; it is safe while other connections are open (it waits up to the busy timeout
+/// for readers, and reports if the WAL could not be fully checkpointed).
+pub async fn checkpoint(path: &Path) -> Result<(), StoreError> {
+    let mut conn = SqliteConnection::connect_with(&existing_database(path)?).await?;
+    let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut conn)
+        .await?;
+    let (busy, log, done): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    conn.close().await?;
+    if busy != 0 || log != done {
+        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+            "the WAL could not be fully checkpointed ({done} of {log} pages)"
+        ))));
+    }
+    Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database `path` to the new file `to` (`VACUUM INTO`):
+/// one read transaction, so it is safe while the service is running and the copy holds exactly
+/// the transactions committed when it started (those still in the `-wal` file included). `to` must
+/// not exist. Restore by stopping the service and putting the copy in place of the database file
+/// (removing any `-wal` and `-shm` files beside it).
+pub async fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
+    if to.exists() {
+        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+            "{} already exists",
+            to.display()
+        ))));
+    }
+    let target = to.to_str().ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Protocol(
+            "the backup path must be valid UTF-8".into(),
+        ))
+    })?;
+    let mut conn = SqliteConnection::connect_with(&existing_database(path)?).await?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// The `backup` subcommand every acorn binary has (flatten into the binary's `clap` enum).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    /// The service's SQLite database file.
+    #[arg(long)]
+    pub db: std::path::PathBuf,
+    /// Where to write the copy (a new file).
+    #[arg(long)]
+    pub to: std::path::PathBuf,
+}
+
+impl BackupArgs {
+    /// Runs the backup.
+    pub async fn run(&self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        backup(&self.db, &self.to).await.with_context(|| {
+            format!("backing up {} to {}", self.db.display(), self.to.display())
+        })?;
+        eprintln!("backed up {} to {}", self.db.display(), self.to.display());
+        Ok(())
     }
 }
 
@@ -240,36 +332,62 @@ impl Store for SqliteLedger {
         }
         Ok(page)
     }
+
+    fn page_tokens(&self) -> &PageTokens {
+        &self.page_tokens
+    }
 }
 
-/// SHA-256 of a request's encoded input: equal inputs have equal fingerprints (prost encodes fields
-/// in field-number order, and acorn inputs have no maps).
+/// The fingerprint of a request whose whole input is one message: SHA-256 of its protobuf
+/// encoding, as prost writes it (settlement-svc's `Reconcile`: the `ReconciliationInput`).
+///
+/// That encoding is canonical for acorn's contracts: prost writes the known fields of a message in
+/// one fixed order (that of the generated struct: declaration order, oneofs last), each exactly
+/// once, skips proto3 defaults, and writes repeated fields in order; acorn's contracts have no `map` fields (whose order would not be
+/// defined) and no floating-point fields, and unknown fields are dropped on decoding. So equal
+/// requests have equal fingerprints, a request differing in any field has a different one, and
+/// the digest does not depend on the Rust toolchain or on process state (unlike
+/// `std::hash::DefaultHasher`). The tests pin digests of known inputs, so a change of encoding
+/// (a prost upgrade, reordered fields) cannot pass unnoticed.
 pub fn fingerprint(encoded_input: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(encoded_input).to_vec()
 }
 
-/// The opaque page token for a listing cursor (empty on the last page).
-pub fn page_token(next: Option<i64>) -> String {
-    next.map(|seq| format!("before:{seq}")).unwrap_or_default()
-}
+/// The fingerprint of a request made of several parts (benchmark-svc's writes): SHA-256 over the
+/// request kind, then each part as its length (8 bytes, little-endian) and its bytes. The kind
+/// keeps requests of different RPCs that share the ledger apart; the length prefixes keep parts
+/// from running into each other. Messages are added in their prost encoding (canonical, see
+/// [`fingerprint`]).
+#[derive(Debug, Clone)]
+pub struct Fingerprint(sha2::Sha256);
 
-/// A page token this ledger did not issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("is not a token returned by this service")]
-pub struct BadPageToken;
-
-/// Parses a page token from [`page_token`]: `Ok(None)` for the first page.
-pub fn parse_page_token(token: &str) -> Result<Option<i64>, BadPageToken> {
-    if token.is_empty() {
-        return Ok(None);
+impl Fingerprint {
+    /// Starts the fingerprint of a request of `kind`.
+    pub fn new(kind: &[u8]) -> Self {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(kind);
+        Self(hasher)
     }
-    match token
-        .strip_prefix("before:")
-        .and_then(|n| n.parse::<i64>().ok())
-    {
-        Some(seq) if seq > 0 => Ok(Some(seq)),
-        _ => Err(BadPageToken),
+
+    /// Adds a part.
+    pub fn bytes(&mut self, part: &[u8]) -> &mut Self {
+        use sha2::Digest;
+        self.0.update((part.len() as u64).to_le_bytes());
+        self.0.update(part);
+        self
+    }
+
+    /// Adds a message, as its protobuf encoding.
+    pub fn message(&mut self, message: &impl prost::Message) -> &mut Self {
+        self.bytes(&message.encode_to_vec())
+    }
+
+    /// The digest.
+    pub fn finish(&self) -> Vec<u8> {
+        use sha2::Digest;
+        self.0.clone().finalize().to_vec()
     }
 }
 
@@ -345,6 +463,105 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(store.list(by_year).await.expect("list").bodies.len(), 3);
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The persisted digests are pinned: the same input gives the same fingerprint on every build.
+    #[test]
+    fn fingerprints_are_pinned_digests() {
+        assert_eq!(
+            hex(&fingerprint(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "SHA-256 of nothing"
+        );
+        let input = crate::settlement::v1::ReconciliationInput {
+            aco_id: "A1215".into(),
+            performance_year: 2018,
+            assigned_beneficiaries: 72_033,
+            ..Default::default()
+        };
+        use prost::Message as _;
+        // Field 1 "A1215", field 2 varint 2018, field 5 varint 72033 (worked by hand from
+        // settlement.proto); the digest from Python's hashlib.
+        assert_eq!(hex(&input.encode_to_vec()), "0a05413132313510e20f28e1b204");
+        assert_eq!(
+            hex(&fingerprint(&input.encode_to_vec())),
+            "3e1e325b6c27d741a0a10b79513e1f3b27a5918147d83689ebf3042a6e0fe1ff"
+        );
+        // kind || len_le64 || part ... ("update", "id", "")
+        assert_eq!(
+            hex(&Fingerprint::new(b"update").bytes(b"id").bytes(b"").finish()),
+            "a2c7cf66b270d43c48488fbc922e1485483ec0c9ca18769d35f512ff4ca98670"
+        );
+        assert_ne!(
+            Fingerprint::new(b"update").bytes(b"i").bytes(b"d").finish(),
+            Fingerprint::new(b"update").bytes(b"id").bytes(b"").finish()
+        );
+    }
+
+    #[tokio::test]
+    async fn checkpoint_leaves_everything_in_the_database_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.db");
+        let store = SqliteLedger::open(&path).await.expect("open");
+        for r in ["r1", "r2", "r3"] {
+            store.record(rec(r, 1, "A1", 2018)).await.expect("record");
+        }
+        let wal = dir.path().join("ledger.db-wal");
+        assert!(
+            std::fs::metadata(&wal).map_or(0, |m| m.len()) > 0,
+            "the records are in the WAL before the checkpoint"
+        );
+        checkpoint(&path).await.expect("checkpoint");
+        assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
+        // The database file alone, copied without its -wal, holds every record.
+        let copy = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(&path, copy.path().join("ledger.db")).expect("copy");
+        let alone = SqliteLedger::open(&copy.path().join("ledger.db"))
+            .await
+            .expect("open the copy");
+        assert_eq!(
+            alone.get("id-r3").await.expect("get"),
+            Some(b"body-r3".to_vec())
+        );
+        drop(store);
+    }
+
+    #[tokio::test]
+    async fn backup_is_a_consistent_copy_of_a_live_ledger() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.db");
+        let store = SqliteLedger::open(&path).await.expect("open");
+        store
+            .record(rec("r1", 1, "A1", 2018))
+            .await
+            .expect("record");
+        let to = dir.path().join("backup.db");
+        backup(&path, &to).await.expect("backup");
+        assert!(backup(&path, &to).await.is_err(), "never overwrites");
+        assert!(
+            backup(&dir.path().join("missing.db"), &dir.path().join("b2.db"))
+                .await
+                .is_err(),
+            "a missing database is an error, not a new empty one"
+        );
+        store
+            .record(rec("r2", 1, "A1", 2018))
+            .await
+            .expect("record");
+        let restored = SqliteLedger::open(&to).await.expect("open the backup");
+        assert_eq!(
+            restored.get("id-r1").await.expect("get"),
+            Some(b"body-r1".to_vec())
+        );
+        assert_eq!(restored.get("id-r2").await.expect("get"), None);
+        // The backup keeps the page-token secret: tokens stay valid after a restore.
+        let q = crate::page::PageQuery::new("x");
+        let token = store.page_tokens().issue_seq(&q, Some(9));
+        assert_eq!(restored.page_tokens().open_seq(&q, &token), Ok(Some(9)));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
 //!   `BadRequest` field violations.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps (SQLite, group commit).
+//! - [`page`]: opaque page tokens bound to their query, for every list RPC.
 //! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
@@ -48,6 +49,12 @@ pub mod attribution {
 /// The encoded `FileDescriptorSet` of every acorn contract (for gRPC reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/acorn_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of googleapis' `google.rpc` error details (`BadRequest`,
+/// `Status`, ...), served by reflection so clients can decode the details of acorn's errors.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
+
 pub mod cms;
 
 pub mod domain;
@@ -55,4 +62,5 @@ pub mod explain;
 pub mod fields;
 pub mod ledger;
 pub mod load;
+pub mod page;
 pub mod serve;

@@ -2,16 +2,29 @@
 //!
 //! - `--listen` (default: a fixed loopback port per service, see [`DEFAULT_PORTS`]),
 //! - `grpc.health.v1` health (`SERVING` while up, `NOT_SERVING` once shutdown starts),
-//! - gRPC reflection v1 *and* v1alpha (grpcurl, grpcui, Postman, ghz),
+//! - gRPC reflection v1 *and* v1alpha (grpcurl, grpcui, Postman, ghz), serving the `google.rpc`
+//!   error-detail types too so that those clients decode `BadRequest` field violations,
 //! - `tracing` with `RUST_LOG` and `--log-format json`,
 //! - graceful shutdown on SIGINT/SIGTERM that drains in-flight calls (bounded by `--shutdown-grace`),
 //! - request limits: decoded message size (applied by each service to its generated server with
-//!   [`ServeArgs::max_request_bytes`]), a per-request timeout and an HTTP/2 header-list limit.
+//!   [`ServeArgs::max_request_bytes`]), a per-request deadline and an HTTP/2 header-list limit.
+//!
+//! Deadlines: every call gets the sooner of the client's `grpc-timeout` and `--request-timeout`.
+//! A call still running then is answered `DEADLINE_EXCEEDED` (as gRPC specifies; tonic's own
+//! timeout would answer `CANCELLED` "Timeout expired"), and handlers can read the call's
+//! [`Deadline`] to give the calls they make on its behalf no more than the time that is left.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, time::Instant};
 use tonic::{
+    codegen::http,
     service::Routes,
     transport::{Server, server::TcpIncoming},
 };
@@ -150,7 +163,9 @@ pub async fn serve(
         advertised.iter().fold(
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                // So that clients can decode the google.rpc.BadRequest in error details.
+                .register_encoded_file_descriptor_set(crate::ERROR_DETAILS_DESCRIPTOR_SET),
             |b, name| b.with_service_name(*name),
         )
     };
@@ -167,9 +182,13 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = Duration::from_secs(args.shutdown_grace);
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
+    // No `Server::timeout`: tonic answers its expiry CANCELLED; the deadline layer answers
+    // DEADLINE_EXCEEDED (tonic still reads `grpc-timeout` too, see `DEADLINE_MARGIN`).
     let server = Server::builder()
-        .timeout(Duration::from_secs(args.request_timeout))
         .http2_max_header_list_size(64 * 1024)
+        .layer(DeadlineLayer::new(Duration::from_secs(
+            args.request_timeout,
+        )))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_rx.await;
@@ -197,4 +216,276 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// When the call being served must be answered by: the sooner of the client's `grpc-timeout` and
+/// the server's `--request-timeout`, from when the call arrived. Every call served by [`serve`]
+/// carries one in its extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Instant);
+
+impl Deadline {
+    /// The deadline of a call served by [`serve`] (`None` outside it, e.g. in a unit test that
+    /// calls a handler directly).
+    pub fn of<T>(request: &tonic::Request<T>) -> Option<Self> {
+        request.extensions().get::<Self>().copied()
+    }
+
+    /// The time left (zero once passed).
+    pub fn remaining(&self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+}
+
+/// How much sooner than the deadline the layer answers. tonic's server also enforces the client's
+/// `grpc-timeout` (outside every layer, answering CANCELLED): expiring one timer tick earlier makes
+/// DEADLINE_EXCEEDED the answer, never a race between the two.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
+
+/// Applies [`Deadline`]s: the sooner of `grpc-timeout` and the server default, answered
+/// `DEADLINE_EXCEEDED` on expiry.
+#[derive(Debug, Clone, Copy)]
+struct DeadlineLayer {
+    default: Duration,
+}
+
+impl DeadlineLayer {
+    fn new(default: Duration) -> Self {
+        Self { default }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService {
+            inner,
+            default: self.default,
+        }
+    }
+}
+
+/// The service [`DeadlineLayer`] wraps around the routes.
+#[derive(Debug, Clone)]
+struct DeadlineService<S> {
+    inner: S,
+    default: Duration,
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for DeadlineService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let timeout =
+            grpc_timeout(req.headers()).map_or(self.default, |client| client.min(self.default));
+        let arrived = Instant::now();
+        let deadline = arrived.checked_add(timeout).unwrap_or(arrived);
+        req.extensions_mut().insert(Deadline(deadline));
+        let expiry = deadline
+            .checked_sub(DEADLINE_MARGIN)
+            .unwrap_or(arrived)
+            .max(arrived);
+        let call = self.inner.call(req);
+        Box::pin(async move {
+            match tokio::time::timeout_at(expiry, call).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::info!(
+                        timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                        "deadline exceeded"
+                    );
+                    Ok(tonic::Status::deadline_exceeded(format!(
+                        "deadline exceeded: the call did not complete within {}",
+                        humanize(timeout)
+                    ))
+                    .into_http())
+                }
+            }
+        })
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// The `grpc-timeout` request header (gRPC over HTTP/2: at most 8 digits and a unit, H M S m u n);
+/// `None` when absent or malformed (the server default then applies).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let split = value.len().checked_sub(1)?;
+    let (digits, unit) = (value.get(..split)?, value.get(split..)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_layer::Layer as _;
+    use tower_service::Service as _;
+
+    fn headers(timeout: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "grpc-timeout",
+            http::HeaderValue::from_str(timeout).expect("header value"),
+        );
+        h
+    }
+
+    #[test]
+    fn parses_grpc_timeout_headers() {
+        assert_eq!(
+            grpc_timeout(&headers("1H")),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(grpc_timeout(&headers("2M")), Some(Duration::from_secs(120)));
+        assert_eq!(grpc_timeout(&headers("30S")), Some(Duration::from_secs(30)));
+        assert_eq!(
+            grpc_timeout(&headers("250m")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(grpc_timeout(&headers("7u")), Some(Duration::from_micros(7)));
+        assert_eq!(
+            grpc_timeout(&headers("99999999n")),
+            Some(Duration::from_nanos(99_999_999))
+        );
+        for bad in [
+            "",
+            "S",
+            "1",
+            "123456789S",
+            "1s",
+            "-1S",
+            "+1S",
+            "1.5S",
+            "1 S",
+            "éS",
+        ] {
+            assert_eq!(grpc_timeout(&headers(bad)), None, "{bad:?}");
+        }
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
+    }
+
+    /// A stand-in handler that answers after `delay`, reporting the deadline it was given in an
+    /// `x-remaining-ms` header.
+    #[derive(Debug, Clone, Copy)]
+    struct Slow(Duration);
+
+    fn slow(delay: Duration) -> Slow {
+        Slow(delay)
+    }
+
+    impl tower_service::Service<http::Request<()>> for Slow {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: http::Request<()>) -> Self::Future {
+            let delay = self.0;
+            let left = req.extensions().get::<Deadline>().map(Deadline::remaining);
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                let mut res = http::Response::new(tonic::body::Body::default());
+                if let Some(left) = left {
+                    let ms = left.as_millis().to_string();
+                    res.headers_mut().insert(
+                        "x-remaining-ms",
+                        http::HeaderValue::from_str(&ms).expect("digits"),
+                    );
+                }
+                Ok(res)
+            })
+        }
+    }
+
+    fn request(timeout: Option<&str>) -> http::Request<()> {
+        let mut req = http::Request::new(());
+        if let Some(t) = timeout {
+            *req.headers_mut() = headers(t);
+        }
+        req
+    }
+
+    fn grpc_status(res: &http::Response<tonic::body::Body>) -> Option<&str> {
+        res.headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn an_expired_client_deadline_is_deadline_exceeded() {
+        let mut svc =
+            DeadlineLayer::new(Duration::from_secs(30)).layer(slow(Duration::from_secs(5)));
+        let res = svc.call(request(Some("100m"))).await.expect("infallible");
+        assert_eq!(grpc_status(&res), Some("4"), "DEADLINE_EXCEEDED is code 4");
+    }
+
+    #[tokio::test]
+    async fn the_server_default_applies_without_or_above_it() {
+        let mut svc =
+            DeadlineLayer::new(Duration::from_millis(200)).layer(slow(Duration::from_secs(5)));
+        for timeout in [None, Some("10S"), Some("bogus")] {
+            let res = svc.call(request(timeout)).await.expect("infallible");
+            assert_eq!(grpc_status(&res), Some("4"), "{timeout:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_within_its_deadline_answers_and_sees_the_time_left() {
+        let mut svc =
+            DeadlineLayer::new(Duration::from_secs(30)).layer(slow(Duration::from_millis(10)));
+        let res = svc.call(request(Some("2S"))).await.expect("infallible");
+        assert_eq!(grpc_status(&res), None);
+        let left: u64 = res.headers()["x-remaining-ms"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("ms");
+        assert!(
+            (1900..=2000).contains(&left),
+            "the handler sees the client's 2 s: {left}"
+        );
+        let res = svc.call(request(None)).await.expect("infallible");
+        let left: u64 = res.headers()["x-remaining-ms"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("ms");
+        assert!(
+            (29_900..=30_000).contains(&left),
+            "or the server's 30 s: {left}"
+        );
+    }
 }

@@ -43,6 +43,9 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Write a consistent copy of a live or stopped database (SQLite `VACUUM INTO`): safe while
+    /// the server runs. Restore by stopping the server and putting the copy in place of the file.
+    Backup(acorn_proto::ledger::BackupArgs),
     /// Reconcile every ACO of a CMS ACO Public Use File and compare with the published EarnSaveLoss.
     Backtest {
         /// The PUF (CSV, any year's layout).
@@ -90,7 +93,14 @@ async fn main() -> anyhow::Result<()> {
                 .max_decoding_message_size(serve.max_request_bytes);
             tracing::info!(db = %db.display(), "ledger open");
             let name = <SettlementServiceServer<SettlementApi<SqliteLedger>> as NamedService>::NAME;
-            serve::run("settlement-svc", Routes::new(service), &[name], &serve).await
+            serve::run("settlement-svc", Routes::new(service), &[name], &serve).await?;
+            // After a clean shutdown the database file alone holds every record.
+            // (If it cannot be done now, everything is still durable in the -wal file.)
+            match acorn_proto::ledger::checkpoint(&db).await {
+                Ok(()) => tracing::info!("ledger checkpointed"),
+                Err(e) => tracing::warn!(error = %e, "ledger not checkpointed"),
+            }
+            Ok(())
         }
         Command::Backtest {
             puf,
@@ -109,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Backup(args) => args.run().await,
         Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

@@ -9,6 +9,8 @@ use acorn_proto::{
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
     ledger::{self, Filter, NewRecord, Recorded, Store},
+    page::PageQuery,
+    serve::Deadline,
     settlement::v1::{self as pb, settlement_service_server::SettlementService},
 };
 use prost::Message;
@@ -39,8 +41,13 @@ impl<S: Store> SettlementApi<S> {
         Self { store, benchmarks }
     }
 
-    /// Validates the input and resolves a benchmark given by reference.
-    async fn prepare(&self, input: Option<&pb::ReconciliationInput>) -> Result<Validated, Status> {
+    /// Validates the input and resolves a benchmark given by reference, within `deadline` (the
+    /// incoming call's).
+    async fn prepare(
+        &self,
+        input: Option<&pb::ReconciliationInput>,
+        deadline: Option<Deadline>,
+    ) -> Result<Validated, Status> {
         let mut v = validate(input)?;
         if let Some(id) = v.benchmark_ref.take() {
             let benchmarks = self.benchmarks.clone().ok_or_else(|| {
@@ -50,7 +57,8 @@ impl<S: Store> SettlementApi<S> {
             })?;
             let aco_id = input.map(|i| i.aco_id.as_str()).unwrap_or_default();
             let (benchmark, two_way) =
-                resolve_benchmark(benchmarks, &id, aco_id, v.input.performance_year).await?;
+                resolve_benchmark(benchmarks, &id, aco_id, v.input.performance_year, deadline)
+                    .await?;
             if let Experience::Totals { expenditures, .. } = v.input.experience {
                 v.input.experience = Experience::Totals {
                     benchmark,
@@ -65,23 +73,40 @@ impl<S: Store> SettlementApi<S> {
     }
 }
 
+/// How long the read from benchmark-svc may take when the incoming call has no [`Deadline`] (a
+/// handler called outside `serve`); under `serve` every call has one (`--request-timeout` at most).
+const BENCHMARK_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Reads an updated benchmark from benchmark-svc and checks it is this ACO's for this performance
-/// year: its updated total, and its two-way blend total (agreements starting 2024+).
+/// year: its updated total, and its two-way blend total (agreements starting 2024+). The read is
+/// given the time left of the incoming call (`deadline`), sent on as its `grpc-timeout`.
 async fn resolve_benchmark(
     mut client: BenchmarkServiceClient<Channel>,
     id: &str,
     aco_id: &str,
     performance_year: i32,
+    deadline: Option<Deadline>,
 ) -> Result<(Decimal, Option<Decimal>), Status> {
     let field = "input.benchmark_reference.benchmark_id";
+    let mut request = Request::new(GetBenchmarkRequest { id: id.to_string() });
+    request.set_timeout(deadline.map_or(BENCHMARK_READ_TIMEOUT, |d| d.remaining()));
     let response = client
-        .get_benchmark(GetBenchmarkRequest { id: id.to_string() })
+        .get_benchmark(request)
         .await
         .map_err(|e| match e.code() {
             tonic::Code::NotFound => {
                 Status::not_found(format!("{field}: benchmark {id} not found"))
             }
             tonic::Code::InvalidArgument => invalid_argument(field, e.message().to_string()),
+            // tonic's client gives up at the deadline with CANCELLED "Timeout expired".
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+                if e.code() == tonic::Code::DeadlineExceeded
+                    || e.message() == tonic::TimeoutExpired(()).to_string() =>
+            {
+                Status::deadline_exceeded(format!(
+                    "{field}: benchmark-svc did not answer within the call's deadline"
+                ))
+            }
             _ => Status::unavailable(format!(
                 "{field}: benchmark-svc could not be read: {}",
                 e.message()
@@ -549,6 +574,18 @@ pub fn compute(v: &Validated) -> Result<pb::SettlementResult, Status> {
         let field = match engine_field(&e) {
             "totals.updated_benchmark" if v.by_reference => "benchmark_reference.benchmark_id",
             "totals.expenditures" if v.by_reference => "benchmark_reference.expenditures",
+            // By enrollment type, the benchmark is the person-years-weighted sum of the rows: zero
+            // when they give no person-years (or no benchmark), so name the rows, not `totals`.
+            "totals.updated_benchmark"
+                if matches!(v.input.experience, Experience::ByEnrollmentType(_)) =>
+            {
+                return invalid_argument(
+                    "input.by_enrollment_type.rows",
+                    "the updated benchmark (person_years x updated_benchmark_per_capita over the \
+                     rows) must be greater than zero: give person-years and a benchmark for at \
+                     least one enrollment type",
+                );
+            }
             field => field,
         };
         invalid_argument(&format!("input.{field}"), e.to_string())
@@ -592,11 +629,12 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         &self,
         req: Request<pb::ReconcileRequest>,
     ) -> Result<Response<pb::ReconcileResponse>, Status> {
+        let deadline = Deadline::of(&req);
         let req = req.into_inner();
         let mut v = Violations::default();
         v.text("request_id", &req.request_id, 128);
         v.into_result()?;
-        let validated = self.prepare(req.input.as_ref()).await?;
+        let validated = self.prepare(req.input.as_ref(), deadline).await?;
         let result = compute(&validated)?;
         let input = req.input.unwrap_or_default();
         let fingerprint = ledger::fingerprint(&input.encode_to_vec());
@@ -642,7 +680,9 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         &self,
         req: Request<pb::PreviewReconciliationRequest>,
     ) -> Result<Response<pb::PreviewReconciliationResponse>, Status> {
-        let validated = self.prepare(req.get_ref().input.as_ref()).await?;
+        let validated = self
+            .prepare(req.get_ref().input.as_ref(), Deadline::of(&req))
+            .await?;
         Ok(Response::new(pb::PreviewReconciliationResponse {
             result: Some(compute(&validated)?),
         }))
@@ -676,7 +716,12 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         if r.performance_year < 0 {
             v.add("performance_year", "must be 0 (all) or a performance year");
         }
-        let before = v.page_token("page_token", &r.page_token);
+        // The token is bound to the filters (AIP-158): one from another query is refused.
+        let query = PageQuery::new("acorn.settlement.v1.SettlementService/ListReconciliations")
+            .text(&r.aco_id)
+            .int(i64::from(r.performance_year));
+        let tokens = self.store.page_tokens();
+        let before = v.page_token("page_token", &r.page_token, tokens, &query);
         let (Some(limit), Some(before)) = (limit, before) else {
             return Err(v
                 .into_result()
@@ -698,7 +743,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             .collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListReconciliationsResponse {
             reconciliations,
-            next_page_token: ledger::page_token(page.next),
+            next_page_token: tokens.issue_seq(&query, page.next),
         }))
     }
 

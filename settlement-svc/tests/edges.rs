@@ -1,0 +1,637 @@
+//! The edges a new user finds, through the real server: a retry that differs in any single field is
+//! refused, page tokens are opaque and bound to their query, an expired deadline answers
+//! DEADLINE_EXCEEDED, and the read from benchmark-svc carries the call's remaining deadline.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use acorn_proto::{
+    benchmark::v1::{
+        self as bpb,
+        benchmark_service_client::BenchmarkServiceClient,
+        benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
+    },
+    common::v1::{Date, EnrollmentType},
+    ledger::SqliteLedger,
+    serve::{self, LogFormat, ServeArgs},
+    settlement::v1::{
+        self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
+        ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
+        ReconcileRequest, ReconciliationInput, Track, extreme_uncontrollable::Reduction,
+        reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
+        settlement_service_server::SettlementServiceServer,
+    },
+};
+use base64::Engine as _;
+use prost::Message as _;
+use settlement_svc::server::SettlementApi;
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Code, service::Routes, transport::Channel};
+use tonic_types::StatusExt;
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(
+    db: &Path,
+    benchmarks: Option<BenchmarkServiceClient<Channel>>,
+    request_timeout: u64,
+) -> Running {
+    let store = SqliteLedger::open(db).await.expect("open ledger");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let args = ServeArgs {
+        listen: None,
+        log_format: LogFormat::Text,
+        max_request_bytes: 1024 * 1024,
+        request_timeout,
+        shutdown_grace: 5,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
+        store, benchmarks,
+    )));
+    let task = tokio::spawn(async move {
+        serve::serve(
+            listener,
+            routes,
+            &["acorn.settlement.v1.SettlementService"],
+            &args,
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+    });
+    Running { addr, stop, task }
+}
+
+impl Running {
+    async fn client(&self) -> SettlementServiceClient<Channel> {
+        SettlementServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect")
+    }
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("join")
+            .expect("server exits cleanly");
+    }
+}
+
+/// CMS PUF PY2018 row A1215 (Track 3), as in tests/grpc.rs.
+fn a1215() -> ReconciliationInput {
+    ReconciliationInput {
+        aco_id: "A1215".into(),
+        performance_year: 2018,
+        agreement_start_date: Some(Date {
+            year: 2016,
+            month: 1,
+            day: 1,
+        }),
+        track: Track::Track3.into(),
+        assigned_beneficiaries: 72_033,
+        experience: Some(Experience::Totals(ExpenditureTotals {
+            updated_benchmark: "797237607".into(),
+            expenditures: "812497275".into(),
+        })),
+        quality: Some(Quality {
+            standard: 0,
+            score: "0.8884".into(),
+        }),
+        msr_option: MinimumSavingsRateOption::Fixed05.into(),
+        extreme_uncontrollable: Some(ExtremeUncontrollable {
+            reduction: Some(Reduction::Amount("2655".into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn reconcile(request_id: &str, input: ReconciliationInput) -> ReconcileRequest {
+    ReconcileRequest {
+        request_id: request_id.into(),
+        input: Some(input),
+    }
+}
+
+/// A stand-in benchmark-svc: `updated-2018` is A1215's PY2018 benchmark; `slow` never answers in
+/// time. It records the `grpc-timeout` of every read.
+#[derive(Debug, Default, Clone)]
+struct Benchmarks {
+    timeouts: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+#[tonic::async_trait]
+impl BenchmarkService for Benchmarks {
+    async fn get_benchmark(
+        &self,
+        req: tonic::Request<bpb::GetBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::GetBenchmarkResponse>, tonic::Status> {
+        let timeout = req
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        self.timeouts.lock().expect("lock").push(timeout);
+        if req.get_ref().id == "slow" {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
+            benchmark: Some(bpb::Benchmark {
+                id: req.get_ref().id.clone(),
+                input: Some(bpb::BenchmarkInput {
+                    aco_id: "A1215".into(),
+                    ..Default::default()
+                }),
+                result: Some(bpb::BenchmarkResult {
+                    performance_year: 2018,
+                    updated_total: "797237607.00".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }))
+    }
+    async fn compute_benchmark(
+        &self,
+        _: tonic::Request<bpb::ComputeBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::ComputeBenchmarkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn compute_benchmark_from_beneficiaries(
+        &self,
+        _: tonic::Request<tonic::Streaming<bpb::ComputeBenchmarkFromBeneficiariesRequest>>,
+    ) -> Result<tonic::Response<bpb::ComputeBenchmarkFromBeneficiariesResponse>, tonic::Status>
+    {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn preview_benchmark(
+        &self,
+        _: tonic::Request<bpb::PreviewBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::PreviewBenchmarkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn list_benchmarks(
+        &self,
+        _: tonic::Request<bpb::ListBenchmarksRequest>,
+    ) -> Result<tonic::Response<bpb::ListBenchmarksResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+    async fn update_benchmark(
+        &self,
+        _: tonic::Request<bpb::UpdateBenchmarkRequest>,
+    ) -> Result<tonic::Response<bpb::UpdateBenchmarkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("stand-in"))
+    }
+}
+
+async fn stand_in_benchmarks() -> (Benchmarks, BenchmarkServiceClient<Channel>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let benchmarks = Benchmarks::default();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(BenchmarkServiceServer::new(benchmarks.clone()))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let client = BenchmarkServiceClient::new(
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect_lazy(),
+    );
+    (benchmarks, client)
+}
+
+/// Every field of the top-level message `name` in the served descriptor set.
+fn message_fields(name: &str) -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(acorn_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let (package, message) = name.rsplit_once('.').expect("qualified name");
+    set.file
+        .iter()
+        .filter(|f| f.package() == package)
+        .flat_map(|f| &f.message_type)
+        .find(|m| m.name() == message)
+        .map(|m| m.field.iter().map(|f| f.name().to_string()).collect())
+        .unwrap_or_default()
+}
+
+type Change = (&'static str, fn(&mut ReconciliationInput));
+
+/// One valid change of each field of `ReconciliationInput` (and of the fields inside its messages
+/// that carry amounts or dates).
+fn single_field_changes() -> Vec<Change> {
+    vec![
+        ("aco_id", |i| i.aco_id = "A1216".into()),
+        ("performance_year", |i| i.performance_year = 2017),
+        ("agreement_start_date", |i| {
+            i.agreement_start_date = Some(Date {
+                year: 2017,
+                month: 1,
+                day: 1,
+            })
+        }),
+        ("track", |i| i.track = Track::Track2.into()),
+        ("assigned_beneficiaries", |i| i.assigned_beneficiaries += 1),
+        ("totals", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "797237607".into(),
+                expenditures: "812497276".into(),
+            }))
+        }),
+        ("totals.updated_benchmark", |i| {
+            i.experience = Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "797237607.01".into(),
+                expenditures: "812497275".into(),
+            }))
+        }),
+        ("by_enrollment_type", |i| {
+            i.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
+                rows: vec![EnrollmentTypeExperience {
+                    enrollment_type: EnrollmentType::AgedNonDual.into(),
+                    person_years: "72033".into(),
+                    updated_benchmark_per_capita: "11067.71".into(),
+                    expenditures_per_capita: "11279.54".into(),
+                }],
+            }))
+        }),
+        ("benchmark_reference", |i| {
+            i.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
+                benchmark_id: "updated-2018".into(),
+                expenditures: "812497275".into(),
+            }))
+        }),
+        ("quality", |i| {
+            i.quality = Some(Quality {
+                standard: 0,
+                score: "0.8885".into(),
+            })
+        }),
+        ("msr_option", |i| {
+            i.msr_option = MinimumSavingsRateOption::Fixed10.into()
+        }),
+        ("msr_schedule", |i| {
+            i.msr_option = MinimumSavingsRateOption::Variable.into();
+            i.msr_schedule = vec![pb::MsrBand {
+                min_beneficiaries: 60_000,
+                max_beneficiaries: 0,
+                rate_at_min: "0.02".into(),
+                rate_at_max: "0.02".into(),
+            }];
+        }),
+        ("participant_revenue", |i| {
+            i.participant_revenue = "1000000".into()
+        }),
+        ("sequestration_rate", |i| {
+            i.sequestration_rate = "0.02".into()
+        }),
+        ("extreme_uncontrollable", |i| {
+            i.extreme_uncontrollable = Some(ExtremeUncontrollable {
+                reduction: Some(Reduction::Amount("2656".into())),
+            })
+        }),
+        ("agreement_performance_year", |i| {
+            i.agreement_performance_year = 3
+        }),
+        ("low_revenue", |i| i.low_revenue = true),
+        ("two_way_blend_updated_benchmark", |i| {
+            i.two_way_blend_updated_benchmark = "797237000".into()
+        }),
+        ("participation_months", |i| i.participation_months = 12),
+    ]
+}
+
+/// The idempotency fingerprint covers every field: a retry of a request_id with any single field
+/// changed is ALREADY_EXISTS (never the first reconciliation, silently), and the changes cover
+/// every field the contract has.
+#[tokio::test]
+async fn a_retry_differing_in_any_single_field_is_already_exists() {
+    let (_, benchmarks) = stand_in_benchmarks().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
+    let mut client = server.client().await;
+    let first = client
+        .reconcile(reconcile("same", a1215()))
+        .await
+        .expect("first")
+        .into_inner()
+        .reconciliation
+        .expect("reconciliation");
+    let again = client
+        .reconcile(reconcile("same", a1215()))
+        .await
+        .expect("identical retry")
+        .into_inner()
+        .reconciliation
+        .expect("reconciliation");
+    assert_eq!(again.id, first.id, "an identical retry returns the first");
+
+    let changes = single_field_changes();
+    let mut changed: Vec<&str> = changes.iter().map(|(f, _)| *f).collect();
+    for (field, change) in changes {
+        let mut input = a1215();
+        change(&mut input);
+        assert_ne!(input, a1215(), "{field}: not a change");
+        // The changed request is valid on its own (so the refusal below is the fingerprint's).
+        client
+            .preview_reconciliation(pb::PreviewReconciliationRequest {
+                input: Some(input.clone()),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{field}: the changed input is invalid: {e:?}"));
+        let retry = client.reconcile(reconcile("same", input)).await;
+        assert_eq!(
+            retry.map(|_| ()).expect_err(field).code(),
+            Code::AlreadyExists,
+            "{field}"
+        );
+    }
+    // Pioneer terms apply to TRACK_PIONEER only: changed on a Pioneer request (Genesys PHO, PY2012,
+    // as in tests/grpc.rs).
+    let pioneer = |shared_loss_rate: &str| ReconciliationInput {
+        aco_id: "PIONEER-GENESYS".into(),
+        performance_year: 2012,
+        agreement_start_date: Some(Date {
+            year: 2012,
+            month: 1,
+            day: 1,
+        }),
+        track: Track::Pioneer.into(),
+        assigned_beneficiaries: 15_000,
+        experience: Some(Experience::Totals(ExpenditureTotals {
+            updated_benchmark: "175000000".into(),
+            expenditures: "180100000".into(),
+        })),
+        quality: Some(Quality {
+            standard: 0,
+            score: "1".into(),
+        }),
+        msr_option: MinimumSavingsRateOption::Fixed10.into(),
+        pioneer_arrangement: Some(pb::PioneerArrangement {
+            minimum_loss_rate: "0.02".into(),
+            shared_loss_rate: shared_loss_rate.into(),
+            sharing_rate: String::new(),
+        }),
+        ..Default::default()
+    };
+    client
+        .reconcile(reconcile("same-pioneer", pioneer("0.5")))
+        .await
+        .expect("pioneer");
+    let retry = client
+        .reconcile(reconcile("same-pioneer", pioneer("0.55")))
+        .await;
+    assert_eq!(
+        retry.map(|_| ()).expect_err("pioneer_arrangement").code(),
+        Code::AlreadyExists
+    );
+    changed.push("pioneer_arrangement");
+
+    changed.retain(|f| !f.contains('.'));
+    changed.dedup();
+    let mut contract = message_fields("acorn.settlement.v1.ReconciliationInput");
+    contract.sort();
+    changed.sort();
+    assert_eq!(
+        changed, contract,
+        "a change for every field of the contract"
+    );
+    server.stop().await;
+}
+
+/// Every text form an id could take in a token (as is, in either case, hex, base64 at each of the
+/// three alignments, standard or URL-safe).
+fn encodings(id: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
+    let mut out = vec![
+        id.to_string(),
+        id.to_lowercase(),
+        id.to_uppercase(),
+        hex.clone(),
+        hex.to_uppercase(),
+    ];
+    for pad in 0..3usize {
+        let mut shifted = vec![0u8; pad];
+        shifted.extend_from_slice(id.as_bytes());
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let b64 = engine.encode(&shifted);
+            let (start, end) = ((pad * 8).div_ceil(6), ((pad + id.len()) * 8) / 6);
+            if let Some(core) = b64.get(start..end).filter(|c| c.len() >= 4) {
+                out.push(core.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn violations(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default()
+}
+
+/// ListReconciliations page tokens carry no ACO id, request id, reconciliation id or row number
+/// in any encoding, and are bound to the filters: a token from one query is INVALID_ARGUMENT on
+/// another (only page_size may change between pages).
+#[tokio::test]
+async fn page_tokens_are_opaque_and_bound_to_the_query() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db"), None, 30).await;
+    let mut client = server.client().await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let mut input = a1215();
+        input.assigned_beneficiaries += n;
+        let rec = client
+            .reconcile(reconcile(&format!("req-{n}"), input))
+            .await
+            .expect("reconcile")
+            .into_inner()
+            .reconciliation
+            .expect("reconciliation");
+        ids.push(rec.id);
+    }
+    let list = |aco: &str, py: i32, size: i32, token: &str| pb::ListReconciliationsRequest {
+        aco_id: aco.into(),
+        performance_year: py,
+        page_size: size,
+        page_token: token.into(),
+    };
+    let mut tokens = Vec::new();
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_reconciliations(list("A1215", 2018, 1, &token))
+            .await
+            .expect("page")
+            .into_inner();
+        seen.extend(page.reconciliations.into_iter().map(|r| r.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        tokens.push(token.clone());
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "every record once, newest first");
+    assert_eq!(tokens.len(), 3);
+    let mut secrets: Vec<String> = vec!["A1215".into(), "2018".into()];
+    secrets.extend(ids.iter().cloned());
+    secrets.extend((0..4).map(|n| format!("req-{n}")));
+    secrets.extend((1..=4).map(|seq: i64| format!("before:{seq}")));
+    for t in &tokens {
+        for secret in &secrets {
+            for form in encodings(secret) {
+                assert!(!t.contains(&form), "token {t} shows {secret} as {form}");
+            }
+        }
+    }
+
+    let first = &tokens[0];
+    // The same query continues, with any page size.
+    let next = client
+        .list_reconciliations(list("A1215", 2018, 10, first))
+        .await
+        .expect("same query, other page size")
+        .into_inner();
+    assert_eq!(next.reconciliations.len(), 3);
+    // Any other filter, or a token that was never issued, is refused naming page_token.
+    for (aco, py, token) in [
+        ("A1216", 2018, first.as_str()),
+        ("", 2018, first.as_str()),
+        ("A1215", 2019, first.as_str()),
+        ("A1215", 0, first.as_str()),
+        ("A1215", 2018, "before:3"),
+        ("A1215", 2018, "garbage"),
+    ] {
+        let err = client
+            .list_reconciliations(list(aco, py, 1, token))
+            .await
+            .expect_err("a token from another query");
+        assert_eq!(err.code(), Code::InvalidArgument, "{aco} {py} {token}");
+        assert_eq!(violations(&err), ["page_token"]);
+    }
+    server.stop().await;
+}
+
+/// A call whose deadline passes is DEADLINE_EXCEEDED (not CANCELLED "Timeout expired"), and the read
+/// from benchmark-svc is sent with the time left of the incoming call as its own deadline.
+#[tokio::test]
+async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
+    let (seen, benchmarks) = stand_in_benchmarks().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
+    let mut client = server.client().await;
+    let by_reference = |id: &str| {
+        let mut input = a1215();
+        input.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
+            benchmark_id: id.into(),
+            expenditures: "812497275".into(),
+        }));
+        input
+    };
+    // Client deadline 500 ms. (tonic's client also gives up on its own at that moment, reporting
+    // CANCELLED "Timeout expired" if its timer fires before the server's answer arrives; the
+    // server's own answer is checked below, with no client timer.)
+    let mut req = tonic::Request::new(reconcile("slow-1", by_reference("slow")));
+    req.set_timeout(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let err = client.reconcile(req).await.expect_err("deadline");
+    assert!(
+        err.code() == Code::DeadlineExceeded
+            || (err.code() == Code::Cancelled && err.message() == "Timeout expired"),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let sent = seen.timeouts.lock().expect("lock").clone();
+    let sent = sent
+        .last()
+        .cloned()
+        .flatten()
+        .expect("grpc-timeout sent on");
+    let micros = grpc_timeout_micros(&sent);
+    assert!(
+        micros > 0 && micros <= 500_000,
+        "benchmark-svc was given {sent}, within the caller's 500 ms"
+    );
+    // The read that answers in time works as before.
+    let mut req = tonic::Request::new(reconcile("fast-1", by_reference("updated-2018")));
+    req.set_timeout(Duration::from_secs(10));
+    client.reconcile(req).await.expect("in time");
+    server.stop().await;
+
+    // Without a client deadline, the server's --request-timeout (1 s here) bounds the call and the
+    // read it makes, and the server's answer is DEADLINE_EXCEEDED.
+    let (seen, benchmarks) = stand_in_benchmarks().await;
+    let server = start(&dir.path().join("other.db"), Some(benchmarks), 1).await;
+    let mut client = server.client().await;
+    let err = client
+        .reconcile(reconcile("slow-2", by_reference("slow")))
+        .await
+        .expect_err("server deadline");
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    let sent = seen.timeouts.lock().expect("lock").clone();
+    let sent = sent
+        .last()
+        .cloned()
+        .flatten()
+        .expect("grpc-timeout sent on");
+    assert!(grpc_timeout_micros(&sent) <= 1_000_000, "{sent}");
+    server.stop().await;
+}
+
+/// A `grpc-timeout` value in microseconds.
+fn grpc_timeout_micros(value: &str) -> u64 {
+    let (n, unit) = value.split_at(value.len() - 1);
+    let n: u64 = n.parse().expect("digits");
+    match unit {
+        "H" => n * 3_600_000_000,
+        "M" => n * 60_000_000,
+        "S" => n * 1_000_000,
+        "m" => n * 1_000,
+        "u" => n,
+        "n" => n / 1_000,
+        other => panic!("unit {other}"),
+    }
+}
+
+/// `by_enrollment_type` rows with no person-years give a zero benchmark: the violation names the
+/// rows, not `totals.updated_benchmark` (a field the request does not have).
+#[tokio::test]
+async fn zero_person_years_by_enrollment_type_names_the_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db"), None, 30).await;
+    let mut client = server.client().await;
+    let mut input = a1215();
+    input.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
+        rows: vec![EnrollmentTypeExperience {
+            enrollment_type: EnrollmentType::AgedNonDual.into(),
+            person_years: "0".into(),
+            updated_benchmark_per_capita: "11067.71".into(),
+            expenditures_per_capita: "11279.54".into(),
+        }],
+    }));
+    let err = client
+        .reconcile(reconcile("zero-py", input))
+        .await
+        .expect_err("zero person-years");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violations(&err), ["input.by_enrollment_type.rows"]);
+    server.stop().await;
+}
