@@ -819,54 +819,6 @@ fn page_size(v: i32, default: u32, max: u32) -> Result<u32, Status> {
     }
 }
 
-/// Page tokens of `ListAssignedBeneficiaries`: opaque, and carrying no identifier in any encoding.
-///
-/// A token is base64url (no padding) of a version byte, the ordinal of the next result in the
-/// run's id-ordered list of the ACO's beneficiaries (`u64`, little-endian), and the first 12 bytes
-/// of SHA-256 over a domain label, the run id, the ACO id and that ordinal: a token only works
-/// for the run and ACO that issued it, and a damaged or forged one is INVALID_ARGUMENT. A finalized
-/// run never changes, so the ordinal is a stable cursor.
-mod page_token {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    use sha2::{Digest, Sha256};
-
-    const VERSION: u8 = 1;
-    const TAG: usize = 12;
-
-    fn tag(run_id: &str, aco_id: &str, offset: u64) -> [u8; TAG] {
-        let mut h = Sha256::new();
-        h.update(b"acorn.attribution.v1.ListAssignedBeneficiaries\0");
-        h.update(run_id.as_bytes());
-        h.update([0]);
-        h.update(aco_id.as_bytes());
-        h.update([0]);
-        h.update(offset.to_le_bytes());
-        let d = h.finalize();
-        let mut t = [0u8; TAG];
-        t.copy_from_slice(&d[..TAG]);
-        t
-    }
-
-    /// The token of the page that starts at ordinal `offset`.
-    pub(super) fn encode(run_id: &str, aco_id: &str, offset: u64) -> String {
-        let mut b = Vec::with_capacity(1 + 8 + TAG);
-        b.push(VERSION);
-        b.extend_from_slice(&offset.to_le_bytes());
-        b.extend_from_slice(&tag(run_id, aco_id, offset));
-        URL_SAFE_NO_PAD.encode(b)
-    }
-
-    /// The ordinal of a token issued for this run and ACO.
-    pub(super) fn decode(run_id: &str, aco_id: &str, token: &str) -> Option<u64> {
-        let b = URL_SAFE_NO_PAD.decode(token).ok()?;
-        if b.len() != 1 + 8 + TAG || b[0] != VERSION {
-            return None;
-        }
-        let offset = u64::from_le_bytes(b[1..9].try_into().ok()?);
-        (b[9..] == tag(run_id, aco_id, offset)).then_some(offset)
-    }
-}
-
 fn required_text(field: &str, value: &str, max: usize) -> Result<(), Status> {
     let mut v = Violations::default();
     ident(&mut v, field, value, max);
@@ -1174,12 +1126,16 @@ impl AttributionService for AttributionApi {
         ident(&mut v, "aco_id", &r.aco_id, 64);
         v.into_result()?;
         let limit = page_size(r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE)?;
-        let offset = match r.page_token.as_str() {
-            "" => 0,
-            t => page_token::decode(&r.run_id, &r.aco_id, t).ok_or_else(|| {
-                invalid_argument("page_token", "is not a token returned by this service")
-            })?,
-        };
+        // Opaque and bound to the run and ACO (acorn_proto::page): the cursor is the ordinal of the
+        // next result in the finalized run's id-ordered list, which never changes.
+        let query = acorn_proto::page::PageQuery::new("ListAssignedBeneficiaries")
+            .text(&r.run_id)
+            .text(&r.aco_id);
+        let tokens = self.store.page_tokens();
+        let offset = tokens
+            .open_seq(&query, &r.page_token)
+            .map_err(|e| invalid_argument("page_token", e.to_string()))?
+            .map_or(0, |o| o.unsigned_abs());
         let (stored, ctx) = self.context(&r.run_id).await?;
         if !stored.finalized {
             return Err(Status::failed_precondition(format!(
@@ -1209,15 +1165,11 @@ impl AttributionService for AttributionApi {
             .take(limit as usize)
             .map(|(id, body)| self.assignment_pb(&ctx, id, body))
             .collect::<Result<Vec<_>, _>>()?;
-        let next_page_token = if more {
-            page_token::encode(
-                &r.run_id,
-                &r.aco_id,
-                offset.saturating_add(u64::from(limit)),
-            )
-        } else {
-            String::new()
-        };
+        let next = offset.saturating_add(u64::from(limit));
+        let next_page_token = tokens.issue_seq(
+            &query,
+            more.then(|| i64::try_from(next).unwrap_or(i64::MAX)),
+        );
         Ok(Response::new(pb::ListAssignedBeneficiariesResponse {
             assignments,
             next_page_token,
@@ -1489,19 +1441,6 @@ mod tests {
                 Ok(cfg) => prop_assert!(RuleSet::new(cfg.performance_year, cfg.window).is_ok()),
                 Err(s) => prop_assert_eq!(s.code(), tonic::Code::InvalidArgument),
             }
-        }
-    }
-
-    #[test]
-    fn page_tokens_round_trip_only_for_their_run_and_aco() {
-        for offset in [0, 1, 999, u64::MAX] {
-            let t = page_token::encode("run-1", "A", offset);
-            assert_eq!(page_token::decode("run-1", "A", &t), Some(offset));
-            assert_eq!(page_token::decode("run-2", "A", &t), None);
-            assert_eq!(page_token::decode("run-1", "B", &t), None);
-        }
-        for bad in ["", "zz", "AAAA", "before:5", "\u{0}"] {
-            assert_eq!(page_token::decode("run-1", "A", bad), None, "{bad:?}");
         }
     }
 }
