@@ -24,10 +24,10 @@ Usage:
   python3 prototype.py --calibrate --preset mssp-2018
   python3 prototype.py --check-stage-a      # beneficiary-layer checks (shares, persistence, R^2)
 """
-from __future__ import os
-import annotations
+from __future__ import annotations
 
 import argparse
+import os
 import json
 import math
 import sys
