@@ -3,13 +3,13 @@
 //! prefixed, versioned by a leading tag; decoding checks every length and returns an error (never
 //! panics) on damaged bytes.
 
-use crate::engine::{
+use attribution_rules::input::RawBeneficiary;
+use attribution_rules::run::LineStats;
+use attribution_rules::{
     Assignment, Beneficiary, Bucket, ClaimKey, Competitor, Counted, Day, Designation, Enrollment,
     Entity, EntityKind, Ineligible, Period, Reason, Skip, StepKind, Tally, Version,
     eligibility::NotInEffect,
 };
-use crate::input::RawBeneficiary;
-use crate::run::LineStats;
 
 /// Damaged bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -644,7 +644,7 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
 }
 
 /// The stored form of an entity, given the registry that interned it.
-pub fn named(reg: &crate::engine::Registry, e: Entity) -> Named {
+pub fn named(reg: &attribution_rules::Registry, e: Entity) -> Named {
     let full = reg.entity_name(e);
     match e.kind() {
         EntityKind::Aco(i) => Named::Aco(i),

@@ -10,11 +10,12 @@ use std::{
 
 use anyhow::Context;
 
-use crate::{
-    engine::{Assignment, Beneficiary},
-    input::{cclf, csv, csv::Report},
+use attribution_rules::{
+    Assignment, Beneficiary,
     run::{AcoCounts, Run, RunConfig},
 };
+
+use crate::input::{cclf, csv, csv::Report};
 
 /// The input files.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +49,7 @@ fn label(p: &Path) -> String {
 }
 
 /// Reads a participant CSV (`aco_id,kind,id`).
-pub fn participants(path: &Path) -> anyhow::Result<(Vec<crate::engine::AcoSpec>, Report)> {
+pub fn participants(path: &Path) -> anyhow::Result<(Vec<attribution_rules::AcoSpec>, Report)> {
     Ok(csv::read_participants(open(path)?, &label(path)))
 }
 
@@ -77,7 +78,7 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
     // adjustment (its report is dropped: the second pass reports), so the second tallies every
     // other line as it comes instead of keeping it until the end.
     for pass in [true, false] {
-        let mut line = |l: &crate::input::RawLine<'_>| {
+        let mut line = |l: &attribution_rules::input::RawLine<'_>| {
             if pass {
                 run.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
             } else {
@@ -104,7 +105,7 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
 /// winning_allowed,continuously_assigned,ineligibility`; `ineligibility` is the failed screen's
-/// code, [`crate::engine::Ineligible::code`], when `reason` is `ineligible`) and returns the per-ACO counts. Fields are written by
+/// code, [`attribution_rules::Ineligible::code`], when `reason` is `ineligible`) and returns the per-ACO counts. Fields are written by
 /// `csv::Writer`: one with a comma, quote or line break is quoted, so no value shifts the columns.
 pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoCounts>> {
     let mut w = ::csv::Writer::from_writer(out);
@@ -131,21 +132,21 @@ pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoC
                 .unwrap_or_default(),
             a.step
                 .map_or("", |s| match s {
-                    crate::engine::StepKind::VoluntaryAlignment => "voluntary_alignment",
-                    crate::engine::StepKind::Step1 => "step_1",
-                    crate::engine::StepKind::Step2 => "step_2",
-                    crate::engine::StepKind::Step3 => "step_3",
+                    attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
+                    attribution_rules::StepKind::Step1 => "step_1",
+                    attribution_rules::StepKind::Step2 => "step_2",
+                    attribution_rules::StepKind::Step3 => "step_3",
                 })
                 .to_string(),
             a.reason.code().to_string(),
             a.winner.map(|w| run.entity_name(w)).unwrap_or_default(),
             a.competing
                 .first()
-                .map(|c| crate::engine::explain::dollars(c.cents))
+                .map(|c| attribution_rules::explain::dollars(c.cents))
                 .unwrap_or_default(),
             a.continuous.to_string(),
             match a.reason {
-                crate::engine::Reason::Ineligible(why) => why.code().to_string(),
+                attribution_rules::Reason::Ineligible(why) => why.code().to_string(),
                 _ => String::new(),
             },
         ];

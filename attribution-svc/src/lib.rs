@@ -1,21 +1,19 @@
 //! attribution-svc: beneficiary assignment to ACOs by the plurality of primary care services
 //! (42 CFR 425.400-425.404).
 //!
-//! - [`engine`]: the rule engine (pure, integer cents): what the simulator calls in-process.
-//! - [`run`]: a whole population's run in memory (records and lines in, assignments out).
-//! - [`input`]: CSV and CMS CCLF files, and text fields, to engine records; [`files`]: the
-//!   `assign` command's file path.
-//! - [`synthetic`]: a seeded generator of domain-valid beneficiaries, claims and participant lists.
+//! The rules themselves are the `attribution-rules` crate (pure, integer cents; no gRPC, storage or
+//! runtime): the engine, a whole population's run in memory, the text-record mapping and the seeded
+//! synthetic generator, what the simulator calls in-process. This crate is their service:
+//!
+//! - [`input`]: CSV and CMS CCLF files to the engine's text records; [`files`]: the `assign`
+//!   command's file path.
 //! - [`codec`]: the compact stored forms of upload batches and results.
 //! - [`server`]: the gRPC adapter; [`store`]: runs, batches and results in SQLite.
 //! - [`loadgen`]: a streaming-ingest load generator for a running server.
 
 pub mod codec;
-pub mod engine;
 pub mod files;
 pub mod input;
 pub mod loadgen;
-pub mod run;
 pub mod server;
 pub mod store;
-pub mod synthetic;

@@ -14,8 +14,8 @@ use acorn_proto::{
 };
 use anyhow::Context;
 
-use crate::{
-    engine::{AcoSpec, ClaimType, Day, Version},
+use attribution_rules::{
+    AcoSpec, ClaimType, Day, Version,
     synthetic::{BeneficiaryRecord, ClaimRecord, Config, Synthetic},
 };
 

@@ -5,15 +5,18 @@ use std::{path::PathBuf, time::Instant};
 
 use acorn_proto::serve::{self, ServeArgs};
 use anyhow::Context;
-use attribution_svc::{
-    engine::{Beneficiary, Enrollment, Line, TieBreak, WindowKind, assign, tally_lines},
-    files::{self, Files},
+use attribution_rules::{
+    Beneficiary, Enrollment, Line, TieBreak, WindowKind, assign,
     input::RawLine,
-    loadgen,
     run::{Run, RunConfig, encode},
+    synthetic::{Config, Synthetic},
+    tally_lines,
+};
+use attribution_svc::{
+    files::{self, Files},
+    loadgen,
     server::{self, AttributionApi},
     store::SqliteStore,
-    synthetic::{Config, Synthetic},
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::{server::NamedService, service::Routes};
@@ -131,7 +134,7 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn raw(r: &attribution_svc::synthetic::ClaimRecord) -> RawLine<'_> {
+fn raw(r: &attribution_rules::synthetic::ClaimRecord) -> RawLine<'_> {
     RawLine {
         beneficiary_id: &r.beneficiary_id,
         day: r.service_date,
@@ -184,7 +187,7 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     for i in 0..beneficiaries {
         recs.clear();
         let b = s.beneficiary(i, &mut recs);
-        run.add_beneficiary(&attribution_svc::input::RawBeneficiary {
+        run.add_beneficiary(&attribution_rules::input::RawBeneficiary {
             id: &b.id,
             enrollment: Enrollment {
                 months_a_and_b: b.months_a_and_b,
@@ -236,8 +239,8 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     );
     drop(run);
     // 2. In-process engine on encoded lines grouped by beneficiary (the simulator's path).
-    let mut reg = attribution_svc::engine::Registry::new(s.acos());
-    let rules = attribution_svc::engine::RuleSet::new(cfg.performance_year, cfg.window)?;
+    let mut reg = attribution_rules::Registry::new(s.acos());
+    let rules = attribution_rules::RuleSet::new(cfg.performance_year, cfg.window)?;
     let mut flat: Vec<Line> = Vec::new();
     let mut offsets = vec![0usize];
     let mut facts = Vec::new();

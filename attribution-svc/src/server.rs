@@ -4,7 +4,7 @@
 //! as `INVALID_ARGUMENT` with field violations); an upload batch is classified, its lines without
 //! a claim id aggregated into partial tallies and its claim-line versions kept one by one, and
 //! committed as one unit (acknowledged = committed, all or nothing per message); finalize replays
-//! the stored batches through [`crate::run::Run`] (resolving claim versions across batches),
+//! the stored batches through [`attribution_rules::run::Run`] (resolving claim versions across batches),
 //! assigns everyone and commits the results and the frozen run in one transaction.
 //!
 //! Beneficiary identifiers never appear in logs or in error messages; spans carry run and request
@@ -25,14 +25,15 @@ use sha2::{Digest, Sha256};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{
-    codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
-    engine::{
-        self, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
-        RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
-    },
+use attribution_rules::{
+    self as engine, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
+    RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
     input::{MAX_LINE_CENTS, RawLine, parse_cents},
     run::{AcoCounts, LineStats, Run, RunConfig, encode},
+};
+
+use crate::{
+    codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
     store::{
         Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, SqliteStore,
         StoreError, StoredRun,

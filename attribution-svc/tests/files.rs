@@ -8,12 +8,14 @@ mod common;
 use std::{collections::HashMap, fmt::Write as _, path::Path};
 
 use acorn_proto::cms::cclf::{CclfKind, format_line};
-use attribution_svc::{
-    engine::{ClaimType, StepKind, TieBreak, Version, WindowKind},
-    files::{self, Files},
-    input::csv::Report,
+use attribution_rules::{
+    ClaimType, StepKind, TieBreak, Version, WindowKind,
     run::{Run, RunConfig},
     synthetic::ClaimRecord,
+};
+use attribution_svc::{
+    files::{self, Files},
+    input::csv::Report,
 };
 
 fn cfg() -> RunConfig {

@@ -1,5 +1,5 @@
 //! Backtest against CMS: rebuild each ACO's historical benchmark from a Public Use File's own
-//! columns with the [`engine`](crate::engine) and compare it with the published `HistBnchmk`
+//! columns with the [`engine`](benchmark_rules) and compare it with the published `HistBnchmk`
 //! (per capita, whole dollars); where the file has the inputs, also the updated benchmark
 //! (`UpdatedBnchmk`).
 //!
@@ -66,9 +66,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
-use crate::engine::rules::{self, PriorSavingsRule, PyRiskRule, RuleSet, TrendRule, UpdateRule};
-use crate::engine::update::update_with;
-use crate::engine::{
+use benchmark_rules::rules::{self, PriorSavingsRule, PyRiskRule, RuleSet, TrendRule, UpdateRule};
+use benchmark_rules::update::update_with;
+use benchmark_rules::{
     ByType, Date, Historical, HistoricalInput, NoTrace, PerformanceYearInput, PerformanceYearType,
     PriorSavingsInput, TYPES, YearExperience, historical_with, round_money,
 };

@@ -18,8 +18,8 @@ use rust_decimal::Decimal;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::engine::{
-    self, BenchmarkError, ByType, EnrollmentType, Historical, HistoricalInput,
+use benchmark_rules::{
+    self as engine, BenchmarkError, ByType, EnrollmentType, Historical, HistoricalInput,
     PerformanceYearInput, PerformanceYearType, PriorSavingsInput, RegionalInput, RegionalRiskInput,
     RiskGroup, SelectError, Step, TYPES, Updated, YearExperience,
     truncation::{Aggregator, BeneficiaryYear, parse_cents, parse_millionths},

@@ -662,7 +662,7 @@ async fn beneficiary_level_records_stream_and_truncate() {
 /// "unrepresentable" answers name the performance-year field too.
 #[test]
 fn regional_risk_growth_is_validated_field_by_field() {
-    use benchmark_svc::engine::BenchmarkError;
+    use benchmark_rules::BenchmarkError;
     use benchmark_svc::server::{engine_status, validate_performance_year};
     let mut py = performance_year();
     py.regional_risk = Some(pb::RegionalRiskGrowth {

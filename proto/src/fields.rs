@@ -2,6 +2,7 @@
 //! problem reported at once as `INVALID_ARGUMENT` with `google.rpc.BadRequest` field violations
 //! (AIP-193), so a client sees which field is wrong and why.
 
+use acorn_domain::parse_decimal;
 use rust_decimal::Decimal;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -17,24 +18,6 @@ pub enum Bound {
     Positive,
     /// In `[0, 1]`.
     Fraction,
-}
-
-/// Parses an exact decimal string: optional `-`, digits, optional `.` and digits. No exponent, sign
-/// `+`, whitespace, thousands separator, `NaN` or infinity; at most 28 significant digits.
-pub fn parse_decimal(s: &str) -> Result<Decimal, &'static str> {
-    let body = s.strip_prefix('-').unwrap_or(s);
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    let digits_only = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if body.is_empty()
-        || (int.is_empty() && frac.is_empty())
-        || !digits_only(int)
-        || !digits_only(frac)
-    {
-        return Err(
-            "must be a decimal number such as \"1234.56\" (no exponent, sign '+', separators or spaces)",
-        );
-    }
-    Decimal::from_str_exact(s).map_err(|_| "has too many digits (at most 28 significant digits)")
 }
 
 /// Collects field violations while a request is converted into domain values.
@@ -136,14 +119,14 @@ impl Violations {
         &mut self,
         field: &str,
         value: Option<&crate::common::v1::Date>,
-    ) -> Option<crate::domain::Date> {
+    ) -> Option<acorn_domain::Date> {
         let Some(d) = value else {
             self.add(field, "is required");
             return None;
         };
         let date = match (u32::try_from(d.month), u32::try_from(d.day)) {
-            (Ok(month), Ok(day)) => crate::domain::Date::new(d.year, month, day),
-            _ => crate::domain::Date::new(0, 0, 0),
+            (Ok(month), Ok(day)) => acorn_domain::Date::new(d.year, month, day),
+            _ => acorn_domain::Date::new(0, 0, 0),
         };
         if !date.is_valid() {
             self.add(field, "must be a valid calendar date");
@@ -216,36 +199,6 @@ pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_exact_decimals_and_rejects_the_rest() {
-        assert_eq!(parse_decimal("1234.56"), Ok(Decimal::new(123456, 2)));
-        assert_eq!(parse_decimal("-0.5"), Ok(Decimal::new(-5, 1)));
-        assert_eq!(parse_decimal(".5"), Ok(Decimal::new(5, 1)));
-        assert_eq!(parse_decimal("7."), Ok(Decimal::new(7, 0)));
-        for bad in [
-            "",
-            "-",
-            ".",
-            "NaN",
-            "nan",
-            "inf",
-            "-Infinity",
-            "1e5",
-            "+1",
-            " 1",
-            "1 ",
-            "1,000",
-            "1.2.3",
-            "0x10",
-            "١٢",
-            "--1",
-            "1-",
-            "123456789012345678901234567890",
-        ] {
-            assert!(parse_decimal(bad).is_err(), "{bad:?} should be rejected");
-        }
-    }
 
     #[test]
     fn collects_every_violation_with_its_field() {

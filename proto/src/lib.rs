@@ -4,8 +4,8 @@
 //!   (generated from `proto/acorn/**/v1/*.proto`).
 //! - [`serve`]: the server conventions every acorn binary shares (listen address, health,
 //!   reflection, tracing, graceful shutdown, request limits).
-//! - [`domain`]: plain domain types every engine shares (dates, enrollment types).
-//! - [`explain`]: the step-by-step explanation every rule engine can record.
+//! - [`explain`]: the conversion of the engines' explanation steps (`acorn_domain::Step`) into the
+//!   contract's `ExplanationStep`.
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
 //!   `BadRequest` field violations.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps (SQLite, group commit).
@@ -57,7 +57,6 @@ pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
 
 pub mod cms;
 
-pub mod domain;
 pub mod explain;
 pub mod fields;
 pub mod ledger;

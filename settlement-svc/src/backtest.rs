@@ -1,5 +1,5 @@
 //! Backtest against CMS: recompute every ACO of an MSSP ACO Public Use File (PUF) with the
-//! [`engine`](crate::engine) and compare the result with the `EarnSaveLoss` CMS published.
+//! [`engine`](settlement_rules) and compare the result with the `EarnSaveLoss` CMS published.
 //!
 //! The file's [`Layout`] is detected from its header (every layout CMS used, PY2013-2024+; see
 //! [`Layout`]), and each row becomes a [`SettlementInput`]:
@@ -47,9 +47,9 @@ use acorn_proto::cms::puf::{Layout, PufError, PufFile, PufRow, RateScale};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::engine::quality::Era;
-use crate::engine::rules::{self, LossLimit, LossRate, MsrRule};
-use crate::engine::{
+use settlement_rules::quality::Era;
+use settlement_rules::rules::{self, LossLimit, LossRate, MsrRule};
+use settlement_rules::{
     Date, ExtremeUncontrollable, MsrOption, MsrSchedule, NoTrace, Outcome, Quality,
     QualityStandard, Settlement, SettlementError, SettlementInput, Track, reconcile, round_money,
 };

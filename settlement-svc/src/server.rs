@@ -17,10 +17,10 @@ use prost::Message;
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status, transport::Channel};
 
-use crate::engine::{
-    self, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption, MsrSchedule,
-    PioneerTerms, Quality, QualityStandard, SettlementError, SettlementInput, Step, Track,
-    quality::QualityError, rules::SelectError,
+use settlement_rules::{
+    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
+    MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError, SettlementInput, Step,
+    Track, quality::QualityError, rules::SelectError,
 };
 
 /// Default and largest page sizes of `ListReconciliations`.
@@ -132,11 +132,11 @@ async fn resolve_benchmark(
             "benchmark {id} is ACO {aco}'s, not {aco_id}'s"
         )));
     }
-    let total = acorn_proto::fields::parse_decimal(&result.updated_total)
+    let total = acorn_domain::parse_decimal(&result.updated_total)
         .ok()
         .filter(|t| *t > Decimal::ZERO)
         .ok_or_else(|| precondition(format!("benchmark {id} has no updated total")))?;
-    let two_way = acorn_proto::fields::parse_decimal(&result.two_way_blend_updated_total).ok();
+    let two_way = acorn_domain::parse_decimal(&result.two_way_blend_updated_total).ok();
     tracing::debug!(benchmark = %id, "benchmark resolved by reference");
     Ok((total, two_way))
 }

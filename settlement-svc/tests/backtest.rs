@@ -5,10 +5,10 @@
 use acorn_proto::cms::puf::Layout;
 use acorn_proto::cms::puf::PufFile;
 use rust_decimal::Decimal;
+use settlement_rules::Track;
 use settlement_svc::backtest::{
     self, AcoComparison, AipRecoupment, BacktestError, OffsetCheck, Report, TrackSummary,
 };
-use settlement_svc::engine::Track;
 
 fn fixture(name: &str) -> PufFile {
     let path = format!(

@@ -3,5 +3,5 @@
 //! services.
 //!
 //! Not built yet: it arrives with the simulator issue, on top of the engines. What it will call
-//! today is `settlement_svc::engine::reconcile` with `NoTrace` (6 million reconciliations per second
+//! today is `settlement_rules::reconcile` with `NoTrace` (6 million reconciliations per second
 //! on one core, see BENCHMARKS.md).

@@ -4,7 +4,7 @@
 //! - CCLF5 (Part B physicians): one professional line each: billing TIN `CLM_RNDRG_PRVDR_TAX_NUM`,
 //!   specialty `CLM_PRVDR_SPCLTY_CD`, place of service, HCPCS, allowed `CLM_LINE_ALOWD_CHRG_AMT`,
 //!   version `CLM_ADJSMT_TYPE_CD` of claim line `CUR_CLM_UNIQ_ID` + `CLM_LINE_NUM` (a cancellation
-//!   or adjustment applies to its own claim line, [`crate::engine::versions`]), date the line's
+//!   or adjustment applies to its own claim line, [`attribution_rules::versions`]), date the line's
 //!   from date (else the claim's). A 10-character TIN
 //!   with a leading zero is read as its last 9 digits [I].
 //! - CCLF1 + CCLF2 (Part A header + revenue center lines): the header's type of bill decides the
@@ -26,8 +26,9 @@ use std::{collections::HashMap, io::BufRead};
 use acorn_proto::cms::cclf::{self, Adjustment, CclfDate, CclfRecord};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use super::{MAX_LINE_CENTS, RawBeneficiary, RawLine, csv::Report};
-use crate::engine::{ClaimType, Day, Enrollment, Version, Window};
+use super::csv::Report;
+use attribution_rules::input::{MAX_LINE_CENTS, RawBeneficiary, RawLine};
+use attribution_rules::{ClaimType, Day, Enrollment, Version, Window};
 
 fn day(d: CclfDate) -> Option<Day> {
     let (y, m, dd) = d.into();
@@ -276,7 +277,7 @@ pub fn read_cclf8<R: BufRead>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::WindowKind;
+    use attribution_rules::WindowKind;
 
     /// Part B from 2024-04-15 and death 2024-10-03: Jan-Mar Part A only (3), Apr-Oct both (7).
     #[test]

@@ -12,7 +12,7 @@
 //! `claims.csv`: `beneficiary_id,service_date,hcpcs,allowed` and optionally `claim_id,line_number,
 //! revenue_center,place_of_service,claim_type,tin,ccn,npi,specialty,adjustment`. Lines with a
 //! `claim_id` are versions of their claim line (`claim_id` + `line_number`, blank = 0): a
-//! cancellation or adjustment applies to its own claim line ([`crate::engine::versions`]). Dates are
+//! cancellation or adjustment applies to its own claim line ([`attribution_rules::versions`]). Dates are
 //! `YYYY-MM-DD`; `allowed` is dollars with at most two decimals; `claim_type` is `professional`
 //! (default), `fqhc`, `rhc`, `cah_method_ii` or `other_institutional`; `adjustment` is `original`
 //! (default), `adjustment` or `cancellation` (or the CCLF codes `0`, `1`, `2`).
@@ -22,8 +22,8 @@
 
 use std::io::Read;
 
-use super::{RawBeneficiary, RawLine, parse_cents, parse_day};
-use crate::engine::{AcoSpec, ClaimType, Enrollment, Version};
+use attribution_rules::input::{RawBeneficiary, RawLine, parse_cents, parse_day};
+use attribution_rules::{AcoSpec, ClaimType, Enrollment, Version};
 
 /// A rejected row or line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use attribution_svc::{
-    engine::{AcoSpec, ClaimType, Day, Version},
+use attribution_rules::{
+    AcoSpec, ClaimType, Day, Version,
     synthetic::{BeneficiaryRecord, ClaimRecord, mbi},
 };
 

@@ -28,7 +28,7 @@ pub mod msr;
 pub mod quality;
 pub mod rules;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 pub use msr::{MsrBand, MsrOption, MsrSchedule};
 pub use quality::{Quality, QualityStandard};
@@ -37,9 +37,9 @@ pub use rules::{Date, RuleSet, Track};
 
 use rules::{LossLimit, MsrRule};
 
-pub use acorn_proto::explain::{NoTrace, Step, Trace};
+pub use acorn_domain::{NoTrace, Step, Trace, round_money};
 
-pub use acorn_proto::domain::EnrollmentType;
+pub use acorn_domain::EnrollmentType;
 
 /// Performance-year experience of one enrollment type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,11 +329,6 @@ fn step(
             .collect(),
         output: tidy(output.to_string()),
     }
-}
-
-/// Rounds money to cents, half away from zero (the only rounding of a settlement).
-pub fn round_money(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
 /// Totals of the updated benchmark and expenditures: per capita x person-years summed over enrollment

@@ -28,16 +28,16 @@ pub mod rules;
 pub mod truncation;
 pub mod update;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
-pub use acorn_proto::explain::{NoTrace, Step, Trace};
+pub use acorn_domain::{NoTrace, Step, Trace, round_money};
 
 pub use rules::{Date, RuleSet, SelectError};
 pub use update::{
     PerformanceYearInput, PerformanceYearType, RegionalRiskInput, RiskGroup, Updated, update,
 };
 
-pub use acorn_proto::domain::EnrollmentType;
+pub use acorn_domain::EnrollmentType;
 
 /// Every enrollment type, in the order of [`ByType`] arrays.
 pub const TYPES: [EnrollmentType; 4] = EnrollmentType::ALL;
@@ -226,11 +226,6 @@ pub(crate) fn show(values: &ByType<Decimal>) -> String {
         .map(|t| format!("{} {}", t.name(), values[t.index()].normalize()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Rounds money to cents, half away from zero: the service's only rounding, at its edge.
-pub fn round_money(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
 /// Sum of `values[e] x weights[e]` / sum of `weights` (`None` when the weights sum to zero, or

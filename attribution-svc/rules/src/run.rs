@@ -3,24 +3,24 @@
 //! drive it.
 //!
 //! Memory per beneficiary: the identifier (interned once), its facts (about 40 bytes) and one
-//! 64-byte tally per entity that furnished primary care ([`crate::engine::Population`]). Lines
+//! 64-byte tally per entity that furnished primary care ([`crate::Population`]). Lines
 //! without a claim id are tallied as they come. A line with a claim id is one version of its
 //! claim line, and a cancellation may arrive after its original in any later file or batch: a
 //! claim line with a cancellation or adjustment keeps its resolution state (about 80 bytes: the
 //! key, the current version's classification and two counters) until [`Run::finish`] tallies its
-//! current version once ([`crate::engine::versions`]). Callers that can read their input twice
+//! current version once ([`crate::versions`]). Callers that can read their input twice
 //! (files, stored batches) first [`Run::prescan`] every line, so that claim lines with an original
 //! only (about 97% of them) are tallied at once and cost nothing more; without a prescan every
 //! claim line with a claim id keeps its state until `finish` (correct, about 2 KB per beneficiary).
 
 use std::collections::HashMap;
 
-use crate::engine::{
-    self, AcoSpec, Assignment, Beneficiary, ClaimKey, ClaimType, Counted, Entity, Line, Population,
+use crate::input::{RawBeneficiary, RawLine, small_code};
+use crate::{
+    AcoSpec, Assignment, Beneficiary, ClaimKey, ClaimType, Counted, Entity, Line, Population,
     Registry, RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, Version, Versions, WindowKind,
     codes,
 };
-use crate::input::{RawBeneficiary, RawLine, small_code};
 
 /// What a run is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -420,7 +420,7 @@ impl Run {
         for b in 0..self.benes.len() as u32 {
             self.pop.tallies(b, &mut tallies);
             let facts = &self.facts[b as usize];
-            let a = engine::assign(&self.rules, facts, &tallies, self.tie);
+            let a = crate::assign(&self.rules, facts, &tallies, self.tie);
             if let (Some(aco), Some(step)) = (a.aco, a.step)
                 && let Some(c) = counts.get_mut(aco as usize)
             {
@@ -436,7 +436,7 @@ impl Run {
             each(self.benes.name(b, &mut buf), facts, &a);
         }
         for c in &mut counts {
-            c.below_minimum = c.assigned < engine::MINIMUM_ASSIGNED;
+            c.below_minimum = c.assigned < crate::MINIMUM_ASSIGNED;
         }
         counts
     }

@@ -16,7 +16,7 @@
 
 use rust_decimal::Decimal;
 
-pub use acorn_proto::domain::Date;
+pub use acorn_domain::Date;
 
 /// `value / 10^scale`, usable in constants.
 const fn frac(value: u32, scale: u32) -> Decimal {

@@ -16,7 +16,7 @@ use rand_xoshiro::{
     rand_core::{Rng, SeedableRng},
 };
 
-use crate::engine::{AcoSpec, ClaimType, Day, Version, Window, WindowKind};
+use crate::{AcoSpec, ClaimType, Day, Version, Window, WindowKind};
 
 /// Generator settings.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use benchmark_svc::engine::{
+use benchmark_rules::{
     Date, HistoricalInput, NoTrace, TYPES, YearExperience, historical,
     truncation::{Aggregator, BeneficiaryYear},
 };

@@ -69,7 +69,7 @@ impl Track {
     }
 }
 
-pub use acorn_proto::domain::Date;
+pub use acorn_domain::Date;
 
 const fn frac(value: i64, scale: u32) -> Decimal {
     Decimal::from_parts(value as u32, 0, 0, false, scale)

@@ -28,7 +28,10 @@
 pub mod codes;
 pub mod eligibility;
 pub mod explain;
+pub mod input;
 pub mod plurality;
+pub mod run;
+pub mod synthetic;
 pub mod versions;
 pub mod window;
 

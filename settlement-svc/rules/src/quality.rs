@@ -125,7 +125,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::engine::rules::{self, Date, Track};
+    use crate::rules::{self, Date, Track};
 
     fn q(standard: Option<QualityStandard>, score: Option<Decimal>) -> Quality {
         Quality { standard, score }

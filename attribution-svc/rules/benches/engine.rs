@@ -10,13 +10,11 @@
 
 use std::hint::black_box;
 
-use attribution_svc::{
-    engine::{
-        Beneficiary, Enrollment, Line, Population, Registry, RuleSet, TieBreak, WindowKind, assign,
-        tally_into, tally_lines,
-    },
+use attribution_rules::{
+    Beneficiary, Enrollment, Line, Population, Registry, RuleSet, TieBreak, WindowKind, assign,
     run::encode,
     synthetic::{Config, Synthetic},
+    tally_into, tally_lines,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -46,7 +44,7 @@ fn data(n: u32) -> Data {
             .iter()
             .map(|r| {
                 encode(
-                    &attribution_svc::input::RawLine {
+                    &attribution_rules::input::RawLine {
                         beneficiary_id: &r.beneficiary_id,
                         day: r.service_date,
                         hcpcs: r.hcpcs,

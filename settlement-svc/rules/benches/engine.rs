@@ -6,9 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rust_decimal::Decimal;
-use settlement_svc::engine::{
-    Date, MsrOption, NoTrace, Quality, SettlementInput, Track, reconcile,
-};
+use settlement_rules::{Date, MsrOption, NoTrace, Quality, SettlementInput, Track, reconcile};
 
 /// 1,024 varied inputs across one- and two-sided tracks, savings, losses and the corridor.
 fn inputs() -> Vec<SettlementInput<'static>> {

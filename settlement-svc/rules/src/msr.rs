@@ -173,7 +173,7 @@ impl MsrSchedule {
 /// The MSR/MLR option an ACO chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MsrOption {
-    /// The track's default (see [`crate::engine::rules::MsrRule`]).
+    /// The track's default (see [`crate::rules::MsrRule`]).
     Default,
     /// Variable by population (the scale).
     Variable,

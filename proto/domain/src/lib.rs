@@ -1,6 +1,19 @@
-//! Plain domain types every rule engine shares (no protobuf in them): calendar dates and the four
-//! Medicare enrollment types. The engines re-export them; `fields` converts the contract's messages
-//! into them.
+//! acorn's domain floor: the plain types and conventions every rule engine shares, with no
+//! protobuf, gRPC, storage or runtime in them.
+//!
+//! - [`Date`]: a calendar date; [`EnrollmentType`]: the four Medicare enrollment types.
+//! - [`explain`]: the step-by-step explanation every rule engine can record ([`Step`], [`Trace`],
+//!   [`NoTrace`]).
+//! - [`money`]: exact decimal parsing and the one money rounding ([`round_money`]).
+//!
+//! The rule crates (`settlement-rules`, `benchmark-rules`, `attribution-rules`) build on this one;
+//! `acorn-proto` converts the contract's messages into these types and back.
+
+pub mod explain;
+pub mod money;
+
+pub use explain::{NoTrace, Step, Trace};
+pub use money::{parse_decimal, round_money};
 
 /// A calendar date, ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

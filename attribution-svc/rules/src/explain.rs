@@ -8,7 +8,7 @@ use super::{
 };
 
 /// One step of an explanation: the type every acorn engine shares.
-pub use acorn_proto::explain::Step;
+pub use acorn_domain::Step;
 
 /// Cents as a decimal dollar string (`12345` -> `123.45`, `-5` -> `-0.05`); exact.
 pub fn dollars(cents: i64) -> String {
