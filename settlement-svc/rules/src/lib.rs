@@ -649,7 +649,7 @@ pub fn reconcile(
     // Agreements starting 2024+: a loss beyond the MLR against the three-way blend is re-measured
     // against the two-way blend benchmark (425.652(b)(5)).
     if let (Some(mlr), Some(two_way)) = (mlr, input.two_way_blend_benchmark)
-        && input.agreement_start.year >= 2024
+        && input.agreement_start.year() >= 2024
         && -rate >= mlr
         && two_way > Decimal::ZERO
     {
@@ -731,7 +731,7 @@ pub fn reconcile(
     let low_revenue_rule = matches!(
         rules.track,
         Track::BasicA | Track::BasicB | Track::BasicC | Track::BasicD | Track::BasicE
-    ) && input.agreement_start.year >= 2024
+    ) && input.agreement_start.year() >= 2024
         && input.low_revenue
         && input.assigned_beneficiaries >= 5_000;
 
