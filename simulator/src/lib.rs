@@ -2,6 +2,8 @@
 //! in-process, to estimate program-wide gross and net savings; also the load generator for the
 //! services.
 //!
-//! Not built yet: it arrives with the simulator issue, on top of the engines. What it will call
-//! today is `settlement_rules::reconcile` with `NoTrace` (6 million reconciliations per second
-//! on one core, see BENCHMARKS.md).
+//! Being built (the simulator issue); the model is specified in `design/MODEL.md`.
+//!
+//! - [`results`]: what one replicate produces (per ACO-year records, per-year program totals).
+
+pub mod results;
