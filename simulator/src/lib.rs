@@ -2,8 +2,15 @@
 //! in-process, to estimate program-wide gross and net savings; also the load generator for the
 //! services.
 //!
-//! Being built (the simulator issue); the model is specified in `design/MODEL.md`.
+//! The model is specified in `MODEL.md` (every formula, parameter, default and source).
 //!
+//! - [`scenario`]: the scenario file (TOML) and the embedded presets, validated.
+//! - [`model`]: one replicate ([`simulate`], [`Model::simulate`]) and many ([`run`]).
 //! - [`results`]: what one replicate produces (per ACO-year records, per-year program totals).
 
+pub mod model;
 pub mod results;
+pub mod scenario;
+
+pub use model::{MODEL_VERSION, Model, SimError, run, run_with, simulate};
+pub use scenario::{Scenario, ScenarioError};
