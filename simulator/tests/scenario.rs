@@ -186,3 +186,15 @@ fn every_key_in_the_model_reference_is_accepted() {
     }
     assert!(checked > 40, "{checked}");
 }
+
+#[test]
+fn a_scenario_changed_after_loading_is_checked_again() {
+    let mut s = Scenario::from_toml(SMALL, "small.toml").unwrap();
+    s.performance_years.clear();
+    let e = simulator::simulate(&s, 1, 0).unwrap_err();
+    assert!(e.to_string().contains("performance_years"), "{e}");
+    let mut s = Scenario::from_toml(SMALL, "small.toml").unwrap();
+    s.population.acos = 0;
+    assert!(simulator::simulate(&s, 1, 0).is_err());
+    assert!(simulator::run(&s, 1, 0..3, 2).is_err());
+}
