@@ -20,7 +20,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use settlement_rules::{Date, Track};
 
 /// The presets shipped with the simulator (`simulator/presets/NAME.toml`), by name.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 4] = [
     (
         "pioneer-2012-2013",
         include_str!("../presets/pioneer-2012-2013.toml"),
@@ -30,6 +30,7 @@ pub const PRESETS: [(&str, &str); 3] = [
         include_str!("../presets/mssp-2012-cohort.toml"),
     ),
     ("mssp-2018", include_str!("../presets/mssp-2018.toml")),
+    ("mssp-2024", include_str!("../presets/mssp-2024.toml")),
 ];
 
 /// Why a scenario is unusable: the key (dotted path), the line in the file when known, and what
@@ -354,8 +355,9 @@ pub struct ListedAco {
     /// MSR/MLR: the ACO's fixed choice where it is one of the fixed options of a two-sided
     /// track, otherwise the variable scale (`MinSavPerc`).
     pub msr: f64,
-    /// Quality score (`QualScore`).
-    pub quality: f64,
+    /// Quality score (`QualScore`); absent: the scenario's `rules.quality`.
+    #[serde(default)]
+    pub quality: Option<f64>,
     /// Enrollment-type mix of person-years (ESRD, DIS, AGDU, AGND).
     pub mix: [f64; 4],
     /// Person-years per assigned beneficiary (`N_AB_Year_PY / N_AB`).
@@ -462,6 +464,11 @@ pub struct Rules {
     /// Overrides the engine's sequestration rate.
     #[serde(default)]
     pub sequestration: Option<f64>,
+    /// ACO participants' A+B FFS revenue as a multiple of the updated benchmark, for tracks whose
+    /// loss limit is revenue-based (BASIC C-E). Revenue is not simulated: a large multiple leaves
+    /// the benchmark-based cap binding. Required by those tracks.
+    #[serde(default)]
+    pub participant_revenue: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -484,7 +491,10 @@ impl Default for MsrSpec {
     }
 }
 
-/// Quality score of one performance year: `clip(mean + sd N(0,1), 0, 1)` per ACO.
+/// Quality of one performance year, per ACO: the standard is met with probability `met`
+/// (PY2021+; before, always), with score `clip(mean + sd N(0,1), 0, 1)`; otherwise (PY2023+) the
+/// alternative standard with score `clip(alternative_mean + alternative_sd N(0,1), 0, 1)`, or
+/// (PY2021-2022) not met. The same N(0,1) draw serves both scores.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualitySpec {
@@ -494,6 +504,22 @@ pub struct QualitySpec {
     /// Standard deviation across ACOs.
     #[serde(default)]
     pub sd: Num,
+    /// Probability the quality performance standard is met (PY2021+).
+    #[serde(default = "num_one")]
+    pub met: Num,
+    /// Mean score under the alternative standard (PY2023+).
+    #[serde(default = "num_alt_mean")]
+    pub alternative_mean: Num,
+    /// Its standard deviation.
+    #[serde(default = "num_alt_sd")]
+    pub alternative_sd: Num,
+}
+
+fn num_alt_mean() -> Num {
+    Num::Fixed(0.6)
+}
+fn num_alt_sd() -> Num {
+    Num::Fixed(0.1)
 }
 
 fn num_one() -> Num {
@@ -806,6 +832,19 @@ impl Scenario {
         for (j, q) in self.rules.quality.iter().enumerate() {
             one(&format!("rules.quality[{j}].mean"), &q.mean, 0.0, 1.0);
             one(&format!("rules.quality[{j}].sd"), &q.sd, 0.0, 1.0);
+            one(&format!("rules.quality[{j}].met"), &q.met, 0.0, 1.0);
+            one(
+                &format!("rules.quality[{j}].alternative_mean"),
+                &q.alternative_mean,
+                0.0,
+                1.0,
+            );
+            one(
+                &format!("rules.quality[{j}].alternative_sd"),
+                &q.alternative_sd,
+                0.0,
+                1.0,
+            );
         }
         out
     }
@@ -885,7 +924,9 @@ impl Scenario {
             )
         })?;
         prob(&k("msr"), a.msr)?;
-        prob(&k("quality"), a.quality)?;
+        if let Some(q) = a.quality {
+            prob(&k("quality"), q)?;
+        }
         for (j, m) in a.mix.iter().enumerate() {
             prob(&format!("{}[{j}]", k("mix")), *m)?;
         }
@@ -1061,6 +1102,15 @@ impl Scenario {
         }
         if let Some(s) = r.sequestration {
             prob("rules.sequestration", s)?;
+        }
+        if let Some(v) = r.participant_revenue {
+            positive("rules.participant_revenue", v)?;
+            if v > 1000.0 {
+                return e(
+                    "rules.participant_revenue",
+                    "must be at most 1,000 (times the benchmark)",
+                );
+            }
         }
         for (k, v) in [
             ("effect.mean", &self.effect.mean),

@@ -421,3 +421,33 @@ fn mssp_2018_replay_runs_every_agreement_kind() {
     }
     eprintln!("{y:?}");
 }
+
+#[test]
+fn mssp_2024_template_runs() {
+    // Every 10th ACO of the template: BASIC A-E and ENHANCED, 2019-2022 starts, PY2024 quality.
+    let text = Scenario::preset_text("mssp-2024").unwrap();
+    let mut out = String::new();
+    let (mut row, mut kept) = (0, 0);
+    for line in text.lines() {
+        if line.trim_start().starts_with("{ n =") {
+            row += 1;
+            if row % 10 != 1 {
+                continue;
+            }
+            kept += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let s = Scenario::from_toml(
+        &out.replace("acos = 476", &format!("acos = {kept}")),
+        "sample",
+    )
+    .unwrap();
+    let tracks: std::collections::BTreeSet<_> =
+        s.population.aco.iter().map(|a| a.track.clone()).collect();
+    assert!(tracks.len() >= 5, "{tracks:?}");
+    let r = &run(&s, SEED, 0..1, 2).unwrap()[0];
+    assert_eq!(r.years[0].acos_active as usize, kept);
+    eprintln!("{:?}", r.years[0]);
+}
