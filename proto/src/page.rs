@@ -186,6 +186,7 @@ impl PageTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use acorn_testkit::encodings;
     use proptest::prelude::*;
 
     fn tokens() -> PageTokens {
@@ -281,34 +282,6 @@ mod tests {
                 "raw bytes hold the seq"
             );
         }
-    }
-
-    /// Every text form an id could take in a token: as is, lower/upper case, hex, and base64
-    /// (standard and URL-safe, at each of the three alignments).
-    pub(crate) fn encodings(id: &[u8]) -> Vec<String> {
-        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-        let text = String::from_utf8_lossy(id).to_string();
-        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        let mut out = vec![
-            text.clone(),
-            text.to_lowercase(),
-            text.to_uppercase(),
-            hex.clone(),
-            hex.to_uppercase(),
-        ];
-        for pad in 0..3usize {
-            let mut shifted = vec![0u8; pad];
-            shifted.extend_from_slice(id);
-            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-                let b64 = engine.encode(&shifted);
-                // Only the characters made of the id's bits alone.
-                let (start, end) = ((pad * 8).div_ceil(6), ((pad + id.len()) * 8) / 6);
-                if let Some(core) = b64.get(start..end).filter(|c| c.len() >= 4) {
-                    out.push(core.to_string());
-                }
-            }
-        }
-        out
     }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
