@@ -49,6 +49,9 @@ pub struct AcoYear {
     pub spending: Decimal,
     /// Counterfactual expenditures (no ACO), total dollars.
     pub counterfactual: Decimal,
+    /// Savings to Medicare: counterfactual - actual spending, both untruncated (the true effect
+    /// x counterfactual), dollars.
+    pub savings_to_medicare: Decimal,
     /// Minimum savings rate applied (fraction).
     pub msr: Decimal,
     /// (benchmark - spending) / benchmark.

@@ -75,6 +75,7 @@ fn fake(seed: u64, index: u32, acos: u32) -> Replicate {
                 benchmark,
                 spending,
                 counterfactual,
+                savings_to_medicare: counterfactual - spending,
                 msr,
                 savings_rate,
                 outcome,

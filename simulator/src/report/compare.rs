@@ -234,6 +234,48 @@ pub fn sweep_plot(
     Ok(svg)
 }
 
+/// The sweep table: per value, savings to and net to Medicare (mean, 95% interval) and the paired
+/// difference in net to Medicare from the first value (mean, MCSE).
+pub fn sweep_table(key: &str, values: &[String], runs: &[Collected]) -> Result<Table, StatsError> {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        key.to_owned(),
+        "savings to Medicare".to_owned(),
+        "95% interval".to_owned(),
+        "net to Medicare".to_owned(),
+        "95% interval".to_owned(),
+        "net - first value (paired)".to_owned(),
+        "MCSE".to_owned(),
+    ]);
+    let Some(first) = runs.first() else {
+        return Ok(t);
+    };
+    for (v, c) in values.iter().zip(runs) {
+        let d = differences(first, c)?;
+        let (s, n) = (
+            d[SAVINGS_TO_MEDICARE].alt.rounded(),
+            d[NET_TO_MEDICARE].alt.rounded(),
+        );
+        let nd = d[NET_TO_MEDICARE].diff.rounded();
+        t.add_row(vec![
+            v.clone(),
+            s.mean.to_string(),
+            format!("[{}, {}]", s.ci95.0, s.ci95.1),
+            n.mean.to_string(),
+            format!("[{}, {}]", n.ci95.0, n.ci95.1),
+            nd.mean.to_string(),
+            opt(nd.mcse),
+        ]);
+    }
+    for i in 1..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    Ok(t)
+}
+
 /// The estimates of the ten totals of one collected run.
 pub fn estimates(c: &Collected) -> Result<[Estimate; 10], StatsError> {
     let one = |k: usize| {

@@ -9,7 +9,8 @@
 //! derived: savings - paid + collected).
 //!
 //! `acos.csv` columns: `replicate, aco, performance_year, assigned, benchmark, spending,
-//! counterfactual, msr, savings_rate, outcome, shared_savings, shared_losses, exited_after`
+//! counterfactual, savings_to_medicare, msr, savings_rate, outcome, shared_savings, shared_losses,
+//! exited_after`
 //! (`outcome` one of `paid, earned_nothing, corridor, owes, loss_not_shared`; `exited_after`
 //! `true`/`false`).
 
@@ -40,7 +41,7 @@ pub(crate) const REPLICATES_HEADER: [&str; 14] = [
 ];
 
 /// Header of `acos.csv`.
-pub(crate) const ACOS_HEADER: [&str; 13] = [
+pub(crate) const ACOS_HEADER: [&str; 14] = [
     "replicate",
     "aco",
     "performance_year",
@@ -48,6 +49,7 @@ pub(crate) const ACOS_HEADER: [&str; 13] = [
     "benchmark",
     "spending",
     "counterfactual",
+    "savings_to_medicare",
     "msr",
     "savings_rate",
     "outcome",
@@ -103,6 +105,7 @@ pub(crate) fn write_aco<W: Write>(w: &mut csv::Writer<W>, a: &AcoYear) -> Result
         a.benchmark.to_string(),
         a.spending.to_string(),
         a.counterfactual.to_string(),
+        a.savings_to_medicare.to_string(),
         a.msr.to_string(),
         a.savings_rate.to_string(),
         a.outcome.name().to_owned(),
@@ -211,7 +214,7 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
 /// Parses one `acos.csv` row.
 pub(crate) fn parse_aco(f: &Field<'_>) -> Result<AcoYear, String> {
     let h = &ACOS_HEADER;
-    let outcome_raw = f.record.get(9).unwrap_or("");
+    let outcome_raw = f.record.get(10).unwrap_or("");
     let outcome = OUTCOMES
         .into_iter()
         .find(|o| o.name() == outcome_raw)
@@ -224,11 +227,12 @@ pub(crate) fn parse_aco(f: &Field<'_>) -> Result<AcoYear, String> {
         benchmark: f.money(4, h)?,
         spending: f.money(5, h)?,
         counterfactual: f.money(6, h)?,
-        msr: f.money(7, h)?,
-        savings_rate: f.money(8, h)?,
+        savings_to_medicare: f.money(7, h)?,
+        msr: f.money(8, h)?,
+        savings_rate: f.money(9, h)?,
         outcome,
-        shared_savings: f.money(10, h)?,
-        shared_losses: f.money(11, h)?,
-        exited_after: f.get(12, h)?,
+        shared_savings: f.money(11, h)?,
+        shared_losses: f.money(12, h)?,
+        exited_after: f.get(13, h)?,
     })
 }

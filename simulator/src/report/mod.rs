@@ -184,6 +184,12 @@ fn temp_with(dir: &Path, name: &str, bytes: &[u8]) -> Result<NamedTempFile, Repo
     Ok(t)
 }
 
+/// Writes `bytes` to `dir/name` atomically (temporary file + rename), creating `dir` if needed.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+    persist(temp_with(dir, name, bytes)?, dir, name)
+}
+
 impl OutputSet {
     /// Starts the output of `info` (all of it, or `shard` of it) in `dir`, creating `dir` if needed.
     pub fn create(

@@ -38,8 +38,8 @@ use Kind::{Bool, I32, Money, Text, U32, U64};
 const REPLICATES: [Kind; 14] = [
     U32, I32, Money, Money, Money, Money, Money, Money, U32, U32, U32, U32, U32, U64,
 ];
-const ACOS: [Kind; 13] = [
-    U32, U32, I32, U64, Money, Money, Money, Money, Money, Text, Money, Money, Bool,
+const ACOS: [Kind; 14] = [
+    U32, U32, I32, U64, Money, Money, Money, Money, Money, Money, Text, Money, Money, Bool,
 ];
 const BATCH: usize = 65_536;
 
