@@ -20,7 +20,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use settlement_rules::{Date, Track};
 
 /// The presets shipped with the simulator (`simulator/presets/NAME.toml`), by name.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 4] = [
     (
         "pioneer-2012-2013",
         include_str!("../presets/pioneer-2012-2013.toml"),
@@ -30,6 +30,7 @@ pub const PRESETS: [(&str, &str); 3] = [
         include_str!("../presets/mssp-2012-cohort.toml"),
     ),
     ("mssp-2018", include_str!("../presets/mssp-2018.toml")),
+    ("mssp-2024", include_str!("../presets/mssp-2024.toml")),
 ];
 
 /// Why a scenario is unusable: the key (dotted path), the line in the file when known, and what
@@ -354,8 +355,9 @@ pub struct ListedAco {
     /// MSR/MLR: the ACO's fixed choice where it is one of the fixed options of a two-sided
     /// track, otherwise the variable scale (`MinSavPerc`).
     pub msr: f64,
-    /// Quality score (`QualScore`).
-    pub quality: f64,
+    /// Quality score (`QualScore`); absent: the scenario's `rules.quality`.
+    #[serde(default)]
+    pub quality: Option<f64>,
     /// Enrollment-type mix of person-years (ESRD, DIS, AGDU, AGND).
     pub mix: [f64; 4],
     /// Person-years per assigned beneficiary (`N_AB_Year_PY / N_AB`).
@@ -462,6 +464,11 @@ pub struct Rules {
     /// Overrides the engine's sequestration rate.
     #[serde(default)]
     pub sequestration: Option<f64>,
+    /// ACO participants' A+B FFS revenue as a multiple of the updated benchmark, for tracks whose
+    /// loss limit is revenue-based (BASIC C-E). Revenue is not simulated: a large multiple leaves
+    /// the benchmark-based cap binding. Required by those tracks.
+    #[serde(default)]
+    pub participant_revenue: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -484,7 +491,10 @@ impl Default for MsrSpec {
     }
 }
 
-/// Quality score of one performance year: `clip(mean + sd N(0,1), 0, 1)` per ACO.
+/// Quality of one performance year, per ACO: the standard is met with probability `met`
+/// (PY2021+; before, always), with score `clip(mean + sd N(0,1), 0, 1)`; otherwise (PY2023+) the
+/// alternative standard with score `clip(alternative_mean + alternative_sd N(0,1), 0, 1)`, or
+/// (PY2021-2022) not met. The same N(0,1) draw serves both scores.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualitySpec {
@@ -494,6 +504,22 @@ pub struct QualitySpec {
     /// Standard deviation across ACOs.
     #[serde(default)]
     pub sd: Num,
+    /// Probability the quality performance standard is met (PY2021+).
+    #[serde(default = "num_one")]
+    pub met: Num,
+    /// Mean score under the alternative standard (PY2023+).
+    #[serde(default = "num_alt_mean")]
+    pub alternative_mean: Num,
+    /// Its standard deviation.
+    #[serde(default = "num_alt_sd")]
+    pub alternative_sd: Num,
+}
+
+fn num_alt_mean() -> Num {
+    Num::Fixed(0.6)
+}
+fn num_alt_sd() -> Num {
+    Num::Fixed(0.1)
 }
 
 fn num_one() -> Num {
@@ -752,6 +778,17 @@ impl Scenario {
         Ok(s)
     }
 
+    /// Validates the scenario as it is now (its fields are public and may have been changed after
+    /// loading); [`crate::simulate`] calls this first, so no scenario can make the model panic.
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        self.validate().map_err(|(key, message)| ScenarioError {
+            origin: self.origin.clone(),
+            key,
+            line: None,
+            message,
+        })
+    }
+
     /// Where the scenario came from.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -806,6 +843,19 @@ impl Scenario {
         for (j, q) in self.rules.quality.iter().enumerate() {
             one(&format!("rules.quality[{j}].mean"), &q.mean, 0.0, 1.0);
             one(&format!("rules.quality[{j}].sd"), &q.sd, 0.0, 1.0);
+            one(&format!("rules.quality[{j}].met"), &q.met, 0.0, 1.0);
+            one(
+                &format!("rules.quality[{j}].alternative_mean"),
+                &q.alternative_mean,
+                0.0,
+                1.0,
+            );
+            one(
+                &format!("rules.quality[{j}].alternative_sd"),
+                &q.alternative_sd,
+                0.0,
+                1.0,
+            );
         }
         out
     }
@@ -815,16 +865,25 @@ impl Scenario {
         let e = |k: &str, m: &str| Err((k.to_string(), m.to_string()));
         let p = &self.population;
         positive("population.size_median", p.size_median)?;
+        if p.size_median > MAX_ACO_SIZE as f64 {
+            return e("population.size_median", "must be at most 10,000,000");
+        }
         nonneg("population.size_sigma", p.size_sigma)?;
-        if p.size_floor == 0 {
-            return e("population.size_floor", "must be at least 1");
+        if p.size_sigma > 5.0 {
+            return e("population.size_sigma", "must be at most 5");
+        }
+        if p.size_floor == 0 || p.size_floor > MAX_ACO_SIZE {
+            return e("population.size_floor", "must be between 1 and 10,000,000");
+        }
+        if p.acos > 100_000 {
+            return e("population.acos", "must be at most 100,000");
         }
         if let Some(t) = p.total_assigned
-            && t < p.size_floor * u64::from(p.acos)
+            && (t < p.size_floor * u64::from(p.acos) || t > MAX_ACO_SIZE * u64::from(p.acos))
         {
             return e(
                 "population.total_assigned",
-                "must be at least acos x size_floor",
+                "must be between acos x size_floor and acos x 10,000,000",
             );
         }
         for (i, m) in p.type_mix.iter().enumerate() {
@@ -854,8 +913,8 @@ impl Scenario {
     /// One listed ACO.
     fn check_listed(&self, i: usize, a: &ListedAco) -> Check {
         let k = |f: &str| format!("population.aco[{i}].{f}");
-        if a.n == 0 {
-            return Err((k("n"), "must be at least 1".into()));
+        if a.n == 0 || a.n > MAX_ACO_SIZE {
+            return Err((k("n"), "must be between 1 and 10,000,000".into()));
         }
         let track = track_from_name(&a.track).ok_or_else(|| {
             (
@@ -885,7 +944,9 @@ impl Scenario {
             )
         })?;
         prob(&k("msr"), a.msr)?;
-        prob(&k("quality"), a.quality)?;
+        if let Some(q) = a.quality {
+            prob(&k("quality"), q)?;
+        }
         for (j, m) in a.mix.iter().enumerate() {
             prob(&format!("{}[{j}]", k("mix")), *m)?;
         }
@@ -1062,6 +1123,15 @@ impl Scenario {
         if let Some(s) = r.sequestration {
             prob("rules.sequestration", s)?;
         }
+        if let Some(v) = r.participant_revenue {
+            positive("rules.participant_revenue", v)?;
+            if v > 1000.0 {
+                return e(
+                    "rules.participant_revenue",
+                    "must be at most 1,000 (times the benchmark)",
+                );
+            }
+        }
         for (k, v) in [
             ("effect.mean", &self.effect.mean),
             ("effect.spread", &self.effect.spread),
@@ -1082,6 +1152,9 @@ impl Scenario {
 }
 
 type Check = Result<(), (String, String)>;
+
+/// Largest ACO (assigned beneficiaries) a scenario may ask for.
+const MAX_ACO_SIZE: u64 = 10_000_000;
 
 /// Benchmark years consecutive, before the performance years, all with a national per capita.
 fn check_years(key: &str, by: [i32; 3], pys: &[i32]) -> Check {

@@ -43,7 +43,7 @@ impl Check {
         let (m, se) = mean_se(x);
         let ok = (m - target).abs() <= tol + k * se;
         eprintln!(
-            "{name:<28} simulated {m:>14.2} (s.e. {se:.2})  target {target:>14.2} +/- {tol} {}",
+            "{name:<28} simulated {m:>14.4} (s.e. {se:.4})  target {target:>14.4} +/- {tol} {}",
             if ok { "PASS" } else { "FAIL" }
         );
         if !ok {
@@ -57,11 +57,16 @@ impl Check {
     fn rel(&mut self, name: &str, x: &[f64], target: f64, rel: f64, k: f64) {
         let (m, se) = mean_se(x);
         let ok = (m - target).abs() <= rel * target.abs() + k * se;
+        let (unit, scale) = if target.abs() < 1.0 {
+            ("%", 100.0)
+        } else {
+            ("M", 1e-6)
+        };
         eprintln!(
-            "{name:<28} simulated {:>10.1}M (s.e. {:.1}M)  target {:>8.1}M +/- {:.0}% {}",
-            m / 1e6,
-            se / 1e6,
-            target / 1e6,
+            "{name:<28} simulated {:>10.3}{unit} (s.e. {:.3}{unit})  target {:>8.3}{unit} +/- {:.0}% {}",
+            m * scale,
+            se * scale,
+            target * scale,
             rel * 100.0,
             if ok { "PASS" } else { "FAIL" }
         );
@@ -374,7 +379,7 @@ fn mssp_2018(replicates: u32, k: f64) {
 #[test]
 #[ignore = "minutes in a debug build: cargo test -p simulator --release --test calibration -- --ignored"]
 fn mssp_2018_meets_its_targets() {
-    mssp_2018(16, 0.0);
+    mssp_2018(32, 0.0);
 }
 
 /// Every 12th ACO of the mssp-2018 preset and every Track 2 one (about 50 of 548):
@@ -420,4 +425,34 @@ fn mssp_2018_replay_runs_every_agreement_kind() {
         }
     }
     eprintln!("{y:?}");
+}
+
+#[test]
+fn mssp_2024_template_runs() {
+    // Every 10th ACO of the template: BASIC A-E and ENHANCED, 2019-2022 starts, PY2024 quality.
+    let text = Scenario::preset_text("mssp-2024").unwrap();
+    let mut out = String::new();
+    let (mut row, mut kept) = (0, 0);
+    for line in text.lines() {
+        if line.trim_start().starts_with("{ n =") {
+            row += 1;
+            if row % 10 != 1 {
+                continue;
+            }
+            kept += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let s = Scenario::from_toml(
+        &out.replace("acos = 476", &format!("acos = {kept}")),
+        "sample",
+    )
+    .unwrap();
+    let tracks: std::collections::BTreeSet<_> =
+        s.population.aco.iter().map(|a| a.track.clone()).collect();
+    assert!(tracks.len() >= 5, "{tracks:?}");
+    let r = &run(&s, SEED, 0..1, 2).unwrap()[0];
+    assert_eq!(r.years[0].acos_active as usize, kept);
+    eprintln!("{:?}", r.years[0]);
 }

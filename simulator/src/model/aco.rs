@@ -96,6 +96,7 @@ struct Draws {
     b: Vec<f64>,
     u_exit: Vec<f64>,
     eps_q: Vec<f64>,
+    u_q: Vec<f64>,
 }
 
 impl Draws {
@@ -108,6 +109,7 @@ impl Draws {
         let b: Vec<f64> = (0..npy).map(|_| r2.sample(StandardNormal)).collect();
         let u_exit: Vec<f64> = (0..npy).map(|_| r2.random()).collect();
         let eps_q: Vec<f64> = (0..npy).map(|_| r2.sample(StandardNormal)).collect();
+        let u_q: Vec<f64> = (0..npy).map(|_| r2.random()).collect();
         Self {
             u_class,
             a,
@@ -116,6 +118,7 @@ impl Draws {
             b,
             u_exit,
             eps_q,
+            u_q,
         }
     }
 }
@@ -253,7 +256,7 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
         two_sided,
         pyfrac: dec(f, 6),
         pyfrac_f: dec(f, 6).try_into().unwrap_or(f),
-        quality: listed.map(|a| a.quality),
+        quality: listed.and_then(|a| a.quality),
     })
 }
 
@@ -261,6 +264,7 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
 pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Replicate, SimError> {
     let sc = &model.scenario;
     let cm = &model.cost;
+    sc.check()?;
     let p = Params::resolve(sc, seed, replicate)?;
     let shared = match sc.population.aco.is_empty() {
         true => Some(terms(model, None)?),
@@ -497,19 +501,35 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 }
             }
             // Quality score: clip(mean + sd eps_q, 0, 1); 1 when the scenario gives none.
-            let score = match sc.rules.quality.len() {
-                _ if st.quality.is_some() => st.quality.unwrap_or(1.0),
-                0 => 1.0,
-                len => {
+            let quality = match (st.quality, sc.rules.quality.len()) {
+                (Some(q), _) => Quality {
+                    standard: (py >= 2021).then_some(QualityStandard::Met),
+                    score: Some(dec(q, 4)),
+                },
+                (None, 0) => Quality {
+                    standard: (py >= 2021).then_some(QualityStandard::Met),
+                    score: Some(Decimal::ONE),
+                },
+                (None, len) => {
                     let k = len.min(j + 1) - 1;
-                    (p.get(&format!("rules.quality[{k}].mean"))
-                        + p.get(&format!("rules.quality[{k}].sd")) * d.eps_q[j])
-                        .clamp(0.0, 1.0)
+                    let q = |f: &str| p.get(&format!("rules.quality[{k}].{f}"));
+                    let clip = |m: f64, sd: f64| dec((m + sd * d.eps_q[j]).clamp(0.0, 1.0), 4);
+                    let met = py < 2021 || d.u_q[j] < q("met");
+                    match (met, py >= 2023) {
+                        (true, _) => Quality {
+                            standard: (py >= 2021).then_some(QualityStandard::Met),
+                            score: Some(clip(q("mean"), q("sd"))),
+                        },
+                        (false, true) => Quality {
+                            standard: Some(QualityStandard::AlternativeMet),
+                            score: Some(clip(q("alternative_mean"), q("alternative_sd"))),
+                        },
+                        (false, false) => Quality {
+                            standard: Some(QualityStandard::NotMet),
+                            score: Some(clip(q("mean"), q("sd"))),
+                        },
+                    }
                 }
-            };
-            let quality = Quality {
-                standard: (py >= 2021).then_some(QualityStandard::Met),
-                score: Some(dec(score, 4)),
             };
             let mut si =
                 SettlementInput::new(st.tracks[j], start, py, pop.n, Decimal::ZERO, Decimal::ZERO);
@@ -518,6 +538,10 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             si.msr_option = st.msr_option;
             si.msr_schedule = schedule.as_ref();
             si.sequestration_rate = sequestration;
+            si.participant_revenue = sc
+                .rules
+                .participant_revenue
+                .map(|m| (upd.total * dec(m, 4)).round_dp(2));
             let set = settlement_rules::reconcile(&si, &mut NoTrace).map_err(|e| {
                 SimError::Settlement {
                     replicate,
