@@ -19,6 +19,7 @@ use acorn_proto::{
     attribution::v1::{self as pb, attribution_service_server::AttributionService},
     common::v1 as common,
     fields::{Violations, invalid_argument},
+    page::PageQuery,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -809,17 +810,6 @@ impl Drop for FinalizeGuard {
     }
 }
 
-fn page_size(v: i32, default: u32, max: u32) -> Result<u32, Status> {
-    match v {
-        0 => Ok(default),
-        n if n > 0 && n as u32 <= max => Ok(n as u32),
-        _ => Err(invalid_argument(
-            "page_size",
-            format!("must be between 0 and {max}"),
-        )),
-    }
-}
-
 fn required_text(field: &str, value: &str, max: usize) -> Result<(), Status> {
     let mut v = Violations::default();
     ident(&mut v, field, value, max);
@@ -1049,28 +1039,26 @@ impl AttributionService for AttributionApi {
         req: Request<pb::ListAssignmentRunsRequest>,
     ) -> Result<Response<pb::ListAssignmentRunsResponse>, Status> {
         let r = req.into_inner();
-        let limit = page_size(r.page_size, DEFAULT_RUN_PAGE, MAX_RUN_PAGE)?;
+        let mut v = Violations::default();
+        let limit = v.page_size("page_size", r.page_size, DEFAULT_RUN_PAGE, MAX_RUN_PAGE);
         if r.performance_year != 0
             && !(engine::FIRST_YEAR..=engine::LAST_YEAR).contains(&r.performance_year)
         {
-            return Err(invalid_argument(
+            v.add(
                 "performance_year",
                 format!(
                     "must be 0 (all) or {}-{}",
                     engine::FIRST_YEAR,
                     engine::LAST_YEAR
                 ),
-            ));
+            );
         }
         // Opaque and bound to the filter (acorn_proto::page): another query's token is refused.
-        let query = acorn_proto::page::PageQuery::new(
-            "acorn.attribution.v1.AttributionService/ListAssignmentRuns",
-        )
-        .int(i64::from(r.performance_year));
+        let query = PageQuery::new("acorn.attribution.v1.AttributionService/ListAssignmentRuns")
+            .int(i64::from(r.performance_year));
         let tokens = self.store.page_tokens();
-        let before = tokens
-            .open_seq(&query, &r.page_token)
-            .map_err(|e| invalid_argument("page_token", e.to_string()))?;
+        let before = v.page_token("page_token", &r.page_token, tokens, &query);
+        let (limit, before) = v.finish("page_size", limit.zip(before))?;
         let (runs, next) = self
             .store
             .runs(
@@ -1125,18 +1113,16 @@ impl AttributionService for AttributionApi {
         let mut v = Violations::default();
         ident(&mut v, "run_id", &r.run_id, 64);
         ident(&mut v, "aco_id", &r.aco_id, 64);
-        v.into_result()?;
-        let limit = page_size(r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE)?;
+        let limit = v.page_size("page_size", r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE);
         // Opaque and bound to the run and ACO (acorn_proto::page): the cursor is the ordinal of the
         // next result in the finalized run's id-ordered list, which never changes.
-        let query = acorn_proto::page::PageQuery::new("ListAssignedBeneficiaries")
+        let query = PageQuery::new("ListAssignedBeneficiaries")
             .text(&r.run_id)
             .text(&r.aco_id);
         let tokens = self.store.page_tokens();
-        let offset = tokens
-            .open_seq(&query, &r.page_token)
-            .map_err(|e| invalid_argument("page_token", e.to_string()))?
-            .map_or(0, |o| o.unsigned_abs());
+        let offset = v.page_token("page_token", &r.page_token, tokens, &query);
+        let (limit, offset) = v.finish("page_size", limit.zip(offset))?;
+        let offset = offset.map_or(0, |o| o.unsigned_abs());
         let (stored, ctx) = self.context(&r.run_id).await?;
         if !stored.finalized {
             return Err(Status::failed_precondition(format!(

@@ -358,17 +358,17 @@ pub fn validate(
             }
         }
     };
-    match (start, experience, national_trend, regional, prior_savings) {
+    let value = match (start, experience, national_trend, regional, prior_savings) {
         (
             Some(agreement_start),
             experience,
             Some(national_trend),
             Some(regional),
             Some(prior_savings),
-        ) if v.is_empty() && (experience.is_some() || !with_years) => {
+        ) if experience.is_some() || !with_years => {
             let (years, experience) =
                 experience.unwrap_or(([0; 3], [[YearExperience::default(); 4]; 3]));
-            Ok(HistoricalInput {
+            Some(HistoricalInput {
                 agreement_start,
                 agreement_period: i.agreement_period,
                 years,
@@ -378,11 +378,9 @@ pub fn validate(
                 prior_savings,
             })
         }
-        _ => Err(v
-            .into_result()
-            .err()
-            .unwrap_or_else(|| invalid_argument(prefix, "is invalid"))),
-    }
+        _ => None,
+    };
+    v.finish(prefix, value)
 }
 
 fn risk_group(
@@ -527,7 +525,7 @@ pub fn validate_performance_year(
     let acpt_weight = v.optional_decimal(&p("acpt_weight"), &i.acpt_weight, Bound::Fraction);
     let national_weight =
         v.optional_decimal(&p("national_weight"), &i.national_weight, Bound::Fraction);
-    match (
+    let value = match (
         types,
         flat,
         national,
@@ -546,7 +544,7 @@ pub fn validate_performance_year(
             Some(acpt_weight),
             Some(national_weight),
             Some(regional_risk),
-        ) if v.is_empty() => Ok(PerformanceYearInput {
+        ) => Some(PerformanceYearInput {
             performance_year: i.performance_year,
             types,
             national_flat_update,
@@ -557,11 +555,9 @@ pub fn validate_performance_year(
             national_weight,
             regional_risk,
         }),
-        _ => Err(v
-            .into_result()
-            .err()
-            .unwrap_or_else(|| invalid_argument(prefix, "is invalid"))),
-    }
+        _ => None,
+    };
+    v.finish(prefix, value)
 }
 
 /// Maps an engine error to `INVALID_ARGUMENT` naming the field the caller must change. `input` is
@@ -881,11 +877,8 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
         fp.message(&header);
         let mut input = validate(header.input.as_ref(), "header.input", false)?;
         let mut v = Violations::default();
-        let Some((years, limits)) = thresholds(&mut v, &header.truncation_thresholds) else {
-            return Err(v.into_result().err().unwrap_or_else(|| {
-                invalid_argument("header.truncation_thresholds", "is invalid")
-            }));
-        };
+        let thresholds = thresholds(&mut v, &header.truncation_thresholds);
+        let (years, limits) = v.finish("header.truncation_thresholds", thresholds)?;
         let mut aggregator = Aggregator::new(limits);
         let mut n: u64 = 0;
         while let Some(message) = stream.next().await {
@@ -1026,12 +1019,13 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
             .int(i64::from(r.agreement_period));
         let tokens = self.store.page_tokens();
         let before = v.page_token("page_token", &r.page_token, tokens, &query);
-        let (Some(limit), Some(before), Ok(period)) = (limit, before, period) else {
-            return Err(v
-                .into_result()
-                .err()
-                .unwrap_or_else(|| invalid_argument("page_size", "is invalid")));
-        };
+        let (limit, before, period) = v.finish(
+            "page_size",
+            limit
+                .zip(before)
+                .zip(period.ok())
+                .map(|((l, b), p)| (l, b, p)),
+        )?;
         let filter = Filter {
             aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
             period: (period != 0).then_some(period),

@@ -171,19 +171,32 @@ impl Violations {
     /// `Ok(())` when nothing was recorded, else `INVALID_ARGUMENT` naming every field.
     pub fn into_result(self) -> Result<(), Status> {
         if self.0.is_empty() {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(self.into_status())
         }
+    }
+
+    /// The validated `value` when nothing was recorded, else `INVALID_ARGUMENT` naming every
+    /// field. A `value` missing although nothing was recorded (a conversion that gave up without
+    /// saying why) is reported against `field` as "is invalid".
+    pub fn finish<T>(self, field: &str, value: Option<T>) -> Result<T, Status> {
+        self.into_result()?;
+        value.ok_or_else(|| invalid_argument(field, "is invalid"))
+    }
+
+    fn into_status(self) -> Status {
         let message = self
             .0
             .iter()
             .map(|v| format!("{}: {}", v.field, v.description))
             .collect::<Vec<_>>()
             .join("; ");
-        Err(Status::with_error_details(
+        Status::with_error_details(
             Code::InvalidArgument,
             message,
             ErrorDetails::with_bad_request(self.0),
-        ))
+        )
     }
 }
 
@@ -191,9 +204,7 @@ impl Violations {
 pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::default();
     v.add(field, description);
-    v.into_result()
-        .err()
-        .unwrap_or_else(|| Status::invalid_argument(field.to_string()))
+    v.into_status()
 }
 
 #[cfg(test)]
@@ -222,5 +233,18 @@ mod tests {
             .map(|f| f.field)
             .collect();
         assert_eq!(fields, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn finish_returns_the_value_only_when_nothing_was_recorded() {
+        assert_eq!(Violations::default().finish("x", Some(3)).ok(), Some(3));
+        let missing = Violations::default()
+            .finish::<u8>("x", None)
+            .expect_err("no value");
+        assert_eq!(missing.message(), "x: is invalid");
+        let mut v = Violations::default();
+        v.add("a", "is required");
+        let recorded = v.finish("x", Some(3)).expect_err("a violation");
+        assert_eq!(recorded.message(), "a: is required");
     }
 }
