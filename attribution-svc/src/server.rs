@@ -30,7 +30,7 @@ use attribution_rules::{
     self as engine, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
     RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
     input::{MAX_LINE_CENTS, RawLine, parse_cents},
-    run::{AcoCounts, LineStats, Run, RunConfig, encode},
+    run::{AcoCounts, LineBatch, LineStats, Run, RunConfig},
 };
 
 use crate::{
@@ -476,10 +476,7 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             prior_year_aco_id: b.prior_year_aco_id.clone(),
         });
     }
-    let mut local = ctx.reg.local();
-    let mut benes: HashMap<&str, u32> = HashMap::new();
-    let mut bene_names: Vec<&str> = Vec::new();
-    let mut tallies: HashMap<(u32, Entity), Tally> = HashMap::new();
+    let mut lines = LineBatch::new(&ctx.rules, &ctx.reg);
     for (i, l) in msg.claim_lines.iter().enumerate() {
         if problems >= MAX_VIOLATIONS {
             break;
@@ -495,57 +492,21 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             }
         };
         debug_assert!(cents.abs() <= MAX_LINE_CENTS);
-        let professional = ct == ClaimType::Professional;
-        let mut line = encode(
-            &RawLine {
-                beneficiary_id: &l.beneficiary_id,
-                day: d,
-                hcpcs: &l.hcpcs,
-                revenue_center: &l.revenue_center,
-                place_of_service: &l.place_of_service,
-                claim_type: ct,
-                tin: "",
-                ccn: "",
-                specialty: &l.specialty,
-                allowed_cents: cents,
-                version,
-                claim_id: &l.claim_id,
-                line_number: l.line_number,
-            },
-            &mut local,
-        );
-        line.tin = professional.then(|| local.tin_from(&l.tin, &ctx.reg));
-        line.ccn = (!professional && !l.ccn.is_empty()).then(|| local.ccn_from(&l.ccn, &ctx.reg));
-        batch.stats.lines += 1;
-        if line.claim.is_some() {
-            // A version of a claim line: resolved at finalize, once every batch is in.
-            let outcome = ctx
-                .rules
-                .classify(&line.as_current(), &local)
-                .map(|c| (codec::named(&local, c.entity), c));
-            batch.versions.push(StoredVersion {
-                beneficiary_id: l.beneficiary_id.clone(),
-                key: line.claim,
-                version,
-                outcome,
-            });
-            continue;
-        }
-        match ctx.rules.classify(&line, &local) {
-            Ok(c) => {
-                batch.stats.counted += 1;
-                let next = bene_names.len() as u32;
-                let b = *benes.entry(l.beneficiary_id.as_str()).or_insert_with(|| {
-                    bene_names.push(l.beneficiary_id.as_str());
-                    next
-                });
-                tallies
-                    .entry((b, c.entity))
-                    .or_insert_with(|| Tally::new(c.entity))
-                    .add(&c);
-            }
-            Err(s) => batch.stats.skipped[s.index()] += 1,
-        }
+        lines.add(&RawLine {
+            beneficiary_id: &l.beneficiary_id,
+            day: d,
+            hcpcs: &l.hcpcs,
+            revenue_center: &l.revenue_center,
+            place_of_service: &l.place_of_service,
+            claim_type: ct,
+            tin: &l.tin,
+            ccn: &l.ccn,
+            specialty: &l.specialty,
+            allowed_cents: cents,
+            version,
+            claim_id: &l.claim_id,
+            line_number: l.line_number,
+        });
     }
     if problems >= MAX_VIOLATIONS {
         v.add(
@@ -554,13 +515,21 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
         );
     }
     v.into_result()?;
-    let mut keyed: Vec<_> = tallies.into_iter().collect();
-    keyed.sort_unstable_by_key(|((b, e), _)| (*b, *e));
-    batch.tallies = keyed
+    let local = &lines.registry;
+    batch.stats = lines.stats;
+    batch.tallies = lines
+        .tallies()
         .into_iter()
-        .map(|((b, e), t)| {
-            let named = codec::named(&local, e);
-            (bene_names[b as usize].to_string(), named, t)
+        .map(|(b, e, t)| (b.to_string(), codec::named(local, e), t))
+        .collect();
+    batch.versions = lines
+        .versions
+        .iter()
+        .map(|l| StoredVersion {
+            beneficiary_id: l.beneficiary_id.to_string(),
+            key: l.key,
+            version: l.version,
+            outcome: l.outcome.map(|c| (codec::named(local, c.entity), c)),
         })
         .collect();
     Ok(batch)

@@ -18,6 +18,15 @@ pub enum Bound {
     Positive,
     /// In `[0, 1]`.
     Fraction,
+    /// In `[min, max]` (a rule engine's range of the value).
+    Between {
+        /// Smallest accepted value.
+        min: Decimal,
+        /// Largest accepted value.
+        max: Decimal,
+        /// Why a value outside is refused.
+        reason: &'static str,
+    },
 }
 
 /// Collects field violations while a request is converted into domain values.
@@ -70,6 +79,7 @@ impl Violations {
             Bound::Fraction if d < Decimal::ZERO || d > Decimal::ONE => {
                 Some("must be a fraction between 0 and 1")
             }
+            Bound::Between { min, max, reason } if d < min || d > max => Some(reason),
             _ => None,
         };
         match problem {
@@ -218,6 +228,13 @@ mod tests {
         assert_eq!(v.decimal("b", "0", Bound::Positive), None);
         assert_eq!(v.decimal("c", "1.01", Bound::Fraction), None);
         assert_eq!(v.decimal("d", "", Bound::Any), None);
+        let between = Bound::Between {
+            min: Decimal::ONE,
+            max: Decimal::TEN,
+            reason: "must be between 1 and 10",
+        };
+        assert_eq!(v.decimal("g", "10.01", between), None);
+        assert_eq!(v.decimal("h", "1", between), Some(Decimal::ONE));
         assert_eq!(v.optional_decimal("e", "", Bound::Any), Some(None));
         assert_eq!(
             v.decimal("f", "-0", Bound::NonNegative),
@@ -232,7 +249,7 @@ mod tests {
             .into_iter()
             .map(|f| f.field)
             .collect();
-        assert_eq!(fields, ["a", "b", "c", "d"]);
+        assert_eq!(fields, ["a", "b", "c", "d", "g"]);
     }
 
     #[test]

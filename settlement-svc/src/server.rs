@@ -18,9 +18,9 @@ use rust_decimal::Decimal;
 use tonic::{Request, Response, Status, transport::Channel};
 
 use settlement_rules::{
-    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
-    MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError, SettlementInput, Step,
-    Track, quality::QualityError, rules::SelectError,
+    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, Input, MsrBand,
+    MsrOption, MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError,
+    SettlementInput, Step, Track, quality::QualityError, rules::SelectError,
 };
 
 /// Default and largest page sizes of `ListReconciliations`.
@@ -543,8 +543,31 @@ fn engine_field(err: &SettlementError) -> &'static str {
         }
         SettlementError::RevenueRequired { .. } => "participant_revenue",
         SettlementError::ZeroBenchmark => "totals.updated_benchmark",
-        SettlementError::OutOfRange(field) | SettlementError::Overflow { field, .. } => field,
+        SettlementError::OutOfRange(input) | SettlementError::Overflow { input, .. } => {
+            input_field(*input)
+        }
         SettlementError::PioneerTermsNotApplicable { .. } => "pioneer_arrangement",
+    }
+}
+
+/// The field (below the input message) carrying an engine input.
+fn input_field(input: Input) -> &'static str {
+    match input {
+        Input::Benchmark => "totals.updated_benchmark",
+        Input::Expenditures => "totals.expenditures",
+        Input::EnrollmentTypes => "by_enrollment_type.rows",
+        Input::QualityScore => "quality.score",
+        Input::SequestrationRate => "sequestration_rate",
+        Input::ParticipantRevenue => "participant_revenue",
+        Input::TwoWayBlendBenchmark => "two_way_blend_updated_benchmark",
+        Input::PioneerMinimumLossRate => "pioneer_arrangement.minimum_loss_rate",
+        Input::PioneerSharedLossRate => "pioneer_arrangement.shared_loss_rate",
+        Input::PioneerSharingRate => "pioneer_arrangement.sharing_rate",
+        Input::AffectedMonthShare => "extreme_uncontrollable.affected_shares.month_share",
+        Input::AffectedBeneficiaryShare => {
+            "extreme_uncontrollable.affected_shares.beneficiary_share"
+        }
+        Input::ExtremeUncontrollableAmount => "extreme_uncontrollable.amount",
     }
 }
 
