@@ -6,8 +6,7 @@ use std::{path::PathBuf, time::Instant};
 use acorn_proto::serve::{self, ServeArgs};
 use anyhow::Context;
 use attribution_rules::{
-    Beneficiary, Enrollment, Line, TieBreak, WindowKind, assign,
-    input::RawLine,
+    Beneficiary, Line, TieBreak, WindowKind, assign,
     run::{Run, RunConfig, encode},
     synthetic::{Config, Synthetic},
     tally_lines,
@@ -134,24 +133,6 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn raw(r: &attribution_rules::synthetic::ClaimRecord) -> RawLine<'_> {
-    RawLine {
-        beneficiary_id: &r.beneficiary_id,
-        day: r.service_date,
-        hcpcs: r.hcpcs,
-        revenue_center: r.revenue_center,
-        place_of_service: r.place_of_service,
-        claim_type: r.claim_type,
-        tin: &r.tin,
-        ccn: &r.ccn,
-        specialty: r.specialty,
-        allowed_cents: r.allowed_cents,
-        version: r.version,
-        claim_id: &r.claim_id,
-        line_number: r.line_number,
-    }
-}
-
 fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     let s = Synthetic::new(Config {
         seed,
@@ -189,21 +170,13 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
         let b = s.beneficiary(i, &mut recs);
         run.add_beneficiary(&attribution_rules::input::RawBeneficiary {
             id: &b.id,
-            enrollment: Enrollment {
-                months_a_and_b: b.months_a_and_b,
-                months_a_or_b_only: b.months_a_or_b_only,
-                months_a_only: 0,
-                months_b_only: 0,
-                months_group_health_plan: b.months_group_health_plan,
-                us_resident: b.us_resident,
-                other_initiative: b.other_initiative,
-            },
+            enrollment: b.enrollment(),
             designated_npi: &b.designated_npi,
             designated_tin: &b.designated_tin,
             ..Default::default()
         });
         for r in &recs {
-            let _ = run.add_line(&raw(r));
+            let _ = run.add_line(&r.raw());
         }
         lines += recs.len() as u64;
     }
@@ -247,18 +220,10 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     for i in 0..beneficiaries {
         recs.clear();
         let b = s.beneficiary(i, &mut recs);
-        flat.extend(recs.iter().map(|r| encode(&raw(r), &mut reg)));
+        flat.extend(recs.iter().map(|r| encode(&r.raw(), &mut reg)));
         offsets.push(flat.len());
         facts.push(Beneficiary {
-            enrollment: Some(Enrollment {
-                months_a_and_b: b.months_a_and_b,
-                months_a_or_b_only: b.months_a_or_b_only,
-                months_a_only: 0,
-                months_b_only: 0,
-                months_group_health_plan: b.months_group_health_plan,
-                us_resident: b.us_resident,
-                other_initiative: b.other_initiative,
-            }),
+            enrollment: Some(b.enrollment()),
             ..Beneficiary::default()
         });
     }

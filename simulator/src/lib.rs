@@ -2,6 +2,15 @@
 //! in-process, to estimate program-wide gross and net savings; also the load generator for the
 //! services.
 //!
-//! Not built yet: it arrives with the simulator issue, on top of the engines. What it will call
-//! today is `settlement_rules::reconcile` with `NoTrace` (6 million reconciliations per second
-//! on one core, see BENCHMARKS.md).
+//! The model is specified in `MODEL.md` (every formula, parameter, default and source).
+//!
+//! - [`scenario`]: the scenario file (TOML) and the embedded presets, validated.
+//! - [`model`]: one replicate ([`simulate`], [`Model::simulate`]) and many ([`run`]).
+//! - [`results`]: what one replicate produces (per ACO-year records, per-year program totals).
+
+pub mod model;
+pub mod results;
+pub mod scenario;
+
+pub use model::{MODEL_VERSION, Model, SimError, run, run_with, simulate};
+pub use scenario::{Scenario, ScenarioError};

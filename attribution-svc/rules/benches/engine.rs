@@ -11,7 +11,7 @@
 use std::hint::black_box;
 
 use attribution_rules::{
-    Beneficiary, Enrollment, Line, Population, Registry, RuleSet, TieBreak, WindowKind, assign,
+    Beneficiary, Line, Population, Registry, RuleSet, TieBreak, WindowKind, assign,
     run::encode,
     synthetic::{Config, Synthetic},
     tally_into, tally_lines,
@@ -40,40 +40,10 @@ fn data(n: u32) -> Data {
     for i in 0..n {
         recs.clear();
         let b = s.beneficiary(i, &mut recs);
-        let encoded: Vec<Line> = recs
-            .iter()
-            .map(|r| {
-                encode(
-                    &attribution_rules::input::RawLine {
-                        beneficiary_id: &r.beneficiary_id,
-                        day: r.service_date,
-                        hcpcs: r.hcpcs,
-                        revenue_center: r.revenue_center,
-                        place_of_service: r.place_of_service,
-                        claim_type: r.claim_type,
-                        tin: &r.tin,
-                        ccn: &r.ccn,
-                        specialty: r.specialty,
-                        allowed_cents: r.allowed_cents,
-                        version: r.version,
-                        claim_id: &r.claim_id,
-                        line_number: r.line_number,
-                    },
-                    &mut reg,
-                )
-            })
-            .collect();
+        let encoded: Vec<Line> = recs.iter().map(|r| encode(&r.raw(), &mut reg)).collect();
         lines += encoded.len();
         let facts = Beneficiary {
-            enrollment: Some(Enrollment {
-                months_a_and_b: b.months_a_and_b,
-                months_a_or_b_only: b.months_a_or_b_only,
-                months_a_only: 0,
-                months_b_only: 0,
-                months_group_health_plan: b.months_group_health_plan,
-                us_resident: b.us_resident,
-                other_initiative: b.other_initiative,
-            }),
+            enrollment: Some(b.enrollment()),
             ..Beneficiary::default()
         };
         benes.push((facts, encoded));

@@ -579,23 +579,6 @@ mod tests {
         for i in 0..3_000 {
             let _ = s.beneficiary(i, &mut recs);
         }
-        fn raw(r: &crate::synthetic::ClaimRecord) -> RawLine<'_> {
-            RawLine {
-                beneficiary_id: &r.beneficiary_id,
-                day: r.service_date,
-                hcpcs: r.hcpcs,
-                revenue_center: r.revenue_center,
-                place_of_service: r.place_of_service,
-                claim_type: r.claim_type,
-                tin: &r.tin,
-                ccn: &r.ccn,
-                specialty: r.specialty,
-                allowed_cents: r.allowed_cents,
-                version: r.version,
-                claim_id: &r.claim_id,
-                line_number: r.line_number,
-            }
-        }
         assert!(recs.iter().any(|r| r.version == Version::Cancellation));
         let results = |prescan: bool, reverse: bool| {
             let mut run = Run::new(&cfg).expect("run");
@@ -610,7 +593,7 @@ mod tests {
                 }
             }
             for r in &order {
-                let _ = run.add_line(&raw(r));
+                let _ = run.add_line(&r.raw());
             }
             run.finish();
             let mut out = Vec::new();

@@ -16,7 +16,7 @@ use rand_xoshiro::{
     rand_core::{Rng, SeedableRng},
 };
 
-use crate::{AcoSpec, ClaimType, Day, Version, Window, WindowKind};
+use crate::{AcoSpec, ClaimType, Day, Enrollment, Version, Window, WindowKind, input::RawLine};
 
 /// Generator settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +78,22 @@ pub struct BeneficiaryRecord {
     pub designated_tin: String,
 }
 
+impl BeneficiaryRecord {
+    /// The record's enrollment facts, as the engine screens them (no A-only or B-only months: the
+    /// generator draws A-or-B-only months as one count).
+    pub fn enrollment(&self) -> Enrollment {
+        Enrollment {
+            months_a_and_b: self.months_a_and_b,
+            months_a_or_b_only: self.months_a_or_b_only,
+            months_a_only: 0,
+            months_b_only: 0,
+            months_group_health_plan: self.months_group_health_plan,
+            us_resident: self.us_resident,
+            other_initiative: self.other_initiative,
+        }
+    }
+}
+
 /// A claim line with string identifiers, as a CMS feed or an API client carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRecord {
@@ -109,6 +125,27 @@ pub struct ClaimRecord {
     pub allowed_cents: i64,
     /// Version.
     pub version: Version,
+}
+
+impl ClaimRecord {
+    /// The line as text fields, as every input source hands it to [`crate::run::encode`].
+    pub fn raw(&self) -> RawLine<'_> {
+        RawLine {
+            beneficiary_id: &self.beneficiary_id,
+            day: self.service_date,
+            hcpcs: self.hcpcs,
+            revenue_center: self.revenue_center,
+            place_of_service: self.place_of_service,
+            claim_type: self.claim_type,
+            tin: &self.tin,
+            ccn: &self.ccn,
+            specialty: self.specialty,
+            allowed_cents: self.allowed_cents,
+            version: self.version,
+            claim_id: &self.claim_id,
+            line_number: self.line_number,
+        }
+    }
 }
 
 /// A synthetic population: participants plus per-beneficiary generation.

@@ -1,0 +1,507 @@
+//! The ACO layer (MODEL.md 4-6): ACO-level random effects, scaling of the beneficiary sums to
+//! dollars, the benchmark through benchmark-svc's engine (`historical_with`, `update_with`), the
+//! performance year through settlement-svc's `reconcile` (with `NoTrace`), exits and totals.
+//! f64 up to the engine boundary; every benchmark, expenditure and payment in the results is the
+//! engines' exact Decimal output.
+
+use std::collections::HashMap;
+
+use benchmark_rules::{
+    ByType, HistoricalInput, PerformanceYearInput, PerformanceYearType, RiskGroup, YearExperience,
+};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use rust_decimal::Decimal;
+use settlement_rules::{
+    EnrollmentExperience, Experience, MsrOption, NoTrace, Quality, QualityStandard,
+    SettlementInput, Track,
+};
+
+use super::beneficiary::{self, Buffers, Cell, Dynamics};
+use super::cost::phi_cdf;
+use super::{Model, Purpose, SimError, key_hash, national_truncated, population, stream};
+use crate::results::{AcoYear, Outcome, Replicate, YearTotals};
+use crate::scenario::{GapDist, MsrSpec, Scenario, benchmark_rule_set};
+
+/// Benchmark years per agreement (BY1-BY3).
+const NBY: usize = 3;
+
+/// The ACO-layer numbers of one replicate (drawn where the scenario gives a distribution).
+struct Params {
+    values: HashMap<String, f64>,
+}
+
+impl Params {
+    fn resolve(sc: &Scenario, seed: u64, replicate: u32) -> Result<Self, SimError> {
+        let mut values = HashMap::new();
+        for (key, n, lo, hi) in sc.numbers() {
+            let mut rng = stream(seed, replicate, key_hash(&key), Purpose::Parameter);
+            let v = n.draw(&mut rng);
+            if !(lo..=hi).contains(&v) {
+                return Err(SimError::Parameter {
+                    replicate,
+                    key,
+                    value: v.to_string(),
+                });
+            }
+            values.insert(key, v);
+        }
+        Ok(Self { values })
+    }
+
+    fn get(&self, key: &str) -> f64 {
+        self.values.get(key).copied().unwrap_or(0.0)
+    }
+
+    /// Element `j` of a per-year list (the last one given beyond it).
+    fn year(&self, key: &str, j: usize) -> f64 {
+        (0..=j)
+            .rev()
+            .find_map(|i| self.values.get(&format!("{key}[{i}]")).copied())
+            .unwrap_or(0.0)
+    }
+}
+
+/// f64 -> Decimal rounded to `dp` places (non-finite values, which the model does not produce
+/// from validated inputs, become 0 and are then refused by the engines' range checks where it
+/// matters).
+fn dec(x: f64, dp: u32) -> Decimal {
+    Decimal::try_from(x)
+        .map(|d| d.round_dp(dp))
+        .unwrap_or_default()
+}
+
+/// The unit-variance shape of the ACO-level gap draw (MODEL.md 4.4).
+fn gap_shape(dist: GapDist, eta: f64) -> f64 {
+    match dist {
+        GapDist::Normal => eta,
+        GapDist::Exponential => {
+            let u = phi_cdf(eta).clamp(0.0, 1.0 - 1e-12);
+            -(1.0 - u).ln() - 1.0
+        }
+        GapDist::Laplace => {
+            let u = phi_cdf(eta).clamp(1e-12, 1.0 - 1e-12);
+            -(u - 0.5).signum() * (1.0 - 2.0 * (u - 0.5).abs()).ln() / std::f64::consts::SQRT_2
+        }
+    }
+}
+
+/// The ACO stream's standard draws, in the fixed order of MODEL.md 4.1.
+struct Draws {
+    u_class: f64,
+    a: f64,
+    eta: f64,
+    eps_v: Vec<f64>,
+    b: Vec<f64>,
+    u_exit: Vec<f64>,
+    eps_q: Vec<f64>,
+}
+
+impl Draws {
+    fn new(seed: u64, replicate: u32, aco: u32, nsteps: usize, npy: usize) -> Self {
+        let mut r2 = stream(seed, replicate, u64::from(aco), Purpose::Aco);
+        let u_class: f64 = r2.random();
+        let a: f64 = r2.sample(StandardNormal);
+        let eta: f64 = r2.sample(StandardNormal);
+        let eps_v: Vec<f64> = (0..nsteps).map(|_| r2.sample(StandardNormal)).collect();
+        let b: Vec<f64> = (0..npy).map(|_| r2.sample(StandardNormal)).collect();
+        let u_exit: Vec<f64> = (0..npy).map(|_| r2.random()).collect();
+        let eps_q: Vec<f64> = (0..npy).map(|_| r2.sample(StandardNormal)).collect();
+        Self {
+            u_class,
+            a,
+            eta,
+            eps_v,
+            b,
+            u_exit,
+            eps_q,
+        }
+    }
+}
+
+/// Everything fixed for a run of one scenario (engine inputs that do not depend on the draws).
+struct Setup {
+    lags: Vec<u32>,
+    /// National per capita by step and type: truncated basis `m` and untruncated `M = m / tau`.
+    m_trunc: Vec<[f64; 4]>,
+    m_full: Vec<[f64; 4]>,
+    bench_rules: benchmark_rules::RuleSet,
+    schedule: Option<settlement_rules::MsrSchedule>,
+    msr_option: MsrOption,
+    tracks: Vec<Track>,
+    pyfrac: Decimal,
+    pyfrac_f: f64,
+    sequestration: Option<Decimal>,
+}
+
+fn setup(model: &Model) -> Result<Setup, SimError> {
+    let sc = &model.scenario;
+    let cm = &model.cost;
+    let years: Vec<i32> = sc
+        .benchmark_years
+        .iter()
+        .chain(&sc.performance_years)
+        .copied()
+        .collect();
+    let lags = (0..years.len())
+        .map(|s| {
+            if s == 0 {
+                1
+            } else {
+                u32::try_from(years[s] - years[s - 1]).unwrap_or(1).max(1)
+            }
+        })
+        .collect();
+    let m_trunc: Vec<[f64; 4]> = years.iter().map(|&y| national_truncated(y)).collect();
+    let m_full = m_trunc
+        .iter()
+        .map(|m| std::array::from_fn(|e| m[e] / cm.tau[e]))
+        .collect();
+    let start = sc.agreement_start();
+    let scenario_error = |key: &str, message: String| {
+        SimError::Scenario(crate::scenario::ScenarioError {
+            origin: sc.origin().to_string(),
+            key: key.into(),
+            line: None,
+            message,
+        })
+    };
+    let bench_rules = match &sc.rules.benchmark_rule_set {
+        Some(id) => benchmark_rule_set(id)
+            .ok_or_else(|| scenario_error("rules.benchmark_rule_set", format!("unknown {id}")))?,
+        None => benchmark_rules::rules::select(start, sc.rules.agreement_period)
+            .map_err(|e| scenario_error("rules.agreement_start", e.to_string()))?,
+    };
+    let schedule = match &sc.rules.msr_schedule {
+        Some(b) => {
+            Some(super::msr_schedule(b).map_err(|m| scenario_error("rules.msr_schedule", m))?)
+        }
+        None => None,
+    };
+    let msr_option = match &sc.rules.msr {
+        MsrSpec::Named(n) if n == "variable" => MsrOption::Variable,
+        MsrSpec::Named(_) => MsrOption::Default,
+        MsrSpec::Fixed(v) => MsrOption::Fixed(dec(*v, 6)),
+    };
+    let tracks = (0..sc.performance_years.len())
+        .map(|j| sc.track(j))
+        .collect();
+    let f = sc.population.person_years_per_beneficiary;
+    Ok(Setup {
+        lags,
+        m_trunc,
+        m_full,
+        bench_rules,
+        schedule,
+        msr_option,
+        tracks,
+        pyfrac: dec(f, 6),
+        pyfrac_f: dec(f, 6).try_into().unwrap_or(f),
+        sequestration: sc.rules.sequestration.map(|s| dec(s, 6)),
+    })
+}
+
+/// One replicate (see [`Model::simulate`]).
+pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Replicate, SimError> {
+    let sc = &model.scenario;
+    let cm = &model.cost;
+    let p = Params::resolve(sc, seed, replicate)?;
+    let st = setup(model)?;
+    let npy = sc.performance_years.len();
+    let nsteps = NBY + npy;
+    let pops = population::draw(
+        &sc.population,
+        &mut stream(seed, replicate, 0, Purpose::Population),
+    );
+    let b = &sc.beneficiary;
+    let dynamics = Dynamics {
+        cost: cm,
+        lags: &st.lags,
+        rho: b.rho,
+        stay: (1.0 - b.death_rate) * (1.0 - b.leave_rate),
+        risk_noise: b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt(),
+        risk_half: b.risk_kappa * b.risk_kappa / 2.0,
+    };
+    let start = sc.agreement_start();
+    let two_sided: Vec<bool> = st
+        .tracks
+        .iter()
+        .zip(&sc.performance_years)
+        .map(|(t, py)| settlement_rules::rules::select(*t, start, *py).is_ok_and(|r| r.two_sided()))
+        .collect();
+    // Selection into risk is a property of the ACO's first-PY track (MODEL.md 4.3-4.4).
+    let two = two_sided.first().copied().unwrap_or(false);
+    let sd_scale = if two {
+        p.get("gap.two_sided_sd_scale")
+    } else {
+        1.0
+    };
+    let (pi_hi, pi_size) = (p.get("effect.pi_hi"), p.get("effect.pi_size"));
+    let (sigma_d, rho_d, cap) = (
+        p.get("effect.sigma"),
+        p.get("effect.rho"),
+        p.get("effect.cap"),
+    );
+    let phi = p.get("transient.phi");
+    let mut totals: Vec<YearTotals> = sc
+        .performance_years
+        .iter()
+        .map(|&py| YearTotals {
+            replicate,
+            performance_year: py,
+            ..Default::default()
+        })
+        .collect();
+    let mut acos: Vec<AcoYear> = Vec::new();
+    let mut buf = Buffers::default();
+    let mut cells = vec![[Cell::default(); 4]; nsteps];
+    let mut trunc = vec![[0.0f64; 4]; nsteps];
+    for (i, pop) in pops.iter().enumerate() {
+        let aco = u32::try_from(i).unwrap_or(u32::MAX);
+        let d = Draws::new(seed, replicate, aco, nsteps, npy);
+        let n = pop.n as f64;
+        // 4.3 transient shocks, AR(1) over steps; benchmark years carry the entry shift.
+        let sig_u = (p.get("transient.sigma0").powi(2) + p.get("transient.k_cluster").powi(2) / n)
+            .sqrt()
+            * sd_scale;
+        let mut v = vec![0.0; nsteps];
+        for s in 0..nsteps {
+            v[s] = if s == 0 {
+                d.eps_v[0]
+            } else {
+                phi * v[s - 1] + (1.0 - phi * phi).sqrt() * d.eps_v[s]
+            };
+        }
+        for (s, vs) in v.iter_mut().enumerate() {
+            *vs *= sig_u;
+            if s < NBY {
+                *vs += p.get("transient.rtm_shift");
+            }
+        }
+        // 4.5 class; 4.4 gap draw.
+        let pi_i = (pi_hi + pi_size * (n / 12000.0).ln()).clamp(0.02, 0.98);
+        let effective = d.u_class < pi_i;
+        let eta = gap_shape(sc.gap.dist, d.eta);
+        // 4.6 scales (in units of the national mean M) and truncation points in X units.
+        let mut scale_cf = vec![0.0; npy];
+        let mut scale_a = vec![0.0; npy];
+        let mut delta = vec![0.0; npy];
+        for s in 0..NBY {
+            let scale = pop.level * v[s].exp();
+            trunc[s] = std::array::from_fn(|e| cm.q99[e] / scale);
+        }
+        for j in 0..npy {
+            let s = NBY + j;
+            let gap = p.year("gap.mean", j)
+                + p.get("gap.sigma") * sd_scale * eta
+                + if two { p.get("gap.two_sided") } else { 0.0 };
+            let mean = p.year("effect.mean", j);
+            let spread = p.year("effect.spread", j);
+            let mu = if effective {
+                mean + (1.0 - pi_hi) * spread
+            } else {
+                mean - pi_hi * spread
+            };
+            delta[j] =
+                (mu + sigma_d * (rho_d.sqrt() * d.a + (1.0 - rho_d).sqrt() * d.b[j])).min(cap);
+            scale_cf[j] = pop.level * (v[s] - gap).exp();
+            scale_a[j] = scale_cf[j] * (1.0 - delta[j]);
+            trunc[s] = std::array::from_fn(|e| cm.q99[e] / scale_a[j]);
+        }
+        // 3.4 the beneficiary loop.
+        let mut rng = stream(seed, replicate, u64::from(aco), Purpose::Beneficiaries);
+        beneficiary::run_aco(&dynamics, pop.ntype, &trunc, &mut rng, &mut buf, &mut cells);
+        // 5.1 historical benchmark.
+        let person_years: ByType<Decimal> = pop.ntype.map(|k| Decimal::from(k) * st.pyfrac);
+        let mean_or_one = |sum: f64, count: f64| if count > 0.0 { sum / count } else { 1.0 };
+        let experience: [ByType<YearExperience>; 3] = std::array::from_fn(|k| {
+            let scale = pop.level * v[k].exp();
+            std::array::from_fn(|e| {
+                let c = &cells[k][e];
+                let cnt = c.n as f64;
+                YearExperience {
+                    person_years: person_years[e],
+                    per_capita: dec(
+                        if cnt > 0.0 {
+                            st.m_full[k][e] * scale * c.xtr / cnt
+                        } else {
+                            0.0
+                        },
+                        2,
+                    ),
+                    risk_score: dec(mean_or_one(c.r, cnt), 6).max(Decimal::new(1, 2)),
+                }
+            })
+        });
+        let by3 = NBY - 1;
+        let trend = |k: usize| -> ByType<Decimal> {
+            std::array::from_fn(|e| dec(st.m_trunc[by3][e] / st.m_trunc[k][e], 10))
+        };
+        let input = HistoricalInput {
+            agreement_start: start,
+            agreement_period: sc.rules.agreement_period,
+            years: sc.benchmark_years,
+            experience,
+            national_trend: Some([trend(0), trend(1)]),
+            regional: None,
+            prior_savings: None,
+        };
+        let bench_err = |e: benchmark_rules::BenchmarkError| SimError::Benchmark {
+            replicate,
+            aco,
+            message: e.to_string(),
+        };
+        let hist = benchmark_rules::historical_with(&st.bench_rules, &input, &mut NoTrace)
+            .map_err(bench_err)?;
+        let mut active = true;
+        for j in 0..npy {
+            if !active {
+                break;
+            }
+            let s = NBY + j;
+            let py = sc.performance_years[j];
+            let c = &cells[s];
+            // 5.2 update to the PY: risk ratios from the newly/continuously assigned split.
+            let types: ByType<PerformanceYearType> = std::array::from_fn(|e| {
+                let cell = &c[e];
+                let cnt = cell.n as f64;
+                let newly = cnt - cell.ncont;
+                let group = |count: f64, sum: f64| RiskGroup {
+                    person_years: dec(count, 0) * st.pyfrac,
+                    risk_score: dec(mean_or_one(sum, count), 6).max(Decimal::new(1, 2)),
+                    demographic_risk_score: Decimal::ONE,
+                };
+                PerformanceYearType {
+                    person_years: person_years[e],
+                    risk_score: Some(dec(mean_or_one(cell.r, cnt), 6).max(Decimal::new(1, 2))),
+                    demographic_risk_score: Some(Decimal::ONE),
+                    by3_demographic_risk_score: Some(Decimal::ONE),
+                    newly_assigned: Some(group(newly, cell.r - cell.rcont)),
+                    continuously_assigned: Some(group(cell.ncont, cell.rcont)),
+                }
+            });
+            let m_py = st.m_trunc[s];
+            let m_b3 = st.m_trunc[by3];
+            let pyin = PerformanceYearInput {
+                performance_year: py,
+                types,
+                national_flat_update: Some(std::array::from_fn(|e| dec(m_py[e] - m_b3[e], 2))),
+                national_growth: Some(std::array::from_fn(|e| dec(m_py[e] / m_b3[e], 10))),
+                ..Default::default()
+            };
+            let upd = benchmark_rules::update::update_with(
+                &st.bench_rules,
+                &input,
+                &hist,
+                &pyin,
+                &mut NoTrace,
+            )
+            .map_err(bench_err)?;
+            // 5.3 settlement.
+            let mut expenditures = [None; 4];
+            let mut cf_total = 0.0;
+            for e in 0..4 {
+                let cell = &c[e];
+                let cnt = cell.n as f64;
+                cf_total += st.pyfrac_f * st.m_full[s][e] * scale_cf[j] * cell.x;
+                if cell.n > 0 {
+                    expenditures[e] = Some(EnrollmentExperience {
+                        person_years: person_years[e],
+                        benchmark_per_capita: upd.types[e].per_capita,
+                        expenditures_per_capita: dec(
+                            st.m_full[s][e] * scale_a[j] * cell.xtr / cnt,
+                            2,
+                        ),
+                    });
+                }
+            }
+            // Quality score: clip(mean + sd eps_q, 0, 1); 1 when the scenario gives none.
+            let score = match sc.rules.quality.len() {
+                0 => 1.0,
+                len => {
+                    let k = len.min(j + 1) - 1;
+                    (p.get(&format!("rules.quality[{k}].mean"))
+                        + p.get(&format!("rules.quality[{k}].sd")) * d.eps_q[j])
+                        .clamp(0.0, 1.0)
+                }
+            };
+            let quality = Quality {
+                standard: (py >= 2021).then_some(QualityStandard::Met),
+                score: Some(dec(score, 4)),
+            };
+            let mut si =
+                SettlementInput::new(st.tracks[j], start, py, pop.n, Decimal::ZERO, Decimal::ZERO);
+            si.experience = Experience::ByEnrollmentType(expenditures);
+            si.quality = quality;
+            si.msr_option = st.msr_option;
+            si.msr_schedule = st.schedule.as_ref();
+            si.sequestration_rate = st.sequestration;
+            let set = settlement_rules::reconcile(&si, &mut NoTrace).map_err(|e| {
+                SimError::Settlement {
+                    replicate,
+                    aco,
+                    year: py,
+                    message: e.to_string(),
+                }
+            })?;
+            let outcome = match set.outcome {
+                settlement_rules::Outcome::SharedSavings if set.shared_savings > Decimal::ZERO => {
+                    Outcome::Paid
+                }
+                settlement_rules::Outcome::SharedSavings
+                | settlement_rules::Outcome::QualityNotMet => Outcome::EarnedNothing,
+                settlement_rules::Outcome::SharedLosses => Outcome::Owes,
+                settlement_rules::Outcome::WithinCorridor => {
+                    if set.gross_savings < Decimal::ZERO && -set.savings_rate >= set.msr {
+                        Outcome::LossNotShared
+                    } else {
+                        Outcome::Corridor
+                    }
+                }
+            };
+            let savings = dec(delta[j] * cf_total, 2);
+            // 6.1 exit after the PY.
+            let above = set.gross_savings < Decimal::ZERO;
+            let p_exit = if above {
+                p.get("exit.p_above_benchmark")
+            } else {
+                p.get("exit.p_other")
+            };
+            let exited = d.u_exit[j] < p_exit;
+            let t = &mut totals[j];
+            t.savings_to_medicare += savings;
+            t.benchmark_savings += set.gross_savings;
+            t.shared_savings_paid += set.shared_savings;
+            t.shared_losses_collected += set.shared_losses;
+            t.acos_active += 1;
+            t.acos_below_benchmark += u32::from(set.gross_savings > Decimal::ZERO);
+            t.acos_paid += u32::from(set.shared_savings > Decimal::ZERO);
+            t.acos_owing += u32::from(set.shared_losses > Decimal::ZERO);
+            t.acos_exited += u32::from(exited);
+            t.beneficiaries += pop.n;
+            acos.push(AcoYear {
+                replicate,
+                aco,
+                performance_year: py,
+                assigned: pop.n,
+                benchmark: set.updated_benchmark,
+                spending: set.expenditures,
+                counterfactual: dec(cf_total, 2),
+                savings_to_medicare: savings,
+                msr: set.msr,
+                savings_rate: set.savings_rate,
+                outcome,
+                shared_savings: set.shared_savings,
+                shared_losses: set.shared_losses,
+                exited_after: exited,
+            });
+            active = !exited;
+        }
+    }
+    acos.sort_by_key(|a| (a.performance_year, a.aco));
+    Ok(Replicate {
+        index: replicate,
+        years: totals,
+        acos,
+    })
+}

@@ -1,0 +1,168 @@
+//! The beneficiary cost multiplier `X` and the risk-index table (MODEL.md section 3.1-3.2): the
+//! quantile function `Q_e(z) = F_e^-1(Phi(z))` of the zero-inflated lognormal mixture (aged and
+//! disabled) or zero-inflated lognormal (ESRD), tabulated on a grid of the latent N(0,1) state and
+//! normalised so that the interpolated table has mean exactly 1 under N(0,1).
+
+use crate::scenario::Beneficiary;
+
+/// Standard normal CDF.
+pub(crate) fn phi_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// Standard normal density.
+pub(crate) fn phi_pdf(z: f64) -> f64 {
+    (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// Inverse of `f` (increasing) at `target` by bisection on `[lo, hi]` (table build only).
+fn bisect(f: impl Fn(f64) -> f64, target: f64, mut lo: f64, mut hi: f64, iterations: u32) -> f64 {
+    for _ in 0..iterations {
+        let m = 0.5 * (lo + hi);
+        if f(m) < target {
+            lo = m;
+        } else {
+            hi = m;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Standard normal quantile (bisection; table build only).
+pub(crate) fn phi_inv(u: f64) -> f64 {
+    bisect(phi_cdf, u, -40.0, 40.0, 200)
+}
+
+/// One tabulated function of the latent state on the grid `z_k = zmin + k dz`.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    values: Vec<f64>,
+    zmin: f64,
+    inv_dz: f64,
+    last: f64,
+}
+
+impl Table {
+    fn new(values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
+        let last = (values.len() - 1) as f64;
+        Self {
+            inv_dz: last / (zmax - zmin),
+            values,
+            zmin,
+            last,
+        }
+    }
+
+    /// Linear interpolation, clamped to the grid's end values.
+    #[inline(always)]
+    pub(crate) fn at(&self, z: f64) -> f64 {
+        let f = ((z - self.zmin) * self.inv_dz).clamp(0.0, self.last);
+        // f is in [0, last]: the index is in range, and j + 1 only at f < last.
+        let j = f as usize;
+        let v0 = self.values[j];
+        match self.values.get(j + 1) {
+            Some(v1) => v0 + (v1 - v0) * (f - j as f64),
+            None => v0,
+        }
+    }
+}
+
+/// The cost model of one run: tables by enrollment type (ESRD, and one shared by DIS, AGDU,
+/// AGND), their national 99th percentiles and truncated means, and the risk-index table.
+#[derive(Debug, Clone)]
+pub(crate) struct CostModel {
+    /// Quantile tables: 0 = ESRD, 1 = the mixture (DIS, AGDU, AGND).
+    tables: [Table; 2],
+    /// `q99_e`, by enrollment type.
+    pub(crate) q99: [f64; 4],
+    /// `tau_e = E[min(X_e, q99_e)]`, by enrollment type.
+    pub(crate) tau: [f64; 4],
+    /// `RT(z) = exp(kappa alpha z)`.
+    pub(crate) risk: Table,
+}
+
+impl CostModel {
+    /// Builds the tables (MODEL.md 3.1): `points` grid points on `[-clamp, clamp]`.
+    pub(crate) fn new(b: &Beneficiary) -> Self {
+        let k = b.table_points.max(3) as usize;
+        let (zmin, zmax) = (-b.z_clamp, b.z_clamp);
+        let dz = (zmax - zmin) / (k - 1) as f64;
+        let z: Vec<f64> = (0..k).map(|i| zmin + dz * i as f64).collect();
+        let pdf: Vec<f64> = z.iter().map(|&z| phi_pdf(z)).collect();
+        let trapezoid = |f: &dyn Fn(usize) -> f64| -> f64 {
+            (1..k).map(|i| 0.5 * (f(i) + f(i - 1)) * dz).sum()
+        };
+        let normalise = |q: Vec<f64>| -> Vec<f64> {
+            let mean = trapezoid(&|i| q[i] * pdf[i]);
+            q.into_iter().map(|x| x / mean).collect()
+        };
+        // Mixture (mssp-rules 7.2 fit): zero w.p. p0, else weight 1-w: N(mu0, sd0^2), w: N(mu1, sd1^2) on ln X.
+        let w = [1.0 - b.mix_w_high, b.mix_w_high];
+        let mixture_cdf = |lx: f64| -> f64 {
+            (0..2)
+                .map(|c| w[c] * phi_cdf((lx - b.mix_mu[c]) / b.mix_sd[c]))
+                .sum()
+        };
+        let mix: Vec<f64> = z
+            .iter()
+            .map(|&z| {
+                let u = phi_cdf(z);
+                if u <= b.p_zero {
+                    0.0
+                } else {
+                    let v = (u - b.p_zero) / (1.0 - b.p_zero);
+                    bisect(mixture_cdf, v, -30.0, 30.0, 90).exp()
+                }
+            })
+            .collect();
+        let esrd: Vec<f64> = z
+            .iter()
+            .map(|&z| {
+                let u = phi_cdf(z);
+                if u <= b.esrd_p_zero {
+                    0.0
+                } else {
+                    (b.esrd_sigma * phi_inv((u - b.esrd_p_zero) / (1.0 - b.esrd_p_zero))).exp()
+                }
+            })
+            .collect();
+        let tables = [
+            Table::new(normalise(esrd), zmin, zmax),
+            Table::new(normalise(mix), zmin, zmax),
+        ];
+        let z99 = phi_inv(b.trunc_pct);
+        let q99_of = |t: &Table| t.at(z99);
+        let tau_of = |t: &Table, c: f64| trapezoid(&|i| t.values[i].min(c) * pdf[i]);
+        let q99e = q99_of(&tables[0]);
+        let q99m = q99_of(&tables[1]);
+        let taue = tau_of(&tables[0], q99e);
+        let taum = tau_of(&tables[1], q99m);
+        let ka = b.risk_kappa * b.risk_alpha;
+        let risk = Table::new(z.iter().map(|&z| (ka * z).exp()).collect(), zmin, zmax);
+        Self {
+            tables,
+            q99: [q99e, q99m, q99m, q99m],
+            tau: [taue, taum, taum, taum],
+            risk,
+        }
+    }
+
+    /// The quantile table of enrollment type `e` (0 = ESRD).
+    #[inline]
+    pub(crate) fn table(&self, e: usize) -> &Table {
+        &self.tables[usize::from(e != 0)]
+    }
+}
+
+/// Shares of the total held by the top 1, 5, 10, 20 and 50% of `x` (the published concentration
+/// curve's points, mssp-rules 7.2).
+pub fn top_shares(x: &mut [f64]) -> [f64; 5] {
+    x.sort_by(|a, b| b.total_cmp(a));
+    let total: f64 = x.iter().sum();
+    let mut out = [0.0; 5];
+    for (o, f) in out.iter_mut().zip([0.01, 0.05, 0.10, 0.20, 0.50]) {
+        let n = ((f * x.len() as f64) as usize).max(1).min(x.len());
+        *o = x[..n].iter().sum::<f64>() / total;
+    }
+    out
+}
