@@ -4,55 +4,29 @@
 
 use std::path::Path;
 
-use acorn_proto::{
-    attribution::v1::{self as pb, attribution_service_client::AttributionServiceClient},
-    serve::{self, LogFormat, ServeArgs},
+use acorn_proto::attribution::v1::{
+    self as pb, attribution_service_client::AttributionServiceClient,
 };
+use acorn_testkit::{Running, encodings, serve_args};
 use attribution_svc::{
     server::{self, AttributionApi, Limits},
     store::SqliteStore,
 };
-use base64::Engine as _;
 use tonic::{Code, service::Routes};
 use tonic_types::StatusExt;
 
-async fn start(
-    db: &Path,
-) -> (
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
+async fn start(db: &Path) -> Running {
     let store = SqliteStore::open(db).await.expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let args = ServeArgs {
-        listen: None,
-        log_format: LogFormat::Text,
-        max_request_bytes: 4 * 1024 * 1024,
-        request_timeout: 30,
-        shutdown_grace: 5,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let routes = Routes::new(server::service(
         AttributionApi::new(store),
         Limits::default(),
     ));
-    let task = tokio::spawn(async move {
-        serve::serve(
-            listener,
-            routes,
-            &["acorn.attribution.v1.AttributionService"],
-            &args,
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
-    (addr, stop, task)
+    Running::start(
+        routes,
+        "acorn.attribution.v1.AttributionService",
+        serve_args(),
+    )
+    .await
 }
 
 fn create(request_id: &str, year: i32) -> pb::CreateAssignmentRunRequest {
@@ -71,38 +45,11 @@ fn create(request_id: &str, year: i32) -> pb::CreateAssignmentRunRequest {
     }
 }
 
-/// Every text form an id could take in a token (as is, either case, hex, base64 at each alignment).
-fn encodings(id: &str) -> Vec<String> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
-    let mut out = vec![
-        id.to_string(),
-        id.to_lowercase(),
-        id.to_uppercase(),
-        hex.clone(),
-        hex.to_uppercase(),
-    ];
-    for pad in 0..3usize {
-        let mut shifted = vec![0u8; pad];
-        shifted.extend_from_slice(id.as_bytes());
-        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-            let b64 = engine.encode(&shifted);
-            let (start, end) = ((pad * 8).div_ceil(6), ((pad + id.len()) * 8) / 6);
-            if let Some(core) = b64.get(start..end).filter(|c| c.len() >= 4) {
-                out.push(core.to_string());
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (addr, stop, task) = start(&dir.path().join("attribution.db")).await;
-    let mut client = AttributionServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect");
+    let server = start(&dir.path().join("attribution.db")).await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let mut ids = Vec::new();
     for n in 0..3 {
         let run = client
@@ -142,7 +89,7 @@ async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
     secrets.extend(["2024".to_string(), "before:".to_string()]);
     for t in &tokens {
         for secret in &secrets {
-            for form in encodings(secret) {
+            for form in encodings(secret.as_bytes()) {
                 assert!(!t.contains(&form), "token {t} shows {secret} as {form}");
             }
         }
@@ -163,6 +110,5 @@ async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
             .unwrap_or_default();
         assert_eq!(fields, ["page_token"]);
     }
-    let _ = stop.send(());
-    task.await.expect("join").expect("clean exit");
+    server.stop().await;
 }

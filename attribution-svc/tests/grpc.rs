@@ -4,26 +4,19 @@
 
 mod common;
 
-use std::{net::SocketAddr, path::Path};
+use std::path::Path;
 
-use acorn_proto::{
-    attribution::v1::{self as pb, attribution_service_client::AttributionServiceClient},
-    serve::{self, LogFormat, ServeArgs},
+use acorn_proto::attribution::v1::{
+    self as pb, attribution_service_client::AttributionServiceClient,
 };
+use acorn_testkit::{Running, encodings, serve_args};
 use attribution_svc::{
     loadgen,
     server::{self, AttributionApi, Limits},
     store::SqliteStore,
 };
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, service::Routes, transport::Channel};
 use tonic_types::StatusExt;
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
 
 async fn start(db: &Path) -> Running {
     start_with(db, Limits::default()).await
@@ -31,47 +24,13 @@ async fn start(db: &Path) -> Running {
 
 async fn start_with(db: &Path, limits: Limits) -> Running {
     let store = SqliteStore::open(db).await.expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let args = ServeArgs {
-        listen: None,
-        log_format: LogFormat::Text,
-        max_request_bytes: 4 * 1024 * 1024,
-        request_timeout: 30,
-        shutdown_grace: 5,
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
     let routes = Routes::new(server::service(AttributionApi::new(store), limits));
-    let task = tokio::spawn(async move {
-        serve::serve(
-            listener,
-            routes,
-            &["acorn.attribution.v1.AttributionService"],
-            &args,
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
-    Running { addr, stop, task }
-}
-
-impl Running {
-    async fn client(&self) -> AttributionServiceClient<Channel> {
-        AttributionServiceClient::connect(format!("http://{}", self.addr))
-            .await
-            .expect("connect")
-    }
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("join")
-            .expect("server exits cleanly");
-    }
+    Running::start(
+        routes,
+        "acorn.attribution.v1.AttributionService",
+        serve_args(),
+    )
+    .await
 }
 
 fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
@@ -129,7 +88,7 @@ async fn golden_population_end_to_end_and_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("attribution.db");
     let server = start(&db).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let g = common::golden();
 
     let run = client
@@ -323,7 +282,7 @@ async fn golden_population_end_to_end_and_after_a_restart() {
     // Restart on the same file: everything is still there.
     server.stop().await;
     let server = start(&db).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let listed = client
         .list_assignment_runs(pb::ListAssignmentRunsRequest::default())
         .await
@@ -355,7 +314,7 @@ async fn acknowledged_uploads_survive_a_restart_before_finalize() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("attribution.db");
     let server = start(&db).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let run = client
         .create_assignment_run(create("r"))
         .await
@@ -369,7 +328,7 @@ async fn acknowledged_uploads_survive_a_restart_before_finalize() {
         .expect("upload");
     server.stop().await;
     let server = start(&db).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let done = client
         .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
             request_id: "f".into(),
@@ -392,7 +351,7 @@ async fn acknowledged_uploads_survive_a_restart_before_finalize() {
 async fn bad_input_gets_clear_statuses() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
 
     // Bad year, missing window, a quarter on a non-quarterly window, duplicate ACO, empty participant.
     let mut bad = create("bad");
@@ -612,7 +571,7 @@ async fn finalized_golden(client: &mut AttributionServiceClient<Channel>) -> pb:
 async fn upload_retry_with_a_different_batch_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let run = client
         .create_assignment_run(create("r"))
         .await
@@ -663,36 +622,6 @@ async fn upload_retry_with_a_different_batch_is_refused() {
     server.stop().await;
 }
 
-fn encodings(id: &str) -> Vec<String> {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let b = id.as_bytes();
-    let mut out = vec![
-        id.to_string(),
-        id.to_ascii_lowercase(),
-        b.iter().map(|x| format!("{x:02x}")).collect(),
-        b.iter().map(|x| format!("{x:02X}")).collect(),
-        // Decimal: the id's bytes as one big-endian number, and each byte's code.
-        b.iter()
-            .fold(0u128, |n, x| {
-                n.wrapping_mul(256).wrapping_add(u128::from(*x))
-            })
-            .to_string(),
-        b.iter().map(|x| x.to_string()).collect(),
-    ];
-    for e in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
-        // A base64 substring depends on the alignment: take each of the three.
-        for skip in 0..3 {
-            let mut padded = vec![0u8; skip];
-            padded.extend_from_slice(b);
-            let enc = e.encode(&padded);
-            let start = (skip * 4).div_ceil(3);
-            out.push(enc[start..enc.len().saturating_sub(4)].to_string());
-        }
-    }
-    out
-}
-
 /// Page tokens are opaque: no beneficiary id in any encoding (raw, hex, base64, decimal), bound to
 /// the run and ACO that issued them, and a damaged one is INVALID_ARGUMENT.
 #[tokio::test]
@@ -700,7 +629,7 @@ async fn page_tokens_carry_no_beneficiary_id() {
     use base64::Engine;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let run = finalized_golden(&mut client).await;
     let ids: Vec<String> = common::golden()
         .benes
@@ -738,7 +667,7 @@ async fn page_tokens_carry_no_beneficiary_id() {
             .decode(t)
             .expect("base64url");
         for id in &ids {
-            for enc in encodings(id) {
+            for enc in encodings(id.as_bytes()) {
                 assert!(!enc.is_empty() && !t.contains(&enc), "token holds {enc}");
             }
             assert!(
@@ -778,7 +707,7 @@ async fn page_tokens_carry_no_beneficiary_id() {
 async fn identifiers_with_control_characters_are_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let mut bad = create("c");
     bad.acos[0].tins[0] = "1000\n00001".into();
     let err = client
@@ -844,7 +773,7 @@ async fn request_size_limits_per_rpc() {
         upload: 512 * 1024,
     };
     let server = start_with(&dir.path().join("attribution.db"), limits).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let err = client
         .get_assignment_run(pb::GetAssignmentRunRequest {
             run_id: "r".repeat(100 * 1024),
@@ -890,7 +819,7 @@ async fn request_size_limits_per_rpc() {
 async fn cancellations_apply_to_their_own_claim_line_across_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(AttributionServiceClient::new).await;
     let run = client
         .create_assignment_run(create("v"))
         .await

@@ -16,7 +16,7 @@
 //! ```
 //!
 //! `K_tag` and `K_enc` are derived from a 32-byte server secret that each service keeps in its own
-//! SQLite file ([`PageTokens::load_or_create`]), so tokens stay valid across restarts and in a
+//! SQLite file ([`crate::store::Sqlite::page_tokens`]), so tokens stay valid across restarts and in a
 //! restored backup, and mean nothing to another deployment. Opening a token recomputes the tag
 //! over the *current* query and compares it in constant time: a changed filter, a changed RPC, a
 //! forged or altered token, or one from another server all fail the same way.
@@ -107,32 +107,6 @@ impl PageTokens {
         Ok(Self::new(&secret))
     }
 
-    /// Reads this database's page-token secret, creating it (32 random bytes) on first use, in the
-    /// table `page_token_secret` (created here if missing, so any acorn SQLite file can hold one).
-    pub async fn load_or_create(conn: &mut sqlx::SqliteConnection) -> Result<Self, sqlx::Error> {
-        use sqlx::Row as _;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS page_token_secret (\
-               id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL CHECK (length(secret) = 32))",
-        )
-        .execute(&mut *conn)
-        .await?;
-        let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        sqlx::query("INSERT OR IGNORE INTO page_token_secret (id, secret) VALUES (1, ?)")
-            .bind(fresh.as_slice())
-            .execute(&mut *conn)
-            .await?;
-        let row = sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
-        let secret: Vec<u8> = row.try_get(0)?;
-        let secret: [u8; 32] = secret
-            .try_into()
-            .map_err(|_| sqlx::Error::Protocol("page_token_secret is not 32 bytes".into()))?;
-        Ok(Self::new(&secret))
-    }
-
     fn tag(&self, query: &PageQuery, cursor: &[u8]) -> HmacSha256 {
         let mut mac = self.tag_key.clone();
         mac.update(&(query.0.len() as u64).to_be_bytes());
@@ -212,6 +186,7 @@ impl PageTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use acorn_testkit::encodings;
     use proptest::prelude::*;
 
     fn tokens() -> PageTokens {
@@ -307,34 +282,6 @@ mod tests {
                 "raw bytes hold the seq"
             );
         }
-    }
-
-    /// Every text form an id could take in a token: as is, lower/upper case, hex, and base64
-    /// (standard and URL-safe, at each of the three alignments).
-    pub(crate) fn encodings(id: &[u8]) -> Vec<String> {
-        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-        let text = String::from_utf8_lossy(id).to_string();
-        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        let mut out = vec![
-            text.clone(),
-            text.to_lowercase(),
-            text.to_uppercase(),
-            hex.clone(),
-            hex.to_uppercase(),
-        ];
-        for pad in 0..3usize {
-            let mut shifted = vec![0u8; pad];
-            shifted.extend_from_slice(id);
-            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-                let b64 = engine.encode(&shifted);
-                // Only the characters made of the id's bits alone.
-                let (start, end) = ((pad * 8).div_ceil(6), ((pad + id.len()) * 8) / 6);
-                if let Some(core) = b64.get(start..end).filter(|c| c.len() >= 4) {
-                    out.push(core.to_string());
-                }
-            }
-        }
-        out
     }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -3,7 +3,6 @@
 //! DEADLINE_EXCEEDED, and the read from benchmark-svc carries the call's remaining deadline.
 
 use std::{
-    net::SocketAddr,
     path::Path,
     sync::{Arc, Mutex},
     time::Duration,
@@ -17,7 +16,7 @@ use acorn_proto::{
     },
     common::v1::{Date, EnrollmentType},
     ledger::SqliteLedger,
-    serve::{self, LogFormat, ServeArgs},
+    serve::ServeArgs,
     settlement::v1::{
         self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
         ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
@@ -26,18 +25,11 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use base64::Engine as _;
+use acorn_testkit::{Running, encodings, serve_args};
 use prost::Message as _;
 use settlement_svc::server::SettlementApi;
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, service::Routes, transport::Channel};
 use tonic_types::StatusExt;
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
 
 async fn start(
     db: &Path,
@@ -45,49 +37,14 @@ async fn start(
     request_timeout: u64,
 ) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let args = ServeArgs {
-        listen: None,
-        log_format: LogFormat::Text,
-        max_request_bytes: 1024 * 1024,
-        request_timeout,
-        shutdown_grace: 5,
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
     )));
-    let task = tokio::spawn(async move {
-        serve::serve(
-            listener,
-            routes,
-            &["acorn.settlement.v1.SettlementService"],
-            &args,
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
-    Running { addr, stop, task }
-}
-
-impl Running {
-    async fn client(&self) -> SettlementServiceClient<Channel> {
-        SettlementServiceClient::connect(format!("http://{}", self.addr))
-            .await
-            .expect("connect")
-    }
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("join")
-            .expect("server exits cleanly");
-    }
+    let args = ServeArgs {
+        request_timeout,
+        ..serve_args()
+    };
+    Running::start(routes, "acorn.settlement.v1.SettlementService", args).await
 }
 
 /// CMS PUF PY2018 row A1215 (Track 3), as in tests/grpc.rs.
@@ -322,7 +279,7 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     let (_, benchmarks) = stand_in_benchmarks().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let first = client
         .reconcile(reconcile("same", a1215()))
         .await
@@ -412,32 +369,6 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     server.stop().await;
 }
 
-/// Every text form an id could take in a token (as is, in either case, hex, base64 at each of the
-/// three alignments, standard or URL-safe).
-fn encodings(id: &str) -> Vec<String> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
-    let mut out = vec![
-        id.to_string(),
-        id.to_lowercase(),
-        id.to_uppercase(),
-        hex.clone(),
-        hex.to_uppercase(),
-    ];
-    for pad in 0..3usize {
-        let mut shifted = vec![0u8; pad];
-        shifted.extend_from_slice(id.as_bytes());
-        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-            let b64 = engine.encode(&shifted);
-            let (start, end) = ((pad * 8).div_ceil(6), ((pad + id.len()) * 8) / 6);
-            if let Some(core) = b64.get(start..end).filter(|c| c.len() >= 4) {
-                out.push(core.to_string());
-            }
-        }
-    }
-    out
-}
-
 fn violations(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
@@ -452,7 +383,7 @@ fn violations(status: &tonic::Status) -> Vec<String> {
 async fn page_tokens_are_opaque_and_bound_to_the_query() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db"), None, 30).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let mut ids = Vec::new();
     for n in 0..4 {
         let mut input = a1215();
@@ -497,7 +428,7 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
     secrets.extend((1..=4).map(|seq: i64| format!("before:{seq}")));
     for t in &tokens {
         for secret in &secrets {
-            for form in encodings(secret) {
+            for form in encodings(secret.as_bytes()) {
                 assert!(!t.contains(&form), "token {t} shows {secret} as {form}");
             }
         }
@@ -537,7 +468,7 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
     let (seen, benchmarks) = stand_in_benchmarks().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let by_reference = |id: &str| {
         let mut input = a1215();
         input.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
@@ -580,7 +511,7 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
     // read it makes, and the server's answer is DEADLINE_EXCEEDED.
     let (seen, benchmarks) = stand_in_benchmarks().await;
     let server = start(&dir.path().join("other.db"), Some(benchmarks), 1).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let err = client
         .reconcile(reconcile("slow-2", by_reference("slow")))
         .await
@@ -617,7 +548,7 @@ fn grpc_timeout_micros(value: &str) -> u64 {
 async fn zero_person_years_by_enrollment_type_names_the_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db"), None, 30).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let mut input = a1215();
     input.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
         rows: vec![EnrollmentTypeExperience {

@@ -2,7 +2,7 @@
 //! the same SQLite file, idempotent retries, conflicting reuse, pagination, bad input, health and
 //! reflection.
 
-use std::{net::SocketAddr, path::Path};
+use std::path::Path;
 
 use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
@@ -12,7 +12,6 @@ use acorn_proto::{
         benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
     },
     common::v1::{Date, EnrollmentType},
-    serve::{self, LogFormat, ServeArgs},
     settlement::v1::{
         self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
         ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
@@ -21,16 +20,10 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
+use acorn_testkit::{Running, serve_args};
 use settlement_svc::server::SettlementApi;
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, service::Routes, transport::Channel};
 use tonic_types::StatusExt;
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
 
 async fn start(db: &Path) -> Running {
     start_with(db, None).await
@@ -38,56 +31,15 @@ async fn start(db: &Path) -> Running {
 
 async fn start_with(db: &Path, benchmarks: Option<BenchmarkServiceClient<Channel>>) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let args = ServeArgs {
-        listen: None,
-        log_format: LogFormat::Text,
-        max_request_bytes: 1024 * 1024,
-        request_timeout: 30,
-        shutdown_grace: 5,
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
     )));
-    let task = tokio::spawn(async move {
-        serve::serve(
-            listener,
-            routes,
-            &["acorn.settlement.v1.SettlementService"],
-            &args,
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
-    Running { addr, stop, task }
-}
-
-impl Running {
-    async fn client(&self) -> SettlementServiceClient<Channel> {
-        SettlementServiceClient::connect(format!("http://{}", self.addr))
-            .await
-            .expect("connect")
-    }
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect")
-    }
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("join")
-            .expect("server exits cleanly");
-    }
+    Running::start(
+        routes,
+        "acorn.settlement.v1.SettlementService",
+        serve_args(),
+    )
+    .await
 }
 
 /// CMS PUF PY2018 row A1215 (Track 3, losses reduced by the published DisAdj of 2,655).
@@ -144,7 +96,7 @@ async fn reconcile_survives_a_restart_and_is_idempotent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("ledger.db");
     let server = start(&db).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
 
     let first = client
         .reconcile(reconcile("req-1", a1215()))
@@ -181,7 +133,7 @@ async fn reconcile_survives_a_restart_and_is_idempotent() {
 
     server.stop().await;
     let server = start(&db).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let got = client
         .get_reconciliation(pb::GetReconciliationRequest { id: rec.id.clone() })
         .await
@@ -199,7 +151,7 @@ async fn reconcile_survives_a_restart_and_is_idempotent() {
 async fn lists_by_aco_and_year_with_pagination() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     for i in 0..5 {
         let mut input = a1215();
         input.aco_id = if i % 2 == 0 { "A1".into() } else { "A2".into() };
@@ -243,7 +195,7 @@ async fn lists_by_aco_and_year_with_pagination() {
 async fn bad_input_names_the_field_and_stores_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     type Edit = fn(&mut ReconciliationInput);
     let cases: Vec<(&str, Edit)> = vec![
         ("input.totals.expenditures", |i| {
@@ -456,7 +408,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
 async fn preview_and_minimum_savings_rate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let preview = client
         .preview_reconciliation(pb::PreviewReconciliationRequest {
             input: Some(a1215()),
@@ -537,7 +489,7 @@ async fn preview_and_minimum_savings_rate() {
 async fn pioneer_arrangement() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let mut input = ReconciliationInput {
         aco_id: "PIONEER-GENESYS".into(),
         performance_year: 2012,
@@ -753,7 +705,7 @@ async fn benchmark_by_reference() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_with(&dir.path().join("ledger.db"), Some(benchmarks)).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let by_reference = |id: &str| {
         let mut input = a1215();
         input.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
@@ -801,7 +753,7 @@ async fn benchmark_by_reference() {
 
     // Without --benchmark-svc, a reference cannot be resolved.
     let server = start(&dir.path().join("other.db")).await;
-    let mut client = server.client().await;
+    let mut client = server.client(SettlementServiceClient::new).await;
     let unconfigured = client
         .reconcile(reconcile("ref-5", by_reference("updated-2018")))
         .await;

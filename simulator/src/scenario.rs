@@ -20,7 +20,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use settlement_rules::{Date, Track};
 
 /// The presets shipped with the simulator (`simulator/presets/NAME.toml`), by name.
-pub const PRESETS: [(&str, &str); 2] = [
+pub const PRESETS: [(&str, &str); 4] = [
     (
         "pioneer-2012-2013",
         include_str!("../presets/pioneer-2012-2013.toml"),
@@ -29,6 +29,8 @@ pub const PRESETS: [(&str, &str); 2] = [
         "mssp-2012-cohort",
         include_str!("../presets/mssp-2012-cohort.toml"),
     ),
+    ("mssp-2018", include_str!("../presets/mssp-2018.toml")),
+    ("mssp-2024", include_str!("../presets/mssp-2024.toml")),
 ];
 
 /// Why a scenario is unusable: the key (dotted path), the line in the file when known, and what
@@ -269,8 +271,10 @@ pub struct Scenario {
     pub description: String,
     /// Calendar performance years, in order (PY1, PY2, ...).
     pub performance_years: Vec<i32>,
-    /// Benchmark years BY1, BY2, BY3 (consecutive).
-    pub benchmark_years: [i32; 3],
+    /// Benchmark years BY1, BY2, BY3 (consecutive); listed ACOs use the three years before
+    /// their agreement's start year instead.
+    #[serde(default)]
+    pub benchmark_years: Option<[i32; 3]>,
     /// The ACOs and their beneficiaries (MODEL.md 7.2).
     pub population: Population,
     /// The beneficiary layer (MODEL.md 3); defaults are the fitted values of mssp-rules 7.
@@ -305,10 +309,13 @@ pub struct Population {
     /// Number of ACOs.
     pub acos: u32,
     /// Median of the lognormal ACO size (assigned beneficiaries).
+    #[serde(default)]
     pub size_median: f64,
     /// Log standard deviation of the ACO size.
+    #[serde(default)]
     pub size_sigma: f64,
     /// Smallest ACO (sizes below are redrawn).
+    #[serde(default)]
     pub size_floor: u64,
     /// If set, the part of each size above the floor is rescaled so the sizes sum to this.
     #[serde(default)]
@@ -325,6 +332,38 @@ pub struct Population {
     /// Person-years per assigned beneficiary (`f_i`).
     #[serde(default = "default_pyfrac")]
     pub person_years_per_beneficiary: f64,
+    /// Listed ACOs (a replayed Public Use File, MODEL.md 7.2): when given, the ACOs are these
+    /// (their count must equal `acos`) and the size, mix and level fields above are not used.
+    #[serde(default)]
+    pub aco: Vec<ListedAco>,
+}
+
+/// One listed ACO (one row of a replayed Public Use File).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListedAco {
+    /// Assigned beneficiaries (`N_AB`).
+    pub n: u64,
+    /// Settlement track of every performance year (`TRACK_1`, ...).
+    pub track: String,
+    /// Start of the current agreement, `YYYY-MM-DD`; the benchmark years are the three years
+    /// before its start year.
+    pub start: String,
+    /// Agreement period number.
+    #[serde(default = "one")]
+    pub period: u32,
+    /// MSR/MLR: the ACO's fixed choice where it is one of the fixed options of a two-sided
+    /// track, otherwise the variable scale (`MinSavPerc`).
+    pub msr: f64,
+    /// Quality score (`QualScore`); absent: the scenario's `rules.quality`.
+    #[serde(default)]
+    pub quality: Option<f64>,
+    /// Enrollment-type mix of person-years (ESRD, DIS, AGDU, AGND).
+    pub mix: [f64; 4],
+    /// Person-years per assigned beneficiary (`N_AB_Year_PY / N_AB`).
+    pub pyfrac: f64,
+    /// Observed level: benchmark per capita / the national per capita of its mix.
+    pub level: f64,
 }
 
 fn default_mix() -> [f64; 4] {
@@ -401,9 +440,11 @@ impl Default for Beneficiary {
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// Settlement track per performance year (settlement-svc names: `TRACK_1`, `TRACK_PIONEER`,
-    /// `TRACK_BASIC_E`, ...); one value for every year, or one per year.
+    /// `TRACK_BASIC_E`, ...); one value for every year, or one per year (listed ACOs: their own).
+    #[serde(default)]
     pub tracks: Vec<String>,
-    /// Start of the agreement period, `YYYY-MM-DD`.
+    /// Start of the agreement period, `YYYY-MM-DD` (listed ACOs: their own).
+    #[serde(default)]
     pub agreement_start: String,
     /// Agreement period number (1 = first).
     #[serde(default = "one")]
@@ -423,6 +464,11 @@ pub struct Rules {
     /// Overrides the engine's sequestration rate.
     #[serde(default)]
     pub sequestration: Option<f64>,
+    /// ACO participants' A+B FFS revenue as a multiple of the updated benchmark, for tracks whose
+    /// loss limit is revenue-based (BASIC C-E). Revenue is not simulated: a large multiple leaves
+    /// the benchmark-based cap binding. Required by those tracks.
+    #[serde(default)]
+    pub participant_revenue: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -445,7 +491,10 @@ impl Default for MsrSpec {
     }
 }
 
-/// Quality score of one performance year: `clip(mean + sd N(0,1), 0, 1)` per ACO.
+/// Quality of one performance year, per ACO: the standard is met with probability `met`
+/// (PY2021+; before, always), with score `clip(mean + sd N(0,1), 0, 1)`; otherwise (PY2023+) the
+/// alternative standard with score `clip(alternative_mean + alternative_sd N(0,1), 0, 1)`, or
+/// (PY2021-2022) not met. The same N(0,1) draw serves both scores.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualitySpec {
@@ -455,6 +504,22 @@ pub struct QualitySpec {
     /// Standard deviation across ACOs.
     #[serde(default)]
     pub sd: Num,
+    /// Probability the quality performance standard is met (PY2021+).
+    #[serde(default = "num_one")]
+    pub met: Num,
+    /// Mean score under the alternative standard (PY2023+).
+    #[serde(default = "num_alt_mean")]
+    pub alternative_mean: Num,
+    /// Its standard deviation.
+    #[serde(default = "num_alt_sd")]
+    pub alternative_sd: Num,
+}
+
+fn num_alt_mean() -> Num {
+    Num::Fixed(0.6)
+}
+fn num_alt_sd() -> Num {
+    Num::Fixed(0.1)
 }
 
 fn num_one() -> Num {
@@ -550,6 +615,9 @@ pub struct Transient {
     pub phi: Num,
     /// Mean shock in benchmark years (selection at entry; regresses).
     pub rtm_shift: Num,
+    /// Listed ACOs: share of the observed log level (around its mean) that is transient: it is
+    /// added to every benchmark year's shock and regresses in the performance years.
+    pub rtm_level_share: Num,
 }
 
 /// Exit after a performance year (MODEL.md 6.1).
@@ -568,7 +636,7 @@ pub fn track_from_name(name: &str) -> Option<Track> {
 }
 
 /// Parses `YYYY-MM-DD`.
-fn parse_date(s: &str) -> Option<Date> {
+pub(crate) fn parse_date(s: &str) -> Option<Date> {
     let mut it = s.splitn(3, '-');
     let y = it.next()?.parse().ok()?;
     let m = it.next()?.parse().ok()?;
@@ -602,6 +670,11 @@ impl Scenario {
     /// The names of the embedded presets.
     pub fn preset_names() -> impl Iterator<Item = &'static str> {
         PRESETS.iter().map(|(n, _)| *n)
+    }
+
+    /// The TOML text of an embedded preset.
+    pub fn preset_text(name: &str) -> Option<&'static str> {
+        PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 
     /// An embedded preset by name.
@@ -705,6 +778,17 @@ impl Scenario {
         Ok(s)
     }
 
+    /// Validates the scenario as it is now (its fields are public and may have been changed after
+    /// loading); [`crate::simulate`] calls this first, so no scenario can make the model panic.
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        self.validate().map_err(|(key, message)| ScenarioError {
+            origin: self.origin.clone(),
+            key,
+            line: None,
+            message,
+        })
+    }
+
     /// Where the scenario came from.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -744,6 +828,7 @@ impl Scenario {
         one("transient.k_cluster", &t.k_cluster, 0.0, 100.0);
         one("transient.phi", &t.phi, 0.0, 1.0);
         one("transient.rtm_shift", &t.rtm_shift, -1.0, 1.0);
+        one("transient.rtm_level_share", &t.rtm_level_share, 0.0, 1.0);
         one("exit.p_above_benchmark", &x.p_above_benchmark, 0.0, 1.0);
         one("exit.p_other", &x.p_other, 0.0, 1.0);
         for (k, v, lo, hi) in [
@@ -758,51 +843,47 @@ impl Scenario {
         for (j, q) in self.rules.quality.iter().enumerate() {
             one(&format!("rules.quality[{j}].mean"), &q.mean, 0.0, 1.0);
             one(&format!("rules.quality[{j}].sd"), &q.sd, 0.0, 1.0);
+            one(&format!("rules.quality[{j}].met"), &q.met, 0.0, 1.0);
+            one(
+                &format!("rules.quality[{j}].alternative_mean"),
+                &q.alternative_mean,
+                0.0,
+                1.0,
+            );
+            one(
+                &format!("rules.quality[{j}].alternative_sd"),
+                &q.alternative_sd,
+                0.0,
+                1.0,
+            );
         }
         out
     }
 
-    /// Checks every range; `Err((key, message))`.
-    fn validate(&self) -> Result<(), (String, String)> {
+    /// The synthetic population's fields.
+    fn check_synthetic(&self) -> Check {
         let e = |k: &str, m: &str| Err((k.to_string(), m.to_string()));
-        let npy = self.performance_years.len();
-        if npy == 0 {
-            return e("performance_years", "needs at least one performance year");
-        }
-        if self.performance_years.windows(2).any(|w| w[1] <= w[0]) {
-            return e("performance_years", "must be increasing");
-        }
-        let [b1, b2, b3] = self.benchmark_years;
-        if b2 != b1 + 1 || b3 != b2 + 1 {
-            return e("benchmark_years", "must be three consecutive years");
-        }
-        if self.performance_years[0] <= b3 {
-            return e("performance_years", "must be after the last benchmark year");
-        }
-        for y in self.benchmark_years.iter().chain(&self.performance_years) {
-            if crate::model::national_agnd(*y).is_none() {
-                return Err((
-                    "performance_years".into(),
-                    format!("no national per capita for {y} (known: 2009-2024)"),
-                ));
-            }
-        }
-        // population
         let p = &self.population;
-        if p.acos == 0 {
-            return e("population.acos", "must be at least 1");
-        }
         positive("population.size_median", p.size_median)?;
+        if p.size_median > MAX_ACO_SIZE as f64 {
+            return e("population.size_median", "must be at most 10,000,000");
+        }
         nonneg("population.size_sigma", p.size_sigma)?;
-        if p.size_floor == 0 {
-            return e("population.size_floor", "must be at least 1");
+        if p.size_sigma > 5.0 {
+            return e("population.size_sigma", "must be at most 5");
+        }
+        if p.size_floor == 0 || p.size_floor > MAX_ACO_SIZE {
+            return e("population.size_floor", "must be between 1 and 10,000,000");
+        }
+        if p.acos > 100_000 {
+            return e("population.acos", "must be at most 100,000");
         }
         if let Some(t) = p.total_assigned
-            && t < p.size_floor * u64::from(p.acos)
+            && (t < p.size_floor * u64::from(p.acos) || t > MAX_ACO_SIZE * u64::from(p.acos))
         {
             return e(
                 "population.total_assigned",
-                "must be at least acos x size_floor",
+                "must be between acos x size_floor and acos x 10,000,000",
             );
         }
         for (i, m) in p.type_mix.iter().enumerate() {
@@ -826,45 +907,63 @@ impl Scenario {
                 "must be at most 1",
             );
         }
-        // beneficiary layer
-        let b = &self.beneficiary;
-        for (k, v) in [
-            ("beneficiary.p_zero", b.p_zero),
-            ("beneficiary.mix_w_high", b.mix_w_high),
-            ("beneficiary.esrd_p_zero", b.esrd_p_zero),
-            ("beneficiary.death_rate", b.death_rate),
-            ("beneficiary.leave_rate", b.leave_rate),
-            ("beneficiary.risk_alpha", b.risk_alpha),
-        ] {
-            prob(k, v)?;
+        Ok(())
+    }
+
+    /// One listed ACO.
+    fn check_listed(&self, i: usize, a: &ListedAco) -> Check {
+        let k = |f: &str| format!("population.aco[{i}].{f}");
+        if a.n == 0 || a.n > MAX_ACO_SIZE {
+            return Err((k("n"), "must be between 1 and 10,000,000".into()));
         }
-        if !(b.p_zero < 1.0 && b.esrd_p_zero < 1.0) {
-            return e("beneficiary.p_zero", "must be below 1");
+        let track = track_from_name(&a.track).ok_or_else(|| {
+            (
+                k("track"),
+                format!(
+                    "unknown track {:?} (the settlement engine knows {})",
+                    a.track,
+                    Track::ALL.map(|t| t.name()).join(", ")
+                ),
+            )
+        })?;
+        let start = parse_date(&a.start).ok_or((k("start"), "must be a date YYYY-MM-DD".into()))?;
+        let y = start.year;
+        check_years(&k("start"), [y - 3, y - 2, y - 1], &self.performance_years)?;
+        for py in &self.performance_years {
+            settlement_rules::rules::select(track, start, *py).map_err(|err| {
+                (
+                    k("track"),
+                    format!("no settlement rule set for PY{py}: {err}"),
+                )
+            })?;
         }
-        if !(b.rho > -1.0 && b.rho < 1.0) {
-            return e("beneficiary.rho", "must be in (-1, 1)");
+        benchmark_rules::rules::select(start, a.period).map_err(|err| {
+            (
+                k("start"),
+                format!("benchmark-svc has no rule set for it ({err})"),
+            )
+        })?;
+        prob(&k("msr"), a.msr)?;
+        if let Some(q) = a.quality {
+            prob(&k("quality"), q)?;
         }
-        if !(b.trunc_pct > 0.5 && b.trunc_pct < 1.0) {
-            return e("beneficiary.trunc_pct", "must be in (0.5, 1)");
+        for (j, m) in a.mix.iter().enumerate() {
+            prob(&format!("{}[{j}]", k("mix")), *m)?;
         }
-        for (k, v) in [
-            ("beneficiary.mix_sd[0]", b.mix_sd[0]),
-            ("beneficiary.mix_sd[1]", b.mix_sd[1]),
-            ("beneficiary.esrd_sigma", b.esrd_sigma),
-            ("beneficiary.z_clamp", b.z_clamp),
-        ] {
-            positive(k, v)?;
+        if (a.mix.iter().sum::<f64>() - 1.0).abs() > 1e-3 {
+            return Err((k("mix"), "must sum to 1".into()));
         }
-        nonneg("beneficiary.risk_kappa", b.risk_kappa)?;
-        finite("beneficiary.mix_mu[0]", b.mix_mu[0])?;
-        finite("beneficiary.mix_mu[1]", b.mix_mu[1])?;
-        if !(3..=1_000_000).contains(&b.table_points) {
-            return e(
-                "beneficiary.table_points",
-                "must be between 3 and 1,000,000",
-            );
+        positive(&k("pyfrac"), a.pyfrac)?;
+        if a.pyfrac > 1.0 {
+            return Err((k("pyfrac"), "must be at most 1".into()));
         }
-        // rules
+        positive(&k("level"), a.level)
+    }
+
+    /// The scenario-wide agreement (synthetic populations).
+    fn check_agreement(&self) -> Check {
+        let e = |k: &str, m: &str| Err((k.to_string(), m.to_string()));
+        let npy = self.performance_years.len();
         let r = &self.rules;
         if r.tracks.is_empty() || r.tracks.len() > npy {
             return e(
@@ -925,6 +1024,86 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Checks every range; `Err((key, message))`.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let e = |k: &str, m: &str| Err((k.to_string(), m.to_string()));
+        let npy = self.performance_years.len();
+        if npy == 0 {
+            return e("performance_years", "needs at least one performance year");
+        }
+        if self.performance_years.windows(2).any(|w| w[1] <= w[0]) {
+            return e("performance_years", "must be increasing");
+        }
+        let listed = !self.population.aco.is_empty();
+        match (self.benchmark_years, listed) {
+            (Some(by), _) => check_years("benchmark_years", by, &self.performance_years)?,
+            (None, false) => return e("benchmark_years", "is required (three consecutive years)"),
+            (None, true) => {}
+        }
+        // population
+        let p = &self.population;
+        if p.acos == 0 {
+            return e("population.acos", "must be at least 1");
+        }
+        if listed {
+            if p.aco.len() != p.acos as usize {
+                return Err((
+                    "population.acos".into(),
+                    format!("must equal the number of listed ACOs ({})", p.aco.len()),
+                ));
+            }
+            for (i, a) in p.aco.iter().enumerate() {
+                self.check_listed(i, a)?;
+            }
+        } else {
+            self.check_synthetic()?;
+        }
+        // beneficiary layer
+        let b = &self.beneficiary;
+        for (k, v) in [
+            ("beneficiary.p_zero", b.p_zero),
+            ("beneficiary.mix_w_high", b.mix_w_high),
+            ("beneficiary.esrd_p_zero", b.esrd_p_zero),
+            ("beneficiary.death_rate", b.death_rate),
+            ("beneficiary.leave_rate", b.leave_rate),
+            ("beneficiary.risk_alpha", b.risk_alpha),
+        ] {
+            prob(k, v)?;
+        }
+        if !(b.p_zero < 1.0 && b.esrd_p_zero < 1.0) {
+            return e("beneficiary.p_zero", "must be below 1");
+        }
+        if !(b.rho > -1.0 && b.rho < 1.0) {
+            return e("beneficiary.rho", "must be in (-1, 1)");
+        }
+        if !(b.trunc_pct > 0.5 && b.trunc_pct < 1.0) {
+            return e("beneficiary.trunc_pct", "must be in (0.5, 1)");
+        }
+        for (k, v) in [
+            ("beneficiary.mix_sd[0]", b.mix_sd[0]),
+            ("beneficiary.mix_sd[1]", b.mix_sd[1]),
+            ("beneficiary.esrd_sigma", b.esrd_sigma),
+            ("beneficiary.z_clamp", b.z_clamp),
+        ] {
+            positive(k, v)?;
+        }
+        nonneg("beneficiary.risk_kappa", b.risk_kappa)?;
+        finite("beneficiary.mix_mu[0]", b.mix_mu[0])?;
+        finite("beneficiary.mix_mu[1]", b.mix_mu[1])?;
+        if !(3..=1_000_000).contains(&b.table_points) {
+            return e(
+                "beneficiary.table_points",
+                "must be between 3 and 1,000,000",
+            );
+        }
+        // rules
+        let r = &self.rules;
+        if !listed {
+            self.check_agreement()?;
+        }
         match &r.msr {
             MsrSpec::Named(n) if n == "default" || n == "variable" => {}
             MsrSpec::Named(n) => {
@@ -943,6 +1122,15 @@ impl Scenario {
         }
         if let Some(s) = r.sequestration {
             prob("rules.sequestration", s)?;
+        }
+        if let Some(v) = r.participant_revenue {
+            positive("rules.participant_revenue", v)?;
+            if v > 1000.0 {
+                return e(
+                    "rules.participant_revenue",
+                    "must be at most 1,000 (times the benchmark)",
+                );
+            }
         }
         for (k, v) in [
             ("effect.mean", &self.effect.mean),
@@ -964,6 +1152,35 @@ impl Scenario {
 }
 
 type Check = Result<(), (String, String)>;
+
+/// Largest ACO (assigned beneficiaries) a scenario may ask for.
+const MAX_ACO_SIZE: u64 = 10_000_000;
+
+/// Benchmark years consecutive, before the performance years, all with a national per capita.
+fn check_years(key: &str, by: [i32; 3], pys: &[i32]) -> Check {
+    let [b1, b2, b3] = by;
+    if b2 != b1 + 1 || b3 != b2 + 1 {
+        return Err((
+            key.into(),
+            "benchmark years must be three consecutive years".into(),
+        ));
+    }
+    if pys[0] <= b3 {
+        return Err((
+            key.into(),
+            "the performance years must follow the benchmark years".into(),
+        ));
+    }
+    for y in by.iter().chain(pys) {
+        if crate::model::national_agnd(*y).is_none() {
+            return Err((
+                key.into(),
+                format!("no national per capita for {y} (known: 2009-2024)"),
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn finite(k: &str, v: f64) -> Check {
     if v.is_finite() {

@@ -21,7 +21,8 @@ use super::beneficiary::{self, Buffers, Cell, Dynamics};
 use super::cost::phi_cdf;
 use super::{Model, Purpose, SimError, key_hash, national_truncated, population, stream};
 use crate::results::{AcoYear, Outcome, Replicate, YearTotals};
-use crate::scenario::{GapDist, MsrSpec, Scenario, benchmark_rule_set};
+use crate::scenario::{GapDist, ListedAco, MsrSpec, Scenario, benchmark_rule_set};
+use settlement_rules::Date;
 
 /// Benchmark years per agreement (BY1-BY3).
 const NBY: usize = 3;
@@ -95,6 +96,7 @@ struct Draws {
     b: Vec<f64>,
     u_exit: Vec<f64>,
     eps_q: Vec<f64>,
+    u_q: Vec<f64>,
 }
 
 impl Draws {
@@ -107,6 +109,7 @@ impl Draws {
         let b: Vec<f64> = (0..npy).map(|_| r2.sample(StandardNormal)).collect();
         let u_exit: Vec<f64> = (0..npy).map(|_| r2.random()).collect();
         let eps_q: Vec<f64> = (0..npy).map(|_| r2.sample(StandardNormal)).collect();
+        let u_q: Vec<f64> = (0..npy).map(|_| r2.random()).collect();
         Self {
             u_class,
             a,
@@ -115,30 +118,90 @@ impl Draws {
             b,
             u_exit,
             eps_q,
+            u_q,
         }
     }
 }
 
-/// Everything fixed for a run of one scenario (engine inputs that do not depend on the draws).
-struct Setup {
+/// The terms of one ACO (its agreement, rule sets and MSR option) and its calendar: engine
+/// inputs that do not depend on the draws. Shared by every ACO of a synthetic population; one per
+/// ACO of a listed one.
+#[derive(Clone)]
+struct Terms {
+    start: Date,
+    period: u32,
+    benchmark_years: [i32; 3],
     lags: Vec<u32>,
     /// National per capita by step and type: truncated basis `m` and untruncated `M = m / tau`.
     m_trunc: Vec<[f64; 4]>,
     m_full: Vec<[f64; 4]>,
     bench_rules: benchmark_rules::RuleSet,
-    schedule: Option<settlement_rules::MsrSchedule>,
     msr_option: MsrOption,
     tracks: Vec<Track>,
+    /// Two-sided in its first performance year (selection into risk, MODEL.md 4.3-4.4).
+    two_sided: bool,
     pyfrac: Decimal,
     pyfrac_f: f64,
-    sequestration: Option<Decimal>,
+    /// A fixed quality score (listed ACOs); otherwise the scenario's per-year draw.
+    quality: Option<f64>,
 }
 
-fn setup(model: &Model) -> Result<Setup, SimError> {
+/// The benchmark rule set with the parts the simulator does not model switched off (MODEL.md
+/// 5.1-5.2): no regional adjustment, regional trend, prior-savings adjustment or 425.655 cap
+/// (absorbed in the gap); the trend is national; a regional update becomes the national
+/// flat-dollar one (pre-2019 agreements) and a blended or three-way update the blend with
+/// national weight 1 (the national growth factor). The engine applies every remaining rule.
+fn national_only(mut r: benchmark_rules::RuleSet) -> benchmark_rules::RuleSet {
+    use benchmark_rules::rules::{PriorSavingsRule, TrendRule, UpdateRule};
+    r.regional = None;
+    r.prior_savings = PriorSavingsRule::None;
+    r.trend = TrendRule::National;
+    r.regional_risk_cap = None;
+    r.update = match r.update {
+        UpdateRule::NationalFlat | UpdateRule::Regional => UpdateRule::NationalFlat,
+        UpdateRule::Blend | UpdateRule::ThreeWay { .. } => UpdateRule::Blend,
+    };
+    r
+}
+
+/// Is `v` one of the fixed MSR/MLR choices (to 4 decimals)?
+fn fixed_choice(v: f64) -> Option<Decimal> {
+    let d = dec(v, 4);
+    MsrOption::FIXED_CHOICES.into_iter().find(|c| *c == d)
+}
+
+fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
     let sc = &model.scenario;
     let cm = &model.cost;
-    let years: Vec<i32> = sc
-        .benchmark_years
+    let scenario_error = |key: &str, message: String| {
+        SimError::Scenario(crate::scenario::ScenarioError {
+            origin: sc.origin().to_string(),
+            key: key.into(),
+            line: None,
+            message,
+        })
+    };
+    let (start, period, tracks) = match listed {
+        Some(a) => {
+            let start = crate::scenario::parse_date(&a.start)
+                .ok_or_else(|| scenario_error("population.aco.start", a.start.clone()))?;
+            let track = crate::scenario::track_from_name(&a.track)
+                .ok_or_else(|| scenario_error("population.aco.track", a.track.clone()))?;
+            (start, a.period, vec![track; sc.performance_years.len()])
+        }
+        None => (
+            sc.agreement_start(),
+            sc.rules.agreement_period,
+            (0..sc.performance_years.len())
+                .map(|j| sc.track(j))
+                .collect(),
+        ),
+    };
+    let benchmark_years = match (listed, sc.benchmark_years) {
+        (None, Some(by)) => by,
+        _ => [start.year - 3, start.year - 2, start.year - 1],
+    };
+    let years: Vec<i32> = benchmark_years
         .iter()
         .chain(&sc.performance_years)
         .copied()
@@ -157,47 +220,43 @@ fn setup(model: &Model) -> Result<Setup, SimError> {
         .iter()
         .map(|m| std::array::from_fn(|e| m[e] / cm.tau[e]))
         .collect();
-    let start = sc.agreement_start();
-    let scenario_error = |key: &str, message: String| {
-        SimError::Scenario(crate::scenario::ScenarioError {
-            origin: sc.origin().to_string(),
-            key: key.into(),
-            line: None,
-            message,
-        })
-    };
-    let bench_rules = match &sc.rules.benchmark_rule_set {
-        Some(id) => benchmark_rule_set(id)
+    let bench_rules = match (&sc.rules.benchmark_rule_set, listed) {
+        (Some(id), None) => benchmark_rule_set(id)
             .ok_or_else(|| scenario_error("rules.benchmark_rule_set", format!("unknown {id}")))?,
-        None => benchmark_rules::rules::select(start, sc.rules.agreement_period)
+        _ => benchmark_rules::rules::select(start, period)
             .map_err(|e| scenario_error("rules.agreement_start", e.to_string()))?,
     };
-    let schedule = match &sc.rules.msr_schedule {
-        Some(b) => {
-            Some(super::msr_schedule(b).map_err(|m| scenario_error("rules.msr_schedule", m))?)
-        }
-        None => None,
+    let first = settlement_rules::rules::select(tracks[0], start, sc.performance_years[0])
+        .map_err(|e| scenario_error("rules.tracks", e.to_string()))?;
+    let two_sided = first.two_sided();
+    let msr_option = match listed {
+        // One-sided tracks: the variable scale (the PUF's MinSavPerc is it); two-sided: the
+        // ACO's fixed choice where it is one, else the variable scale.
+        Some(a) => match fixed_choice(a.msr) {
+            Some(c) if two_sided => MsrOption::Fixed(c),
+            _ => MsrOption::Variable,
+        },
+        None => match &sc.rules.msr {
+            MsrSpec::Named(n) if n == "variable" => MsrOption::Variable,
+            MsrSpec::Named(_) => MsrOption::Default,
+            MsrSpec::Fixed(v) => MsrOption::Fixed(dec(*v, 6)),
+        },
     };
-    let msr_option = match &sc.rules.msr {
-        MsrSpec::Named(n) if n == "variable" => MsrOption::Variable,
-        MsrSpec::Named(_) => MsrOption::Default,
-        MsrSpec::Fixed(v) => MsrOption::Fixed(dec(*v, 6)),
-    };
-    let tracks = (0..sc.performance_years.len())
-        .map(|j| sc.track(j))
-        .collect();
-    let f = sc.population.person_years_per_beneficiary;
-    Ok(Setup {
+    let f = listed.map_or(sc.population.person_years_per_beneficiary, |a| a.pyfrac);
+    Ok(Terms {
+        start,
+        period,
+        benchmark_years,
         lags,
         m_trunc,
         m_full,
-        bench_rules,
-        schedule,
+        bench_rules: national_only(bench_rules),
         msr_option,
         tracks,
+        two_sided,
         pyfrac: dec(f, 6),
         pyfrac_f: dec(f, 6).try_into().unwrap_or(f),
-        sequestration: sc.rules.sequestration.map(|s| dec(s, 6)),
+        quality: listed.and_then(|a| a.quality),
     })
 }
 
@@ -205,37 +264,34 @@ fn setup(model: &Model) -> Result<Setup, SimError> {
 pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Replicate, SimError> {
     let sc = &model.scenario;
     let cm = &model.cost;
+    sc.check()?;
     let p = Params::resolve(sc, seed, replicate)?;
-    let st = setup(model)?;
+    let shared = match sc.population.aco.is_empty() {
+        true => Some(terms(model, None)?),
+        false => None,
+    };
+    let schedule = match &sc.rules.msr_schedule {
+        Some(b) => Some(super::msr_schedule(b).map_err(|m| {
+            SimError::Scenario(crate::scenario::ScenarioError {
+                origin: sc.origin().to_string(),
+                key: "rules.msr_schedule".into(),
+                line: None,
+                message: m,
+            })
+        })?),
+        None => None,
+    };
+    let sequestration = sc.rules.sequestration.map(|s| dec(s, 6));
     let npy = sc.performance_years.len();
     let nsteps = NBY + npy;
     let pops = population::draw(
         &sc.population,
         &mut stream(seed, replicate, 0, Purpose::Population),
     );
+    // 4.2 replayed levels: a share of the observed log level (around its mean) is transient.
+    let psi = p.get("transient.rtm_level_share");
+    let mean_ln_level = pops.iter().map(|a| a.level.ln()).sum::<f64>() / pops.len().max(1) as f64;
     let b = &sc.beneficiary;
-    let dynamics = Dynamics {
-        cost: cm,
-        lags: &st.lags,
-        rho: b.rho,
-        stay: (1.0 - b.death_rate) * (1.0 - b.leave_rate),
-        risk_noise: b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt(),
-        risk_half: b.risk_kappa * b.risk_kappa / 2.0,
-    };
-    let start = sc.agreement_start();
-    let two_sided: Vec<bool> = st
-        .tracks
-        .iter()
-        .zip(&sc.performance_years)
-        .map(|(t, py)| settlement_rules::rules::select(*t, start, *py).is_ok_and(|r| r.two_sided()))
-        .collect();
-    // Selection into risk is a property of the ACO's first-PY track (MODEL.md 4.3-4.4).
-    let two = two_sided.first().copied().unwrap_or(false);
-    let sd_scale = if two {
-        p.get("gap.two_sided_sd_scale")
-    } else {
-        1.0
-    };
     let (pi_hi, pi_size) = (p.get("effect.pi_hi"), p.get("effect.pi_size"));
     let (sigma_d, rho_d, cap) = (
         p.get("effect.sigma"),
@@ -258,6 +314,31 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
     let mut trunc = vec![[0.0f64; 4]; nsteps];
     for (i, pop) in pops.iter().enumerate() {
         let aco = u32::try_from(i).unwrap_or(u32::MAX);
+        let own;
+        let st = match &shared {
+            Some(t) => t,
+            None => {
+                own = terms(model, sc.population.aco.get(i))?;
+                &own
+            }
+        };
+        let start = st.start;
+        let two = st.two_sided;
+        let sd_scale = if two {
+            p.get("gap.two_sided_sd_scale")
+        } else {
+            1.0
+        };
+        let dynamics = Dynamics {
+            cost: cm,
+            lags: &st.lags,
+            rho: b.rho,
+            stay: (1.0 - b.death_rate) * (1.0 - b.leave_rate),
+            risk_noise: b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt(),
+            risk_half: b.risk_kappa * b.risk_kappa / 2.0,
+        };
+        let s_level = psi * (pop.level.ln() - mean_ln_level);
+        let level = pop.level * (-s_level).exp();
         let d = Draws::new(seed, replicate, aco, nsteps, npy);
         let n = pop.n as f64;
         // 4.3 transient shocks, AR(1) over steps; benchmark years carry the entry shift.
@@ -275,7 +356,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         for (s, vs) in v.iter_mut().enumerate() {
             *vs *= sig_u;
             if s < NBY {
-                *vs += p.get("transient.rtm_shift");
+                *vs += p.get("transient.rtm_shift") + s_level;
             }
         }
         // 4.5 class; 4.4 gap draw.
@@ -287,7 +368,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         let mut scale_a = vec![0.0; npy];
         let mut delta = vec![0.0; npy];
         for s in 0..NBY {
-            let scale = pop.level * v[s].exp();
+            let scale = level * v[s].exp();
             trunc[s] = std::array::from_fn(|e| cm.q99[e] / scale);
         }
         for j in 0..npy {
@@ -304,7 +385,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             };
             delta[j] =
                 (mu + sigma_d * (rho_d.sqrt() * d.a + (1.0 - rho_d).sqrt() * d.b[j])).min(cap);
-            scale_cf[j] = pop.level * (v[s] - gap).exp();
+            scale_cf[j] = level * (v[s] - gap).exp();
             scale_a[j] = scale_cf[j] * (1.0 - delta[j]);
             trunc[s] = std::array::from_fn(|e| cm.q99[e] / scale_a[j]);
         }
@@ -315,7 +396,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         let person_years: ByType<Decimal> = pop.ntype.map(|k| Decimal::from(k) * st.pyfrac);
         let mean_or_one = |sum: f64, count: f64| if count > 0.0 { sum / count } else { 1.0 };
         let experience: [ByType<YearExperience>; 3] = std::array::from_fn(|k| {
-            let scale = pop.level * v[k].exp();
+            let scale = level * v[k].exp();
             std::array::from_fn(|e| {
                 let c = &cells[k][e];
                 let cnt = c.n as f64;
@@ -339,8 +420,8 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         };
         let input = HistoricalInput {
             agreement_start: start,
-            agreement_period: sc.rules.agreement_period,
-            years: sc.benchmark_years,
+            agreement_period: st.period,
+            years: st.benchmark_years,
             experience,
             national_trend: Some([trend(0), trend(1)]),
             regional: None,
@@ -382,11 +463,15 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             });
             let m_py = st.m_trunc[s];
             let m_b3 = st.m_trunc[by3];
+            let growth: ByType<Decimal> = std::array::from_fn(|e| dec(m_py[e] / m_b3[e], 10));
             let pyin = PerformanceYearInput {
                 performance_year: py,
                 types,
                 national_flat_update: Some(std::array::from_fn(|e| dec(m_py[e] - m_b3[e], 2))),
-                national_growth: Some(std::array::from_fn(|e| dec(m_py[e] / m_b3[e], 10))),
+                national_growth: Some(growth),
+                // Regional growth is not modelled: the blend's regional factor is the national one.
+                regional_growth: Some(growth),
+                national_weight: Some(Decimal::ONE),
                 ..Default::default()
             };
             let upd = benchmark_rules::update::update_with(
@@ -416,26 +501,47 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 }
             }
             // Quality score: clip(mean + sd eps_q, 0, 1); 1 when the scenario gives none.
-            let score = match sc.rules.quality.len() {
-                0 => 1.0,
-                len => {
+            let quality = match (st.quality, sc.rules.quality.len()) {
+                (Some(q), _) => Quality {
+                    standard: (py >= 2021).then_some(QualityStandard::Met),
+                    score: Some(dec(q, 4)),
+                },
+                (None, 0) => Quality {
+                    standard: (py >= 2021).then_some(QualityStandard::Met),
+                    score: Some(Decimal::ONE),
+                },
+                (None, len) => {
                     let k = len.min(j + 1) - 1;
-                    (p.get(&format!("rules.quality[{k}].mean"))
-                        + p.get(&format!("rules.quality[{k}].sd")) * d.eps_q[j])
-                        .clamp(0.0, 1.0)
+                    let q = |f: &str| p.get(&format!("rules.quality[{k}].{f}"));
+                    let clip = |m: f64, sd: f64| dec((m + sd * d.eps_q[j]).clamp(0.0, 1.0), 4);
+                    let met = py < 2021 || d.u_q[j] < q("met");
+                    match (met, py >= 2023) {
+                        (true, _) => Quality {
+                            standard: (py >= 2021).then_some(QualityStandard::Met),
+                            score: Some(clip(q("mean"), q("sd"))),
+                        },
+                        (false, true) => Quality {
+                            standard: Some(QualityStandard::AlternativeMet),
+                            score: Some(clip(q("alternative_mean"), q("alternative_sd"))),
+                        },
+                        (false, false) => Quality {
+                            standard: Some(QualityStandard::NotMet),
+                            score: Some(clip(q("mean"), q("sd"))),
+                        },
+                    }
                 }
-            };
-            let quality = Quality {
-                standard: (py >= 2021).then_some(QualityStandard::Met),
-                score: Some(dec(score, 4)),
             };
             let mut si =
                 SettlementInput::new(st.tracks[j], start, py, pop.n, Decimal::ZERO, Decimal::ZERO);
             si.experience = Experience::ByEnrollmentType(expenditures);
             si.quality = quality;
             si.msr_option = st.msr_option;
-            si.msr_schedule = st.schedule.as_ref();
-            si.sequestration_rate = st.sequestration;
+            si.msr_schedule = schedule.as_ref();
+            si.sequestration_rate = sequestration;
+            si.participant_revenue = sc
+                .rules
+                .participant_revenue
+                .map(|m| (upd.total * dec(m, 4)).round_dp(2));
             let set = settlement_rules::reconcile(&si, &mut NoTrace).map_err(|e| {
                 SimError::Settlement {
                     replicate,

@@ -43,8 +43,12 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    fn new(values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
+    fn new(mut values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
         let last = (values.len() - 1) as f64;
+        // One padding element repeating the last value: `at` reads `values[j + 1]` for every
+        // `j <= last` without a branch.
+        let end = values.last().copied().unwrap_or(0.0);
+        values.push(end);
         Self {
             inv_dz: last / (zmax - zmin),
             values,
@@ -57,12 +61,11 @@ impl Table {
     #[inline(always)]
     pub(crate) fn at(&self, z: f64) -> f64 {
         let f = ((z - self.zmin) * self.inv_dz).clamp(0.0, self.last);
-        // f is in [0, last]: the index is in range, and j + 1 only at f < last.
+        // f is in [0, last] (NaN clamps to NaN and casts to 0): j + 1 <= last + 1 < len.
         let j = f as usize;
-        let v0 = self.values[j];
-        match self.values.get(j + 1) {
-            Some(v1) => v0 + (v1 - v0) * (f - j as f64),
-            None => v0,
+        match (self.values.get(j), self.values.get(j + 1)) {
+            (Some(v0), Some(v1)) => v0 + (v1 - v0) * (f - j as f64),
+            _ => 0.0,
         }
     }
 }

@@ -21,7 +21,23 @@ pub(crate) struct AcoPop {
 /// Draws the population: sizes lognormal(median, sigma) redrawn below the floor, optionally the
 /// part above the floor rescaled to the total; mix Dirichlet(concentration x mean) split by
 /// largest remainder; level `exp(sigma e - sigma^2/2)`.
+/// A listed population (MODEL.md 7.2, replay) is taken as it is: sizes, mix (split by largest
+/// remainder) and observed levels from the list; nothing is drawn.
 pub(crate) fn draw(p: &Population, rng: &mut Xoshiro256PlusPlus) -> Vec<AcoPop> {
+    if !p.aco.is_empty() {
+        return p
+            .aco
+            .iter()
+            .map(|a| {
+                let sum: f64 = a.mix.iter().sum();
+                AcoPop {
+                    n: a.n,
+                    ntype: split(a.n, &a.mix.map(|m| m / sum)),
+                    level: a.level,
+                }
+            })
+            .collect();
+    }
     let k = p.acos as usize;
     let floor = p.size_floor as f64;
     let mut sizes = Vec::with_capacity(k);

@@ -1,0 +1,152 @@
+//! Test support shared by the services' tests (a dev-dependency only).
+//!
+//! - [`Running`]: a real server on 127.0.0.1:0 under [`acorn_proto::serve::serve`] (the binaries'
+//!   stack: deadline layer, health, reflection, graceful shutdown) and a client channel to it.
+//! - [`encodings`]: every text form an identifier could take inside a page token, for the checks
+//!   that tokens are opaque.
+
+use std::net::SocketAddr;
+
+use acorn_proto::serve::{self, LogFormat, ServeArgs};
+use base64::Engine as _;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{service::Routes, transport::Channel};
+
+/// The flags the tests serve with: text logs, 4 MiB requests, a 30 s request timeout and a 5 s
+/// shutdown grace (change a field with `ServeArgs { request_timeout: 1, ..serve_args() }`).
+pub fn serve_args() -> ServeArgs {
+    ServeArgs {
+        listen: None,
+        log_format: LogFormat::Text,
+        max_request_bytes: 4 * 1024 * 1024,
+        request_timeout: 30,
+        shutdown_grace: 5,
+    }
+}
+
+/// A server running on 127.0.0.1 at a port of the system's choosing, until [`Running::stop`] (or
+/// until it is dropped, which starts its shutdown).
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Serves `routes` (the gRPC service named `service`, e.g. `acorn.settlement.v1.SettlementService`)
+    /// with `args`, as the binary's `serve` does.
+    pub async fn start(routes: Routes, service: &'static str, args: ServeArgs) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve::serve(listener, routes, &[service], &args, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Self { addr, stop, task }
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A connected channel to the server.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// A connected client, e.g. `server.client(SettlementServiceClient::new).await`.
+    pub async fn client<C>(&self, new: impl FnOnce(Channel) -> C) -> C {
+        new(self.channel().await)
+    }
+
+    /// Shuts the server down and checks that it exits cleanly.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("join")
+            .expect("server exits cleanly");
+    }
+}
+
+/// Every text form `id` could take in a page token, for asserting that a token shows none of them:
+/// as is, in lower and upper case; hex in either case; decimal (the bytes as one big-endian number,
+/// wrapping past 128 bits, and each byte's code); and base64, standard and URL-safe, at each of the
+/// three alignments, both the characters made of the id's bits alone and the shorter run that
+/// leaves out the last four characters of the padded encoding. Forms shorter than four characters
+/// are left out (a short one could stand in any token by chance).
+pub fn encodings(id: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = String::from_utf8_lossy(id).to_string();
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let mut out = vec![
+        text.clone(),
+        text.to_lowercase(),
+        text.to_uppercase(),
+        hex.clone(),
+        hex.to_uppercase(),
+        id.iter()
+            .fold(0u128, |n, b| {
+                n.wrapping_mul(256).wrapping_add(u128::from(*b))
+            })
+            .to_string(),
+        id.iter().map(|b| b.to_string()).collect(),
+    ];
+    for pad in 0..3usize {
+        let mut shifted = vec![0u8; pad];
+        shifted.extend_from_slice(id);
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let b64 = engine.encode(&shifted);
+            let (start, end) = ((pad * 8).div_ceil(6), ((pad + id.len()) * 8) / 6);
+            out.extend(b64.get(start..end).map(str::to_string));
+        }
+        for engine in [&STANDARD, &URL_SAFE] {
+            let b64 = engine.encode(&shifted);
+            let start = (pad * 4).div_ceil(3);
+            out.extend(
+                b64.get(start..b64.len().saturating_sub(4))
+                    .map(str::to_string),
+            );
+        }
+    }
+    out.retain(|form| form.len() >= 4);
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encodings;
+
+    #[test]
+    fn encodings_of_an_id() {
+        let forms = encodings(b"A1215");
+        for form in [
+            "A1215",
+            "a1215",
+            "4131323135",
+            // 0x4131323135
+            "279998247221",
+            "6549504953",
+            // base64 of "A1215" at alignment 0, standard and URL-safe alike.
+            "QTEyMT",
+            // at alignment 1 (after one zero byte): "AEExMjE1" without its first two characters.
+            "ExMjE1",
+        ] {
+            assert!(forms.iter().any(|f| f == form), "{form} in {forms:?}");
+        }
+        assert!(forms.iter().all(|f| f.len() >= 4), "{forms:?}");
+        // Too short for any form but its hex and decimal ones.
+        assert_eq!(encodings(b"A1"), ["16689", "4131", "6549"]);
+    }
+}
