@@ -25,11 +25,10 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
 use prost::Message as _;
 use settlement_svc::server::SettlementApi;
 use tonic::{Code, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
 
 async fn start(
     db: &Path,
@@ -369,13 +368,6 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     server.stop().await;
 }
 
-fn violations(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
-}
-
 /// ListReconciliations page tokens carry no ACO id, request id, reconciliation id or row number
 /// in any encoding, and are bound to the filters: a token from one query is INVALID_ARGUMENT on
 /// another (only page_size may change between pages).
@@ -456,7 +448,7 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
             .await
             .expect_err("a token from another query");
         assert_eq!(err.code(), Code::InvalidArgument, "{aco} {py} {token}");
-        assert_eq!(violations(&err), ["page_token"]);
+        assert_eq!(bad_request_fields(&err), ["page_token"]);
     }
     server.stop().await;
 }
@@ -563,6 +555,6 @@ async fn zero_person_years_by_enrollment_type_names_the_rows() {
         .await
         .expect_err("zero person-years");
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(violations(&err), ["input.by_enrollment_type.rows"]);
+    assert_eq!(bad_request_fields(&err), ["input.by_enrollment_type.rows"]);
     server.stop().await;
 }

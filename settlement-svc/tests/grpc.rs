@@ -20,10 +20,9 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, serve_args};
+use acorn_testkit::{Running, bad_request_fields, serve_args};
 use settlement_svc::server::SettlementApi;
 use tonic::{Code, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
 
 async fn start(db: &Path) -> Running {
     start_with(db, None).await
@@ -378,10 +377,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             Code::InvalidArgument,
             "case {n} ({field}): {err:?}"
         );
-        let fields: Vec<String> = err
-            .get_details_bad_request()
-            .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-            .unwrap_or_default();
+        let fields = bad_request_fields(&err);
         assert!(
             fields.iter().any(|f| f == field),
             "case {n}: expected {field}, got {fields:?} ({})",
