@@ -2,15 +2,10 @@
 //! the same SQLite file, idempotent retries, conflicting reuse, pagination, bad input, health and
 //! reflection.
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
-    benchmark::v1::{
-        self as bpb,
-        benchmark_service_client::BenchmarkServiceClient,
-        benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
-    },
     common::v1::{Date, EnrollmentType},
     settlement::v1::{
         self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
@@ -21,14 +16,18 @@ use acorn_proto::{
     },
 };
 use acorn_testkit::{Running, bad_request_fields, serve_args};
-use settlement_svc::server::SettlementApi;
+use rust_decimal_macros::dec;
+use settlement_svc::{
+    benchmarks::{BenchmarkSource, InMemoryBenchmarks, RecordedBenchmark},
+    server::SettlementApi,
+};
 use tonic::{Code, service::Routes, transport::Channel};
 
 async fn start(db: &Path) -> Running {
     start_with(db, None).await
 }
 
-async fn start_with(db: &Path, benchmarks: Option<BenchmarkServiceClient<Channel>>) -> Running {
+async fn start_with(db: &Path, benchmarks: Option<Arc<dyn BenchmarkSource>>) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
@@ -616,89 +615,28 @@ async fn health_and_reflection() {
     server.stop().await;
 }
 
-/// A stand-in benchmark-svc serving two recorded benchmarks of A1215: `updated-2018` (updated to
-/// PY2018, the published ABtotBnchmk) and `historical` (not updated).
-#[derive(Debug, Default)]
-struct Benchmarks;
-
-#[tonic::async_trait]
-impl BenchmarkService for Benchmarks {
-    async fn get_benchmark(
-        &self,
-        req: tonic::Request<bpb::GetBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::GetBenchmarkResponse>, tonic::Status> {
-        let (py, total) = match req.get_ref().id.as_str() {
-            "updated-2018" => (2018, "797237607.00"),
-            "historical" => (0, ""),
-            _ => return Err(tonic::Status::not_found("no such benchmark")),
-        };
-        Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
-            benchmark: Some(bpb::Benchmark {
-                id: req.get_ref().id.clone(),
-                input: Some(bpb::BenchmarkInput {
-                    aco_id: "A1215".into(),
-                    ..Default::default()
-                }),
-                result: Some(bpb::BenchmarkResult {
-                    performance_year: py,
-                    updated_total: total.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }))
-    }
-    async fn compute_benchmark(
-        &self,
-        _: tonic::Request<bpb::ComputeBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::ComputeBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn compute_benchmark_from_beneficiaries(
-        &self,
-        _: tonic::Request<tonic::Streaming<bpb::ComputeBenchmarkFromBeneficiariesRequest>>,
-    ) -> Result<tonic::Response<bpb::ComputeBenchmarkFromBeneficiariesResponse>, tonic::Status>
-    {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn preview_benchmark(
-        &self,
-        _: tonic::Request<bpb::PreviewBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::PreviewBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn list_benchmarks(
-        &self,
-        _: tonic::Request<bpb::ListBenchmarksRequest>,
-    ) -> Result<tonic::Response<bpb::ListBenchmarksResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn update_benchmark(
-        &self,
-        _: tonic::Request<bpb::UpdateBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::UpdateBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-}
-
-/// A benchmark by reference is read from benchmark-svc over its contract and must be this ACO's
-/// update to this performance year.
+/// A benchmark by reference is read from the benchmark source (here in process: two recorded
+/// benchmarks of A1215, `updated-2018` updated to PY2018, the published ABtotBnchmk, and `historical`,
+/// not updated) and must be this ACO's update to this performance year. The read from benchmark-svc
+/// over gRPC is tests/edges.rs's.
 #[tokio::test]
 async fn benchmark_by_reference() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(BenchmarkServiceServer::new(Benchmarks))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-    let benchmarks = BenchmarkServiceClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect_lazy(),
-    );
+    let recorded = |performance_year, updated_total| RecordedBenchmark {
+        aco_id: "A1215".into(),
+        performance_year,
+        updated_total,
+        two_way_blend_updated_total: None,
+    };
+    let benchmarks: InMemoryBenchmarks = [
+        (
+            "updated-2018".to_string(),
+            recorded(Some(2018), Some(dec!(797237607.00))),
+        ),
+        ("historical".to_string(), recorded(None, None)),
+    ]
+    .into_iter()
+    .collect();
+    let benchmarks: Arc<dyn BenchmarkSource> = Arc::new(benchmarks);
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_with(&dir.path().join("ledger.db"), Some(benchmarks)).await;
     let mut client = server.client(SettlementServiceClient::new).await;
