@@ -341,15 +341,17 @@ fn quality(v: &mut Violations, q: Option<&pb::Quality>) -> Option<Quality> {
     Some(Quality { standard, score })
 }
 
+/// Validates the Pioneer arrangement at `field` (for `track`, when valid).
 fn pioneer_arrangement(
     v: &mut Violations,
+    field: &str,
     track: Option<Track>,
     p: Option<&pb::PioneerArrangement>,
 ) -> Option<PioneerTerms> {
     let Some(p) = p else {
         return Some(PioneerTerms::default());
     };
-    let f = |name: &str| format!("input.pioneer_arrangement.{name}");
+    let f = |name: &str| format!("{field}.{name}");
     let mlr = v.optional_decimal(
         &f("minimum_loss_rate"),
         &p.minimum_loss_rate,
@@ -364,7 +366,7 @@ fn pioneer_arrangement(
     };
     if terms != PioneerTerms::default() && track.is_some_and(|t| t != Track::Pioneer) {
         v.add(
-            "input.pioneer_arrangement",
+            field,
             "applies to TRACK_PIONEER only: other tracks' rates are set by 42 CFR 425",
         );
         return None;
@@ -431,7 +433,12 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
         Bound::Fraction,
     );
     let euc = extreme_uncontrollable(&mut v, i.extreme_uncontrollable.as_ref());
-    let pioneer = pioneer_arrangement(&mut v, track, i.pioneer_arrangement.as_ref());
+    let pioneer = pioneer_arrangement(
+        &mut v,
+        "input.pioneer_arrangement",
+        track,
+        i.pioneer_arrangement.as_ref(),
+    );
     let two_way = v.optional_decimal(
         "input.two_way_blend_updated_benchmark",
         &i.two_way_blend_updated_benchmark,
@@ -744,8 +751,14 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let start = v.date("agreement_start_date", r.agreement_start_date.as_ref());
         let option = msr_option(&mut v, "msr_option", r.msr_option);
         let schedule = schedule(&mut v, "msr_schedule", &r.msr_schedule);
-        let (Some(track), Some(py), Some(start), Some(option), Some(schedule)) =
-            (track, py, start, option, schedule)
+        let pioneer = pioneer_arrangement(
+            &mut v,
+            "pioneer_arrangement",
+            track,
+            r.pioneer_arrangement.as_ref(),
+        );
+        let (Some(track), Some(py), Some(start), Some(option), Some(schedule), Some(pioneer)) =
+            (track, py, start, option, schedule, pioneer)
         else {
             return Err(v
                 .into_result()
@@ -760,6 +773,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             r.assigned_beneficiaries,
             option,
             schedule.as_ref(),
+            &pioneer,
             &mut steps,
         )
         .map_err(|e| engine_status(&e, ""))?;

@@ -546,6 +546,139 @@ async fn pioneer_arrangement() {
     server.stop().await;
 }
 
+/// GetMinimumSavingsRate answers the corridor Reconcile applies: for Genesys PHO's PY2012 (Pioneer,
+/// 15,000 beneficiaries, a fixed 1% MSR), the arrangement's own 2% MLR in place of the mirrored 1%
+/// [S mssp-rules.md section 5; the step cites the Pioneer ACO Model participation agreement]. Worked:
+/// a 2,625,000 loss on the 175,000,000 benchmark (expenditures 177,625,000, 1.5%) is inside the 2%
+/// corridor, so nothing is owed; at the mirrored 1% the core 60% owes 0.6 x 2,625,000 = 1,575,000.
+#[tokio::test]
+async fn pioneer_minimum_loss_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client(SettlementServiceClient::new).await;
+    let arrangement = pb::PioneerArrangement {
+        minimum_loss_rate: "0.02".into(),
+        shared_loss_rate: "0.5".into(),
+        sharing_rate: String::new(),
+    };
+    let rates = |pioneer_arrangement| pb::GetMinimumSavingsRateRequest {
+        track: Track::Pioneer.into(),
+        performance_year: 2012,
+        agreement_start_date: Some(Date {
+            year: 2012,
+            month: 1,
+            day: 1,
+        }),
+        assigned_beneficiaries: 15_000,
+        msr_option: MinimumSavingsRateOption::Fixed10.into(),
+        pioneer_arrangement,
+        ..Default::default()
+    };
+    let own = client
+        .get_minimum_savings_rate(rates(Some(arrangement.clone())))
+        .await
+        .expect("own arrangement")
+        .into_inner();
+    assert_eq!(
+        (
+            own.minimum_savings_rate.as_str(),
+            own.minimum_loss_rate.as_str()
+        ),
+        ("0.01", "0.02")
+    );
+    let step = own
+        .explanation
+        .iter()
+        .find(|st| st.rule == "settlement.minimum_loss_rate")
+        .expect("the arrangement's MLR step");
+    assert!(
+        step.citation
+            .starts_with("Pioneer ACO Model participation agreement"),
+        "{}",
+        step.citation
+    );
+    let core = client
+        .get_minimum_savings_rate(rates(None))
+        .await
+        .expect("core arrangement")
+        .into_inner();
+    assert_eq!(
+        (
+            core.minimum_savings_rate.as_str(),
+            core.minimum_loss_rate.as_str()
+        ),
+        ("0.01", "0.01")
+    );
+
+    // What Reconcile applies, on the same terms.
+    let reconcile_with = |pioneer_arrangement| pb::PreviewReconciliationRequest {
+        input: Some(ReconciliationInput {
+            aco_id: "PIONEER-GENESYS".into(),
+            performance_year: 2012,
+            agreement_start_date: Some(Date {
+                year: 2012,
+                month: 1,
+                day: 1,
+            }),
+            track: Track::Pioneer.into(),
+            assigned_beneficiaries: 15_000,
+            experience: Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "175000000".into(),
+                expenditures: "177625000".into(),
+            })),
+            quality: Some(Quality {
+                standard: 0,
+                score: "1".into(),
+            }),
+            msr_option: MinimumSavingsRateOption::Fixed10.into(),
+            pioneer_arrangement,
+            ..Default::default()
+        }),
+    };
+    for (arrangement, rates, net) in [
+        (Some(arrangement.clone()), &own, "0.00"),
+        (None, &core, "-1575000.00"),
+    ] {
+        let r = client
+            .preview_reconciliation(reconcile_with(arrangement))
+            .await
+            .expect("preview")
+            .into_inner()
+            .result
+            .expect("result");
+        assert_eq!(
+            (
+                r.minimum_savings_rate.as_str(),
+                r.minimum_loss_rate.as_str(),
+                r.net_amount.as_str()
+            ),
+            (
+                rates.minimum_savings_rate.as_str(),
+                rates.minimum_loss_rate.as_str(),
+                net
+            )
+        );
+    }
+
+    // As in Reconcile, the arrangement is TRACK_PIONEER's only.
+    let mut track3 = rates(Some(arrangement));
+    track3.track = Track::Track3.into();
+    track3.agreement_start_date = Some(Date {
+        year: 2016,
+        month: 1,
+        day: 1,
+    });
+    track3.performance_year = 2018;
+    let err = client
+        .get_minimum_savings_rate(track3)
+        .await
+        .expect_err("not Pioneer");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let fields = bad_request_fields(&err);
+    assert_eq!(fields, ["pioneer_arrangement"]);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn health_and_reflection() {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
