@@ -66,7 +66,7 @@ enum Command {
     },
     /// Write a consistent copy of a live or stopped store (SQLite `VACUUM INTO`): safe while the
     /// server runs. Restore by stopping the server and putting the copy in place of the file.
-    Backup(acorn_proto::ledger::BackupArgs),
+    Backup(acorn_proto::store::BackupArgs),
     /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files. Writes
     /// the assignment list as CSV; the summary and rejected lines go to stderr.
     Assign {
@@ -288,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
             serve::run("attribution-svc", Routes::new(service), &[name], &serve).await?;
             // After a clean shutdown the database file alone holds everything.
             // (If it cannot be done now, everything is still durable in the -wal file.)
-            match acorn_proto::ledger::checkpoint(&db).await {
+            match acorn_proto::store::checkpoint(&db).await {
                 Ok(()) => tracing::info!("store checkpointed"),
                 Err(e) => tracing::warn!(error = %e, "store not checkpointed"),
             }

@@ -36,7 +36,7 @@ use crate::{
     codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
     store::{
         Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, SqliteStore,
-        StoreError, StoredRun,
+        StoredRun,
     },
 };
 
@@ -65,14 +65,6 @@ pub struct AttributionApi {
     store: SqliteStore,
     contexts: Arc<Mutex<HashMap<String, Arc<Context>>>>,
     finalizing: Arc<Mutex<std::collections::HashSet<String>>>,
-}
-
-fn store_status(err: StoreError) -> Status {
-    tracing::error!(error = %err, "store failure");
-    match err {
-        StoreError::WriterStopped => Status::unavailable("the store is shutting down"),
-        _ => Status::internal("the store could not complete the request"),
-    }
 }
 
 /// The one mapping from engine rule-set errors to statuses (field paths are the request's).
@@ -580,8 +572,7 @@ impl AttributionApi {
         let stored = self
             .store
             .run(run_id)
-            .await
-            .map_err(store_status)?
+            .await?
             .ok_or_else(|| Status::not_found(format!("assignment run {run_id} not found")))?;
         if let Some(c) = self
             .contexts
@@ -619,11 +610,7 @@ impl AttributionApi {
         // they are replayed, not kept until every batch is in).
         let mut after = 0i64;
         loop {
-            let page = self
-                .store
-                .batches(stored.seq, after, FINALIZE_PAGE)
-                .await
-                .map_err(store_status)?;
+            let page = self.store.batches(stored.seq, after, FINALIZE_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.0;
             run = tokio::task::spawn_blocking(move || {
@@ -642,11 +629,7 @@ impl AttributionApi {
         let mut after = 0i64;
         let mut batches = 0u64;
         loop {
-            let page = self
-                .store
-                .batches(stored.seq, after, FINALIZE_PAGE)
-                .await
-                .map_err(store_status)?;
+            let page = self.store.batches(stored.seq, after, FINALIZE_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.0;
             batches += page.len() as u64;
@@ -707,12 +690,7 @@ impl AttributionApi {
             (counts, run.stats)
         });
         while let Some(rows) = rx.recv().await {
-            if !self
-                .store
-                .put_results(&stored.id, rows)
-                .await
-                .map_err(store_status)?
-            {
+            if !self.store.put_results(&stored.id, rows).await? {
                 return Err(Status::failed_precondition(format!(
                     "assignment run {} was finalized or deleted meanwhile",
                     stored.id
@@ -872,8 +850,7 @@ impl AttributionService for AttributionApi {
                 performance_year: r.performance_year,
                 body: run.encode_to_vec(),
             })
-            .await
-            .map_err(store_status)?;
+            .await?;
         let stored = match created {
             Created::Created(s) => {
                 tracing::info!(run_id = %s.id, acos = r.acos.len(), "assignment run created");
@@ -932,8 +909,7 @@ impl AttributionService for AttributionApi {
                     claim_lines: lines,
                     body,
                 })
-                .await
-                .map_err(store_status)?;
+                .await?;
             match added {
                 Added::Added | Added::Duplicate => {
                     out.beneficiaries_accepted += benes;
@@ -1003,7 +979,7 @@ impl AttributionService for AttributionApi {
                 return already(&stored);
             }
             let f = self.compute(&stored, &ctx, &r.request_id).await?;
-            match self.store.finalize(f).await.map_err(store_status)? {
+            match self.store.finalize(f).await? {
                 Finalized::Done(s) => {
                     tracing::info!("assignment run finalized");
                     return Ok(Response::new(pb::FinalizeAssignmentRunResponse {
@@ -1035,8 +1011,7 @@ impl AttributionService for AttributionApi {
         let stored = self
             .store
             .run(id)
-            .await
-            .map_err(store_status)?
+            .await?
             .ok_or_else(|| Status::not_found(format!("assignment run {id} not found")))?;
         Ok(Response::new(pb::GetAssignmentRunResponse {
             run: Some(run_pb(&stored)?),
@@ -1078,8 +1053,7 @@ impl AttributionService for AttributionApi {
                 before,
                 limit,
             )
-            .await
-            .map_err(store_status)?;
+            .await?;
         Ok(Response::new(pb::ListAssignmentRunsResponse {
             runs: runs.iter().map(run_pb).collect::<Result<_, _>>()?,
             next_page_token: tokens.issue_seq(&query, next),
@@ -1106,8 +1080,7 @@ impl AttributionService for AttributionApi {
         let body = self
             .store
             .assignment(stored.seq, &r.beneficiary_id)
-            .await
-            .map_err(store_status)?
+            .await?
             .ok_or_else(|| {
                 Status::not_found("the beneficiary has no record or claim line in this run")
             })?;
@@ -1158,8 +1131,7 @@ impl AttributionService for AttributionApi {
         let rows = self
             .store
             .assigned(stored.seq, aco as i32, offset, limit + 1)
-            .await
-            .map_err(store_status)?;
+            .await?;
         let more = rows.len() > limit as usize;
         let assignments = rows
             .iter()
@@ -1185,7 +1157,7 @@ impl AttributionService for AttributionApi {
         let id = req.into_inner().run_id;
         required_text("run_id", &id, 64)?;
         self.forget(&id);
-        if !self.store.delete_run(&id).await.map_err(store_status)? {
+        if !self.store.delete_run(&id).await? {
             return Err(Status::not_found(format!("assignment run {id} not found")));
         }
         self.forget(&id);

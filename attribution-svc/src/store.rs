@@ -1,24 +1,22 @@
 //! Runs, upload batches and results in SQLite.
 //!
-//! Durability: a write is acknowledged only after its transaction committed with
-//! `synchronous = FULL` in WAL mode. One writer task commits whatever has queued up as a single
-//! transaction (group commit); readers use a separate pool. A run's state is checked inside the
-//! same transaction as the write that depends on it, so an upload can never land in a finalized run,
-//! and a finalize that raced with an upload is refused (the caller retries).
+//! Durability is the shared store mechanism's ([`acorn_proto::store`]): a write is acknowledged
+//! only after its group's transaction committed with `synchronous = FULL` in WAL mode, and a
+//! failed group is rolled back whole. Each write below is one [`Write`]: a run's state is checked
+//! inside the same transaction as the write that depends on it, so an upload can never land in a
+//! finalized run, and a finalize that raced with an upload is refused (the caller retries).
 //!
 //! Idempotency: a run's `request_id` is unique, and so is a batch's within its run. The same
 //! request_id with the same content (fingerprint) returns what was stored; with different content it
 //! is a conflict.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::path::Path;
 
-use sqlx::{
-    AssertSqlSafe, Connection, Row, SqliteConnection, SqlitePool,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+use acorn_proto::{
+    page::PageTokens,
+    store::{Sqlite, StoreError, Write},
 };
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection, sqlite::SqliteRow};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,52 +126,21 @@ pub enum Finalized {
     NotFound,
 }
 
-/// Storage failures (all map to `UNAVAILABLE` / `INTERNAL`).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database failed.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The writer task is gone (shutting down).
-    #[error("the store writer has stopped")]
-    WriterStopped,
-    /// A commit failed and was rolled back.
-    #[error("commit failed and was rolled back")]
-    CommitFailed,
+/// Writes a chunk of results of an open run.
+#[derive(Debug)]
+struct PutResults {
+    run_id: String,
+    rows: Vec<ResultRow>,
 }
 
-enum Write {
-    Create(NewRun, oneshot::Sender<Result<Created, StoreError>>),
-    Batch(NewBatch, oneshot::Sender<Result<Added, StoreError>>),
-    Finalize(
-        Box<Finalization>,
-        oneshot::Sender<Result<Finalized, StoreError>>,
-    ),
-    Results(
-        String,
-        Vec<ResultRow>,
-        oneshot::Sender<Result<bool, StoreError>>,
-    ),
-    Delete(String, oneshot::Sender<Result<bool, StoreError>>),
-}
-
-enum Done {
-    Create(Created),
-    Batch(Added),
-    Finalize(Finalized),
-    Results(bool),
-    Delete(bool),
-}
+/// Deletes a run (by public id) and everything of it.
+#[derive(Debug)]
+struct DeleteRun(String);
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    readers: SqlitePool,
-    writer: mpsc::Sender<Write>,
-    page_tokens: acorn_proto::page::PageTokens,
+    db: Sqlite,
 }
 
 const MAX_GROUP: usize = 256;
@@ -209,55 +176,26 @@ async fn run_by_id(
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs the migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
-        let mut conn = SqliteConnection::connect_with(&options).await?;
-        sqlx::migrate!("./migrations").run(&mut conn).await?;
-        let page_tokens = acorn_proto::page::PageTokens::load_or_create(&mut conn).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
-        let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(write_loop(conn, rx));
+        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
         Ok(Self {
-            readers,
-            writer: tx,
-            page_tokens,
+            db: Sqlite::open(path, &MIGRATIONS, MAX_GROUP).await?,
         })
     }
 
     /// The page tokens of this store's listings (opaque, bound to their query; the secret is kept
     /// in this database).
-    pub fn page_tokens(&self) -> &acorn_proto::page::PageTokens {
-        &self.page_tokens
-    }
-
-    async fn send<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Write,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(make(reply))
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+    pub fn page_tokens(&self) -> &PageTokens {
+        self.db.page_tokens()
     }
 
     /// Creates a run, idempotently on its request_id.
     pub async fn create_run(&self, run: NewRun) -> Result<Created, StoreError> {
-        self.send(|r| Write::Create(run, r)).await
+        self.db.write(run).await
     }
 
     /// Adds an upload batch to an open run, idempotently on (run, request_id).
     pub async fn add_batch(&self, batch: NewBatch) -> Result<Added, StoreError> {
-        self.send(|r| Write::Batch(batch, r)).await
+        self.db.write(batch).await
     }
 
     /// Writes a chunk of results of an open run (replacing rows of an earlier, interrupted
@@ -268,24 +206,23 @@ impl SqliteStore {
         run_id: &str,
         rows: Vec<ResultRow>,
     ) -> Result<bool, StoreError> {
-        let id = run_id.to_string();
-        self.send(|r| Write::Results(id, rows, r)).await
+        let run_id = run_id.to_string();
+        self.db.write(PutResults { run_id, rows }).await
     }
 
     /// Freezes a run whose results were written with [`SqliteStore::put_results`].
     pub async fn finalize(&self, f: Finalization) -> Result<Finalized, StoreError> {
-        self.send(|r| Write::Finalize(Box::new(f), r)).await
+        self.db.write(f).await
     }
 
     /// Deletes a run and everything of it; false when there was no such run.
     pub async fn delete_run(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        self.send(|r| Write::Delete(id, r)).await
+        self.db.write(DeleteRun(id.to_string())).await
     }
 
     /// One run.
     pub async fn run(&self, id: &str) -> Result<Option<StoredRun>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
+        let mut conn = self.db.readers().acquire().await?;
         Ok(run_by_id(&mut conn, id).await?)
     }
 
@@ -304,7 +241,7 @@ impl SqliteStore {
             .bind(performance_year)
             .bind(before)
             .bind(i64::from(limit) + 1)
-            .fetch_all(&self.readers)
+            .fetch_all(self.db.readers())
             .await?;
         let mut out = Vec::new();
         for row in rows.iter().take(limit as usize) {
@@ -329,7 +266,7 @@ impl SqliteStore {
         .bind(run_seq)
         .bind(after)
         .bind(i64::from(limit))
-        .fetch_all(&self.readers)
+        .fetch_all(self.db.readers())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -347,7 +284,7 @@ impl SqliteStore {
             sqlx::query("SELECT body FROM assignments WHERE run_seq = ? AND beneficiary_id = ?")
                 .bind(run_seq)
                 .bind(beneficiary_id)
-                .fetch_optional(&self.readers)
+                .fetch_optional(self.db.readers())
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?,
@@ -372,7 +309,7 @@ impl SqliteStore {
         .bind(aco)
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .bind(i64::from(limit))
-        .fetch_all(&self.readers)
+        .fetch_all(self.db.readers())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -381,196 +318,169 @@ impl SqliteStore {
     }
 }
 
-async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Write>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        match commit(&mut conn, &group).await {
-            Ok(done) => {
-                for (w, d) in group.drain(..).zip(done) {
-                    match (w, d) {
-                        (Write::Create(_, r), Done::Create(x)) => drop(r.send(Ok(x))),
-                        (Write::Batch(_, r), Done::Batch(x)) => drop(r.send(Ok(x))),
-                        (Write::Finalize(_, r), Done::Finalize(x)) => drop(r.send(Ok(x))),
-                        (Write::Results(_, _, r), Done::Results(x)) => drop(r.send(Ok(x))),
-                        (Write::Delete(_, r), Done::Delete(x)) => drop(r.send(Ok(x))),
-                        _ => {}
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, writes = group.len(), "store commit failed; rolled back");
-                for w in group.drain(..) {
-                    match w {
-                        Write::Create(_, r) => drop(r.send(Err(StoreError::CommitFailed))),
-                        Write::Batch(_, r) => drop(r.send(Err(StoreError::CommitFailed))),
-                        Write::Finalize(_, r) => drop(r.send(Err(StoreError::CommitFailed))),
-                        Write::Results(_, _, r) => drop(r.send(Err(StoreError::CommitFailed))),
-                        Write::Delete(_, r) => drop(r.send(Err(StoreError::CommitFailed))),
-                    }
-                }
-            }
-        }
-    }
-}
+impl Write for NewRun {
+    type Output = Created;
 
-async fn commit(conn: &mut SqliteConnection, group: &[Write]) -> Result<Vec<Done>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    let mut out = Vec::with_capacity(group.len());
-    for w in group {
-        out.push(match w {
-            Write::Create(run, _) => Done::Create(create(&mut tx, run).await?),
-            Write::Batch(b, _) => Done::Batch(batch(&mut tx, b).await?),
-            Write::Finalize(f, _) => Done::Finalize(finalize(&mut tx, f).await?),
-            Write::Results(id, rows, _) => Done::Results(results(&mut tx, id, rows).await?),
-            Write::Delete(id, _) => Done::Delete(delete(&mut tx, id).await?),
-        });
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
-async fn create(conn: &mut SqliteConnection, run: &NewRun) -> Result<Created, sqlx::Error> {
-    let existing = sqlx::query("SELECT fingerprint, id FROM runs WHERE request_id = ?")
-        .bind(&run.request_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(row) = existing {
-        if row.try_get::<Vec<u8>, _>(0)? != run.fingerprint {
-            return Ok(Created::Conflict);
-        }
-        let id: String = row.try_get(1)?;
-        return Ok(match run_by_id(conn, &id).await? {
-            Some(r) => Created::Existing(r),
-            None => Created::Conflict,
-        });
-    }
-    sqlx::query("INSERT INTO runs (id, request_id, fingerprint, performance_year, body) VALUES (?, ?, ?, ?, ?)")
-        .bind(&run.id)
-        .bind(&run.request_id)
-        .bind(&run.fingerprint)
-        .bind(run.performance_year)
-        .bind(&run.body)
-        .execute(&mut *conn)
-        .await?;
-    Ok(match run_by_id(conn, &run.id).await? {
-        Some(r) => Created::Created(r),
-        None => Created::Conflict,
-    })
-}
-
-async fn batch(conn: &mut SqliteConnection, b: &NewBatch) -> Result<Added, sqlx::Error> {
-    let Some(run) = run_by_id(conn, &b.run_id).await? else {
-        return Ok(Added::NotFound);
-    };
-    let existing =
-        sqlx::query("SELECT fingerprint FROM batches WHERE run_seq = ? AND request_id = ?")
-            .bind(run.seq)
-            .bind(&b.request_id)
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Created, sqlx::Error> {
+        let existing = sqlx::query("SELECT fingerprint, id FROM runs WHERE request_id = ?")
+            .bind(&self.request_id)
             .fetch_optional(&mut *conn)
             .await?;
-    if let Some(row) = existing {
-        return Ok(if row.try_get::<Vec<u8>, _>(0)? == b.fingerprint {
-            Added::Duplicate
-        } else {
-            Added::Conflict
-        });
+        if let Some(row) = existing {
+            if row.try_get::<Vec<u8>, _>(0)? != self.fingerprint {
+                return Ok(Created::Conflict);
+            }
+            let id: String = row.try_get(1)?;
+            return Ok(run_by_id(conn, &id)
+                .await?
+                .map_or(Created::Conflict, Created::Existing));
+        }
+        sqlx::query(
+            "INSERT INTO runs (id, request_id, fingerprint, performance_year, body) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&self.id)
+        .bind(&self.request_id)
+        .bind(&self.fingerprint)
+        .bind(self.performance_year)
+        .bind(&self.body)
+        .execute(&mut *conn)
+        .await?;
+        Ok(run_by_id(conn, &self.id)
+            .await?
+            .map_or(Created::Conflict, Created::Created))
     }
-    if run.finalized {
-        return Ok(Added::Finalized);
+}
+
+impl Write for NewBatch {
+    type Output = Added;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Added, sqlx::Error> {
+        let Some(run) = run_by_id(conn, &self.run_id).await? else {
+            return Ok(Added::NotFound);
+        };
+        let existing =
+            sqlx::query("SELECT fingerprint FROM batches WHERE run_seq = ? AND request_id = ?")
+                .bind(run.seq)
+                .bind(&self.request_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(row) = existing {
+            return Ok(if row.try_get::<Vec<u8>, _>(0)? == self.fingerprint {
+                Added::Duplicate
+            } else {
+                Added::Conflict
+            });
+        }
+        if run.finalized {
+            return Ok(Added::Finalized);
+        }
+        sqlx::query(
+            "INSERT INTO batches \
+             (run_seq, request_id, fingerprint, beneficiaries, claim_lines, body) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.seq)
+        .bind(&self.request_id)
+        .bind(&self.fingerprint)
+        .bind(self.beneficiaries as i64)
+        .bind(self.claim_lines as i64)
+        .bind(&self.body)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "UPDATE runs SET claim_lines = claim_lines + ?, beneficiaries = beneficiaries + ?, \
+             batches = batches + 1 WHERE seq = ?",
+        )
+        .bind(self.claim_lines as i64)
+        .bind(self.beneficiaries as i64)
+        .bind(run.seq)
+        .execute(&mut *conn)
+        .await?;
+        Ok(Added::Added)
     }
-    sqlx::query(
-        "INSERT INTO batches (run_seq, request_id, fingerprint, beneficiaries, claim_lines, body) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(run.seq)
-    .bind(&b.request_id)
-    .bind(&b.fingerprint)
-    .bind(b.beneficiaries as i64)
-    .bind(b.claim_lines as i64)
-    .bind(&b.body)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE runs SET claim_lines = claim_lines + ?, beneficiaries = beneficiaries + ?, batches = batches + 1 WHERE seq = ?",
-    )
-    .bind(b.claim_lines as i64)
-    .bind(b.beneficiaries as i64)
-    .bind(run.seq)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Added::Added)
 }
 
 /// Rows per multi-row INSERT of results (4 parameters each, well under SQLite's limit).
 const ROWS_PER_INSERT: usize = 200;
 
-async fn finalize(conn: &mut SqliteConnection, f: &Finalization) -> Result<Finalized, sqlx::Error> {
-    let Some(run) = run_by_id(conn, &f.run_id).await? else {
-        return Ok(Finalized::NotFound);
-    };
-    if run.finalized {
-        return Ok(Finalized::Already(run));
-    }
-    if run.batches != f.batches {
-        return Ok(Finalized::Changed);
-    }
-    // The uploaded batches are folded into the results: drop them.
-    sqlx::query("DELETE FROM batches WHERE run_seq = ?")
+impl Write for Finalization {
+    type Output = Finalized;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Finalized, sqlx::Error> {
+        let Some(run) = run_by_id(conn, &self.run_id).await? else {
+            return Ok(Finalized::NotFound);
+        };
+        if run.finalized {
+            return Ok(Finalized::Already(run));
+        }
+        if run.batches != self.batches {
+            return Ok(Finalized::Changed);
+        }
+        // The uploaded batches are folded into the results: drop them.
+        sqlx::query("DELETE FROM batches WHERE run_seq = ?")
+            .bind(run.seq)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE runs SET finalized = 1, finalize_request_id = ?, body = ? WHERE seq = ?",
+        )
+        .bind(&self.request_id)
+        .bind(&self.body)
         .bind(run.seq)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE runs SET finalized = 1, finalize_request_id = ?, body = ? WHERE seq = ?")
-        .bind(&f.request_id)
-        .bind(&f.body)
-        .bind(run.seq)
-        .execute(&mut *conn)
-        .await?;
-    Ok(match run_by_id(conn, &f.run_id).await? {
-        Some(r) => Finalized::Done(r),
-        None => Finalized::NotFound,
-    })
+        Ok(run_by_id(conn, &self.run_id)
+            .await?
+            .map_or(Finalized::NotFound, Finalized::Done))
+    }
 }
 
-async fn results(
-    conn: &mut SqliteConnection,
-    id: &str,
-    rows: &[ResultRow],
-) -> Result<bool, sqlx::Error> {
-    let Some(run) = run_by_id(conn, id).await? else {
-        return Ok(false);
-    };
-    if run.finalized {
-        return Ok(false);
-    }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut q = String::from(
-            "INSERT OR REPLACE INTO assignments (run_seq, beneficiary_id, aco, body) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            q.push_str(if i == 0 {
-                "(?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?)"
-            });
+impl Write for PutResults {
+    type Output = bool;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+        let Some(run) = run_by_id(conn, &self.run_id).await? else {
+            return Ok(false);
+        };
+        if run.finalized {
+            return Ok(false);
         }
-        let mut query = sqlx::query(AssertSqlSafe(q));
-        for (bene, aco, body) in chunk {
-            query = query.bind(run.seq).bind(bene).bind(aco).bind(body);
+        for chunk in self.rows.chunks(ROWS_PER_INSERT) {
+            let mut q = String::from(
+                "INSERT OR REPLACE INTO assignments (run_seq, beneficiary_id, aco, body) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                q.push_str(if i == 0 {
+                    "(?, ?, ?, ?)"
+                } else {
+                    ", (?, ?, ?, ?)"
+                });
+            }
+            let mut query = sqlx::query(AssertSqlSafe(q));
+            for (bene, aco, body) in chunk {
+                query = query.bind(run.seq).bind(bene).bind(aco).bind(body);
+            }
+            query.execute(&mut *conn).await?;
         }
-        query.execute(&mut *conn).await?;
+        Ok(true)
     }
-    Ok(true)
 }
 
-async fn delete(conn: &mut SqliteConnection, id: &str) -> Result<bool, sqlx::Error> {
-    let Some(run) = run_by_id(conn, id).await? else {
-        return Ok(false);
-    };
-    for q in [
-        "DELETE FROM assignments WHERE run_seq = ?",
-        "DELETE FROM batches WHERE run_seq = ?",
-        "DELETE FROM runs WHERE seq = ?",
-    ] {
-        sqlx::query(q).bind(run.seq).execute(&mut *conn).await?;
+impl Write for DeleteRun {
+    type Output = bool;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+        let Some(run) = run_by_id(conn, &self.0).await? else {
+            return Ok(false);
+        };
+        for q in [
+            "DELETE FROM assignments WHERE run_seq = ?",
+            "DELETE FROM batches WHERE run_seq = ?",
+            "DELETE FROM runs WHERE seq = ?",
+        ] {
+            sqlx::query(q).bind(run.seq).execute(&mut *conn).await?;
+        }
+        Ok(true)
     }
-    Ok(true)
 }

@@ -36,7 +36,7 @@ enum Command {
     },
     /// Write a consistent copy of a live or stopped database (SQLite `VACUUM INTO`): safe while
     /// the server runs. Restore by stopping the server and putting the copy in place of the file.
-    Backup(acorn_proto::ledger::BackupArgs),
+    Backup(acorn_proto::store::BackupArgs),
     /// Rebuild every ACO's historical benchmark from a CMS ACO Public Use File and compare it with
     /// the published HistBnchmk (national trend factors inferred by least squares).
     Backtest {
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
             serve::run("benchmark-svc", Routes::new(service), &[name], &serve).await?;
             // After a clean shutdown the database file alone holds every record.
             // (If it cannot be done now, everything is still durable in the -wal file.)
-            match acorn_proto::ledger::checkpoint(&db).await {
+            match acorn_proto::store::checkpoint(&db).await {
                 Ok(()) => tracing::info!("ledger checkpointed"),
                 Err(e) => tracing::warn!(error = %e, "ledger not checkpointed"),
             }

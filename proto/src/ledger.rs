@@ -1,33 +1,26 @@
 //! The record ledger every acorn service keeps: computed results (reconciliations, benchmarks)
-//! recorded durably and idempotently. A small storage trait and its SQLite implementation.
-//!
-//! Durability: a write is acknowledged only after its transaction has committed with
-//! `synchronous = FULL` in WAL mode, i.e. after the WAL is fsynced. To reach thousands of durable
-//! writes per second, one writer task commits whatever has queued up as a single transaction
-//! (group commit): every caller in the batch is answered only after that commit. Readers use a
-//! separate connection pool (WAL lets them run beside the writer).
+//! recorded durably and idempotently. A small storage trait and its SQLite implementation, on
+//! the shared store mechanism ([`crate::store`]: WAL, `synchronous = FULL`, group commit,
+//! checkpoint and backup).
 //!
 //! Idempotency: `request_id` is unique. A record whose request_id exists with the same input
 //! fingerprint returns the stored record; with a different fingerprint it is a conflict. The
-//! fingerprint is persisted, so it must be a stable digest of every field of the request that the
-//! record depends on: see [`fingerprint`] and [`Fingerprint`] for the canonical forms.
+//! check and the insert run in the same transaction, on the one writer, so concurrent duplicates
+//! record once. The fingerprint is persisted, so it must be a stable digest of every field of the
+//! request that the record depends on: see [`fingerprint`] and [`Fingerprint`] for the canonical
+//! forms.
 //!
 //! Listing pages are continued with opaque tokens bound to the query ([`crate::page`]), under a
 //! secret kept in the same file.
-//!
-//! Shutdown and backup: [`checkpoint`] moves everything committed from the `-wal` file into the
-//! database file (each binary calls it after a clean shutdown, so the database file alone is
-//! complete), and [`backup`] writes a consistent copy of a live database (`VACUUM INTO`).
 
-use std::{future::Future, path::Path, str::FromStr, time::Duration};
+use std::{future::Future, path::Path};
 
-use sqlx::{
-    Connection, Row, SqliteConnection, SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+use sqlx::{Row, SqliteConnection};
+
+use crate::{
+    page::PageTokens,
+    store::{Sqlite, StoreError, Write},
 };
-use tokio::sync::{mpsc, oneshot};
-
-use crate::page::PageTokens;
 
 /// A record to write.
 #[derive(Debug, Clone)]
@@ -79,31 +72,6 @@ pub struct Filter {
     pub limit: u32,
 }
 
-/// Storage failures (all map to `UNAVAILABLE` / `INTERNAL`).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database failed.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The writer task is gone (shutting down).
-    #[error("the ledger writer has stopped")]
-    WriterStopped,
-}
-
-impl From<StoreError> for tonic::Status {
-    /// Ledger failures are the server's, never the caller's: logged here, reported without detail.
-    fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "ledger failure");
-        match err {
-            StoreError::WriterStopped => tonic::Status::unavailable("the ledger is shutting down"),
-            _ => tonic::Status::internal("the ledger could not complete the request"),
-        }
-    }
-}
-
 /// The ledger operations a service needs (SQLite now; PostgreSQL can implement the same trait).
 pub trait Store: Send + Sync + 'static {
     /// Writes a record durably, idempotently on its request_id.
@@ -116,156 +84,35 @@ pub trait Store: Send + Sync + 'static {
     fn page_tokens(&self) -> &PageTokens;
 }
 
-type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
-
-/// SQLite ledger (one file per service, WAL, group commit).
+/// SQLite ledger (one file per service).
 #[derive(Debug, Clone)]
 pub struct SqliteLedger {
-    readers: SqlitePool,
-    writer: mpsc::Sender<(NewRecord, Reply)>,
-    page_tokens: PageTokens,
+    db: Sqlite,
 }
 
 /// Most records committed in one transaction.
-const MAX_BATCH: usize = 1024;
+const MAX_GROUP: usize = 1024;
 
 impl SqliteLedger {
     /// Opens (creating if needed) the database file and runs the migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let mut conn = SqliteConnection::connect_with(&options).await?;
-        sqlx::migrate!("./migrations").run(&mut conn).await?;
-        let page_tokens = PageTokens::load_or_create(&mut conn).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_loop(conn, rx));
+        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
         Ok(Self {
-            readers,
-            writer: tx,
-            page_tokens,
+            db: Sqlite::open(path, &MIGRATIONS, MAX_GROUP).await?,
         })
     }
 }
 
-fn existing_database(path: &Path) -> Result<SqliteConnectOptions, StoreError> {
-    Ok(SqliteConnectOptions::from_str("sqlite:")?
-        .filename(path)
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(10)))
-}
+impl Write for NewRecord {
+    type Output = Recorded;
 
-/// Checkpoints a WAL-mode SQLite database (`PRAGMA wal_checkpoint(TRUNCATE)`): every committed
-/// transaction is copied from `<db>-wal` into the database file and the `-wal` file is truncated
-/// to zero bytes, so that the database file alone holds all the data. Each binary calls this after
-/// a clean shutdown; it is safe while other connections are open (it waits up to the busy timeout
-/// for readers, and reports if the WAL could not be fully checkpointed).
-pub async fn checkpoint(path: &Path) -> Result<(), StoreError> {
-    let mut conn = SqliteConnection::connect_with(&existing_database(path)?).await?;
-    let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(&mut conn)
-        .await?;
-    let (busy, log, done): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    conn.close().await?;
-    if busy != 0 || log != done {
-        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-            "the WAL could not be fully checkpointed ({done} of {log} pages)"
-        ))));
-    }
-    Ok(())
-}
-
-/// Writes a consistent copy of the SQLite database `path` to the new file `to` (`VACUUM INTO`):
-/// one read transaction, so it is safe while the service is running and the copy holds exactly
-/// the transactions committed when it started (those still in the `-wal` file included). `to` must
-/// not exist. Restore by stopping the service and putting the copy in place of the database file
-/// (removing any `-wal` and `-shm` files beside it).
-pub async fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
-    if to.exists() {
-        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-            "{} already exists",
-            to.display()
-        ))));
-    }
-    let target = to.to_str().ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Protocol(
-            "the backup path must be valid UTF-8".into(),
-        ))
-    })?;
-    let mut conn = SqliteConnection::connect_with(&existing_database(path)?).await?;
-    sqlx::query("VACUUM INTO ?")
-        .bind(target)
-        .execute(&mut conn)
-        .await?;
-    conn.close().await?;
-    Ok(())
-}
-
-/// The `backup` subcommand every acorn binary has (flatten into the binary's `clap` enum).
-#[derive(Debug, Clone, clap::Args)]
-pub struct BackupArgs {
-    /// The service's SQLite database file.
-    #[arg(long)]
-    pub db: std::path::PathBuf,
-    /// Where to write the copy (a new file).
-    #[arg(long)]
-    pub to: std::path::PathBuf,
-}
-
-impl BackupArgs {
-    /// Runs the backup.
-    pub async fn run(&self) -> anyhow::Result<()> {
-        use anyhow::Context as _;
-        backup(&self.db, &self.to).await.with_context(|| {
-            format!("backing up {} to {}", self.db.display(), self.to.display())
-        })?;
-        eprintln!("backed up {} to {}", self.db.display(), self.to.display());
-        Ok(())
-    }
-}
-
-/// Commits queued records in batches until every sender is dropped.
-async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<(NewRecord, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match commit(&mut conn, &batch).await {
-            Ok(results) => {
-                for ((_, reply), result) in batch.drain(..).zip(results) {
-                    let _ = reply.send(Ok(result));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, records = batch.len(), "ledger commit failed; batch rolled back");
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
-                        "ledger commit failed".into(),
-                    ))));
-                }
-            }
-        }
-    }
-}
-
-async fn commit(
-    conn: &mut SqliteConnection,
-    batch: &[(NewRecord, Reply)],
-) -> Result<Vec<Recorded>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for (rec, _) in batch {
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Recorded, sqlx::Error> {
         let existing = sqlx::query("SELECT fingerprint, body FROM records WHERE request_id = ?")
-            .bind(&rec.request_id)
-            .fetch_optional(&mut *tx)
+            .bind(&self.request_id)
+            .fetch_optional(&mut *conn)
             .await?;
-        results.push(match existing {
-            Some(row) if row.try_get::<Vec<u8>, _>(0)? == rec.fingerprint => {
+        Ok(match existing {
+            Some(row) if row.try_get::<Vec<u8>, _>(0)? == self.fingerprint => {
                 Recorded::Existing(row.try_get(1)?)
             }
             Some(_) => Recorded::Conflict,
@@ -274,36 +121,29 @@ async fn commit(
                     "INSERT INTO records (id, request_id, fingerprint, aco_id, period, body) \
                      VALUES (?, ?, ?, ?, ?, ?)",
                 )
-                .bind(&rec.id)
-                .bind(&rec.request_id)
-                .bind(&rec.fingerprint)
-                .bind(&rec.aco_id)
-                .bind(rec.period)
-                .bind(&rec.body)
-                .execute(&mut *tx)
+                .bind(&self.id)
+                .bind(&self.request_id)
+                .bind(&self.fingerprint)
+                .bind(&self.aco_id)
+                .bind(self.period)
+                .bind(&self.body)
+                .execute(&mut *conn)
                 .await?;
-                Recorded::Created(rec.body.clone())
+                Recorded::Created(self.body.clone())
             }
-        });
+        })
     }
-    tx.commit().await?;
-    Ok(results)
 }
 
 impl Store for SqliteLedger {
     async fn record(&self, rec: NewRecord) -> Result<Recorded, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send((rec, reply))
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        self.db.write(rec).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(sqlx::query("SELECT body FROM records WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.readers)
+            .fetch_optional(self.db.readers())
             .await?
             .map(|row| row.try_get(0))
             .transpose()?)
@@ -320,7 +160,7 @@ impl Store for SqliteLedger {
         .bind(f.period)
         .bind(f.before)
         .bind(i64::from(f.limit) + 1)
-        .fetch_all(&self.readers)
+        .fetch_all(self.db.readers())
         .await?;
         let mut page = Page::default();
         for row in rows.iter().take(f.limit as usize) {
@@ -334,7 +174,7 @@ impl Store for SqliteLedger {
     }
 
     fn page_tokens(&self) -> &PageTokens {
-        &self.page_tokens
+        self.db.page_tokens()
     }
 }
 
@@ -394,6 +234,7 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{backup, checkpoint};
 
     fn rec(request_id: &str, fingerprint: u8, aco: &str, py: i32) -> NewRecord {
         NewRecord {
@@ -406,33 +247,25 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn records_idempotently_and_lists_newest_first() {
+    async fn temp_ledger() -> (tempfile::TempDir, SqliteLedger) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteLedger::open(&dir.path().join("ledger.db"))
             .await
             .expect("open");
-        assert_eq!(
-            store
-                .record(rec("r1", 1, "A1", 2018))
-                .await
-                .expect("record"),
-            Recorded::Created(b"body-r1".to_vec())
-        );
-        assert_eq!(
-            store
-                .record(rec("r1", 1, "A1", 2018))
-                .await
-                .expect("record"),
-            Recorded::Existing(b"body-r1".to_vec())
-        );
-        assert_eq!(
-            store
-                .record(rec("r1", 2, "A1", 2018))
-                .await
-                .expect("record"),
-            Recorded::Conflict
-        );
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn records_idempotently_and_lists_newest_first() {
+        let (_dir, store) = temp_ledger().await;
+        for (fingerprint, recorded) in [
+            (1, Recorded::Created(b"body-r1".to_vec())),
+            (1, Recorded::Existing(b"body-r1".to_vec())),
+            (2, Recorded::Conflict),
+        ] {
+            let r1 = rec("r1", fingerprint, "A1", 2018);
+            assert_eq!(store.record(r1).await.expect("record"), recorded);
+        }
         for (r, aco, py) in [("r2", "A1", 2019), ("r3", "A2", 2018), ("r4", "A1", 2018)] {
             store.record(rec(r, 1, aco, py)).await.expect("record");
         }
@@ -566,10 +399,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_duplicates_in_one_batch_record_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteLedger::open(&dir.path().join("ledger.db"))
-            .await
-            .expect("open");
+        let (_dir, store) = temp_ledger().await;
         let results = futures_join(&store, 50).await;
         assert_eq!(
             results

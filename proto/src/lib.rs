@@ -8,7 +8,9 @@
 //!   contract's `ExplanationStep`.
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
 //!   `BadRequest` field violations.
-//! - [`ledger`]: the durable, idempotent record ledger each service keeps (SQLite, group commit).
+//! - [`store`]: the one durable store mechanism (SQLite, group-commit writer, checkpoint, backup)
+//!   that every store is built on.
+//! - [`ledger`]: the durable, idempotent record ledger each service keeps, on [`store`].
 //! - [`page`]: opaque page tokens bound to their query, for every list RPC.
 //! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
@@ -63,3 +65,4 @@ pub mod ledger;
 pub mod load;
 pub mod page;
 pub mod serve;
+pub mod store;

@@ -16,7 +16,7 @@
 //! ```
 //!
 //! `K_tag` and `K_enc` are derived from a 32-byte server secret that each service keeps in its own
-//! SQLite file ([`PageTokens::load_or_create`]), so tokens stay valid across restarts and in a
+//! SQLite file ([`crate::store::Sqlite::page_tokens`]), so tokens stay valid across restarts and in a
 //! restored backup, and mean nothing to another deployment. Opening a token recomputes the tag
 //! over the *current* query and compares it in constant time: a changed filter, a changed RPC, a
 //! forged or altered token, or one from another server all fail the same way.
@@ -104,32 +104,6 @@ impl PageTokens {
     pub fn random() -> Result<Self, getrandom::Error> {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret)?;
-        Ok(Self::new(&secret))
-    }
-
-    /// Reads this database's page-token secret, creating it (32 random bytes) on first use, in the
-    /// table `page_token_secret` (created here if missing, so any acorn SQLite file can hold one).
-    pub async fn load_or_create(conn: &mut sqlx::SqliteConnection) -> Result<Self, sqlx::Error> {
-        use sqlx::Row as _;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS page_token_secret (\
-               id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL CHECK (length(secret) = 32))",
-        )
-        .execute(&mut *conn)
-        .await?;
-        let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        sqlx::query("INSERT OR IGNORE INTO page_token_secret (id, secret) VALUES (1, ?)")
-            .bind(fresh.as_slice())
-            .execute(&mut *conn)
-            .await?;
-        let row = sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
-        let secret: Vec<u8> = row.try_get(0)?;
-        let secret: [u8; 32] = secret
-            .try_into()
-            .map_err(|_| sqlx::Error::Protocol("page_token_secret is not 32 bytes".into()))?;
         Ok(Self::new(&secret))
     }
 

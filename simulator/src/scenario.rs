@@ -778,6 +778,17 @@ impl Scenario {
         Ok(s)
     }
 
+    /// Validates the scenario as it is now (its fields are public and may have been changed after
+    /// loading); [`crate::simulate`] calls this first, so no scenario can make the model panic.
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        self.validate().map_err(|(key, message)| ScenarioError {
+            origin: self.origin.clone(),
+            key,
+            line: None,
+            message,
+        })
+    }
+
     /// Where the scenario came from.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -854,16 +865,25 @@ impl Scenario {
         let e = |k: &str, m: &str| Err((k.to_string(), m.to_string()));
         let p = &self.population;
         positive("population.size_median", p.size_median)?;
+        if p.size_median > MAX_ACO_SIZE as f64 {
+            return e("population.size_median", "must be at most 10,000,000");
+        }
         nonneg("population.size_sigma", p.size_sigma)?;
-        if p.size_floor == 0 {
-            return e("population.size_floor", "must be at least 1");
+        if p.size_sigma > 5.0 {
+            return e("population.size_sigma", "must be at most 5");
+        }
+        if p.size_floor == 0 || p.size_floor > MAX_ACO_SIZE {
+            return e("population.size_floor", "must be between 1 and 10,000,000");
+        }
+        if p.acos > 100_000 {
+            return e("population.acos", "must be at most 100,000");
         }
         if let Some(t) = p.total_assigned
-            && t < p.size_floor * u64::from(p.acos)
+            && (t < p.size_floor * u64::from(p.acos) || t > MAX_ACO_SIZE * u64::from(p.acos))
         {
             return e(
                 "population.total_assigned",
-                "must be at least acos x size_floor",
+                "must be between acos x size_floor and acos x 10,000,000",
             );
         }
         for (i, m) in p.type_mix.iter().enumerate() {
@@ -893,8 +913,8 @@ impl Scenario {
     /// One listed ACO.
     fn check_listed(&self, i: usize, a: &ListedAco) -> Check {
         let k = |f: &str| format!("population.aco[{i}].{f}");
-        if a.n == 0 {
-            return Err((k("n"), "must be at least 1".into()));
+        if a.n == 0 || a.n > MAX_ACO_SIZE {
+            return Err((k("n"), "must be between 1 and 10,000,000".into()));
         }
         let track = track_from_name(&a.track).ok_or_else(|| {
             (
@@ -1132,6 +1152,9 @@ impl Scenario {
 }
 
 type Check = Result<(), (String, String)>;
+
+/// Largest ACO (assigned beneficiaries) a scenario may ask for.
+const MAX_ACO_SIZE: u64 = 10_000_000;
 
 /// Benchmark years consecutive, before the performance years, all with a national per capita.
 fn check_years(key: &str, by: [i32; 3], pys: &[i32]) -> Check {

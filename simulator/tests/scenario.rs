@@ -149,3 +149,52 @@ fn overrides() {
     let e = s.with_override("exit.p_other", "2").unwrap_err();
     assert_eq!(e.key, "exit.p_other");
 }
+
+#[test]
+fn every_key_in_the_model_reference_is_accepted() {
+    // The key table of MODEL.md section 10 is tested against the code: setting any key it lists
+    // to a value of the wrong type must fail on the value, never as an unknown key.
+    let doc = include_str!("../MODEL.md");
+    let start = doc.find("## 10.").unwrap();
+    let end = doc[start..].find("## 11.").unwrap() + start;
+    let s = Scenario::from_toml(SMALL, "small.toml").unwrap();
+    // The probe does tell an unknown key.
+    let e = s
+        .with_override("effect.bogus", "\"__probe__\"")
+        .unwrap_err();
+    assert!(e.message.contains("unknown field `bogus`"), "{e}");
+    let mut checked = 0;
+    for line in doc[start..end].lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split('|').nth(1).unwrap();
+        let keys: Vec<&str> = cell.split('`').skip(1).step_by(2).collect();
+        let prefix = keys[0].rsplit_once('.').map(|(p, _)| p);
+        for k in keys {
+            // Later keys of a cell may omit the section: `beneficiary.rho`, `death_rate`.
+            let full = match (k.contains('.'), prefix) {
+                (false, Some(p)) => format!("{p}.{k}"),
+                _ => k.to_string(),
+            };
+            let last = full.rsplit('.').next().unwrap();
+            if let Err(e) = s.with_override(&full, "\"__probe__\"") {
+                assert!(
+                    !e.message.contains(&format!("unknown field `{last}`")),
+                    "{full}: {e}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+}
+
+#[test]
+fn a_scenario_changed_after_loading_is_checked_again() {
+    let mut s = Scenario::from_toml(SMALL, "small.toml").unwrap();
+    s.performance_years.clear();
+    let e = simulator::simulate(&s, 1, 0).unwrap_err();
+    assert!(e.to_string().contains("performance_years"), "{e}");
+    let mut s = Scenario::from_toml(SMALL, "small.toml").unwrap();
+    s.population.acos = 0;
+    assert!(simulator::simulate(&s, 1, 0).is_err());
+    assert!(simulator::run(&s, 1, 0..3, 2).is_err());
+}

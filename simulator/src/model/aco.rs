@@ -264,6 +264,7 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
 pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Replicate, SimError> {
     let sc = &model.scenario;
     let cm = &model.cost;
+    sc.check()?;
     let p = Params::resolve(sc, seed, replicate)?;
     let shared = match sc.population.aco.is_empty() {
         true => Some(terms(model, None)?),
