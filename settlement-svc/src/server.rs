@@ -20,9 +20,9 @@ use tonic::{Request, Response, Status};
 
 use crate::benchmarks::{BenchmarkSource, SourceError};
 use settlement_rules::{
-    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
-    MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError, SettlementInput, Step,
-    Track, quality::QualityError, rules::SelectError,
+    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, Input, MsrBand,
+    MsrOption, MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError,
+    SettlementInput, Step, Track, quality::QualityError, rules::SelectError,
 };
 
 /// Default and largest page sizes of `ListReconciliations`.
@@ -456,7 +456,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
             "must be 0 (derived) or 1-10",
         );
     }
-    match (
+    let value = match (
         py, start, track, experience, quality, msr_option, schedule, revenue, seq, euc, two_way,
         pioneer,
     ) {
@@ -473,7 +473,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
             Some(extreme_uncontrollable),
             Some(two_way_blend_benchmark),
             Some(pioneer),
-        ) if v.is_empty() => Ok(Validated {
+        ) => Some(Validated {
             input: SettlementInput {
                 track,
                 agreement_start,
@@ -506,11 +506,9 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
                 Some(pb::reconciliation_input::Experience::BenchmarkReference(_))
             ),
         }),
-        _ => Err(v
-            .into_result()
-            .err()
-            .unwrap_or_else(|| invalid_argument("input", "is invalid"))),
-    }
+        _ => None,
+    };
+    v.finish("input", value)
 }
 
 /// Maps an engine error to a status naming the field the caller must change (`prefix` is the path
@@ -537,8 +535,31 @@ fn engine_field(err: &SettlementError) -> &'static str {
         }
         SettlementError::RevenueRequired { .. } => "participant_revenue",
         SettlementError::ZeroBenchmark => "totals.updated_benchmark",
-        SettlementError::OutOfRange(field) | SettlementError::Overflow { field, .. } => field,
+        SettlementError::OutOfRange(input) | SettlementError::Overflow { input, .. } => {
+            input_field(*input)
+        }
         SettlementError::PioneerTermsNotApplicable { .. } => "pioneer_arrangement",
+    }
+}
+
+/// The field (below the input message) carrying an engine input.
+fn input_field(input: Input) -> &'static str {
+    match input {
+        Input::Benchmark => "totals.updated_benchmark",
+        Input::Expenditures => "totals.expenditures",
+        Input::EnrollmentTypes => "by_enrollment_type.rows",
+        Input::QualityScore => "quality.score",
+        Input::SequestrationRate => "sequestration_rate",
+        Input::ParticipantRevenue => "participant_revenue",
+        Input::TwoWayBlendBenchmark => "two_way_blend_updated_benchmark",
+        Input::PioneerMinimumLossRate => "pioneer_arrangement.minimum_loss_rate",
+        Input::PioneerSharedLossRate => "pioneer_arrangement.shared_loss_rate",
+        Input::PioneerSharingRate => "pioneer_arrangement.sharing_rate",
+        Input::AffectedMonthShare => "extreme_uncontrollable.affected_shares.month_share",
+        Input::AffectedBeneficiaryShare => {
+            "extreme_uncontrollable.affected_shares.beneficiary_share"
+        }
+        Input::ExtremeUncontrollableAmount => "extreme_uncontrollable.amount",
     }
 }
 
@@ -714,13 +735,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             .int(i64::from(r.performance_year));
         let tokens = self.store.page_tokens();
         let before = v.page_token("page_token", &r.page_token, tokens, &query);
-        let (Some(limit), Some(before)) = (limit, before) else {
-            return Err(v
-                .into_result()
-                .err()
-                .unwrap_or_else(|| invalid_argument("page_size", "is invalid")));
-        };
-        v.into_result()?;
+        let (limit, before) = v.finish("page_size", limit.zip(before))?;
         let filter = Filter {
             aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
             period: (r.performance_year != 0).then_some(r.performance_year),
@@ -757,14 +772,13 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             track,
             r.pioneer_arrangement.as_ref(),
         );
-        let (Some(track), Some(py), Some(start), Some(option), Some(schedule), Some(pioneer)) =
-            (track, py, start, option, schedule, pioneer)
-        else {
-            return Err(v
-                .into_result()
-                .err()
-                .unwrap_or_else(|| invalid_argument("track", "is invalid")));
+        let valid = match (track, py, start, option, schedule, pioneer) {
+            (Some(track), Some(py), Some(start), Some(option), Some(schedule), Some(pioneer)) => {
+                Some((track, py, start, option, schedule, pioneer))
+            }
+            _ => None,
         };
+        let (track, py, start, option, schedule, pioneer) = v.finish("track", valid)?;
         let rules =
             engine::rules::select(track, start, py).map_err(|e| engine_status(&e.into(), ""))?;
         let mut steps = Vec::new();
