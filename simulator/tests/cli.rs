@@ -129,3 +129,49 @@ fn bad_scenarios_write_nothing_and_name_the_key() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("exit.p_other"));
     assert!(!out.exists());
 }
+
+#[test]
+fn compare_and_sweep_pair_the_replicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let preset = simulator::Scenario::preset_text("pioneer-2012-2013").unwrap();
+    let alt = tmp.path().join("no-effect.toml");
+    // effect.mean (the first `mean = [` line after [effect]) set to zero in both years.
+    let (head, tail) = preset.split_once("\n[effect]").unwrap();
+    let zeroed = tail.replacen("\nmean = [", "\nmean = [0.0, 0.0] # was [", 1);
+    assert_ne!(zeroed, tail, "no effect.mean line in [effect]");
+    let text = format!("{head}\n[effect]{zeroed}");
+    std::fs::write(&alt, text).unwrap();
+    let common = ["--replicates", "3", "--seed", "5", "--threads", "2"];
+    let stdout = ok(&[
+        &["compare", "pioneer-2012-2013", alt.to_str().unwrap()][..],
+        &common,
+    ]
+    .concat());
+    assert!(
+        stdout.contains("MCSE (paired)") && stdout.contains("MCSE (independent)"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("savings_to_medicare"))
+        .unwrap();
+    let difference: f64 = row.split('┆').nth(3).unwrap().trim().parse().unwrap();
+    assert!(difference < -1e6, "no effect should save less: {row}");
+
+    let out = tmp.path().join("sweep");
+    let stdout = ok(&[
+        &[
+            "sweep",
+            "--scenario",
+            "pioneer-2012-2013",
+            "--set",
+            "effect.mean=[0.0],[0.02]",
+        ][..],
+        &common,
+        &["--out", out.to_str().unwrap()],
+    ]
+    .concat());
+    assert!(stdout.contains("[0.02]"), "{stdout}");
+    let svg = std::fs::read_to_string(out.join("sweep.svg")).unwrap();
+    assert!(svg.contains("sweep over effect.mean"));
+}

@@ -132,8 +132,8 @@ pub fn table(base_label: &str, label: &str, diffs: &[Difference; 10]) -> Table {
 }
 
 /// `sweep.svg`: net to Medicare and savings to Medicare (mean, 95% interval) against the swept
-/// value. `points` are (value, estimates of the ten totals); non-numeric values are drawn at their
-/// position in the list.
+/// value. `points` are (value, estimates of the ten totals); a list value is drawn at its first
+/// element, a non-numeric value at its position in the list.
 pub fn sweep_plot(
     key: &str,
     title: &str,
@@ -143,7 +143,15 @@ pub fn sweep_plot(
     let xs: Vec<f64> = points
         .iter()
         .enumerate()
-        .map(|(i, (v, _))| v.parse::<f64>().unwrap_or(i as f64))
+        .map(|(i, (v, _))| {
+            // A number, or a per-year list drawn at its first element.
+            let first = v
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .next()
+                .unwrap_or("");
+            first.trim().parse::<f64>().unwrap_or(i as f64)
+        })
         .collect();
     let (xlo, xhi) = xs
         .iter()
