@@ -19,6 +19,7 @@ use acorn_proto::{
     attribution::v1::{self as pb, attribution_service_server::AttributionService},
     common::v1 as common,
     fields::{Violations, invalid_argument},
+    page::PageQuery,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -29,7 +30,7 @@ use attribution_rules::{
     self as engine, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
     RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
     input::{MAX_LINE_CENTS, RawLine, parse_cents},
-    run::{AcoCounts, LineStats, Run, RunConfig, encode},
+    run::{AcoCounts, LineBatch, LineStats, Run, RunConfig},
 };
 
 use crate::{
@@ -467,10 +468,7 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             prior_year_aco_id: b.prior_year_aco_id.clone(),
         });
     }
-    let mut local = ctx.reg.local();
-    let mut benes: HashMap<&str, u32> = HashMap::new();
-    let mut bene_names: Vec<&str> = Vec::new();
-    let mut tallies: HashMap<(u32, Entity), Tally> = HashMap::new();
+    let mut lines = LineBatch::new(&ctx.rules, &ctx.reg);
     for (i, l) in msg.claim_lines.iter().enumerate() {
         if problems >= MAX_VIOLATIONS {
             break;
@@ -486,57 +484,21 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             }
         };
         debug_assert!(cents.abs() <= MAX_LINE_CENTS);
-        let professional = ct == ClaimType::Professional;
-        let mut line = encode(
-            &RawLine {
-                beneficiary_id: &l.beneficiary_id,
-                day: d,
-                hcpcs: &l.hcpcs,
-                revenue_center: &l.revenue_center,
-                place_of_service: &l.place_of_service,
-                claim_type: ct,
-                tin: "",
-                ccn: "",
-                specialty: &l.specialty,
-                allowed_cents: cents,
-                version,
-                claim_id: &l.claim_id,
-                line_number: l.line_number,
-            },
-            &mut local,
-        );
-        line.tin = professional.then(|| local.tin_from(&l.tin, &ctx.reg));
-        line.ccn = (!professional && !l.ccn.is_empty()).then(|| local.ccn_from(&l.ccn, &ctx.reg));
-        batch.stats.lines += 1;
-        if line.claim.is_some() {
-            // A version of a claim line: resolved at finalize, once every batch is in.
-            let outcome = ctx
-                .rules
-                .classify(&line.as_current(), &local)
-                .map(|c| (codec::named(&local, c.entity), c));
-            batch.versions.push(StoredVersion {
-                beneficiary_id: l.beneficiary_id.clone(),
-                key: line.claim,
-                version,
-                outcome,
-            });
-            continue;
-        }
-        match ctx.rules.classify(&line, &local) {
-            Ok(c) => {
-                batch.stats.counted += 1;
-                let next = bene_names.len() as u32;
-                let b = *benes.entry(l.beneficiary_id.as_str()).or_insert_with(|| {
-                    bene_names.push(l.beneficiary_id.as_str());
-                    next
-                });
-                tallies
-                    .entry((b, c.entity))
-                    .or_insert_with(|| Tally::new(c.entity))
-                    .add(&c);
-            }
-            Err(s) => batch.stats.skipped[s.index()] += 1,
-        }
+        lines.add(&RawLine {
+            beneficiary_id: &l.beneficiary_id,
+            day: d,
+            hcpcs: &l.hcpcs,
+            revenue_center: &l.revenue_center,
+            place_of_service: &l.place_of_service,
+            claim_type: ct,
+            tin: &l.tin,
+            ccn: &l.ccn,
+            specialty: &l.specialty,
+            allowed_cents: cents,
+            version,
+            claim_id: &l.claim_id,
+            line_number: l.line_number,
+        });
     }
     if problems >= MAX_VIOLATIONS {
         v.add(
@@ -545,13 +507,21 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
         );
     }
     v.into_result()?;
-    let mut keyed: Vec<_> = tallies.into_iter().collect();
-    keyed.sort_unstable_by_key(|((b, e), _)| (*b, *e));
-    batch.tallies = keyed
+    let local = &lines.registry;
+    batch.stats = lines.stats;
+    batch.tallies = lines
+        .tallies()
         .into_iter()
-        .map(|((b, e), t)| {
-            let named = codec::named(&local, e);
-            (bene_names[b as usize].to_string(), named, t)
+        .map(|(b, e, t)| (b.to_string(), codec::named(local, e), t))
+        .collect();
+    batch.versions = lines
+        .versions
+        .iter()
+        .map(|l| StoredVersion {
+            beneficiary_id: l.beneficiary_id.to_string(),
+            key: l.key,
+            version: l.version,
+            outcome: l.outcome.map(|c| (codec::named(local, c.entity), c)),
         })
         .collect();
     Ok(batch)
@@ -787,17 +757,6 @@ impl Drop for FinalizeGuard {
     }
 }
 
-fn page_size(v: i32, default: u32, max: u32) -> Result<u32, Status> {
-    match v {
-        0 => Ok(default),
-        n if n > 0 && n as u32 <= max => Ok(n as u32),
-        _ => Err(invalid_argument(
-            "page_size",
-            format!("must be between 0 and {max}"),
-        )),
-    }
-}
-
 fn required_text(field: &str, value: &str, max: usize) -> Result<(), Status> {
     let mut v = Violations::default();
     ident(&mut v, field, value, max);
@@ -1024,28 +983,26 @@ impl AttributionService for AttributionApi {
         req: Request<pb::ListAssignmentRunsRequest>,
     ) -> Result<Response<pb::ListAssignmentRunsResponse>, Status> {
         let r = req.into_inner();
-        let limit = page_size(r.page_size, DEFAULT_RUN_PAGE, MAX_RUN_PAGE)?;
+        let mut v = Violations::default();
+        let limit = v.page_size("page_size", r.page_size, DEFAULT_RUN_PAGE, MAX_RUN_PAGE);
         if r.performance_year != 0
             && !(engine::FIRST_YEAR..=engine::LAST_YEAR).contains(&r.performance_year)
         {
-            return Err(invalid_argument(
+            v.add(
                 "performance_year",
                 format!(
                     "must be 0 (all) or {}-{}",
                     engine::FIRST_YEAR,
                     engine::LAST_YEAR
                 ),
-            ));
+            );
         }
         // Opaque and bound to the filter (acorn_proto::page): another query's token is refused.
-        let query = acorn_proto::page::PageQuery::new(
-            "acorn.attribution.v1.AttributionService/ListAssignmentRuns",
-        )
-        .int(i64::from(r.performance_year));
+        let query = PageQuery::new("acorn.attribution.v1.AttributionService/ListAssignmentRuns")
+            .int(i64::from(r.performance_year));
         let tokens = self.store.page_tokens();
-        let before = tokens
-            .open_seq(&query, &r.page_token)
-            .map_err(|e| invalid_argument("page_token", e.to_string()))?;
+        let before = v.page_token("page_token", &r.page_token, tokens, &query);
+        let (limit, before) = v.finish("page_size", limit.zip(before))?;
         let (runs, next) = self
             .store
             .runs(
@@ -1098,18 +1055,16 @@ impl AttributionService for AttributionApi {
         let mut v = Violations::default();
         ident(&mut v, "run_id", &r.run_id, 64);
         ident(&mut v, "aco_id", &r.aco_id, 64);
-        v.into_result()?;
-        let limit = page_size(r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE)?;
+        let limit = v.page_size("page_size", r.page_size, DEFAULT_BENE_PAGE, MAX_BENE_PAGE);
         // Opaque and bound to the run and ACO (acorn_proto::page): the cursor is the ordinal of the
         // next result in the finalized run's id-ordered list, which never changes.
-        let query = acorn_proto::page::PageQuery::new("ListAssignedBeneficiaries")
+        let query = PageQuery::new("ListAssignedBeneficiaries")
             .text(&r.run_id)
             .text(&r.aco_id);
         let tokens = self.store.page_tokens();
-        let offset = tokens
-            .open_seq(&query, &r.page_token)
-            .map_err(|e| invalid_argument("page_token", e.to_string()))?
-            .map_or(0, |o| o.unsigned_abs());
+        let offset = v.page_token("page_token", &r.page_token, tokens, &query);
+        let (limit, offset) = v.finish("page_size", limit.zip(offset))?;
+        let offset = offset.map_or(0, |o| o.unsigned_abs());
         let (stored, ctx) = self.context(&r.run_id).await?;
         if !stored.finalized {
             return Err(Status::failed_precondition(format!(

@@ -19,9 +19,10 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use benchmark_rules::{
-    self as engine, BenchmarkError, ByType, EnrollmentType, Historical, HistoricalInput,
-    PerformanceYearInput, PerformanceYearType, PriorSavingsInput, RegionalInput, RegionalRiskInput,
-    RiskGroup, SelectError, Step, TYPES, Updated, YearExperience,
+    self as engine, BenchmarkError, ByType, EnrollmentType, Group, Historical, HistoricalInput,
+    Input, PerformanceYearInput, PerformanceYearType, PriorSavingsInput, Quantity, Range,
+    RegionalInput, RegionalRiskInput, RiskGroup, SelectError, Series, Step, TYPES, Updated,
+    YearExperience,
     truncation::{Aggregator, BeneficiaryYear, parse_cents, parse_millionths},
 };
 
@@ -39,6 +40,17 @@ impl<S: Store> BenchmarkApi<S> {
     /// A service recording into `store`.
     pub fn new(store: S) -> Self {
         Self { store }
+    }
+}
+
+/// The engine's range of a value ([`engine::input`]) as the bound of the request field carrying it:
+/// each range is defined once, in the engine, which refuses a value outside it whoever calls it;
+/// checking it here too reports every problem of a request at once, under the contract's names.
+fn within(range: Range) -> Bound {
+    Bound::Between {
+        min: range.min,
+        max: range.max,
+        reason: range.reason,
     }
 }
 
@@ -172,14 +184,18 @@ fn years(
                 let p = v.decimal(
                     &format!("{f}.person_years"),
                     &e.person_years,
-                    Bound::NonNegative,
+                    within(Quantity::PersonYears.range()),
                 );
                 let x = v.decimal(
                     &format!("{f}.per_capita_expenditures"),
                     &e.per_capita_expenditures,
-                    Bound::NonNegative,
+                    within(Quantity::PerCapitaExpenditures.range()),
                 );
-                let r = v.decimal(&format!("{f}.risk_score"), &e.risk_score, Bound::Positive);
+                let r = v.decimal(
+                    &format!("{f}.risk_score"),
+                    &e.risk_score,
+                    within(Quantity::RiskScore.range()),
+                );
                 Some(YearExperience {
                     person_years: p?,
                     per_capita: x?,
@@ -191,14 +207,8 @@ fn years(
             _ => ok = false,
         }
     }
+    // That the years are consecutive is the engine's check (Input::BenchmarkYears).
     let y = [years[0].year, years[1].year, years[2].year];
-    if y[1] != y[0].saturating_add(1) || y[2] != y[1].saturating_add(1) {
-        v.add(
-            field,
-            "years must be consecutive and in the order BY1, BY2, BY3",
-        );
-        ok = false;
-    }
     ok.then_some((y, out))
 }
 
@@ -232,156 +242,160 @@ pub fn validate(
                 "must be empty: the benchmark years are aggregated from the beneficiary records",
             );
         }
-        None
+        Some(([0; 3], [[YearExperience::default(); 4]; 3]))
     };
-    let t1 = amounts(
+    let (t1, t2) = (p("trend_by1_to_by3"), p("trend_by2_to_by3"));
+    let trend_fields = [t1.as_str(), t2.as_str()];
+    let trend = trend_amounts(
         &mut v,
-        &p("trend_by1_to_by3"),
-        &i.trend_by1_to_by3,
-        Bound::Positive,
+        trend_fields,
+        [&i.trend_by1_to_by3, &i.trend_by2_to_by3],
+        |from| Series::NationalTrend { from },
     );
-    let t2 = amounts(
-        &mut v,
-        &p("trend_by2_to_by3"),
-        &i.trend_by2_to_by3,
-        Bound::Positive,
-    );
-    let national_trend = match (t1, t2) {
-        (Some(Some(a)), Some(Some(b))) => Some(Some([a, b])),
-        (Some(None), Some(None)) => Some(None),
-        (Some(_), Some(_)) => {
+    let national_trend = trend_pair(&mut v, trend_fields, trend);
+    let regional = match &i.regional {
+        None => Some(None),
+        Some(r) => regional(&mut v, &p("regional"), r).map(Some),
+    };
+    let prior_savings = match &i.prior_savings {
+        None => Some(None),
+        Some(s) => prior_savings(&mut v, &p("prior_savings"), s).map(Some),
+    };
+    let value = match (start, experience, national_trend, regional, prior_savings) {
+        (
+            Some(agreement_start),
+            Some((years, experience)),
+            Some(national_trend),
+            Some(regional),
+            Some(prior_savings),
+        ) => Some(HistoricalInput {
+            agreement_start,
+            agreement_period: i.agreement_period,
+            years,
+            experience,
+            national_trend,
+            regional,
+            prior_savings,
+        }),
+        _ => None,
+    };
+    v.finish(prefix, value)
+}
+
+/// The two lists of a trend, BY1 -> BY3 and BY2 -> BY3 (`series` of the year trended).
+fn trend_amounts(
+    v: &mut Violations,
+    fields: [&str; 2],
+    items: [&[pb::EnrollmentTypeAmount]; 2],
+    series: fn(usize) -> Series,
+) -> [Option<Option<ByType<Decimal>>>; 2] {
+    [0, 1].map(|k| amounts(v, fields[k], items[k], within(series(k).range())))
+}
+
+/// A trend's two lists go together: both or neither.
+fn trend_pair(
+    v: &mut Violations,
+    fields: [&str; 2],
+    lists: [Option<Option<ByType<Decimal>>>; 2],
+) -> Option<Option<[ByType<Decimal>; 2]>> {
+    match lists {
+        [Some(Some(a)), Some(Some(b))] => Some(Some([a, b])),
+        [Some(None), Some(None)] => Some(None),
+        [Some(_), Some(_)] => {
+            let name = |f: &str| f.rsplit('.').next().unwrap_or(f).to_string();
             v.add(
-                p("trend_by2_to_by3"),
-                "trend_by1_to_by3 and trend_by2_to_by3 go together",
+                fields[1],
+                format!("{} and {} go together", name(fields[0]), name(fields[1])),
             );
             None
         }
         _ => None,
-    };
-    let regional = match &i.regional {
-        None => Some(None),
-        Some(r) => {
-            let rp = |name: &str| format!("{prefix}.regional.{name}");
-            let reg = amounts(
-                &mut v,
-                &rp("regional_per_capita"),
-                &r.regional_per_capita,
-                Bound::NonNegative,
-            );
-            let reg = required(&mut v, &rp("regional_per_capita"), reg);
-            let nat = amounts(
-                &mut v,
-                &rp("national_per_capita"),
-                &r.national_per_capita,
-                Bound::Positive,
-            );
-            let r1 = amounts(
-                &mut v,
-                &rp("regional_trend_by1_to_by3"),
-                &r.regional_trend_by1_to_by3,
-                Bound::Positive,
-            );
-            let r2 = amounts(
-                &mut v,
-                &rp("regional_trend_by2_to_by3"),
-                &r.regional_trend_by2_to_by3,
-                Bound::Positive,
-            );
-            let weight =
-                v.optional_decimal(&rp("national_weight"), &r.national_weight, Bound::Fraction);
-            let dual = v.optional_decimal(
-                &rp("dual_eligible_share"),
-                &r.dual_eligible_share,
-                Bound::Fraction,
-            );
-            let trend = match (r1, r2) {
-                (Some(Some(a)), Some(Some(b))) => Some(Some([a, b])),
-                (Some(None), Some(None)) => Some(None),
-                (Some(_), Some(_)) => {
-                    v.add(
-                        rp("regional_trend_by2_to_by3"),
-                        "regional_trend_by1_to_by3 and regional_trend_by2_to_by3 go together",
-                    );
-                    None
-                }
-                _ => None,
-            };
-            match (reg, nat, trend, weight, dual) {
-                (
-                    Some(regional_per_capita),
-                    Some(national_per_capita),
-                    Some(regional_trend),
-                    Some(national_weight),
-                    Some(dual_eligible_share),
-                ) => Some(Some(RegionalInput {
-                    regional_per_capita,
-                    national_per_capita,
-                    prior_regional_adjustments: r.prior_regional_adjustments,
-                    national_weight,
-                    regional_trend,
-                    dual_eligible_share,
-                })),
-                _ => None,
-            }
+    }
+}
+
+/// Validates `RegionalInputs` (`field` is its path).
+fn regional(v: &mut Violations, field: &str, r: &pb::RegionalInputs) -> Option<RegionalInput> {
+    let rp = |name: &str| format!("{field}.{name}");
+    let reg = amounts(
+        v,
+        &rp("regional_per_capita"),
+        &r.regional_per_capita,
+        within(Series::RegionalPerCapita.range()),
+    );
+    let reg = required(v, &rp("regional_per_capita"), reg);
+    let nat = amounts(
+        v,
+        &rp("national_per_capita"),
+        &r.national_per_capita,
+        // The contract asks for a positive amount (the engine's range also takes 0).
+        Bound::Positive,
+    );
+    let (t1, t2) = (
+        rp("regional_trend_by1_to_by3"),
+        rp("regional_trend_by2_to_by3"),
+    );
+    let trend_fields = [t1.as_str(), t2.as_str()];
+    let trend = trend_amounts(
+        v,
+        trend_fields,
+        [&r.regional_trend_by1_to_by3, &r.regional_trend_by2_to_by3],
+        |from| Series::RegionalTrend { from },
+    );
+    let weight = v.optional_decimal(
+        &rp("national_weight"),
+        &r.national_weight,
+        within(engine::FRACTION),
+    );
+    let dual = v.optional_decimal(
+        &rp("dual_eligible_share"),
+        &r.dual_eligible_share,
+        within(engine::FRACTION),
+    );
+    let trend = trend_pair(v, trend_fields, trend);
+    Some(RegionalInput {
+        regional_per_capita: reg?,
+        national_per_capita: nat?,
+        prior_regional_adjustments: r.prior_regional_adjustments,
+        national_weight: weight?,
+        regional_trend: trend?,
+        dual_eligible_share: dual?,
+    })
+}
+
+/// Validates `PriorSavings` (`field` is its path).
+fn prior_savings(
+    v: &mut Violations,
+    field: &str,
+    s: &pb::PriorSavingsInputs,
+) -> Option<PriorSavingsInput> {
+    let sp = |name: &str| format!("{field}.{name}");
+    let mut savings = [Decimal::ZERO; 3];
+    let mut ok = true;
+    if s.per_capita_savings.len() != 3 {
+        v.add(
+            sp("per_capita_savings"),
+            "must hold the per capita savings of 3 performance years (\"0\" where none)",
+        );
+        ok = false;
+    }
+    for (k, x) in s.per_capita_savings.iter().enumerate().take(3) {
+        let bound = within(engine::input::SIGNED_AMOUNT);
+        match v.decimal(&format!("{}[{k}]", sp("per_capita_savings")), x, bound) {
+            Some(d) => savings[k] = d,
+            None => ok = false,
         }
-    };
-    let prior_savings = match &i.prior_savings {
-        None => Some(None),
-        Some(s) => {
-            let sp = |name: &str| format!("{prefix}.prior_savings.{name}");
-            let mut savings = [Decimal::ZERO; 3];
-            let mut ok = true;
-            if s.per_capita_savings.len() != 3 {
-                v.add(
-                    sp("per_capita_savings"),
-                    "must hold the per capita savings of 3 performance years (\"0\" where none)",
-                );
-                ok = false;
-            }
-            for (k, x) in s.per_capita_savings.iter().enumerate().take(3) {
-                match v.decimal(&format!("{}[{k}]", sp("per_capita_savings")), x, Bound::Any) {
-                    Some(d) => savings[k] = d,
-                    None => ok = false,
-                }
-            }
-            let proration = v.optional_decimal(
-                &sp("proration_factor"),
-                &s.proration_factor,
-                Bound::Positive,
-            );
-            match (ok, proration) {
-                (true, Some(p)) => Some(Some(PriorSavingsInput {
-                    per_capita_savings: savings,
-                    proration_factor: p.unwrap_or(Decimal::ONE),
-                })),
-                _ => None,
-            }
-        }
-    };
-    match (start, experience, national_trend, regional, prior_savings) {
-        (
-            Some(agreement_start),
-            experience,
-            Some(national_trend),
-            Some(regional),
-            Some(prior_savings),
-        ) if v.is_empty() && (experience.is_some() || !with_years) => {
-            let (years, experience) =
-                experience.unwrap_or(([0; 3], [[YearExperience::default(); 4]; 3]));
-            Ok(HistoricalInput {
-                agreement_start,
-                agreement_period: i.agreement_period,
-                years,
-                experience,
-                national_trend,
-                regional,
-                prior_savings,
-            })
-        }
-        _ => Err(v
-            .into_result()
-            .err()
-            .unwrap_or_else(|| invalid_argument(prefix, "is invalid"))),
+    }
+    let proration = v.optional_decimal(
+        &sp("proration_factor"),
+        &s.proration_factor,
+        within(engine::FACTOR),
+    );
+    match (ok, proration) {
+        (true, Some(p)) => Some(PriorSavingsInput {
+            per_capita_savings: savings,
+            proration_factor: p.unwrap_or(Decimal::ONE),
+        }),
+        _ => None,
     }
 }
 
@@ -394,17 +408,17 @@ fn risk_group(
     let p = v.decimal(
         &format!("{field}.person_years"),
         &g.person_years,
-        Bound::NonNegative,
+        within(Quantity::PersonYears.range()),
     );
     let r = v.decimal(
         &format!("{field}.risk_score"),
         &g.risk_score,
-        Bound::Positive,
+        within(Quantity::RiskScore.range()),
     );
     let d = v.decimal(
         &format!("{field}.demographic_risk_score"),
         &g.demographic_risk_score,
-        Bound::Positive,
+        within(Quantity::DemographicRiskScore.range()),
     );
     Some(Some(RiskGroup {
         person_years: p?,
@@ -424,19 +438,19 @@ fn regional_risk(
         v,
         &format!("{field}.hcc_growth"),
         &r.hcc_growth,
-        Bound::Positive,
+        within(Series::RegionalHccGrowth.range()),
     );
     let demo = amounts(
         v,
         &format!("{field}.demographic_growth"),
         &r.demographic_growth,
-        Bound::Positive,
+        within(Series::RegionalDemographicGrowth.range()),
     );
     let share = amounts(
         v,
         &format!("{field}.market_share"),
         &r.market_share,
-        Bound::Fraction,
+        within(Series::MarketShare.range()),
     );
     let hcc = required(v, &format!("{field}.hcc_growth"), hcc);
     let demo = required(v, &format!("{field}.demographic_growth"), demo);
@@ -474,19 +488,22 @@ pub fn validate_performance_year(
             let person_years = v.decimal(
                 &format!("{f}.person_years"),
                 &t.person_years,
-                Bound::NonNegative,
+                within(Quantity::PersonYears.range()),
             );
-            let risk =
-                v.optional_decimal(&format!("{f}.risk_score"), &t.risk_score, Bound::Positive);
+            let risk = v.optional_decimal(
+                &format!("{f}.risk_score"),
+                &t.risk_score,
+                within(Quantity::RiskScore.range()),
+            );
             let demo = v.optional_decimal(
                 &format!("{f}.demographic_risk_score"),
                 &t.demographic_risk_score,
-                Bound::Positive,
+                within(Quantity::DemographicRiskScore.range()),
             );
             let by3_demo = v.optional_decimal(
                 &format!("{f}.by3_demographic_risk_score"),
                 &t.by3_demographic_risk_score,
-                Bound::Positive,
+                within(Quantity::By3DemographicRiskScore.range()),
             );
             let newly = risk_group(v, &format!("{f}.newly_assigned"), t.newly_assigned.as_ref());
             let cont = risk_group(
@@ -508,26 +525,30 @@ pub fn validate_performance_year(
         &mut v,
         &p("national_flat_update"),
         &i.national_flat_update,
-        Bound::Any,
+        within(Series::NationalFlatUpdate.range()),
     );
     let national = amounts(
         &mut v,
         &p("national_growth"),
         &i.national_growth,
-        Bound::Positive,
+        within(Series::NationalGrowth.range()),
     );
     let regional = amounts(
         &mut v,
         &p("regional_growth"),
         &i.regional_growth,
-        Bound::Positive,
+        within(Series::RegionalGrowth.range()),
     );
-    let acpt = amounts(&mut v, &p("acpt"), &i.acpt, Bound::Any);
+    let acpt = amounts(&mut v, &p("acpt"), &i.acpt, within(Series::Acpt.range()));
     let regional_risk = regional_risk(&mut v, &p("regional_risk"), i.regional_risk.as_ref());
-    let acpt_weight = v.optional_decimal(&p("acpt_weight"), &i.acpt_weight, Bound::Fraction);
-    let national_weight =
-        v.optional_decimal(&p("national_weight"), &i.national_weight, Bound::Fraction);
-    match (
+    let acpt_weight =
+        v.optional_decimal(&p("acpt_weight"), &i.acpt_weight, within(engine::FRACTION));
+    let national_weight = v.optional_decimal(
+        &p("national_weight"),
+        &i.national_weight,
+        within(engine::FRACTION),
+    );
+    let value = match (
         types,
         flat,
         national,
@@ -546,7 +567,7 @@ pub fn validate_performance_year(
             Some(acpt_weight),
             Some(national_weight),
             Some(regional_risk),
-        ) if v.is_empty() => Ok(PerformanceYearInput {
+        ) => Some(PerformanceYearInput {
             performance_year: i.performance_year,
             types,
             national_flat_update,
@@ -557,11 +578,9 @@ pub fn validate_performance_year(
             national_weight,
             regional_risk,
         }),
-        _ => Err(v
-            .into_result()
-            .err()
-            .unwrap_or_else(|| invalid_argument(prefix, "is invalid"))),
-    }
+        _ => None,
+    };
+    v.finish(prefix, value)
 }
 
 /// Maps an engine error to `INVALID_ARGUMENT` naming the field the caller must change. `input` is
@@ -578,18 +597,11 @@ pub fn engine_status(err: &BenchmarkError, input: &str, performance_year: &str) 
             | SelectError::RebasedBefore2016(_)
             | SelectError::NoStartsInFirstHalf2019(_),
         ) => format!("{input}.agreement_start_date"),
-        BenchmarkError::Invalid { field, .. } if field.starts_with("performance_year.") => {
-            format!("{performance_year}{}", &field["performance_year".len()..])
+        BenchmarkError::Invalid { input: what, .. }
+        | BenchmarkError::Missing { input: what, .. }
+        | BenchmarkError::Unrepresentable { input: what } => {
+            field_path(what, input, performance_year)
         }
-        BenchmarkError::Invalid { field, .. } => format!("{input}.{field}"),
-        BenchmarkError::Missing { field, .. } if field.starts_with("performance_year.") => {
-            format!("{performance_year}{}", &field["performance_year".len()..])
-        }
-        BenchmarkError::Missing { field, .. } => format!("{input}.{field}"),
-        BenchmarkError::Unrepresentable { field } => format!(
-            "{performance_year}{}",
-            field.strip_prefix("performance_year").unwrap_or(field)
-        ),
         BenchmarkError::NoBy3PersonYears => format!("{input}.benchmark_years[2].enrollment_types"),
         BenchmarkError::NoPerformanceYearPersonYears => {
             format!("{performance_year}.enrollment_types")
@@ -599,6 +611,96 @@ pub fn engine_status(err: &BenchmarkError, input: &str, performance_year: &str) 
         }
     };
     invalid_argument(&field, err.to_string())
+}
+
+/// The contract's field carrying an engine input: below `input` (the `BenchmarkInput`) or
+/// `performance_year` (the `PerformanceYearInputs`). A value of one enrollment type is named by
+/// its type in brackets (e.g. `input.trend_by1_to_by3[ESRD]`): the engine's input is a value per
+/// type, not the request's list position.
+fn field_path(what: &Input, input: &str, performance_year: &str) -> String {
+    let quantity = |q: &Quantity| match q {
+        Quantity::PersonYears => "person_years",
+        Quantity::PerCapitaExpenditures => "per_capita_expenditures",
+        Quantity::RiskScore => "risk_score",
+        Quantity::DemographicRiskScore => "demographic_risk_score",
+        Quantity::By3DemographicRiskScore => "by3_demographic_risk_score",
+    };
+    let group = |g: &Group| match g {
+        Group::NewlyAssigned => "newly_assigned",
+        Group::ContinuouslyAssigned => "continuously_assigned",
+    };
+    match what {
+        Input::BenchmarkYears => format!("{input}.benchmark_years"),
+        Input::Experience {
+            year,
+            enrollment_type,
+            quantity: q,
+        } => format!(
+            "{input}.benchmark_years[{year}][{}].{}",
+            enrollment_type.name(),
+            quantity(q)
+        ),
+        Input::Series {
+            series,
+            enrollment_type,
+        } => {
+            let (parent, list) = match series {
+                Series::NationalTrend { from } => (input, format!("trend_by{}_to_by3", from + 1)),
+                Series::RegionalTrend { from } => (
+                    input,
+                    format!("regional.regional_trend_by{}_to_by3", from + 1),
+                ),
+                Series::RegionalPerCapita => (input, "regional.regional_per_capita".into()),
+                Series::NationalPerCapita => (input, "regional.national_per_capita".into()),
+                Series::NationalGrowth => (performance_year, "national_growth".into()),
+                Series::RegionalGrowth => (performance_year, "regional_growth".into()),
+                Series::NationalFlatUpdate => (performance_year, "national_flat_update".into()),
+                Series::Acpt => (performance_year, "acpt".into()),
+                Series::RegionalHccGrowth => (performance_year, "regional_risk.hcc_growth".into()),
+                Series::RegionalDemographicGrowth => {
+                    (performance_year, "regional_risk.demographic_growth".into())
+                }
+                Series::MarketShare => (performance_year, "regional_risk.market_share".into()),
+            };
+            match enrollment_type {
+                Some(t) => format!("{parent}.{list}[{}]", t.name()),
+                None => format!("{parent}.{list}"),
+            }
+        }
+        Input::Regional => format!("{input}.regional"),
+        Input::NationalWeight => format!("{input}.regional.national_weight"),
+        Input::DualEligibleShare => format!("{input}.regional.dual_eligible_share"),
+        Input::PriorSavings { year } => format!("{input}.prior_savings.per_capita_savings[{year}]"),
+        Input::ProrationFactor => format!("{input}.prior_savings.proration_factor"),
+        Input::RuleSet(name) => format!("{input}.rule_set.{name}"),
+        Input::PerformanceYear => format!("{performance_year}.performance_year"),
+        Input::PerformanceYearTypes => format!("{performance_year}.enrollment_types"),
+        Input::PerformanceYearType {
+            enrollment_type,
+            group: g,
+            quantity: q,
+        } => {
+            let prefix = format!(
+                "{performance_year}.enrollment_types[{}]",
+                enrollment_type.name()
+            );
+            match g {
+                Some(g) => format!("{prefix}.{}.{}", group(g), quantity(q)),
+                None => format!("{prefix}.{}", quantity(q)),
+            }
+        }
+        Input::AssignmentGroup {
+            enrollment_type,
+            group: g,
+        } => format!(
+            "{performance_year}.enrollment_types[{}].{}",
+            enrollment_type.name(),
+            group(g)
+        ),
+        Input::RegionalRisk => format!("{performance_year}.regional_risk"),
+        Input::AcptWeight => format!("{performance_year}.acpt_weight"),
+        Input::PerformanceYearNationalWeight => format!("{performance_year}.national_weight"),
+    }
 }
 
 fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
@@ -881,11 +983,8 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
         fp.message(&header);
         let mut input = validate(header.input.as_ref(), "header.input", false)?;
         let mut v = Violations::default();
-        let Some((years, limits)) = thresholds(&mut v, &header.truncation_thresholds) else {
-            return Err(v.into_result().err().unwrap_or_else(|| {
-                invalid_argument("header.truncation_thresholds", "is invalid")
-            }));
-        };
+        let thresholds = thresholds(&mut v, &header.truncation_thresholds);
+        let (years, limits) = v.finish("header.truncation_thresholds", thresholds)?;
         let mut aggregator = Aggregator::new(limits);
         let mut n: u64 = 0;
         while let Some(message) = stream.next().await {
@@ -1026,12 +1125,13 @@ impl<S: Store> BenchmarkService for BenchmarkApi<S> {
             .int(i64::from(r.agreement_period));
         let tokens = self.store.page_tokens();
         let before = v.page_token("page_token", &r.page_token, tokens, &query);
-        let (Some(limit), Some(before), Ok(period)) = (limit, before, period) else {
-            return Err(v
-                .into_result()
-                .err()
-                .unwrap_or_else(|| invalid_argument("page_size", "is invalid")));
-        };
+        let (limit, before, period) = v.finish(
+            "page_size",
+            limit
+                .zip(before)
+                .zip(period.ok())
+                .map(|((l, b), p)| (l, b, p)),
+        )?;
         let filter = Filter {
             aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
             period: (period != 0).then_some(period),

@@ -615,7 +615,7 @@ async fn beneficiary_level_records_stream_and_truncate() {
 /// "unrepresentable" answers name the performance-year field too.
 #[test]
 fn regional_risk_growth_is_validated_field_by_field() {
-    use benchmark_rules::BenchmarkError;
+    use benchmark_rules::{BenchmarkError, Input};
     use benchmark_svc::server::{engine_status, validate_performance_year};
     let mut py = performance_year();
     py.regional_risk = Some(pb::RegionalRiskGrowth {
@@ -655,7 +655,7 @@ fn regional_risk_growth_is_validated_field_by_field() {
     );
     let missing = engine_status(
         &BenchmarkError::Missing {
-            field: "performance_year.regional_risk",
+            input: Input::RegionalRisk,
             rule_set: "mssp-2024-first",
         },
         "input",
@@ -664,7 +664,7 @@ fn regional_risk_growth_is_validated_field_by_field() {
     assert_eq!(fields(&missing), ["performance_year.regional_risk"]);
     let too_big = engine_status(
         &BenchmarkError::Unrepresentable {
-            field: "performance_year.enrollment_types",
+            input: Input::PerformanceYearTypes,
         },
         "input",
         "performance_year",

@@ -18,6 +18,15 @@ pub enum Bound {
     Positive,
     /// In `[0, 1]`.
     Fraction,
+    /// In `[min, max]` (a rule engine's range of the value).
+    Between {
+        /// Smallest accepted value.
+        min: Decimal,
+        /// Largest accepted value.
+        max: Decimal,
+        /// Why a value outside is refused.
+        reason: &'static str,
+    },
 }
 
 /// Collects field violations while a request is converted into domain values.
@@ -70,6 +79,7 @@ impl Violations {
             Bound::Fraction if d < Decimal::ZERO || d > Decimal::ONE => {
                 Some("must be a fraction between 0 and 1")
             }
+            Bound::Between { min, max, reason } if d < min || d > max => Some(reason),
             _ => None,
         };
         match problem {
@@ -171,19 +181,32 @@ impl Violations {
     /// `Ok(())` when nothing was recorded, else `INVALID_ARGUMENT` naming every field.
     pub fn into_result(self) -> Result<(), Status> {
         if self.0.is_empty() {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(self.into_status())
         }
+    }
+
+    /// The validated `value` when nothing was recorded, else `INVALID_ARGUMENT` naming every
+    /// field. A `value` missing although nothing was recorded (a conversion that gave up without
+    /// saying why) is reported against `field` as "is invalid".
+    pub fn finish<T>(self, field: &str, value: Option<T>) -> Result<T, Status> {
+        self.into_result()?;
+        value.ok_or_else(|| invalid_argument(field, "is invalid"))
+    }
+
+    fn into_status(self) -> Status {
         let message = self
             .0
             .iter()
             .map(|v| format!("{}: {}", v.field, v.description))
             .collect::<Vec<_>>()
             .join("; ");
-        Err(Status::with_error_details(
+        Status::with_error_details(
             Code::InvalidArgument,
             message,
             ErrorDetails::with_bad_request(self.0),
-        ))
+        )
     }
 }
 
@@ -191,9 +214,7 @@ impl Violations {
 pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::default();
     v.add(field, description);
-    v.into_result()
-        .err()
-        .unwrap_or_else(|| Status::invalid_argument(field.to_string()))
+    v.into_status()
 }
 
 #[cfg(test)]
@@ -207,6 +228,13 @@ mod tests {
         assert_eq!(v.decimal("b", "0", Bound::Positive), None);
         assert_eq!(v.decimal("c", "1.01", Bound::Fraction), None);
         assert_eq!(v.decimal("d", "", Bound::Any), None);
+        let between = Bound::Between {
+            min: Decimal::ONE,
+            max: Decimal::TEN,
+            reason: "must be between 1 and 10",
+        };
+        assert_eq!(v.decimal("g", "10.01", between), None);
+        assert_eq!(v.decimal("h", "1", between), Some(Decimal::ONE));
         assert_eq!(v.optional_decimal("e", "", Bound::Any), Some(None));
         assert_eq!(
             v.decimal("f", "-0", Bound::NonNegative),
@@ -221,6 +249,19 @@ mod tests {
             .into_iter()
             .map(|f| f.field)
             .collect();
-        assert_eq!(fields, ["a", "b", "c", "d"]);
+        assert_eq!(fields, ["a", "b", "c", "d", "g"]);
+    }
+
+    #[test]
+    fn finish_returns_the_value_only_when_nothing_was_recorded() {
+        assert_eq!(Violations::default().finish("x", Some(3)).ok(), Some(3));
+        let missing = Violations::default()
+            .finish::<u8>("x", None)
+            .expect_err("no value");
+        assert_eq!(missing.message(), "x: is invalid");
+        let mut v = Violations::default();
+        v.add("a", "is required");
+        let recorded = v.finish("x", Some(3)).expect_err("a violation");
+        assert_eq!(recorded.message(), "a: is required");
     }
 }

@@ -18,9 +18,9 @@ use rust_decimal::Decimal;
 use tonic::{Request, Response, Status, transport::Channel};
 
 use settlement_rules::{
-    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, MsrBand, MsrOption,
-    MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError, SettlementInput, Step,
-    Track, quality::QualityError, rules::SelectError,
+    self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, Input, MsrBand,
+    MsrOption, MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError,
+    SettlementInput, Step, Track, quality::QualityError, rules::SelectError,
 };
 
 /// Default and largest page sizes of `ListReconciliations`.
@@ -464,7 +464,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
             "must be 0 (derived) or 1-10",
         );
     }
-    match (
+    let value = match (
         py, start, track, experience, quality, msr_option, schedule, revenue, seq, euc, two_way,
         pioneer,
     ) {
@@ -481,7 +481,7 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
             Some(extreme_uncontrollable),
             Some(two_way_blend_benchmark),
             Some(pioneer),
-        ) if v.is_empty() => Ok(Validated {
+        ) => Some(Validated {
             input: SettlementInput {
                 track,
                 agreement_start,
@@ -514,11 +514,9 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
                 Some(pb::reconciliation_input::Experience::BenchmarkReference(_))
             ),
         }),
-        _ => Err(v
-            .into_result()
-            .err()
-            .unwrap_or_else(|| invalid_argument("input", "is invalid"))),
-    }
+        _ => None,
+    };
+    v.finish("input", value)
 }
 
 /// Maps an engine error to a status naming the field the caller must change (`prefix` is the path
@@ -545,8 +543,31 @@ fn engine_field(err: &SettlementError) -> &'static str {
         }
         SettlementError::RevenueRequired { .. } => "participant_revenue",
         SettlementError::ZeroBenchmark => "totals.updated_benchmark",
-        SettlementError::OutOfRange(field) | SettlementError::Overflow { field, .. } => field,
+        SettlementError::OutOfRange(input) | SettlementError::Overflow { input, .. } => {
+            input_field(*input)
+        }
         SettlementError::PioneerTermsNotApplicable { .. } => "pioneer_arrangement",
+    }
+}
+
+/// The field (below the input message) carrying an engine input.
+fn input_field(input: Input) -> &'static str {
+    match input {
+        Input::Benchmark => "totals.updated_benchmark",
+        Input::Expenditures => "totals.expenditures",
+        Input::EnrollmentTypes => "by_enrollment_type.rows",
+        Input::QualityScore => "quality.score",
+        Input::SequestrationRate => "sequestration_rate",
+        Input::ParticipantRevenue => "participant_revenue",
+        Input::TwoWayBlendBenchmark => "two_way_blend_updated_benchmark",
+        Input::PioneerMinimumLossRate => "pioneer_arrangement.minimum_loss_rate",
+        Input::PioneerSharedLossRate => "pioneer_arrangement.shared_loss_rate",
+        Input::PioneerSharingRate => "pioneer_arrangement.sharing_rate",
+        Input::AffectedMonthShare => "extreme_uncontrollable.affected_shares.month_share",
+        Input::AffectedBeneficiaryShare => {
+            "extreme_uncontrollable.affected_shares.beneficiary_share"
+        }
+        Input::ExtremeUncontrollableAmount => "extreme_uncontrollable.amount",
     }
 }
 
@@ -722,13 +743,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             .int(i64::from(r.performance_year));
         let tokens = self.store.page_tokens();
         let before = v.page_token("page_token", &r.page_token, tokens, &query);
-        let (Some(limit), Some(before)) = (limit, before) else {
-            return Err(v
-                .into_result()
-                .err()
-                .unwrap_or_else(|| invalid_argument("page_size", "is invalid")));
-        };
-        v.into_result()?;
+        let (limit, before) = v.finish("page_size", limit.zip(before))?;
         let filter = Filter {
             aco_id: (!r.aco_id.is_empty()).then_some(r.aco_id),
             period: (r.performance_year != 0).then_some(r.performance_year),
@@ -759,14 +774,13 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let start = v.date("agreement_start_date", r.agreement_start_date.as_ref());
         let option = msr_option(&mut v, "msr_option", r.msr_option);
         let schedule = schedule(&mut v, "msr_schedule", &r.msr_schedule);
-        let (Some(track), Some(py), Some(start), Some(option), Some(schedule)) =
-            (track, py, start, option, schedule)
-        else {
-            return Err(v
-                .into_result()
-                .err()
-                .unwrap_or_else(|| invalid_argument("track", "is invalid")));
+        let valid = match (track, py, start, option, schedule) {
+            (Some(track), Some(py), Some(start), Some(option), Some(schedule)) => {
+                Some((track, py, start, option, schedule))
+            }
+            _ => None,
         };
+        let (track, py, start, option, schedule) = v.finish("track", valid)?;
         let rules =
             engine::rules::select(track, start, py).map_err(|e| engine_status(&e.into(), ""))?;
         let mut steps = Vec::new();

@@ -7,10 +7,16 @@
 //! - [`scenario`]: the scenario file (TOML) and the embedded presets, validated.
 //! - [`model`]: one replicate ([`simulate`], [`Model::simulate`]) and many ([`run`]).
 //! - [`results`]: what one replicate produces (per ACO-year records, per-year program totals).
+//! - [`stats`]: mean, 95% interval and Monte Carlo standard error over replicates.
+//! - [`report`]: the `--out DIR` files (summary.json, CSV, Parquet, SVG plots) and the stdout table.
+//! - [`merge`]: `simulator merge`, shard outputs into the files of one unsharded run.
 
+pub mod merge;
 pub mod model;
+pub mod report;
 pub mod results;
 pub mod scenario;
+pub mod stats;
 
 pub use model::{MODEL_VERSION, Model, SimError, run, run_with, simulate};
 pub use scenario::{Scenario, ScenarioError};

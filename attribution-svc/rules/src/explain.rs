@@ -3,7 +3,7 @@
 //! caller reads one beneficiary).
 
 use super::{
-    Beneficiary, Designation, Entity, RuleSet, TieBreak,
+    Beneficiary, Designation, Enrollment, Entity, RuleSet, TieBreak,
     plurality::{Assignment, Reason, StepKind},
 };
 
@@ -39,7 +39,10 @@ fn step_name(step: StepKind) -> &'static str {
     }
 }
 
-/// Renders the explanation of `a`. `name` prints an entity (`aco:..`, `tin:..`, `ccn:..`).
+/// Renders the explanation of `a`, one step per rule in the order they apply (42 CFR 425.400-
+/// 425.402): the rule set, eligibility, voluntary alignment, the plurality step that decided (or the
+/// pre-screen that stopped it) with its tie-break, then continuity. `name` prints an entity
+/// (`aco:..`, `tin:..`, `ccn:..`).
 pub fn explain(
     rules: &RuleSet,
     tie: TieBreak,
@@ -47,9 +50,32 @@ pub fn explain(
     a: &Assignment,
     name: impl Fn(Entity) -> String,
 ) -> Vec<Step> {
-    let mut out = Vec::new();
+    let mut out = vec![rule_set_step(rules, tie)];
+    let Some(e) = b.enrollment else {
+        out.push(no_record_step());
+        return out;
+    };
+    out.push(eligibility_step(&e, a));
+    if matches!(a.reason, Reason::Ineligible(_)) {
+        return out;
+    }
+    out.extend(voluntary_alignment_step(b, a, &name));
+    match a.step {
+        Some(StepKind::VoluntaryAlignment) => {}
+        Some(step) => {
+            out.push(plurality_step(rules, step, a, &name));
+            out.extend(tie_break_step(tie, a, &name));
+        }
+        None => out.extend(prescreen_step(a)),
+    }
+    out.extend(continuity_step(b, a, &name));
+    out
+}
+
+/// The rule set of the performance year and the run's tie-break policy.
+fn rule_set_step(rules: &RuleSet, tie: TieBreak) -> Step {
     let w = rules.window;
-    out.push(Step {
+    Step {
         rule: "attribution.rule_set",
         citation: "42 CFR 425.400(a), (c); 425.402",
         description: format!(
@@ -68,19 +94,24 @@ pub fn explain(
             ),
         ],
         output: rules.id(),
-    });
-    let Some(e) = b.enrollment else {
-        out.push(Step {
-            rule: "attribution.eligibility",
-            citation: "42 CFR 425.401(a)",
-            description: "No beneficiary record was received, so eligibility cannot be established"
-                .into(),
-            inputs: Vec::new(),
-            output: "not eligible".into(),
-        });
-        return out;
-    };
-    out.push(Step {
+    }
+}
+
+/// 425.401(a) without a beneficiary record: eligibility cannot be established.
+fn no_record_step() -> Step {
+    Step {
+        rule: "attribution.eligibility",
+        citation: "42 CFR 425.401(a)",
+        description: "No beneficiary record was received, so eligibility cannot be established"
+            .into(),
+        inputs: Vec::new(),
+        output: "not eligible".into(),
+    }
+}
+
+/// The 425.401(a) eligibility screens.
+fn eligibility_step(e: &Enrollment, a: &Assignment) -> Step {
+    Step {
         rule: "attribution.eligibility",
         citation: "42 CFR 425.401(a)",
         description: "Eligibility screens: a month of Part A and B, no Part A-only or B-only month, no group health plan month, not in another shared savings initiative, U.S. resident".into(),
@@ -102,147 +133,163 @@ pub fn explain(
             ),
             _ => "eligible".into(),
         },
-    });
-    if matches!(a.reason, Reason::Ineligible(_)) {
-        return out;
     }
-    if b.designation != Designation::None {
-        let designee = match b.designation {
-            Designation::Aco(i) => name(Entity::aco(i)),
-            Designation::Outside => "a clinician outside every ACO".into(),
-            Designation::Ambiguous => "a clinician in more than one ACO".into(),
-            Designation::None => String::new(),
-        };
-        let output = match (a.reason, a.designation_not_in_effect) {
-            (Reason::Designated, _) => format!("aligned to {designee}"),
-            (Reason::DesignatedOutside, Some(why)) => format!(
-                "not in effect: {}; the designee is outside every other ACO, so claims may assign only to {designee} (425.402(e)(2)(i)(D))",
-                why.describe()
-            ),
-            (Reason::DesignatedOutside, _) => {
-                "designated outside every ACO: no claims-based assignment".into()
-            }
-            (_, Some(why)) => format!("not in effect: {}", why.describe()),
-            _ => "not in effect".into(),
-        };
-        out.push(Step {
-            rule: "attribution.voluntary_alignment",
-            citation: "42 CFR 425.402(e)",
-            description: "A beneficiary-designated clinician takes precedence over claims".into(),
-            inputs: vec![("designated".into(), designee)],
-            output,
-        });
-    }
-    if let Some(step) = a.step.filter(|s| *s != StepKind::VoluntaryAlignment) {
-        let what = match step {
-            StepKind::Step1 if rules.methodology == super::Methodology::Py2016 => {
-                "allowed charges of primary care services by primary care physicians and NP/PA/CNS"
-            }
-            StepKind::Step1 => {
-                "allowed charges of primary care services by primary care physicians"
-            }
-            StepKind::Step2 if rules.methodology == super::Methodology::Py2016 => {
-                "no PCP or NP/PA/CNS service anywhere: allowed charges of primary care services by step-2 specialists"
-            }
-            StepKind::Step2 => {
-                "no PCP service anywhere: allowed charges of primary care services by all other ACO professionals"
-            }
-            StepKind::Step3 => {
-                "allowed charges of primary care services by PCPs, NP/PA/CNS and step-2 specialists over the 24-month expanded window"
-            }
-            StepKind::VoluntaryAlignment => "",
-        };
-        let output = match (a.reason, a.winner) {
-            (Reason::Tie, _) => "tie: not assigned".to_string(),
-            (Reason::DesignatedOutside, Some(w)) => format!(
-                "{} has the plurality, but the beneficiary designated a practitioner outside it: not assigned by claims (425.402(e)(2)(i)(D))",
-                name(w)
-            ),
-            (Reason::NotPlurality, Some(w)) => format!(
-                "{} has the plurality and is not an ACO that passed the pre-screen: not assigned",
-                name(w)
-            ),
-            (Reason::Assigned | Reason::AssignedByTieBreak, Some(w)) => {
-                format!("assigned to {}", name(w))
-            }
-            _ => "not assigned".into(),
-        };
-        out.push(Step {
-            rule: match step {
-                StepKind::Step1 => "attribution.step_1",
-                StepKind::Step2 => "attribution.step_2",
-                _ => "attribution.step_3",
-            },
-            citation: citation(step, rules),
-            description: format!(
-                "{}: {what}; the ACO must exceed each other ACO and each unaffiliated TIN or CCN",
-                step_name(step)
-            ),
-            inputs: a
-                .competing
-                .iter()
-                .map(|c| (name(c.entity), dollars(c.cents)))
-                .collect(),
-            output,
-        });
-        let top = a.competing.first().map(|c| c.cents);
-        let tied = a.competing.iter().filter(|c| Some(c.cents) == top).count();
-        if tied > 1 {
-            out.push(Step {
-                rule: "attribution.tie_break",
-                citation: "mssp-rules.md 2.4(6): CMS methodology specifications [R]",
-                description: match tie {
-                    TieBreak::MostRecentService => "Equal totals: the entity with the most recent primary care service wins; equal dates leave the beneficiary unassigned".into(),
-                    TieBreak::Unassigned => "Equal totals: not assigned (the run's tie-break policy)".into(),
-                },
-                inputs: a
-                    .competing
-                    .iter()
-                    .take(tied)
-                    .map(|c| {
-                        (
-                            name(c.entity),
-                            c.last.map(|d| d.to_string()).unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
-                output: match (a.reason, a.winner) {
-                    (Reason::AssignedByTieBreak, Some(w)) => name(w),
-                    _ => "unresolved".into(),
-                },
-            });
+}
+
+/// 425.402(e): a beneficiary-designated clinician, where there is one.
+fn voluntary_alignment_step(
+    b: &Beneficiary,
+    a: &Assignment,
+    name: &impl Fn(Entity) -> String,
+) -> Option<Step> {
+    let designee = match b.designation {
+        Designation::None => return None,
+        Designation::Aco(i) => name(Entity::aco(i)),
+        Designation::Outside => "a clinician outside every ACO".into(),
+        Designation::Ambiguous => "a clinician in more than one ACO".into(),
+    };
+    let output = match (a.reason, a.designation_not_in_effect) {
+        (Reason::Designated, _) => format!("aligned to {designee}"),
+        (Reason::DesignatedOutside, Some(why)) => format!(
+            "not in effect: {}; the designee is outside every other ACO, so claims may assign only to {designee} (425.402(e)(2)(i)(D))",
+            why.describe()
+        ),
+        (Reason::DesignatedOutside, _) => {
+            "designated outside every ACO: no claims-based assignment".into()
         }
-    } else if a.step.is_none() {
-        let why = match a.reason {
-            Reason::NoPrimaryCare => "no counted primary care service in the window",
-            Reason::NoAcoPhysicianService => {
-                "no primary care service from a physician who is an ACO professional (pre-screen)"
-            }
-            _ => "",
-        };
-        if !why.is_empty() {
-            out.push(Step {
-                rule: "attribution.prescreen",
-                citation: "42 CFR 425.402(a), (b)(1)",
-                description:
-                    "At least one primary care service with a physician who is an ACO professional"
-                        .into(),
-                inputs: Vec::new(),
-                output: format!("not assigned: {why}"),
-            });
+        (_, Some(why)) => format!("not in effect: {}", why.describe()),
+        _ => "not in effect".into(),
+    };
+    Some(Step {
+        rule: "attribution.voluntary_alignment",
+        citation: "42 CFR 425.402(e)",
+        description: "A beneficiary-designated clinician takes precedence over claims".into(),
+        inputs: vec![("designated".into(), designee)],
+        output,
+    })
+}
+
+/// The claims-based step (1, 2 or 3) that decided: the competing allowed charges and the winner.
+fn plurality_step(
+    rules: &RuleSet,
+    step: StepKind,
+    a: &Assignment,
+    name: &impl Fn(Entity) -> String,
+) -> Step {
+    let what = match step {
+        StepKind::Step1 if rules.methodology == super::Methodology::Py2016 => {
+            "allowed charges of primary care services by primary care physicians and NP/PA/CNS"
         }
+        StepKind::Step1 => "allowed charges of primary care services by primary care physicians",
+        StepKind::Step2 if rules.methodology == super::Methodology::Py2016 => {
+            "no PCP or NP/PA/CNS service anywhere: allowed charges of primary care services by step-2 specialists"
+        }
+        StepKind::Step2 => {
+            "no PCP service anywhere: allowed charges of primary care services by all other ACO professionals"
+        }
+        StepKind::Step3 => {
+            "allowed charges of primary care services by PCPs, NP/PA/CNS and step-2 specialists over the 24-month expanded window"
+        }
+        StepKind::VoluntaryAlignment => "",
+    };
+    let output = match (a.reason, a.winner) {
+        (Reason::Tie, _) => "tie: not assigned".to_string(),
+        (Reason::DesignatedOutside, Some(w)) => format!(
+            "{} has the plurality, but the beneficiary designated a practitioner outside it: not assigned by claims (425.402(e)(2)(i)(D))",
+            name(w)
+        ),
+        (Reason::NotPlurality, Some(w)) => format!(
+            "{} has the plurality and is not an ACO that passed the pre-screen: not assigned",
+            name(w)
+        ),
+        (Reason::Assigned | Reason::AssignedByTieBreak, Some(w)) => {
+            format!("assigned to {}", name(w))
+        }
+        _ => "not assigned".into(),
+    };
+    Step {
+        rule: match step {
+            StepKind::Step1 => "attribution.step_1",
+            StepKind::Step2 => "attribution.step_2",
+            _ => "attribution.step_3",
+        },
+        citation: citation(step, rules),
+        description: format!(
+            "{}: {what}; the ACO must exceed each other ACO and each unaffiliated TIN or CCN",
+            step_name(step)
+        ),
+        inputs: a
+            .competing
+            .iter()
+            .map(|c| (name(c.entity), dollars(c.cents)))
+            .collect(),
+        output,
     }
-    if let Some(aco) = a.aco {
-        out.push(Step {
-            rule: "attribution.continuity",
-            citation: "42 CFR 425.20 'continuously assigned beneficiary'",
-            description: "Continuously assigned: assigned to the ACO in the prior year, or a primary care service from its participants in the prior 12 months".into(),
-            inputs: vec![
-                ("prior_year_aco".into(), b.prior_aco.map(|p| name(Entity::aco(p))).unwrap_or_default()),
-                ("aco".into(), name(Entity::aco(aco))),
-            ],
-            output: if a.continuous { "continuously assigned" } else { "newly assigned" }.into(),
-        });
-    }
-    out
+}
+
+/// The tie-break, where more than one entity has the top total.
+fn tie_break_step(tie: TieBreak, a: &Assignment, name: &impl Fn(Entity) -> String) -> Option<Step> {
+    let top = a.competing.first().map(|c| c.cents);
+    let tied = a.competing.iter().filter(|c| Some(c.cents) == top).count();
+    (tied > 1).then(|| Step {
+        rule: "attribution.tie_break",
+        citation: "mssp-rules.md 2.4(6): CMS methodology specifications [R]",
+        description: match tie {
+            TieBreak::MostRecentService => "Equal totals: the entity with the most recent primary care service wins; equal dates leave the beneficiary unassigned".into(),
+            TieBreak::Unassigned => "Equal totals: not assigned (the run's tie-break policy)".into(),
+        },
+        inputs: a
+            .competing
+            .iter()
+            .take(tied)
+            .map(|c| {
+                (
+                    name(c.entity),
+                    c.last.map(|d| d.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        output: match (a.reason, a.winner) {
+            (Reason::AssignedByTieBreak, Some(w)) => name(w),
+            _ => "unresolved".into(),
+        },
+    })
+}
+
+/// The 425.402(a), (b)(1) pre-screen, where it (or the lack of any primary care) stopped assignment.
+fn prescreen_step(a: &Assignment) -> Option<Step> {
+    let why = match a.reason {
+        Reason::NoPrimaryCare => "no counted primary care service in the window",
+        Reason::NoAcoPhysicianService => {
+            "no primary care service from a physician who is an ACO professional (pre-screen)"
+        }
+        _ => return None,
+    };
+    Some(Step {
+        rule: "attribution.prescreen",
+        citation: "42 CFR 425.402(a), (b)(1)",
+        description:
+            "At least one primary care service with a physician who is an ACO professional".into(),
+        inputs: Vec::new(),
+        output: format!("not assigned: {why}"),
+    })
+}
+
+/// Continuity (425.20): whether an assigned beneficiary is continuously or newly assigned.
+fn continuity_step(
+    b: &Beneficiary,
+    a: &Assignment,
+    name: &impl Fn(Entity) -> String,
+) -> Option<Step> {
+    let aco = a.aco?;
+    Some(Step {
+        rule: "attribution.continuity",
+        citation: "42 CFR 425.20 'continuously assigned beneficiary'",
+        description: "Continuously assigned: assigned to the ACO in the prior year, or a primary care service from its participants in the prior 12 months".into(),
+        inputs: vec![
+            ("prior_year_aco".into(), b.prior_aco.map(|p| name(Entity::aco(p))).unwrap_or_default()),
+            ("aco".into(), name(Entity::aco(aco))),
+        ],
+        output: if a.continuous { "continuously assigned" } else { "newly assigned" }.into(),
+    })
 }

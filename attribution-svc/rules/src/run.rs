@@ -447,6 +447,114 @@ impl Run {
     }
 }
 
+/// A claim-line version of a [`LineBatch`], kept until every batch of the run is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchVersion<'a> {
+    /// Beneficiary id.
+    pub beneficiary_id: &'a str,
+    /// The claim line.
+    pub key: ClaimKey,
+    /// The version.
+    pub version: Version,
+    /// The line classified as its claim line's current version (entity in [`LineBatch::registry`]).
+    pub outcome: Result<Counted, Skip>,
+}
+
+/// One batch of claim lines classified and tallied on its own, for merging into its run later
+/// (the service stores one per upload message; finalize replays them through [`Run`]).
+///
+/// A line without a claim id is classified now ([`RuleSet::classify`]) and tallied per
+/// beneficiary and entity; a line with a claim id is one version of its claim line and is only
+/// classified, to be resolved against the other versions once every batch is in
+/// ([`crate::versions`]). TINs and CCNs the run's registry does not know get ids in the batch's own
+/// [`LineBatch::registry`].
+#[derive(Debug)]
+pub struct LineBatch<'a> {
+    rules: &'a RuleSet,
+    parent: &'a Registry,
+    /// The batch's registry: the run's, plus the TINs and CCNs it does not know.
+    pub registry: Registry,
+    /// Line counters.
+    pub stats: LineStats,
+    /// Claim-line versions, in the order received.
+    pub versions: Vec<BatchVersion<'a>>,
+    beneficiaries: HashMap<&'a str, u32>,
+    names: Vec<&'a str>,
+    tallies: HashMap<(u32, Entity), Tally>,
+}
+
+impl<'a> LineBatch<'a> {
+    /// An empty batch of a run with `rules` and registry `parent`.
+    pub fn new(rules: &'a RuleSet, parent: &'a Registry) -> Self {
+        Self {
+            rules,
+            parent,
+            registry: parent.local(),
+            stats: LineStats::default(),
+            versions: Vec::new(),
+            beneficiaries: HashMap::new(),
+            names: Vec::new(),
+            tallies: HashMap::new(),
+        }
+    }
+
+    /// Classifies one line and tallies it, or keeps it as a claim-line version.
+    pub fn add(&mut self, raw: &RawLine<'a>) {
+        let professional = raw.claim_type == ClaimType::Professional;
+        let mut line = encode(
+            &RawLine {
+                tin: "",
+                ccn: "",
+                ..*raw
+            },
+            &mut self.registry,
+        );
+        line.tin = professional.then(|| self.registry.tin_from(raw.tin, self.parent));
+        line.ccn = (!professional && !raw.ccn.is_empty())
+            .then(|| self.registry.ccn_from(raw.ccn, self.parent));
+        self.stats.lines += 1;
+        if line.claim.is_some() {
+            // A version of a claim line: resolved at finalize, once every batch is in.
+            self.versions.push(BatchVersion {
+                beneficiary_id: raw.beneficiary_id,
+                key: line.claim,
+                version: raw.version,
+                outcome: self.rules.classify(&line.as_current(), &self.registry),
+            });
+            return;
+        }
+        match self.rules.classify(&line, &self.registry) {
+            Ok(c) => {
+                self.stats.counted += 1;
+                let next = self.names.len() as u32;
+                let b = *self
+                    .beneficiaries
+                    .entry(raw.beneficiary_id)
+                    .or_insert_with(|| {
+                        self.names.push(raw.beneficiary_id);
+                        next
+                    });
+                self.tallies
+                    .entry((b, c.entity))
+                    .or_insert_with(|| Tally::new(c.entity))
+                    .add(&c);
+            }
+            Err(s) => self.stats.skipped[s.index()] += 1,
+        }
+    }
+
+    /// The partial tallies of the lines without a claim id: (beneficiary id, entity, tally), by
+    /// beneficiary in the order of their first counted line, then by entity.
+    pub fn tallies(&self) -> Vec<(&'a str, Entity, Tally)> {
+        let mut keyed: Vec<_> = self.tallies.iter().collect();
+        keyed.sort_unstable_by_key(|((b, e), _)| (*b, *e));
+        keyed
+            .into_iter()
+            .map(|((b, e), t)| (self.names[*b as usize], *e, *t))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@
 //! matters for the thirds of equal weights and for ratios); the service rounds per capita amounts
 //! and totals to cents at its edge ([`round_money`]).
 
+pub mod input;
 pub mod regional;
 pub mod risk;
 pub mod rules;
@@ -38,6 +39,11 @@ pub use update::{
 };
 
 pub use acorn_domain::EnrollmentType;
+
+pub use input::{
+    FACTOR, FRACTION, Group, Input, MAX_AMOUNT, MAX_FACTOR, MAX_PERSON_YEARS, MIN_FACTOR, Quantity,
+    Range, Series,
+};
 
 /// Every enrollment type, in the order of [`ByType`] arrays.
 pub const TYPES: [EnrollmentType; 4] = EnrollmentType::ALL;
@@ -129,40 +135,26 @@ pub struct Historical {
     pub per_capita: Decimal,
 }
 
-/// Largest amount accepted (dollars per capita, dollars of adjustment). With the bounds below, the
-/// largest possible total (per capita x risk ratios x factors x person-years, about 10^28, the
-/// 425.655 cap factor included) stays inside `Decimal`'s range, so no accepted input can make the
-/// exact arithmetic overflow: every other step is bounded by these checks, and the update's totals
-/// are computed with checked arithmetic besides ([`BenchmarkError::Unrepresentable`]). The property
-/// tests draw every field from its accepted ends and from the whole range of `Decimal`.
-pub const MAX_AMOUNT: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
-/// Largest person-years of one enrollment type.
-pub const MAX_PERSON_YEARS: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
-/// Smallest risk score or growth factor.
-pub const MIN_FACTOR: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
-/// Largest risk score or growth factor.
-pub const MAX_FACTOR: Decimal = Decimal::from_parts(100, 0, 0, false, 0);
-
-/// Why a benchmark cannot be computed. `field` paths name the input field in the contract's
-/// terms, with the enrollment type in brackets, e.g. `benchmark_years[2][ESRD].risk_score`.
+/// Why a benchmark cannot be computed. Each error names the [`Input`] it is about in domain terms
+/// (which benchmark year, enrollment type and quantity); a service maps it to its contract's field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BenchmarkError {
     /// No rule set applies.
     #[error(transparent)]
     RuleSet(#[from] SelectError),
     /// A value is out of its range.
-    #[error("{field} {reason}")]
+    #[error("{input} {reason}")]
     Invalid {
-        /// The field.
-        field: String,
+        /// The input.
+        input: Input,
         /// Why.
         reason: &'static str,
     },
     /// The rule set needs an input that was not given.
-    #[error("{field} is required by rule set {rule_set}")]
+    #[error("{input} is required by rule set {rule_set}")]
     Missing {
-        /// The field.
-        field: &'static str,
+        /// The input.
+        input: Input,
         /// The rule set.
         rule_set: &'static str,
     },
@@ -173,11 +165,11 @@ pub enum BenchmarkError {
     #[error("performance-year person-years are zero for every enrollment type")]
     NoPerformanceYearPersonYears,
     /// The result is too large for `Decimal` (about 7.9 x 10^28): only extreme combinations of
-    /// accepted values reach it; `field` is the input whose size makes it so.
-    #[error("{field}: the updated benchmark total would exceed the largest representable amount")]
+    /// accepted values reach it; `input` is the input whose size makes it so.
+    #[error("{input}: the updated benchmark total would exceed the largest representable amount")]
     Unrepresentable {
-        /// The field.
-        field: &'static str,
+        /// The input.
+        input: Input,
     },
     /// The performance year is not after BY3.
     #[error("performance year {performance_year} is not after BY3 ({by3})")]
@@ -257,162 +249,83 @@ pub(crate) fn benchmark_weights(
     std::array::from_fn(|i| historical.types[i].per_capita.max(Decimal::ZERO) * person_years[i])
 }
 
-pub(crate) fn invalid(field: String, reason: &'static str) -> BenchmarkError {
-    BenchmarkError::Invalid { field, reason }
+fn invalid(input: Input, reason: &'static str) -> BenchmarkError {
+    BenchmarkError::Invalid { input, reason }
 }
 
-/// Checks `value` against `(lo, hi)`; `lo_inclusive` says whether `lo` itself is accepted.
-pub(crate) fn check_range(
-    field: impl FnOnce() -> String,
-    value: Decimal,
-    lo: Decimal,
-    lo_inclusive: bool,
-    hi: Decimal,
-    reason: &'static str,
-) -> Result<(), BenchmarkError> {
-    let above_lo = if lo_inclusive {
-        value >= lo
-    } else {
-        value > lo
-    };
-    if above_lo && value <= hi {
-        Ok(())
-    } else {
-        Err(invalid(field(), reason))
+/// Checks `value` against the range of `input` ([`Input::range`]).
+pub(crate) fn check(input: Input, value: Decimal) -> Result<(), BenchmarkError> {
+    match input.range() {
+        Some(range) if !range.contains(value) => Err(invalid(input, range.reason)),
+        _ => Ok(()),
     }
 }
 
-/// Checks every value of `values`: amounts (`factor = false`) in [0, `hi`], factors in
-/// [`MIN_FACTOR`, `hi`].
-pub(crate) fn check_factors(
-    name: &str,
-    values: &ByType<Decimal>,
-    factor: bool,
-    hi: Decimal,
-    reason: &'static str,
-) -> Result<(), BenchmarkError> {
-    let lo = if factor { MIN_FACTOR } else { Decimal::ZERO };
+/// Checks every enrollment type's value of `series`.
+pub(crate) fn check_series(series: Series, values: &ByType<Decimal>) -> Result<(), BenchmarkError> {
     for t in TYPES {
-        check_range(
-            || format!("{name}[{}]", t.name()),
-            values[t.index()],
-            lo,
-            true,
-            hi,
-            reason,
-        )?;
+        let input = Input::Series {
+            series,
+            enrollment_type: Some(t),
+        };
+        check(input, values[t.index()])?;
     }
     Ok(())
 }
-
-pub(crate) const FACTOR: &str = "must be between 0.01 and 100";
-const AMOUNT: &str = "must be between 0 and 100,000,000";
 
 /// Checks every range [`historical_with`] relies on (no input can make the engine panic).
 fn check_historical(rules: &RuleSet, input: &HistoricalInput) -> Result<(), BenchmarkError> {
     let [y1, y2, y3] = input.years;
     if y2 != y1.saturating_add(1) || y3 != y2.saturating_add(1) || !(1900..=9999).contains(&y1) {
         return Err(invalid(
-            "benchmark_years".into(),
+            Input::BenchmarkYears,
             "must be three consecutive calendar years in the order BY1, BY2, BY3",
         ));
     }
-    for (k, year) in input.experience.iter().enumerate() {
-        for t in TYPES {
-            let e = &year[t.index()];
-            let f = |what: &str| format!("benchmark_years[{k}][{}].{what}", t.name());
-            check_range(
-                || f("person_years"),
-                e.person_years,
-                Decimal::ZERO,
-                true,
-                MAX_PERSON_YEARS,
-                "must be between 0 and 100,000,000",
-            )?;
-            check_range(
-                || f("per_capita_expenditures"),
-                e.per_capita,
-                Decimal::ZERO,
-                true,
-                MAX_AMOUNT,
-                AMOUNT,
-            )?;
-            check_range(
-                || f("risk_score"),
-                e.risk_score,
-                MIN_FACTOR,
-                true,
-                MAX_FACTOR,
-                FACTOR,
-            )?;
+    for (year, experience) in input.experience.iter().enumerate() {
+        for enrollment_type in TYPES {
+            let e = &experience[enrollment_type.index()];
+            for (quantity, value) in [
+                (Quantity::PersonYears, e.person_years),
+                (Quantity::PerCapitaExpenditures, e.per_capita),
+                (Quantity::RiskScore, e.risk_score),
+            ] {
+                let input = Input::Experience {
+                    year,
+                    enrollment_type,
+                    quantity,
+                };
+                check(input, value)?;
+            }
         }
     }
     if let Some([t1, t2]) = &input.national_trend {
-        check_factors("trend_by1_to_by3", t1, true, MAX_FACTOR, FACTOR)?;
-        check_factors("trend_by2_to_by3", t2, true, MAX_FACTOR, FACTOR)?;
+        check_series(Series::NationalTrend { from: 0 }, t1)?;
+        check_series(Series::NationalTrend { from: 1 }, t2)?;
     }
     if let Some(r) = &input.regional {
-        check_factors(
-            "regional.regional_per_capita",
-            &r.regional_per_capita,
-            false,
-            MAX_AMOUNT,
-            AMOUNT,
-        )?;
+        check_series(Series::RegionalPerCapita, &r.regional_per_capita)?;
         if let Some(n) = &r.national_per_capita {
-            check_factors("regional.national_per_capita", n, false, MAX_AMOUNT, AMOUNT)?;
+            check_series(Series::NationalPerCapita, n)?;
         }
         if let Some([t1, t2]) = &r.regional_trend {
-            check_factors(
-                "regional.regional_trend_by1_to_by3",
-                t1,
-                true,
-                MAX_FACTOR,
-                FACTOR,
-            )?;
-            check_factors(
-                "regional.regional_trend_by2_to_by3",
-                t2,
-                true,
-                MAX_FACTOR,
-                FACTOR,
-            )?;
+            check_series(Series::RegionalTrend { from: 0 }, t1)?;
+            check_series(Series::RegionalTrend { from: 1 }, t2)?;
         }
-        for (name, v) in [
-            ("regional.national_weight", r.national_weight),
-            ("regional.dual_eligible_share", r.dual_eligible_share),
+        for (input, v) in [
+            (Input::NationalWeight, r.national_weight),
+            (Input::DualEligibleShare, r.dual_eligible_share),
         ] {
             if let Some(v) = v {
-                check_range(
-                    || name.into(),
-                    v,
-                    Decimal::ZERO,
-                    true,
-                    Decimal::ONE,
-                    "must be a fraction between 0 and 1",
-                )?;
+                check(input, v)?;
             }
         }
     }
     if let Some(p) = &input.prior_savings {
-        for (i, s) in p.per_capita_savings.iter().enumerate() {
-            check_range(
-                || format!("prior_savings.per_capita_savings[{i}]"),
-                *s,
-                -MAX_AMOUNT,
-                true,
-                MAX_AMOUNT,
-                "must be between -100,000,000 and 100,000,000",
-            )?;
+        for (year, s) in p.per_capita_savings.iter().enumerate() {
+            check(Input::PriorSavings { year }, *s)?;
         }
-        check_range(
-            || "prior_savings.proration_factor".into(),
-            p.proration_factor,
-            MIN_FACTOR,
-            true,
-            MAX_FACTOR,
-            FACTOR,
-        )?;
+        check(Input::ProrationFactor, p.proration_factor)?;
     }
     check_rules(rules)
 }
@@ -422,16 +335,12 @@ fn check_historical(rules: &RuleSet, input: &HistoricalInput) -> Result<(), Benc
 /// a positive sum, every share, cap, weight and margin a fraction in [0, 1], at least one pair of
 /// regional weights.
 pub(crate) fn check_rules(rules: &RuleSet) -> Result<(), BenchmarkError> {
-    const FRACTION: &str = "must be a fraction between 0 and 1";
-    let fraction = |field: &str, v: Decimal| {
-        check_range(
-            || field.into(),
-            v,
-            Decimal::ZERO,
-            true,
-            Decimal::ONE,
-            FRACTION,
-        )
+    let fraction = |name: &'static str, v: Decimal| {
+        if FRACTION.contains(v) {
+            Ok(())
+        } else {
+            Err(invalid(Input::RuleSet(name), FRACTION.reason))
+        }
     };
     if rules
         .weights
@@ -440,43 +349,43 @@ pub(crate) fn check_rules(rules: &RuleSet) -> Result<(), BenchmarkError> {
         || rules.weights.iter().all(|w| w.is_zero())
     {
         return Err(invalid(
-            "rule_set.weights".into(),
+            Input::RuleSet("weights"),
             "must each be between 0 and 100, not all zero",
         ));
     }
     if let Some(r) = &rules.regional {
         if r.weights.is_empty() {
             return Err(invalid(
-                "rule_set.regional.weights".into(),
+                Input::RuleSet("regional.weights"),
                 "must have at least one pair",
             ));
         }
         for (lower, higher) in r.weights {
-            fraction("rule_set.regional.weights", *lower)?;
-            fraction("rule_set.regional.weights", *higher)?;
+            fraction("regional.weights", *lower)?;
+            fraction("regional.weights", *higher)?;
         }
         if let Some(c) = r.positive_cap {
-            fraction("rule_set.regional.positive_cap", c)?;
+            fraction("regional.positive_cap", c)?;
         }
         if let Some(c) = r.negative_cap {
-            fraction("rule_set.regional.negative_cap", c)?;
+            fraction("regional.negative_cap", c)?;
         }
     }
     if let rules::PriorSavingsRule::Adjustment { share, cap } = rules.prior_savings {
-        fraction("rule_set.prior_savings.share", share)?;
-        fraction("rule_set.prior_savings.cap", cap)?;
+        fraction("prior_savings.share", share)?;
+        fraction("prior_savings.cap", cap)?;
     }
     if let rules::UpdateRule::ThreeWay { acpt_weight } = rules.update {
-        fraction("rule_set.update.acpt_weight", acpt_weight)?;
+        fraction("update.acpt_weight", acpt_weight)?;
     }
     match rules.risk {
-        rules::PyRiskRule::Capped { cap } => fraction("rule_set.risk.cap", cap)?,
-        rules::PyRiskRule::DemographicCap { margin } => fraction("rule_set.risk.margin", margin)?,
+        rules::PyRiskRule::Capped { cap } => fraction("risk.cap", cap)?,
+        rules::PyRiskRule::DemographicCap { margin } => fraction("risk.margin", margin)?,
         rules::PyRiskRule::NewlyContinuous => {}
     }
     if let Some(c) = &rules.regional_risk_cap {
         // The cap divides the regional HCC growth: with a margin >= 0 it is at least 0.01.
-        fraction("rule_set.regional_risk_cap.margin", c.margin)?;
+        fraction("regional_risk_cap.margin", c.margin)?;
     }
     Ok(())
 }

@@ -23,8 +23,8 @@ use rust_decimal::Decimal;
 
 use super::rules::{PriorSavingsRule, RegionalRule, RuleSet};
 use super::{
-    BenchmarkError, ByType, HistoricalInput, PriorSavingsInput, RegionalInput, Step, TYPES, Trace,
-    show, step_by_type, weighted_mean,
+    BenchmarkError, ByType, HistoricalInput, Input, PriorSavingsInput, RegionalInput, Series, Step,
+    TYPES, Trace, show, step_by_type, weighted_mean,
 };
 
 /// The adjustments of each enrollment type, dollars per capita.
@@ -49,7 +49,7 @@ pub fn adjustments(
         None => None,
         Some(rule) => {
             let regional = input.regional.as_ref().ok_or(BenchmarkError::Missing {
-                field: "regional",
+                input: Input::Regional,
                 rule_set: rules.id,
             })?;
             out.regional = regional_adjustment(rules, rule, input, regional, unadjusted, trace)?;
@@ -95,7 +95,10 @@ pub fn adjustments(
                     .as_ref()
                     .and_then(|r| r.national_per_capita)
                     .ok_or(BenchmarkError::Missing {
-                        field: "regional.national_per_capita",
+                        input: Input::Series {
+                            series: Series::NationalPerCapita,
+                            enrollment_type: None,
+                        },
                         rule_set: rules.id,
                     })?;
                 let (average, prorated) = average_savings(p);
@@ -208,7 +211,10 @@ fn regional_adjustment(
         let national = regional
             .national_per_capita
             .ok_or(BenchmarkError::Missing {
-                field: "regional.national_per_capita",
+                input: Input::Series {
+                    series: Series::NationalPerCapita,
+                    enrollment_type: None,
+                },
                 rule_set: rules.id,
             })?;
         for t in TYPES {
@@ -243,7 +249,7 @@ fn regional_adjustment(
         let dual = regional
             .dual_eligible_share
             .ok_or(BenchmarkError::Missing {
-                field: "regional.dual_eligible_share",
+                input: Input::DualEligibleShare,
                 rule_set: rules.id,
             })?;
         let weights: ByType<Decimal> =

@@ -18,7 +18,10 @@ use rust_decimal::Decimal;
 
 use super::rules::{PyRiskRule, RegionalRiskCapRule, RuleSet};
 use super::update::{PerformanceYearInput, RegionalRiskInput};
-use super::{BenchmarkError, ByType, Historical, HistoricalInput, TYPES, Trace, step_by_type};
+use super::{
+    BenchmarkError, ByType, EnrollmentType, Group, Historical, HistoricalInput, Input, Quantity,
+    TYPES, Trace, step_by_type,
+};
 
 /// Risk ratio of a benchmark year to BY3: BY3 score / that year's score (both > 0).
 pub fn to_by3(by3_score: Decimal, year_score: Decimal) -> Decimal {
@@ -34,9 +37,16 @@ pub fn performance_year_ratios(
     trace: &mut impl Trace,
 ) -> Result<ByType<Decimal>, BenchmarkError> {
     let by3_hcc: ByType<Decimal> = input.experience[2].map(|e| e.risk_score);
-    let missing = |field| BenchmarkError::Missing {
-        field,
+    let missing = |input| BenchmarkError::Missing {
+        input,
         rule_set: rules.id,
+    };
+    let score = |enrollment_type, quantity| {
+        missing(Input::PerformanceYearType {
+            enrollment_type,
+            group: None,
+            quantity,
+        })
     };
     match rules.risk {
         PyRiskRule::NewlyContinuous => {
@@ -46,14 +56,21 @@ pub fn performance_year_ratios(
             for t in TYPES {
                 let i = t.index();
                 let p = &py.types[i];
-                let (Some(n), Some(c)) = (p.newly_assigned, p.continuously_assigned) else {
-                    return Err(missing(
-                        "performance_year.enrollment_types[].newly_assigned and continuously_assigned",
-                    ));
+                let group = |group| {
+                    missing(Input::AssignmentGroup {
+                        enrollment_type: t,
+                        group,
+                    })
                 };
-                let by3_demo = p.by3_demographic_risk_score.ok_or_else(|| {
-                    missing("performance_year.enrollment_types[].by3_demographic_risk_score")
-                })?;
+                let n = p
+                    .newly_assigned
+                    .ok_or_else(|| group(Group::NewlyAssigned))?;
+                let c = p
+                    .continuously_assigned
+                    .ok_or_else(|| group(Group::ContinuouslyAssigned))?;
+                let by3_demo = p
+                    .by3_demographic_risk_score
+                    .ok_or_else(|| score(t, Quantity::By3DemographicRiskScore))?;
                 newly[i] = n.risk_score / by3_hcc[i];
                 let demographic = c.demographic_risk_score / by3_demo;
                 let hcc = c.risk_score / by3_hcc[i];
@@ -77,8 +94,7 @@ pub fn performance_year_ratios(
             Ok(ratios)
         }
         PyRiskRule::Capped { cap } => {
-            let hcc = py_hcc_ratios(py, &by3_hcc)
-                .ok_or_else(|| missing("performance_year.enrollment_types[].risk_score"))?;
+            let hcc = py_hcc_ratios(py, &by3_hcc).map_err(|t| score(t, Quantity::RiskScore))?;
             let ceiling = Decimal::ONE + cap;
             let ratios = hcc.map(|r| r.min(ceiling));
             trace.step(|| {
@@ -97,18 +113,16 @@ pub fn performance_year_ratios(
             Ok(ratios)
         }
         PyRiskRule::DemographicCap { margin } => {
-            let hcc = py_hcc_ratios(py, &by3_hcc)
-                .ok_or_else(|| missing("performance_year.enrollment_types[].risk_score"))?;
+            let hcc = py_hcc_ratios(py, &by3_hcc).map_err(|t| score(t, Quantity::RiskScore))?;
             let mut demo = [Decimal::ONE; 4];
             for t in TYPES {
                 let p = &py.types[t.index()];
-                let (Some(now), Some(then)) =
-                    (p.demographic_risk_score, p.by3_demographic_risk_score)
-                else {
-                    return Err(missing(
-                        "performance_year.enrollment_types[].demographic_risk_score and by3_demographic_risk_score",
-                    ));
-                };
+                let now = p
+                    .demographic_risk_score
+                    .ok_or_else(|| score(t, Quantity::DemographicRiskScore))?;
+                let then = p
+                    .by3_demographic_risk_score
+                    .ok_or_else(|| score(t, Quantity::By3DemographicRiskScore))?;
                 demo[t.index()] = now / then;
             }
             // Weights: historical benchmark (as adjusted under 425.652(a)(8)) x PY person-years.
@@ -147,12 +161,16 @@ pub fn performance_year_ratios(
     }
 }
 
-fn py_hcc_ratios(py: &PerformanceYearInput, by3_hcc: &ByType<Decimal>) -> Option<ByType<Decimal>> {
+/// Performance-year / BY3 CMS-HCC ratios; the first enrollment type without a score is the error.
+fn py_hcc_ratios(
+    py: &PerformanceYearInput,
+    by3_hcc: &ByType<Decimal>,
+) -> Result<ByType<Decimal>, EnrollmentType> {
     let mut out = [Decimal::ONE; 4];
     for t in TYPES {
-        out[t.index()] = py.types[t.index()].risk_score? / by3_hcc[t.index()];
+        out[t.index()] = py.types[t.index()].risk_score.ok_or(t)? / by3_hcc[t.index()];
     }
-    Some(out)
+    Ok(out)
 }
 
 /// The 425.655 regional risk score growth cap adjustment factors by enrollment type (see

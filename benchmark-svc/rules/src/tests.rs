@@ -481,7 +481,7 @@ fn from_2024_regional_risk_score_growth_cap() {
     assert_eq!(
         regional_risk_update(None),
         Err(BenchmarkError::Missing {
-            field: "performance_year.regional_risk",
+            input: Input::RegionalRisk,
             rule_set: "mssp-2024-first"
         })
     );
@@ -496,14 +496,26 @@ fn from_2024_regional_risk_score_growth_cap() {
     with_region.regional = Some(regional(FLAT, NATIONAL));
     assert!(matches!(
         historical_with(&rules, &with_region, &mut NoTrace),
-        Err(BenchmarkError::Invalid { field, .. }) if field == "rule_set.regional_risk_cap.margin"
+        Err(BenchmarkError::Invalid {
+            input: Input::RuleSet("regional_risk_cap.margin"),
+            ..
+        })
     ));
     let bad = regional_risk_update(Some(RegionalRiskInput {
         market_share: [dec!(1.5); 4],
         ..growth
     }));
     assert!(
-        matches!(&bad, Err(BenchmarkError::Invalid { field, .. }) if field == "performance_year.regional_risk.market_share[ESRD]"),
+        matches!(
+            &bad,
+            Err(BenchmarkError::Invalid {
+                input: Input::Series {
+                    series: Series::MarketShare,
+                    enrollment_type: Some(EnrollmentType::Esrd)
+                },
+                ..
+            })
+        ),
         "{bad:?}"
     );
 }
@@ -553,33 +565,60 @@ fn truncation_changes_the_benchmark() {
 #[test]
 fn bad_input_names_the_field() {
     let field = |input: &HistoricalInput| match historical(input, &mut NoTrace) {
-        Err(BenchmarkError::Invalid { field, .. }) => field,
+        Err(BenchmarkError::Invalid { input, .. }) => input,
         other => panic!("expected Invalid, got {other:?}"),
     };
     let mut i = first_agreement();
     i.years = [2011, 2013, 2012];
-    assert_eq!(field(&i), "benchmark_years");
+    assert_eq!(field(&i), Input::BenchmarkYears);
     let mut i = first_agreement();
     i.experience[1][2].person_years = dec!(-1);
-    assert_eq!(field(&i), "benchmark_years[1][AGED_DUAL].person_years");
+    assert_eq!(
+        field(&i),
+        Input::Experience {
+            year: 1,
+            enrollment_type: EnrollmentType::AgedDual,
+            quantity: Quantity::PersonYears
+        }
+    );
     let mut i = first_agreement();
     i.experience[0][0].per_capita = dec!(-0.01);
     assert_eq!(
         field(&i),
-        "benchmark_years[0][ESRD].per_capita_expenditures"
+        Input::Experience {
+            year: 0,
+            enrollment_type: EnrollmentType::Esrd,
+            quantity: Quantity::PerCapitaExpenditures
+        }
     );
     let mut i = first_agreement();
     i.experience[2][3].risk_score = Decimal::ZERO;
-    assert_eq!(field(&i), "benchmark_years[2][AGED_NON_DUAL].risk_score");
+    assert_eq!(
+        field(&i),
+        Input::Experience {
+            year: 2,
+            enrollment_type: EnrollmentType::AgedNonDual,
+            quantity: Quantity::RiskScore
+        }
+    );
     let mut i = first_agreement();
     i.national_trend.as_mut().expect("trend")[0][1] = Decimal::MAX;
-    assert_eq!(field(&i), "trend_by1_to_by3[DISABLED]");
+    assert_eq!(
+        field(&i),
+        Input::Series {
+            series: Series::NationalTrend { from: 0 },
+            enrollment_type: Some(EnrollmentType::Disabled)
+        }
+    );
 
     let mut i = flat(Date::new(2020, 1, 1), 1);
     assert_eq!(
         historical(&i, &mut NoTrace),
         Err(BenchmarkError::Missing {
-            field: "regional.regional_trend_by1_to_by3",
+            input: Input::Series {
+                series: Series::RegionalTrend { from: 0 },
+                enrollment_type: None
+            },
             rule_set: "mssp-2019-first"
         })
     );
@@ -590,7 +629,10 @@ fn bad_input_names_the_field() {
     assert_eq!(
         historical(&i, &mut NoTrace),
         Err(BenchmarkError::Missing {
-            field: "regional.national_per_capita",
+            input: Input::Series {
+                series: Series::NationalPerCapita,
+                enrollment_type: None
+            },
             rule_set: "mssp-2019-first"
         })
     );

@@ -24,8 +24,8 @@ use rust_decimal::Decimal;
 
 use super::rules::{RuleSet, TrendRule, UpdateRule};
 use super::{
-    BenchmarkError, ByType, Historical, HistoricalInput, MAX_AMOUNT, MAX_FACTOR, MAX_PERSON_YEARS,
-    MIN_FACTOR, Step, TYPES, Trace, check_factors, check_range, risk, show, step_by_type,
+    BenchmarkError, ByType, Group, Historical, HistoricalInput, Input, Quantity, Series, Step,
+    TYPES, Trace, check, check_series, risk, show, step_by_type,
 };
 
 /// Scores of a group of beneficiaries in the performance year.
@@ -137,16 +137,16 @@ pub fn trend_factors(
     input: &HistoricalInput,
     trace: &mut impl Trace,
 ) -> Result<[ByType<Decimal>; 2], BenchmarkError> {
-    let missing = |field| BenchmarkError::Missing {
-        field,
-        rule_set: rules.id,
+    let national = || {
+        input
+            .national_trend
+            .ok_or(missing(rules, series(Series::NationalTrend { from: 0 })))
     };
-    let national = || input.national_trend.ok_or(missing("trend_by1_to_by3"));
     let regional = || {
         input
             .regional
             .and_then(|r| r.regional_trend)
-            .ok_or(missing("regional.regional_trend_by1_to_by3"))
+            .ok_or(missing(rules, series(Series::RegionalTrend { from: 0 })))
     };
     let (factors, how) = match rules.trend {
         TrendRule::National => (national()?, "national".to_string()),
@@ -156,7 +156,7 @@ pub fn trend_factors(
             let w = input
                 .regional
                 .and_then(|r| r.national_weight)
-                .ok_or(missing("regional.national_weight"))?;
+                .ok_or(missing(rules, Input::NationalWeight))?;
             (
                 [blend(w, &n[0], &r[0]), blend(w, &n[1], &r[1])],
                 format!(
@@ -179,8 +179,6 @@ pub fn trend_factors(
     Ok(factors)
 }
 
-const SCORE: &str = super::FACTOR;
-
 fn check_performance_year(
     input: &HistoricalInput,
     py: &PerformanceYearInput,
@@ -192,122 +190,62 @@ fn check_performance_year(
             by3,
         });
     }
-    for t in TYPES {
-        let p = &py.types[t.index()];
-        let f = |what: &str| format!("performance_year.enrollment_types[{}].{what}", t.name());
-        check_range(
-            || f("person_years"),
-            p.person_years,
-            Decimal::ZERO,
-            true,
-            MAX_PERSON_YEARS,
-            "must be between 0 and 100,000,000",
-        )?;
-        for (name, v) in [
-            ("risk_score", p.risk_score),
-            ("demographic_risk_score", p.demographic_risk_score),
-            ("by3_demographic_risk_score", p.by3_demographic_risk_score),
+    for enrollment_type in TYPES {
+        let p = &py.types[enrollment_type.index()];
+        let quantity = |group, quantity| Input::PerformanceYearType {
+            enrollment_type,
+            group,
+            quantity,
+        };
+        check(quantity(None, Quantity::PersonYears), p.person_years)?;
+        for (q, v) in [
+            (Quantity::RiskScore, p.risk_score),
+            (Quantity::DemographicRiskScore, p.demographic_risk_score),
+            (
+                Quantity::By3DemographicRiskScore,
+                p.by3_demographic_risk_score,
+            ),
         ] {
             if let Some(v) = v {
-                check_range(|| f(name), v, MIN_FACTOR, true, MAX_FACTOR, SCORE)?;
+                check(quantity(None, q), v)?;
             }
         }
-        for (name, g) in [
-            ("newly_assigned", p.newly_assigned),
-            ("continuously_assigned", p.continuously_assigned),
+        for (group, g) in [
+            (Group::NewlyAssigned, p.newly_assigned),
+            (Group::ContinuouslyAssigned, p.continuously_assigned),
         ] {
             if let Some(g) = g {
-                check_range(
-                    || f(&format!("{name}.person_years")),
-                    g.person_years,
-                    Decimal::ZERO,
-                    true,
-                    MAX_PERSON_YEARS,
-                    "must be between 0 and 100,000,000",
-                )?;
-                check_range(
-                    || f(&format!("{name}.risk_score")),
-                    g.risk_score,
-                    MIN_FACTOR,
-                    true,
-                    MAX_FACTOR,
-                    SCORE,
-                )?;
-                check_range(
-                    || f(&format!("{name}.demographic_risk_score")),
-                    g.demographic_risk_score,
-                    MIN_FACTOR,
-                    true,
-                    MAX_FACTOR,
-                    SCORE,
-                )?;
+                for (q, v) in [
+                    (Quantity::PersonYears, g.person_years),
+                    (Quantity::RiskScore, g.risk_score),
+                    (Quantity::DemographicRiskScore, g.demographic_risk_score),
+                ] {
+                    check(quantity(Some(group), q), v)?;
+                }
             }
         }
     }
     if let Some(r) = &py.regional_risk {
-        check_factors(
-            "performance_year.regional_risk.hcc_growth",
-            &r.hcc_growth,
-            true,
-            MAX_FACTOR,
-            SCORE,
-        )?;
-        check_factors(
-            "performance_year.regional_risk.demographic_growth",
-            &r.demographic_growth,
-            true,
-            MAX_FACTOR,
-            SCORE,
-        )?;
-        check_factors(
-            "performance_year.regional_risk.market_share",
-            &r.market_share,
-            false,
-            Decimal::ONE,
-            "must be a fraction between 0 and 1",
-        )?;
+        check_series(Series::RegionalHccGrowth, &r.hcc_growth)?;
+        check_series(Series::RegionalDemographicGrowth, &r.demographic_growth)?;
+        check_series(Series::MarketShare, &r.market_share)?;
     }
-    for (name, v) in [
-        ("performance_year.national_growth", py.national_growth),
-        ("performance_year.regional_growth", py.regional_growth),
+    for (series, v) in [
+        (Series::NationalGrowth, py.national_growth),
+        (Series::RegionalGrowth, py.regional_growth),
+        (Series::NationalFlatUpdate, py.national_flat_update),
+        (Series::Acpt, py.acpt),
     ] {
         if let Some(v) = &v {
-            check_factors(name, v, true, MAX_FACTOR, SCORE)?;
+            check_series(series, v)?;
         }
     }
-    for (name, v) in [
-        (
-            "performance_year.national_flat_update",
-            py.national_flat_update,
-        ),
-        ("performance_year.acpt", py.acpt),
-    ] {
-        if let Some(v) = &v {
-            for t in TYPES {
-                check_range(
-                    || format!("{name}[{}]", t.name()),
-                    v[t.index()],
-                    -MAX_AMOUNT,
-                    true,
-                    MAX_AMOUNT,
-                    "must be between -100,000,000 and 100,000,000",
-                )?;
-            }
-        }
-    }
-    for (name, v) in [
-        ("performance_year.acpt_weight", py.acpt_weight),
-        ("performance_year.national_weight", py.national_weight),
+    for (input, v) in [
+        (Input::AcptWeight, py.acpt_weight),
+        (Input::PerformanceYearNationalWeight, py.national_weight),
     ] {
         if let Some(v) = v {
-            check_range(
-                || name.into(),
-                v,
-                Decimal::ZERO,
-                true,
-                Decimal::ONE,
-                "must be a fraction between 0 and 1",
-            )?;
+            check(input, v)?;
         }
     }
     Ok(())
@@ -329,7 +267,7 @@ fn checked_total(
             u.checked_mul(*p).and_then(|x| sum.checked_add(x))
         })
         .ok_or(BenchmarkError::Unrepresentable {
-            field: "performance_year.enrollment_types",
+            input: Input::PerformanceYearTypes,
         })
 }
 
@@ -344,7 +282,9 @@ pub fn update(
     update_with(&rules, input, historical, py, trace)
 }
 
-/// Updates a historical benchmark (computed by [`super::historical_with`] with the same `rules`).
+/// Updates a historical benchmark (computed by [`super::historical_with`] with the same `rules`):
+/// the performance-year risk ratio, the 425.655 regional risk score growth cap (from 2024), the
+/// update of the rule set, then the total and per capita weighted by performance-year person-years.
 pub fn update_with(
     rules: &RuleSet,
     input: &HistoricalInput,
@@ -360,36 +300,114 @@ pub fn update_with(
         return Err(BenchmarkError::NoPerformanceYearPersonYears);
     }
     let ratios = risk::performance_year_ratios(rules, input, historical, py, trace)?;
-    let hb: ByType<Decimal> = historical.types.map(|t| t.per_capita);
-    let missing = |field| BenchmarkError::Missing {
-        field,
+    let cap_factors = regional_risk_cap_factors(rules, historical, py, trace)?;
+    let g = Growth {
+        rules,
+        input,
+        py,
+        historical: historical.types.map(|t| t.per_capita),
+        ratios,
+        cap_factors,
+        person_years,
+    };
+    let (updated, two_way_total) = updated_per_capita(&g, trace)?;
+    let (total, per_capita) = updated_total(&updated, &person_years, py_total, trace)?;
+    Ok(Updated {
+        performance_year: py.performance_year,
+        types: std::array::from_fn(|i| UpdatedType {
+            risk_ratio: ratios[i],
+            per_capita: updated[i],
+            person_years: person_years[i],
+            regional_risk_cap_factor: cap_factors[i],
+        }),
+        per_capita,
+        total,
+        two_way_total,
+        person_years: py_total,
+    })
+}
+
+fn missing(rules: &RuleSet, input: Input) -> BenchmarkError {
+    BenchmarkError::Missing {
+        input,
         rule_set: rules.id,
+    }
+}
+
+fn series(series: Series) -> Input {
+    Input::Series {
+        series,
+        enrollment_type: None,
+    }
+}
+
+/// The 425.655 regional risk score growth cap factors (1 where the rule set has no cap).
+fn regional_risk_cap_factors(
+    rules: &RuleSet,
+    historical: &Historical,
+    py: &PerformanceYearInput,
+    trace: &mut impl Trace,
+) -> Result<ByType<Decimal>, BenchmarkError> {
+    let Some(rule) = &rules.regional_risk_cap else {
+        return Ok([Decimal::ONE; 4]);
     };
-    let cap_factors = match &rules.regional_risk_cap {
-        None => [Decimal::ONE; 4],
-        Some(rule) => {
-            let regional = py
-                .regional_risk
-                .as_ref()
-                .ok_or(missing("performance_year.regional_risk"))?;
-            risk::regional_risk_cap_factors(rule, historical, py, regional, trace)
-        }
-    };
-    let blended = || -> Result<(ByType<Decimal>, Decimal), BenchmarkError> {
+    let regional = py
+        .regional_risk
+        .as_ref()
+        .ok_or(missing(rules, Input::RegionalRisk))?;
+    Ok(risk::regional_risk_cap_factors(
+        rule, historical, py, regional, trace,
+    ))
+}
+
+/// What the update of each enrollment type is computed from.
+struct Growth<'a> {
+    rules: &'a RuleSet,
+    input: &'a HistoricalInput,
+    py: &'a PerformanceYearInput,
+    /// Historical benchmark per capita.
+    historical: ByType<Decimal>,
+    /// Performance-year risk ratios.
+    ratios: ByType<Decimal>,
+    /// 425.655 factors on the regional growth.
+    cap_factors: ByType<Decimal>,
+    person_years: ByType<Decimal>,
+}
+
+impl Growth<'_> {
+    /// The blended growth factor `w x national + (1 - w) x regional x cap factor`
+    /// (425.652(b)(2)(ii)(C): the regional growth rate x the regional risk score growth cap
+    /// factor), with its national weight `w`.
+    fn blended(&self) -> Result<(ByType<Decimal>, Decimal), BenchmarkError> {
+        let (rules, py) = (self.rules, self.py);
         let n = py
             .national_growth
-            .ok_or(missing("performance_year.national_growth"))?;
+            .ok_or(missing(rules, series(Series::NationalGrowth)))?;
         let r = py
             .regional_growth
-            .ok_or(missing("performance_year.regional_growth"))?;
-        // 425.652(b)(2)(ii)(C): the regional growth rate x the regional risk score growth cap factor.
-        let r: ByType<Decimal> = std::array::from_fn(|i| r[i] * cap_factors[i]);
+            .ok_or(missing(rules, series(Series::RegionalGrowth)))?;
+        let r: ByType<Decimal> = std::array::from_fn(|i| r[i] * self.cap_factors[i]);
         let w = py
             .national_weight
-            .or(input.regional.and_then(|r| r.national_weight))
-            .ok_or(missing("performance_year.national_weight"))?;
+            .or(self.input.regional.and_then(|r| r.national_weight))
+            .ok_or(missing(rules, Input::PerformanceYearNationalWeight))?;
         Ok((blend(w, &n, &r), w))
-    };
+    }
+
+    /// `HB_e x RA_e x g_e`.
+    fn times(&self, g: &ByType<Decimal>) -> ByType<Decimal> {
+        std::array::from_fn(|i| self.historical[i] * self.ratios[i] * g[i])
+    }
+}
+
+/// The updated benchmark per capita of each enrollment type by the rule set's [`UpdateRule`] (the
+/// formulas of the module docs), and from 2024 the total with the two-way blend only
+/// (425.652(b)(5)).
+fn updated_per_capita(
+    g: &Growth<'_>,
+    trace: &mut impl Trace,
+) -> Result<(ByType<Decimal>, Option<Decimal>), BenchmarkError> {
+    let (rules, py, hb, ratios) = (g.rules, g.py, &g.historical, &g.ratios);
     let mut two_way = None;
     let (updated, description, growth): (ByType<Decimal>, String, ByType<Decimal>) = match rules
         .update
@@ -397,7 +415,7 @@ pub fn update_with(
         UpdateRule::NationalFlat => {
             let flat = py
                 .national_flat_update
-                .ok_or(missing("performance_year.national_flat_update"))?;
+                .ok_or(missing(rules, series(Series::NationalFlatUpdate)))?;
             (
                 std::array::from_fn(|i| hb[i] * ratios[i] + flat[i]),
                 "Updated benchmark = historical benchmark x risk ratio + projected absolute growth in national per capita expenditures (flat dollars)".into(),
@@ -405,37 +423,36 @@ pub fn update_with(
             )
         }
         UpdateRule::Regional => {
-            let g = py
+            let r = py
                 .regional_growth
-                .ok_or(missing("performance_year.regional_growth"))?;
+                .ok_or(missing(rules, series(Series::RegionalGrowth)))?;
             (
-                std::array::from_fn(|i| hb[i] * ratios[i] * g[i]),
+                g.times(&r),
                 "Updated benchmark = historical benchmark x risk ratio x regional growth factor"
                     .into(),
-                g,
+                r,
             )
         }
         UpdateRule::Blend => {
-            let (g, w) = blended()?;
+            let (b, w) = g.blended()?;
             (
-                std::array::from_fn(|i| hb[i] * ratios[i] * g[i]),
+                g.times(&b),
                 format!(
                     "Updated benchmark = historical benchmark x risk ratio x blended growth factor (national weight {})",
                     w.normalize()
                 ),
-                g,
+                b,
             )
         }
         UpdateRule::ThreeWay { acpt_weight } => {
-            let (g, w) = blended()?;
-            let acpt = py.acpt.ok_or(missing("performance_year.acpt"))?;
+            let (b, w) = g.blended()?;
+            let acpt = py.acpt.ok_or(missing(rules, series(Series::Acpt)))?;
             let a = py.acpt_weight.unwrap_or(acpt_weight);
-            let two: ByType<Decimal> = std::array::from_fn(|i| hb[i] * ratios[i] * g[i]);
-            two_way = Some(checked_total(&two, &person_years)?);
+            two_way = Some(checked_total(&g.times(&b), &g.person_years)?);
             (
                 std::array::from_fn(|i| {
                     ratios[i]
-                        * (hb[i] + (Decimal::ONE - a) * hb[i] * (g[i] - Decimal::ONE) + a * acpt[i])
+                        * (hb[i] + (Decimal::ONE - a) * hb[i] * (b[i] - Decimal::ONE) + a * acpt[i])
                 }),
                 format!(
                     "Updated benchmark = risk ratio x (historical benchmark + {} x historical benchmark x (blended growth - 1) + {} x ACPT dollars); national weight {}",
@@ -443,7 +460,7 @@ pub fn update_with(
                     a.round_dp(6).normalize(),
                     w.normalize()
                 ),
-                g,
+                b,
             )
         }
     };
@@ -453,15 +470,26 @@ pub fn update_with(
             rules.update_citation,
             description,
             &[
-                ("historical_benchmark", &hb),
-                ("risk_ratio", &ratios),
+                ("historical_benchmark", hb),
+                ("risk_ratio", ratios),
                 ("growth", &growth),
             ],
             &[],
             show(&updated),
         )
     });
-    let total = checked_total(&updated, &person_years)?;
+    Ok((updated, two_way))
+}
+
+/// The updated benchmark total (sum of per capita x performance-year person-years) and per capita
+/// (425.604(a)(6) and successors).
+fn updated_total(
+    updated: &ByType<Decimal>,
+    person_years: &ByType<Decimal>,
+    py_total: Decimal,
+    trace: &mut impl Trace,
+) -> Result<(Decimal, Decimal), BenchmarkError> {
+    let total = checked_total(updated, person_years)?;
     let per_capita = total / py_total;
     trace.step(|| Step {
         rule: "benchmark.updated_total",
@@ -473,17 +501,5 @@ pub fn update_with(
             .collect(),
         output: format!("total {}, per capita {}", total.normalize(), per_capita.normalize()),
     });
-    Ok(Updated {
-        performance_year: py.performance_year,
-        types: std::array::from_fn(|i| UpdatedType {
-            risk_ratio: ratios[i],
-            per_capita: updated[i],
-            person_years: person_years[i],
-            regional_risk_cap_factor: cap_factors[i],
-        }),
-        per_capita,
-        total,
-        two_way_total: two_way,
-        person_years: py_total,
-    })
+    Ok((total, per_capita))
 }

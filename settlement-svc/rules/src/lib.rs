@@ -35,7 +35,7 @@ pub use quality::{Quality, QualityStandard};
 pub use rules::{AgreementTerm, TermYear};
 pub use rules::{Date, RuleSet, Track};
 
-use rules::{LossLimit, MsrRule};
+use rules::{LossLimit, LossRules, MsrRule};
 
 pub use acorn_domain::{NoTrace, Step, Trace, round_money};
 
@@ -231,6 +231,58 @@ impl Settlement {
     }
 }
 
+/// An input of [`reconcile`] that an error is about, in domain terms (a service maps it to its
+/// contract's field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The updated benchmark total ([`Experience::Totals`]).
+    Benchmark,
+    /// The expenditures total ([`Experience::Totals`]).
+    Expenditures,
+    /// The per-enrollment-type experience ([`Experience::ByEnrollmentType`]).
+    EnrollmentTypes,
+    /// The quality score.
+    QualityScore,
+    /// The sequestration rate.
+    SequestrationRate,
+    /// ACO participants' A+B FFS revenue.
+    ParticipantRevenue,
+    /// The updated benchmark recomputed with the two-way blend.
+    TwoWayBlendBenchmark,
+    /// The minimum loss rate of a Pioneer arrangement.
+    PioneerMinimumLossRate,
+    /// The shared loss rate of a Pioneer arrangement.
+    PioneerSharedLossRate,
+    /// The sharing rate of a Pioneer arrangement.
+    PioneerSharingRate,
+    /// The share of months affected by extreme and uncontrollable circumstances.
+    AffectedMonthShare,
+    /// The share of beneficiaries affected by extreme and uncontrollable circumstances.
+    AffectedBeneficiaryShare,
+    /// The extreme and uncontrollable circumstances reduction amount.
+    ExtremeUncontrollableAmount,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Input::Benchmark => "the updated benchmark",
+            Input::Expenditures => "the expenditures",
+            Input::EnrollmentTypes => "the enrollment-type experience",
+            Input::QualityScore => "the quality score",
+            Input::SequestrationRate => "the sequestration rate",
+            Input::ParticipantRevenue => "the participant revenue",
+            Input::TwoWayBlendBenchmark => "the two-way blend updated benchmark",
+            Input::PioneerMinimumLossRate => "the Pioneer minimum loss rate",
+            Input::PioneerSharedLossRate => "the Pioneer shared loss rate",
+            Input::PioneerSharingRate => "the Pioneer sharing rate",
+            Input::AffectedMonthShare => "the affected month share",
+            Input::AffectedBeneficiaryShare => "the affected beneficiary share",
+            Input::ExtremeUncontrollableAmount => "the extreme and uncontrollable reduction amount",
+        })
+    }
+}
+
 /// Why a settlement cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettlementError {
@@ -271,20 +323,19 @@ pub enum SettlementError {
     /// The benchmark must be positive.
     #[error("the updated benchmark must be greater than zero")]
     ZeroBenchmark,
-    /// An input is out of range: a negative amount, or a rate or share outside [0, 1]. Names the
-    /// input (the contract's field path below `input.`).
+    /// An input is out of range: a negative amount, or a rate or share outside [0, 1].
     #[error("{0} is out of range")]
-    OutOfRange(&'static str),
+    OutOfRange(Input),
     /// A step's result is not representable in exact decimal arithmetic (about 7.9e28); names the
     /// input that makes it so.
     #[error(
-        "{step} is not representable in exact decimal arithmetic (magnitude above 7.9e28): {field} is out of range for these amounts"
+        "{step} is not representable in exact decimal arithmetic (magnitude above 7.9e28): {input} is out of range for these amounts"
     )]
     Overflow {
         /// The step.
         step: &'static str,
         /// The input to change.
-        field: &'static str,
+        input: Input,
     },
     /// Pioneer arrangement terms sent for another track.
     #[error(
@@ -355,7 +406,7 @@ fn totals(
                     _ => {
                         return Err(SettlementError::Overflow {
                             step: "per capita amounts x person-years, summed",
-                            field: "by_enrollment_type.rows",
+                            input: Input::EnrollmentTypes,
                         });
                     }
                 }
@@ -492,41 +543,26 @@ fn check_ranges(input: &SettlementInput<'_>) -> Result<(), SettlementError> {
         Some(d) if d < Decimal::ZERO => Err(SettlementError::OutOfRange(field)),
         _ => Ok(()),
     };
-    fraction(input.quality.score, "quality.score")?;
-    fraction(input.sequestration_rate, "sequestration_rate")?;
+    fraction(input.quality.score, Input::QualityScore)?;
+    fraction(input.sequestration_rate, Input::SequestrationRate)?;
     fraction(
         input.pioneer.minimum_loss_rate,
-        "pioneer_arrangement.minimum_loss_rate",
+        Input::PioneerMinimumLossRate,
     )?;
-    fraction(
-        input.pioneer.shared_loss_rate,
-        "pioneer_arrangement.shared_loss_rate",
-    )?;
-    fraction(
-        input.pioneer.sharing_rate,
-        "pioneer_arrangement.sharing_rate",
-    )?;
-    amount(input.participant_revenue, "participant_revenue")?;
-    amount(
-        input.two_way_blend_benchmark,
-        "two_way_blend_updated_benchmark",
-    )?;
+    fraction(input.pioneer.shared_loss_rate, Input::PioneerSharedLossRate)?;
+    fraction(input.pioneer.sharing_rate, Input::PioneerSharingRate)?;
+    amount(input.participant_revenue, Input::ParticipantRevenue)?;
+    amount(input.two_way_blend_benchmark, Input::TwoWayBlendBenchmark)?;
     match input.extreme_uncontrollable {
         ExtremeUncontrollable::None => {}
         ExtremeUncontrollable::Shares {
             months,
             beneficiaries,
         } => {
-            fraction(
-                Some(months),
-                "extreme_uncontrollable.affected_shares.month_share",
-            )?;
-            fraction(
-                Some(beneficiaries),
-                "extreme_uncontrollable.affected_shares.beneficiary_share",
-            )?;
+            fraction(Some(months), Input::AffectedMonthShare)?;
+            fraction(Some(beneficiaries), Input::AffectedBeneficiaryShare)?;
         }
-        ExtremeUncontrollable::Amount(a) => amount(Some(a), "extreme_uncontrollable.amount")?,
+        ExtremeUncontrollable::Amount(a) => amount(Some(a), Input::ExtremeUncontrollableAmount)?,
     }
     if let Experience::ByEnrollmentType(rows) = &input.experience {
         for r in rows.iter().flatten() {
@@ -535,7 +571,7 @@ fn check_ranges(input: &SettlementInput<'_>) -> Result<(), SettlementError> {
                 r.benchmark_per_capita,
                 r.expenditures_per_capita,
             ] {
-                amount(Some(d), "by_enrollment_type.rows")?;
+                amount(Some(d), Input::EnrollmentTypes)?;
             }
         }
     }
@@ -547,21 +583,59 @@ fn check_ranges(input: &SettlementInput<'_>) -> Result<(), SettlementError> {
 fn savings_rate(
     gross: Decimal,
     benchmark: Decimal,
-    field: &'static str,
+    input: Input,
 ) -> Result<Decimal, SettlementError> {
     gross
         .checked_div(benchmark)
         .ok_or(SettlementError::Overflow {
             step: "the savings rate (updated benchmark - expenditures) / updated benchmark",
-            field,
+            input,
         })
 }
 
-/// Reconciles one ACO for one performance year. See the module docs for the order of the rules.
+/// Reconciles one ACO for one performance year, in the order of the module docs.
 pub fn reconcile(
     input: &SettlementInput<'_>,
     trace: &mut impl Trace,
 ) -> Result<Settlement, SettlementError> {
+    let agreement = agreement(input, trace)?;
+    let rules = agreement.rules;
+    let mut m = measure(rules, input, trace)?;
+    let s = if owes_nothing_against_two_way_blend(&mut m, input, trace)? {
+        let mut s = settled(
+            rules,
+            &m,
+            loss_limit(rules, input, agreement.year, m.benchmark)?,
+        );
+        s.loss_rate = Some(shared_loss_rate(rules, input, trace)?);
+        s
+    } else {
+        let mut s = sharing_terms(&agreement, &m, input, trace)?;
+        if savings_test(rules, &m, input) {
+            share_savings(rules, &mut s, &m, input, trace);
+        } else if let Some(terms) = loss_test(rules, &s) {
+            share_losses(terms, &mut s, input, trace);
+        } else {
+            corridor(&s, trace);
+        }
+        s
+    };
+    Ok(finish(s, agreement.months, trace))
+}
+
+/// Step 0: the rule set, and the year of the agreement the performance year is (with its length).
+struct Agreement {
+    rules: &'static RuleSet,
+    /// The year of the agreement (1 = first), as given or derived.
+    year: u32,
+    /// Months of participation (425.609).
+    months: u32,
+}
+
+fn agreement(
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) -> Result<Agreement, SettlementError> {
     let py = input.performance_year;
     let rules = rules::select(input.track, input.agreement_start, py)?;
     let term = rules::agreement_year(input.track, input.agreement_start, py)?;
@@ -571,8 +645,6 @@ pub fn reconcile(
             track: input.track.name(),
         });
     }
-    let year = input.agreement_year.unwrap_or(term.index);
-    let months = input.participation_months.unwrap_or(term.months);
     trace.step(|| {
         step(
             "settlement.rule_set",
@@ -599,19 +671,44 @@ pub fn reconcile(
             term.index,
         )
     });
+    Ok(Agreement {
+        rules,
+        year: input.agreement_year.unwrap_or(term.index),
+        months: input.participation_months.unwrap_or(term.months),
+    })
+}
 
+/// What steps 1-3 measure: the totals, the savings and the corridor around them.
+struct Measured {
+    /// The updated benchmark that decides (the two-way blend's after 425.652(b)(5)).
+    benchmark: Decimal,
+    expenditures: Decimal,
+    /// Benchmark - expenditures.
+    gross: Decimal,
+    /// Gross savings / benchmark.
+    rate: Decimal,
+    msr: Decimal,
+    mlr: Option<Decimal>,
+}
+
+/// Steps 1-3: the totals, the MSR and MLR, gross savings and the savings rate.
+fn measure(
+    rules: &RuleSet,
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) -> Result<Measured, SettlementError> {
     let benchmark_field = match input.experience {
-        Experience::Totals { .. } => "totals.updated_benchmark",
-        Experience::ByEnrollmentType(_) => "by_enrollment_type.rows",
+        Experience::Totals { .. } => Input::Benchmark,
+        Experience::ByEnrollmentType(_) => Input::EnrollmentTypes,
     };
-    let (mut benchmark, expenditures) = totals(&input.experience, trace)?;
+    let (benchmark, expenditures) = totals(&input.experience, trace)?;
     if benchmark <= Decimal::ZERO {
         return Err(SettlementError::ZeroBenchmark);
     }
     if expenditures.is_sign_negative() {
         return Err(SettlementError::OutOfRange(match input.experience {
-            Experience::Totals { .. } => "totals.expenditures",
-            Experience::ByEnrollmentType(_) => "by_enrollment_type.rows",
+            Experience::Totals { .. } => Input::Expenditures,
+            Experience::ByEnrollmentType(_) => Input::EnrollmentTypes,
         }));
     }
     let (msr, mut mlr) = minimum_rates(
@@ -634,8 +731,8 @@ pub fn reconcile(
         });
     }
     // Both are in [0, 7.9e28], so the difference is representable.
-    let mut gross = benchmark - expenditures;
-    let mut rate = savings_rate(gross, benchmark, benchmark_field)?;
+    let gross = benchmark - expenditures;
+    let rate = savings_rate(gross, benchmark, benchmark_field)?;
     trace.step(|| {
         step(
             "settlement.savings_rate",
@@ -645,67 +742,92 @@ pub fn reconcile(
             format_args!("gross savings {gross}, savings rate {rate}"),
         )
     });
+    Ok(Measured {
+        benchmark,
+        expenditures,
+        gross,
+        rate,
+        msr,
+        mlr,
+    })
+}
 
-    // Agreements starting 2024+: a loss beyond the MLR against the three-way blend is re-measured
-    // against the two-way blend benchmark (425.652(b)(5)).
-    if let (Some(mlr), Some(two_way)) = (mlr, input.two_way_blend_benchmark)
-        && input.agreement_start.year >= 2024
-        && -rate >= mlr
-        && two_way > Decimal::ZERO
-    {
-        let before = benchmark;
-        if expenditures <= two_way || expenditures - two_way < expenditures - benchmark {
-            benchmark = two_way;
-            gross = benchmark - expenditures;
-            rate = savings_rate(gross, benchmark, "two_way_blend_updated_benchmark")?;
-        }
-        trace.step(|| {
-            step(
-                "settlement.two_way_blend_recalculation",
-                "42 CFR 425.652(b)(5)",
-                "Losses re-measured against the updated benchmark recomputed with the two-way blend; the smaller overage decides, and expenditures below it owe nothing",
-                &[("three_way_benchmark", &before), ("two_way_benchmark", &two_way)],
-                format_args!("benchmark used {benchmark}"),
-            )
-        });
-        if expenditures <= two_way {
-            let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, Some(mlr));
-            s.outcome = Outcome::WithinCorridor;
-            s.loss_limit = loss_limit(rules, input, year, benchmark)?;
-            s.loss_rate = Some(match input.pioneer.shared_loss_rate {
-                Some(r) => r,
-                None => quality::loss_rate(rules, py, &input.quality)?,
-            });
-            return Ok(finish(s, months, trace));
-        }
+/// Agreements starting 2024+: a loss beyond the MLR against the three-way blend is re-measured
+/// against the two-way blend benchmark (425.652(b)(5)); the smaller overage decides. True when
+/// the expenditures are at or below the two-way blend benchmark: nothing is owed.
+fn owes_nothing_against_two_way_blend(
+    m: &mut Measured,
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) -> Result<bool, SettlementError> {
+    let (Some(mlr), Some(two_way)) = (m.mlr, input.two_way_blend_benchmark) else {
+        return Ok(false);
+    };
+    if input.agreement_start.year < 2024 || -m.rate < mlr || two_way <= Decimal::ZERO {
+        return Ok(false);
     }
+    let before = m.benchmark;
+    let expenditures = m.expenditures;
+    if expenditures <= two_way || expenditures - two_way < expenditures - m.benchmark {
+        m.benchmark = two_way;
+        m.gross = m.benchmark - expenditures;
+        m.rate = savings_rate(m.gross, m.benchmark, Input::TwoWayBlendBenchmark)?;
+    }
+    let benchmark = m.benchmark;
+    trace.step(|| {
+        step(
+            "settlement.two_way_blend_recalculation",
+            "42 CFR 425.652(b)(5)",
+            "Losses re-measured against the updated benchmark recomputed with the two-way blend; the smaller overage decides, and expenditures below it owe nothing",
+            &[("three_way_benchmark", &before), ("two_way_benchmark", &two_way)],
+            format_args!("benchmark used {benchmark}"),
+        )
+    });
+    Ok(expenditures <= two_way)
+}
 
-    let seq = input
+/// The shared loss rate: the Pioneer arrangement's, or the track's after quality.
+fn shared_loss_rate(
+    rules: &RuleSet,
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) -> Result<Decimal, SettlementError> {
+    Ok(match input.pioneer.shared_loss_rate {
+        Some(r) => {
+            trace.step(|| {
+                step(
+                    "settlement.shared_loss_rate",
+                    PIONEER_ARRANGEMENT,
+                    "Shared loss rate of the ACO's Pioneer arrangement, in place of the core arrangement's",
+                    &[],
+                    r,
+                )
+            });
+            r
+        }
+        None => quality::loss_rate(rules, input.performance_year, &input.quality)?,
+    })
+}
+
+/// Step 4 and the terms of steps 5-6: the sequestration rate, payment and loss limits, the final
+/// sharing rate (maximum sharing rate x quality factor) and the shared loss rate.
+fn sharing_terms(
+    agreement: &Agreement,
+    m: &Measured,
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) -> Result<Settlement, SettlementError> {
+    let (rules, py) = (agreement.rules, input.performance_year);
+    let loss_limit = loss_limit(rules, input, agreement.year, m.benchmark)?;
+    let mut s = settled(rules, m, loss_limit);
+    s.sequestration_rate = input
         .sequestration_rate
         .unwrap_or_else(|| rules::sequestration_rate(py));
-    let mut s = settled(rules, benchmark, expenditures, gross, rate, msr, mlr);
-    s.sequestration_rate = seq;
-    s.payment_limit = rules.payment_limit * benchmark;
-    s.loss_limit = loss_limit(rules, input, year, benchmark)?;
     let factor = quality::sharing_factor(py, &input.quality)?;
     let max_sharing_rate = input.pioneer.sharing_rate.unwrap_or(rules.max_sharing_rate);
     s.final_sharing_rate = max_sharing_rate * factor;
     if rules.two_sided() {
-        s.loss_rate = Some(match input.pioneer.shared_loss_rate {
-            Some(r) => {
-                trace.step(|| {
-                    step(
-                        "settlement.shared_loss_rate",
-                        PIONEER_ARRANGEMENT,
-                        "Shared loss rate of the ACO's Pioneer arrangement, in place of the core arrangement's",
-                        &[],
-                        r,
-                    )
-                });
-                r
-            }
-            None => quality::loss_rate(rules, py, &input.quality)?,
-        });
+        s.loss_rate = Some(shared_loss_rate(rules, input, trace)?);
     }
     let quality_era = quality::Era::of(py);
     trace.step(|| {
@@ -727,157 +849,195 @@ pub fn reconcile(
             s.final_sharing_rate,
         )
     });
+    Ok(s)
+}
 
+/// The savings test: gross savings at or above the MSR (inclusive), or a 2024+ low revenue BASIC
+/// ACO of 5,000 or more beneficiaries with any savings (425.605(h)).
+fn savings_test(rules: &RuleSet, m: &Measured, input: &SettlementInput<'_>) -> bool {
     let low_revenue_rule = matches!(
         rules.track,
         Track::BasicA | Track::BasicB | Track::BasicC | Track::BasicD | Track::BasicE
     ) && input.agreement_start.year >= 2024
         && input.low_revenue
         && input.assigned_beneficiaries >= 5_000;
-
-    if gross > Decimal::ZERO && (rate >= msr || low_revenue_rule) {
-        // Inclusive test, first-dollar sharing (425.604(c), (e)(1); 425.605(b)(3), (h); 425.610(b)(2)).
-        let below_msr = rate < msr;
-        let sharing = if below_msr {
-            s.final_sharing_rate / Decimal::TWO
-        } else {
-            s.final_sharing_rate
-        };
-        if sharing.is_zero() {
-            s.outcome = Outcome::QualityNotMet;
-            trace.step(|| {
-                step(
-                    "settlement.quality_gate",
-                    quality_era.citation(),
-                    "Savings met the minimum savings rate but the quality standard was not met: no shared savings",
-                    &[("savings_rate", &rate), ("minimum_savings_rate", &msr)],
-                    "0",
-                )
-            });
-            return Ok(finish(s, months, trace));
-        }
-        let before_seq = sharing * gross;
-        let after_seq = before_seq * (Decimal::ONE - seq);
-        s.shared_savings = after_seq.min(s.payment_limit);
-        s.outcome = Outcome::SharedSavings;
-        trace.step(|| {
-            let (rule, cite, what) = if below_msr {
-                (
-                    "settlement.low_revenue_below_msr",
-                    "42 CFR 425.605(h)",
-                    "Low revenue BASIC ACO below the MSR: half the final sharing rate x all gross savings",
-                )
-            } else {
-                (
-                    "settlement.shared_savings",
-                    rules.savings_citation,
-                    "Savings rate meets the minimum savings rate (inclusive): sharing applies to all gross savings (first dollar)",
-                )
-            };
-            step(rule, cite, what, &[("sharing_rate", &sharing), ("gross_savings", &gross)], before_seq)
-        });
-        trace.step(|| {
-            step(
-                "settlement.sequestration",
-                "Balanced Budget and Emergency Deficit Control Act sec. 251A (Medicare sequestration) [R]",
-                "Payment reduced by the payment year's sequestration rate (before the payment limit)",
-                &[("amount", &before_seq), ("sequestration_rate", &seq)],
-                after_seq,
-            )
-        });
-        trace.step(|| {
-            step(
-                "settlement.payment_limit",
-                rules.payment_limit_citation,
-                format!(
-                    "Payment limited to {} of the updated benchmark",
-                    rules.payment_limit
-                ),
-                &[("amount", &after_seq), ("payment_limit", &s.payment_limit)],
-                s.shared_savings,
-            )
-        });
-    } else if let (Some(mlr), Some(loss_rate), Some(limit), Some(losses)) =
-        (mlr, s.loss_rate, s.loss_limit, rules.losses)
-    {
-        if gross < Decimal::ZERO && -rate >= mlr {
-            let loss = -gross;
-            let shared = loss_rate * loss;
-            let limited = shared.min(limit);
-            let reduction = match input.extreme_uncontrollable {
-                ExtremeUncontrollable::None => Decimal::ZERO,
-                ExtremeUncontrollable::Shares {
-                    months,
-                    beneficiaries,
-                } => limited * months * beneficiaries,
-                ExtremeUncontrollable::Amount(a) => a.min(limited),
-            };
-            s.shared_losses = limited - reduction;
-            s.outcome = Outcome::SharedLosses;
-            trace.step(|| {
-                step(
-                    "settlement.shared_losses",
-                    losses.rate_citation,
-                    "Losses meet the minimum loss rate (inclusive): shared loss rate x all losses",
-                    &[
-                        ("losses", &loss),
-                        ("shared_loss_rate", &loss_rate),
-                        ("minimum_loss_rate", &mlr),
-                    ],
-                    shared,
-                )
-            });
-            trace.step(|| {
-                step(
-                    "settlement.loss_limit",
-                    losses.limit_citation,
-                    "Shared losses limited by the loss limit",
-                    &[("amount", &shared), ("loss_limit", &limit)],
-                    limited,
-                )
-            });
-            if !reduction.is_zero() {
-                trace.step(|| {
-                    step(
-                        "settlement.extreme_uncontrollable",
-                        losses.euc_citation,
-                        "Shared losses reduced for extreme and uncontrollable circumstances (after the loss limit; never below zero)",
-                        &[("amount", &limited), ("reduction", &reduction)],
-                        s.shared_losses,
-                    )
-                });
-            }
-        } else {
-            corridor(&s, trace);
-        }
-    } else {
-        corridor(&s, trace);
-    }
-    Ok(finish(s, months, trace))
+    m.gross > Decimal::ZERO && (m.rate >= m.msr || low_revenue_rule)
 }
 
-fn settled(
+/// Step 5: shared savings = final sharing rate x all gross savings (first dollar; half the rate
+/// below the MSR under 425.605(h)), less sequestration, then the payment limit; none when quality
+/// was not met.
+fn share_savings(
     rules: &RuleSet,
-    benchmark: Decimal,
-    expenditures: Decimal,
-    gross: Decimal,
-    rate: Decimal,
-    msr: Decimal,
-    mlr: Option<Decimal>,
-) -> Settlement {
+    s: &mut Settlement,
+    m: &Measured,
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) {
+    // Inclusive test, first-dollar sharing (425.604(c), (e)(1); 425.605(b)(3), (h); 425.610(b)(2)).
+    let (gross, rate, msr, seq) = (m.gross, m.rate, m.msr, s.sequestration_rate);
+    let below_msr = rate < msr;
+    let sharing = if below_msr {
+        s.final_sharing_rate / Decimal::TWO
+    } else {
+        s.final_sharing_rate
+    };
+    if sharing.is_zero() {
+        s.outcome = Outcome::QualityNotMet;
+        trace.step(|| {
+            step(
+                "settlement.quality_gate",
+                quality::Era::of(input.performance_year).citation(),
+                "Savings met the minimum savings rate but the quality standard was not met: no shared savings",
+                &[("savings_rate", &rate), ("minimum_savings_rate", &msr)],
+                "0",
+            )
+        });
+        return;
+    }
+    let before_seq = sharing * gross;
+    let after_seq = before_seq * (Decimal::ONE - seq);
+    s.shared_savings = after_seq.min(s.payment_limit);
+    s.outcome = Outcome::SharedSavings;
+    trace.step(|| {
+        let (rule, cite, what) = if below_msr {
+            (
+                "settlement.low_revenue_below_msr",
+                "42 CFR 425.605(h)",
+                "Low revenue BASIC ACO below the MSR: half the final sharing rate x all gross savings",
+            )
+        } else {
+            (
+                "settlement.shared_savings",
+                rules.savings_citation,
+                "Savings rate meets the minimum savings rate (inclusive): sharing applies to all gross savings (first dollar)",
+            )
+        };
+        step(rule, cite, what, &[("sharing_rate", &sharing), ("gross_savings", &gross)], before_seq)
+    });
+    trace.step(|| {
+        step(
+            "settlement.sequestration",
+            "Balanced Budget and Emergency Deficit Control Act sec. 251A (Medicare sequestration) [R]",
+            "Payment reduced by the payment year's sequestration rate (before the payment limit)",
+            &[("amount", &before_seq), ("sequestration_rate", &seq)],
+            after_seq,
+        )
+    });
+    trace.step(|| {
+        step(
+            "settlement.payment_limit",
+            rules.payment_limit_citation,
+            format!(
+                "Payment limited to {} of the updated benchmark",
+                rules.payment_limit
+            ),
+            &[("amount", &after_seq), ("payment_limit", &s.payment_limit)],
+            s.shared_savings,
+        )
+    });
+}
+
+/// What the loss test found: the loss rules, the MLR met, the shared loss rate and the loss limit.
+struct LossTerms {
+    rules: LossRules,
+    mlr: Decimal,
+    loss_rate: Decimal,
+    limit: Decimal,
+}
+
+/// The loss test: on a two-sided track, losses at or beyond the MLR (inclusive).
+fn loss_test(rules: &RuleSet, s: &Settlement) -> Option<LossTerms> {
+    let (Some(mlr), Some(loss_rate), Some(limit), Some(losses)) =
+        (s.mlr, s.loss_rate, s.loss_limit, rules.losses)
+    else {
+        return None;
+    };
+    (s.gross_savings < Decimal::ZERO && -s.savings_rate >= mlr).then_some(LossTerms {
+        rules: losses,
+        mlr,
+        loss_rate,
+        limit,
+    })
+}
+
+/// Step 6: shared losses = shared loss rate x all losses, then the loss limit, then the extreme and
+/// uncontrollable reduction (never below zero).
+fn share_losses(
+    terms: LossTerms,
+    s: &mut Settlement,
+    input: &SettlementInput<'_>,
+    trace: &mut impl Trace,
+) {
+    let LossTerms {
+        rules: losses,
+        mlr,
+        loss_rate,
+        limit,
+    } = terms;
+    let loss = -s.gross_savings;
+    let shared = loss_rate * loss;
+    let limited = shared.min(limit);
+    let reduction = match input.extreme_uncontrollable {
+        ExtremeUncontrollable::None => Decimal::ZERO,
+        ExtremeUncontrollable::Shares {
+            months,
+            beneficiaries,
+        } => limited * months * beneficiaries,
+        ExtremeUncontrollable::Amount(a) => a.min(limited),
+    };
+    s.shared_losses = limited - reduction;
+    s.outcome = Outcome::SharedLosses;
+    trace.step(|| {
+        step(
+            "settlement.shared_losses",
+            losses.rate_citation,
+            "Losses meet the minimum loss rate (inclusive): shared loss rate x all losses",
+            &[
+                ("losses", &loss),
+                ("shared_loss_rate", &loss_rate),
+                ("minimum_loss_rate", &mlr),
+            ],
+            shared,
+        )
+    });
+    trace.step(|| {
+        step(
+            "settlement.loss_limit",
+            losses.limit_citation,
+            "Shared losses limited by the loss limit",
+            &[("amount", &shared), ("loss_limit", &limit)],
+            limited,
+        )
+    });
+    if !reduction.is_zero() {
+        trace.step(|| {
+            step(
+                "settlement.extreme_uncontrollable",
+                losses.euc_citation,
+                "Shared losses reduced for extreme and uncontrollable circumstances (after the loss limit; never below zero)",
+                &[("amount", &limited), ("reduction", &reduction)],
+                s.shared_losses,
+            )
+        });
+    }
+}
+
+/// The settlement before any sharing: inside the corridor, nothing paid or owed.
+fn settled(rules: &RuleSet, m: &Measured, loss_limit: Option<Decimal>) -> Settlement {
     Settlement {
         rule_set: rules.id,
         outcome: Outcome::WithinCorridor,
-        updated_benchmark: benchmark,
-        expenditures,
-        gross_savings: gross,
-        savings_rate: rate,
-        msr,
-        mlr,
+        updated_benchmark: m.benchmark,
+        expenditures: m.expenditures,
+        gross_savings: m.gross,
+        savings_rate: m.rate,
+        msr: m.msr,
+        mlr: m.mlr,
         final_sharing_rate: Decimal::ZERO,
         loss_rate: None,
-        payment_limit: rules.payment_limit * benchmark,
-        loss_limit: None,
+        payment_limit: rules.payment_limit * m.benchmark,
+        loss_limit,
         sequestration_rate: Decimal::ZERO,
         shared_savings: Decimal::ZERO,
         shared_losses: Decimal::ZERO,

@@ -694,9 +694,7 @@ fn pioneer_arrangement_rates() {
     i.pioneer.sharing_rate = Some(dec!(1.5));
     assert_eq!(
         reconcile(&i, &mut NoTrace),
-        Err(SettlementError::OutOfRange(
-            "pioneer_arrangement.sharing_rate"
-        ))
+        Err(SettlementError::OutOfRange(Input::PioneerSharingRate))
     );
     let mut t = input(Track::Track1, S2016, 2017, 10_000, dec!(100), dec!(90));
     t.quality = score(Decimal::ONE);
@@ -823,7 +821,7 @@ fn tiny_benchmarks_are_refused_not_panicked_on() {
             reconcile(&i, &mut NoTrace),
             Err(SettlementError::Overflow {
                 step: "the savings rate (updated benchmark - expenditures) / updated benchmark",
-                field: "totals.updated_benchmark",
+                input: Input::Benchmark,
             }),
             "{ub} {exp}"
         );

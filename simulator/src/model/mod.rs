@@ -240,6 +240,73 @@ impl Model {
             .collect();
         top_shares(&mut x)
     }
+
+    /// Year-to-year persistence of one cohort of `n` beneficiaries followed for three years with
+    /// the scenario's latent AR(1) (no churn), the mixture table (mssp-rules 7.3: 28% of the top
+    /// decile stay there in years 2 and 3; 2.8% are persistently high, with about 20% of the
+    /// three-year spending).
+    pub fn persistence(&self, seed: u64, n: usize) -> Persistence {
+        use rand::RngExt;
+        let mut rng = stream(seed, 0, u64::MAX - 1, Purpose::Beneficiaries);
+        let rho = self.scenario.beneficiary.rho;
+        let s1 = (1.0 - rho * rho).sqrt();
+        let table = self.cost.table(3);
+        let mut x = vec![[0.0f64; 3]; n];
+        for row in &mut x {
+            let mut z: f64 = rng.sample(rand_distr::StandardNormal);
+            for v in row.iter_mut() {
+                *v = table.at(z);
+                let e: f64 = rng.sample(rand_distr::StandardNormal);
+                z = rho * z + s1 * e;
+            }
+        }
+        let top = |t: usize| -> Vec<bool> {
+            let mut v: Vec<f64> = x.iter().map(|r| r[t]).collect();
+            v.sort_by(|a, b| b.total_cmp(a));
+            let cut = v.get(n / 10).copied().unwrap_or(f64::INFINITY);
+            x.iter().map(|r| r[t] > cut).collect()
+        };
+        let (t0, t1, t2) = (top(0), top(1), top(2));
+        let first = t0.iter().filter(|b| **b).count().max(1) as f64;
+        let all: Vec<bool> = (0..n).map(|i| t0[i] && t1[i] && t2[i]).collect();
+        let persistent = all.iter().filter(|b| **b).count() as f64;
+        let total: f64 = x.iter().map(|r| r.iter().sum::<f64>()).sum();
+        let held: f64 = x
+            .iter()
+            .zip(&all)
+            .filter(|(_, p)| **p)
+            .map(|(r, _)| r.iter().sum::<f64>())
+            .sum();
+        let (m0, m1) = (
+            x.iter().map(|r| r[0]).sum::<f64>() / n.max(1) as f64,
+            x.iter().map(|r| r[1]).sum::<f64>() / n.max(1) as f64,
+        );
+        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+        for r in &x {
+            sxy += (r[0] - m0) * (r[1] - m1);
+            sxx += (r[0] - m0).powi(2);
+            syy += (r[1] - m1).powi(2);
+        }
+        Persistence {
+            top_decile_stays: persistent / first,
+            persistently_high: persistent / n.max(1) as f64,
+            persistently_high_spending: if total > 0.0 { held / total } else { 0.0 },
+            correlation: sxy / (sxx * syy).sqrt().max(f64::MIN_POSITIVE),
+        }
+    }
+}
+
+/// Year-to-year persistence of beneficiary spending ([`Model::persistence`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Persistence {
+    /// P(top decile in years 2 and 3 | top decile in year 1).
+    pub top_decile_stays: f64,
+    /// Share of beneficiaries in the top decile all three years.
+    pub persistently_high: f64,
+    /// Their share of the three years' spending.
+    pub persistently_high_spending: f64,
+    /// Pearson correlation of year-1 and year-2 spending.
+    pub correlation: f64,
 }
 
 /// One replicate of `scenario`: a pure function of its arguments (see [`Model::simulate`], which
