@@ -135,22 +135,11 @@ fn compare_and_sweep_pair_the_replicates() {
     let tmp = tempfile::tempdir().unwrap();
     let preset = simulator::Scenario::preset_text("pioneer-2012-2013").unwrap();
     let alt = tmp.path().join("no-effect.toml");
-    let text = preset
-        .lines()
-        .map(|l| {
-            if l.starts_with("mean = [") {
-                "mean = [0.0, 0.0]"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert_ne!(
-        text,
-        preset.lines().collect::<Vec<_>>().join("\n"),
-        "the preset's effect.mean line moved"
-    );
+    // effect.mean (the first `mean = [` line after [effect]) set to zero in both years.
+    let (head, tail) = preset.split_once("\n[effect]").unwrap();
+    let zeroed = tail.replacen("\nmean = [", "\nmean = [0.0, 0.0] # was [", 1);
+    assert_ne!(zeroed, tail, "no effect.mean line in [effect]");
+    let text = format!("{head}\n[effect]{zeroed}");
     std::fs::write(&alt, text).unwrap();
     let common = ["--replicates", "3", "--seed", "5", "--threads", "2"];
     let stdout = ok(&[
