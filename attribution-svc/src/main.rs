@@ -287,11 +287,7 @@ async fn main() -> anyhow::Result<()> {
             let name = <server::SizedService as NamedService>::NAME;
             serve::run("attribution-svc", Routes::new(service), &[name], &serve).await?;
             // After a clean shutdown the database file alone holds everything.
-            // (If it cannot be done now, everything is still durable in the -wal file.)
-            match acorn_proto::store::checkpoint(&db).await {
-                Ok(()) => tracing::info!("store checkpointed"),
-                Err(e) => tracing::warn!(error = %e, "store not checkpointed"),
-            }
+            acorn_proto::store::checkpoint_after_shutdown(&db).await;
             Ok(())
         }
         Command::Assign {

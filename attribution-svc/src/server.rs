@@ -534,6 +534,17 @@ impl AttributionApi {
         Ok((stored, ctx))
     }
 
+    /// [`AttributionApi::context`] of a finalized run (`FAILED_PRECONDITION` while it is open).
+    async fn finalized_context(&self, run_id: &str) -> Result<(StoredRun, Arc<Context>), Status> {
+        let (stored, ctx) = self.context(run_id).await?;
+        if !stored.finalized {
+            return Err(Status::failed_precondition(format!(
+                "assignment run {run_id} is not finalized yet"
+            )));
+        }
+        Ok((stored, ctx))
+    }
+
     fn forget(&self, run_id: &str) {
         if let Ok(mut m) = self.contexts.lock() {
             m.remove(run_id);
@@ -999,13 +1010,7 @@ impl AttributionService for AttributionApi {
         ident(&mut v, "run_id", &r.run_id, 64);
         ident(&mut v, "beneficiary_id", &r.beneficiary_id, 64);
         v.into_result()?;
-        let (stored, ctx) = self.context(&r.run_id).await?;
-        if !stored.finalized {
-            return Err(Status::failed_precondition(format!(
-                "assignment run {} is not finalized yet",
-                r.run_id
-            )));
-        }
+        let (stored, ctx) = self.finalized_context(&r.run_id).await?;
         let body = self
             .store
             .assignment(stored.seq, &r.beneficiary_id)
@@ -1037,13 +1042,7 @@ impl AttributionService for AttributionApi {
         let offset = v.page_token("page_token", &r.page_token, tokens, &query);
         let (limit, offset) = v.finish("page_size", limit.zip(offset))?;
         let offset = offset.map_or(0, |o| o.unsigned_abs());
-        let (stored, ctx) = self.context(&r.run_id).await?;
-        if !stored.finalized {
-            return Err(Status::failed_precondition(format!(
-                "assignment run {} is not finalized yet",
-                r.run_id
-            )));
-        }
+        let (stored, ctx) = self.finalized_context(&r.run_id).await?;
         let aco = ctx
             .cfg
             .acos

@@ -7,13 +7,12 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{Running, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
 use attribution_svc::{
     server::{self, AttributionApi, Limits},
     store::SqliteStore,
 };
 use tonic::{Code, service::Routes};
-use tonic_types::StatusExt;
 
 async fn start(db: &Path) -> Running {
     let store = SqliteStore::open(db).await.expect("open store");
@@ -104,10 +103,7 @@ async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
             .await
             .expect_err("another query's token");
         assert_eq!(err.code(), Code::InvalidArgument, "{year} {token}");
-        let fields: Vec<String> = err
-            .get_details_bad_request()
-            .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-            .unwrap_or_default();
+        let fields = bad_request_fields(&err);
         assert_eq!(fields, ["page_token"]);
     }
     server.stop().await;

@@ -9,14 +9,13 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{Running, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
 use attribution_svc::{
     loadgen,
     server::{self, AttributionApi, Limits},
     store::SqliteStore,
 };
 use tonic::{Code, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
 
 async fn start(db: &Path) -> Running {
     start_with(db, Limits::default()).await
@@ -53,13 +52,6 @@ fn step_name(s: i32) -> &'static str {
         pb::AssignmentStep::AssignmentStep2 => "step_2",
         pb::AssignmentStep::AssignmentStep3 => "step_3",
     }
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
 }
 
 /// Two upload messages: every beneficiary record and the first half of the lines, then the rest.
@@ -369,7 +361,7 @@ async fn bad_input_gets_clear_statuses() {
         .expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
-        fields(&err),
+        bad_request_fields(&err),
         [
             "window",
             "acos[3].aco_id",
@@ -381,12 +373,12 @@ async fn bad_input_gets_clear_statuses() {
     q.window = pb::AssignmentWindow::Quarterly as i32;
     q.quarter = 5;
     let err = client.create_assignment_run(q).await.expect_err("quarter");
-    assert_eq!(fields(&err), ["quarter"]);
+    assert_eq!(bad_request_fields(&err), ["quarter"]);
     let mut y = create("y");
     y.performance_year = 2030;
     let err = client.create_assignment_run(y).await.expect_err("year");
     assert_eq!(
-        (err.code(), fields(&err)),
+        (err.code(), bad_request_fields(&err)),
         (Code::InvalidArgument, vec!["performance_year".to_string()])
     );
 
@@ -442,7 +434,7 @@ async fn bad_input_gets_clear_statuses() {
         .expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
-        fields(&err),
+        bad_request_fields(&err),
         [
             "claim_lines[0].allowed",
             "claim_lines[1].service_date",
@@ -522,7 +514,7 @@ async fn bad_input_gets_clear_statuses() {
         .await
         .expect_err("token");
     assert_eq!(
-        (err.code(), fields(&err)),
+        (err.code(), bad_request_fields(&err)),
         (Code::InvalidArgument, vec!["page_token".to_string()])
     );
     let err = client
@@ -532,7 +524,7 @@ async fn bad_input_gets_clear_statuses() {
         })
         .await
         .expect_err("page size");
-    assert_eq!(fields(&err), ["page_size"]);
+    assert_eq!(bad_request_fields(&err), ["page_size"]);
     let err = client
         .delete_assignment_run(pb::DeleteAssignmentRunRequest {
             run_id: "nope".into(),
@@ -694,7 +686,7 @@ async fn page_tokens_carry_no_beneficiary_id() {
             .await
             .expect_err("foreign token");
         assert_eq!(
-            (err.code(), fields(&err)),
+            (err.code(), bad_request_fields(&err)),
             (Code::InvalidArgument, vec!["page_token".to_string()])
         );
     }
@@ -715,7 +707,7 @@ async fn identifiers_with_control_characters_are_rejected() {
         .await
         .expect_err("newline");
     assert_eq!(
-        (err.code(), fields(&err)),
+        (err.code(), bad_request_fields(&err)),
         (Code::InvalidArgument, vec!["acos[0].tins[0]".to_string()])
     );
     let run = client
@@ -737,7 +729,7 @@ async fn identifiers_with_control_characters_are_rejected() {
         .expect_err("control characters");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
-        fields(&err),
+        bad_request_fields(&err),
         [
             "beneficiaries[1].beneficiary_id",
             "beneficiaries[2].designated_npi",
@@ -758,7 +750,7 @@ async fn identifiers_with_control_characters_are_rejected() {
         })
         .await
         .expect_err("newline");
-    assert_eq!(fields(&err), ["beneficiary_id"]);
+    assert_eq!(bad_request_fields(&err), ["beneficiary_id"]);
     server.stop().await;
 }
 

@@ -85,11 +85,7 @@ async fn main() -> anyhow::Result<()> {
             let name = <BenchmarkServiceServer<BenchmarkApi<SqliteLedger>> as NamedService>::NAME;
             serve::run("benchmark-svc", Routes::new(service), &[name], &serve).await?;
             // After a clean shutdown the database file alone holds every record.
-            // (If it cannot be done now, everything is still durable in the -wal file.)
-            match acorn_proto::store::checkpoint(&db).await {
-                Ok(()) => tracing::info!("ledger checkpointed"),
-                Err(e) => tracing::warn!(error = %e, "ledger not checkpointed"),
-            }
+            acorn_proto::store::checkpoint_after_shutdown(&db).await;
             Ok(())
         }
         Command::Backtest {

@@ -15,10 +15,9 @@ use acorn_proto::{
     common::v1::{Date, EnrollmentType},
     ledger::SqliteLedger,
 };
-use acorn_testkit::{Running, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
 use benchmark_svc::server::BenchmarkApi;
 use tonic::{Code, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
 
 async fn start(db: &Path) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
@@ -111,13 +110,6 @@ async fn count(client: &mut BenchmarkServiceClient<Channel>) -> usize {
         .into_inner()
         .benchmarks
         .len()
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
 }
 
 /// The first-agreement update of engine/tests.rs: updated total 134,068,348.60, per capita 12,695.87.
@@ -354,7 +346,7 @@ async fn update_records_the_updated_benchmark_settlement_reads() {
         .update_benchmark(update("u-3", &updated.id))
         .await
         .expect_err("updated");
-    assert_eq!(fields(&twice), ["benchmark_id"]);
+    assert_eq!(bad_request_fields(&twice), ["benchmark_id"]);
     // A rule-set input the update needs: missing flat-dollar update names the field.
     let mut no_flat = update("u-4", &hist.id);
     no_flat
@@ -367,7 +359,10 @@ async fn update_records_the_updated_benchmark_settlement_reads() {
         .update_benchmark(no_flat)
         .await
         .expect_err("missing update");
-    assert_eq!(fields(&err), ["performance_year.national_flat_update"]);
+    assert_eq!(
+        bad_request_fields(&err),
+        ["performance_year.national_flat_update"]
+    );
     assert_eq!(count(&mut client).await, 2);
 
     // Preview computes both without recording.
@@ -461,9 +456,9 @@ async fn bad_input_names_the_field_and_writes_nothing() {
             .expect_err(field);
         assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
         assert!(
-            fields(&err).contains(&field.to_string()),
+            bad_request_fields(&err).contains(&field.to_string()),
             "{field}: {:?}",
-            fields(&err)
+            bad_request_fields(&err)
         );
         let err = client
             .preview_benchmark(pb::PreviewBenchmarkRequest {
@@ -478,7 +473,7 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         .compute_benchmark(compute("", first_agreement("A1")))
         .await
         .expect_err("request id");
-    assert_eq!(fields(&err), ["request_id"]);
+    assert_eq!(bad_request_fields(&err), ["request_id"]);
     let err = client
         .list_benchmarks(pb::ListBenchmarksRequest {
             page_size: -1,
@@ -487,7 +482,7 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         })
         .await
         .expect_err("page");
-    assert_eq!(fields(&err), ["page_size", "page_token"]);
+    assert_eq!(bad_request_fields(&err), ["page_size", "page_token"]);
     assert_eq!(count(&mut client).await, 0);
     server.stop().await;
 }
@@ -588,7 +583,7 @@ async fn beneficiary_level_records_stream_and_truncate() {
         .compute_benchmark_from_beneficiaries(tokio_stream::iter(bad))
         .await
         .expect_err("bad record");
-    assert_eq!(fields(&err), ["records[7].expenditures"]);
+    assert_eq!(bad_request_fields(&err), ["records[7].expenditures"]);
     let no_header = beneficiaries();
     let err = client
         .compute_benchmark_from_beneficiaries(tokio_stream::iter(no_header))
@@ -605,7 +600,7 @@ async fn beneficiary_level_records_stream_and_truncate() {
         .compute_benchmark_from_beneficiaries(tokio_stream::iter(missing_year))
         .await
         .expect_err("missing years");
-    assert_eq!(fields(&err), ["records"]);
+    assert_eq!(bad_request_fields(&err), ["records"]);
     assert_eq!(count(&mut client).await, 1);
     server.stop().await;
 }
@@ -636,7 +631,7 @@ fn regional_risk_growth_is_validated_field_by_field() {
     }
     let err = validate_performance_year(Some(&bad), "performance_year").expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
-    let mut got = fields(&err);
+    let mut got = bad_request_fields(&err);
     got.sort();
     assert_eq!(
         got,
@@ -661,7 +656,10 @@ fn regional_risk_growth_is_validated_field_by_field() {
         "input",
         "performance_year",
     );
-    assert_eq!(fields(&missing), ["performance_year.regional_risk"]);
+    assert_eq!(
+        bad_request_fields(&missing),
+        ["performance_year.regional_risk"]
+    );
     let too_big = engine_status(
         &BenchmarkError::Unrepresentable {
             input: Input::PerformanceYearTypes,
@@ -669,7 +667,10 @@ fn regional_risk_growth_is_validated_field_by_field() {
         "input",
         "performance_year",
     );
-    assert_eq!(fields(&too_big), ["performance_year.enrollment_types"]);
+    assert_eq!(
+        bad_request_fields(&too_big),
+        ["performance_year.enrollment_types"]
+    );
 }
 
 /// A 2024 first agreement updated through the real server with `regional_risk`: the worked
@@ -736,7 +737,7 @@ async fn update_2024_applies_the_regional_risk_score_growth_cap() {
         .await
         .expect_err("regional_risk is required from 2024");
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(fields(&err), ["performance_year.regional_risk"]);
+    assert_eq!(bad_request_fields(&err), ["performance_year.regional_risk"]);
 
     py.regional_risk = Some(pb::RegionalRiskGrowth {
         hcc_growth: amounts(["1.20", "1.04", "1.06", "1.08"]),
@@ -1041,10 +1042,7 @@ async fn list_page_tokens_are_opaque_and_bound_to_the_query() {
             .await
             .expect_err("another query");
         assert_eq!(err.code(), Code::InvalidArgument, "{aco} {period}");
-        let fields: Vec<String> = err
-            .get_details_bad_request()
-            .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-            .unwrap_or_default();
+        let fields = bad_request_fields(&err);
         assert_eq!(fields, ["page_token"]);
     }
     server.stop().await;

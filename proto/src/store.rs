@@ -291,6 +291,15 @@ pub async fn checkpoint(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// [`checkpoint`] after a server's clean shutdown, logging the outcome: if it cannot be done now,
+/// everything is still durable in the `-wal` file, so a failure is a warning, not an error.
+pub async fn checkpoint_after_shutdown(path: &Path) {
+    match checkpoint(path).await {
+        Ok(()) => tracing::info!(db = %path.display(), "database checkpointed"),
+        Err(e) => tracing::warn!(db = %path.display(), error = %e, "database not checkpointed"),
+    }
+}
+
 /// Writes a consistent copy of the SQLite database `path` to the new file `to` (`VACUUM INTO`):
 /// one read transaction, so it is safe while the service is running and the copy holds exactly
 /// the transactions committed when it started (those still in the `-wal` file included). `to` must

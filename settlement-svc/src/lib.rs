@@ -4,9 +4,12 @@
 //! runtime): what the simulator calls in-process. This crate is their service.
 //!
 //! - [`server`]: the gRPC adapter (validation, conversion, idempotent recording).
+//! - [`benchmarks`]: where a benchmark given by reference is read from (benchmark-svc over gRPC, or
+//!   benchmarks held in process).
 //! - [`backtest`]: reconciles a CMS ACO Public Use File and compares with what CMS paid.
 //! - [`loadgen`]: a Reconcile load generator for a running server.
 
 pub mod backtest;
+pub mod benchmarks;
 pub mod loadgen;
 pub mod server;

@@ -1,6 +1,6 @@
 //! `settlement-svc`: the settlement gRPC server, the CMS backtest and a load generator.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use acorn_proto::benchmark::v1::benchmark_service_client::BenchmarkServiceClient;
 use acorn_proto::ledger::SqliteLedger;
@@ -11,7 +11,12 @@ use acorn_proto::{
 };
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use settlement_svc::{backtest, loadgen, server::SettlementApi};
+use settlement_svc::{
+    backtest,
+    benchmarks::{BenchmarkSource, GrpcBenchmarks},
+    loadgen,
+    server::SettlementApi,
+};
 use tonic::{server::NamedService, service::Routes, transport::Endpoint};
 
 #[derive(Debug, Parser)]
@@ -80,13 +85,13 @@ async fn main() -> anyhow::Result<()> {
             let store = SqliteLedger::open(&db)
                 .await
                 .with_context(|| format!("opening the ledger {}", db.display()))?;
-            let benchmarks = match benchmark_svc {
-                Some(url) => Some(BenchmarkServiceClient::new(
+            let benchmarks: Option<Arc<dyn BenchmarkSource>> = match benchmark_svc {
+                Some(url) => Some(Arc::new(GrpcBenchmarks::new(BenchmarkServiceClient::new(
                     Endpoint::from_shared(url.clone())
                         .with_context(|| format!("--benchmark-svc {url}"))?
                         .tcp_nodelay(true)
                         .connect_lazy(),
-                )),
+                )))),
                 None => None,
             };
             let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
@@ -95,11 +100,7 @@ async fn main() -> anyhow::Result<()> {
             let name = <SettlementServiceServer<SettlementApi<SqliteLedger>> as NamedService>::NAME;
             serve::run("settlement-svc", Routes::new(service), &[name], &serve).await?;
             // After a clean shutdown the database file alone holds every record.
-            // (If it cannot be done now, everything is still durable in the -wal file.)
-            match acorn_proto::store::checkpoint(&db).await {
-                Ok(()) => tracing::info!("ledger checkpointed"),
-                Err(e) => tracing::warn!(error = %e, "ledger not checkpointed"),
-            }
+            acorn_proto::store::checkpoint_after_shutdown(&db).await;
             Ok(())
         }
         Command::Backtest {

@@ -4,8 +4,9 @@
 //! problem reported at once as `INVALID_ARGUMENT` with field violations), the engine computes, and
 //! the result is converted back. Nothing is stored unless the whole computation succeeded.
 
+use std::sync::Arc;
+
 use acorn_proto::{
-    benchmark::v1::{GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient},
     common::v1 as common,
     fields::{Bound, Violations, invalid_argument},
     ledger::{self, Filter, NewRecord, Recorded, Store},
@@ -15,8 +16,9 @@ use acorn_proto::{
 };
 use prost::Message;
 use rust_decimal::Decimal;
-use tonic::{Request, Response, Status, transport::Channel};
+use tonic::{Request, Response, Status};
 
+use crate::benchmarks::{BenchmarkSource, SourceError};
 use settlement_rules::{
     self as engine, EnrollmentExperience, Experience, ExtremeUncontrollable, Input, MsrBand,
     MsrOption, MsrSchedule, PioneerTerms, Quality, QualityStandard, SettlementError,
@@ -31,13 +33,13 @@ const MAX_PAGE_SIZE: u32 = 1000;
 #[derive(Debug, Clone)]
 pub struct SettlementApi<S> {
     store: S,
-    benchmarks: Option<BenchmarkServiceClient<Channel>>,
+    benchmarks: Option<Arc<dyn BenchmarkSource>>,
 }
 
 impl<S: Store> SettlementApi<S> {
     /// A service recording into `store`; benchmarks by reference are read from `benchmarks`
-    /// (benchmark-svc), when given.
-    pub fn new(store: S, benchmarks: Option<BenchmarkServiceClient<Channel>>) -> Self {
+    /// (benchmark-svc, or benchmarks in process), when given.
+    pub fn new(store: S, benchmarks: Option<Arc<dyn BenchmarkSource>>) -> Self {
         Self { store, benchmarks }
     }
 
@@ -50,7 +52,7 @@ impl<S: Store> SettlementApi<S> {
     ) -> Result<Validated, Status> {
         let mut v = validate(input)?;
         if let Some(id) = v.benchmark_ref.take() {
-            let benchmarks = self.benchmarks.clone().ok_or_else(|| {
+            let benchmarks = self.benchmarks.as_deref().ok_or_else(|| {
                 Status::failed_precondition(
                     "input.benchmark_reference: this settlement-svc was started without --benchmark-svc",
                 )
@@ -73,72 +75,55 @@ impl<S: Store> SettlementApi<S> {
     }
 }
 
-/// How long the read from benchmark-svc may take when the incoming call has no [`Deadline`] (a
+/// How long the read of a benchmark may take when the incoming call has no [`Deadline`] (a
 /// handler called outside `serve`); under `serve` every call has one (`--request-timeout` at most).
 const BENCHMARK_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Reads an updated benchmark from benchmark-svc and checks it is this ACO's for this performance
-/// year: its updated total, and its two-way blend total (agreements starting 2024+). The read is
-/// given the time left of the incoming call (`deadline`), sent on as its `grpc-timeout`.
+/// Reads a recorded benchmark from `source` and checks it is this ACO's updated benchmark for this
+/// performance year: its updated total, and its two-way blend total (agreements starting 2024+).
+/// The read is given the time left of the incoming call (`deadline`).
 async fn resolve_benchmark(
-    mut client: BenchmarkServiceClient<Channel>,
+    source: &dyn BenchmarkSource,
     id: &str,
     aco_id: &str,
     performance_year: i32,
     deadline: Option<Deadline>,
 ) -> Result<(Decimal, Option<Decimal>), Status> {
     let field = "input.benchmark_reference.benchmark_id";
-    let mut request = Request::new(GetBenchmarkRequest { id: id.to_string() });
-    request.set_timeout(deadline.map_or(BENCHMARK_READ_TIMEOUT, |d| d.remaining()));
-    let response = client
-        .get_benchmark(request)
-        .await
-        .map_err(|e| match e.code() {
-            tonic::Code::NotFound => {
-                Status::not_found(format!("{field}: benchmark {id} not found"))
-            }
-            tonic::Code::InvalidArgument => invalid_argument(field, e.message().to_string()),
-            // tonic's client gives up at the deadline with CANCELLED "Timeout expired".
-            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
-                if e.code() == tonic::Code::DeadlineExceeded
-                    || e.message() == tonic::TimeoutExpired(()).to_string() =>
-            {
-                Status::deadline_exceeded(format!(
-                    "{field}: benchmark-svc did not answer within the call's deadline"
-                ))
-            }
-            _ => Status::unavailable(format!(
-                "{field}: benchmark-svc could not be read: {}",
-                e.message()
-            )),
-        })?;
-    let benchmark = response.into_inner().benchmark.unwrap_or_default();
-    let result = benchmark.result.unwrap_or_default();
-    let aco = benchmark.input.map(|i| i.aco_id).unwrap_or_default();
+    let timeout = deadline.map_or(BENCHMARK_READ_TIMEOUT, |d| d.remaining());
+    let benchmark = source.benchmark(id, timeout).await.map_err(|e| match e {
+        SourceError::NotFound => Status::not_found(format!("{field}: benchmark {id} not found")),
+        SourceError::InvalidArgument(why) => invalid_argument(field, why),
+        SourceError::DeadlineExceeded => Status::deadline_exceeded(format!(
+            "{field}: benchmark-svc did not answer within the call's deadline"
+        )),
+        SourceError::Unavailable(why) => {
+            Status::unavailable(format!("{field}: benchmark-svc could not be read: {why}"))
+        }
+    })?;
     let precondition = |why: String| Status::failed_precondition(format!("{field}: {why}"));
-    if result.performance_year == 0 {
+    let Some(year) = benchmark.performance_year else {
         return Err(precondition(format!(
             "benchmark {id} is a historical benchmark: reconcile against its update to the performance year (UpdateBenchmark)"
         )));
-    }
-    if result.performance_year != performance_year {
+    };
+    if year != performance_year {
         return Err(precondition(format!(
-            "benchmark {id} is updated to performance year {}, not {performance_year}",
-            result.performance_year
+            "benchmark {id} is updated to performance year {year}, not {performance_year}"
         )));
     }
+    let aco = &benchmark.aco_id;
     if aco != aco_id {
         return Err(precondition(format!(
             "benchmark {id} is ACO {aco}'s, not {aco_id}'s"
         )));
     }
-    let total = acorn_domain::parse_decimal(&result.updated_total)
-        .ok()
+    let total = benchmark
+        .updated_total
         .filter(|t| *t > Decimal::ZERO)
         .ok_or_else(|| precondition(format!("benchmark {id} has no updated total")))?;
-    let two_way = acorn_domain::parse_decimal(&result.two_way_blend_updated_total).ok();
     tracing::debug!(benchmark = %id, "benchmark resolved by reference");
-    Ok((total, two_way))
+    Ok((total, benchmark.two_way_blend_updated_total))
 }
 
 /// A validated request input: the engine input plus what it borrows.
@@ -356,15 +341,17 @@ fn quality(v: &mut Violations, q: Option<&pb::Quality>) -> Option<Quality> {
     Some(Quality { standard, score })
 }
 
+/// Validates the Pioneer arrangement at `field` (for `track`, when valid).
 fn pioneer_arrangement(
     v: &mut Violations,
+    field: &str,
     track: Option<Track>,
     p: Option<&pb::PioneerArrangement>,
 ) -> Option<PioneerTerms> {
     let Some(p) = p else {
         return Some(PioneerTerms::default());
     };
-    let f = |name: &str| format!("input.pioneer_arrangement.{name}");
+    let f = |name: &str| format!("{field}.{name}");
     let mlr = v.optional_decimal(
         &f("minimum_loss_rate"),
         &p.minimum_loss_rate,
@@ -379,7 +366,7 @@ fn pioneer_arrangement(
     };
     if terms != PioneerTerms::default() && track.is_some_and(|t| t != Track::Pioneer) {
         v.add(
-            "input.pioneer_arrangement",
+            field,
             "applies to TRACK_PIONEER only: other tracks' rates are set by 42 CFR 425",
         );
         return None;
@@ -446,7 +433,12 @@ pub fn validate(input: Option<&pb::ReconciliationInput>) -> Result<Validated, St
         Bound::Fraction,
     );
     let euc = extreme_uncontrollable(&mut v, i.extreme_uncontrollable.as_ref());
-    let pioneer = pioneer_arrangement(&mut v, track, i.pioneer_arrangement.as_ref());
+    let pioneer = pioneer_arrangement(
+        &mut v,
+        "input.pioneer_arrangement",
+        track,
+        i.pioneer_arrangement.as_ref(),
+    );
     let two_way = v.optional_decimal(
         "input.two_way_blend_updated_benchmark",
         &i.two_way_blend_updated_benchmark,
@@ -774,13 +766,19 @@ impl<S: Store> SettlementService for SettlementApi<S> {
         let start = v.date("agreement_start_date", r.agreement_start_date.as_ref());
         let option = msr_option(&mut v, "msr_option", r.msr_option);
         let schedule = schedule(&mut v, "msr_schedule", &r.msr_schedule);
-        let valid = match (track, py, start, option, schedule) {
-            (Some(track), Some(py), Some(start), Some(option), Some(schedule)) => {
-                Some((track, py, start, option, schedule))
+        let pioneer = pioneer_arrangement(
+            &mut v,
+            "pioneer_arrangement",
+            track,
+            r.pioneer_arrangement.as_ref(),
+        );
+        let valid = match (track, py, start, option, schedule, pioneer) {
+            (Some(track), Some(py), Some(start), Some(option), Some(schedule), Some(pioneer)) => {
+                Some((track, py, start, option, schedule, pioneer))
             }
             _ => None,
         };
-        let (track, py, start, option, schedule) = v.finish("track", valid)?;
+        let (track, py, start, option, schedule, pioneer) = v.finish("track", valid)?;
         let rules =
             engine::rules::select(track, start, py).map_err(|e| engine_status(&e.into(), ""))?;
         let mut steps = Vec::new();
@@ -789,6 +787,7 @@ impl<S: Store> SettlementService for SettlementApi<S> {
             r.assigned_beneficiaries,
             option,
             schedule.as_ref(),
+            &pioneer,
             &mut steps,
         )
         .map_err(|e| engine_status(&e, ""))?;

@@ -1,6 +1,7 @@
 //! The edges a new user finds, through the real server: a retry that differs in any single field is
 //! refused, page tokens are opaque and bound to their query, an expired deadline answers
-//! DEADLINE_EXCEEDED, and the read from benchmark-svc carries the call's remaining deadline.
+//! DEADLINE_EXCEEDED, and the read from benchmark-svc (the gRPC benchmark source) carries the call's
+//! remaining deadline.
 
 use std::{
     path::Path,
@@ -25,11 +26,13 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
 use prost::Message as _;
-use settlement_svc::server::SettlementApi;
+use settlement_svc::{
+    benchmarks::{BenchmarkSource, GrpcBenchmarks},
+    server::SettlementApi,
+};
 use tonic::{Code, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
 
 async fn start(
     db: &Path,
@@ -37,6 +40,8 @@ async fn start(
     request_timeout: u64,
 ) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
+    let benchmarks =
+        benchmarks.map(|b| Arc::new(GrpcBenchmarks::new(b)) as Arc<dyn BenchmarkSource>);
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
     )));
@@ -82,8 +87,8 @@ fn reconcile(request_id: &str, input: ReconciliationInput) -> ReconcileRequest {
     }
 }
 
-/// A stand-in benchmark-svc: `updated-2018` is A1215's PY2018 benchmark; `slow` never answers in
-/// time. It records the `grpc-timeout` of every read.
+/// A stand-in benchmark-svc: `updated-2018` (and any other id) is A1215's PY2018 benchmark; `slow`
+/// never answers in time; `nope` is NOT_FOUND. It records the `grpc-timeout` of every read.
 #[derive(Debug, Default, Clone)]
 struct Benchmarks {
     timeouts: Arc<Mutex<Vec<Option<String>>>>,
@@ -101,8 +106,10 @@ impl BenchmarkService for Benchmarks {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         self.timeouts.lock().expect("lock").push(timeout);
-        if req.get_ref().id == "slow" {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+        match req.get_ref().id.as_str() {
+            "slow" => tokio::time::sleep(Duration::from_secs(60)).await,
+            "nope" => return Err(tonic::Status::not_found("no such benchmark")),
+            _ => {}
         }
         Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
             benchmark: Some(bpb::Benchmark {
@@ -369,13 +376,6 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     server.stop().await;
 }
 
-fn violations(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
-}
-
 /// ListReconciliations page tokens carry no ACO id, request id, reconciliation id or row number
 /// in any encoding, and are bound to the filters: a token from one query is INVALID_ARGUMENT on
 /// another (only page_size may change between pages).
@@ -456,7 +456,7 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
             .await
             .expect_err("a token from another query");
         assert_eq!(err.code(), Code::InvalidArgument, "{aco} {py} {token}");
-        assert_eq!(violations(&err), ["page_token"]);
+        assert_eq!(bad_request_fields(&err), ["page_token"]);
     }
     server.stop().await;
 }
@@ -505,6 +505,11 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
     let mut req = tonic::Request::new(reconcile("fast-1", by_reference("updated-2018")));
     req.set_timeout(Duration::from_secs(10));
     client.reconcile(req).await.expect("in time");
+    // benchmark-svc's NOT_FOUND reaches the caller as NOT_FOUND.
+    let missing = client
+        .reconcile(reconcile("missing-1", by_reference("nope")))
+        .await;
+    assert_eq!(missing.expect_err("missing").code(), Code::NotFound);
     server.stop().await;
 
     // Without a client deadline, the server's --request-timeout (1 s here) bounds the call and the
@@ -563,6 +568,6 @@ async fn zero_person_years_by_enrollment_type_names_the_rows() {
         .await
         .expect_err("zero person-years");
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(violations(&err), ["input.by_enrollment_type.rows"]);
+    assert_eq!(bad_request_fields(&err), ["input.by_enrollment_type.rows"]);
     server.stop().await;
 }

@@ -2,15 +2,10 @@
 //! the same SQLite file, idempotent retries, conflicting reuse, pagination, bad input, health and
 //! reflection.
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
-    benchmark::v1::{
-        self as bpb,
-        benchmark_service_client::BenchmarkServiceClient,
-        benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
-    },
     common::v1::{Date, EnrollmentType},
     settlement::v1::{
         self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
@@ -20,16 +15,19 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, serve_args};
-use settlement_svc::server::SettlementApi;
+use acorn_testkit::{Running, bad_request_fields, serve_args};
+use rust_decimal_macros::dec;
+use settlement_svc::{
+    benchmarks::{BenchmarkSource, InMemoryBenchmarks, RecordedBenchmark},
+    server::SettlementApi,
+};
 use tonic::{Code, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
 
 async fn start(db: &Path) -> Running {
     start_with(db, None).await
 }
 
-async fn start_with(db: &Path, benchmarks: Option<BenchmarkServiceClient<Channel>>) -> Running {
+async fn start_with(db: &Path, benchmarks: Option<Arc<dyn BenchmarkSource>>) -> Running {
     let store = SqliteLedger::open(db).await.expect("open ledger");
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
@@ -378,10 +376,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             Code::InvalidArgument,
             "case {n} ({field}): {err:?}"
         );
-        let fields: Vec<String> = err
-            .get_details_bad_request()
-            .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-            .unwrap_or_default();
+        let fields = bad_request_fields(&err);
         assert!(
             fields.iter().any(|f| f == field),
             "case {n}: expected {field}, got {fields:?} ({})",
@@ -551,6 +546,139 @@ async fn pioneer_arrangement() {
     server.stop().await;
 }
 
+/// GetMinimumSavingsRate answers the corridor Reconcile applies: for Genesys PHO's PY2012 (Pioneer,
+/// 15,000 beneficiaries, a fixed 1% MSR), the arrangement's own 2% MLR in place of the mirrored 1%
+/// [S mssp-rules.md section 5; the step cites the Pioneer ACO Model participation agreement]. Worked:
+/// a 2,625,000 loss on the 175,000,000 benchmark (expenditures 177,625,000, 1.5%) is inside the 2%
+/// corridor, so nothing is owed; at the mirrored 1% the core 60% owes 0.6 x 2,625,000 = 1,575,000.
+#[tokio::test]
+async fn pioneer_minimum_loss_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("ledger.db")).await;
+    let mut client = server.client(SettlementServiceClient::new).await;
+    let arrangement = pb::PioneerArrangement {
+        minimum_loss_rate: "0.02".into(),
+        shared_loss_rate: "0.5".into(),
+        sharing_rate: String::new(),
+    };
+    let rates = |pioneer_arrangement| pb::GetMinimumSavingsRateRequest {
+        track: Track::Pioneer.into(),
+        performance_year: 2012,
+        agreement_start_date: Some(Date {
+            year: 2012,
+            month: 1,
+            day: 1,
+        }),
+        assigned_beneficiaries: 15_000,
+        msr_option: MinimumSavingsRateOption::Fixed10.into(),
+        pioneer_arrangement,
+        ..Default::default()
+    };
+    let own = client
+        .get_minimum_savings_rate(rates(Some(arrangement.clone())))
+        .await
+        .expect("own arrangement")
+        .into_inner();
+    assert_eq!(
+        (
+            own.minimum_savings_rate.as_str(),
+            own.minimum_loss_rate.as_str()
+        ),
+        ("0.01", "0.02")
+    );
+    let step = own
+        .explanation
+        .iter()
+        .find(|st| st.rule == "settlement.minimum_loss_rate")
+        .expect("the arrangement's MLR step");
+    assert!(
+        step.citation
+            .starts_with("Pioneer ACO Model participation agreement"),
+        "{}",
+        step.citation
+    );
+    let core = client
+        .get_minimum_savings_rate(rates(None))
+        .await
+        .expect("core arrangement")
+        .into_inner();
+    assert_eq!(
+        (
+            core.minimum_savings_rate.as_str(),
+            core.minimum_loss_rate.as_str()
+        ),
+        ("0.01", "0.01")
+    );
+
+    // What Reconcile applies, on the same terms.
+    let reconcile_with = |pioneer_arrangement| pb::PreviewReconciliationRequest {
+        input: Some(ReconciliationInput {
+            aco_id: "PIONEER-GENESYS".into(),
+            performance_year: 2012,
+            agreement_start_date: Some(Date {
+                year: 2012,
+                month: 1,
+                day: 1,
+            }),
+            track: Track::Pioneer.into(),
+            assigned_beneficiaries: 15_000,
+            experience: Some(Experience::Totals(ExpenditureTotals {
+                updated_benchmark: "175000000".into(),
+                expenditures: "177625000".into(),
+            })),
+            quality: Some(Quality {
+                standard: 0,
+                score: "1".into(),
+            }),
+            msr_option: MinimumSavingsRateOption::Fixed10.into(),
+            pioneer_arrangement,
+            ..Default::default()
+        }),
+    };
+    for (arrangement, rates, net) in [
+        (Some(arrangement.clone()), &own, "0.00"),
+        (None, &core, "-1575000.00"),
+    ] {
+        let r = client
+            .preview_reconciliation(reconcile_with(arrangement))
+            .await
+            .expect("preview")
+            .into_inner()
+            .result
+            .expect("result");
+        assert_eq!(
+            (
+                r.minimum_savings_rate.as_str(),
+                r.minimum_loss_rate.as_str(),
+                r.net_amount.as_str()
+            ),
+            (
+                rates.minimum_savings_rate.as_str(),
+                rates.minimum_loss_rate.as_str(),
+                net
+            )
+        );
+    }
+
+    // As in Reconcile, the arrangement is TRACK_PIONEER's only.
+    let mut track3 = rates(Some(arrangement));
+    track3.track = Track::Track3.into();
+    track3.agreement_start_date = Some(Date {
+        year: 2016,
+        month: 1,
+        day: 1,
+    });
+    track3.performance_year = 2018;
+    let err = client
+        .get_minimum_savings_rate(track3)
+        .await
+        .expect_err("not Pioneer");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let fields = bad_request_fields(&err);
+    assert_eq!(fields, ["pioneer_arrangement"]);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn health_and_reflection() {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -620,89 +748,28 @@ async fn health_and_reflection() {
     server.stop().await;
 }
 
-/// A stand-in benchmark-svc serving two recorded benchmarks of A1215: `updated-2018` (updated to
-/// PY2018, the published ABtotBnchmk) and `historical` (not updated).
-#[derive(Debug, Default)]
-struct Benchmarks;
-
-#[tonic::async_trait]
-impl BenchmarkService for Benchmarks {
-    async fn get_benchmark(
-        &self,
-        req: tonic::Request<bpb::GetBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::GetBenchmarkResponse>, tonic::Status> {
-        let (py, total) = match req.get_ref().id.as_str() {
-            "updated-2018" => (2018, "797237607.00"),
-            "historical" => (0, ""),
-            _ => return Err(tonic::Status::not_found("no such benchmark")),
-        };
-        Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
-            benchmark: Some(bpb::Benchmark {
-                id: req.get_ref().id.clone(),
-                input: Some(bpb::BenchmarkInput {
-                    aco_id: "A1215".into(),
-                    ..Default::default()
-                }),
-                result: Some(bpb::BenchmarkResult {
-                    performance_year: py,
-                    updated_total: total.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }))
-    }
-    async fn compute_benchmark(
-        &self,
-        _: tonic::Request<bpb::ComputeBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::ComputeBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn compute_benchmark_from_beneficiaries(
-        &self,
-        _: tonic::Request<tonic::Streaming<bpb::ComputeBenchmarkFromBeneficiariesRequest>>,
-    ) -> Result<tonic::Response<bpb::ComputeBenchmarkFromBeneficiariesResponse>, tonic::Status>
-    {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn preview_benchmark(
-        &self,
-        _: tonic::Request<bpb::PreviewBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::PreviewBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn list_benchmarks(
-        &self,
-        _: tonic::Request<bpb::ListBenchmarksRequest>,
-    ) -> Result<tonic::Response<bpb::ListBenchmarksResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn update_benchmark(
-        &self,
-        _: tonic::Request<bpb::UpdateBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::UpdateBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-}
-
-/// A benchmark by reference is read from benchmark-svc over its contract and must be this ACO's
-/// update to this performance year.
+/// A benchmark by reference is read from the benchmark source (here in process: two recorded
+/// benchmarks of A1215, `updated-2018` updated to PY2018, the published ABtotBnchmk, and `historical`,
+/// not updated) and must be this ACO's update to this performance year. The read from benchmark-svc
+/// over gRPC is tests/edges.rs's.
 #[tokio::test]
 async fn benchmark_by_reference() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(BenchmarkServiceServer::new(Benchmarks))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-    let benchmarks = BenchmarkServiceClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect_lazy(),
-    );
+    let recorded = |performance_year, updated_total| RecordedBenchmark {
+        aco_id: "A1215".into(),
+        performance_year,
+        updated_total,
+        two_way_blend_updated_total: None,
+    };
+    let benchmarks: InMemoryBenchmarks = [
+        (
+            "updated-2018".to_string(),
+            recorded(Some(2018), Some(dec!(797237607.00))),
+        ),
+        ("historical".to_string(), recorded(None, None)),
+    ]
+    .into_iter()
+    .collect();
+    let benchmarks: Arc<dyn BenchmarkSource> = Arc::new(benchmarks);
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_with(&dir.path().join("ledger.db"), Some(benchmarks)).await;
     let mut client = server.client(SettlementServiceClient::new).await;

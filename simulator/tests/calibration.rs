@@ -379,7 +379,7 @@ fn mssp_2018(replicates: u32, k: f64) {
 #[test]
 #[ignore = "minutes in a debug build: cargo test -p simulator --release --test calibration -- --ignored"]
 fn mssp_2018_meets_its_targets() {
-    mssp_2018(32, 0.0);
+    mssp_2018(64, 0.0);
 }
 
 /// Every 12th ACO of the mssp-2018 preset and every Track 2 one (about 50 of 548):

@@ -4,13 +4,15 @@
 //!   stack: deadline layer, health, reflection, graceful shutdown) and a client channel to it.
 //! - [`encodings`]: every text form an identifier could take inside a page token, for the checks
 //!   that tokens are opaque.
+//! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names.
 
 use std::net::SocketAddr;
 
 use acorn_proto::serve::{self, LogFormat, ServeArgs};
 use base64::Engine as _;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::{service::Routes, transport::Channel};
+use tonic::{Status, service::Routes, transport::Channel};
+use tonic_types::StatusExt as _;
 
 /// The flags the tests serve with: text logs, 4 MiB requests, a 30 s request timeout and a 5 s
 /// shutdown grace (change a field with `ServeArgs { request_timeout: 1, ..serve_args() }`).
@@ -76,6 +78,14 @@ impl Running {
             .expect("join")
             .expect("server exits cleanly");
     }
+}
+
+/// The fields named by the `google.rpc.BadRequest` detail of `status` (none without one).
+pub fn bad_request_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default()
 }
 
 /// Every text form `id` could take in a page token, for asserting that a token shows none of them:

@@ -425,15 +425,20 @@ fn totals(
     }
 }
 
-/// The MSR and MLR (MLR `None` for one-sided tracks).
+/// The MSR and MLR (MLR `None` for one-sided tracks), as [`reconcile`] applies them: a Pioneer
+/// ACO's own minimum loss rate (`pioneer`) in place of the mirrored one.
 pub fn minimum_rates(
     rules: &RuleSet,
     n: u64,
     option: MsrOption,
     schedule: Option<&MsrSchedule>,
+    pioneer: &PioneerTerms,
     trace: &mut impl Trace,
 ) -> Result<(Decimal, Option<Decimal>), SettlementError> {
     let track = rules.track.name();
+    if rules.track != Track::Pioneer && !pioneer.is_empty() {
+        return Err(SettlementError::PioneerTermsNotApplicable { track });
+    }
     let option = match option {
         MsrOption::Default => {
             rules::default_msr_option(rules).ok_or(SettlementError::MsrOptionRequired { track })?
@@ -494,6 +499,18 @@ pub fn minimum_rates(
             msr,
         )
     });
+    if let (Some(own), Some(mirrored)) = (pioneer.minimum_loss_rate, mlr) {
+        trace.step(|| {
+            step(
+                "settlement.minimum_loss_rate",
+                PIONEER_ARRANGEMENT,
+                "Minimum loss rate of the ACO's Pioneer arrangement, in place of the minimum savings rate",
+                &[("minimum_savings_rate", &mirrored)],
+                own,
+            )
+        });
+        return Ok((msr, Some(own)));
+    }
     Ok((msr, mlr))
 }
 
@@ -711,25 +728,14 @@ fn measure(
             Experience::ByEnrollmentType(_) => Input::EnrollmentTypes,
         }));
     }
-    let (msr, mut mlr) = minimum_rates(
+    let (msr, mlr) = minimum_rates(
         rules,
         input.assigned_beneficiaries,
         input.msr_option,
         input.msr_schedule,
+        &input.pioneer,
         trace,
     )?;
-    if let (Some(own), Some(mirrored)) = (input.pioneer.minimum_loss_rate, mlr) {
-        mlr = Some(own);
-        trace.step(|| {
-            step(
-                "settlement.minimum_loss_rate",
-                PIONEER_ARRANGEMENT,
-                "Minimum loss rate of the ACO's Pioneer arrangement, in place of the minimum savings rate",
-                &[("minimum_savings_rate", &mirrored)],
-                own,
-            )
-        });
-    }
     // Both are in [0, 7.9e28], so the difference is representable.
     let gross = benchmark - expenditures;
     let rate = savings_rate(gross, benchmark, benchmark_field)?;
