@@ -143,6 +143,37 @@ fn no_control(rec: &csv::StringRecord, cols: &Columns, names: &[&str]) -> Result
     }
 }
 
+/// The text columns of `beneficiaries.csv` checked for control characters.
+const BENEFICIARY_TEXT: &[&str] = &[
+    "beneficiary_id",
+    "designated_npi",
+    "designated_tin",
+    "designated_specialty",
+    "prior_year_aco_id",
+];
+
+/// The text columns of `claims.csv` checked for control characters.
+const CLAIM_TEXT: &[&str] = &[
+    "beneficiary_id",
+    "claim_id",
+    "hcpcs",
+    "revenue_center",
+    "place_of_service",
+    "tin",
+    "ccn",
+    "npi",
+    "specialty",
+];
+
+/// The required `beneficiary_id` column: 1-64 bytes.
+fn beneficiary_id<'r>(rec: &'r csv::StringRecord, cols: &Columns) -> Result<&'r str, String> {
+    let id = get(rec, cols, "beneficiary_id");
+    if id.is_empty() || id.len() > 64 {
+        return Err("beneficiary_id: must be 1-64 characters".into());
+    }
+    Ok(id)
+}
+
 fn reader<R: Read>(r: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new().flexible(false).from_reader(r)
 }
@@ -277,21 +308,8 @@ pub fn read_beneficiaries<R: Read>(
         "other_initiative",
     ];
     rows(r, file, &required, |rec, cols| {
-        no_control(
-            rec,
-            cols,
-            &[
-                "beneficiary_id",
-                "designated_npi",
-                "designated_tin",
-                "designated_specialty",
-                "prior_year_aco_id",
-            ],
-        )?;
-        let id = get(rec, cols, "beneficiary_id");
-        if id.is_empty() || id.len() > 64 {
-            return Err("beneficiary_id: must be 1-64 characters".into());
-        }
+        no_control(rec, cols, BENEFICIARY_TEXT)?;
+        let id = beneficiary_id(rec, cols)?;
         let enrollment = Enrollment {
             months_a_and_b: months(rec, cols, "months_part_a_and_b")?,
             months_a_or_b_only: months(rec, cols, "months_part_a_or_b_only")?,
@@ -342,25 +360,8 @@ pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)
         file,
         &["beneficiary_id", "service_date", "hcpcs", "allowed"],
         |rec, cols| {
-            no_control(
-                rec,
-                cols,
-                &[
-                    "beneficiary_id",
-                    "claim_id",
-                    "hcpcs",
-                    "revenue_center",
-                    "place_of_service",
-                    "tin",
-                    "ccn",
-                    "npi",
-                    "specialty",
-                ],
-            )?;
-            let bene = get(rec, cols, "beneficiary_id");
-            if bene.is_empty() || bene.len() > 64 {
-                return Err("beneficiary_id: must be 1-64 characters".into());
-            }
+            no_control(rec, cols, CLAIM_TEXT)?;
+            let bene = beneficiary_id(rec, cols)?;
             let day = Date::parse_iso_in_years(get(rec, cols, "service_date"))
                 .ok_or("service_date: must be a valid date, YYYY-MM-DD")?;
             let allowed =

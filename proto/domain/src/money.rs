@@ -182,30 +182,17 @@ mod tests {
         ] {
             assert_eq!(cents(bad), Err(FixedError::Malformed), "{bad:?}");
         }
-        assert_eq!(
-            parse_fixed("-1", 2, Sign::Unsigned, u64::MAX),
-            Err(FixedError::Malformed)
-        );
-        assert_eq!(
-            parse_fixed("-0", 2, Sign::Unsigned, u64::MAX),
-            Err(FixedError::Malformed)
-        );
-        assert_eq!(
-            parse_fixed("1.0234", 6, Sign::Unsigned, u64::MAX),
-            Ok(1_023_400)
-        );
-        assert_eq!(
-            parse_fixed("92233720368547758.07", 2, Sign::Unsigned, u64::MAX),
-            Ok(i64::MAX)
-        );
-        assert_eq!(
-            parse_fixed("92233720368547758.08", 2, Sign::Unsigned, u64::MAX),
-            Err(FixedError::OutOfRange)
-        );
-        assert_eq!(
-            parse_fixed("1", 30, Sign::Unsigned, u64::MAX),
-            Err(FixedError::OutOfRange)
-        );
+        let unsigned = |s, scale| parse_fixed(s, scale, Sign::Unsigned, u64::MAX);
+        for (s, scale, want) in [
+            ("-1", 2, Err(FixedError::Malformed)),
+            ("-0", 2, Err(FixedError::Malformed)),
+            ("1.0234", 6, Ok(1_023_400)),
+            ("92233720368547758.07", 2, Ok(i64::MAX)),
+            ("92233720368547758.08", 2, Err(FixedError::OutOfRange)),
+            ("1", 30, Err(FixedError::OutOfRange)),
+        ] {
+            assert_eq!(unsigned(s, scale), want, "{s:?} at scale {scale}");
+        }
     }
 
     #[test]
