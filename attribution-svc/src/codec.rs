@@ -6,8 +6,8 @@
 use attribution_rules::input::RawBeneficiary;
 use attribution_rules::run::LineStats;
 use attribution_rules::{
-    Assignment, Beneficiary, Bucket, ClaimKey, Competitor, Counted, Day, Designation, Enrollment,
-    Entity, EntityKind, Ineligible, Period, Reason, Skip, StepKind, Tally, Version,
+    Assignment, Beneficiary, Bucket, ClaimKey, Competitor, Counted, Date, Designation, Enrollment,
+    Entity, EntityKind, Ineligible, NO_DAY, Period, Reason, Skip, StepKind, Tally, Version,
     eligibility::NotInEffect,
 };
 
@@ -34,6 +34,15 @@ impl W {
     }
     fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    /// A date as its day number; "no date" ([`NO_DAY`]) as `i32::MIN`, as it was stored when
+    /// dates were bare day numbers.
+    fn date(&mut self, d: Date) {
+        self.i32(if d == NO_DAY {
+            i32::MIN
+        } else {
+            d.day_number()
+        });
     }
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
@@ -74,6 +83,12 @@ impl<'a> R<'a> {
     }
     fn i64(&mut self) -> Result<i64, Damaged> {
         Ok(i64::from_le_bytes(self.arr()?))
+    }
+    fn date(&mut self) -> Result<Date, Damaged> {
+        match self.i32()? {
+            i32::MIN => Ok(NO_DAY),
+            n => Date::from_day_number(n).ok_or(Damaged("date")),
+        }
     }
     fn u64(&mut self) -> Result<u64, Damaged> {
         Ok(u64::from_le_bytes(self.arr()?))
@@ -215,7 +230,7 @@ fn put_version(w: &mut W, v: &StoredVersion) {
                 | u8::from(c.npp) << 3);
             w.i32(c.sign);
             w.i64(c.cents);
-            w.i32(c.day.0);
+            w.date(c.day);
         }
     }
 }
@@ -253,7 +268,7 @@ fn get_version(r: &mut R<'_>) -> Result<StoredVersion, Damaged> {
                 npp: f & 8 != 0,
                 sign: r.i32()?,
                 cents: r.i64()?,
-                day: Day(r.i32()?),
+                day: r.date()?,
             };
             Ok((named, c))
         }
@@ -312,11 +327,11 @@ fn put_tally(w: &mut W, t: &Tally) {
         t.n_npp,
         t.n_lookback_physician,
         t.n_lookback,
-        t.last_step1.0,
-        t.last_step2.0,
-        t.last_lookback.0,
     ] {
         w.i32(v);
+    }
+    for d in [t.last_step1, t.last_step2, t.last_lookback] {
+        w.date(d);
     }
 }
 
@@ -330,9 +345,9 @@ fn get_tally(r: &mut R<'_>) -> Result<Tally, Damaged> {
     t.n_npp = r.i32()?;
     t.n_lookback_physician = r.i32()?;
     t.n_lookback = r.i32()?;
-    t.last_step1 = Day(r.i32()?);
-    t.last_step2 = Day(r.i32()?);
-    t.last_lookback = Day(r.i32()?);
+    t.last_step1 = r.date()?;
+    t.last_step2 = r.date()?;
+    t.last_lookback = r.date()?;
     Ok(t)
 }
 
@@ -517,7 +532,7 @@ pub fn encode_result(a: &Assignment, b: &Beneficiary, named: impl Fn(Entity) -> 
     for c in &a.competing {
         put_named(&mut w, &named(c.entity));
         w.i64(c.cents);
-        w.i32(c.last.map_or(i32::MIN, |d| d.0));
+        w.date(c.last.unwrap_or(NO_DAY));
     }
     match b.enrollment {
         Some(e) => {
@@ -600,11 +615,11 @@ pub fn decode_result(bytes: &[u8]) -> Result<StoredResult, Damaged> {
     for _ in 0..r.count(17)? {
         let e = entity(get_named(&mut r)?);
         let cents = r.i64()?;
-        let last = r.i32()?;
+        let last = r.date()?;
         competing.push(Competitor {
             entity: e,
             cents,
-            last: (last != i32::MIN).then_some(Day(last)),
+            last: (last != NO_DAY).then_some(last),
         });
     }
     let enrollment = match r.u8()? {
@@ -662,7 +677,7 @@ mod tests {
         let mut t = Tally::new(Entity::default());
         t.step1 = 12_345;
         t.n_step1 = 2;
-        t.last_step1 = Day(19_800);
+        t.last_step1 = Date::from_day_number(19_800).expect("date");
         let batch = Batch {
             beneficiaries: vec![StoredBeneficiary {
                 id: "1EG4TE5MK73".into(),
@@ -693,7 +708,7 @@ mod tests {
                             npp: false,
                             sign: 1,
                             cents: -12_345,
-                            day: Day(19_801),
+                            day: Date::from_day_number(19_801).expect("date"),
                         },
                     )),
                 },
@@ -722,7 +737,7 @@ mod tests {
                 Competitor {
                     entity: Entity::aco(3),
                     cents: 500,
-                    last: Some(Day(5)),
+                    last: Date::from_day_number(5),
                 },
                 Competitor {
                     entity: Entity::tin(77),

@@ -8,14 +8,13 @@
 
 use std::time::Instant;
 
-use acorn_proto::{
-    attribution::v1::{self as pb, attribution_service_client::AttributionServiceClient},
-    common::v1 as common,
+use acorn_proto::attribution::v1::{
+    self as pb, attribution_service_client::AttributionServiceClient,
 };
 use anyhow::Context;
 
 use attribution_rules::{
-    AcoSpec, ClaimType, Day, Version,
+    AcoSpec, ClaimType, Version,
     synthetic::{BeneficiaryRecord, ClaimRecord, Config, Synthetic},
 };
 
@@ -48,25 +47,13 @@ pub struct Args {
     pub max_message_bytes: usize,
 }
 
-/// A calendar date for the contract.
-pub fn date(d: Day) -> common::Date {
-    let (y, m, dd) = d.ymd();
-    common::Date {
-        year: y,
-        month: m as i32,
-        day: dd as i32,
-    }
-}
-
 /// A synthetic claim line in contract form.
 pub fn claim_line(r: &ClaimRecord) -> pb::ClaimLine {
-    let sign = if r.allowed_cents < 0 { "-" } else { "" };
-    let c = r.allowed_cents.unsigned_abs();
     pb::ClaimLine {
         claim_id: r.claim_id.clone(),
         line_number: r.line_number,
         beneficiary_id: r.beneficiary_id.clone(),
-        service_date: Some(date(r.service_date)),
+        service_date: Some(r.service_date.into()),
         hcpcs: r.hcpcs.to_string(),
         revenue_center: r.revenue_center.to_string(),
         place_of_service: r.place_of_service.to_string(),
@@ -74,7 +61,7 @@ pub fn claim_line(r: &ClaimRecord) -> pb::ClaimLine {
         ccn: r.ccn.clone(),
         npi: r.npi.clone(),
         specialty: r.specialty.to_string(),
-        allowed: format!("{sign}{}.{:02}", c / 100, c % 100),
+        allowed: acorn_domain::money::format_cents(r.allowed_cents),
         adjustment: match r.version {
             Version::Original => pb::ClaimAdjustment::Unspecified,
             Version::Adjustment => pb::ClaimAdjustment::Adjustment,

@@ -27,7 +27,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use attribution_rules::{
-    self as engine, AcoSpec, ClaimType, Counted, Day, Enrollment, Entity, EntityKind, Registry,
+    self as engine, AcoSpec, ClaimType, Counted, Date, Enrollment, Entity, EntityKind, Registry,
     RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
     input::{MAX_LINE_CENTS, RawLine, parse_cents},
     run::{AcoCounts, LineBatch, LineStats, Run, RunConfig},
@@ -122,30 +122,6 @@ fn config(run: &pb::AssignmentRun) -> Result<RunConfig, Status> {
             })
             .collect(),
     })
-}
-
-fn day(v: &mut Violations, field: &str, d: Option<&common::Date>) -> Option<Day> {
-    let Some(d) = d else {
-        v.add(field, "is required");
-        return None;
-    };
-    let found = u32::try_from(d.month)
-        .ok()
-        .zip(u32::try_from(d.day).ok())
-        .and_then(|(m, dd)| Day::from_ymd(d.year, m, dd));
-    if found.is_none() {
-        v.add(field, "must be a valid calendar date");
-    }
-    found
-}
-
-fn date(d: Day) -> common::Date {
-    let (y, m, dd) = d.ymd();
-    common::Date {
-        year: y,
-        month: m as i32,
-        day: dd as i32,
-    }
 }
 
 fn step(s: Option<StepKind>) -> pb::AssignmentStep {
@@ -325,7 +301,7 @@ fn claim_type(t: pb::ClaimType) -> ClaimType {
 }
 
 /// A valid line's date, cents, claim type and version.
-type CheckedLine = (Day, i64, ClaimType, Version);
+type CheckedLine = (Date, i64, ClaimType, Version);
 
 /// Validates one claim line without allocating unless something is wrong: (field, problem) pairs.
 fn check_line(l: &pb::ClaimLine) -> Result<CheckedLine, Vec<(&'static str, String)>> {
@@ -341,11 +317,7 @@ fn check_line(l: &pb::ClaimLine) -> Result<CheckedLine, Vec<(&'static str, Strin
             "must not contain control characters".into(),
         ));
     }
-    let d = l.service_date.as_ref().and_then(|d| {
-        let m = u32::try_from(d.month).ok()?;
-        let dd = u32::try_from(d.day).ok()?;
-        Day::from_ymd(d.year, m, dd)
-    });
+    let d = l.service_date.as_ref().and_then(common::Date::to_domain);
     if d.is_none() {
         let why = if l.service_date.is_none() {
             "is required"
@@ -437,7 +409,7 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             }
         }
         if b.date_of_death.is_some() {
-            day(&mut v, &f("date_of_death"), b.date_of_death.as_ref());
+            v.date(&f("date_of_death"), b.date_of_death.as_ref());
         }
         optional_ident(&mut v, &f("designated_npi"), &b.designated_npi, 32);
         optional_ident(&mut v, &f("designated_tin"), &b.designated_tin, 32);
@@ -730,7 +702,7 @@ impl AttributionApi {
                 .map(|c| pb::EntityCharges {
                     entity: name(c.entity),
                     allowed: engine::explain::dollars(c.cents),
-                    last_service_date: c.last.map(date),
+                    last_service_date: c.last.map(common::Date::from),
                 })
                 .collect(),
             continuously_assigned: a.continuous,

@@ -27,14 +27,7 @@ fn cfg() -> RunConfig {
     }
 }
 
-fn dollars(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:02}",
-        cents.unsigned_abs() / 100,
-        cents.unsigned_abs() % 100
-    )
-}
+use acorn_domain::money::format_cents as dollars;
 
 /// (ACO, step, reason, top totals).
 type Outcome = (String, &'static str, &'static str, Vec<(String, String)>);

@@ -446,11 +446,10 @@ fn published_year(
 
 fn prepare(row: &PufRow<'_>, layout: &Columns) -> Result<Prepared, String> {
     let aco_id = row.text(ACO_ID).unwrap_or("?").to_string();
-    let (y, m, d) = row
+    let start = row
         .date(START)
         .map_err(|e: PufError| e.to_string())?
         .ok_or("no agreement start date")?;
-    let start = Date::new(y, m, d);
     let period = match row.decimal(PERIOD).map_err(|e| e.to_string())? {
         None => 1,
         Some(p) => p
@@ -531,7 +530,7 @@ fn historical_input(p: &Prepared, factors: [ByType<Decimal>; 2]) -> HistoricalIn
     HistoricalInput {
         agreement_start: p.start,
         agreement_period: p.period,
-        years: [p.start.year - 3, p.start.year - 2, p.start.year - 1],
+        years: [p.start.year() - 3, p.start.year() - 2, p.start.year() - 1],
         experience: p.experience,
         national_trend: Some(factors),
         regional: None,
@@ -688,7 +687,7 @@ fn compute_updated(
 type FitKey = (i32, Model, bool);
 
 fn fit_key(p: &Prepared) -> FitKey {
-    (p.start.year, p.model, p.adjustment.is_some())
+    (p.start.year(), p.model, p.adjustment.is_some())
 }
 
 /// Backtests every ACO of the file.
@@ -740,7 +739,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
     }
     let factors_of = |p: &Prepared| {
         let key = match p.model {
-            Model::RegionalNotPublished => (p.start.year, Model::NationalTrend, false),
+            Model::RegionalNotPublished => (p.start.year(), Model::NationalTrend, false),
             _ => fit_key(p),
         };
         factors.get(&key).copied()
@@ -797,7 +796,10 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
                         / total
                         / ub
                 });
-                updated_rows.entry(p.start.year).or_default().push((x, 1.0));
+                updated_rows
+                    .entry(p.start.year())
+                    .or_default()
+                    .push((x, 1.0));
                 updated_inputs_of.insert(*n, (scaled, ratios));
             }
             Err(e) => *not_backtested.entry(e).or_default() += 1,
@@ -830,7 +832,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             (Ok(year), Some((scaled, _))) => Some(UpdatedComparison {
                 published: year.updated,
                 computed: growth
-                    .get(&p.start.year)
+                    .get(&p.start.year())
                     .and_then(|g| compute_updated(p, scaled, year, *g).ok()),
             }),
             _ => None,
@@ -867,7 +869,14 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
 fn groups(acos: &[AcoComparison]) -> Vec<Group> {
     let mut keys: Vec<(i32, u32, &'static str, Model)> = acos
         .iter()
-        .map(|a| (a.start.year, a.agreement_period.min(2), a.rule_set, a.model))
+        .map(|a| {
+            (
+                a.start.year(),
+                a.agreement_period.min(2),
+                a.rule_set,
+                a.model,
+            )
+        })
         .collect();
     keys.sort();
     keys.dedup();
@@ -876,7 +885,7 @@ fn groups(acos: &[AcoComparison]) -> Vec<Group> {
             let members: Vec<&AcoComparison> = acos
                 .iter()
                 .filter(|a| {
-                    a.start.year == start_year
+                    a.start.year() == start_year
                         && a.agreement_period.min(2) == period
                         && a.rule_set == rule_set
                         && a.model == model
@@ -1271,7 +1280,7 @@ mod tests {
             let psa = Decimal::from(next(0, 300));
             let adjustment = regional.max(Decimal::ZERO).max(psa);
             expected_adjustment.push(adjustment);
-            let start = Date::new(2024, 1, 1);
+            let start = Date::constant(2024, 1, 1);
             let rules = rules::select(start, period).expect("rule set");
             let input = HistoricalInput {
                 agreement_start: start,

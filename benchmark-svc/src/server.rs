@@ -6,6 +6,7 @@
 //! unless the whole computation succeeded. Beneficiary-level records carry no identifier, and
 //! nothing about them is logged.
 
+use acorn_domain::money::format_money;
 use acorn_proto::{
     benchmark::v1::{self as pb, benchmark_service_server::BenchmarkService},
     common::v1 as common,
@@ -707,11 +708,6 @@ fn explanation(steps: Vec<Step>) -> Vec<common::ExplanationStep> {
     steps.into_iter().map(Into::into).collect()
 }
 
-/// Money as a string rounded to cents (the service's only rounding).
-fn cents(d: Decimal) -> String {
-    format!("{:.2}", engine::round_money(d))
-}
-
 fn text(d: Decimal) -> String {
     d.normalize().to_string()
 }
@@ -726,13 +722,13 @@ fn result(h: &Historical, u: Option<&Updated>, steps: Vec<Step>) -> pb::Benchmar
                 let up = u.map(|u| u.types[t.index()]);
                 pb::EnrollmentTypeBenchmark {
                     enrollment_type: proto_type(*t).into(),
-                    unadjusted_per_capita: cents(b.unadjusted),
-                    regional_adjustment: cents(b.regional_adjustment),
-                    prior_savings_adjustment: cents(b.prior_savings_adjustment),
-                    historical_per_capita: cents(b.per_capita),
+                    unadjusted_per_capita: format_money(b.unadjusted),
+                    regional_adjustment: format_money(b.regional_adjustment),
+                    prior_savings_adjustment: format_money(b.prior_savings_adjustment),
+                    historical_per_capita: format_money(b.per_capita),
                     by3_person_years: text(b.by3_person_years),
                     risk_ratio: up.map(|x| text(x.risk_ratio)).unwrap_or_default(),
-                    updated_per_capita: up.map(|x| cents(x.per_capita)).unwrap_or_default(),
+                    updated_per_capita: up.map(|x| format_money(x.per_capita)).unwrap_or_default(),
                     performance_year_person_years: up
                         .map(|x| text(x.person_years))
                         .unwrap_or_default(),
@@ -742,13 +738,13 @@ fn result(h: &Historical, u: Option<&Updated>, steps: Vec<Step>) -> pb::Benchmar
                 }
             })
             .collect(),
-        historical_per_capita: cents(h.per_capita),
+        historical_per_capita: format_money(h.per_capita),
         performance_year: u.map_or(0, |u| u.performance_year),
-        updated_per_capita: u.map(|u| cents(u.per_capita)).unwrap_or_default(),
-        updated_total: u.map(|u| cents(u.total)).unwrap_or_default(),
+        updated_per_capita: u.map(|u| format_money(u.per_capita)).unwrap_or_default(),
+        updated_total: u.map(|u| format_money(u.total)).unwrap_or_default(),
         two_way_blend_updated_total: u
             .and_then(|u| u.two_way_total)
-            .map(cents)
+            .map(format_money)
             .unwrap_or_default(),
         performance_year_person_years: u.map(|u| text(u.person_years)).unwrap_or_default(),
         explanation: explanation(steps),

@@ -134,15 +134,11 @@ impl Violations {
             self.add(field, "is required");
             return None;
         };
-        let date = match (u32::try_from(d.month), u32::try_from(d.day)) {
-            (Ok(month), Ok(day)) => acorn_domain::Date::new(d.year, month, day),
-            _ => acorn_domain::Date::new(0, 0, 0),
-        };
-        if !date.is_valid() {
+        let date = d.to_domain();
+        if date.is_none() {
             self.add(field, "must be a valid calendar date");
-            return None;
         }
-        Some(date)
+        date
     }
 
     /// A page size (AIP-158): 0 means `default`; 1 to `max` as given; anything else is a violation.
@@ -215,6 +211,27 @@ pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::default();
     v.add(field, description);
     v.into_status()
+}
+
+impl crate::common::v1::Date {
+    /// The domain date, if this is a real calendar date in 1900-9999 ([`acorn_domain::Date::new`]).
+    pub fn to_domain(&self) -> Option<acorn_domain::Date> {
+        let month = u32::try_from(self.month).ok()?;
+        let day = u32::try_from(self.day).ok()?;
+        acorn_domain::Date::new(self.year, month, day)
+    }
+}
+
+impl From<acorn_domain::Date> for crate::common::v1::Date {
+    fn from(d: acorn_domain::Date) -> Self {
+        let (year, month, day) = d.ymd();
+        // A month (1-12) and a day (1-31) always fit an i32.
+        Self {
+            year,
+            month: month as i32,
+            day: day as i32,
+        }
+    }
 }
 
 #[cfg(test)]

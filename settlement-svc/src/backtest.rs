@@ -465,9 +465,8 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         .ok_or_else(|| "no ACO id".to_string())?
         .to_string();
     let track = row_track(row, columns)?;
-    let (year, month, day) = first_present(&START, |n| row.date(n))?
+    let start = first_present(&START, |n| row.date(n))?
         .ok_or_else(|| "no agreement start date".to_string())?;
-    let start = Date::new(year, month, day);
 
     let n = row
         .decimal(N_AB)
@@ -564,7 +563,7 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         }
         Some(false) => None,
         // The July-December 2019 period: agreements starting 2019-07-01 (425.609(c)).
-        None if file.performance_year() == Some(2019) && start == Date::new(2019, 7, 1) => {
+        None if file.performance_year() == Some(2019) && start == Date::constant(2019, 7, 1) => {
             notes.push(
                 "agreement starting 2019-07-01 in PY2019: the 6-month July-December period inferred, pro-rated to 6 of 12 months (425.609)".to_string(),
             );
@@ -599,7 +598,11 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
     // PY2019+ `Risk_Model` ("One-Sided" / "Two-Sided") against the track read from the row.
     if let (Some(model), Ok(rules)) = (
         row.text(RISK_MODEL),
-        rules::select(track, start, file.performance_year().unwrap_or(start.year)),
+        rules::select(
+            track,
+            start,
+            file.performance_year().unwrap_or(start.year()),
+        ),
     ) {
         let lower = model.to_ascii_lowercase();
         let said = if lower.contains("two") {
@@ -1107,7 +1110,7 @@ fn reduced_sharing(p: &Prepared, s: &Settlement) -> Option<String> {
     ) {
         failed.push(format!("{} is not a BASIC level", p.track.name()));
     }
-    if p.start.year < 2024 {
+    if p.start.year() < 2024 {
         failed.push(format!(
             "agreement start {} is before 2024-01-01 (425.605(h)(iv))",
             p.start

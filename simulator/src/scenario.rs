@@ -641,20 +641,19 @@ pub(crate) fn parse_date(s: &str) -> Option<Date> {
     let y = it.next()?.parse().ok()?;
     let m = it.next()?.parse().ok()?;
     let d = it.next()?.parse().ok()?;
-    let date = Date::new(y, m, d);
-    date.is_valid().then_some(date)
+    Date::new(y, m, d)
 }
 
 /// The benchmark-svc rule sets, by id: (an agreement start and period that selects each).
 fn benchmark_rule_sets() -> Vec<benchmark_rules::RuleSet> {
     [
-        (Date::new(2012, 4, 1), 1),
-        (Date::new(2016, 1, 1), 2),
-        (Date::new(2017, 1, 1), 2),
-        (Date::new(2019, 7, 1), 1),
-        (Date::new(2019, 7, 1), 2),
-        (Date::new(2024, 1, 1), 1),
-        (Date::new(2024, 1, 1), 2),
+        (Date::constant(2012, 4, 1), 1),
+        (Date::constant(2016, 1, 1), 2),
+        (Date::constant(2017, 1, 1), 2),
+        (Date::constant(2019, 7, 1), 1),
+        (Date::constant(2019, 7, 1), 2),
+        (Date::constant(2024, 1, 1), 1),
+        (Date::constant(2024, 1, 1), 2),
     ]
     .into_iter()
     .filter_map(|(d, p)| benchmark_rules::rules::select(d, p).ok())
@@ -806,7 +805,7 @@ impl Scenario {
 
     /// The agreement start (validated).
     pub(crate) fn agreement_start(&self) -> Date {
-        parse_date(&self.rules.agreement_start).unwrap_or(Date::new(2012, 4, 1))
+        parse_date(&self.rules.agreement_start).unwrap_or(Date::constant(2012, 4, 1))
     }
 
     /// Every number of the ACO layer that may be a distribution: (key, value, lowest, highest).
@@ -927,7 +926,7 @@ impl Scenario {
             )
         })?;
         let start = parse_date(&a.start).ok_or((k("start"), "must be a date YYYY-MM-DD".into()))?;
-        let y = start.year;
+        let y = start.year();
         check_years(&k("start"), [y - 3, y - 2, y - 1], &self.performance_years)?;
         for py in &self.performance_years {
             settlement_rules::rules::select(track, start, *py).map_err(|err| {

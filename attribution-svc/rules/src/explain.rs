@@ -11,11 +11,7 @@ use super::{
 pub use acorn_domain::Step;
 
 /// Cents as a decimal dollar string (`12345` -> `123.45`, `-5` -> `-0.05`); exact.
-pub fn dollars(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
-}
+pub use acorn_domain::money::format_cents as dollars;
 
 /// The citation of a step.
 pub fn citation(step: StepKind, rules: &RuleSet) -> &'static str {

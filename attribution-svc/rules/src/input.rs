@@ -7,48 +7,22 @@
 //! The file readers that produce these records (the documented CSV layouts, CMS CCLF files) live in
 //! attribution-svc's `input` module.
 
-use crate::{ClaimType, Day, Enrollment, Version};
+use acorn_domain::money::{FixedError, Sign, parse_fixed};
+
+use crate::{ClaimType, Date, Enrollment, Version};
 
 /// Largest allowed amount of one line, cents ($10 billion): anything larger is a data error.
 pub const MAX_LINE_CENTS: i64 = 1_000_000_000_000;
 
 /// Parses decimal dollars (`"123.45"`, `"-7"`, `"0.5"`) into exact cents. No exponent, `+`, spaces
-/// or separators; at most two decimal places (never rounded); at most $10 billion.
+/// or separators; at most two decimal places (never rounded); at most $10 billion
+/// ([`acorn_domain::money::parse_fixed`] at scale 2, signed).
 pub fn parse_cents(s: &str) -> Result<i64, &'static str> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err("must be a decimal number of dollars such as \"123.45\"");
-    }
-    if frac.len() > 2 {
-        return Err("must have at most two decimal places (cents)");
-    }
-    let int = int.trim_start_matches('0');
-    if int.len() > 11 {
-        return Err("is out of range (at most 10000000000 dollars)");
-    }
-    let whole: i64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| "is out of range")?
-    };
-    let mut cents = whole * 100;
-    if let Some(f) = frac.bytes().next() {
-        cents += i64::from(f - b'0') * 10;
-    }
-    if let Some(&f) = frac.as_bytes().get(1) {
-        cents += i64::from(f - b'0');
-    }
-    if cents > MAX_LINE_CENTS {
-        return Err("is out of range (at most 10000000000 dollars)");
-    }
-    Ok(if neg { -cents } else { cents })
+    parse_fixed(s, 2, Sign::Signed, MAX_LINE_CENTS.unsigned_abs()).map_err(|e| match e {
+        FixedError::Malformed => "must be a decimal number of dollars such as \"123.45\"",
+        FixedError::TooManyDecimals => "must have at most two decimal places (cents)",
+        FixedError::OutOfRange => "is out of range (at most 10000000000 dollars)",
+    })
 }
 
 /// A claim line with text identifiers and codes.
@@ -57,7 +31,7 @@ pub struct RawLine<'a> {
     /// Beneficiary id.
     pub beneficiary_id: &'a str,
     /// Date of service.
-    pub day: Day,
+    pub day: Date,
     /// HCPCS/CPT code (anything: unknown codes are not primary care).
     pub hcpcs: &'a str,
     /// Revenue center code (institutional), e.g. `0521`.
@@ -109,18 +83,6 @@ pub fn small_code<T: TryFrom<u32>>(s: &str, max_len: usize) -> Option<T> {
     s.parse::<u32>().ok().and_then(|v| T::try_from(v).ok())
 }
 
-/// Parses `YYYY-MM-DD` or `YYYYMMDD`.
-pub fn parse_day(s: &str) -> Option<Day> {
-    let b = s.as_bytes();
-    let (y, m, d) = match b.len() {
-        10 if b[4] == b'-' && b[7] == b'-' => (&s[0..4], &s[5..7], &s[8..10]),
-        8 => (s.get(0..4)?, s.get(4..6)?, s.get(6..8)?),
-        _ => return None,
-    };
-    let num = |x: &str| small_code::<u32>(x, 4);
-    Day::from_ymd(num(y)? as i32, num(m)?, num(d)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,8 +123,11 @@ mod tests {
 
     #[test]
     fn dates_and_small_codes() {
-        assert_eq!(parse_day("2024-02-29"), Day::from_ymd(2024, 2, 29));
-        assert_eq!(parse_day("20240229"), Day::from_ymd(2024, 2, 29));
+        assert_eq!(
+            Date::parse_iso_in_years("2024-02-29"),
+            Date::new(2024, 2, 29)
+        );
+        assert_eq!(Date::parse_iso_in_years("20240229"), Date::new(2024, 2, 29));
         for bad in [
             "2023-02-29",
             "2024-2-29",
@@ -172,7 +137,7 @@ mod tests {
             "abcdefgh",
             "2024-02-2\u{e9}",
         ] {
-            assert_eq!(parse_day(bad), None, "{bad:?}");
+            assert_eq!(Date::parse_iso_in_years(bad), None, "{bad:?}");
         }
         assert_eq!(small_code::<u16>("0521", 4), Some(521));
         assert_eq!(small_code::<u8>("31", 2), Some(31));
@@ -192,7 +157,7 @@ mod tests {
             let bytes: Vec<u8> = (0..len).map(|i| (s >> (i * 4)) as u8).collect();
             let text = String::from_utf8_lossy(&bytes);
             let _ = parse_cents(&text);
-            let _ = parse_day(&text);
+            let _ = Date::parse_iso_in_years(&text);
             let _ = small_code::<u16>(&text, 4);
             let _ = crate::codes::hcpcs_key(&text);
             let _ = crate::codes::specialty_key(&text);

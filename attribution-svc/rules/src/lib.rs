@@ -45,7 +45,7 @@ pub use eligibility::{Beneficiary, Designation, Enrollment, Ineligible};
 pub use explain::{Step, explain};
 pub use plurality::{Assignment, Competitor, Reason, StepKind, TieBreak, assign};
 pub use versions::{ClaimKey, Resolved, Versions};
-pub use window::{Day, Period, Window, WindowKind};
+pub use window::{Date, Period, Window, WindowKind};
 
 /// First performance year with rules (MSSP began 2012-04-01).
 pub const FIRST_YEAR: i32 = 2012;
@@ -122,7 +122,7 @@ impl RuleSet {
             _ => RuleError::PerformanceYear(performance_year),
         })?;
         let ((y0, m0, d0), (y1, m1, d1)) = codes::PHE;
-        let phe = match (Day::from_ymd(y0, m0, d0), Day::from_ymd(y1, m1, d1)) {
+        let phe = match (Date::new(y0, m0, d0), Date::new(y1, m1, d1)) {
             (Some(a), Some(b)) => window.overlaps(a, b),
             _ => false,
         };
@@ -295,7 +295,7 @@ pub enum Version {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {
     /// Date of service.
-    pub day: Day,
+    pub day: Date,
     /// HCPCS key ([`codes::hcpcs_key`]); `None` when absent or not a 5-character code.
     pub hcpcs: Option<u32>,
     /// Revenue center code (0-9999).
@@ -387,7 +387,7 @@ pub struct Counted {
     /// Signed allowed cents.
     pub cents: i64,
     /// Date of service.
-    pub day: Day,
+    pub day: Date,
 }
 
 /// A competing entity: an ACO (by index), an unaffiliated TIN or an unaffiliated CCN (by interned
@@ -650,7 +650,7 @@ impl Registry {
 }
 
 /// No date (the latest-service fields of an empty tally).
-pub const NO_DAY: Day = Day(i32::MIN);
+pub const NO_DAY: Date = Date::MIN;
 
 /// One beneficiary's primary care services from one entity, aggregated.
 ///
@@ -679,11 +679,11 @@ pub struct Tally {
     /// Counted services of any kind in the lookback (net).
     pub n_lookback: i32,
     /// Latest step-1 service date in the window.
-    pub last_step1: Day,
+    pub last_step1: Date,
     /// Latest step-2 service date in the window.
-    pub last_step2: Day,
+    pub last_step2: Date,
     /// Latest counted service date in the lookback.
-    pub last_lookback: Day,
+    pub last_lookback: Date,
 }
 
 impl Tally {
@@ -708,7 +708,7 @@ impl Tally {
     /// Adds a counted service (whose entity is this tally's).
     #[inline]
     pub fn add(&mut self, c: &Counted) {
-        let later = |last: &mut Day| {
+        let later = |last: &mut Date| {
             if c.sign > 0 && c.day > *last {
                 *last = c.day;
             }

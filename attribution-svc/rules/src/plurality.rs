@@ -25,7 +25,7 @@
 use super::{
     Beneficiary, Entity, NO_DAY, RuleSet, Tally,
     eligibility::{self, Alignment, Ineligible, NotInEffect},
-    window::Day,
+    window::Date,
 };
 
 /// What to do when the top totals are equal.
@@ -60,7 +60,7 @@ pub struct Competitor {
     /// Allowed cents.
     pub cents: i64,
     /// Most recent service date counted at that step.
-    pub last: Option<Day>,
+    pub last: Option<Date>,
 }
 
 /// Why the beneficiary is (not) assigned.
@@ -149,7 +149,7 @@ struct Decision {
     competing: Vec<Competitor>,
 }
 
-fn plurality(tallies: &[Tally], amount: impl Fn(&Tally) -> (i64, Day), tie: TieBreak) -> Decision {
+fn plurality(tallies: &[Tally], amount: impl Fn(&Tally) -> (i64, Date), tie: TieBreak) -> Decision {
     let mut competing: Vec<Competitor> = tallies
         .iter()
         .filter_map(|t| {

@@ -16,7 +16,7 @@ use rand_xoshiro::{
     rand_core::{Rng, SeedableRng},
 };
 
-use crate::{AcoSpec, ClaimType, Day, Enrollment, Version, Window, WindowKind, input::RawLine};
+use crate::{AcoSpec, ClaimType, Date, Enrollment, Version, Window, WindowKind, input::RawLine};
 
 /// Generator settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +104,7 @@ pub struct ClaimRecord {
     /// Beneficiary id.
     pub beneficiary_id: String,
     /// Date of service.
-    pub service_date: Day,
+    pub service_date: Date,
     /// HCPCS/CPT code.
     pub hcpcs: &'static str,
     /// Revenue center (institutional).
@@ -265,10 +265,13 @@ impl Synthetic {
     /// Builds the participants of a configuration.
     pub fn new(cfg: Config) -> Synthetic {
         let window =
-            Window::new(cfg.performance_year, WindowKind::Retrospective).unwrap_or(Window {
-                lookback_start: Day(0),
-                start: Day(365),
-                end: Day(729),
+            Window::new(cfg.performance_year, WindowKind::Retrospective).unwrap_or_else(|| {
+                let day = |n| Date::from_day_number(n).unwrap_or(Date::MIN);
+                Window {
+                    lookback_start: day(0),
+                    start: day(365),
+                    end: day(729),
+                }
             });
         let mut acos: Vec<AcoSpec> = (0..cfg.acos)
             .map(|a| AcoSpec {
@@ -375,8 +378,9 @@ impl Synthetic {
                 b.designated_npi = npi(home as u64, 0);
             }
         }
-        let span = (self.window.end.0 - self.window.start.0 + 1) as u64;
-        let lookback = (self.window.start.0 - self.window.lookback_start.0) as u64;
+        let span = (self.window.end.day_number() - self.window.start.day_number() + 1) as u64;
+        let lookback =
+            (self.window.start.day_number() - self.window.lookback_start.day_number()) as u64;
         let n = if r.chance(0.05) {
             0
         } else {
@@ -390,9 +394,11 @@ impl Synthetic {
                 self.home(&mut r)
             };
             let day = if r.chance(self.cfg.lookback_share) {
-                Day(self.window.lookback_start.0 + r.below(lookback) as i32)
+                let start = self.window.lookback_start;
+                start.add_days(r.below(lookback) as i32).unwrap_or(start)
             } else {
-                Day(self.window.start.0 + r.below(span) as i32)
+                let start = self.window.start;
+                start.add_days(r.below(span) as i32).unwrap_or(start)
             };
             claim += 1;
             self.line(&mut r, &id, claim, provider, day, lines);
@@ -423,7 +429,7 @@ impl Synthetic {
         bene: &str,
         claim: u32,
         provider: usize,
-        day: Day,
+        day: Date,
         out: &mut Vec<ClaimRecord>,
     ) {
         let p = &self.providers[provider];

@@ -37,9 +37,8 @@ struct Case {
     tie: TieBreak,
 }
 
-fn day(s: &str) -> Day {
-    let p: Vec<i32> = s.split('-').map(|x| x.parse().expect("date")).collect();
-    Day::from_ymd(p[0], p[1] as u32, p[2] as u32).expect("valid date")
+fn day(s: &str) -> Date {
+    Date::parse_iso_in_years(s).expect("valid date")
 }
 
 fn eligible() -> Enrollment {
@@ -828,7 +827,7 @@ fn claim_versions_by_claim_and_line() {
     assert!(c.tallies().iter().all(|t| t.entity.as_aco().is_none()));
 }
 
-fn aco_last(tallies: &[Tally], aco: u32) -> Option<Day> {
+fn aco_last(tallies: &[Tally], aco: u32) -> Option<Date> {
     tallies
         .iter()
         .find(|t| t.entity == Entity::aco(aco))
@@ -1094,7 +1093,9 @@ fn arb_line() -> impl Strategy<Value = Line> {
         0..3u8,
     )
         .prop_map(|(d, code, spec, tin, cents, v, ct)| Line {
-            day: Day(Day::from_ymd(2023, 1, 1).map_or(0, |x| x.0) + d),
+            day: Date::new(2023, 1, 1)
+                .and_then(|x| x.add_days(d))
+                .expect("date"),
             hcpcs: codes::hcpcs_key(code),
             revenue_center: Some(521),
             pos: Some(if d % 7 == 0 { 31 } else { 11 }),
@@ -1272,7 +1273,12 @@ proptest! {
             .into_iter()
             .map(|(d, hcpcs, rev, pos, ct, tin, ccn, sp, cents, v, (claim, line))| Line {
                 // Half the cases land in the window, so extreme amounts reach the tallies.
-                day: if extreme_days { Day(d) } else { Day(w.lookback_start.0 + d.rem_euclid(730)) },
+                day: if extreme_days {
+                    // Any day number, clamped to the dates there are (their extremes included).
+                    Date::from_day_number(d.clamp(Date::MIN.day_number(), Date::MAX.day_number())).expect("date")
+                } else {
+                    w.lookback_start.add_days(d.rem_euclid(730)).expect("date")
+                },
                 hcpcs: hcpcs.map(|k| if k % 2 == 0 { codes::hcpcs_key("99213").unwrap_or(k) } else { k }),
                 revenue_center: rev,
                 pos,

@@ -1,4 +1,4 @@
-//! Calendar days and assignment windows.
+//! Assignment windows (service dates are [`acorn_domain::Date`]s).
 //!
 //! - Retrospective (final reconciliation): the calendar performance year (425.400(a)(2)(iii) and
 //!   425.402(a)(1)(i)(B): "the performance year (for purposes of final assignment)") [V].
@@ -12,68 +12,7 @@
 //! 425.20) looks at services in the prior 12 months. Data outside lookback + window is ignored and
 //! counted.
 
-use std::fmt;
-
-/// A calendar day, as days since 1970-01-01 (proleptic Gregorian).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Day(pub i32);
-
-impl Day {
-    /// The day of a calendar date; `None` if the date does not exist or the year is outside 1900-9999.
-    pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Day> {
-        if !(1900..=9999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
-            return None;
-        }
-        if day > days_in_month(year, month) {
-            return None;
-        }
-        // Howard Hinnant's days_from_civil.
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = month as i32;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        Some(Day(era * 146_097 + doe - 719_468))
-    }
-
-    /// The calendar date (year, month, day).
-    pub fn ymd(self) -> (i32, u32, u32) {
-        // In i64: any i32 day (e.g. from damaged stored bytes) converts without overflow; the
-        // year of the extreme days still fits an i32 (|day| / 365 < 2^31).
-        let z = i64::from(self.0) + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        (i32::try_from(y).unwrap_or(i32::MAX), m, d)
-    }
-
-    /// The calendar year.
-    pub fn year(self) -> i32 {
-        self.ymd().0
-    }
-}
-
-impl fmt::Display for Day {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = self.ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
-    }
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
+pub use acorn_domain::Date;
 
 /// Which window a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,11 +29,11 @@ pub enum WindowKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// First day of the lookback (window start minus 12 months).
-    pub lookback_start: Day,
+    pub lookback_start: Date,
     /// First day of the 12-month assignment window.
-    pub start: Day,
+    pub start: Date,
     /// Last day of the window.
-    pub end: Day,
+    pub end: Date,
 }
 
 /// Where a service date falls.
@@ -125,19 +64,19 @@ impl Window {
             }
             WindowKind::Quarterly(_) => return None,
         };
-        let start = Day::from_ymd(y, m, 1)?;
-        let lookback_start = Day::from_ymd(y - 1, m, 1)?;
-        let next = Day::from_ymd(y + 1, m, 1)?;
+        let start = Date::new(y, m, 1)?;
+        let lookback_start = Date::new(y - 1, m, 1)?;
+        let end = Date::new(y + 1, m, 1)?.add_days(-1)?;
         Some(Window {
             lookback_start,
             start,
-            end: Day(next.0 - 1),
+            end,
         })
     }
 
     /// Where `day` falls, `None` when outside lookback and window.
     #[inline]
-    pub fn period(&self, day: Day) -> Option<Period> {
+    pub fn period(&self, day: Date) -> Option<Period> {
         if day < self.lookback_start || day > self.end {
             None
         } else if day < self.start {
@@ -148,7 +87,7 @@ impl Window {
     }
 
     /// Whether the window (not the lookback) includes a day of `[first, last]`.
-    pub fn overlaps(&self, first: Day, last: Day) -> bool {
+    pub fn overlaps(&self, first: Date, last: Date) -> bool {
         self.start <= last && first <= self.end
     }
 }
@@ -157,31 +96,10 @@ impl Window {
 mod tests {
     use super::*;
 
-    #[test]
-    fn days_round_trip_and_reject_impossible_dates() {
-        assert_eq!(Day::from_ymd(1970, 1, 1), Some(Day(0)));
-        assert_eq!(Day::from_ymd(2000, 3, 1), Some(Day(11_017)));
-        assert_eq!(
-            Day::from_ymd(2024, 2, 29).map(Day::ymd),
-            Some((2024, 2, 29))
-        );
-        assert_eq!(Day::from_ymd(2023, 2, 29), None);
-        assert_eq!(Day::from_ymd(1900, 2, 29), None);
-        assert_eq!(Day::from_ymd(2024, 13, 1), None);
-        assert_eq!(Day::from_ymd(2024, 4, 31), None);
-        assert_eq!(Day::from_ymd(1899, 12, 31), None);
-        for d in
-            (Day::from_ymd(1999, 1, 1).unwrap().0..Day::from_ymd(2031, 1, 1).unwrap().0).step_by(7)
-        {
-            let (y, m, dd) = Day(d).ymd();
-            assert_eq!(Day::from_ymd(y, m, dd), Some(Day(d)));
-        }
-    }
-
     /// Worked windows for PY2025 (mssp-rules.md 2.5).
     #[test]
     fn windows_for_a_performance_year() {
-        let d = |y, m, dd| Day::from_ymd(y, m, dd).unwrap();
+        let d = |y, m, dd| Date::new(y, m, dd).unwrap();
         let w = Window::new(2025, WindowKind::Retrospective).unwrap();
         assert_eq!(
             (w.lookback_start, w.start, w.end),

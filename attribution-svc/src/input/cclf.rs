@@ -23,24 +23,21 @@
 
 use std::{collections::HashMap, io::BufRead};
 
-use acorn_proto::cms::cclf::{self, Adjustment, CclfDate, CclfRecord};
-use rust_decimal::{Decimal, prelude::ToPrimitive};
+use acorn_proto::cms::cclf::{self, Adjustment, CclfRecord};
+use rust_decimal::Decimal;
 
 use super::csv::Report;
 use attribution_rules::input::{MAX_LINE_CENTS, RawBeneficiary, RawLine};
-use attribution_rules::{ClaimType, Day, Enrollment, Version, Window};
+use attribution_rules::{ClaimType, Date, Enrollment, Version, Window};
 
-fn day(d: CclfDate) -> Option<Day> {
-    let (y, m, dd) = d.into();
-    Day::from_ymd(y, m, dd)
+/// A CCLF date as the engine takes it: in 1900-9999 ([`Date::YEARS`]).
+fn day(d: Date) -> Option<Date> {
+    Some(d).filter(|d| Date::YEARS.contains(&d.year()))
 }
 
+/// An exact CCLF amount as cents, at most $10 billion ([`MAX_LINE_CENTS`]).
 fn cents(d: Decimal) -> Option<i64> {
-    let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
-    if !c.fract().is_zero() {
-        return None;
-    }
-    c.to_i64().filter(|v| v.abs() <= MAX_LINE_CENTS)
+    acorn_domain::money::to_cents(d, MAX_LINE_CENTS.unsigned_abs())
 }
 
 fn version(a: Adjustment) -> Version {
@@ -194,9 +191,9 @@ pub fn read_cclf2<R: BufRead>(
 /// Months of the window covered by both parts, by one part only (see the module notes).
 pub fn enrollment_months(
     window: &Window,
-    part_a: Option<Day>,
-    part_b: Option<Day>,
-    death: Option<Day>,
+    part_a: Option<Date>,
+    part_b: Option<Date>,
+    death: Option<Date>,
 ) -> (u32, u32) {
     let (both, a_only, b_only) = enrollment_by_part(window, part_a, part_b, death);
     (both, a_only + b_only)
@@ -205,22 +202,21 @@ pub fn enrollment_months(
 /// Months of the window covered by both parts, by Part A only, by Part B only.
 pub fn enrollment_by_part(
     window: &Window,
-    part_a: Option<Day>,
-    part_b: Option<Day>,
-    death: Option<Day>,
+    part_a: Option<Date>,
+    part_b: Option<Date>,
+    death: Option<Date>,
 ) -> (u32, u32, u32) {
     let (mut both, mut a_only, mut b_only) = (0, 0, 0);
     let (y0, m0, _) = window.start.ymd();
     for k in 0..12u32 {
         let m = (m0 - 1 + k) % 12 + 1;
         let y = y0 + ((m0 - 1 + k) / 12) as i32;
-        let (Some(first), Some(next_first)) = (
-            Day::from_ymd(y, m, 1),
-            Day::from_ymd(if m == 12 { y + 1 } else { y }, m % 12 + 1, 1),
+        let (Some(first), Some(last)) = (
+            Date::new(y, m, 1),
+            Date::new(if m == 12 { y + 1 } else { y }, m % 12 + 1, 1).and_then(|d| d.add_days(-1)),
         ) else {
             continue;
         };
-        let last = Day(next_first.0 - 1);
         if death.is_some_and(|d| d < first) {
             continue;
         }
@@ -283,7 +279,7 @@ mod tests {
     #[test]
     fn enrollment_months_over_the_window() {
         let w = Window::new(2024, WindowKind::Retrospective).expect("window");
-        let d = |y, m, dd| Day::from_ymd(y, m, dd);
+        let d = |y, m, dd| Date::new(y, m, dd);
         assert_eq!(
             enrollment_months(&w, d(2010, 1, 1), d(2010, 1, 1), None),
             (12, 0)

@@ -22,8 +22,8 @@
 
 use std::io::Read;
 
-use attribution_rules::input::{RawBeneficiary, RawLine, parse_cents, parse_day};
-use attribution_rules::{AcoSpec, ClaimType, Enrollment, Version};
+use attribution_rules::input::{RawBeneficiary, RawLine, parse_cents};
+use attribution_rules::{AcoSpec, ClaimType, Date, Enrollment, Version};
 
 /// A rejected row or line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +130,19 @@ fn get<'r>(rec: &'r csv::StringRecord, cols: &Columns, name: &str) -> &'r str {
         .map_or("", str::trim)
 }
 
+/// Rejects a row whose `names` columns hold a control character (NUL, tab, newline, DEL, C1 ...),
+/// as the gRPC upload does: no identifier or code has one, and they corrupt logs, CSV output and
+/// terminals. The reason names the column, never the value (identifiers are health information).
+fn no_control(rec: &csv::StringRecord, cols: &Columns, names: &[&str]) -> Result<(), String> {
+    match names
+        .iter()
+        .find(|name| get(rec, cols, name).chars().any(char::is_control))
+    {
+        Some(name) => Err(format!("{name}: must not contain control characters")),
+        None => Ok(()),
+    }
+}
+
 fn reader<R: Read>(r: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new().flexible(false).from_reader(r)
 }
@@ -195,6 +208,7 @@ fn csv_error(e: &csv::Error) -> String {
 pub fn read_participants<R: Read>(r: R, file: &str) -> (Vec<AcoSpec>, Report) {
     let mut acos: Vec<AcoSpec> = Vec::new();
     let report = rows(r, file, &["aco_id", "kind", "id"], |rec, cols| {
+        no_control(rec, cols, &["aco_id", "kind", "id"])?;
         let aco = get(rec, cols, "aco_id");
         let id = get(rec, cols, "id");
         if aco.is_empty() || aco.len() > 64 {
@@ -263,6 +277,17 @@ pub fn read_beneficiaries<R: Read>(
         "other_initiative",
     ];
     rows(r, file, &required, |rec, cols| {
+        no_control(
+            rec,
+            cols,
+            &[
+                "beneficiary_id",
+                "designated_npi",
+                "designated_tin",
+                "designated_specialty",
+                "prior_year_aco_id",
+            ],
+        )?;
         let id = get(rec, cols, "beneficiary_id");
         if id.is_empty() || id.len() > 64 {
             return Err("beneficiary_id: must be 1-64 characters".into());
@@ -317,11 +342,26 @@ pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)
         file,
         &["beneficiary_id", "service_date", "hcpcs", "allowed"],
         |rec, cols| {
+            no_control(
+                rec,
+                cols,
+                &[
+                    "beneficiary_id",
+                    "claim_id",
+                    "hcpcs",
+                    "revenue_center",
+                    "place_of_service",
+                    "tin",
+                    "ccn",
+                    "npi",
+                    "specialty",
+                ],
+            )?;
             let bene = get(rec, cols, "beneficiary_id");
             if bene.is_empty() || bene.len() > 64 {
                 return Err("beneficiary_id: must be 1-64 characters".into());
             }
-            let day = parse_day(get(rec, cols, "service_date"))
+            let day = Date::parse_iso_in_years(get(rec, cols, "service_date"))
                 .ok_or("service_date: must be a valid date, YYYY-MM-DD")?;
             let allowed =
                 parse_cents(get(rec, cols, "allowed")).map_err(|why| format!("allowed: {why}"))?;
@@ -417,6 +457,55 @@ mod tests {
         assert_eq!(
             missing.rejections[0].reason,
             "missing column(s): service_date, allowed"
+        );
+    }
+
+    /// Control characters in an identifier are rejected as on the gRPC path, with the file, line
+    /// and column but not the value; the other rows are read.
+    #[test]
+    fn control_characters_are_rejected_by_line_and_column() {
+        let claims = "beneficiary_id,service_date,hcpcs,allowed,tin,claim_id\n\
+                      1EG4TE5MK73,2024-02-01,99213,92.47,123456789,C1\n\
+                      1EG4\u{1}TE5MK73,2024-02-01,99213,92.47,123456789,C2\n\
+                      1EG4TE5MK73,2024-02-01,99213,92.47,1234\u{7f}56789,C3\n\
+                      1EG4TE5MK73,2024-02-01,99213,92.47,123456789,\"C\n4\"\n\
+                      1EG4TE5MK73,2024-02-01,99\u{85}213,92.47,123456789,C5\n";
+        let mut got = Vec::new();
+        let r = read_claims(claims.as_bytes(), "claims.csv", |l| {
+            got.push(l.claim_id.to_string())
+        });
+        assert_eq!(got, vec!["C1".to_string()]);
+        let rejected: Vec<String> = r.rejections.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rejected,
+            vec![
+                "claims.csv:3: beneficiary_id: must not contain control characters",
+                "claims.csv:4: tin: must not contain control characters",
+                "claims.csv:5: claim_id: must not contain control characters",
+                "claims.csv:7: hcpcs: must not contain control characters",
+            ]
+        );
+
+        let benes = "beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,\
+                     months_group_health_plan,us_resident,other_initiative,designated_npi\n\
+                     B1,12,0,0,true,false,1234567890\n\
+                     B2,12,0,0,true,false,12345\u{0}67890\n";
+        let mut ids = Vec::new();
+        let r = read_beneficiaries(benes.as_bytes(), "beneficiaries.csv", |b| {
+            ids.push(b.id.to_string())
+        });
+        assert_eq!(ids, vec!["B1".to_string()]);
+        assert_eq!(
+            r.rejections[0].to_string(),
+            "beneficiaries.csv:3: designated_npi: must not contain control characters"
+        );
+
+        let parts = "aco_id,kind,id\nA1,tin,123456789\nA\u{1b}2,tin,123456789\n";
+        let (acos, r) = read_participants(parts.as_bytes(), "participants.csv");
+        assert_eq!(acos.len(), 1);
+        assert_eq!(
+            r.rejections[0].to_string(),
+            "participants.csv:3: aco_id: must not contain control characters"
         );
     }
 

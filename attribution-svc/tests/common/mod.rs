@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use attribution_rules::{
-    AcoSpec, ClaimType, Day, Version,
+    AcoSpec, ClaimType, Date, Version,
     synthetic::{BeneficiaryRecord, ClaimRecord, mbi},
 };
 
@@ -39,9 +39,8 @@ pub fn id(k: u64) -> String {
     mbi(1_000 + k)
 }
 
-fn day(s: &str) -> Day {
-    let p: Vec<u32> = s.split('-').map(|x| x.parse().expect("date")).collect();
-    Day::from_ymd(p[0] as i32, p[1], p[2]).expect("date")
+fn day(s: &str) -> Date {
+    Date::parse_iso_in_years(s).expect("date")
 }
 
 /// One expected result.

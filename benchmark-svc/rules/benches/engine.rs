@@ -47,7 +47,7 @@ fn inputs() -> Vec<HistoricalInput> {
                 })
             };
             HistoricalInput {
-                agreement_start: Date::new(2014, 1, 1),
+                agreement_start: Date::constant(2014, 1, 1),
                 agreement_period: 1,
                 years: [2011, 2012, 2013],
                 experience: [year(0), year(1), year(2)],

@@ -196,7 +196,7 @@ pub const PATHWAYS_REGIONAL_WEIGHTS: &[(Decimal, Decimal)] = &[
 /// Why no rule set applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SelectError {
-    /// Not a calendar date.
+    /// A year outside 1900-9999 ([`Date::YEARS`]).
     #[error("the agreement start date {0} is not a valid calendar date")]
     InvalidDate(Date),
     /// Before the program.
@@ -217,30 +217,30 @@ pub enum SelectError {
 
 /// The rule set for an agreement starting on `start` with number `period` (1 = first).
 pub fn select(start: Date, period: u32) -> Result<RuleSet, SelectError> {
-    if !start.is_valid() {
+    if !Date::YEARS.contains(&start.year()) {
         return Err(SelectError::InvalidDate(start));
     }
-    if start < Date::new(2012, 4, 1) {
+    if start < Date::constant(2012, 4, 1) {
         return Err(SelectError::BeforeProgram(start));
     }
     if period == 0 {
         return Err(SelectError::AgreementPeriodZero);
     }
     let first = period == 1;
-    let last_2012_rules = Date::new(2019, 1, 1);
+    let last_2012_rules = Date::constant(2019, 1, 1);
     Ok(if start <= last_2012_rules {
         if first {
             first_2012()
-        } else if start.year < 2016 {
+        } else if start.year() < 2016 {
             return Err(SelectError::RebasedBefore2016(start));
-        } else if start.year == 2016 {
+        } else if start.year() == 2016 {
             rebased_2016()
         } else {
             rebased_2017()
         }
-    } else if start < Date::new(2019, 7, 1) {
+    } else if start < Date::constant(2019, 7, 1) {
         return Err(SelectError::NoStartsInFirstHalf2019(start));
-    } else if start < Date::new(2024, 1, 1) {
+    } else if start < Date::constant(2024, 1, 1) {
         pathways(first)
     } else {
         from_2024(first)
@@ -414,27 +414,29 @@ mod tests {
             (
                 (2012, 1, 1),
                 1,
-                Err(SelectError::BeforeProgram(Date::new(2012, 1, 1))),
+                Err(SelectError::BeforeProgram(Date::constant(2012, 1, 1))),
             ),
             (
                 (2015, 1, 1),
                 2,
-                Err(SelectError::RebasedBefore2016(Date::new(2015, 1, 1))),
+                Err(SelectError::RebasedBefore2016(Date::constant(2015, 1, 1))),
             ),
             (
                 (2019, 4, 1),
                 1,
-                Err(SelectError::NoStartsInFirstHalf2019(Date::new(2019, 4, 1))),
+                Err(SelectError::NoStartsInFirstHalf2019(Date::constant(
+                    2019, 4, 1,
+                ))),
             ),
             ((2020, 1, 1), 0, Err(SelectError::AgreementPeriodZero)),
             (
-                (2021, 2, 30),
+                (1899, 12, 31),
                 1,
-                Err(SelectError::InvalidDate(Date::new(2021, 2, 30))),
+                Err(SelectError::InvalidDate(Date::constant(1899, 12, 31))),
             ),
         ];
         for ((y, m, d), period, want) in cases {
-            let got = select(Date::new(y, m, d), period).map(|r| r.id);
+            let got = select(Date::constant(y, m, d), period).map(|r| r.id);
             assert_eq!(got, want, "{y}-{m}-{d} period {period}");
         }
     }

@@ -29,7 +29,7 @@ fn flat(start: Date, period: u32) -> HistoricalInput {
     HistoricalInput {
         agreement_start: start,
         agreement_period: period,
-        years: [start.year - 3, start.year - 2, start.year - 1],
+        years: [start.year() - 3, start.year() - 2, start.year() - 1],
         experience: [y, y, y],
         national_trend: Some([ONES, ONES]),
         regional: None,
@@ -72,7 +72,7 @@ fn per_type(h: &Historical) -> ByType<Decimal> {
 /// BY3 mix (100 / 1,000 / 900 / 8,000 person-years): 125,900,890 / 10,000 = 12,590.089.
 fn first_agreement() -> HistoricalInput {
     HistoricalInput {
-        agreement_start: Date::new(2014, 1, 1),
+        agreement_start: Date::constant(2014, 1, 1),
         agreement_period: 1,
         years: [2011, 2012, 2013],
         experience: [
@@ -170,7 +170,7 @@ fn first_agreement_update_flat_dollars_with_newly_and_continuously_assigned() {
 /// 11,600; BY3 mix 134,165,000 / 10,000 = 13,416.5.
 #[test]
 fn rebased_equal_weights_regional_adjustment_hits_its_cap() {
-    let mut input = flat(Date::new(2020, 1, 1), 2);
+    let mut input = flat(Date::constant(2020, 1, 1), 2);
     input.regional = Some(regional(
         [dec!(100000), dec!(16000), dec!(21000), dec!(14000)],
         NATIONAL,
@@ -204,7 +204,7 @@ fn rebased_equal_weights_regional_adjustment_hits_its_cap() {
 /// 25% weight: -250 per type, 12,800 - 250 = 12,550.
 #[test]
 fn rebased_2017_regional_adjustment_for_an_aco_spending_more_than_its_region() {
-    let mut input = flat(Date::new(2017, 1, 1), 2);
+    let mut input = flat(Date::constant(2017, 1, 1), 2);
     input.national_trend = None;
     input.regional = Some(RegionalInput {
         national_per_capita: None,
@@ -221,7 +221,7 @@ fn rebased_2017_regional_adjustment_for_an_aco_spending_more_than_its_region() {
 /// average per capita savings: (300 + 0 - 60) / 3 = 80, pro-ration 1.5 taken as 1 [R]: 12,880.
 #[test]
 fn rebased_2016_adds_the_average_prior_savings() {
-    let mut input = flat(Date::new(2016, 1, 1), 2);
+    let mut input = flat(Date::constant(2016, 1, 1), 2);
     input.prior_savings = Some(PriorSavingsInput {
         per_capita_savings: [dec!(300), dec!(0), dec!(-60)],
         proration_factor: dec!(1.5),
@@ -239,7 +239,7 @@ fn rebased_2016_adds_the_average_prior_savings() {
 /// applies: 12,940.
 #[test]
 fn from_2024_prior_savings_beat_the_regional_adjustment() {
-    let mut input = flat(Date::new(2024, 1, 1), 2);
+    let mut input = flat(Date::constant(2024, 1, 1), 2);
     input.regional = Some(regional(FLAT.map(|x| x + dec!(400)), NATIONAL));
     input.prior_savings = Some(PriorSavingsInput {
         per_capita_savings: [dec!(300), dec!(500), dec!(400)],
@@ -273,7 +273,7 @@ fn from_2024_prior_savings_beat_the_regional_adjustment() {
 /// -120 / -12; single value -18.6 <= 0: no regional adjustment at all, 12,800.
 #[test]
 fn from_2024_negative_caps_offset_and_no_overall_negative_adjustment() {
-    let mut input = flat(Date::new(2024, 1, 1), 1);
+    let mut input = flat(Date::constant(2024, 1, 1), 1);
     let diffs = [dec!(20000), dec!(-1000), dec!(0), dec!(-100)];
     input.regional = Some(regional(
         std::array::from_fn(|i| FLAT[i] + diffs[i]),
@@ -297,7 +297,7 @@ fn from_2024_negative_caps_offset_and_no_overall_negative_adjustment() {
 }
 
 fn pathways_update(risk: ByType<Decimal>) -> Updated {
-    let mut input = flat(Date::new(2019, 7, 1), 1);
+    let mut input = flat(Date::constant(2019, 7, 1), 1);
     input.regional = Some(regional(FLAT, NATIONAL));
     let h = run(&input);
     let person_years = [dec!(100), dec!(1000), dec!(1000), dec!(7900)];
@@ -347,7 +347,7 @@ fn pathways_three_percent_risk_cap_binds() {
 /// Two-way blend: 90,000 x 1.05 x 1.06 = 100,170.
 #[test]
 fn from_2024_three_way_blend_and_demographic_cap() {
-    let mut input = flat(Date::new(2024, 1, 1), 1);
+    let mut input = flat(Date::constant(2024, 1, 1), 1);
     input.regional = Some(regional(FLAT, NATIONAL));
     let h = run(&input);
     let py = PerformanceYearInput {
@@ -392,7 +392,7 @@ fn from_2024_three_way_blend_and_demographic_cap() {
 fn regional_risk_update(
     regional_risk: Option<RegionalRiskInput>,
 ) -> Result<Updated, BenchmarkError> {
-    let mut input = flat(Date::new(2024, 1, 1), 1);
+    let mut input = flat(Date::constant(2024, 1, 1), 1);
     input.regional = Some(regional(FLAT, NATIONAL));
     let h = run(&input);
     let py = PerformanceYearInput {
@@ -486,7 +486,7 @@ fn from_2024_regional_risk_score_growth_cap() {
         })
     );
     // A caller's rule set with a negative margin could make the cap zero: rejected, named.
-    let input = flat(Date::new(2024, 1, 1), 1);
+    let input = flat(Date::constant(2024, 1, 1), 1);
     let mut rules = rules::select(input.agreement_start, 1).expect("rule set");
     rules.regional_risk_cap = Some(rules::RegionalRiskCapRule {
         margin: dec!(-1.01),
@@ -549,7 +549,7 @@ fn truncation_changes_the_benchmark() {
             risk_millionths: 1_000_000,
         })
         .expect("valid");
-        let mut input = flat(Date::new(2014, 1, 1), 1);
+        let mut input = flat(Date::constant(2014, 1, 1), 1);
         input.experience = a.finish().expect("complete");
         run(&input)
     };
@@ -611,7 +611,7 @@ fn bad_input_names_the_field() {
         }
     );
 
-    let mut i = flat(Date::new(2020, 1, 1), 1);
+    let mut i = flat(Date::constant(2020, 1, 1), 1);
     assert_eq!(
         historical(&i, &mut NoTrace),
         Err(BenchmarkError::Missing {
@@ -646,7 +646,7 @@ fn bad_input_names_the_field() {
         Err(BenchmarkError::NoBy3PersonYears)
     );
     let mut i = first_agreement();
-    i.agreement_start = Date::new(2011, 1, 1);
+    i.agreement_start = Date::constant(2011, 1, 1);
     assert!(matches!(
         historical(&i, &mut NoTrace),
         Err(BenchmarkError::RuleSet(SelectError::BeforeProgram(_)))
@@ -708,12 +708,12 @@ prop_compose! {
         prior in 0u32..5, w in 0u32..=100, dual in 0u32..=100,
         savings in [-100_000i64..100_000, -100_000i64..100_000, -100_000i64..100_000],
     ) -> HistoricalInput {
-        let start = [Date::new(2014, 1, 1), Date::new(2016, 1, 1), Date::new(2018, 1, 1), Date::new(2021, 1, 1), Date::new(2025, 1, 1)][era];
+        let start = [Date::constant(2014, 1, 1), Date::constant(2016, 1, 1), Date::constant(2018, 1, 1), Date::constant(2021, 1, 1), Date::constant(2025, 1, 1)][era];
         let period = match era { 0 => 1, 1 | 2 => period.max(2), _ => period };
         HistoricalInput {
             agreement_start: start,
             agreement_period: period,
-            years: [start.year - 3, start.year - 2, start.year - 1],
+            years: [start.year() - 3, start.year() - 2, start.year() - 1],
             experience: [y1, y2, y3],
             national_trend: Some([t1, t2]),
             regional: Some(RegionalInput {
@@ -829,7 +829,7 @@ proptest! {
             for &(year, t, months, cents, risk) in &costs {
                 a.add(&BeneficiaryYear { year, enrollment_type: TYPES[t], eligible_months: months, expenditures_cents: cents, risk_millionths: risk }).expect("valid");
             }
-            let mut input = flat(Date::new(2014, 1, 1), 1);
+            let mut input = flat(Date::constant(2014, 1, 1), 1);
             input.experience = a.finish().expect("complete");
             historical(&input, &mut NoTrace).expect("computes").per_capita
         };
@@ -957,12 +957,13 @@ prop_compose! {
         proration in field(MIN_FACTOR, MAX_FACTOR, anything),
     ) -> HistoricalInput {
         let (start, period) = if anything && raw_start.3 % 2 == 0 {
-            (Date::new(raw_start.0, raw_start.1, raw_start.2), raw_start.3)
+            // Any calendar date of any year, or the earliest date there is for one that does not exist.
+            (Date::from_calendar(raw_start.0, raw_start.1, raw_start.2).unwrap_or(Date::MIN), raw_start.3)
         } else {
-            let start = [Date::new(2014, 1, 1), Date::new(2016, 1, 1), Date::new(2018, 1, 1), Date::new(2021, 1, 1), Date::new(2025, 1, 1)][era];
+            let start = [Date::constant(2014, 1, 1), Date::constant(2016, 1, 1), Date::constant(2018, 1, 1), Date::constant(2021, 1, 1), Date::constant(2025, 1, 1)][era];
             (start, match era { 0 => 1, 1 | 2 => period.max(2), _ => period })
         };
-        let y = start.year;
+        let y = start.year();
         HistoricalInput {
             agreement_start: start,
             agreement_period: period,
@@ -1129,7 +1130,7 @@ fn negative_historical_benchmark_weighs_zero_in_the_regional_risk_cap() {
         }),
         ..Default::default()
     };
-    let rule = rules::select(Date::new(2024, 1, 1), 1)
+    let rule = rules::select(Date::constant(2024, 1, 1), 1)
         .expect("rule set")
         .regional_risk_cap
         .expect("2024 cap");

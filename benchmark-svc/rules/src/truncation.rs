@@ -20,6 +20,7 @@
 //! `Decimal` engine as [`YearExperience`] values (the divisions are the only inexact step, at
 //! `Decimal`'s 28 significant digits).
 
+use acorn_domain::money::{Sign, parse_fixed};
 use rust_decimal::Decimal;
 
 use super::{ByType, EnrollmentType, TYPES, YearExperience};
@@ -179,15 +180,18 @@ fn decimal(v: u128) -> Decimal {
         .unwrap_or(Decimal::MAX)
 }
 
-/// Parses a non-negative dollar amount with at most 2 decimal places into cents.
+/// Parses a non-negative dollar amount with at most 2 decimal places into cents (at most 15
+/// integer digits: under $10^15).
 pub fn parse_cents(s: &str) -> Result<u64, &'static str> {
-    parse_fixed(s, 2)
-        .map_err(|_| "must be dollars >= 0 with at most 2 decimal places, such as \"1234.56\"")
+    match parse_fixed(s, 2, Sign::Unsigned, MAX_FIXED_CENTS).map(u64::try_from) {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err("must be dollars >= 0 with at most 2 decimal places, such as \"1234.56\""),
+    }
 }
 
 /// Parses a positive risk score with at most 6 decimal places into millionths.
 pub fn parse_millionths(s: &str) -> Result<u32, &'static str> {
-    match parse_fixed(s, 6).map(u32::try_from) {
+    match parse_fixed(s, 6, Sign::Unsigned, u64::from(u32::MAX)).map(u32::try_from) {
         Ok(Ok(v)) if v > 0 => Ok(v),
         _ => Err(
             "must be a risk score > 0 and < 4295 with at most 6 decimal places, such as \"1.0234\"",
@@ -195,25 +199,8 @@ pub fn parse_millionths(s: &str) -> Result<u32, &'static str> {
     }
 }
 
-/// Digits, an optional `.` and at most `scale` decimals, as an integer of 10^-scale units.
-fn parse_fixed(s: &str, scale: u32) -> Result<u64, ()> {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if (int.is_empty() && frac.is_empty())
-        || frac.len() > scale as usize
-        || int.len() > 15
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return Err(());
-    }
-    let mut v: u64 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        v = v * 10 + u64::from(b - b'0');
-    }
-    for _ in frac.len()..scale as usize {
-        v *= 10;
-    }
-    Ok(v)
-}
+/// The largest amount [`parse_cents`] takes: 15 integer digits and 2 decimals, in cents.
+const MAX_FIXED_CENTS: u64 = 99_999_999_999_999_999;
 
 #[cfg(test)]
 mod tests {

@@ -79,6 +79,7 @@ use std::iter::FusedIterator;
 use std::marker::PhantomData;
 use std::path::Path;
 
+use acorn_domain::Date;
 use rust_decimal::Decimal;
 
 /// Lines longer than this many bytes (not counting the line terminator) are rejected unread.
@@ -363,68 +364,15 @@ impl fmt::Display for CclfKind {
     }
 }
 
-/// A calendar date read from a CCLF date field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CclfDate {
-    /// Year, 1-9999.
-    pub year: i32,
-    /// Month, 1-12.
-    pub month: u32,
-    /// Day of the month, 1-31.
-    pub day: u32,
+/// Reads a CCLF date field: `YYYY-MM-DD` or `YYYYMMDD` (no surrounding spaces), a real calendar
+/// date with a year 1-9999.
+fn parse_date(text: &str) -> Option<Date> {
+    Date::parse_iso(text).filter(|d| d.year() >= 1)
 }
 
-impl CclfDate {
-    /// The date, if it exists in the (proleptic Gregorian) calendar and its year is 1-9999.
-    pub fn new(year: i32, month: u32, day: u32) -> Option<CclfDate> {
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        ((1..=9999).contains(&year) && (1..=days).contains(&day)).then_some(CclfDate {
-            year,
-            month,
-            day,
-        })
-    }
-
-    /// Parses `YYYY-MM-DD` or `YYYYMMDD` (no surrounding spaces) into a valid date.
-    pub fn parse(text: &str) -> Option<CclfDate> {
-        let b = text.as_bytes();
-        let (y, m, d) = match b.len() {
-            10 if b[4] == b'-' && b[7] == b'-' => (&b[0..4], &b[5..7], &b[8..10]),
-            8 => (&b[0..4], &b[4..6], &b[6..8]),
-            _ => return None,
-        };
-        let year = i32::try_from(digits(y)?).ok()?;
-        let month = u32::try_from(digits(m)?).ok()?;
-        let day = u32::try_from(digits(d)?).ok()?;
-        CclfDate::new(year, month, day)
-    }
-
-    /// Whether this is one of the dates CMS writes for "no date": 1000-01-01 or 9999-12-31.
-    pub fn is_placeholder(self) -> bool {
-        matches!(
-            (self.year, self.month, self.day),
-            (1000, 1, 1) | (9999, 12, 31)
-        )
-    }
-}
-
-impl From<CclfDate> for (i32, u32, u32) {
-    fn from(d: CclfDate) -> Self {
-        (d.year, d.month, d.day)
-    }
-}
-
-impl fmt::Display for CclfDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
+/// Whether `date` is one of the dates CMS writes for "no date": 1000-01-01 or 9999-12-31.
+pub fn is_placeholder(date: Date) -> bool {
+    matches!(date.ymd(), (1000, 1, 1) | (9999, 12, 31))
 }
 
 /// The value of ASCII digits (at most 18 of them), or `None` if any byte is not a digit.
@@ -498,9 +446,9 @@ pub struct Cclf1Header {
     /// `CLM_TYPE_CD`, e.g. `60` inpatient, `40` outpatient, `10` home health.
     pub claim_type: String,
     /// `CLM_FROM_DT`.
-    pub from: CclfDate,
+    pub from: Date,
     /// `CLM_THRU_DT`.
-    pub thru: CclfDate,
+    pub thru: Date,
     /// `CLM_BILL_FAC_TYPE_CD`, the first digit of the type of bill.
     pub bill_facility_type: Option<String>,
     /// `CLM_BILL_CLSFCTN_CD`, the second digit of the type of bill.
@@ -518,7 +466,7 @@ pub struct Cclf1Header {
     /// `CLM_ADJSMT_TYPE_CD`.
     pub adjustment: Adjustment,
     /// `CLM_EFCTV_DT`, when the claim was processed into the NCH.
-    pub effective: Option<CclfDate>,
+    pub effective: Option<Date>,
 }
 
 impl Cclf1Header {
@@ -548,9 +496,9 @@ pub struct Cclf2RevenueLine {
     /// `CLM_TYPE_CD`.
     pub claim_type: String,
     /// `CLM_LINE_FROM_DT` (CMS leaves it at 1000-01-01 on inpatient lines: `None`).
-    pub line_from: Option<CclfDate>,
+    pub line_from: Option<Date>,
     /// `CLM_LINE_THRU_DT`.
-    pub line_thru: Option<CclfDate>,
+    pub line_thru: Option<Date>,
     /// `CLM_LINE_PROD_REV_CTR_CD`, the revenue center code, e.g. `0521`.
     pub revenue_center: String,
     /// `CLM_LINE_HCPCS_CD`.
@@ -558,9 +506,9 @@ pub struct Cclf2RevenueLine {
     /// `PRVDR_OSCAR_NUM`, the facility's CCN.
     pub ccn: Option<String>,
     /// `CLM_FROM_DT` of the claim.
-    pub from: CclfDate,
+    pub from: Date,
     /// `CLM_THRU_DT` of the claim.
-    pub thru: CclfDate,
+    pub thru: Date,
     /// `CLM_LINE_SRVC_UNIT_QTY`.
     pub units: Option<Decimal>,
     /// `CLM_LINE_CVRD_PD_AMT`, the amount Medicare paid for the line.
@@ -579,9 +527,9 @@ pub struct Cclf5Line {
     /// `CLM_TYPE_CD`, `71` or `72`.
     pub claim_type: String,
     /// `CLM_FROM_DT`.
-    pub from: CclfDate,
+    pub from: Date,
     /// `CLM_THRU_DT`.
-    pub thru: CclfDate,
+    pub thru: Date,
     /// `RNDRG_PRVDR_TYPE_CD`.
     pub provider_type: Option<String>,
     /// `CLM_PRVDR_SPCLTY_CD`, the rendering provider's CMS specialty code, e.g. `08`.
@@ -589,9 +537,9 @@ pub struct Cclf5Line {
     /// `CLM_POS_CD`, the place of service code.
     pub place_of_service: Option<String>,
     /// `CLM_LINE_FROM_DT`.
-    pub line_from: Option<CclfDate>,
+    pub line_from: Option<Date>,
     /// `CLM_LINE_THRU_DT`.
-    pub line_thru: Option<CclfDate>,
+    pub line_thru: Option<Date>,
     /// `CLM_LINE_HCPCS_CD`.
     pub hcpcs: Option<String>,
     /// `CLM_LINE_CVRD_PD_AMT`, the amount Medicare paid for the line.
@@ -605,7 +553,7 @@ pub struct Cclf5Line {
     /// `CLM_ADJSMT_TYPE_CD`.
     pub adjustment: Adjustment,
     /// `CLM_EFCTV_DT`.
-    pub effective: Option<CclfDate>,
+    pub effective: Option<Date>,
     /// `CLM_LINE_ALOWD_CHRG_AMT`, the line's allowed charges.
     pub allowed: Decimal,
     /// `CLM_LINE_SRVC_UNIT_QTY`.
@@ -624,7 +572,7 @@ pub struct Cclf8Beneficiary {
     /// `BENE_ZIP_CD`.
     pub zip: Option<String>,
     /// `BENE_DOB`.
-    pub birth: CclfDate,
+    pub birth: Date,
     /// `BENE_SEX_CD`: `1` male, `2` female, `0` unknown.
     pub sex: Option<String>,
     /// `BENE_RACE_CD`.
@@ -636,19 +584,19 @@ pub struct Cclf8Beneficiary {
     /// `BENE_DUAL_STUS_CD`, the Medicare-Medicaid dual eligibility status.
     pub dual_status: Option<String>,
     /// `BENE_DEATH_DT`.
-    pub death: Option<CclfDate>,
+    pub death: Option<Date>,
     /// `BENE_RNG_BGN_DT`, when hospice enrollment began.
-    pub hospice_start: Option<CclfDate>,
+    pub hospice_start: Option<Date>,
     /// `BENE_RNG_END_DT`, when hospice enrollment ended.
-    pub hospice_end: Option<CclfDate>,
+    pub hospice_end: Option<Date>,
     /// `BENE_ORGNL_ENTLMT_RSN_CD`, the original reason for entitlement.
     pub original_entitlement_reason: Option<String>,
     /// `BENE_ENTLMT_BUYIN_IND`, Part A/B entitlement and state buy-in.
     pub entitlement_buy_in: Option<String>,
     /// `BENE_PART_A_ENRLMT_BGN_DT`.
-    pub part_a_start: Option<CclfDate>,
+    pub part_a_start: Option<Date>,
     /// `BENE_PART_B_ENRLMT_BGN_DT`.
-    pub part_b_start: Option<CclfDate>,
+    pub part_b_start: Option<Date>,
     /// `GEO_USPS_STATE_CD`, the mailing address state.
     pub usps_state: Option<String>,
 }
@@ -884,20 +832,20 @@ impl<'a> Line<'a> {
         }
     }
 
-    fn opt_date(&self, f: Field) -> Result<Option<CclfDate>, String> {
+    fn opt_date(&self, f: Field) -> Result<Option<Date>, String> {
         let Some(text) = self.whole(f)? else {
             return Ok(None);
         };
-        let date = CclfDate::parse(text).ok_or_else(|| {
+        let date = parse_date(text).ok_or_else(|| {
             bad(
                 f,
                 format!("{text:?} is not a valid date (YYYY-MM-DD or YYYYMMDD)"),
             )
         })?;
-        Ok((!date.is_placeholder()).then_some(date))
+        Ok((!is_placeholder(date)).then_some(date))
     }
 
-    fn req_date(&self, f: Field) -> Result<CclfDate, String> {
+    fn req_date(&self, f: Field) -> Result<Date, String> {
         self.opt_date(f)?.ok_or_else(|| self.missing(f))
     }
 
@@ -1178,8 +1126,8 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
-    fn date(y: i32, m: u32, d: u32) -> CclfDate {
-        CclfDate::new(y, m, d).unwrap()
+    fn date(y: i32, m: u32, d: u32) -> Date {
+        Date::from_calendar(y, m, d).unwrap()
     }
 
     fn mbi(id: &str) -> BeneficiaryId {
@@ -1494,7 +1442,7 @@ mod tests {
         fn render(&self) -> Vec<(&'static str, String)>;
     }
 
-    fn od(d: Option<CclfDate>) -> String {
+    fn od(d: Option<Date>) -> String {
         d.map(|d| d.to_string()).unwrap_or_default()
     }
 
@@ -2169,9 +2117,9 @@ mod tests {
 
     #[test]
     fn dates_and_codes() {
-        assert_eq!(CclfDate::parse("2024-02-29"), Some(date(2024, 2, 29)));
-        assert_eq!(CclfDate::parse("20240229"), Some(date(2024, 2, 29)));
-        assert_eq!(CclfDate::parse("2000-02-29"), Some(date(2000, 2, 29)));
+        assert_eq!(parse_date("2024-02-29"), Some(date(2024, 2, 29)));
+        assert_eq!(parse_date("20240229"), Some(date(2024, 2, 29)));
+        assert_eq!(parse_date("2000-02-29"), Some(date(2000, 2, 29)));
         for bad in [
             "2023-02-29",
             "1900-02-29",
@@ -2186,12 +2134,12 @@ mod tests {
             "２０２４0101",
             "",
         ] {
-            assert_eq!(CclfDate::parse(bad), None, "{bad:?}");
+            assert_eq!(parse_date(bad), None, "{bad:?}");
         }
         assert_eq!(date(2024, 3, 9).to_string(), "2024-03-09");
-        assert_eq!(<(i32, u32, u32)>::from(date(2024, 3, 9)), (2024, 3, 9));
-        assert!(date(1000, 1, 1).is_placeholder() && date(9999, 12, 31).is_placeholder());
-        assert!(!date(2024, 1, 1).is_placeholder());
+        assert_eq!(date(2024, 3, 9).ymd(), (2024, 3, 9));
+        assert!(is_placeholder(date(1000, 1, 1)) && is_placeholder(date(9999, 12, 31)));
+        assert!(!is_placeholder(date(2024, 1, 1)));
         assert!(date(2023, 12, 31) < date(2024, 1, 1));
 
         for (code, adj) in [

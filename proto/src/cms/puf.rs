@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+use acorn_domain::Date;
 use csv::{ByteRecord, StringRecord};
 use rust_decimal::Decimal;
 
@@ -563,10 +564,10 @@ impl<'a> PufRow<'a> {
         })
     }
 
-    /// A date as `(year, month, day)`, validated against the calendar: `MM/DD/YYYY` (one- or
+    /// A date, validated against the calendar (any year 0-9999): `MM/DD/YYYY` (one- or
     /// two-digit month and day) or `YYYY-MM-DD`, either optionally followed by a time after a
     /// space or `T`, which is ignored (`"01/01/2018 12:00:00 AM"`, `"2018-01-01T00:00:00"`).
-    pub fn date(&self, names: &[&str]) -> Result<Option<(i32, u32, u32)>, PufError> {
+    pub fn date(&self, names: &[&str]) -> Result<Option<Date>, PufError> {
         self.parsed(names, |_, value| {
             parse_date(value).ok_or("is not a valid MM/DD/YYYY or YYYY-MM-DD date")
         })
@@ -749,7 +750,7 @@ fn percent_to_fraction(percent: Decimal) -> Decimal {
     }
 }
 
-fn parse_date(cell: &str) -> Option<(i32, u32, u32)> {
+fn parse_date(cell: &str) -> Option<Date> {
     let date = cell.split(|c: char| c.is_whitespace() || c == 'T').next()?;
     let number = |s: &str, max_len: usize| -> Option<u32> {
         let ok = (1..=max_len).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
@@ -761,16 +762,8 @@ fn parse_date(cell: &str) -> Option<(i32, u32, u32)> {
         [m, d, y] if date.contains('/') && !date.contains('-') && y.len() == 4 => (y, m, d),
         _ => return None,
     };
-    let (year, month, day) = (number(y, 4)?, number(m, 2)?, number(d, 2)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    ((1..=days).contains(&day)).then_some((i32::try_from(year).ok()?, month, day))
+    let year = i32::try_from(number(y, 4)?).ok()?;
+    Date::from_calendar(year, number(m, 2)?, number(d, 2)?)
 }
 
 /// A standalone 4-digit year 2000-2099 in `name`, preferring one right after `py`.
@@ -854,7 +847,10 @@ mod tests {
             Some(dec("14455933"))
         );
         assert_eq!(row.flag(&["Track1"]).unwrap(), Some(true));
-        assert_eq!(row.date(&["Start_Date"]).unwrap(), Some((2012, 7, 1)));
+        assert_eq!(
+            row.date(&["Start_Date"]).unwrap(),
+            Some(Date::constant(2012, 7, 1))
+        );
         // P4R rows read as a perfect score; every row's key fields parse.
         let mut p4r = 0;
         for row in puf.rows() {
@@ -895,7 +891,7 @@ mod tests {
         assert_eq!(row.decimal(&["DisAdj"]).unwrap(), None);
         assert_eq!(
             row.date(&["Initial_Start_Date"]).unwrap(),
-            Some((2012, 7, 1))
+            Some(Date::constant(2012, 7, 1))
         );
         assert_eq!(row.flag(&["Met_QPS"]).unwrap(), Some(true));
         for row in puf.rows() {
@@ -958,10 +954,10 @@ mod tests {
         assert_eq!(
             dates,
             [
-                Some((2018, 1, 1)),
-                Some((2020, 1, 2)),
-                Some((2019, 12, 31)),
-                Some((2020, 2, 29)),
+                Some(Date::constant(2018, 1, 1)),
+                Some(Date::constant(2020, 1, 2)),
+                Some(Date::constant(2019, 12, 31)),
+                Some(Date::constant(2020, 2, 29)),
                 None
             ]
         );

@@ -13,10 +13,10 @@ fn inputs() -> Vec<SettlementInput<'static>> {
     (0..1024u64)
         .map(|i| {
             let (track, start, py) = match i % 4 {
-                0 => (Track::Track1, Date::new(2016, 1, 1), 2018),
-                1 => (Track::Track3, Date::new(2016, 1, 1), 2018),
-                2 => (Track::BasicA, Date::new(2019, 7, 1), 2020),
-                _ => (Track::Track2, Date::new(2016, 1, 1), 2017),
+                0 => (Track::Track1, Date::constant(2016, 1, 1), 2018),
+                1 => (Track::Track3, Date::constant(2016, 1, 1), 2018),
+                2 => (Track::BasicA, Date::constant(2019, 7, 1), 2020),
+                _ => (Track::Track2, Date::constant(2016, 1, 1), 2017),
             };
             let n = 5_000 + (i * 7_919) % 95_000;
             let benchmark = Decimal::from(10_000 * n);

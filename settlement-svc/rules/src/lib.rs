@@ -769,7 +769,7 @@ fn owes_nothing_against_two_way_blend(
     let (Some(mlr), Some(two_way)) = (m.mlr, input.two_way_blend_benchmark) else {
         return Ok(false);
     };
-    if input.agreement_start.year < 2024 || -m.rate < mlr || two_way <= Decimal::ZERO {
+    if input.agreement_start.year() < 2024 || -m.rate < mlr || two_way <= Decimal::ZERO {
         return Ok(false);
     }
     let before = m.benchmark;
@@ -864,7 +864,7 @@ fn savings_test(rules: &RuleSet, m: &Measured, input: &SettlementInput<'_>) -> b
     let low_revenue_rule = matches!(
         rules.track,
         Track::BasicA | Track::BasicB | Track::BasicC | Track::BasicD | Track::BasicE
-    ) && input.agreement_start.year >= 2024
+    ) && input.agreement_start.year() >= 2024
         && input.low_revenue
         && input.assigned_beneficiaries >= 5_000;
     m.gross > Decimal::ZERO && (m.rate >= m.msr || low_revenue_rule)

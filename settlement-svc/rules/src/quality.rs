@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn enhanced_loss_rate_by_era() {
         use QualityStandard::{AlternativeMet, Met, NotMet};
-        let enhanced = |py| rules::select(Track::Enhanced, Date::new(2022, 1, 1), py).unwrap();
+        let enhanced = |py| rules::select(Track::Enhanced, Date::constant(2022, 1, 1), py).unwrap();
         // PY2023, alternative standard at 60%: 1 - 0.75 x 0.6 = 55%.
         assert_eq!(
             loss_rate(
@@ -213,18 +213,18 @@ mod tests {
             Ok(dec!(0.75))
         );
         // PY2018 Track 3 at 97.94%: 1 - 0.75 x 0.9794 = 26.545% -> the 40% floor.
-        let track3 = rules::select(Track::Track3, Date::new(2016, 1, 1), 2018).unwrap();
+        let track3 = rules::select(Track::Track3, Date::constant(2016, 1, 1), 2018).unwrap();
         assert_eq!(
             loss_rate(track3, 2018, &q(None, Some(dec!(0.9794)))),
             Ok(dec!(0.40))
         );
         // One-sided and fixed-rate tracks.
-        let basic_a = rules::select(Track::BasicA, Date::new(2022, 1, 1), 2023).unwrap();
+        let basic_a = rules::select(Track::BasicA, Date::constant(2022, 1, 1), 2023).unwrap();
         assert_eq!(
             loss_rate(basic_a, 2023, &q(Some(Met), None)),
             Ok(Decimal::ZERO)
         );
-        let basic_e = rules::select(Track::BasicE, Date::new(2022, 1, 1), 2023).unwrap();
+        let basic_e = rules::select(Track::BasicE, Date::constant(2022, 1, 1), 2023).unwrap();
         assert_eq!(
             loss_rate(basic_e, 2023, &q(Some(NotMet), None)),
             Ok(dec!(0.30))

@@ -452,7 +452,7 @@ impl Starts {
         match self {
             Starts::On(d) => d == start,
             Starts::JanuaryOf { first, last } => {
-                start.month == 1 && start.day == 1 && (first..=last).contains(&start.year)
+                start.month() == 1 && start.day() == 1 && (first..=last).contains(&start.year())
             }
         }
     }
@@ -543,7 +543,7 @@ pub const AGREEMENT_TERMS: [AgreementTerm; 11] = [
         first_year_months: 21,
         ..term(
             Program::Mssp,
-            Starts::On(Date::new(2012, 4, 1)),
+            Starts::On(Date::constant(2012, 4, 1)),
             3,
             "42 CFR 425.200(b)(1)(i), (c)(1)",
         )
@@ -553,7 +553,7 @@ pub const AGREEMENT_TERMS: [AgreementTerm; 11] = [
         first_year_months: 18,
         ..term(
             Program::Mssp,
-            Starts::On(Date::new(2012, 7, 1)),
+            Starts::On(Date::constant(2012, 7, 1)),
             3,
             "42 CFR 425.200(b)(1)(ii), (c)(1)",
         )
@@ -611,7 +611,7 @@ pub const AGREEMENT_TERMS: [AgreementTerm; 11] = [
     },
     term(
         Program::Mssp,
-        Starts::On(Date::new(2019, 1, 1)),
+        Starts::On(Date::constant(2019, 1, 1)),
         3,
         "42 CFR 425.200(b)(4)(i)",
     ),
@@ -678,7 +678,7 @@ pub fn agreement_year(track: Track, start: Date, py: i32) -> Result<TermYear, Se
             },
         );
     };
-    let first = start.year.saturating_add(row.first_year_offset);
+    let first = start.year().saturating_add(row.first_year_offset);
     let years = i32::try_from(row.years).unwrap_or(i32::MAX);
     let last = first.saturating_add(years - 1);
     let extension = row.extension.filter(|e| e.only.is_none_or(|t| t == track));
@@ -716,9 +716,9 @@ pub fn agreement_year(track: Track, start: Date, py: i32) -> Result<TermYear, Se
     })
 }
 
-const PATHWAYS_START: Date = Date::new(2019, 7, 1);
-const LAST_PRE_PATHWAYS_START: Date = Date::new(2019, 1, 1);
-const PIONEER_START: Date = Date::new(2012, 1, 1);
+const PATHWAYS_START: Date = Date::constant(2019, 7, 1);
+const LAST_PRE_PATHWAYS_START: Date = Date::constant(2019, 1, 1);
+const PIONEER_START: Date = Date::constant(2012, 1, 1);
 /// The Track 1+ Model's first performance year [S S11].
 const TRACK_1_PLUS_FIRST_YEAR: i32 = 2018;
 
@@ -741,10 +741,10 @@ pub fn select(track: Track, start: Date, py: i32) -> Result<&'static RuleSet, Se
     let pre_pathways = start <= LAST_PRE_PATHWAYS_START;
     let rules = match track {
         Track::Track1 if pre_pathways => &TRACK_1,
-        Track::Track2 if pre_pathways && start.year < 2016 => &TRACK_2_BEFORE_2016,
+        Track::Track2 if pre_pathways && start.year() < 2016 => &TRACK_2_BEFORE_2016,
         Track::Track2 if pre_pathways => &TRACK_2,
-        Track::Track3 if pre_pathways && start.year >= 2016 => &TRACK_3,
-        Track::Track1Plus if pre_pathways && start.year >= 2016 => {
+        Track::Track3 if pre_pathways && start.year() >= 2016 => &TRACK_3,
+        Track::Track1Plus if pre_pathways && start.year() >= 2016 => {
             if py < TRACK_1_PLUS_FIRST_YEAR {
                 return Err(SelectError::PerformanceYearOutOfRange {
                     track: track.name(),
@@ -817,7 +817,7 @@ mod tests {
 
     #[test]
     fn selects_by_agreement_start_and_year() {
-        let d = Date::new;
+        let d = Date::constant;
         assert_eq!(
             select(Track::Track1, d(2012, 7, 1), 2014).map(|r| r.id),
             Ok("mssp-track-1")
@@ -887,7 +887,7 @@ mod tests {
     /// the last performance year of the term when the year is outside it. 42 CFR 425.200.
     #[test]
     fn agreement_terms_by_paragraph() {
-        let d = Date::new;
+        let d = Date::constant;
         let ok = |index, months| Ok((index, months));
         let ends = |last| Err(last);
         // Ok((index, months)) inside the term, Err(last performance year) outside it.
@@ -955,7 +955,7 @@ mod tests {
     /// list 17 Track 1+ ACOs); Track 1 with a 2016 start is refused in PY2020, whose term had ended.
     #[test]
     fn every_track_is_held_to_its_agreement_term() {
-        let d = Date::new;
+        let d = Date::constant;
         assert_eq!(
             select(Track::Track1Plus, d(2018, 1, 1), 2021).map(|r| r.id),
             Ok("cmmi-track-1-plus")
@@ -975,7 +975,7 @@ mod tests {
     /// Track parameters of mssp-rules.md section 4.4, one row per track.
     #[test]
     fn track_parameters() {
-        let d = Date::new(2019, 7, 1);
+        let d = Date::constant(2019, 7, 1);
         let cases = [
             (Track::BasicA, dec!(0.40), dec!(0.10)),
             (Track::BasicB, dec!(0.40), dec!(0.10)),
@@ -992,7 +992,7 @@ mod tests {
                 "{track:?}"
             );
         }
-        let t = Date::new(2016, 1, 1);
+        let t = Date::constant(2016, 1, 1);
         let one = select(Track::Track1, t, 2017).expect("offered");
         assert_eq!(
             (one.max_sharing_rate, one.payment_limit, one.two_sided()),
@@ -1013,15 +1013,21 @@ mod tests {
     #[test]
     fn agreement_years() {
         let year = |t, start, py| agreement_year(t, start, py).map(|y| y.index);
-        assert_eq!(year(Track::Track2, Date::new(2012, 4, 1), 2013), Ok(1));
-        assert_eq!(year(Track::Track2, Date::new(2012, 4, 1), 2015), Ok(3));
-        assert_eq!(year(Track::Track2, Date::new(2016, 1, 1), 2018), Ok(3));
-        assert_eq!(year(Track::BasicA, Date::new(2019, 7, 1), 2019), Ok(1));
-        assert_eq!(year(Track::BasicA, Date::new(2019, 7, 1), 2020), Ok(2));
+        assert_eq!(year(Track::Track2, Date::constant(2012, 4, 1), 2013), Ok(1));
+        assert_eq!(year(Track::Track2, Date::constant(2012, 4, 1), 2015), Ok(3));
+        assert_eq!(year(Track::Track2, Date::constant(2016, 1, 1), 2018), Ok(3));
+        assert_eq!(year(Track::BasicA, Date::constant(2019, 7, 1), 2019), Ok(1));
+        assert_eq!(year(Track::BasicA, Date::constant(2019, 7, 1), 2020), Ok(2));
         // Pioneer's years ran January-December from 2012: PY2013 is its year 2 (not MSSP's
         // 425.200(c)(1) rule for the April/July 2012 starters).
-        assert_eq!(year(Track::Pioneer, Date::new(2012, 1, 1), 2012), Ok(1));
-        assert_eq!(year(Track::Pioneer, Date::new(2012, 1, 1), 2013), Ok(2));
+        assert_eq!(
+            year(Track::Pioneer, Date::constant(2012, 1, 1), 2012),
+            Ok(1)
+        );
+        assert_eq!(
+            year(Track::Pioneer, Date::constant(2012, 1, 1), 2013),
+            Ok(2)
+        );
     }
 
     #[test]

@@ -199,7 +199,7 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
     };
     let benchmark_years = match (listed, sc.benchmark_years) {
         (None, Some(by)) => by,
-        _ => [start.year - 3, start.year - 2, start.year - 1],
+        _ => [start.year() - 3, start.year() - 2, start.year() - 1],
     };
     let years: Vec<i32> = benchmark_years
         .iter()

@@ -221,3 +221,59 @@ fn convert(
         .map_err(|e| ReportError::Encode(format!("{name}: {e}")))?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, Decimal128Array, StringArray, UInt32Array};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn parquet_holds_the_csv_rows_with_exact_decimals() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("acos.csv");
+        let mut text = ACOS_HEADER.join(",");
+        text.push('\n');
+        text.push_str("0,0,2012,5000,123.45,100.5,110,10,0.02,0.1234567890123,paid,1.25,0,false\n");
+        text.push_str("1,3,2013,7000,-5,7,8,1,0.03,-0.5,owes,0,2.5,true\n");
+        std::fs::write(&csv, text).unwrap();
+        let out = acos(&csv, dir.path()).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(out.path()).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+        let b = &batches[0];
+        let aco = b.column(1).as_any().downcast_ref::<UInt32Array>().unwrap();
+        assert_eq!(aco.value(1), 3);
+        let benchmark = b
+            .column(4)
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .unwrap();
+        assert_eq!(
+            (benchmark.scale(), benchmark.value(0), benchmark.value(1)),
+            (2, 12345, -500)
+        );
+        let rate = b
+            .column(9)
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .unwrap();
+        assert_eq!((rate.scale(), rate.value(0)), (13, 1_234_567_890_123));
+        let outcome = b.column(10).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(outcome.value(1), "owes");
+        // A bad cell is an error naming the column, not a panic.
+        std::fs::write(
+            &csv,
+            format!(
+                "{}\n0,0,2012,x,1,1,1,1,0,0,paid,0,0,false\n",
+                ACOS_HEADER.join(",")
+            ),
+        )
+        .unwrap();
+        let e = acos(&csv, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("assigned"), "{e}");
+    }
+}
