@@ -7,7 +7,7 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use attribution_svc::{
     server::{self, AttributionApi, Limits},
     store::SqliteStore,
@@ -65,22 +65,16 @@ async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
         page_size: 1,
         page_token: token.into(),
     };
-    let mut seen = Vec::new();
-    let mut tokens = Vec::new();
-    let mut token = String::new();
-    loop {
+    let (seen, tokens) = pages(async |token: String| {
         let page = client
             .list_assignment_runs(list(2024, &token))
             .await
             .expect("page")
             .into_inner();
-        seen.extend(page.runs.into_iter().map(|r| r.id));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-        tokens.push(token.clone());
-    }
+        let ids = page.runs.into_iter().map(|r| r.id).collect();
+        (ids, page.next_page_token)
+    })
+    .await;
     ids.reverse();
     assert_eq!(seen, ids, "every run once, newest first");
     let mut secrets: Vec<String> = ids.clone();

@@ -9,7 +9,7 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use attribution_svc::{
     loadgen,
     server::{self, AttributionApi, Limits},
@@ -628,27 +628,21 @@ async fn page_tokens_carry_no_beneficiary_id() {
         .iter()
         .map(|b| b.id.clone())
         .collect();
-    let mut tokens = Vec::new();
-    let mut listed = Vec::new();
-    let mut token = String::new();
-    loop {
+    let (listed, tokens) = pages(async |page_token: String| {
         let page = client
             .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
                 run_id: run.id.clone(),
                 aco_id: "A".into(),
                 page_size: 1,
-                page_token: token.clone(),
+                page_token,
             })
             .await
             .expect("list")
             .into_inner();
-        listed.extend(page.assignments.into_iter().map(|a| a.beneficiary_id));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-        tokens.push(token.clone());
-    }
+        let ids = page.assignments.into_iter().map(|a| a.beneficiary_id);
+        (ids.collect(), page.next_page_token)
+    })
+    .await;
     assert!(tokens.len() >= 3, "{}", tokens.len());
     let mut sorted = listed.clone();
     sorted.sort();

@@ -26,7 +26,7 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
+use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use prost::Message as _;
 use settlement_svc::{
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
@@ -403,22 +403,16 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
         page_size: size,
         page_token: token.into(),
     };
-    let mut tokens = Vec::new();
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    loop {
+    let (seen, tokens) = pages(async |token: String| {
         let page = client
             .list_reconciliations(list("A1215", 2018, 1, &token))
             .await
             .expect("page")
             .into_inner();
-        seen.extend(page.reconciliations.into_iter().map(|r| r.id));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-        tokens.push(token.clone());
-    }
+        let ids = page.reconciliations.into_iter().map(|r| r.id).collect();
+        (ids, page.next_page_token)
+    })
+    .await;
     ids.reverse();
     assert_eq!(seen, ids, "every record once, newest first");
     assert_eq!(tokens.len(), 3);

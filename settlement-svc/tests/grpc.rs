@@ -15,7 +15,7 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, bad_request_fields, serve_args};
+use acorn_testkit::{Running, bad_request_fields, pages, serve_args};
 use rust_decimal_macros::dec;
 use settlement_svc::{
     benchmarks::{BenchmarkSource, InMemoryBenchmarks, RecordedBenchmark},
@@ -158,25 +158,21 @@ async fn lists_by_aco_and_year_with_pagination() {
             .await
             .expect("reconcile");
     }
-    let mut ids = Vec::new();
-    let mut token = String::new();
-    loop {
+    let (ids, _) = pages(async |page_token: String| {
         let page = client
             .list_reconciliations(pb::ListReconciliationsRequest {
                 aco_id: "A1".into(),
                 performance_year: 2018,
                 page_size: 2,
-                page_token: token,
+                page_token,
             })
             .await
             .expect("list")
             .into_inner();
-        ids.extend(page.reconciliations.into_iter().map(|r| r.request_id));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        let ids = page.reconciliations.into_iter().map(|r| r.request_id);
+        (ids.collect(), page.next_page_token)
+    })
+    .await;
     assert_eq!(ids, ["r4", "r2", "r0"]);
     let bad = client
         .list_reconciliations(pb::ListReconciliationsRequest {

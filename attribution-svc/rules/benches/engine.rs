@@ -1,7 +1,7 @@
 //! Engine throughput on one core, in claim lines per second (synthetic national-like mix: about 90%
 //! primary care lines, 2% cancelled and 1% adjusted claims).
 //!
-//! `cargo bench -p attribution-svc --bench engine`
+//! `cargo bench -p attribution-rules --bench engine`
 //!
 //! - `assign/grouped`: lines arrive grouped by beneficiary (the simulator's case): classify every
 //!   line, tally it into the beneficiary's entity list, assign (numbers only).

@@ -1,7 +1,7 @@
 //! Engine throughput on one core: beneficiary-level aggregation (beneficiary-years/s) and the
 //! historical benchmark (benchmarks/s, with and without the explanation).
 //!
-//! `cargo bench -p benchmark-svc --bench engine`
+//! `cargo bench -p benchmark-rules --bench engine`
 
 use std::hint::black_box;
 

@@ -5,6 +5,7 @@
 //! - [`encodings`]: every text form an identifier could take inside a page token, for the checks
 //!   that tokens are opaque.
 //! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names.
+//! - [`pages`]: every page of a paginated list, with the tokens that led to them.
 
 use std::net::SocketAddr;
 
@@ -77,6 +78,26 @@ impl Running {
             .await
             .expect("join")
             .expect("server exits cleanly");
+    }
+}
+
+/// Pages a list to its end: `page(token)` reads the page at `token` (empty for the first) and
+/// returns its items and its next page token. Returns every item in order and the tokens issued
+/// (each non-empty next page token, in order).
+pub async fn pages<T>(
+    mut page: impl AsyncFnMut(String) -> (Vec<T>, String),
+) -> (Vec<T>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut tokens = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page_items, next) = page(token).await;
+        items.extend(page_items);
+        if next.is_empty() {
+            return (items, tokens);
+        }
+        tokens.push(next.clone());
+        token = next;
     }
 }
 

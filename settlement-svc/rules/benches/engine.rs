@@ -1,6 +1,6 @@
 //! Engine throughput: reconciliations per second on one core, without and with the explanation.
 //!
-//! `cargo bench -p settlement-svc --bench engine`
+//! `cargo bench -p settlement-rules --bench engine`
 
 use std::hint::black_box;
 
