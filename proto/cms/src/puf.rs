@@ -9,8 +9,8 @@
 //! candidate column names so one call covers every year:
 //!
 //! ```no_run
-//! use acorn_proto::cms::puf::{PufFile, RateScale};
-//! # fn main() -> Result<(), acorn_proto::cms::puf::PufError> {
+//! use acorn_cms::puf::{PufFile, RateScale};
+//! # fn main() -> Result<(), acorn_cms::puf::PufError> {
 //! let puf = PufFile::from_path("mssp_puf_py2014.csv".as_ref())?;
 //! for row in puf.rows() {
 //!     let id = row.text(&["ACO_ID", "ACO_Num"]);
@@ -803,7 +803,7 @@ mod tests {
 
     fn fixture(name: &str) -> PufFile {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/puf")
+            .join("../testdata/puf")
             .join(name);
         PufFile::from_path(&path).unwrap()
     }
