@@ -93,6 +93,17 @@ pub struct YearTotals {
     pub acos_exited: u32,
     /// Assigned beneficiaries (person-years) over active ACOs.
     pub beneficiaries: u64,
+    /// Gap decomposition (MODEL.md 6.3), benchmark error: `sum UB (1 - exp(-Gamma))` over the
+    /// systematic gap's share that is not selection (`gap.mean` and the ACO-level `gap.sigma`
+    /// draw), dollars.
+    pub gap_benchmark_error: Decimal,
+    /// Gap decomposition, selection into two-sided risk: the `gap.two_sided` share of
+    /// `sum UB (1 - exp(-Gamma))`, dollars.
+    pub gap_selection: Decimal,
+    /// Gap decomposition, regression to the mean: `sum UB (sum_k w_k v_k - v_PY)`, the transient
+    /// shocks the benchmark years carried (including `rtm_shift` and the transient share of a
+    /// listed ACO's level) that the performance year does not, dollars.
+    pub gap_regression_to_the_mean: Decimal,
 }
 
 impl YearTotals {
@@ -103,6 +114,20 @@ impl YearTotals {
     /// benchmark savings - paid + collected (the figure CMS announces).
     pub fn net_benchmark_basis(&self) -> Decimal {
         self.benchmark_savings - self.shared_savings_paid + self.shared_losses_collected
+    }
+    /// The gap between what CMS pays on and what Medicare saves: benchmark savings - savings to
+    /// Medicare (MODEL.md 6.3).
+    pub fn gap_total(&self) -> Decimal {
+        self.benchmark_savings - self.savings_to_medicare
+    }
+    /// The part of [`YearTotals::gap_total`] the three named parts do not explain: sampling noise,
+    /// the risk-ratio ratchet, the flat update times the ACO's level, truncation and the effect's
+    /// interaction with them (MODEL.md 6.3).
+    pub fn gap_other(&self) -> Decimal {
+        self.gap_total()
+            - self.gap_benchmark_error
+            - self.gap_selection
+            - self.gap_regression_to_the_mean
     }
 }
 

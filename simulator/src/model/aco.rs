@@ -183,8 +183,7 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
     };
     let (start, period, tracks) = match listed {
         Some(a) => {
-            let start = crate::scenario::parse_date(&a.start)
-                .ok_or_else(|| scenario_error("population.aco.start", a.start.clone()))?;
+            let start = a.start;
             let track = crate::scenario::track_from_name(&a.track)
                 .ok_or_else(|| scenario_error("population.aco.track", a.track.clone()))?;
             (start, a.period, vec![track; sc.performance_years.len()])
@@ -367,15 +366,16 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         let mut scale_cf = vec![0.0; npy];
         let mut scale_a = vec![0.0; npy];
         let mut delta = vec![0.0; npy];
+        let mut gamma = vec![(0.0, 0.0); npy];
         for s in 0..NBY {
             let scale = level * v[s].exp();
             trunc[s] = std::array::from_fn(|e| cm.q99[e] / scale);
         }
         for j in 0..npy {
             let s = NBY + j;
-            let gap = p.year("gap.mean", j)
-                + p.get("gap.sigma") * sd_scale * eta
-                + if two { p.get("gap.two_sided") } else { 0.0 };
+            let selection = if two { p.get("gap.two_sided") } else { 0.0 };
+            let gap = p.year("gap.mean", j) + p.get("gap.sigma") * sd_scale * eta + selection;
+            gamma[j] = (gap, selection);
             let mean = p.year("effect.mean", j);
             let spread = p.year("effect.spread", j);
             let mu = if effective {
@@ -574,7 +574,18 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 p.get("exit.p_other")
             };
             let exited = d.u_exit[j] < p_exit;
+            // 6.3 gap decomposition (log-linear, benchmark-dollar weights).
+            let ub: f64 = set.updated_benchmark.try_into().unwrap_or(0.0);
+            let (g, sel) = gamma[j];
+            let systematic = ub * (1.0 - (-g).exp());
+            let selection = if g == 0.0 { 0.0 } else { systematic * sel / g };
+            let w: [f64; NBY] = st.bench_rules.weights.map(|w| w.try_into().unwrap_or(0.0));
+            let wsum: f64 = w.iter().sum();
+            let carried = (0..NBY).map(|k| w[k] * v[k]).sum::<f64>() / wsum.max(f64::MIN_POSITIVE);
             let t = &mut totals[j];
+            t.gap_benchmark_error += dec(systematic - selection, 2);
+            t.gap_selection += dec(selection, 2);
+            t.gap_regression_to_the_mean += dec(ub * (carried - v[s]), 2);
             t.savings_to_medicare += savings;
             t.benchmark_savings += set.gross_savings;
             t.shared_savings_paid += set.shared_savings;

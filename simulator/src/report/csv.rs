@@ -5,8 +5,10 @@
 //!
 //! `replicates.csv` columns: `replicate, performance_year, savings_to_medicare, benchmark_savings,
 //! shared_savings_paid, shared_losses_collected, net_to_medicare, net_benchmark_basis, acos_active,
-//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries` (the two net columns are
-//! derived: savings - paid + collected).
+//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries, gap_total,
+//! gap_benchmark_error, gap_selection, gap_regression_to_the_mean, gap_other` (the two net columns
+//! are derived: savings - paid + collected; so are `gap_total` = benchmark savings - savings to
+//! Medicare and `gap_other` = the total less the three named parts, MODEL.md 6.3).
 //!
 //! `acos.csv` columns: `replicate, aco, performance_year, assigned, benchmark, spending,
 //! counterfactual, savings_to_medicare, msr, savings_rate, outcome, shared_savings, shared_losses,
@@ -23,7 +25,7 @@ use super::ReportError;
 use crate::results::{AcoYear, Outcome, YearTotals};
 
 /// Header of `replicates.csv`.
-pub(crate) const REPLICATES_HEADER: [&str; 14] = [
+pub(crate) const REPLICATES_HEADER: [&str; 19] = [
     "replicate",
     "performance_year",
     "savings_to_medicare",
@@ -38,6 +40,11 @@ pub(crate) const REPLICATES_HEADER: [&str; 14] = [
     "acos_owing",
     "acos_exited",
     "beneficiaries",
+    "gap_total",
+    "gap_benchmark_error",
+    "gap_selection",
+    "gap_regression_to_the_mean",
+    "gap_other",
 ];
 
 /// Header of `acos.csv`.
@@ -91,6 +98,11 @@ pub(crate) fn write_year<W: Write>(
         t.acos_owing.to_string(),
         t.acos_exited.to_string(),
         t.beneficiaries.to_string(),
+        t.gap_total().to_string(),
+        t.gap_benchmark_error.to_string(),
+        t.gap_selection.to_string(),
+        t.gap_regression_to_the_mean.to_string(),
+        t.gap_other().to_string(),
     ])
     .map_err(ReportError::csv)
 }
@@ -204,9 +216,15 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
         acos_owing: f.get(11, h)?,
         acos_exited: f.get(12, h)?,
         beneficiaries: f.get(13, h)?,
+        gap_benchmark_error: f.money(15, h)?,
+        gap_selection: f.money(16, h)?,
+        gap_regression_to_the_mean: f.money(17, h)?,
     };
     if f.money(6, h)? != t.net_to_medicare() || f.money(7, h)? != t.net_benchmark_basis() {
         return Err("net columns do not equal savings - paid + collected".to_owned());
+    }
+    if f.money(14, h)? != t.gap_total() || f.money(18, h)? != t.gap_other() {
+        return Err("gap_total and gap_other do not agree with the other columns".to_owned());
     }
     Ok(t)
 }

@@ -12,9 +12,13 @@
 //!     "savings_to_medicare": {"mean": "383912345.67", "ci95": ["301234567.89", "467890123.45"], "mcse": "2961234.56"},
 //!     "benchmark_savings": {...}, "shared_savings_paid": {...}, "shared_losses_collected": {...},
 //!     "net_to_medicare": {...}, "net_benchmark_basis": {...},
-//!     "acos_below_benchmark": {...}, "acos_paid": {...}, "acos_owing": {...}, "acos_exited": {...}
+//!     "acos_active": {...}, "acos_below_benchmark": {...}, "acos_paid": {...}, "acos_owing": {...},
+//!     "acos_exited": {...}, "beneficiaries": {...},
+//!     "gap_total": {...}, "gap_benchmark_error": {...}, "gap_selection": {...},
+//!     "gap_regression_to_the_mean": {...}, "gap_other": {...},
+//!     "savings_to_medicare_per_capita": {...}, ... "net_benchmark_basis_per_capita": {...}
 //!   },
-//!   "by_performance_year": [{"performance_year": 2012, "totals": {...the same ten keys...}}, ...]
+//!   "by_performance_year": [{"performance_year": 2012, "totals": {...the same keys...}}, ...]
 //! }
 //! ```
 //!
@@ -26,13 +30,22 @@
 //! | `shared_losses_collected` | shared losses owed by ACOs, dollars |
 //! | `net_to_medicare` | savings_to_medicare - paid + collected, dollars |
 //! | `net_benchmark_basis` | benchmark_savings - paid + collected (the figure CMS announces), dollars |
+//! | `acos_active` | ACOs reconciled (ACO-years in `totals`) |
 //! | `acos_below_benchmark` | ACOs with spending below benchmark (ACO-years in `totals`) |
 //! | `acos_paid` | ACOs paid shared savings (ACO-years in `totals`) |
 //! | `acos_owing` | ACOs owing shared losses (ACO-years in `totals`) |
 //! | `acos_exited` | ACOs that left the program after the year |
+//! | `beneficiaries` | assigned beneficiaries of the active ACOs (beneficiary-years in `totals`) |
+//! | `gap_total` | benchmark_savings - savings_to_medicare: what CMS pays on less what Medicare saves (MODEL.md 6.3), dollars |
+//! | `gap_benchmark_error` | its systematic part other than selection: `UB (1 - exp(-Gamma))` for `gap.mean` and the ACO's `gap.sigma` draw, dollars |
+//! | `gap_selection` | its part from selection into two-sided risk (`gap.two_sided`), dollars |
+//! | `gap_regression_to_the_mean` | `UB (sum_k w_k v_k - v_PY)`: transient benchmark-year shocks (and entry selection: `rtm_shift`, the transient share of a listed level) that do not recur, dollars |
+//! | `gap_other` | the rest of `gap_total` (sampling, the risk-ratio ratchet, flat update x level, truncation, the effect's interaction), dollars |
+//! | `*_per_capita` | `savings_to_medicare`, `benchmark_savings`, `shared_savings_paid`, `shared_losses_collected`, `net_to_medicare`, `net_benchmark_basis` divided by `beneficiaries` of the same replicate (in `totals`: dollars over all years / beneficiary-years), dollars per assigned beneficiary-year |
 //!
 //! Every figure is a decimal string rounded to two decimals (cents for dollars), half away from
-//! zero; `mcse` is `null` for a single replicate. A replicate with no row for a year counts zero.
+//! zero; `mcse` is `null` for a single replicate. A replicate with no row for a year counts zero
+//! (and has zero per capita figures for it).
 
 use std::collections::BTreeSet;
 
@@ -81,101 +94,111 @@ impl Figure {
     }
 }
 
-/// The ten program totals (see the module table).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)] // documented in the module table
+/// Number of figures in each `totals` object.
+pub const N: usize = 23;
+
+/// The program totals (see the module table), in [`TOTAL_NAMES`] order.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Totals {
-    pub savings_to_medicare: Figure,
-    pub benchmark_savings: Figure,
-    pub shared_savings_paid: Figure,
-    pub shared_losses_collected: Figure,
-    pub net_to_medicare: Figure,
-    pub net_benchmark_basis: Figure,
-    pub acos_below_benchmark: Figure,
-    pub acos_paid: Figure,
-    pub acos_owing: Figure,
-    pub acos_exited: Figure,
+    figures: [Figure; N],
+}
+
+impl Serialize for Totals {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(N))?;
+        for (k, f) in TOTAL_NAMES.iter().zip(&self.figures) {
+            m.serialize_entry(k, f)?;
+        }
+        m.end()
+    }
 }
 
 /// Names of the totals, in `summary.json` order.
-pub const TOTAL_NAMES: [&str; 10] = [
+pub const TOTAL_NAMES: [&str; N] = [
     "savings_to_medicare",
     "benchmark_savings",
     "shared_savings_paid",
     "shared_losses_collected",
     "net_to_medicare",
     "net_benchmark_basis",
+    "acos_active",
     "acos_below_benchmark",
     "acos_paid",
     "acos_owing",
     "acos_exited",
+    "beneficiaries",
+    "gap_total",
+    "gap_benchmark_error",
+    "gap_selection",
+    "gap_regression_to_the_mean",
+    "gap_other",
+    "savings_to_medicare_per_capita",
+    "benchmark_savings_per_capita",
+    "shared_savings_paid_per_capita",
+    "shared_losses_collected_per_capita",
+    "net_to_medicare_per_capita",
+    "net_benchmark_basis_per_capita",
 ];
 
-fn values_of(t: &YearTotals) -> [Decimal; 10] {
-    [
+/// Index of `beneficiaries` in [`TOTAL_NAMES`].
+const BENEFICIARIES: usize = 11;
+/// The first per capita figure; figure `PER_CAPITA + k` is figure `k` per beneficiary.
+const PER_CAPITA: usize = 17;
+
+/// The sums of one replicate (every figure but the per capita ones, which are left zero).
+fn values_of(t: &YearTotals) -> [Decimal; N] {
+    let mut v = [Decimal::ZERO; N];
+    let sums = [
         t.savings_to_medicare,
         t.benchmark_savings,
         t.shared_savings_paid,
         t.shared_losses_collected,
         t.net_to_medicare(),
         t.net_benchmark_basis(),
+        t.acos_active.into(),
         t.acos_below_benchmark.into(),
         t.acos_paid.into(),
         t.acos_owing.into(),
         t.acos_exited.into(),
-    ]
+        t.beneficiaries.into(),
+        t.gap_total(),
+        t.gap_benchmark_error,
+        t.gap_selection,
+        t.gap_regression_to_the_mean,
+        t.gap_other(),
+    ];
+    v[..PER_CAPITA].copy_from_slice(&sums);
+    v
 }
 
 impl Totals {
     /// The figures in [`TOTAL_NAMES`] order.
-    pub fn figures(&self) -> [&Figure; 10] {
-        [
-            &self.savings_to_medicare,
-            &self.benchmark_savings,
-            &self.shared_savings_paid,
-            &self.shared_losses_collected,
-            &self.net_to_medicare,
-            &self.net_benchmark_basis,
-            &self.acos_below_benchmark,
-            &self.acos_paid,
-            &self.acos_owing,
-            &self.acos_exited,
-        ]
+    pub fn figures(&self) -> &[Figure; N] {
+        &self.figures
+    }
+
+    /// The figure named `name` (one of [`TOTAL_NAMES`]).
+    pub fn get(&self, name: &str) -> Option<&Figure> {
+        TOTAL_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| &self.figures[i])
     }
 
     /// Totals of one value vector per replicate; also returns the unrounded estimates.
-    fn of(per_replicate: &[[Decimal; 10]]) -> Result<(Totals, [Estimate; 10]), StatsError> {
-        let col = |k: usize| {
+    fn of(per_replicate: &[[Decimal; N]]) -> Result<(Totals, [Estimate; N]), StatsError> {
+        let mut figures = Vec::with_capacity(N);
+        let mut estimates = Vec::with_capacity(N);
+        for k in 0..N {
             let column: Vec<Decimal> = per_replicate.iter().map(|v| v[k]).collect();
-            Figure::of(&column)
-        };
-        let all = [
-            col(0)?,
-            col(1)?,
-            col(2)?,
-            col(3)?,
-            col(4)?,
-            col(5)?,
-            col(6)?,
-            col(7)?,
-            col(8)?,
-            col(9)?,
-        ];
-        let estimates = all.each_ref().map(|(_, e)| *e);
-        let [s, b, p, l, n, nb, below, paid, owing, exited] = all.map(|(f, _)| f);
-        let totals = Totals {
-            savings_to_medicare: s,
-            benchmark_savings: b,
-            shared_savings_paid: p,
-            shared_losses_collected: l,
-            net_to_medicare: n,
-            net_benchmark_basis: nb,
-            acos_below_benchmark: below,
-            acos_paid: paid,
-            acos_owing: owing,
-            acos_exited: exited,
-        };
-        Ok((totals, estimates))
+            let (f, e) = Figure::of(&column)?;
+            figures.push(f);
+            estimates.push(e);
+        }
+        let figures: [Figure; N] = figures.try_into().map_err(|_| StatsError::Empty)?;
+        let estimates: [Estimate; N] = estimates.try_into().map_err(|_| StatsError::Empty)?;
+        Ok((Totals { figures }, estimates))
     }
 }
 
@@ -208,7 +231,7 @@ pub struct Summary {
 /// Unrounded estimates kept for the plots (not serialised).
 #[derive(Debug, Clone)]
 pub(crate) struct Estimates {
-    pub(crate) by_year: Vec<(i32, [Estimate; 10])>,
+    pub(crate) by_year: Vec<(i32, [Estimate; N])>,
 }
 
 /// Index of `net_to_medicare` in [`TOTAL_NAMES`].
@@ -218,13 +241,22 @@ pub(crate) const SAVINGS_TO_MEDICARE: usize = 0;
 /// Index of `benchmark_savings`.
 pub(crate) const BENCHMARK_SAVINGS: usize = 1;
 
-/// Per replicate, the scenario total (all years summed) of each figure.
-pub(crate) fn scenario_values(years: &[YearTotals]) -> [Decimal; 10] {
-    let mut sum = [Decimal::ZERO; 10];
+/// Per replicate, the scenario total (all years summed) of each figure, and the per capita
+/// figures of those sums.
+pub(crate) fn scenario_values(years: &[YearTotals]) -> [Decimal; N] {
+    let mut sum = [Decimal::ZERO; N];
     for t in years {
         for (s, v) in sum.iter_mut().zip(values_of(t)) {
             *s += v;
         }
+    }
+    let people = sum[BENEFICIARIES];
+    for k in 0..N - PER_CAPITA {
+        sum[PER_CAPITA + k] = if people.is_zero() {
+            Decimal::ZERO
+        } else {
+            sum[k].checked_div(people).unwrap_or_default()
+        };
     }
     sum
 }
@@ -235,7 +267,7 @@ impl Summary {
         info: &RunInfo,
         replicates: &[Vec<YearTotals>],
     ) -> Result<(Summary, Estimates), StatsError> {
-        let all: Vec<[Decimal; 10]> = replicates.iter().map(|y| scenario_values(y)).collect();
+        let all: Vec<[Decimal; N]> = replicates.iter().map(|y| scenario_values(y)).collect();
         let (totals, _) = Totals::of(&all)?;
         let years: BTreeSet<i32> = replicates
             .iter()
@@ -245,7 +277,7 @@ impl Summary {
         let mut by_performance_year = Vec::with_capacity(years.len());
         let mut by_year = Vec::with_capacity(years.len());
         for year in years {
-            let values: Vec<[Decimal; 10]> = replicates
+            let values: Vec<[Decimal; N]> = replicates
                 .iter()
                 .map(|ys| {
                     scenario_values(

@@ -31,7 +31,7 @@ pub fn summary_table(s: &Summary) -> Table {
     );
     table.set_header(header);
     for (k, name) in TOTAL_NAMES.iter().enumerate() {
-        let f = s.totals.figures()[k];
+        let f = &s.totals.figures()[k];
         let mut row = vec![
             (*name).to_owned(),
             f.mean.clone(),
