@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use simulator::report::compare::{self, Collected};
 use simulator::report::{OutputSet, RunInfo, Shard, drive, summary_table, write_file};
-use simulator::{MODEL_VERSION, Model, Scenario};
+use simulator::{MODEL_VERSION, Model, Scenario, calibrate};
 
 /// Monte Carlo of what an ACO program saves Medicare, through acorn's own rule engines.
 #[derive(Parser)]
@@ -66,26 +66,83 @@ enum Command {
     Compare {
         /// The base scenario (file or preset).
         base: String,
-        /// The alternatives (files or presets).
-        #[arg(required = true)]
+        /// The alternatives (files or presets); none: the base with the --alt-set overrides.
         alts: Vec<String>,
+        /// Overrides a parameter of every scenario (base and alternatives): key=value; repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Overrides a parameter of the alternatives only: key=value; repeatable.
+        #[arg(long = "alt-set", value_name = "KEY=VALUE")]
+        alt_set: Vec<String>,
         #[command(flatten)]
         replicates: Replicates,
+        /// Directory for compare.txt (the tables) and compare.csv (one row per alternative and
+        /// total).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
-    /// Runs a scenario at each value of one parameter (common random numbers) and plots it.
+    /// Runs a scenario at each value of one parameter (common random numbers) and plots it; with
+    /// several --set, one parameter at a time around the scenario and a tornado plot.
     Sweep {
         /// A scenario file (TOML) or a preset name.
         #[arg(long)]
         scenario: String,
-        /// The parameter and its values: key=v1,v2,... (TOML values; commas inside [] or {} are
-        /// part of a value).
-        #[arg(long = "set", value_name = "KEY=V1,V2,...")]
-        set: String,
+        /// A parameter and its values: key=v1,v2,... (TOML values; commas inside [] or {} are
+        /// part of a value); repeatable.
+        #[arg(long = "set", value_name = "KEY=V1,V2,...", required = true)]
+        set: Vec<String>,
         #[command(flatten)]
         replicates: Replicates,
-        /// Directory for sweep.svg (optional).
+        /// Directory for sweep.svg (one parameter) or tornado.svg (several) (optional).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Checks the model against published figures: the concentration curve, year-to-year
+    /// persistence, how often an ACO with no true effect clears its MSR by size, and with --puf
+    /// the cross-ACO comparison of that file's year.
+    Diagnose {
+        /// A CMS ACO Public Use File (any year's layout).
+        #[arg(long)]
+        puf: Option<PathBuf>,
+        /// The scenario (default: the preset whose first performance year is the file's, else
+        /// mssp-2018).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Replicates of the simulated comparisons.
+        #[arg(long, default_value_t = NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN))]
+        replicates: NonZeroU32,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: the machine's available parallelism).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Fits the preset's named parameters to its published targets (MODEL.md 9.3) and prints the
+    /// fit: target, simulated mean, interval over replicates.
+    Calibrate {
+        /// A preset name (or a scenario file with a [calibration] table).
+        #[arg(long)]
+        preset: String,
+        /// Overrides a parameter before fitting: key=value; repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Replicates per evaluation (default: the preset's calibration table).
+        #[arg(long)]
+        replicates: Option<NonZeroU32>,
+        /// Seed (default: the preset's calibration table).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Largest number of evaluations (default: the preset's); 1 evaluates the preset's
+        /// values without fitting.
+        #[arg(long)]
+        max_evaluations: Option<u32>,
+        /// Worker threads (default: the machine's available parallelism).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Writes the report to this file too (the presets' *.calibration.txt).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -104,14 +161,46 @@ fn main() -> ExitCode {
         Command::Compare {
             base,
             alts,
+            set,
+            alt_set,
             replicates,
-        } => compare_cmd(&base, &alts, &replicates),
+            out,
+        } => compare_cmd(&base, &alts, &set, &alt_set, &replicates, out.as_deref()),
         Command::Sweep {
             scenario,
             set,
             replicates,
             out,
         } => sweep(&scenario, &set, &replicates, out.as_deref()),
+        Command::Diagnose {
+            puf,
+            scenario,
+            replicates,
+            seed,
+            threads,
+        } => diagnose_cmd(
+            puf.as_deref(),
+            scenario.as_deref(),
+            &Replicates {
+                replicates,
+                seed,
+                threads,
+            },
+        ),
+        Command::Calibrate {
+            preset,
+            set,
+            replicates,
+            seed,
+            max_evaluations,
+            threads,
+            report,
+        } => calibrate_cmd(
+            &preset,
+            &set,
+            (replicates, seed, max_evaluations, threads),
+            report.as_deref(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -217,21 +306,147 @@ fn collect(scenario: &Scenario, r: &Replicates) -> Result<Collected, String> {
     Ok(c)
 }
 
-fn compare_cmd(base: &str, alts: &[String], r: &Replicates) -> Result<(), String> {
-    let base = load(base, &[])?;
-    let alts = alts
-        .iter()
-        .map(|a| load(a, &[]))
-        .collect::<Result<Vec<_>, _>>()?;
-    let b = collect(&base, r)?;
-    println!(
-        "common random numbers: seed {}, replicates 0..{}",
+fn compare_cmd(
+    base: &str,
+    alts: &[String],
+    set: &[String],
+    alt_set: &[String],
+    r: &Replicates,
+    out: Option<&Path>,
+) -> Result<(), String> {
+    if alts.is_empty() && alt_set.is_empty() {
+        return Err("compare needs an alternative scenario or --alt-set overrides".to_owned());
+    }
+    let base_s = load(base, set)?;
+    let both: Vec<String> = set.iter().chain(alt_set).cloned().collect();
+    let alts = if alts.is_empty() {
+        let mut a = load(base, &both)?;
+        a.name = format!("{} ({})", a.name, alt_set.join(", "));
+        vec![a]
+    } else {
+        alts.iter()
+            .map(|a| load(a, &both))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let b = collect(&base_s, r)?;
+    let mut text = format!(
+        "common random numbers: seed {}, replicates 0..{}\n",
         r.seed, r.replicates
     );
+    let mut rows = Vec::new();
     for alt in &alts {
         let a = collect(alt, r)?;
         let d = compare::differences(&b, &a).map_err(|e| e.to_string())?;
-        println!("{}", compare::table(&base.name, &alt.name, &d));
+        text.push_str(&format!(
+            "{}\n",
+            compare::table(&base_s.name, &alt.name, &d)
+        ));
+        rows.push((alt.name.clone(), d));
+    }
+    print!("{text}");
+    if let Some(dir) = out {
+        write_file(dir, "compare.txt", text.as_bytes()).map_err(|e| e.to_string())?;
+        let csv = compare::csv(&base_s.name, &rows).map_err(|e| e.to_string())?;
+        write_file(dir, "compare.csv", csv.as_bytes()).map_err(|e| e.to_string())?;
+        println!(
+            "tables: {}, {}",
+            dir.join("compare.txt").display(),
+            dir.join("compare.csv").display()
+        );
+    }
+    Ok(())
+}
+
+fn diagnose_cmd(puf: Option<&Path>, scenario: Option<&str>, r: &Replicates) -> Result<(), String> {
+    let file = match puf {
+        Some(p) => Some(acorn_cms::puf::PufFile::from_path(p).map_err(|e| format!("--puf: {e}"))?),
+        None => None,
+    };
+    let year = file.as_ref().and_then(|f| f.performance_year());
+    let name = match (scenario, year) {
+        (Some(s), _) => s.to_owned(),
+        (None, Some(y)) => Scenario::preset_names()
+            .find(|n| Scenario::preset(n).is_ok_and(|s| s.performance_years.first() == Some(&y)))
+            .unwrap_or("mssp-2018")
+            .to_owned(),
+        (None, None) => "mssp-2018".to_owned(),
+    };
+    let scenario = load(&name, &[])?;
+    let settings = simulator::diagnose::Settings {
+        seed: r.seed,
+        replicates: r.replicates.get(),
+        threads: threads(r),
+        draws: 400_000,
+    };
+    let text = simulator::diagnose::diagnose(&scenario, puf.zip(file.as_ref()), settings)
+        .map_err(|e| e.to_string())?;
+    print!("{text}");
+    Ok(())
+}
+
+fn calibrate_cmd(
+    preset: &str,
+    set: &[String],
+    (replicates, seed, max_evaluations, threads_opt): (
+        Option<NonZeroU32>,
+        Option<u64>,
+        Option<u32>,
+        Option<usize>,
+    ),
+    report: Option<&Path>,
+) -> Result<(), String> {
+    let scenario = load(preset, set)?;
+    let cal = scenario.calibration.as_ref().ok_or_else(|| {
+        format!(
+            "{}: no [calibration] table (targets and parameters to fit)",
+            scenario.name
+        )
+    })?;
+    let mut settings = calibrate::Settings::of(
+        cal,
+        threads(&Replicates {
+            replicates: NonZeroU32::MIN,
+            seed: 0,
+            threads: threads_opt,
+        }),
+    );
+    if let Some(n) = replicates {
+        settings.replicates = n.get();
+    }
+    if let Some(s) = seed {
+        settings.seed = s;
+    }
+    if let Some(m) = max_evaluations {
+        settings.max_evaluations = m.max(1);
+    }
+    let bar = progress(u64::from(settings.max_evaluations), &scenario.name);
+    let fit = calibrate::calibrate(&scenario, settings, |i, j| {
+        bar.set_position(u64::from(i));
+        if bar.is_hidden() {
+            eprintln!("evaluation {i}: objective {j:.4}");
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let mut command = format!(
+        "simulator calibrate --preset {preset} --replicates {} --seed {} --max-evaluations {}",
+        settings.replicates, settings.seed, settings.max_evaluations
+    );
+    for kv in set {
+        command.push_str(&format!(" --set {kv}"));
+    }
+    let text = fit.report(&command);
+    print!("{text}");
+    if let Some(path) = report {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("--report {}: not a file name", path.display()))?;
+        write_file(dir, name, text.as_bytes()).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -256,33 +471,74 @@ fn split_values(s: &str) -> Vec<String> {
     out
 }
 
-fn sweep(scenario: &str, set: &str, r: &Replicates, out: Option<&Path>) -> Result<(), String> {
+/// One `--set key=v1,v2,...` of `sweep`: the key and its values.
+fn sweep_values(set: &str) -> Result<(String, Vec<String>), String> {
     let (key, values) = set
         .split_once('=')
         .ok_or_else(|| format!("--set {set:?}: expected key=v1,v2,..."))?;
-    let key = key.trim();
-    let values = split_values(values);
+    Ok((key.trim().to_owned(), split_values(values)))
+}
+
+fn sweep(
+    scenario: &str,
+    sets: &[String],
+    r: &Replicates,
+    out: Option<&Path>,
+) -> Result<(), String> {
     let base = load(scenario, &[])?;
-    let variants = values
+    let params = sets
         .iter()
-        .map(|v| base.with_override(key, v).map_err(|e| e.to_string()))
+        .map(|s| sweep_values(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut runs = Vec::with_capacity(variants.len());
-    for s in &variants {
-        runs.push(collect(s, r)?);
+    // Every variant is checked before anything runs.
+    let variants = params
+        .iter()
+        .map(|(key, values)| {
+            values
+                .iter()
+                .map(|v| base.with_override(key, v).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let [(key, values)] = params.as_slice() {
+        let mut runs = Vec::with_capacity(values.len());
+        for s in &variants[0] {
+            runs.push(collect(s, r)?);
+        }
+        let mut points = Vec::with_capacity(runs.len());
+        for (v, c) in values.iter().zip(&runs) {
+            points.push((v.clone(), compare::estimates(c).map_err(|e| e.to_string())?));
+        }
+        println!(
+            "{}",
+            compare::sweep_table(key, values, &runs).map_err(|e| e.to_string())?
+        );
+        if let Some(dir) = out {
+            let svg = compare::sweep_plot(key, &base.name, &points)?;
+            write_file(dir, "sweep.svg", svg.as_bytes()).map_err(|e| e.to_string())?;
+            println!("plot: {}", dir.join("sweep.svg").display());
+        }
+        return Ok(());
     }
-    let mut points = Vec::with_capacity(runs.len());
-    for (v, c) in values.iter().zip(&runs) {
-        points.push((v.clone(), compare::estimates(c).map_err(|e| e.to_string())?));
+    // Several parameters: one at a time around the scenario, on common random numbers.
+    let b = collect(&base, r)?;
+    let mut bars = Vec::with_capacity(params.len());
+    for ((key, values), scenarios) in params.iter().zip(&variants) {
+        let mut runs = Vec::with_capacity(values.len());
+        for s in scenarios {
+            runs.push(collect(s, r)?);
+        }
+        println!(
+            "{}",
+            compare::sweep_table(key, values, &runs).map_err(|e| e.to_string())?
+        );
+        bars.push(compare::tornado_bar(key, values, &b, &runs).map_err(|e| e.to_string())?);
     }
-    println!(
-        "{}",
-        compare::sweep_table(key, &values, &runs).map_err(|e| e.to_string())?
-    );
+    println!("{}", compare::tornado_table(&base.name, &bars));
     if let Some(dir) = out {
-        let svg = compare::sweep_plot(key, &base.name, &points)?;
-        write_file(dir, "sweep.svg", svg.as_bytes()).map_err(|e| e.to_string())?;
-        println!("plot: {}", dir.join("sweep.svg").display());
+        let svg = compare::tornado_plot(&base.name, &bars)?;
+        write_file(dir, "tornado.svg", svg.as_bytes()).map_err(|e| e.to_string())?;
+        println!("plot: {}", dir.join("tornado.svg").display());
     }
     Ok(())
 }

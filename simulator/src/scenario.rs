@@ -14,10 +14,11 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use acorn_domain::Date;
 use rand_distr::{Beta, Distribution, LogNormal, Normal, Triangular, Uniform};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use settlement_rules::{Date, Track};
+use settlement_rules::Track;
 
 /// The presets shipped with the simulator (`simulator/presets/NAME.toml`), by name.
 pub const PRESETS: [(&str, &str); 4] = [
@@ -294,6 +295,11 @@ pub struct Scenario {
     /// ACO exit after a performance year (MODEL.md 6.1).
     #[serde(default)]
     pub exit: Exit,
+    /// How `simulator calibrate` fits the scenario: parameters, published targets, seed
+    /// (MODEL.md 9.3). Read by `calibrate` and the calibration tests only, never written to any
+    /// output.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
     /// The parsed document, for `--set` overrides.
     #[serde(skip)]
     raw: toml::Table,
@@ -348,7 +354,8 @@ pub struct ListedAco {
     pub track: String,
     /// Start of the current agreement, `YYYY-MM-DD`; the benchmark years are the three years
     /// before its start year.
-    pub start: String,
+    #[serde(deserialize_with = "date")]
+    pub start: Date,
     /// Agreement period number.
     #[serde(default = "one")]
     pub period: u32,
@@ -443,9 +450,10 @@ pub struct Rules {
     /// `TRACK_BASIC_E`, ...); one value for every year, or one per year (listed ACOs: their own).
     #[serde(default)]
     pub tracks: Vec<String>,
-    /// Start of the agreement period, `YYYY-MM-DD` (listed ACOs: their own).
-    #[serde(default)]
-    pub agreement_start: String,
+    /// Start of the agreement period, `YYYY-MM-DD` (listed ACOs: their own); required for a
+    /// synthetic population.
+    #[serde(default, deserialize_with = "some_date")]
+    pub agreement_start: Option<Date>,
     /// Agreement period number (1 = first).
     #[serde(default = "one")]
     pub agreement_period: u32,
@@ -630,18 +638,87 @@ pub struct Exit {
     pub p_other: Num,
 }
 
+/// The `[calibration]` table (MODEL.md 9.3).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// Seed of the calibration runs (different from the report seed of the tests).
+    pub seed: u64,
+    /// Replicates per evaluation (common random numbers: the same ones every time).
+    pub replicates: u32,
+    /// Largest number of evaluations of the objective.
+    #[serde(default = "default_evaluations")]
+    pub max_evaluations: u32,
+    /// The numbers the fit moves.
+    #[serde(default)]
+    pub parameters: Vec<FitParameter>,
+    /// The published figures the fit aims at.
+    pub targets: Vec<Target>,
+}
+
+fn default_evaluations() -> u32 {
+    60
+}
+
+/// A number `simulator calibrate` moves, within bounds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitParameter {
+    /// A fixed number of the ACO layer, named as in the parameter table (`gap.mean[0]`,
+    /// `transient.k_cluster`).
+    pub key: String,
+    /// Lower bound.
+    pub min: f64,
+    /// Upper bound (> min).
+    pub max: f64,
+}
+
+/// A published figure the simulated mean over replicates should match.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Short name (reported).
+    pub name: String,
+    /// What is measured ([`crate::calibrate::Metric`]).
+    pub metric: crate::calibrate::Metric,
+    /// Performance-year index (0 = PY1); absent: all years for a program total, PY1 otherwise.
+    #[serde(default)]
+    pub year: Option<usize>,
+    /// The published value (dollars, a count, or a fraction).
+    pub value: f64,
+    /// Tolerance: absolute in the metric's unit, or relative to `value` with `relative = true`.
+    pub tolerance: f64,
+    /// Whether `tolerance` is relative.
+    #[serde(default)]
+    pub relative: bool,
+    /// Weight in the objective: 1 for acceptance targets, less for published figures that are
+    /// reported but not required.
+    #[serde(default = "weight_one")]
+    pub weight: f64,
+    /// Where the figure comes from.
+    #[serde(default)]
+    pub source: String,
+}
+
+fn weight_one() -> f64 {
+    1.0
+}
+
 /// Every settlement track name the engine knows.
 pub fn track_from_name(name: &str) -> Option<Track> {
     Track::ALL.into_iter().find(|t| t.name() == name)
 }
 
-/// Parses `YYYY-MM-DD`.
-pub(crate) fn parse_date(s: &str) -> Option<Date> {
-    let mut it = s.splitn(3, '-');
-    let y = it.next()?.parse().ok()?;
-    let m = it.next()?.parse().ok()?;
-    let d = it.next()?.parse().ok()?;
-    Date::new(y, m, d)
+/// A `YYYY-MM-DD` date field, read by `acorn_domain::Date`'s ISO reader (a real calendar date,
+/// years 1900-9999); anything else is an error at the field's line.
+fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+    let text = String::deserialize(d)?;
+    Date::parse_iso_in_years(&text)
+        .ok_or_else(|| de::Error::custom(format!("must be a date YYYY-MM-DD, got {text:?}")))
+}
+
+fn some_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+    date(d).map(Some)
 }
 
 /// The benchmark-svc rule sets, by id: (an agreement start and period that selects each).
@@ -805,7 +882,101 @@ impl Scenario {
 
     /// The agreement start (validated).
     pub(crate) fn agreement_start(&self) -> Date {
-        parse_date(&self.rules.agreement_start).unwrap_or(Date::constant(2012, 4, 1))
+        self.rules
+            .agreement_start
+            .unwrap_or(Date::constant(2012, 4, 1))
+    }
+
+    /// The value of a fixed number of the ACO layer named as in [`Scenario::numbers`]
+    /// (`gap.mean[0]`); `None` if there is no such number or it is a distribution.
+    pub fn fixed_number(&self, key: &str) -> Option<f64> {
+        self.numbers()
+            .into_iter()
+            .find(|(k, ..)| k == key)
+            .and_then(|(_, n, ..)| match n {
+                Num::Fixed(v) => Some(v),
+                Num::Dist(_) => None,
+            })
+    }
+
+    /// The parts of the `[calibration]` table that do not depend on the rest of the scenario
+    /// (checked on load; [`Scenario::check_calibration`] checks the rest before fitting, since a
+    /// `--set` may change the numbers it names).
+    fn check_calibration_table(&self) -> Check {
+        let Some(c) = &self.calibration else {
+            return Ok(());
+        };
+        if c.replicates == 0 {
+            return Err(("calibration.replicates".into(), "must be at least 1".into()));
+        }
+        for (i, p) in c.parameters.iter().enumerate() {
+            if !(p.min.is_finite() && p.max.is_finite() && p.min < p.max) {
+                return Err((
+                    format!("calibration.parameters[{i}]"),
+                    "needs finite min < max".into(),
+                ));
+            }
+        }
+        for (i, t) in c.targets.iter().enumerate() {
+            let k = format!("calibration.targets[{i}]");
+            if !t.value.is_finite() {
+                return Err((k, "value must be a finite number".into()));
+            }
+            positive(&k, t.tolerance)?;
+            nonneg(&k, t.weight)?;
+        }
+        Ok(())
+    }
+
+    /// The `[calibration]` table against the scenario as it is now: every parameter names a fixed
+    /// number of the ACO layer whose value lies within its bounds, and every target's year is a
+    /// performance year. Run by `simulator calibrate` before anything is simulated.
+    pub fn check_calibration(&self) -> Result<(), ScenarioError> {
+        self.calibration_against_scenario()
+            .map_err(|(key, message)| ScenarioError {
+                origin: self.origin.clone(),
+                key,
+                line: None,
+                message,
+            })
+    }
+
+    fn calibration_against_scenario(&self) -> Check {
+        let Some(c) = &self.calibration else {
+            return Err((
+                "calibration".into(),
+                "the scenario has no [calibration] table (targets and parameters to fit)".into(),
+            ));
+        };
+        let numbers = self.numbers();
+        for (i, p) in c.parameters.iter().enumerate() {
+            let k = format!("calibration.parameters[{i}]");
+            let Some((_, n, lo, hi)) = numbers.iter().find(|(key, ..)| *key == p.key) else {
+                return Err((
+                    k,
+                    format!("{:?} is not a number of the ACO layer (MODEL.md 10)", p.key),
+                ));
+            };
+            let Num::Fixed(v) = n else {
+                return Err((
+                    k,
+                    format!("{} is a distribution, not a fixed number", p.key),
+                ));
+            };
+            if p.min < *lo || p.max > *hi {
+                return Err((k, format!("bounds must lie within [{lo}, {hi}]")));
+            }
+            if !(p.min..=p.max).contains(v) {
+                return Err((k, format!("the scenario's value {v} is outside [min, max]")));
+            }
+        }
+        for (i, t) in c.targets.iter().enumerate() {
+            let k = format!("calibration.targets[{i}]");
+            if t.year.is_some_and(|y| y >= self.performance_years.len()) {
+                return Err((k, "year is past the last performance year".into()));
+            }
+        }
+        Ok(())
     }
 
     /// Every number of the ACO layer that may be a distribution: (key, value, lowest, highest).
@@ -925,7 +1096,7 @@ impl Scenario {
                 ),
             )
         })?;
-        let start = parse_date(&a.start).ok_or((k("start"), "must be a date YYYY-MM-DD".into()))?;
+        let start = a.start;
         let y = start.year();
         check_years(&k("start"), [y - 3, y - 2, y - 1], &self.performance_years)?;
         for py in &self.performance_years {
@@ -970,9 +1141,9 @@ impl Scenario {
                 "needs one track, or one per performance year",
             );
         }
-        let start = parse_date(&r.agreement_start).ok_or((
+        let start = r.agreement_start.ok_or((
             "rules.agreement_start".to_string(),
-            "must be a date YYYY-MM-DD".to_string(),
+            "is required for a synthetic population (a date YYYY-MM-DD)".to_string(),
         ))?;
         for (i, t) in r.tracks.iter().enumerate() {
             if track_from_name(t).is_none() {
@@ -1146,7 +1317,7 @@ impl Scenario {
         for (key, n, lo, hi) in self.numbers() {
             num_in(&key, &n, lo, hi)?;
         }
-        Ok(())
+        self.check_calibration_table()
     }
 }
 
