@@ -606,18 +606,29 @@ impl Fit {
             s.replicates,
             self.evaluations
         );
-        let _ = writeln!(
-            out,
-            "objective sum w ((mean - target) / tolerance)^2: {:.4} at the preset's values, {:.4} fitted\n",
-            self.objective.0, self.objective.1
-        );
-        if !self.parameters.is_empty() {
-            let _ = writeln!(out, "parameters (before -> fitted):");
+        let fitted = self.evaluations > 1;
+        if fitted {
+            let _ = writeln!(
+                out,
+                "objective sum w ((mean - target) / tolerance)^2: {:.4} at the scenario's values, {:.4} fitted\n",
+                self.objective.0, self.objective.1
+            );
+            let _ = writeln!(out, "parameters (fitted; the scenario's value after #):");
             for (k, a, b) in &self.parameters {
-                let _ = writeln!(out, "  {k} = {b:?}    # was {a:?}");
+                let _ = writeln!(out, "  {k} = {b:?}    # {a:?}");
             }
-            out.push('\n');
+        } else {
+            let _ = writeln!(
+                out,
+                "evaluation of the scenario's values (no fit); objective sum w ((mean - target) / tolerance)^2: {:.4}\n",
+                self.objective.0
+            );
+            let _ = writeln!(out, "parameters (as in the scenario):");
+            for (k, a, _) in &self.parameters {
+                let _ = writeln!(out, "  {k} = {a:?}");
+            }
         }
+        out.push('\n');
         out.push_str(&target_table(&self.targets));
         out.push('\n');
         let failed: Vec<&str> = self
@@ -626,11 +637,81 @@ impl Fit {
             .filter(|t| t.target.weight >= 1.0 && !t.pass())
             .map(|t| t.target.name.as_str())
             .collect();
-        if failed.is_empty() {
+        if !self.targets.iter().any(|t| t.target.weight >= 1.0) {
+            out.push_str(
+                "no acceptance target (every target has weight < 1: published, not required)\n",
+            );
+        } else if failed.is_empty() {
             out.push_str("every acceptance target (weight 1) within its tolerance\n");
         } else {
             let _ = writeln!(out, "outside tolerance: {}", failed.join(", "));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nelder_mead_finds_the_minimum_of_a_bowl_inside_the_box() {
+        // Minimum at (0.3, 0.7); start at (0.5, 0.5).
+        let mut best = (f64::INFINITY, vec![]);
+        let mut calls = 0;
+        let mut f = |u: &[f64]| -> Result<f64, CalibrateError> {
+            calls += 1;
+            let v = (u[0] - 0.3).powi(2) + 4.0 * (u[1] - 0.7).powi(2);
+            if v < best.0 {
+                best = (v, u.to_vec());
+            }
+            Ok(v)
+        };
+        let f0 = f(&[0.5, 0.5]).unwrap();
+        nelder_mead(&mut f, vec![0.5, 0.5], f0, 200).unwrap();
+        assert!(calls <= 201, "{calls}");
+        // The stop rule (objectives within 1e-3 (1 + |f|)) ends the search near the minimum.
+        assert!(best.0 < 1e-3, "{best:?}");
+        assert!((best.1[0] - 0.3).abs() < 0.03 && (best.1[1] - 0.7).abs() < 0.03, "{best:?}");
+    }
+
+    #[test]
+    fn nelder_mead_respects_the_budget_and_the_box() {
+        // The minimum (-1) lies outside [0, 1]: the search ends on the bound.
+        let mut seen = Vec::new();
+        let mut f = |u: &[f64]| -> Result<f64, CalibrateError> {
+            seen.push(u[0]);
+            Ok((u[0] + 1.0).powi(2))
+        };
+        nelder_mead(&mut f, vec![0.5], 2.25, 15).unwrap();
+        assert!(seen.len() <= 15, "{}", seen.len());
+        assert!(seen.iter().all(|u| (0.0..=1.0).contains(u)));
+        assert!(seen.contains(&0.0), "{seen:?}");
+    }
+
+    #[test]
+    fn objective_and_pass_use_relative_and_absolute_tolerances() {
+        let t = |value: f64, tolerance: f64, relative: bool| Target {
+            name: "t".into(),
+            metric: Metric::AcosPaid,
+            year: None,
+            value,
+            tolerance,
+            relative,
+            weight: 1.0,
+            source: String::new(),
+        };
+        let fit = |target: Target, mean: f64| TargetFit {
+            target,
+            mean,
+            mcse: 0.5,
+            ci95: (0.0, 0.0),
+        };
+        let a = fit(t(200.0, 0.1, true), 215.0);
+        assert_eq!(a.tolerance(), 20.0);
+        assert!(a.pass());
+        assert!((a.objective() - 0.5625).abs() < 1e-12);
+        let b = fit(t(13.0, 2.0, false), 15.5);
+        assert!(!b.pass() && b.pass_within(1.0) && !b.pass_within(0.9));
     }
 }

@@ -308,3 +308,39 @@ impl Summary {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_capita_and_gap_figures_follow_from_the_sums() {
+        let year = |py: i32, savings: i64, bench: i64, people: u64| YearTotals {
+            performance_year: py,
+            savings_to_medicare: Decimal::from(savings),
+            benchmark_savings: Decimal::from(bench),
+            shared_savings_paid: Decimal::from(300),
+            beneficiaries: people,
+            gap_benchmark_error: Decimal::from(200),
+            gap_selection: Decimal::from(50),
+            gap_regression_to_the_mean: Decimal::from(-25),
+            ..YearTotals::default()
+        };
+        let v = scenario_values(&[year(2012, 1_000, 1_600, 10), year(2013, 500, 400, 20)]);
+        let get = |name: &str| v[TOTAL_NAMES.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(get("beneficiaries"), Decimal::from(30));
+        assert_eq!(get("gap_total"), Decimal::from(500));
+        // 500 - 2 x (200 + 50 - 25)
+        assert_eq!(get("gap_other"), Decimal::from(50));
+        // Over the scenario: 1,500 / 30 beneficiary-years; net 1,500 - 600 = 900 / 30.
+        assert_eq!(get("savings_to_medicare_per_capita"), Decimal::from(50));
+        assert_eq!(get("net_to_medicare_per_capita"), Decimal::from(30));
+        assert_eq!(
+            get("benchmark_savings_per_capita"),
+            Decimal::from(2000) / Decimal::from(30)
+        );
+        // A year with nobody has zero per capita figures.
+        let none = scenario_values(&[year(2012, 1_000, 1_600, 0)]);
+        assert!(none[PER_CAPITA..].iter().all(|d| d.is_zero()));
+    }
+}
