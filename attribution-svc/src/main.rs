@@ -44,6 +44,8 @@ enum Tie {
     Unassigned,
 }
 
+// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve acorn.attribution.v1.AttributionService (default 127.0.0.1:50053).
