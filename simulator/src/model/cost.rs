@@ -33,39 +33,49 @@ pub(crate) fn phi_inv(u: f64) -> f64 {
     bisect(phi_cdf, u, -40.0, 40.0, 200)
 }
 
-/// One tabulated function of the latent state on the grid `z_k = zmin + k dz`.
+/// One tabulated function of the latent state on the grid `z_k = zmin + k dz`, stored as
+/// (value, step to the next value) pairs so that an interpolation reads one 16-byte entry (one
+/// cache line) and does not recompute the step: the result is bit-for-bit the same as
+/// `v_k + (v_{k+1} - v_k) t`.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
-    values: Vec<f64>,
+    pairs: Vec<[f64; 2]>,
     zmin: f64,
     inv_dz: f64,
     last: f64,
 }
 
 impl Table {
-    fn new(mut values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
+    fn new(values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
         let last = (values.len() - 1) as f64;
-        // One padding element repeating the last value: `at` reads `values[j + 1]` for every
-        // `j <= last` without a branch.
-        let end = values.last().copied().unwrap_or(0.0);
-        values.push(end);
+        // The last entry's step is 0 (the value beyond the grid's end repeats it).
+        let pairs = values
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| [v, values.get(k + 1).map_or(0.0, |&w| w - v)])
+            .collect();
         Self {
             inv_dz: last / (zmax - zmin),
-            values,
+            pairs,
             zmin,
             last,
         }
+    }
+
+    /// The tabulated value at grid point `k`.
+    fn value(&self, k: usize) -> f64 {
+        self.pairs.get(k).map_or(0.0, |p| p[0])
     }
 
     /// Linear interpolation, clamped to the grid's end values.
     #[inline(always)]
     pub(crate) fn at(&self, z: f64) -> f64 {
         let f = ((z - self.zmin) * self.inv_dz).clamp(0.0, self.last);
-        // f is in [0, last] (NaN clamps to NaN and casts to 0): j + 1 <= last + 1 < len.
+        // f is in [0, last] (NaN clamps to NaN and casts to 0): j <= last < len.
         let j = f as usize;
-        match (self.values.get(j), self.values.get(j + 1)) {
-            (Some(v0), Some(v1)) => v0 + (v1 - v0) * (f - j as f64),
-            _ => 0.0,
+        match self.pairs.get(j) {
+            Some(&[v, step]) => v + step * (f - j as f64),
+            None => 0.0,
         }
     }
 }
@@ -135,7 +145,7 @@ impl CostModel {
         ];
         let z99 = phi_inv(b.trunc_pct);
         let q99_of = |t: &Table| t.at(z99);
-        let tau_of = |t: &Table, c: f64| trapezoid(&|i| t.values[i].min(c) * pdf[i]);
+        let tau_of = |t: &Table, c: f64| trapezoid(&|i| t.value(i).min(c) * pdf[i]);
         let q99e = q99_of(&tables[0]);
         let q99m = q99_of(&tables[1]);
         let taue = tau_of(&tables[0], q99e);
