@@ -33,49 +33,47 @@ pub(crate) fn phi_inv(u: f64) -> f64 {
     bisect(phi_cdf, u, -40.0, 40.0, 200)
 }
 
-/// One tabulated function of the latent state on the grid `z_k = zmin + k dz`, stored as
-/// (value, step to the next value) pairs so that an interpolation reads one 16-byte entry (one
-/// cache line) and does not recompute the step: the result is bit-for-bit the same as
-/// `v_k + (v_{k+1} - v_k) t`.
+/// One tabulated function of the latent state on the grid `z_k = zmin + k dz`.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
-    pairs: Vec<[f64; 2]>,
+    values: Vec<f64>,
     zmin: f64,
     inv_dz: f64,
     last: f64,
 }
 
 impl Table {
-    fn new(values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
+    fn new(mut values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
         let last = (values.len() - 1) as f64;
-        // The last entry's step is 0 (the value beyond the grid's end repeats it).
-        let pairs = values
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| [v, values.get(k + 1).map_or(0.0, |&w| w - v)])
-            .collect();
+        // One padding element repeating the last value: `at` reads `values[j + 1]` for every
+        // `j <= last`.
+        let end = values.last().copied().unwrap_or(0.0);
+        values.push(end);
         Self {
             inv_dz: last / (zmax - zmin),
-            pairs,
+            values,
             zmin,
             last,
         }
     }
 
-    /// The tabulated value at grid point `k`.
-    fn value(&self, k: usize) -> f64 {
-        self.pairs.get(k).map_or(0.0, |p| p[0])
-    }
-
-    /// Linear interpolation, clamped to the grid's end values.
+    /// Linear interpolation, clamped to the grid's end values (a NaN `z` reads the first one).
+    ///
+    /// Written for the hot loop: the clamp as two comparisons (one `maxsd`, one `minsd`, where
+    /// `f64::clamp` also checks its bounds), the grid index through `i32` (the grid has at most
+    /// 1,000,000 points, scenario validation: the conversions to and from `i32` are one
+    /// instruction each, those of `usize` several), both values with one bounds check.
     #[inline(always)]
     pub(crate) fn at(&self, z: f64) -> f64 {
-        let f = ((z - self.zmin) * self.inv_dz).clamp(0.0, self.last);
-        // f is in [0, last] (NaN clamps to NaN and casts to 0): j <= last < len.
-        let j = f as usize;
-        match self.pairs.get(j) {
-            Some(&[v, step]) => v + step * (f - j as f64),
-            None => 0.0,
+        let f = (z - self.zmin) * self.inv_dz;
+        let f = if f > 0.0 { f } else { 0.0 };
+        let f = if f < self.last { f } else { self.last };
+        // 0 <= f <= last: the conversion truncates, i.e. j = floor(f), exactly.
+        let j = f as i32;
+        let k = j as usize;
+        match self.values.get(k..k + 2) {
+            Some(&[v0, v1]) => v0 + (v1 - v0) * (f - f64::from(j)),
+            _ => 0.0,
         }
     }
 }
@@ -145,7 +143,7 @@ impl CostModel {
         ];
         let z99 = phi_inv(b.trunc_pct);
         let q99_of = |t: &Table| t.at(z99);
-        let tau_of = |t: &Table, c: f64| trapezoid(&|i| t.value(i).min(c) * pdf[i]);
+        let tau_of = |t: &Table, c: f64| trapezoid(&|i| t.values[i].min(c) * pdf[i]);
         let q99e = q99_of(&tables[0]);
         let q99m = q99_of(&tables[1]);
         let taue = tau_of(&tables[0], q99e);
