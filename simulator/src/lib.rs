@@ -9,12 +9,15 @@
 //! - [`results`]: what one replicate produces (per ACO-year records, per-year program totals).
 //! - [`stats`]: mean, 95% interval and Monte Carlo standard error over replicates.
 //! - [`report`]: the `--out DIR` files (summary.json, CSV, Parquet, SVG plots) and the stdout table.
+//! - [`engines`]: where the benchmark and settlement steps run (in process, or the services over
+//!   gRPC with `--via grpc`).
 //! - [`merge`]: `simulator merge`, shard outputs into the files of one unsharded run.
 //! - [`diagnose`]: `simulator diagnose`, the model's ingredients against published figures and a PUF.
 //! - [`calibrate`]: `simulator calibrate`, the preset's parameters fitted to its published targets.
 
 pub mod calibrate;
 pub mod diagnose;
+pub mod engines;
 pub mod merge;
 pub mod model;
 pub mod report;
