@@ -76,3 +76,52 @@ fn no_exit_keeps_every_aco_and_certain_exit_empties_the_second_year() {
         assert!(py2.is_empty());
     }
 }
+
+/// Per replicate and year: (savings to Medicare, intent-to-treat savings).
+fn itt(s: &Scenario) -> Vec<[(rust_decimal::Decimal, rust_decimal::Decimal); 2]> {
+    run(s, 7, 0..4, 2)
+        .unwrap()
+        .iter()
+        .map(|r| {
+            std::array::from_fn(|j| {
+                let t = &r.years[j];
+                assert_eq!(
+                    t.net_to_medicare_itt(),
+                    t.savings_to_medicare_itt - t.shared_savings_paid + t.shared_losses_collected
+                );
+                (t.savings_to_medicare, t.savings_to_medicare_itt)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn intent_to_treat_counts_the_acos_that_left() {
+    let with = |keep: &str| {
+        pioneer("1", "0")
+            .with_override("effect.mean", "0.05")
+            .unwrap()
+            .with_override("exit.itt_effect", keep)
+            .unwrap()
+    };
+    let (full, half, none) = (itt(&with("1")), itt(&with("0.5")), itt(&with("0")));
+    for ((f, h), n) in full.iter().zip(&half).zip(&none) {
+        // PY1: nobody has left yet; the per-protocol figures do not depend on the ITT share.
+        assert_eq!(f[0].0, f[0].1);
+        assert_eq!((f[0], f[1].0), (n[0], n[1].0));
+        assert_eq!(f[1].0, h[1].0);
+        // PY2: with the effect gone at exit, ITT is the active ACOs' savings; kept, it adds the
+        // exited ACOs' (positive: a 5% mean effect), and half of it adds half (to the cent per ACO).
+        assert_eq!(n[1].1, n[1].0);
+        let (added, half_added) = (f[1].1 - f[1].0, h[1].1 - h[1].0);
+        assert!(added > rust_decimal::Decimal::ZERO, "{added}");
+        assert!(
+            (added / rust_decimal::Decimal::TWO - half_added).abs()
+                <= rust_decimal::Decimal::new(32, 2)
+        );
+    }
+    // No exits: ITT = per protocol.
+    for y in itt(&pioneer("0", "0")) {
+        assert_eq!(y[1].0, y[1].1);
+    }
+}
