@@ -12,7 +12,6 @@
 //!   that every store is built on.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps, on [`store`].
 //! - [`page`]: opaque page tokens bound to their query, for every list RPC.
-//! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
 /// Generated code for `acorn.common.v1`.
@@ -62,7 +61,6 @@ pub mod cms;
 pub mod explain;
 pub mod fields;
 pub mod ledger;
-pub mod load;
 pub mod page;
 pub mod serve;
 pub mod store;

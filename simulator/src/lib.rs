@@ -10,7 +10,9 @@
 //! - [`stats`]: mean, 95% interval and Monte Carlo standard error over replicates.
 //! - [`report`]: the `--out DIR` files (summary.json, CSV, Parquet, SVG plots) and the stdout table.
 //! - [`merge`]: `simulator merge`, shard outputs into the files of one unsharded run.
+//! - [`load`]: `simulator load`, the load generator for the services (and the echo service).
 
+pub mod load;
 pub mod merge;
 pub mod model;
 pub mod report;

@@ -1,4 +1,4 @@
-//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`.
+//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`, `load`, `echo`.
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
@@ -72,6 +72,11 @@ enum Command {
         #[command(flatten)]
         replicates: Replicates,
     },
+    /// Drives one RPC of a running service with load drawn from the population model (ghz-style
+    /// options and report).
+    Load(Box<simulator::load::LoadArgs>),
+    /// Serves the trivial echo gRPC service (the framework limit for `load --call Echo`).
+    Echo(simulator::load::EchoArgs),
     /// Runs a scenario at each value of one parameter (common random numbers) and plots it.
     Sweep {
         /// A scenario file (TOML) or a preset name.
@@ -112,6 +117,8 @@ fn main() -> ExitCode {
             replicates,
             out,
         } => sweep(&scenario, &set, &replicates, out.as_deref()),
+        Command::Load(args) => simulator::load::main(&args),
+        Command::Echo(args) => simulator::load::echo_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
