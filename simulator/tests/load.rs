@@ -2,6 +2,7 @@
 //! stack on 127.0.0.1:0) and the echo service: every RPC, a share of its requests deliberately
 //! invalid, and every call's status counted: the valid ones OK, the invalid ones INVALID_ARGUMENT,
 //! call by call (from the per-call CSV).
+#![cfg(feature = "grpc")]
 
 use std::collections::BTreeMap;
 

@@ -398,7 +398,7 @@ impl Target {
         Ok(())
     }
 
-    fn pick<'a>(v: &'a [String], i: u64) -> &'a str {
+    fn pick(v: &[String], i: u64) -> &str {
         v.get((i % v.len().max(1) as u64) as usize)
             .map_or("", String::as_str)
     }
