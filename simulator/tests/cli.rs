@@ -1,7 +1,9 @@
 //! The `simulator` binary on the real model: byte-identical `--out` files for 1, 2 and 8 threads
 //! and for 4 shards merged; bad scenarios write nothing and name the key and line.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::files;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,19 +22,6 @@ fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 const RUN: [&str; 7] = [
