@@ -3,26 +3,8 @@
 
 mod common;
 
-use common::files;
+use common::{files, ok, simulator};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn simulator(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simulator"))
-        .args(args)
-        .output()
-        .expect("run the simulator binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = simulator(args);
-    assert!(
-        out.status.success(),
-        "simulator {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 const RUN: [&str; 7] = [
     "run",

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::{Command, Output};
 
 use simulator::Scenario;
 
@@ -56,4 +57,23 @@ pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             )
         })
         .collect()
+}
+
+/// Runs the `simulator` binary.
+pub fn simulator(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simulator"))
+        .args(args)
+        .output()
+        .expect("run the simulator binary")
+}
+
+/// Runs the `simulator` binary, which must succeed; its standard output.
+pub fn ok(args: &[&str]) -> String {
+    let out = simulator(args);
+    assert!(
+        out.status.success(),
+        "simulator {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
