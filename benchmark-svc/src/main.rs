@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve acorn.benchmark.v1.BenchmarkService (default 127.0.0.1:50052).
@@ -60,17 +62,6 @@ enum Format {
     Json,
 }
 
-/// Writes `text` to standard output; a closed pipe (`backtest ... | head`) ends the output quietly
-/// instead of panicking the way `print!` does.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing the report"),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -103,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
                 Format::Table => report.to_table(),
                 Format::Json => format!("{}\n", report.to_json()),
             };
-            write_stdout(&text)
+            acorn_proto::cli::write_stdout(&text)
         }
         Command::Backup(args) => args.run().await,
         Command::Loadgen(args) => loadgen::run(args).await,

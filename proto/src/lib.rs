@@ -4,6 +4,7 @@
 //!   (generated from `proto/acorn/**/v1/*.proto`).
 //! - [`serve`]: the server conventions every acorn binary shares (listen address, health,
 //!   reflection, tracing, graceful shutdown, request limits).
+//! - [`security`]: TLS and mTLS from certificate files, bearer tokens, reflection switch.
 //! - [`explain`]: the conversion of the engines' explanation steps (`acorn_domain::Step`) into the
 //!   contract's `ExplanationStep`.
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
@@ -13,6 +14,7 @@
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps, on [`store`].
 //! - [`page`]: opaque page tokens bound to their query, for every list RPC.
 //! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
+//! - [`cli`]: the offline commands' output conventions (a closed pipe ends output quietly).
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
 /// Declares `pub mod $name { pub mod v1 { .. } }` holding the code generated for `$package`.
@@ -59,6 +61,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
 
+pub mod cli;
 pub mod cms;
 
 pub mod explain;
@@ -66,5 +69,6 @@ pub mod fields;
 pub mod ledger;
 pub mod load;
 pub mod page;
+pub mod security;
 pub mod serve;
 pub mod store;

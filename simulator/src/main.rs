@@ -11,6 +11,34 @@ use simulator::report::compare::{self, Collected};
 use simulator::report::{OutputSet, RunInfo, Shard, drive, summary_table, write_file};
 use simulator::{MODEL_VERSION, Model, Scenario};
 
+/// Shadows `println!` for every report this binary prints: when the reader of standard output
+/// went away (`simulator compare ... | head`), the process ends quietly with status 0 (the way
+/// `cat | head` does) instead of panicking ("failed printing to stdout"); any other write error
+/// ends it with status 1 and the error on stderr. Output files are complete before anything is
+/// printed.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        print_line(format_args!($($arg)*))
+    };
+}
+
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("simulator: writing to standard output: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
 /// Monte Carlo of what an ACO program saves Medicare, through acorn's own rule engines.
 #[derive(Parser)]
 #[command(name = "simulator", version)]
