@@ -45,6 +45,17 @@ pub struct Difference {
     pub independent_mcse: Option<Decimal>,
 }
 
+/// `one(0)`, ..., `one(TOTALS - 1)`: one value per total, in order, stopping at the first error.
+fn per_total<T: Copy>(
+    mut one: impl FnMut(usize) -> Result<T, StatsError>,
+) -> Result<[T; TOTALS], StatsError> {
+    let mut out = [one(0)?; TOTALS];
+    for (k, slot) in out.iter_mut().enumerate().skip(1) {
+        *slot = one(k)?;
+    }
+    Ok(out)
+}
+
 /// The totals of `alt` against `base` (same replicate indices, in the same order).
 pub fn differences(base: &Collected, alt: &Collected) -> Result<[Difference; TOTALS], StatsError> {
     let n = base.per_replicate.len().min(alt.per_replicate.len());
@@ -69,20 +80,7 @@ pub fn differences(base: &Collected, alt: &Collected) -> Result<[Difference; TOT
             independent_mcse,
         })
     };
-    Ok([
-        one(0)?,
-        one(1)?,
-        one(2)?,
-        one(3)?,
-        one(4)?,
-        one(5)?,
-        one(6)?,
-        one(7)?,
-        one(8)?,
-        one(9)?,
-        one(10)?,
-        one(11)?,
-    ])
+    per_total(one)
 }
 
 fn cents(d: Decimal) -> String {
@@ -292,20 +290,7 @@ pub fn estimates(c: &Collected) -> Result<[Estimate; TOTALS], StatsError> {
         let v: Vec<Decimal> = c.per_replicate.iter().map(|r| r[k]).collect();
         Estimate::of(&v)
     };
-    Ok([
-        one(0)?,
-        one(1)?,
-        one(2)?,
-        one(3)?,
-        one(4)?,
-        one(5)?,
-        one(6)?,
-        one(7)?,
-        one(8)?,
-        one(9)?,
-        one(10)?,
-        one(11)?,
-    ])
+    per_total(one)
 }
 
 #[cfg(test)]
