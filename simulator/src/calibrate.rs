@@ -672,7 +672,10 @@ mod tests {
         assert!(calls <= 201, "{calls}");
         // The stop rule (objectives within 1e-3 (1 + |f|)) ends the search near the minimum.
         assert!(best.0 < 1e-3, "{best:?}");
-        assert!((best.1[0] - 0.3).abs() < 0.03 && (best.1[1] - 0.7).abs() < 0.03, "{best:?}");
+        assert!(
+            (best.1[0] - 0.3).abs() < 0.03 && (best.1[1] - 0.7).abs() < 0.03,
+            "{best:?}"
+        );
     }
 
     #[test]

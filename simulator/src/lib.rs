@@ -14,10 +14,13 @@
 //! - [`merge`]: `simulator merge`, shard outputs into the files of one unsharded run.
 //! - [`diagnose`]: `simulator diagnose`, the model's ingredients against published figures and a PUF.
 //! - [`calibrate`]: `simulator calibrate`, the preset's parameters fitted to its published targets.
+//! - [`load`]: `simulator load`, the load generator for the services (and the echo service).
 
 pub mod calibrate;
 pub mod diagnose;
 pub mod engines;
+#[cfg(feature = "grpc")]
+pub mod load;
 pub mod merge;
 pub mod model;
 pub mod report;

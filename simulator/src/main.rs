@@ -1,4 +1,4 @@
-//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`.
+//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`, `load`, `echo`.
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
@@ -87,6 +87,15 @@ struct ViaArgs {
     settlement_url: String,
 }
 
+/// The in-process engines (`diagnose` and `calibrate` run in process only).
+fn in_process() -> ViaArgs {
+    ViaArgs {
+        via: Via::InProcess,
+        benchmark_url: String::new(),
+        settlement_url: String::new(),
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
 enum Via {
     /// The rule engines in this process.
@@ -143,6 +152,13 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Drives one RPC of a running service with load drawn from the population model (ghz-style
+    /// options and report).
+    #[cfg(feature = "grpc")]
+    Load(Box<simulator::load::LoadArgs>),
+    /// Serves the trivial echo gRPC service (the framework limit for `load --call Echo`).
+    #[cfg(feature = "grpc")]
+    Echo(simulator::load::EchoArgs),
     /// Runs a scenario at each value of one parameter (common random numbers) and plots it; with
     /// several --set, one parameter at a time around the scenario and a tornado plot.
     Sweep {
@@ -247,6 +263,7 @@ fn main() -> ExitCode {
                 replicates,
                 seed,
                 threads,
+                via: in_process(),
             },
         ),
         Command::Calibrate {
@@ -263,6 +280,10 @@ fn main() -> ExitCode {
             (replicates, seed, max_evaluations, threads),
             report.as_deref(),
         ),
+        #[cfg(feature = "grpc")]
+        Command::Load(args) => simulator::load::main(&args),
+        #[cfg(feature = "grpc")]
+        Command::Echo(args) => simulator::load::echo_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -494,6 +515,7 @@ fn calibrate_cmd(
             replicates: NonZeroU32::MIN,
             seed: 0,
             threads: threads_opt,
+            via: in_process(),
         }),
     );
     if let Some(n) = replicates {

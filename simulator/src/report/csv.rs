@@ -5,10 +5,11 @@
 //!
 //! `replicates.csv` columns: `replicate, performance_year, savings_to_medicare, benchmark_savings,
 //! shared_savings_paid, shared_losses_collected, net_to_medicare, net_benchmark_basis, acos_active,
-//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries, gap_total,
-//! gap_benchmark_error, gap_selection, gap_regression_to_the_mean, gap_other` (the two net columns
-//! are derived: savings - paid + collected; so are `gap_total` = benchmark savings - savings to
-//! Medicare and `gap_other` = the total less the three named parts, MODEL.md 6.3).
+//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries, savings_to_medicare_itt,
+//! net_to_medicare_itt, gap_total, gap_benchmark_error, gap_selection, gap_regression_to_the_mean,
+//! gap_other` (the three net columns are derived: savings - paid + collected; `_itt` = intent to
+//! treat, MODEL.md 6.2; so are `gap_total` = benchmark savings - savings to Medicare and `gap_other`
+//! = the total less the three named parts, MODEL.md 6.3).
 //!
 //! `acos.csv` columns: `replicate, aco, performance_year, assigned, benchmark, spending,
 //! counterfactual, savings_to_medicare, msr, savings_rate, outcome, shared_savings, shared_losses,
@@ -22,30 +23,37 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::ReportError;
+use super::summary::TOTAL_NAMES;
 use crate::results::{AcoYear, Outcome, YearTotals};
 
-/// Header of `replicates.csv`.
-pub(crate) const REPLICATES_HEADER: [&str; 19] = [
-    "replicate",
-    "performance_year",
-    "savings_to_medicare",
-    "benchmark_savings",
-    "shared_savings_paid",
-    "shared_losses_collected",
-    "net_to_medicare",
-    "net_benchmark_basis",
-    "acos_active",
-    "acos_below_benchmark",
-    "acos_paid",
-    "acos_owing",
-    "acos_exited",
-    "beneficiaries",
-    "gap_total",
-    "gap_benchmark_error",
-    "gap_selection",
-    "gap_regression_to_the_mean",
-    "gap_other",
-];
+/// Header of `replicates.csv`: the totals of `summary.json` under the same names (those that
+/// are sums), with the replicate and the year.
+pub(crate) const REPLICATES_HEADER: [&str; 21] = {
+    let t = TOTAL_NAMES;
+    [
+        "replicate",
+        "performance_year",
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        t[12],
+        t[6],
+        t[7],
+        t[8],
+        t[9],
+        t[13],
+        t[10],
+        t[11],
+        t[14],
+        t[15],
+        t[16],
+        t[17],
+        t[18],
+    ]
+};
 
 /// Header of `acos.csv`.
 pub(crate) const ACOS_HEADER: [&str; 14] = [
@@ -63,14 +71,6 @@ pub(crate) const ACOS_HEADER: [&str; 14] = [
     "shared_savings",
     "shared_losses",
     "exited_after",
-];
-
-const OUTCOMES: [Outcome; 5] = [
-    Outcome::Paid,
-    Outcome::EarnedNothing,
-    Outcome::Corridor,
-    Outcome::Owes,
-    Outcome::LossNotShared,
 ];
 
 /// Writes a header row.
@@ -98,6 +98,8 @@ pub(crate) fn write_year<W: Write>(
         t.acos_owing.to_string(),
         t.acos_exited.to_string(),
         t.beneficiaries.to_string(),
+        t.savings_to_medicare_itt.to_string(),
+        t.net_to_medicare_itt().to_string(),
         t.gap_total().to_string(),
         t.gap_benchmark_error.to_string(),
         t.gap_selection.to_string(),
@@ -216,14 +218,18 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
         acos_owing: f.get(11, h)?,
         acos_exited: f.get(12, h)?,
         beneficiaries: f.get(13, h)?,
-        gap_benchmark_error: f.money(15, h)?,
-        gap_selection: f.money(16, h)?,
-        gap_regression_to_the_mean: f.money(17, h)?,
+        savings_to_medicare_itt: f.money(14, h)?,
+        gap_benchmark_error: f.money(17, h)?,
+        gap_selection: f.money(18, h)?,
+        gap_regression_to_the_mean: f.money(19, h)?,
     };
-    if f.money(6, h)? != t.net_to_medicare() || f.money(7, h)? != t.net_benchmark_basis() {
+    if f.money(6, h)? != t.net_to_medicare()
+        || f.money(7, h)? != t.net_benchmark_basis()
+        || f.money(15, h)? != t.net_to_medicare_itt()
+    {
         return Err("net columns do not equal savings - paid + collected".to_owned());
     }
-    if f.money(14, h)? != t.gap_total() || f.money(18, h)? != t.gap_other() {
+    if f.money(16, h)? != t.gap_total() || f.money(20, h)? != t.gap_other() {
         return Err("gap_total and gap_other do not agree with the other columns".to_owned());
     }
     Ok(t)
@@ -233,7 +239,7 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
 pub(crate) fn parse_aco(f: &Field<'_>) -> Result<AcoYear, String> {
     let h = &ACOS_HEADER;
     let outcome_raw = f.record.get(10).unwrap_or("");
-    let outcome = OUTCOMES
+    let outcome = Outcome::ALL
         .into_iter()
         .find(|o| o.name() == outcome_raw)
         .ok_or_else(|| format!("column outcome is not valid: {outcome_raw:?}"))?;

@@ -12,8 +12,9 @@
 //!     "savings_to_medicare": {"mean": "383912345.67", "ci95": ["301234567.89", "467890123.45"], "mcse": "2961234.56"},
 //!     "benchmark_savings": {...}, "shared_savings_paid": {...}, "shared_losses_collected": {...},
 //!     "net_to_medicare": {...}, "net_benchmark_basis": {...},
-//!     "acos_active": {...}, "acos_below_benchmark": {...}, "acos_paid": {...}, "acos_owing": {...},
-//!     "acos_exited": {...}, "beneficiaries": {...},
+//!     "acos_below_benchmark": {...}, "acos_paid": {...}, "acos_owing": {...}, "acos_exited": {...},
+//!     "savings_to_medicare_itt": {...}, "net_to_medicare_itt": {...},
+//!     "acos_active": {...}, "beneficiaries": {...},
 //!     "gap_total": {...}, "gap_benchmark_error": {...}, "gap_selection": {...},
 //!     "gap_regression_to_the_mean": {...}, "gap_other": {...},
 //!     "savings_to_medicare_per_capita": {...}, ... "net_benchmark_basis_per_capita": {...}
@@ -35,6 +36,8 @@
 //! | `acos_paid` | ACOs paid shared savings (ACO-years in `totals`) |
 //! | `acos_owing` | ACOs owing shared losses (ACO-years in `totals`) |
 //! | `acos_exited` | ACOs that left the program after the year |
+//! | `savings_to_medicare_itt` | intent to treat: savings_to_medicare over every ACO that started, including those that left (their beneficiaries keep `exit.itt_effect` of the ACO's effect; MODEL.md 6.2), dollars |
+//! | `net_to_medicare_itt` | savings_to_medicare_itt - paid + collected, dollars |
 //! | `beneficiaries` | assigned beneficiaries of the active ACOs (beneficiary-years in `totals`) |
 //! | `gap_total` | benchmark_savings - savings_to_medicare: what CMS pays on less what Medicare saves (MODEL.md 6.3), dollars |
 //! | `gap_benchmark_error` | its systematic part other than selection: `UB (1 - exp(-Gamma))` for `gap.mean` and the ACO's `gap.sigma` draw, dollars |
@@ -95,7 +98,9 @@ impl Figure {
 }
 
 /// Number of figures in each `totals` object.
-pub const N: usize = 23;
+pub const N: usize = 25;
+/// The same, under the name the rest of the crate uses.
+pub const TOTALS: usize = N;
 
 /// The program totals (see the module table), in [`TOTAL_NAMES`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,11 +127,13 @@ pub const TOTAL_NAMES: [&str; N] = [
     "shared_losses_collected",
     "net_to_medicare",
     "net_benchmark_basis",
-    "acos_active",
     "acos_below_benchmark",
     "acos_paid",
     "acos_owing",
     "acos_exited",
+    "savings_to_medicare_itt",
+    "net_to_medicare_itt",
+    "acos_active",
     "beneficiaries",
     "gap_total",
     "gap_benchmark_error",
@@ -142,9 +149,9 @@ pub const TOTAL_NAMES: [&str; N] = [
 ];
 
 /// Index of `beneficiaries` in [`TOTAL_NAMES`].
-const BENEFICIARIES: usize = 11;
+const BENEFICIARIES: usize = 13;
 /// The first per capita figure; figure `PER_CAPITA + k` is figure `k` per beneficiary.
-const PER_CAPITA: usize = 17;
+const PER_CAPITA: usize = 19;
 
 /// The sums of one replicate (every figure but the per capita ones, which are left zero).
 fn values_of(t: &YearTotals) -> [Decimal; N] {
@@ -156,11 +163,13 @@ fn values_of(t: &YearTotals) -> [Decimal; N] {
         t.shared_losses_collected,
         t.net_to_medicare(),
         t.net_benchmark_basis(),
-        t.acos_active.into(),
         t.acos_below_benchmark.into(),
         t.acos_paid.into(),
         t.acos_owing.into(),
         t.acos_exited.into(),
+        t.savings_to_medicare_itt,
+        t.net_to_medicare_itt(),
+        t.acos_active.into(),
         t.beneficiaries.into(),
         t.gap_total(),
         t.gap_benchmark_error,
