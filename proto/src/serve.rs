@@ -488,6 +488,15 @@ mod tests {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// The time left the handler saw (`slow` echoes it in `x-remaining-ms`).
+    fn remaining_ms(res: &http::Response<tonic::body::Body>) -> u64 {
+        res.headers()["x-remaining-ms"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("ms")
+    }
+
     #[tokio::test]
     async fn an_expired_client_deadline_is_deadline_exceeded() {
         let mut svc =
@@ -512,21 +521,13 @@ mod tests {
             DeadlineLayer::new(Duration::from_secs(30)).layer(slow(Duration::from_millis(10)));
         let res = svc.call(request(Some("2S"))).await.expect("infallible");
         assert_eq!(grpc_status(&res), None);
-        let left: u64 = res.headers()["x-remaining-ms"]
-            .to_str()
-            .expect("ascii")
-            .parse()
-            .expect("ms");
+        let left = remaining_ms(&res);
         assert!(
             (1900..=2000).contains(&left),
             "the handler sees the client's 2 s: {left}"
         );
         let res = svc.call(request(None)).await.expect("infallible");
-        let left: u64 = res.headers()["x-remaining-ms"]
-            .to_str()
-            .expect("ascii")
-            .parse()
-            .expect("ms");
+        let left = remaining_ms(&res);
         assert!(
             (29_900..=30_000).contains(&left),
             "or the server's 30 s: {left}"

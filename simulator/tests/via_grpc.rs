@@ -4,9 +4,9 @@
 //! unreachable is a clear error with nothing written.
 #![cfg(feature = "grpc")]
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{files, ok, simulator};
 
 use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
 use acorn_proto::ledger::SqliteLedger;
@@ -15,36 +15,6 @@ use acorn_testkit::{Running, serve_args};
 use benchmark_svc::server::BenchmarkApi;
 use settlement_svc::server::SettlementApi;
 use tonic::service::Routes;
-
-fn simulator(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simulator"))
-        .args(args)
-        .output()
-        .expect("run the simulator binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = simulator(args);
-    assert!(
-        out.status.success(),
-        "simulator {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// Both services on 127.0.0.1:0, on their own runtime (the simulator is another process).
 struct Services {
