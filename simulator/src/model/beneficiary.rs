@@ -6,7 +6,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::cost::{CostModel, Grid};
+use super::cost::CostModel;
 
 /// Sums of one enrollment type in one step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -92,9 +92,9 @@ impl Acc {
 /// Writes `out[s][e]`.
 ///
 /// The random draws per slot and step are those of MODEL.md 3.4, in its order. The loop is
-/// written for the first step and a one-year step ([`OneYear`]) and for a step of several years,
-/// so that the common one-year step carries no per-slot test of the step kind; the sums are
-/// taken slot by slot in the same order in each.
+/// written three times (the first step, a one-year step, a step of several years) so that the
+/// common one-year step carries no per-slot test of the step kind; the sums are taken slot by
+/// slot in the same order in each.
 pub(crate) fn run_aco(
     d: &Dynamics<'_>,
     ntype: [u64; 4],
@@ -126,22 +126,33 @@ pub(crate) fn run_aco(
             let mut acc = Acc::default();
             let z = &mut buf.z[start..start + n];
             let rc = &mut buf.rc[start..start + n];
-            if lag == 1 {
-                let k = OneYear {
-                    grid,
-                    q,
-                    risk,
-                    c,
-                    rho,
-                    s1,
-                    stay,
-                    noise,
-                    half,
-                };
-                if s == 0 {
-                    k.run::<true>(z, rc, rng, &mut acc);
-                } else {
-                    k.run::<false>(z, rc, rng, &mut acc);
+            let slots = z.iter_mut().zip(rc.iter_mut());
+            if s == 0 {
+                // A new person in every slot: N(z_prev), N(xi), N(innovation).
+                for (zb, rcb) in slots {
+                    let zp = normal(rng);
+                    let rcv = rcf(normal(rng));
+                    *rcb = rcv;
+                    let r = grid.at(risk, zp) * rcv;
+                    let zn = rho * zp + s1 * normal(rng);
+                    *zb = zn;
+                    acc.add(grid.at(q, zn), c, r, false);
+                }
+            } else if lag == 1 {
+                // U(stay), then N(z_prev), N(xi) for an entrant only, then N(innovation).
+                for (zb, rcb) in slots {
+                    let (zp, rcv, cont) = if rng.random::<f64>() < stay {
+                        (*zb, *rcb, true)
+                    } else {
+                        let zp = normal(rng);
+                        let rcv = rcf(normal(rng));
+                        *rcb = rcv;
+                        (zp, rcv, false)
+                    };
+                    let r = grid.at(risk, zp) * rcv;
+                    let zn = rho * zp + s1 * normal(rng);
+                    *zb = zn;
+                    acc.add(grid.at(q, zn), c, r, cont);
                 }
             } else {
                 // The lag - 1 intermediate years collapsed for the slot (MODEL.md 3.2), then
@@ -149,7 +160,7 @@ pub(crate) fn run_aco(
                 let m = (lag - 1) as i32;
                 let (stay_l, rho_l) = (stay.powi(m), rho.powi(m));
                 let sd_l = (1.0 - rho.powi(2 * m)).sqrt();
-                for (zb, rcb) in z.iter_mut().zip(rc.iter_mut()) {
+                for (zb, rcb) in slots {
                     let mut zc = *zb;
                     if rng.random::<f64>() < stay_l {
                         zc = rho_l * zc + sd_l * normal(rng);
@@ -173,103 +184,5 @@ pub(crate) fn run_aco(
             *cell = acc.cell(n);
             start += n;
         }
-    }
-}
-
-/// Slots handled per pass of [`OneYear::run`] (its scratch arrays live on the stack, in L1).
-const CHUNK: usize = 256;
-
-/// The first step, or a one-year step, of one type block (MODEL.md 3.4).
-///
-/// Two passes per chunk of slots, with exactly the draws, arithmetic and summation order of the
-/// one-pass loop: the first draws (`U(stay)` unless first; `N(z_prev)`, `N(xi)` for an entrant;
-/// `N(innovation)`), moves the latent state and sums the cost multiplier; the second computes
-/// the entrants' risk constants (`exp`, a call that would otherwise keep every value of the
-/// first pass out of registers) and sums the risk scores.
-struct OneYear<'a> {
-    grid: Grid,
-    q: &'a [f64],
-    risk: &'a [f64],
-    c: f64,
-    rho: f64,
-    s1: f64,
-    stay: f64,
-    noise: f64,
-    half: f64,
-}
-
-impl OneYear<'_> {
-    #[inline(always)]
-    fn run<const FIRST: bool>(
-        &self,
-        z: &mut [f64],
-        rc: &mut [f64],
-        rng: &mut Xoshiro256PlusPlus,
-        acc: &mut Acc,
-    ) {
-        let Self {
-            grid,
-            q,
-            risk,
-            c,
-            rho,
-            s1,
-            stay,
-            noise,
-            half,
-        } = *self;
-        let mut zp_of = [0.0f64; CHUNK];
-        let mut cont_of = [false; CHUNK];
-        let mut xi_of = [0.0f64; CHUNK];
-        let mut entrant = [0usize; CHUNK];
-        let (mut ax, mut axtr, mut anc) = (acc.x, acc.xtr, acc.ncont);
-        let (mut ar, mut arc) = (acc.r, acc.rcont);
-        for (zc, rcc) in z.chunks_mut(CHUNK).zip(rc.chunks_mut(CHUNK)) {
-            let mut ne = 0usize;
-            for (k, ((zb, zp_k), cont_k)) in zc
-                .iter_mut()
-                .zip(zp_of.iter_mut())
-                .zip(cont_of.iter_mut())
-                .enumerate()
-            {
-                let cont = !FIRST && rng.random::<f64>() < stay;
-                let zp = if cont {
-                    *zb
-                } else {
-                    let zp = normal(rng);
-                    if let (Some(x), Some(i)) = (xi_of.get_mut(ne), entrant.get_mut(ne)) {
-                        *x = normal(rng);
-                        *i = k;
-                    }
-                    ne += 1;
-                    zp
-                };
-                *zp_k = zp;
-                *cont_k = cont;
-                let zn = rho * zp + s1 * normal(rng);
-                *zb = zn;
-                let x = grid.at(q, zn);
-                ax += x;
-                axtr += x.min(c);
-                anc += u64::from(cont);
-            }
-            for (&xi, &k) in xi_of.iter().zip(&entrant).take(ne) {
-                if let Some(r) = rcc.get_mut(k) {
-                    *r = (noise * xi - half).exp();
-                }
-            }
-            for ((&zp, &cont), &rcv) in zp_of.iter().zip(&cont_of).zip(rcc.iter()) {
-                let r = grid.at(risk, zp) * rcv;
-                ar += r;
-                arc += if cont { r } else { 0.0 };
-            }
-        }
-        *acc = Acc {
-            x: ax,
-            xtr: axtr,
-            r: ar,
-            ncont: anc,
-            rcont: arc,
-        };
     }
 }
