@@ -684,6 +684,7 @@ fn benchmark_rule_sets() -> Vec<benchmark_rules::RuleSet> {
 
 /// An agreement start and period for which benchmark-svc selects exactly `rules` (for `--via
 /// grpc`, where the service chooses its rule set by the agreement it is given).
+#[cfg(feature = "grpc")]
 pub(crate) fn rule_set_agreement(rules: &benchmark_rules::RuleSet) -> Option<(Date, u32)> {
     RULE_SET_AGREEMENTS
         .into_iter()
