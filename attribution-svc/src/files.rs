@@ -15,7 +15,13 @@ use attribution_rules::{
     run::{AcoCounts, Run, RunConfig},
 };
 
-use crate::input::{cclf, csv, csv::Report};
+use attribution_rules::{input::RawLine, run::Chunk};
+
+use crate::input::{
+    blocks::{self, Block, Blocks},
+    cclf, csv,
+    csv::Report,
+};
 
 /// The input files.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +59,31 @@ pub fn participants(path: &Path) -> anyhow::Result<(Vec<attribution_rules::AcoSp
     Ok(csv::read_participants(open(path)?, &label(path)))
 }
 
-/// Reads every file into a new run.
+/// How files are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Threads reading CSV claim files (the result is the same for any number).
+    pub threads: usize,
+    /// Bytes per block of a CSV file ([`blocks::BLOCK`]).
+    pub block_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            threads: blocks::default_threads(),
+            block_bytes: blocks::BLOCK,
+        }
+    }
+}
+
+/// Reads every file into a new run, large CSV claim files in parallel on every core.
 pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
+    load_with(cfg, files, &Options::default())
+}
+
+/// Reads every file into a new run (the result is the same for any [`Options`]).
+pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
     let mut run = Run::new(cfg)?;
     let mut report = Report::default();
     let window = run.rules.window;
@@ -77,30 +106,125 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
     // Two passes over the claim files: the first notes the claim lines that have a cancellation or
     // adjustment (its report is dropped: the second pass reports), so the second tallies every
     // other line as it comes instead of keeping it until the end.
-    for pass in [true, false] {
-        let mut line = |l: &attribution_rules::input::RawLine<'_>| {
-            if pass {
-                run.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
-            } else {
-                let _ = run.add_line(l);
-            }
-        };
+    for pass in [Pass::Prescan, Pass::Tally] {
         let mut r = Report::default();
         for p in &files.claims {
-            r.merge(csv::read_claims(open(p)?, &label(p), &mut line));
+            claims_csv(&mut run, p, opts, pass, &mut r)?;
         }
         for p in &files.cclf5 {
-            r.merge(cclf::read_cclf5(open(p)?, &label(p), &mut line));
+            let f = open(p)?;
+            r.merge(in_chunk(&mut run, pass, |each| {
+                cclf::read_cclf5(f, &label(p), each)
+            }));
         }
         for p in &files.cclf2 {
-            r.merge(cclf::read_cclf2(open(p)?, &label(p), &headers, &mut line));
+            let f = open(p)?;
+            r.merge(in_chunk(&mut run, pass, |each| {
+                cclf::read_cclf2(f, &label(p), &headers, each)
+            }));
         }
-        if !pass {
+        if pass == Pass::Tally {
             report.merge(r);
         }
     }
     run.finish();
     Ok((run, report))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Prescan,
+    Tally,
+}
+
+/// One pass over a file read on one thread (`read` calls its argument with every valid line), as
+/// one [`Chunk`].
+fn in_chunk(
+    run: &mut Run,
+    pass: Pass,
+    read: impl FnOnce(&mut dyn FnMut(&RawLine<'_>)) -> Report,
+) -> Report {
+    let ctx = run.chunks();
+    let mut chunk = Chunk::new(&ctx);
+    let report = read(&mut |l| match pass {
+        Pass::Prescan => chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version),
+        Pass::Tally => {
+            let _ = chunk.add_line(l);
+        }
+    });
+    run.absorb(chunk);
+    run.end_chunks(ctx);
+    report
+}
+
+/// One pass over a claims CSV file in parallel blocks ([`blocks`]), merged in file order.
+fn claims_csv(
+    run: &mut Run,
+    path: &Path,
+    opts: &Options,
+    pass: Pass,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let file = label(path);
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut blocks = Blocks::new(f, opts.block_bytes);
+    let Some(first) = blocks
+        .next_block(Vec::new())
+        .with_context(|| format!("reading {}", path.display()))?
+    else {
+        report.reject(
+            &file,
+            1,
+            "missing column(s): beneficiary_id, service_date, hcpcs, allowed",
+        );
+        return Ok(());
+    };
+    // The header row: its columns, and where the first block's records start.
+    let (cols, rdr) = csv::claims_header(first.bytes.as_slice());
+    let cols = match cols {
+        Ok(c) => c,
+        Err(why) => {
+            report.reject(&file, 1, why);
+            return Ok(());
+        }
+    };
+    let (header_end, header_lines) = (rdr.position().byte() as usize, rdr.position().line() - 1);
+    let ctx = run.chunks();
+    let work = |b: &Block| {
+        let (bytes, offset) = if b.index == 0 {
+            (&b.bytes[header_end.min(b.bytes.len())..], header_lines)
+        } else {
+            (&b.bytes[..], 0)
+        };
+        let mut chunk = Chunk::new(&ctx);
+        let mut r = Report::default();
+        match pass {
+            // The first pass's report is dropped: only the touched claim lines matter.
+            Pass::Prescan => csv::prescan_block(bytes, &cols, |l| {
+                chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
+            }),
+            Pass::Tally => {
+                let mut rdr = csv::block_reader(bytes);
+                csv::claim_records(&mut rdr, &cols, &file, offset, &mut r, |l| {
+                    let _ = chunk.add_line(l);
+                });
+            }
+        }
+        let lines = memchr::memchr_iter(b'\n', &b.bytes).count() as u64;
+        (chunk, r, lines)
+    };
+    let mut offset = 0u64;
+    let merge = |(chunk, mut r, lines): (Chunk<'_>, Report, u64)| {
+        run.absorb(chunk);
+        for x in &mut r.rejections {
+            x.line += offset;
+        }
+        offset += lines;
+        report.merge(r);
+    };
+    let sent = blocks::run_from(first, blocks, opts.threads, work, merge);
+    run.end_chunks(ctx);
+    sent.with_context(|| format!("reading {}", path.display()))
 }
 
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,

@@ -17,3 +17,4 @@ pub mod input;
 pub mod loadgen;
 pub mod server;
 pub mod store;
+pub mod synth;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use attribution_rules::{
     Beneficiary, Line, TieBreak, WindowKind, assign,
     run::{Run, RunConfig, encode},
-    synthetic::{Config, Synthetic},
+    synthetic::Synthetic,
     tally_lines,
 };
 use attribution_svc::{
@@ -16,6 +16,7 @@ use attribution_svc::{
     loadgen,
     server::{self, AttributionApi},
     store::SqliteStore,
+    synth,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::{server::NamedService, service::Routes};
@@ -42,6 +43,11 @@ enum Window {
 enum Tie {
     MostRecentService,
     Unassigned,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SynthFormat {
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +112,26 @@ enum Command {
         /// Output CSV (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Threads reading claim files (default: every core); the output is the same for any
+        /// number.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Write a synthetic population as the input files of `assign` (participants.csv,
+    /// beneficiaries.csv, claims.csv) in DIR: for benchmarks against other tools on the same files.
+    Synth {
+        /// Synthetic beneficiaries (about 11.9 claim lines each).
+        #[arg(long)]
+        beneficiaries: u32,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// File format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: SynthFormat,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// In-process benchmark on a synthetic population: assignment throughput (claim lines/s, one
     /// core) and memory per beneficiary of a whole-population run.
@@ -134,16 +160,7 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
-    let s = Synthetic::new(Config {
-        seed,
-        beneficiaries,
-        acos: 500,
-        tins_per_aco: 60,
-        outside_tins: 200_000,
-        health_centers: 3_000,
-        lookback_share: 0.1,
-        ..Config::default()
-    });
+    let s = Synthetic::new(synth::national(beneficiaries, seed));
     let cfg = RunConfig {
         performance_year: s.config().performance_year,
         window: WindowKind::Retrospective,
@@ -303,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
             cclf5,
             cclf8,
             out,
+            threads,
         } => {
             let (acos, mut report) = files::participants(&participants)?;
             let cfg = RunConfig {
@@ -326,7 +344,11 @@ async fn main() -> anyhow::Result<()> {
                 cclf5,
                 cclf8,
             };
-            let (run, r) = files::load(&cfg, &f)?;
+            let mut opts = files::Options::default();
+            if let Some(t) = threads {
+                opts.threads = t.max(1);
+            }
+            let (run, r) = files::load_with(&cfg, &f, &opts)?;
             report.merge(r);
             let counts = match out {
                 Some(p) => {
@@ -372,6 +394,25 @@ async fn main() -> anyhow::Result<()> {
             beneficiaries,
             seed,
         } => bench(beneficiaries, seed),
+        Command::Synth {
+            beneficiaries,
+            seed,
+            format: SynthFormat::Csv,
+            out,
+        } => {
+            let t = Instant::now();
+            let s = Synthetic::new(synth::national(beneficiaries, seed));
+            let n = synth::write_csv(&s, &out)?;
+            eprintln!(
+                "wrote {} beneficiaries, {} claim lines, {} participant rows to {} in {:.1}s",
+                n.beneficiaries,
+                n.lines,
+                n.participants,
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Backup(args) => args.run().await,
         Command::Loadgen(args) => loadgen::run(args).await,
     }

@@ -1,0 +1,124 @@
+//! The parallel file path gives the bytes a single reader gives: a synthetic population written by
+//! `synth` (with cancellations, adjustments and some malformed lines added), assigned through the
+//! one-thread reference path (`read_claims` into `Run::prescan` / `Run::add_line`, line by line)
+//! and through `files::load_with` for several thread counts and block sizes: the assignment CSV,
+//! the per-ACO counts, the line counters and the rejections (file and line) are identical.
+
+use std::{io::Write, path::Path};
+
+use attribution_rules::{
+    TieBreak, WindowKind,
+    run::{Run, RunConfig},
+    synthetic::Synthetic,
+};
+use attribution_svc::{
+    files::{self, Files, Options},
+    input::csv::{self, Report},
+    synth,
+};
+
+fn setup(dir: &Path) -> (RunConfig, Files) {
+    let s = Synthetic::new(attribution_rules::synthetic::Config {
+        beneficiaries: 2_500,
+        lookback_share: 0.1,
+        ..attribution_rules::synthetic::Config::default()
+    });
+    let n = synth::write_csv(&s, dir).expect("synth");
+    assert!(n.lines > 25_000);
+    // Malformed lines and a quoted field with a line break in the middle of the file.
+    let claims = dir.join("claims.csv");
+    let mut text = std::fs::read_to_string(&claims).expect("read");
+    let at = text.len() / 2;
+    let at = at + text[at..].find('\n').expect("newline") + 1;
+    text.insert_str(
+        at,
+        "1AC0A00AA00,X1,1,2024-13-01,99213,,11,professional,200000001,,,01,10.00,original\n\
+         1AC0A00AA00,\"X\n2\",1,2024-03-01,99213,,11,professional,200000001,,,01,10.00,original\n\
+         1AC0A00AA00,X3,1,2024-03-01,99213,,11,professional,,,,01,10.00,original\n\
+         too,few,fields\n",
+    );
+    std::fs::File::create(&claims)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .expect("write");
+    let (acos, r) = files::participants(&dir.join("participants.csv")).expect("participants");
+    assert_eq!(r.rejected, 0);
+    let cfg = RunConfig {
+        performance_year: 2024,
+        window: WindowKind::Retrospective,
+        tie_break: TieBreak::MostRecentService,
+        acos,
+    };
+    let f = Files {
+        beneficiaries: vec![dir.join("beneficiaries.csv")],
+        claims: vec![claims],
+        ..Files::default()
+    };
+    (cfg, f)
+}
+
+fn output(run: &Run, report: &Report) -> (Vec<u8>, String) {
+    let mut out = Vec::new();
+    let counts = files::write_results(run, &mut out).expect("write");
+    let summary = format!(
+        "{counts:?}\n{:?}\n{} {} {:?}",
+        run.stats,
+        report.records,
+        report.rejected,
+        report
+            .rejections
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
+    (out, summary)
+}
+
+/// The reference: one reader, line by line, as `assign` read files before the parallel path.
+fn reference(cfg: &RunConfig, f: &Files) -> (Vec<u8>, String) {
+    let mut run = Run::new(cfg).expect("run");
+    let mut report = Report::default();
+    let open = |p: &Path| std::io::BufReader::new(std::fs::File::open(p).expect("open"));
+    for p in &f.beneficiaries {
+        report.merge(csv::read_beneficiaries(open(p), "beneficiaries.csv", |b| {
+            run.add_beneficiary(b)
+        }));
+    }
+    for p in &f.claims {
+        let _ = csv::read_claims(open(p), "claims.csv", |l| {
+            run.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
+        });
+    }
+    for p in &f.claims {
+        report.merge(csv::read_claims(open(p), "claims.csv", |l| {
+            let _ = run.add_line(l);
+        }));
+    }
+    run.finish();
+    output(&run, &report)
+}
+
+#[test]
+fn any_thread_count_and_block_size_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, f) = setup(dir.path());
+    let want = reference(&cfg, &f);
+    assert!(want.1.contains("claims.csv:"), "{}", want.1);
+    assert!(want.0.len() > 100_000);
+    for (threads, block_bytes) in [(1, 1 << 20), (2, 1 << 20), (2, 4096), (3, 777), (1, 64)] {
+        let (run, report) = files::load_with(
+            &cfg,
+            &f,
+            &Options {
+                threads,
+                block_bytes,
+            },
+        )
+        .expect("load");
+        let got = output(&run, &report);
+        assert_eq!(got.1, want.1, "threads {threads}, blocks of {block_bytes}");
+        assert!(
+            got.0 == want.0,
+            "threads {threads}, blocks of {block_bytes}: output differs"
+        );
+    }
+}
