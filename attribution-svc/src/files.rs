@@ -8,6 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use std::fmt::Write as _;
+
 use anyhow::Context;
 
 use attribution_rules::{
@@ -17,10 +19,10 @@ use attribution_rules::{
 
 use attribution_rules::{input::RawLine, run::Chunk};
 
+pub use crate::input::csv::Report;
 use crate::input::{
     blocks::{self, Block, Blocks},
     cclf, csv,
-    csv::Report,
 };
 
 /// The input files.
@@ -60,12 +62,16 @@ pub fn participants(path: &Path) -> anyhow::Result<(Vec<attribution_rules::AcoSp
 }
 
 /// How files are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Threads reading CSV claim files (the result is the same for any number).
     pub threads: usize,
     /// Bytes per block of a CSV file ([`blocks::BLOCK`]).
     pub block_bytes: usize,
+    /// Rejections kept with their reason ([`Report::KEEP`]; the rest are counted).
+    pub keep_rejections: usize,
+    /// Advanced by the bytes of claim files read (both passes) and told the claim lines tallied.
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 impl Default for Options {
@@ -73,6 +79,8 @@ impl Default for Options {
         Options {
             threads: blocks::default_threads(),
             block_bytes: blocks::BLOCK,
+            keep_rejections: Report::KEEP,
+            progress: None,
         }
     }
 }
@@ -85,7 +93,7 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 /// Reads every file into a new run (the result is the same for any [`Options`]).
 pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
     let mut run = Run::new(cfg)?;
-    let mut report = Report::default();
+    let mut report = Report::keeping(opts.keep_rejections);
     let window = run.rules.window;
     for p in &files.beneficiaries {
         report.merge(csv::read_beneficiaries(open(p)?, &label(p), |b| {
@@ -107,7 +115,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
     // adjustment (its report is dropped: the second pass reports), so the second tallies every
     // other line as it comes instead of keeping it until the end.
     for pass in [Pass::Prescan, Pass::Tally] {
-        let mut r = Report::default();
+        let mut r = Report::keeping(opts.keep_rejections);
         for p in &files.claims {
             claims_csv(&mut run, p, opts, pass, &mut r)?;
         }
@@ -197,7 +205,7 @@ fn claims_csv(
             (&b.bytes[..], 0)
         };
         let mut chunk = Chunk::new(&ctx);
-        let mut r = Report::default();
+        let mut r = Report::keeping(opts.keep_rejections);
         match pass {
             // The first pass's report is dropped: only the touched claim lines matter.
             Pass::Prescan => csv::prescan_block(bytes, &cols, |l| {
@@ -211,11 +219,17 @@ fn claims_csv(
             }
         }
         let lines = memchr::memchr_iter(b'\n', &b.bytes).count() as u64;
+        if let Some(p) = &opts.progress {
+            p.inc(b.bytes.len() as u64);
+        }
         (chunk, r, lines)
     };
     let mut offset = 0u64;
     let merge = |(chunk, mut r, lines): (Chunk<'_>, Report, u64)| {
         run.absorb(chunk);
+        if let (Some(p), Pass::Tally) = (&opts.progress, pass) {
+            p.set_message(format!("{} claim lines", run.stats.lines));
+        }
         for x in &mut r.rejections {
             x.line += offset;
         }
@@ -225,6 +239,26 @@ fn claims_csv(
     let sent = blocks::run_from(first, blocks, opts.threads, work, merge);
     run.end_chunks(ctx);
     sent.with_context(|| format!("reading {}", path.display()))
+}
+
+/// Writes the assignment list to `path` through a temporary file beside it, renamed into place
+/// once complete: a failed run leaves no partial file.
+pub fn write_results_atomically(run: &Run, path: &Path) -> anyhow::Result<Vec<AcoCounts>> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".assign-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let counts = write_results(run, &mut w)?;
+    let tmp = w.into_inner().map_err(|e| e.into_error())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(counts)
 }
 
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
@@ -244,37 +278,44 @@ pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoC
         "ineligibility",
     ])?;
     let mut err = None;
+    // Entity names and amounts are formatted into reused buffers: no allocation per row.
+    let (mut entity, mut amount) = (String::new(), String::new());
     let counts = run.assign_all(|id, _: &Beneficiary, a: &Assignment| {
         if err.is_some() {
             return;
         }
-        let record = [
-            id.to_string(),
+        entity.clear();
+        if let Some(e) = a.winner {
+            run.write_entity_name(e, &mut entity);
+        }
+        amount.clear();
+        if let Some(c) = a.competing.first() {
+            // As acorn_domain::money::format_cents.
+            let abs = c.cents.unsigned_abs();
+            let sign = if c.cents < 0 { "-" } else { "" };
+            let _ = write!(amount, "{sign}{}.{:02}", abs / 100, abs % 100);
+        }
+        let record: [&str; 8] = [
+            id,
             a.aco
                 .and_then(|i| run.reg.acos().get(i as usize))
-                .cloned()
-                .unwrap_or_default(),
-            a.step
-                .map_or("", |s| match s {
-                    attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
-                    attribution_rules::StepKind::Step1 => "step_1",
-                    attribution_rules::StepKind::Step2 => "step_2",
-                    attribution_rules::StepKind::Step3 => "step_3",
-                })
-                .to_string(),
-            a.reason.code().to_string(),
-            a.winner.map(|w| run.entity_name(w)).unwrap_or_default(),
-            a.competing
-                .first()
-                .map(|c| attribution_rules::explain::dollars(c.cents))
-                .unwrap_or_default(),
-            a.continuous.to_string(),
+                .map_or("", String::as_str),
+            a.step.map_or("", |s| match s {
+                attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
+                attribution_rules::StepKind::Step1 => "step_1",
+                attribution_rules::StepKind::Step2 => "step_2",
+                attribution_rules::StepKind::Step3 => "step_3",
+            }),
+            a.reason.code(),
+            &entity,
+            &amount,
+            if a.continuous { "true" } else { "false" },
             match a.reason {
-                attribution_rules::Reason::Ineligible(why) => why.code().to_string(),
-                _ => String::new(),
+                attribution_rules::Reason::Ineligible(why) => why.code(),
+                _ => "",
             },
         ];
-        if let Err(e) = w.write_record(&record) {
+        if let Err(e) = w.write_record(record) {
             err = Some(e);
         }
     });

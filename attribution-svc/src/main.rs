@@ -116,6 +116,10 @@ enum Command {
         /// number.
         #[arg(long)]
         threads: Option<usize>,
+        /// Write rejected lines (file, line, reason) here and go on; without it any rejected line
+        /// fails the run and nothing is written.
+        #[arg(long)]
+        reject_file: Option<PathBuf>,
     },
     /// Write a synthetic population as the input files of `assign` (participants.csv,
     /// beneficiaries.csv, claims.csv) in DIR: for benchmarks against other tools on the same files.
@@ -277,6 +281,41 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes every rejection as CSV (`file,line,reason`; reasons name columns, never values).
+fn write_rejections(path: &std::path::Path, report: &files::Report) -> anyhow::Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(["file", "line", "reason"])?;
+    for r in &report.rejections {
+        w.write_record([r.file.as_str(), &r.line.to_string(), r.reason.as_str()])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+mod progress {
+    use attribution_svc::files::Files;
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+    /// A progress bar over the claim files' bytes (read twice: prescan, then tally), drawn on
+    /// stderr only when it is a terminal.
+    pub(crate) fn bar(f: &Files) -> ProgressBar {
+        let bytes: u64 = f
+            .claims
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len() * 2)
+            .sum();
+        let pb = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} claim files {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta}) {msg}",
+        ) {
+            pb.set_style(style);
+        }
+        pb
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -321,6 +360,7 @@ async fn main() -> anyhow::Result<()> {
             cclf8,
             out,
             threads,
+            reject_file,
         } => {
             let (acos, mut report) = files::participants(&participants)?;
             let cfg = RunConfig {
@@ -344,20 +384,40 @@ async fn main() -> anyhow::Result<()> {
                 cclf5,
                 cclf8,
             };
-            let mut opts = files::Options::default();
+            let mut opts = files::Options {
+                keep_rejections: if reject_file.is_some() {
+                    usize::MAX
+                } else {
+                    20
+                },
+                progress: Some(progress::bar(&f)),
+                ..files::Options::default()
+            };
             if let Some(t) = threads {
                 opts.threads = t.max(1);
             }
+            let t = Instant::now();
             let (run, r) = files::load_with(&cfg, &f, &opts)?;
+            if let Some(p) = &opts.progress {
+                p.finish_and_clear();
+            }
             report.merge(r);
-            let counts = match out {
-                Some(p) => {
-                    let mut w = std::io::BufWriter::new(
-                        std::fs::File::create(&p)
-                            .with_context(|| format!("creating {}", p.display()))?,
+            match &reject_file {
+                Some(path) => write_rejections(path, &report)?,
+                None if report.rejected > 0 => {
+                    for r in &report.rejections {
+                        eprintln!("rejected {r}");
+                    }
+                    anyhow::bail!(
+                        "{} line(s) rejected (the first above; --reject-file writes them all and \
+                         goes on); nothing written",
+                        report.rejected
                     );
-                    files::write_results(&run, &mut w)?
                 }
+                None => {}
+            }
+            let counts = match out {
+                Some(p) => files::write_results_atomically(&run, &p)?,
                 None => {
                     let mut out = std::io::stdout().lock();
                     let counts = files::write_results(&run, &mut out)?;
@@ -365,9 +425,7 @@ async fn main() -> anyhow::Result<()> {
                     counts
                 }
             };
-            for r in &report.rejections {
-                eprintln!("rejected {r}");
-            }
+            let secs = t.elapsed().as_secs_f64();
             eprintln!(
                 "{} records read, {} rejected; {} claim lines, {} counted; rule set {}",
                 report.records,
@@ -388,6 +446,14 @@ async fn main() -> anyhow::Result<()> {
                     if c.below_minimum { ", below 5,000" } else { "" }
                 );
             }
+            eprintln!(
+                "assigned {} beneficiaries from {} claim lines in {secs:.2}s ({:.2} million lines/s, {} threads); peak memory {:.0} MiB",
+                run.beneficiaries(),
+                run.stats.lines,
+                run.stats.lines as f64 / secs.max(1e-9) / 1e6,
+                opts.threads,
+                rss_kib("VmHWM:") as f64 / 1024.0,
+            );
             Ok(())
         }
         Command::Bench {

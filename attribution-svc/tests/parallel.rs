@@ -111,6 +111,7 @@ fn any_thread_count_and_block_size_gives_the_same_bytes() {
             &Options {
                 threads,
                 block_bytes,
+                ..Options::default()
             },
         )
         .expect("load");

@@ -650,14 +650,22 @@ impl Registry {
     }
     /// A printable name: `aco:<id>`, `tin:<tin>` or `ccn:<ccn>`.
     pub fn entity_name(&self, e: Entity) -> String {
-        match e.kind() {
-            EntityKind::Aco(a) => format!(
-                "aco:{}",
-                self.acos.get(a as usize).map_or("?", String::as_str)
+        let mut s = String::new();
+        self.write_entity_name(e, &mut s);
+        s
+    }
+    /// Appends [`Registry::entity_name`] to `out`.
+    pub fn write_entity_name(&self, e: Entity, out: &mut String) {
+        let (prefix, name) = match e.kind() {
+            EntityKind::Aco(a) => (
+                "aco:",
+                self.acos.get(a as usize).map_or("?", String::as_str),
             ),
-            EntityKind::Tin(t) => format!("tin:{}", self.tins.name(t)),
-            EntityKind::Ccn(c) => format!("ccn:{}", self.ccns.name(c)),
-        }
+            EntityKind::Tin(t) => ("tin:", self.tins.name(t)),
+            EntityKind::Ccn(c) => ("ccn:", self.ccns.name(c)),
+        };
+        out.push_str(prefix);
+        out.push_str(name);
     }
 }
 

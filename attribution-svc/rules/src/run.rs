@@ -475,6 +475,11 @@ impl Run {
     pub fn entity_name(&self, e: Entity) -> String {
         self.reg.entity_name(e)
     }
+
+    /// Appends the printable name of an entity to `out`.
+    pub fn write_entity_name(&self, e: Entity, out: &mut String) {
+        self.reg.write_entity_name(e, out);
+    }
 }
 
 /// What the chunks of a run share while they are read in parallel ([`Run::chunks`]): the rules,

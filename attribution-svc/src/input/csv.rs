@@ -43,24 +43,41 @@ impl std::fmt::Display for Rejected {
 }
 
 /// What reading a file did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Records accepted.
     pub records: u64,
     /// Rows rejected.
     pub rejected: u64,
-    /// The first [`Report::KEEP`] rejections.
+    /// The first rejections (at most [`Report::KEEP`] unless [`Report::keeping`] says otherwise).
     pub rejections: Vec<Rejected>,
+    keep: usize,
+}
+
+impl Default for Report {
+    fn default() -> Report {
+        Report::keeping(Report::KEEP)
+    }
 }
 
 impl Report {
-    /// How many rejections are kept with their reason.
+    /// How many rejections are kept with their reason by default.
     pub const KEEP: usize = 1000;
+
+    /// An empty report that keeps the first `keep` rejections with their reason.
+    pub fn keeping(keep: usize) -> Report {
+        Report {
+            records: 0,
+            rejected: 0,
+            rejections: Vec::new(),
+            keep,
+        }
+    }
 
     /// Records a rejection.
     pub fn reject(&mut self, file: &str, line: u64, reason: impl Into<String>) {
         self.rejected += 1;
-        if self.rejections.len() < Self::KEEP {
+        if self.rejections.len() < self.keep {
             self.rejections.push(Rejected {
                 file: file.to_string(),
                 line,
@@ -73,7 +90,7 @@ impl Report {
     pub fn merge(&mut self, o: Report) {
         self.records += o.records;
         self.rejected += o.rejected;
-        let room = Self::KEEP.saturating_sub(self.rejections.len());
+        let room = self.keep.saturating_sub(self.rejections.len());
         self.rejections.extend(o.rejections.into_iter().take(room));
     }
 }
