@@ -17,7 +17,10 @@ use attribution_rules::{
     run::{AcoCounts, Run, RunConfig},
 };
 
-use attribution_rules::{input::RawLine, run::Chunk};
+use attribution_rules::{
+    input::RawLine,
+    run::{Chunk, Shard},
+};
 
 pub use crate::input::csv::Report;
 use crate::input::{
@@ -72,6 +75,8 @@ pub struct Options {
     pub keep_rejections: usize,
     /// Advanced by the bytes of claim files read (both passes) and told the claim lines tallied.
     pub progress: Option<indicatif::ProgressBar>,
+    /// Only this shard's beneficiaries ([`Shard`]).
+    pub shard: Option<Shard>,
 }
 
 impl Default for Options {
@@ -81,6 +86,7 @@ impl Default for Options {
             block_bytes: blocks::BLOCK,
             keep_rejections: Report::KEEP,
             progress: None,
+            shard: None,
         }
     }
 }
@@ -93,6 +99,9 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 /// Reads every file into a new run (the result is the same for any [`Options`]).
 pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
     let mut run = Run::new(cfg)?;
+    if let Some(s) = opts.shard {
+        run.set_shard(s);
+    }
     let mut report = Report::keeping(opts.keep_rejections);
     let window = run.rules.window;
     for p in &files.beneficiaries {
@@ -243,7 +252,11 @@ fn claims_csv(
 
 /// Writes the assignment list to `path` through a temporary file beside it, renamed into place
 /// once complete: a failed run leaves no partial file.
-pub fn write_results_atomically(run: &Run, path: &Path) -> anyhow::Result<Vec<AcoCounts>> {
+pub fn write_results_atomically(
+    run: &Run,
+    path: &Path,
+    order: bool,
+) -> anyhow::Result<Vec<AcoCounts>> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -253,7 +266,7 @@ pub fn write_results_atomically(run: &Run, path: &Path) -> anyhow::Result<Vec<Ac
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let counts = write_results(run, &mut w)?;
+    let counts = write_rows(run, &mut w, order)?;
     let tmp = w.into_inner().map_err(|e| e.into_error())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
@@ -266,23 +279,44 @@ pub fn write_results_atomically(run: &Run, path: &Path) -> anyhow::Result<Vec<Ac
 /// code, [`attribution_rules::Ineligible::code`], when `reason` is `ineligible`) and returns the per-ACO counts. Fields are written by
 /// `csv::Writer`: one with a comma, quote or line break is quoted, so no value shifts the columns.
 pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoCounts>> {
+    write_rows(run, out, false)
+}
+
+/// The columns of the assignment list.
+pub const RESULT_COLUMNS: [&str; 8] = [
+    "beneficiary_id",
+    "aco_id",
+    "step",
+    "reason",
+    "winning_entity",
+    "winning_allowed",
+    "continuously_assigned",
+    "ineligibility",
+];
+
+/// [`write_results`]; with `order`, a first column `input_order` (the beneficiary's place in the
+/// whole input: what [`merge_shards`] puts shards' lists back together by).
+pub fn write_rows(run: &Run, out: &mut impl Write, order: bool) -> anyhow::Result<Vec<AcoCounts>> {
     let mut w = ::csv::Writer::from_writer(out);
-    w.write_record([
-        "beneficiary_id",
-        "aco_id",
-        "step",
-        "reason",
-        "winning_entity",
-        "winning_allowed",
-        "continuously_assigned",
-        "ineligibility",
-    ])?;
+    if order {
+        w.write_field("input_order")?;
+    }
+    w.write_record(RESULT_COLUMNS)?;
+    let mut place = String::new();
     let mut err = None;
     // Entity names and amounts are formatted into reused buffers: no allocation per row.
     let (mut entity, mut amount) = (String::new(), String::new());
-    let counts = run.assign_all(|id, _: &Beneficiary, a: &Assignment| {
+    let counts = run.assign_each(|b, id, _: &Beneficiary, a: &Assignment| {
         if err.is_some() {
             return;
+        }
+        if order {
+            place.clear();
+            let _ = write!(place, "{b}");
+            if let Err(e) = w.write_field(&place) {
+                err = Some(e);
+                return;
+            }
         }
         entity.clear();
         if let Some(e) = a.winner {
@@ -324,4 +358,75 @@ pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoC
     }
     w.flush()?;
     Ok(counts)
+}
+
+/// Puts shards' assignment lists (written with `input_order`, [`write_rows`]) back together in
+/// input order, without that column: exactly the list of the run unsharded.
+pub fn merge_shards(parts: &[PathBuf], out: &mut impl Write) -> anyhow::Result<u64> {
+    let mut readers = Vec::new();
+    for p in parts {
+        let mut r = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(open(p)?);
+        let mut header = ::csv::ByteRecord::new();
+        r.read_byte_record(&mut header)
+            .with_context(|| format!("reading {}", p.display()))?;
+        let want: Vec<&str> = std::iter::once("input_order")
+            .chain(RESULT_COLUMNS)
+            .collect();
+        if header.iter().ne(want.iter().map(|c| c.as_bytes())) {
+            anyhow::bail!(
+                "{}: not a shard's assignment list (the header must be {})",
+                p.display(),
+                want.join(",")
+            );
+        }
+        readers.push(r);
+    }
+    let next = |r: &mut ::csv::Reader<BufReader<File>>,
+                p: &Path|
+     -> anyhow::Result<Option<(u64, ::csv::ByteRecord)>> {
+        let mut rec = ::csv::ByteRecord::new();
+        if !r
+            .read_byte_record(&mut rec)
+            .with_context(|| format!("reading {}", p.display()))?
+        {
+            return Ok(None);
+        }
+        let order = std::str::from_utf8(rec.get(0).unwrap_or_default())
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .with_context(|| {
+                format!(
+                    "{}:{}: input_order: must be a whole number",
+                    p.display(),
+                    rec.position().map_or(0, |p| p.line())
+                )
+            })?;
+        Ok(Some((order, rec)))
+    };
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut current = Vec::with_capacity(readers.len());
+    for (i, r) in readers.iter_mut().enumerate() {
+        let n = next(r, &parts[i])?;
+        if let Some((o, _)) = &n {
+            heap.push(std::cmp::Reverse((*o, i)));
+        }
+        current.push(n.map(|(_, rec)| rec));
+    }
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(RESULT_COLUMNS)?;
+    let mut rows = 0u64;
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        if let Some(rec) = current[i].take() {
+            w.write_record(rec.iter().skip(1))?;
+            rows += 1;
+        }
+        if let Some((o, rec)) = next(&mut readers[i], &parts[i])? {
+            heap.push(std::cmp::Reverse((o, i)));
+            current[i] = Some(rec);
+        }
+    }
+    w.flush()?;
+    Ok(rows)
 }

@@ -116,10 +116,24 @@ enum Command {
         /// number.
         #[arg(long)]
         threads: Option<usize>,
+        /// Assign only shard I of N (`I/N`, 0-based) of the beneficiaries, by a stable hash of the
+        /// id; the output gets a first column `input_order` for `merge`.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<attribution_rules::run::Shard>,
         /// Write rejected lines (file, line, reason) here and go on; without it any rejected line
         /// fails the run and nothing is written.
         #[arg(long)]
         reject_file: Option<PathBuf>,
+    },
+    /// Merge the assignment lists of `assign --shard i/n` (every shard, any order) into the list
+    /// an unsharded run writes.
+    Merge {
+        /// Shard outputs.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write a synthetic population as the input files of `assign` (participants.csv,
     /// beneficiaries.csv, claims.csv) in DIR: for benchmarks against other tools on the same files.
@@ -281,6 +295,19 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_shard(s: &str) -> Result<attribution_rules::run::Shard, String> {
+    let bad = || format!("{s:?}: must be I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count) = (
+        i.parse::<u32>().map_err(|_| bad())?,
+        n.parse::<u32>().map_err(|_| bad())?,
+    );
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(attribution_rules::run::Shard { index, count })
+}
+
 /// Writes every rejection as CSV (`file,line,reason`; reasons name columns, never values).
 fn write_rejections(path: &std::path::Path, report: &files::Report) -> anyhow::Result<()> {
     let mut w =
@@ -360,6 +387,7 @@ async fn main() -> anyhow::Result<()> {
             cclf8,
             out,
             threads,
+            shard,
             reject_file,
         } => {
             let (acos, mut report) = files::participants(&participants)?;
@@ -391,6 +419,7 @@ async fn main() -> anyhow::Result<()> {
                     20
                 },
                 progress: Some(progress::bar(&f)),
+                shard,
                 ..files::Options::default()
             };
             if let Some(t) = threads {
@@ -417,10 +446,10 @@ async fn main() -> anyhow::Result<()> {
                 None => {}
             }
             let counts = match out {
-                Some(p) => files::write_results_atomically(&run, &p)?,
+                Some(p) => files::write_results_atomically(&run, &p, shard.is_some())?,
                 None => {
                     let mut out = std::io::stdout().lock();
-                    let counts = files::write_results(&run, &mut out)?;
+                    let counts = files::write_rows(&run, &mut out, shard.is_some())?;
                     std::io::Write::flush(&mut out)?;
                     counts
                 }
@@ -477,6 +506,23 @@ async fn main() -> anyhow::Result<()> {
                 out.display(),
                 t.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Merge { parts, out } => {
+            let dir = out
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let tmp = tempfile::Builder::new()
+                .prefix(".merge-")
+                .tempfile_in(dir)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+            let rows = files::merge_shards(&parts, &mut w)?;
+            let tmp = w.into_inner().map_err(|e| e.into_error())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("merged {} shard(s): {rows} beneficiaries", parts.len());
             Ok(())
         }
         Command::Backup(args) => args.run().await,

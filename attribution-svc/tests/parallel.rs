@@ -8,7 +8,7 @@ use std::{io::Write, path::Path};
 
 use attribution_rules::{
     TieBreak, WindowKind,
-    run::{Run, RunConfig},
+    run::{Run, RunConfig, Shard},
     synthetic::Synthetic,
 };
 use attribution_svc::{
@@ -120,6 +120,42 @@ fn any_thread_count_and_block_size_gives_the_same_bytes() {
         assert!(
             got.0 == want.0,
             "threads {threads}, blocks of {block_bytes}: output differs"
+        );
+    }
+}
+
+/// Four shards, each assigned on its own and merged, give exactly the unsharded list (and so does
+/// one shard); every beneficiary is in exactly one shard.
+#[test]
+fn shards_merged_give_the_unsharded_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, f) = setup(dir.path());
+    let (run, _) = files::load_with(&cfg, &f, &Options::default()).expect("load");
+    let mut want = Vec::new();
+    files::write_results(&run, &mut want).expect("write");
+    for count in [1u32, 4] {
+        let mut parts = Vec::new();
+        let mut rows = 0;
+        for index in 0..count {
+            let opts = Options {
+                shard: Some(Shard { index, count }),
+                threads: 2,
+                ..Options::default()
+            };
+            let (run, _) = files::load_with(&cfg, &f, &opts).expect("load shard");
+            let p = dir.path().join(format!("part-{index}-of-{count}.csv"));
+            files::write_results_atomically(&run, &p, true).expect("write shard");
+            let text = std::fs::read_to_string(&p).expect("read");
+            rows += text.lines().count() - 1;
+            parts.push(p);
+        }
+        parts.reverse();
+        let mut got = Vec::new();
+        let merged = files::merge_shards(&parts, &mut got).expect("merge");
+        assert_eq!(merged as usize, rows);
+        assert!(
+            got == want,
+            "{count} shard(s) merged differ from the unsharded list"
         );
     }
 }

@@ -126,6 +126,30 @@ pub fn bene_key(id: &str) -> u64 {
     })
 }
 
+/// One shard of a run split by beneficiary: shard `index` of `count` holds the beneficiaries whose
+/// id's 64-bit FNV-1a digest is `index` modulo `count` (stable across releases and machines).
+/// Assignment of a beneficiary depends only on its own records and claims and the participant
+/// list, so the shards' assignments together are the whole run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u32,
+    /// Number of shards (at least 1).
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether beneficiary `id` is in this shard.
+    pub fn contains(&self, id: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h % u64::from(self.count.max(1)) == u64::from(self.index)
+    }
+}
+
 /// Claim lines that have a cancellation or adjustment, by ([`bene_key`], claim line): what a
 /// prescan ([`Run::prescan`], [`Chunk::prescan`]) finds.
 pub type Touched = FastSet<(u64, ClaimKey)>;
@@ -216,6 +240,7 @@ pub struct Run {
     pub stats: LineStats,
     /// Beneficiary records received.
     pub beneficiary_records: u64,
+    shard: Option<Shard>,
 }
 
 /// Encodes a text claim line for the engine (interning its TIN and CCN).
@@ -258,6 +283,7 @@ impl Run {
             touched: None,
             stats: LineStats::default(),
             beneficiary_records: 0,
+            shard: None,
         })
     }
 
@@ -272,6 +298,9 @@ impl Run {
     /// Adds (or replaces: the last record wins) a beneficiary record.
     pub fn add_beneficiary(&mut self, raw: &RawBeneficiary<'_>) {
         let b = self.bene(raw.id);
+        if self.shard.is_some_and(|s| !s.contains(raw.id)) {
+            return;
+        }
         let designation = self.reg.designation(raw.designated_npi, raw.designated_tin);
         self.facts[b as usize] = Beneficiary {
             enrollment: Some(raw.enrollment),
@@ -430,12 +459,28 @@ impl Run {
         self.pop.tally_count()
     }
 
+    /// Restricts the run to one shard (call before adding anything): beneficiaries of other shards
+    /// are still interned, so that each shard knows every beneficiary's place in the input order,
+    /// but their records and lines are dropped and they are not assigned.
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shard = Some(shard);
+    }
+
     /// Assigns every beneficiary, calling `each(beneficiary id, facts, assignment)`, and returns the
     /// per-ACO counts (every ACO of the run, in participant-list order). Claim lines with a claim
     /// id count only once resolved: call [`Run::finish`] (or [`Run::shrink`]) first.
     pub fn assign_all(
         &self,
         mut each: impl FnMut(&str, &Beneficiary, &Assignment),
+    ) -> Vec<AcoCounts> {
+        self.assign_each(|_, id, b, a| each(id, b, a))
+    }
+
+    /// [`Run::assign_all`], `each` also given the beneficiary's place in the input order (the
+    /// order of first appearance; of a shard's beneficiaries, their place in the whole input).
+    pub fn assign_each(
+        &self,
+        mut each: impl FnMut(u32, &str, &Beneficiary, &Assignment),
     ) -> Vec<AcoCounts> {
         let mut counts: Vec<AcoCounts> = self
             .reg
@@ -447,7 +492,13 @@ impl Run {
             })
             .collect();
         let mut tallies = Vec::new();
+        let mut buf = [0u8; 12];
         for b in 0..self.benes.len() as u32 {
+            if let Some(s) = self.shard
+                && !s.contains(self.benes.name(b, &mut buf))
+            {
+                continue;
+            }
             self.pop.tallies(b, &mut tallies);
             let facts = &self.facts[b as usize];
             let a = crate::assign(&self.rules, facts, &tallies, self.tie);
@@ -462,8 +513,7 @@ impl Run {
                     StepKind::Step3 => c.step_3 += 1,
                 }
             }
-            let mut buf = [0u8; 12];
-            each(self.benes.name(b, &mut buf), facts, &a);
+            each(b, self.benes.name(b, &mut buf), facts, &a);
         }
         for c in &mut counts {
             c.below_minimum = c.assigned < crate::MINIMUM_ASSIGNED;
@@ -489,6 +539,7 @@ pub struct ChunkContext {
     rules: RuleSet,
     parent: Registry,
     touched: Option<Touched>,
+    shard: Option<Shard>,
 }
 
 /// A share of a run's claim lines read on its own (one thread's piece of a file), merged into the
@@ -530,7 +581,10 @@ impl<'a> Chunk<'a> {
     /// chunks interns every line's beneficiary in [`Chunk::add_line`], the same order.
     pub fn prescan(&mut self, beneficiary_id: &str, claim_id: &str, line_number: u32, v: Version) {
         self.prescanned = true;
-        if !claim_id.is_empty() && v != Version::Original {
+        if !claim_id.is_empty()
+            && v != Version::Original
+            && self.ctx.shard.is_none_or(|s| s.contains(beneficiary_id))
+        {
             self.touched.push((
                 bene_key(beneficiary_id),
                 ClaimKey::new(claim_id, line_number),
@@ -556,6 +610,13 @@ impl<'a> Chunk<'a> {
             (!professional && !raw.ccn.is_empty()).then(|| self.reg.ccn_from(raw.ccn, parent));
         // Every line's beneficiary, in order: the order a prescan interns them in.
         let b = self.benes.intern(raw.beneficiary_id);
+        if self
+            .ctx
+            .shard
+            .is_some_and(|s| !s.contains(raw.beneficiary_id))
+        {
+            return Ok(());
+        }
         self.stats.lines += 1;
         let rules = &self.ctx.rules;
         if line.claim.is_some() {
@@ -593,6 +654,7 @@ impl Run {
             rules: self.rules.clone(),
             parent: self.reg.clone(),
             touched: self.touched.take(),
+            shard: self.shard,
         }
     }
 
