@@ -43,6 +43,8 @@ pub struct Files {
     pub cclf5: Vec<PathBuf>,
     /// CCLF8 (demographics).
     pub cclf8: Vec<PathBuf>,
+    /// Clinician tables (`npi,specialty`): the specialty of claim lines that carry none.
+    pub clinicians: Vec<PathBuf>,
 }
 
 fn open(p: &Path) -> anyhow::Result<BufReader<File>> {
@@ -114,6 +116,15 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
             run.add_beneficiary(b)
         }));
     }
+    let mut clinicians = None;
+    for p in &files.clinicians {
+        let (t, r) = csv::read_clinicians(open(p)?, &label(p));
+        report.merge(r);
+        clinicians
+            .get_or_insert_with(csv::Clinicians::default)
+            .by_npi_extend(t);
+    }
+    let clinicians = clinicians.as_ref();
     let mut headers = std::collections::HashMap::new();
     for p in &files.cclf1 {
         let (h, r) = cclf::read_cclf1(open(p)?, &label(p));
@@ -126,7 +137,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
     for pass in [Pass::Prescan, Pass::Tally] {
         let mut r = Report::keeping(opts.keep_rejections);
         for p in &files.claims {
-            claims_csv(&mut run, p, opts, pass, &mut r)?;
+            claims_csv(&mut run, p, opts, pass, clinicians, &mut r)?;
         }
         for p in &files.cclf5 {
             let f = open(p)?;
@@ -137,7 +148,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
         for p in &files.cclf2 {
             let f = open(p)?;
             r.merge(in_chunk(&mut run, pass, |each| {
-                cclf::read_cclf2(f, &label(p), &headers, each)
+                cclf::read_cclf2_with(f, &label(p), &headers, clinicians, each)
             }));
         }
         if pass == Pass::Tally {
@@ -180,6 +191,7 @@ fn claims_csv(
     path: &Path,
     opts: &Options,
     pass: Pass,
+    clinicians: Option<&csv::Clinicians>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let file = label(path);
@@ -222,7 +234,7 @@ fn claims_csv(
             }),
             Pass::Tally => {
                 let mut rdr = csv::block_reader(bytes);
-                csv::claim_records(&mut rdr, &cols, &file, offset, &mut r, |l| {
+                csv::claim_records(&mut rdr, &cols, &file, offset, &mut r, clinicians, |l| {
                     let _ = chunk.add_line(l);
                 });
             }

@@ -109,6 +109,11 @@ enum Command {
         /// CCLF8 files (beneficiary demographics).
         #[arg(long)]
         cclf8: Vec<PathBuf>,
+        /// Clinician tables (CSV `npi,specialty`): the CMS specialty of claim lines that carry
+        /// none (CCLF1/CCLF2 institutional lines by the claim's attending NPI, else the line's
+        /// NPI); the summary says how many lines it resolved.
+        #[arg(long)]
+        clinicians: Vec<PathBuf>,
         /// Output CSV (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -385,6 +390,7 @@ async fn main() -> anyhow::Result<()> {
             cclf2,
             cclf5,
             cclf8,
+            clinicians,
             out,
             threads,
             shard,
@@ -411,6 +417,7 @@ async fn main() -> anyhow::Result<()> {
                 cclf2,
                 cclf5,
                 cclf8,
+                clinicians,
             };
             let mut opts = files::Options {
                 keep_rejections: if reject_file.is_some() {
@@ -455,6 +462,12 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let secs = t.elapsed().as_secs_f64();
+            if !f.clinicians.is_empty() {
+                eprintln!(
+                    "clinician table: the specialty of {} claim lines",
+                    report.specialties_resolved
+                );
+            }
             eprintln!(
                 "{} records read, {} rejected; {} claim lines, {} counted; rule set {}",
                 report.records,

@@ -159,3 +159,50 @@ fn shards_merged_give_the_unsharded_bytes() {
         );
     }
 }
+
+/// A clinician table gives lines without a specialty their NPI's: the professional line below
+/// counts only with it (specialty 01, a PCP: step 1), and the report says one line was resolved.
+#[test]
+fn clinician_table_resolves_missing_specialties() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    };
+    let benes = w(
+        "b.csv",
+        "beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,months_group_health_plan,us_resident,other_initiative\n\
+         1EG4TE5MK73,12,0,0,true,false\n",
+    );
+    let claims = w(
+        "c.csv",
+        "beneficiary_id,service_date,hcpcs,allowed,tin,npi,specialty\n\
+         1EG4TE5MK73,2024-03-01,99213,120.00,111111111,1000000001,\n",
+    );
+    let roster = w("n.csv", "npi,specialty\n1000000001,01\n");
+    let cfg = RunConfig {
+        performance_year: 2024,
+        window: WindowKind::Retrospective,
+        tie_break: TieBreak::MostRecentService,
+        acos: vec![attribution_rules::AcoSpec {
+            id: "A1".into(),
+            tins: vec!["111111111".into()],
+            ..Default::default()
+        }],
+    };
+    let mut f = Files {
+        beneficiaries: vec![benes],
+        claims: vec![claims],
+        ..Files::default()
+    };
+    let assigned = |f: &Files| {
+        let (run, report) = files::load(&cfg, f).expect("load");
+        let mut aco = Vec::new();
+        run.assign_all(|_, _, a| aco.push(a.aco));
+        (aco, report.specialties_resolved, run.stats.counted)
+    };
+    assert_eq!(assigned(&f), (vec![None], 0, 0));
+    f.clinicians = vec![roster];
+    assert_eq!(assigned(&f), (vec![Some(0)], 1, 1));
+}

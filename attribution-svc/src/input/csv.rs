@@ -51,6 +51,8 @@ pub struct Report {
     pub rejected: u64,
     /// The first rejections (at most [`Report::KEEP`] unless [`Report::keeping`] says otherwise).
     pub rejections: Vec<Rejected>,
+    /// Claim lines without a specialty that the clinician table ([`Clinicians`]) gave one.
+    pub specialties_resolved: u64,
     keep: usize,
 }
 
@@ -70,6 +72,7 @@ impl Report {
             records: 0,
             rejected: 0,
             rejections: Vec::new(),
+            specialties_resolved: 0,
             keep,
         }
     }
@@ -90,6 +93,7 @@ impl Report {
     pub fn merge(&mut self, o: Report) {
         self.records += o.records;
         self.rejected += o.rejected;
+        self.specialties_resolved += o.specialties_resolved;
         let room = self.keep.saturating_sub(self.rejections.len());
         self.rejections.extend(o.rejections.into_iter().take(room));
     }
@@ -335,6 +339,69 @@ pub fn read_beneficiaries<R: Read>(
     })
 }
 
+/// A clinician table: NPI -> CMS specialty code (`clinicians.csv`: `npi,specialty`), the way
+/// ACOs keep their rosters. Claim lines that carry no specialty (CCLF1/CCLF2 institutional
+/// lines, any line with a blank `specialty`) take their clinician's from it.
+#[derive(Debug, Clone, Default)]
+pub struct Clinicians {
+    by_npi: attribution_rules::FastMap<Box<str>, Box<str>>,
+}
+
+impl Clinicians {
+    /// Number of clinicians.
+    pub fn len(&self) -> usize {
+        self.by_npi.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_npi.is_empty()
+    }
+
+    /// Adds another table's clinicians (its rows win).
+    pub fn by_npi_extend(&mut self, o: Clinicians) {
+        self.by_npi.extend(o.by_npi);
+    }
+
+    /// Adds (or replaces: the last row wins) a clinician.
+    pub fn insert(&mut self, npi: &str, specialty: &str) {
+        self.by_npi.insert(npi.into(), specialty.into());
+    }
+
+    /// The specialty of a line: its own, else its clinician's (`resolved` counts the latter).
+    pub fn specialty<'a>(&'a self, own: &'a str, npi: &str, resolved: &mut u64) -> &'a str {
+        if !own.is_empty() || npi.is_empty() {
+            return own;
+        }
+        match self.by_npi.get(npi) {
+            Some(s) => {
+                *resolved += 1;
+                s
+            }
+            None => own,
+        }
+    }
+}
+
+/// Reads `clinicians.csv` (`npi,specialty`: a 10-digit NPI and a 2-character CMS specialty code).
+pub fn read_clinicians<R: Read>(r: R, file: &str) -> (Clinicians, Report) {
+    let mut t = Clinicians::default();
+    let report = rows(r, file, &["npi", "specialty"], |rec, cols| {
+        no_control(rec, cols, &["npi", "specialty"])?;
+        let npi = get(rec, cols, "npi");
+        let spec = get(rec, cols, "specialty");
+        if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("npi: must be 10 digits".into());
+        }
+        if spec.is_empty() || spec.len() > 2 {
+            return Err("specialty: must be a CMS specialty code such as 01 or 50".into());
+        }
+        t.insert(npi, spec);
+        Ok(())
+    });
+    (t, report)
+}
+
 /// Parses a claim type name (ASCII case-insensitive).
 pub fn claim_type(s: &str) -> Option<ClaimType> {
     let is = |name: &str| s.eq_ignore_ascii_case(name);
@@ -428,6 +495,14 @@ fn has_control(s: &str) -> bool {
 /// Parses one `claims.csv` record (a row of the header's width): the line or why it is rejected
 /// (column names, never values). No allocation unless it is rejected.
 pub fn parse_claim<'r>(rec: &'r csv::ByteRecord, c: &ClaimColumns) -> Result<RawLine<'r>, String> {
+    parse_claim_npi(rec, c).map(|(l, _)| l)
+}
+
+/// [`parse_claim`], with the line's `npi`.
+pub fn parse_claim_npi<'r>(
+    rec: &'r csv::ByteRecord,
+    c: &ClaimColumns,
+) -> Result<(RawLine<'r>, &'r str), String> {
     if rec.len() != c.width {
         return Err(format!(
             "malformed row: {} fields where the header has {}",
@@ -446,6 +521,7 @@ pub fn parse_claim<'r>(rec: &'r csv::ByteRecord, c: &ClaimColumns) -> Result<Raw
     let tin = text(rec, c.tin);
     let ccn = text(rec, c.ccn);
     let specialty = text(rec, c.specialty);
+    let npi = text(rec, c.npi);
     // The order of CLAIM_TEXT: the first column with a control character is the one named.
     for (name, v) in [
         ("beneficiary_id", bene),
@@ -455,7 +531,7 @@ pub fn parse_claim<'r>(rec: &'r csv::ByteRecord, c: &ClaimColumns) -> Result<Raw
         ("place_of_service", place_of_service),
         ("tin", tin),
         ("ccn", ccn),
-        ("npi", text(rec, c.npi)),
+        ("npi", npi),
         ("specialty", specialty),
     ] {
         if has_control(v) {
@@ -492,21 +568,24 @@ pub fn parse_claim<'r>(rec: &'r csv::ByteRecord, c: &ClaimColumns) -> Result<Raw
         }
         _ => {}
     }
-    Ok(RawLine {
-        beneficiary_id: bene,
-        day,
-        hcpcs,
-        revenue_center,
-        place_of_service,
-        claim_type,
-        tin,
-        ccn,
-        specialty,
-        allowed_cents: allowed,
-        version,
-        claim_id,
-        line_number,
-    })
+    Ok((
+        RawLine {
+            beneficiary_id: bene,
+            day,
+            hcpcs,
+            revenue_center,
+            place_of_service,
+            claim_type,
+            tin,
+            ccn,
+            specialty,
+            allowed_cents: allowed,
+            version,
+            claim_id,
+            line_number,
+        },
+        npi,
+    ))
 }
 
 /// Reads the records of `rdr` (positioned after the header) as claim lines, calling `each` with
@@ -517,6 +596,7 @@ pub fn claim_records<R: Read>(
     file: &str,
     line_offset: u64,
     report: &mut Report,
+    clinicians: Option<&Clinicians>,
     mut each: impl FnMut(&RawLine<'_>),
 ) {
     let mut rec = csv::ByteRecord::new();
@@ -526,9 +606,19 @@ pub fn claim_records<R: Read>(
             Ok(false) => break,
             Ok(true) => {
                 let line = rec.position().map_or(line, |p| p.line()) + line_offset;
-                match parse_claim(&rec, cols) {
-                    Ok(l) => {
-                        each(&l);
+                match parse_claim_npi(&rec, cols) {
+                    Ok((l, npi)) => {
+                        match clinicians {
+                            Some(t) => each(&RawLine {
+                                specialty: t.specialty(
+                                    l.specialty,
+                                    npi,
+                                    &mut report.specialties_resolved,
+                                ),
+                                ..l
+                            }),
+                            None => each(&l),
+                        }
                         report.records += 1;
                     }
                     Err(why) => report.reject(file, line, why),
@@ -581,7 +671,7 @@ pub fn prescan_block(bytes: &[u8], cols: &ClaimColumns, mut each: impl FnMut(&Ra
         && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'));
     if !simple {
         let mut rdr = block_reader(bytes);
-        claim_records(&mut rdr, cols, "", 0, &mut Report::default(), wanted);
+        claim_records(&mut rdr, cols, "", 0, &mut Report::default(), None, wanted);
         return;
     }
     let mut rec = csv::ByteRecord::new();
@@ -640,7 +730,7 @@ pub fn read_claims<R: Read>(r: R, file: &str, each: impl FnMut(&RawLine<'_>)) ->
     let mut report = Report::default();
     let (cols, mut rdr) = claims_header(r);
     match cols {
-        Ok(cols) => claim_records(&mut rdr, &cols, file, 0, &mut report, each),
+        Ok(cols) => claim_records(&mut rdr, &cols, file, 0, &mut report, None, each),
         Err(why) => report.reject(file, 1, why),
     }
     report
