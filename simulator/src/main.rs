@@ -1,4 +1,4 @@
-//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`.
+//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`, `load`, `echo`.
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
@@ -10,6 +10,34 @@ use indicatif::{ProgressBar, ProgressStyle};
 use simulator::report::compare::{self, Collected};
 use simulator::report::{OutputSet, RunInfo, Shard, drive, summary_table, write_file};
 use simulator::{MODEL_VERSION, Model, Scenario};
+
+/// Shadows `println!` for every report this binary prints: when the reader of standard output
+/// went away (`simulator compare ... | head`), the process ends quietly with status 0 (the way
+/// `cat | head` does) instead of panicking ("failed printing to stdout"); any other write error
+/// ends it with status 1 and the error on stderr. Output files are complete before anything is
+/// printed.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        print_line(format_args!($($arg)*))
+    };
+}
+
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("simulator: writing to standard output: {e}");
+            std::process::exit(1)
+        }
+    }
+}
 
 /// Monte Carlo of what an ACO program saves Medicare, through acorn's own rule engines.
 #[derive(Parser)]
@@ -28,9 +56,43 @@ struct Replicates {
     /// Master seed: the same seed gives the same replicates (and byte-identical files).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Worker threads (default: the machine's available parallelism); does not change any output.
+    /// Worker threads (default: the machine's available parallelism; with `--via grpc`, 8 per
+    /// core, as the threads mostly wait on the services); does not change any output.
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    via: ViaArgs,
+}
+
+/// Where the benchmark and settlement steps run (simulator::engines).
+#[derive(Args, Clone)]
+struct ViaArgs {
+    /// `in-process` (the rule engines, the default) or `grpc` (running benchmark-svc and
+    /// settlement-svc at --benchmark-url and --settlement-url): the same numbers either way.
+    #[arg(long, value_enum, default_value_t = Via::InProcess)]
+    via: Via,
+    /// benchmark-svc's address, for `--via grpc`.
+    #[arg(
+        long,
+        env = "ACORN_BENCHMARK_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    benchmark_url: String,
+    /// settlement-svc's address, for `--via grpc`.
+    #[arg(
+        long,
+        env = "ACORN_SETTLEMENT_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    settlement_url: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// The rule engines in this process.
+    InProcess,
+    /// benchmark-svc and settlement-svc over gRPC.
+    Grpc,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +134,13 @@ enum Command {
         #[command(flatten)]
         replicates: Replicates,
     },
+    /// Drives one RPC of a running service with load drawn from the population model (ghz-style
+    /// options and report).
+    #[cfg(feature = "grpc")]
+    Load(Box<simulator::load::LoadArgs>),
+    /// Serves the trivial echo gRPC service (the framework limit for `load --call Echo`).
+    #[cfg(feature = "grpc")]
+    Echo(simulator::load::EchoArgs),
     /// Runs a scenario at each value of one parameter (common random numbers) and plots it.
     Sweep {
         /// A scenario file (TOML) or a preset name.
@@ -112,6 +181,10 @@ fn main() -> ExitCode {
             replicates,
             out,
         } => sweep(&scenario, &set, &replicates, out.as_deref()),
+        #[cfg(feature = "grpc")]
+        Command::Load(args) => simulator::load::main(&args),
+        #[cfg(feature = "grpc")]
+        Command::Echo(args) => simulator::load::echo_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,9 +210,33 @@ fn load(name: &str, set: &[String]) -> Result<Scenario, String> {
 }
 
 fn threads(r: &Replicates) -> usize {
-    r.threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let default = match r.via.via {
+        Via::InProcess => cores,
+        Via::Grpc => 8 * cores,
+    };
+    r.threads.unwrap_or(default).max(1)
+}
+
+/// `scenario` prepared on the engines `r.via` names.
+fn model(scenario: &Scenario, r: &Replicates) -> Result<Model, String> {
+    match r.via.via {
+        Via::InProcess => Ok(Model::new(scenario)),
+        #[cfg(feature = "grpc")]
+        Via::Grpc => {
+            let engines = simulator::engines::GrpcEngines::connect(
+                &r.via.benchmark_url,
+                &r.via.settlement_url,
+            )?;
+            Ok(Model::with_engines(scenario, std::sync::Arc::new(engines)))
+        }
+        #[cfg(not(feature = "grpc"))]
+        Via::Grpc => Err(
+            "--via grpc: this simulator was built without the `grpc` feature \
+                          (cargo build -p simulator --features grpc)"
+                .into(),
+        ),
+    }
 }
 
 /// A progress bar with ETA on stderr, hidden when stderr is not a terminal.
@@ -165,7 +262,7 @@ fn run(
     shard: Option<Shard>,
 ) -> Result<(), String> {
     let scenario = load(scenario, set)?;
-    let model = Model::new(&scenario);
+    let model = model(&scenario, r)?;
     let info = RunInfo {
         scenario: scenario.name.clone(),
         seed: r.seed,
@@ -199,7 +296,7 @@ fn run(
 
 /// Every replicate's totals of `scenario`, on the seed and indices of `r`.
 fn collect(scenario: &Scenario, r: &Replicates) -> Result<Collected, String> {
-    let model = Model::new(scenario);
+    let model = model(scenario, r)?;
     let mut c = Collected::default();
     let bar = progress(u64::from(r.replicates.get()), &scenario.name);
     drive(

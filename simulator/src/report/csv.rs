@@ -5,8 +5,9 @@
 //!
 //! `replicates.csv` columns: `replicate, performance_year, savings_to_medicare, benchmark_savings,
 //! shared_savings_paid, shared_losses_collected, net_to_medicare, net_benchmark_basis, acos_active,
-//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries` (the two net columns are
-//! derived: savings - paid + collected).
+//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries, savings_to_medicare_itt,
+//! net_to_medicare_itt` (the three net columns are derived: savings - paid + collected; `_itt` =
+//! intent to treat, MODEL.md 6.2).
 //!
 //! `acos.csv` columns: `replicate, aco, performance_year, assigned, benchmark, spending,
 //! counterfactual, savings_to_medicare, msr, savings_rate, outcome, shared_savings, shared_losses,
@@ -20,25 +21,32 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::ReportError;
+use super::summary::TOTAL_NAMES;
 use crate::results::{AcoYear, Outcome, YearTotals};
 
-/// Header of `replicates.csv`.
-pub(crate) const REPLICATES_HEADER: [&str; 14] = [
-    "replicate",
-    "performance_year",
-    "savings_to_medicare",
-    "benchmark_savings",
-    "shared_savings_paid",
-    "shared_losses_collected",
-    "net_to_medicare",
-    "net_benchmark_basis",
-    "acos_active",
-    "acos_below_benchmark",
-    "acos_paid",
-    "acos_owing",
-    "acos_exited",
-    "beneficiaries",
-];
+/// Header of `replicates.csv`: the totals of `summary.json` under the same names, with the
+/// replicate, the year, the active ACOs and the beneficiaries.
+pub(crate) const REPLICATES_HEADER: [&str; 16] = {
+    let t = TOTAL_NAMES;
+    [
+        "replicate",
+        "performance_year",
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        "acos_active",
+        t[6],
+        t[7],
+        t[8],
+        t[9],
+        "beneficiaries",
+        t[10],
+        t[11],
+    ]
+};
 
 /// Header of `acos.csv`.
 pub(crate) const ACOS_HEADER: [&str; 14] = [
@@ -56,14 +64,6 @@ pub(crate) const ACOS_HEADER: [&str; 14] = [
     "shared_savings",
     "shared_losses",
     "exited_after",
-];
-
-const OUTCOMES: [Outcome; 5] = [
-    Outcome::Paid,
-    Outcome::EarnedNothing,
-    Outcome::Corridor,
-    Outcome::Owes,
-    Outcome::LossNotShared,
 ];
 
 /// Writes a header row.
@@ -91,6 +91,8 @@ pub(crate) fn write_year<W: Write>(
         t.acos_owing.to_string(),
         t.acos_exited.to_string(),
         t.beneficiaries.to_string(),
+        t.savings_to_medicare_itt.to_string(),
+        t.net_to_medicare_itt().to_string(),
     ])
     .map_err(ReportError::csv)
 }
@@ -204,8 +206,12 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
         acos_owing: f.get(11, h)?,
         acos_exited: f.get(12, h)?,
         beneficiaries: f.get(13, h)?,
+        savings_to_medicare_itt: f.money(14, h)?,
     };
-    if f.money(6, h)? != t.net_to_medicare() || f.money(7, h)? != t.net_benchmark_basis() {
+    if f.money(6, h)? != t.net_to_medicare()
+        || f.money(7, h)? != t.net_benchmark_basis()
+        || f.money(15, h)? != t.net_to_medicare_itt()
+    {
         return Err("net columns do not equal savings - paid + collected".to_owned());
     }
     Ok(t)
@@ -215,7 +221,7 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
 pub(crate) fn parse_aco(f: &Field<'_>) -> Result<AcoYear, String> {
     let h = &ACOS_HEADER;
     let outcome_raw = f.record.get(10).unwrap_or("");
-    let outcome = OUTCOMES
+    let outcome = Outcome::ALL
         .into_iter()
         .find(|o| o.name() == outcome_raw)
         .ok_or_else(|| format!("column outcome is not valid: {outcome_raw:?}"))?;
