@@ -1,5 +1,5 @@
-//! `attribution-svc`: the assignment gRPC server, assignment over files (CSV or CMS CCLF), an
-//! in-process benchmark and a streaming-ingest load generator.
+//! `attribution-svc`: the assignment gRPC server, assignment over files (CSV or CMS CCLF), and an
+//! in-process benchmark (load over gRPC: `simulator load`).
 
 use std::{path::PathBuf, time::Instant};
 
@@ -13,7 +13,6 @@ use attribution_rules::{
 };
 use attribution_svc::{
     files::{self, Files},
-    loadgen,
     server::{self, AttributionApi},
     store::SqliteStore,
 };
@@ -119,8 +118,6 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Stream a synthetic population into a running server and report claim lines per second.
-    Loadgen(loadgen::Args),
 }
 
 fn rss_kib(field: &str) -> u64 {
@@ -379,6 +376,5 @@ async fn main() -> anyhow::Result<()> {
             seed,
         } => bench(beneficiaries, seed),
         Command::Backup(args) => args.run().await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

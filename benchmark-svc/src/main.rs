@@ -1,4 +1,4 @@
-//! `benchmark-svc`: the benchmark gRPC server, the CMS backtest and a load generator.
+//! `benchmark-svc`: the benchmark gRPC server and the CMS backtest (load over gRPC: `simulator load`).
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use acorn_proto::{
     serve::{self, ServeArgs},
 };
 use anyhow::Context;
-use benchmark_svc::{backtest, loadgen, server::BenchmarkApi};
+use benchmark_svc::{backtest, server::BenchmarkApi};
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::{server::NamedService, service::Routes};
 
@@ -52,8 +52,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
-    /// Drive a running server with ComputeBenchmark calls and report round trips per second.
-    Loadgen(acorn_proto::load::Args),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -97,6 +95,5 @@ async fn main() -> anyhow::Result<()> {
             acorn_proto::cli::write_stdout(&text)
         }
         Command::Backup(args) => args.run().await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

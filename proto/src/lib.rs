@@ -13,7 +13,6 @@
 //!   that every store is built on.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps, on [`store`].
 //! - [`page`]: opaque page tokens bound to their query, for every list RPC.
-//! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
 //! - [`cli`]: the offline commands' output conventions (a closed pipe ends output quietly).
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
@@ -67,7 +66,6 @@ pub mod cms;
 pub mod explain;
 pub mod fields;
 pub mod ledger;
-pub mod load;
 pub mod page;
 pub mod security;
 pub mod serve;

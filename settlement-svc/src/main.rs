@@ -1,4 +1,4 @@
-//! `settlement-svc`: the settlement gRPC server, the CMS backtest and a load generator.
+//! `settlement-svc`: the settlement gRPC server and the CMS backtest (load over gRPC: `simulator load`).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -14,7 +14,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use settlement_svc::{
     backtest,
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
-    loadgen,
     server::SettlementApi,
 };
 use tonic::{server::NamedService, service::Routes, transport::Endpoint};
@@ -72,8 +71,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
-    /// Drive a running server with Reconcile calls and report round trips per second.
-    Loadgen(acorn_proto::load::Args),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -167,6 +164,5 @@ async fn main() -> anyhow::Result<()> {
             acorn_proto::cli::write_stdout(&text)
         }
         Command::Backup(args) => args.run().await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

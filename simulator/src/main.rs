@@ -1,4 +1,4 @@
-//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`.
+//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`, `load`, `echo`.
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
@@ -134,6 +134,13 @@ enum Command {
         #[command(flatten)]
         replicates: Replicates,
     },
+    /// Drives one RPC of a running service with load drawn from the population model (ghz-style
+    /// options and report).
+    #[cfg(feature = "grpc")]
+    Load(Box<simulator::load::LoadArgs>),
+    /// Serves the trivial echo gRPC service (the framework limit for `load --call Echo`).
+    #[cfg(feature = "grpc")]
+    Echo(simulator::load::EchoArgs),
     /// Runs a scenario at each value of one parameter (common random numbers) and plots it.
     Sweep {
         /// A scenario file (TOML) or a preset name.
@@ -174,6 +181,10 @@ fn main() -> ExitCode {
             replicates,
             out,
         } => sweep(&scenario, &set, &replicates, out.as_deref()),
+        #[cfg(feature = "grpc")]
+        Command::Load(args) => simulator::load::main(&args),
+        #[cfg(feature = "grpc")]
+        Command::Echo(args) => simulator::load::echo_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
