@@ -1246,7 +1246,8 @@ const MAX_ACO_SIZE: u64 = 10_000_000;
 /// Benchmark years consecutive, before the performance years, all with a national per capita.
 fn check_years(key: &str, by: [i32; 3], pys: &[i32]) -> Check {
     let [b1, b2, b3] = by;
-    if b2 != b1 + 1 || b3 != b2 + 1 {
+    // Checked: a year of i32::MAX (found by acorn-fuzz) must be refused, not overflow.
+    if b1.checked_add(1) != Some(b2) || b2.checked_add(1) != Some(b3) {
         return Err((
             key.into(),
             "benchmark years must be three consecutive years".into(),
