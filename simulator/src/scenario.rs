@@ -766,6 +766,7 @@ fn benchmark_rule_sets() -> Vec<benchmark_rules::RuleSet> {
 
 /// An agreement start and period for which benchmark-svc selects exactly `rules` (for `--via
 /// grpc`, where the service chooses its rule set by the agreement it is given).
+#[cfg(feature = "grpc")]
 pub(crate) fn rule_set_agreement(rules: &benchmark_rules::RuleSet) -> Option<(Date, u32)> {
     RULE_SET_AGREEMENTS
         .into_iter()
@@ -1421,7 +1422,8 @@ const MAX_ACO_SIZE: u64 = 10_000_000;
 /// Benchmark years consecutive, before the performance years, all with a national per capita.
 fn check_years(key: &str, by: [i32; 3], pys: &[i32]) -> Check {
     let [b1, b2, b3] = by;
-    if b2 != b1 + 1 || b3 != b2 + 1 {
+    // Checked: a year of i32::MAX (found by acorn-fuzz) must be refused, not overflow.
+    if b1.checked_add(1) != Some(b2) || b2.checked_add(1) != Some(b3) {
         return Err((
             key.into(),
             "benchmark years must be three consecutive years".into(),
