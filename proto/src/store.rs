@@ -217,7 +217,10 @@ async fn write_loop(
 ) {
     let mut group = Vec::with_capacity(max_group);
     while rx.recv_many(&mut group, max_group).await > 0 {
-        let committed = match commit(&mut conn, &mut group).await {
+        let began = std::time::Instant::now();
+        let result = commit(&mut conn, &mut group).await;
+        crate::ops::observe_store("commit", began.elapsed());
+        let committed = match result {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, writes = group.len(), "store commit failed; group rolled back");

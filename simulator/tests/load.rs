@@ -169,6 +169,48 @@ async fn every_rpc_counts_every_status_call_by_call() {
     s.attribution.stop().await;
 }
 
+/// `--max-concurrency 2` on a real server: 16 callers at once get RESOURCE_EXHAUSTED for the excess
+/// and OK for the rest, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_resource_exhausted_for_the_excess() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = SqliteLedger::open(&dir.path().join("s.db"))
+        .await
+        .expect("ledger");
+    let mut serve = serve_args();
+    serve.ops.max_concurrency = 2;
+    let server = Running::start(
+        Routes::new(SettlementServiceServer::new(
+            settlement_svc::server::SettlementApi::new(ledger, None),
+        )),
+        "acorn.settlement.v1.SettlementService",
+        serve,
+    )
+    .await;
+    let a = args(&[
+        "--call",
+        "Reconcile",
+        "--target",
+        &format!("http://{}", server.addr()),
+        "-n",
+        "400",
+        "-c",
+        "16",
+        "--acos",
+        "12",
+    ]);
+    let report = load::run(&a).await.expect("load run");
+    let ok = report.status.get("OK").copied().unwrap_or(0);
+    let shed = report
+        .status
+        .get("RESOURCE_EXHAUSTED")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(ok + shed, 400, "{:?}", report.status);
+    assert!(ok > 0 && shed > 0, "{:?}", report.status);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_echo_service_at_a_rate_keeps_the_schedule() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

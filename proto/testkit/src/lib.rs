@@ -25,6 +25,7 @@ pub fn serve_args() -> ServeArgs {
         request_timeout: 30,
         shutdown_grace: 5,
         security: acorn_proto::security::SecurityArgs::default(),
+        ops: acorn_proto::ops::OpsArgs::default(),
     }
 }
 
