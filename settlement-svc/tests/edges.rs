@@ -16,7 +16,7 @@ use acorn_proto::{
         benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
     },
     common::v1::{Date, EnrollmentType},
-    ledger::SqliteLedger,
+    ledger::Ledger,
     serve::ServeArgs,
     settlement::v1::{
         self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
@@ -25,6 +25,7 @@ use acorn_proto::{
         reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
         settlement_service_server::SettlementServiceServer,
     },
+    store::Location,
 };
 use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use prost::Message as _;
@@ -39,7 +40,9 @@ async fn start(
     benchmarks: Option<BenchmarkServiceClient<Channel>>,
     request_timeout: u64,
 ) -> Running {
-    let store = SqliteLedger::open(db).await.expect("open ledger");
+    let store = Ledger::open(&Location::Sqlite(db.to_path_buf()))
+        .await
+        .expect("open ledger");
     let benchmarks =
         benchmarks.map(|b| Arc::new(GrpcBenchmarks::new(b)) as Arc<dyn BenchmarkSource>);
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(

@@ -4,7 +4,6 @@
 
 use std::{path::Path, sync::Arc};
 
-use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
     common::v1::{Date, EnrollmentType},
     settlement::v1::{
@@ -15,6 +14,7 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
+use acorn_proto::{ledger::Ledger, store::Location};
 use acorn_testkit::{Running, bad_request_fields, pages, serve_args};
 use rust_decimal_macros::dec;
 use settlement_svc::{
@@ -28,7 +28,9 @@ async fn start(db: &Path) -> Running {
 }
 
 async fn start_with(db: &Path, benchmarks: Option<Arc<dyn BenchmarkSource>>) -> Running {
-    let store = SqliteLedger::open(db).await.expect("open ledger");
+    let store = Ledger::open(&Location::Sqlite(db.to_path_buf()))
+        .await
+        .expect("open ledger");
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
     )));
