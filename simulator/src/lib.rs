@@ -9,8 +9,11 @@
 //! - [`results`]: what one replicate produces (per ACO-year records, per-year program totals).
 //! - [`stats`]: mean, 95% interval and Monte Carlo standard error over replicates.
 //! - [`report`]: the `--out DIR` files (summary.json, CSV, Parquet, SVG plots) and the stdout table.
+//! - [`engines`]: where the benchmark and settlement steps run (in process, or the services over
+//!   gRPC with `--via grpc`).
 //! - [`merge`]: `simulator merge`, shard outputs into the files of one unsharded run.
 
+pub mod engines;
 pub mod merge;
 pub mod model;
 pub mod report;

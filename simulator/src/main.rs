@@ -28,9 +28,43 @@ struct Replicates {
     /// Master seed: the same seed gives the same replicates (and byte-identical files).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Worker threads (default: the machine's available parallelism); does not change any output.
+    /// Worker threads (default: the machine's available parallelism; with `--via grpc`, 8 per
+    /// core, as the threads mostly wait on the services); does not change any output.
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    via: ViaArgs,
+}
+
+/// Where the benchmark and settlement steps run (simulator::engines).
+#[derive(Args, Clone)]
+struct ViaArgs {
+    /// `in-process` (the rule engines, the default) or `grpc` (running benchmark-svc and
+    /// settlement-svc at --benchmark-url and --settlement-url): the same numbers either way.
+    #[arg(long, value_enum, default_value_t = Via::InProcess)]
+    via: Via,
+    /// benchmark-svc's address, for `--via grpc`.
+    #[arg(
+        long,
+        env = "ACORN_BENCHMARK_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    benchmark_url: String,
+    /// settlement-svc's address, for `--via grpc`.
+    #[arg(
+        long,
+        env = "ACORN_SETTLEMENT_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    settlement_url: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// The rule engines in this process.
+    InProcess,
+    /// benchmark-svc and settlement-svc over gRPC.
+    Grpc,
 }
 
 #[derive(Subcommand)]
@@ -137,9 +171,33 @@ fn load(name: &str, set: &[String]) -> Result<Scenario, String> {
 }
 
 fn threads(r: &Replicates) -> usize {
-    r.threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let default = match r.via.via {
+        Via::InProcess => cores,
+        Via::Grpc => 8 * cores,
+    };
+    r.threads.unwrap_or(default).max(1)
+}
+
+/// `scenario` prepared on the engines `r.via` names.
+fn model(scenario: &Scenario, r: &Replicates) -> Result<Model, String> {
+    match r.via.via {
+        Via::InProcess => Ok(Model::new(scenario)),
+        #[cfg(feature = "grpc")]
+        Via::Grpc => {
+            let engines = simulator::engines::GrpcEngines::connect(
+                &r.via.benchmark_url,
+                &r.via.settlement_url,
+            )?;
+            Ok(Model::with_engines(scenario, std::sync::Arc::new(engines)))
+        }
+        #[cfg(not(feature = "grpc"))]
+        Via::Grpc => Err(
+            "--via grpc: this simulator was built without the `grpc` feature \
+                          (cargo build -p simulator --features grpc)"
+                .into(),
+        ),
+    }
 }
 
 /// A progress bar with ETA on stderr, hidden when stderr is not a terminal.
@@ -165,7 +223,7 @@ fn run(
     shard: Option<Shard>,
 ) -> Result<(), String> {
     let scenario = load(scenario, set)?;
-    let model = Model::new(&scenario);
+    let model = model(&scenario, r)?;
     let info = RunInfo {
         scenario: scenario.name.clone(),
         seed: r.seed,
@@ -199,7 +257,7 @@ fn run(
 
 /// Every replicate's totals of `scenario`, on the seed and indices of `r`.
 fn collect(scenario: &Scenario, r: &Replicates) -> Result<Collected, String> {
-    let model = Model::new(scenario);
+    let model = model(scenario, r)?;
     let mut c = Collected::default();
     let bar = progress(u64::from(r.replicates.get()), &scenario.name);
     drive(

@@ -644,20 +644,31 @@ pub(crate) fn parse_date(s: &str) -> Option<Date> {
     Date::new(y, m, d)
 }
 
-/// The benchmark-svc rule sets, by id: (an agreement start and period that selects each).
+/// An agreement start and period that selects each benchmark-svc rule set.
+const RULE_SET_AGREEMENTS: [(Date, u32); 7] = [
+    (Date::constant(2012, 4, 1), 1),
+    (Date::constant(2016, 1, 1), 2),
+    (Date::constant(2017, 1, 1), 2),
+    (Date::constant(2019, 7, 1), 1),
+    (Date::constant(2019, 7, 1), 2),
+    (Date::constant(2024, 1, 1), 1),
+    (Date::constant(2024, 1, 1), 2),
+];
+
+/// The benchmark-svc rule sets, by id.
 fn benchmark_rule_sets() -> Vec<benchmark_rules::RuleSet> {
-    [
-        (Date::constant(2012, 4, 1), 1),
-        (Date::constant(2016, 1, 1), 2),
-        (Date::constant(2017, 1, 1), 2),
-        (Date::constant(2019, 7, 1), 1),
-        (Date::constant(2019, 7, 1), 2),
-        (Date::constant(2024, 1, 1), 1),
-        (Date::constant(2024, 1, 1), 2),
-    ]
-    .into_iter()
-    .filter_map(|(d, p)| benchmark_rules::rules::select(d, p).ok())
-    .collect()
+    RULE_SET_AGREEMENTS
+        .into_iter()
+        .filter_map(|(d, p)| benchmark_rules::rules::select(d, p).ok())
+        .collect()
+}
+
+/// An agreement start and period for which benchmark-svc selects exactly `rules` (for `--via
+/// grpc`, where the service chooses its rule set by the agreement it is given).
+pub(crate) fn rule_set_agreement(rules: &benchmark_rules::RuleSet) -> Option<(Date, u32)> {
+    RULE_SET_AGREEMENTS
+        .into_iter()
+        .find(|(d, p)| benchmark_rules::rules::select(*d, *p).is_ok_and(|r| r == *rules))
 }
 
 /// Looks up a benchmark-svc rule set by id.

@@ -1,6 +1,7 @@
 //! The ACO layer (MODEL.md 4-6): ACO-level random effects, scaling of the beneficiary sums to
 //! dollars, the benchmark through benchmark-svc's engine (`historical_with`, `update_with`), the
-//! performance year through settlement-svc's `reconcile` (with `NoTrace`), exits and totals.
+//! performance year through settlement-svc's `reconcile`, both through the model's
+//! [`crate::engines::Engines`] (in process, or the services over gRPC), exits and totals.
 //! f64 up to the engine boundary; every benchmark, expenditure and payment in the results is the
 //! engines' exact Decimal output.
 
@@ -13,13 +14,13 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use rust_decimal::Decimal;
 use settlement_rules::{
-    EnrollmentExperience, Experience, MsrOption, NoTrace, Quality, QualityStandard,
-    SettlementInput, Track,
+    EnrollmentExperience, Experience, MsrOption, Quality, QualityStandard, SettlementInput, Track,
 };
 
 use super::beneficiary::{self, Buffers, Cell, Dynamics};
 use super::cost::phi_cdf;
 use super::{Model, Purpose, SimError, key_hash, national_truncated, population, stream};
+use crate::engines::HistoricalCache;
 use crate::results::{AcoYear, Outcome, Replicate, YearTotals};
 use crate::scenario::{GapDist, ListedAco, MsrSpec, Scenario, benchmark_rule_set};
 use settlement_rules::Date;
@@ -427,13 +428,12 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             regional: None,
             prior_savings: None,
         };
-        let bench_err = |e: benchmark_rules::BenchmarkError| SimError::Benchmark {
+        let bench_err = |message: String| SimError::Benchmark {
             replicate,
             aco,
-            message: e.to_string(),
+            message,
         };
-        let hist = benchmark_rules::historical_with(&st.bench_rules, &input, &mut NoTrace)
-            .map_err(bench_err)?;
+        let mut hist = HistoricalCache::default();
         let mut active = true;
         for j in 0..npy {
             if !active {
@@ -474,14 +474,10 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 national_weight: Some(Decimal::ONE),
                 ..Default::default()
             };
-            let upd = benchmark_rules::update::update_with(
-                &st.bench_rules,
-                &input,
-                &hist,
-                &pyin,
-                &mut NoTrace,
-            )
-            .map_err(bench_err)?;
+            let upd = model
+                .engines
+                .benchmark(&st.bench_rules, &input, &mut hist, &pyin)
+                .map_err(bench_err)?;
             // 5.3 settlement.
             let mut expenditures = [None; 4];
             let mut cf_total = 0.0;
@@ -492,7 +488,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 if cell.n > 0 {
                     expenditures[e] = Some(EnrollmentExperience {
                         person_years: person_years[e],
-                        benchmark_per_capita: upd.types[e].per_capita,
+                        benchmark_per_capita: upd.per_capita[e],
                         expenditures_per_capita: dec(
                             st.m_full[s][e] * scale_a[j] * cell.xtr / cnt,
                             2,
@@ -542,14 +538,15 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 .rules
                 .participant_revenue
                 .map(|m| (upd.total * dec(m, 4)).round_dp(2));
-            let set = settlement_rules::reconcile(&si, &mut NoTrace).map_err(|e| {
-                SimError::Settlement {
+            let set = model
+                .engines
+                .settle(&si)
+                .map_err(|message| SimError::Settlement {
                     replicate,
                     aco,
                     year: py,
-                    message: e.to_string(),
-                }
-            })?;
+                    message,
+                })?;
             let outcome = match set.outcome {
                 settlement_rules::Outcome::SharedSavings if set.shared_savings > Decimal::ZERO => {
                     Outcome::Paid

@@ -53,8 +53,48 @@ fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     rng.sample(StandardNormal)
 }
 
+/// The sums of one type block in one step.
+#[derive(Default)]
+struct Acc {
+    x: f64,
+    xtr: f64,
+    r: f64,
+    ncont: f64,
+    rcont: f64,
+}
+
+impl Acc {
+    /// Adds one slot: cost multiplier `x` (truncated at `c`), risk score `r`, `cont` 1.0 for a
+    /// continuously assigned slot and 0.0 for an entrant (`r * 0.0` adds exactly nothing: `r` is
+    /// finite, and the sums start at +0).
+    #[inline(always)]
+    fn add(&mut self, x: f64, c: f64, r: f64, cont: f64) {
+        self.x += x;
+        self.xtr += x.min(c);
+        self.r += r;
+        self.ncont += cont;
+        self.rcont += r * cont;
+    }
+
+    fn cell(self, n: usize) -> Cell {
+        Cell {
+            n: n as u64,
+            x: self.x,
+            xtr: self.xtr,
+            r: self.r,
+            ncont: self.ncont,
+            rcont: self.rcont,
+        }
+    }
+}
+
 /// Runs one ACO: `ntype` pool slots by type, truncation points `trunc[s][e]` in X units.
 /// Writes `out[s][e]`.
+///
+/// The random draws per slot and step are those of MODEL.md 3.4, in its order. The loop is
+/// written three times (the first step, a one-year step, a step of several years) so that the
+/// common one-year step carries no per-slot test of the step kind; the sums are taken slot by
+/// slot in the same order in each.
 pub(crate) fn run_aco(
     d: &Dynamics<'_>,
     ntype: [u64; 4],
@@ -69,74 +109,76 @@ pub(crate) fn run_aco(
     buf.rc.clear();
     buf.rc.resize(total, 0.0);
     let cm = d.cost;
-    let s1 = (1.0 - d.rho * d.rho).sqrt();
+    let risk = &cm.risk;
+    let (rho, stay) = (d.rho, d.stay);
+    let s1 = (1.0 - rho * rho).sqrt();
     let rcf = |xi: f64| (d.risk_noise * xi - d.risk_half).exp();
     for (s, (cells, trunc_s)) in out.iter_mut().zip(trunc).enumerate() {
         let lag = d.lags.get(s).copied().unwrap_or(1).max(1);
-        let (stay_l, rho_l, sd_l) = if lag > 1 {
-            let m = (lag - 1) as i32;
-            (
-                d.stay.powi(m),
-                d.rho.powi(m),
-                (1.0 - d.rho.powi(2 * m)).sqrt(),
-            )
-        } else {
-            (1.0, 1.0, 0.0)
-        };
         let mut start = 0usize;
         for (e, cell) in cells.iter_mut().enumerate() {
             let n = ntype[e] as usize;
             let q = cm.table(e);
             let c = trunc_s[e];
-            let (mut ax, mut axtr, mut ar, mut anc, mut arc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            let mut acc = Acc::default();
             let z = &mut buf.z[start..start + n];
             let rc = &mut buf.rc[start..start + n];
-            for (zb, rcb) in z.iter_mut().zip(rc.iter_mut()) {
-                let zp;
-                let cont;
-                if s == 0 {
-                    zp = normal(rng);
-                    *rcb = rcf(normal(rng));
-                    cont = false;
-                } else {
-                    let mut zc = *zb;
-                    if lag > 1 {
-                        if rng.random::<f64>() < stay_l {
-                            zc = rho_l * zc + sd_l * normal(rng);
-                        } else {
-                            zc = normal(rng);
-                            *rcb = rcf(normal(rng));
-                        }
-                    }
-                    if rng.random::<f64>() < d.stay {
-                        zp = zc;
-                        cont = true;
-                    } else {
-                        zp = normal(rng);
-                        *rcb = rcf(normal(rng));
-                        cont = false;
-                    }
+            let slots = z.iter_mut().zip(rc.iter_mut());
+            if s == 0 {
+                // A new person in every slot: N(z_prev), N(xi), N(innovation).
+                for (zb, rcb) in slots {
+                    let zp = normal(rng);
+                    let rcv = rcf(normal(rng));
+                    *rcb = rcv;
+                    let r = risk.at(zp) * rcv;
+                    let zn = rho * zp + s1 * normal(rng);
+                    *zb = zn;
+                    acc.add(q.at(zn), c, r, 0.0);
                 }
-                let r = cm.risk.at(zp) * *rcb;
-                let zn = d.rho * zp + s1 * normal(rng);
-                *zb = zn;
-                let x = q.at(zn);
-                ax += x;
-                axtr += x.min(c);
-                ar += r;
-                if cont {
-                    anc += 1.0;
-                    arc += r;
+            } else if lag == 1 {
+                // U(stay), then N(z_prev), N(xi) for an entrant only, then N(innovation).
+                for (zb, rcb) in slots {
+                    let (zp, rcv, cont) = if rng.random::<f64>() < stay {
+                        (*zb, *rcb, 1.0)
+                    } else {
+                        let zp = normal(rng);
+                        let rcv = rcf(normal(rng));
+                        *rcb = rcv;
+                        (zp, rcv, 0.0)
+                    };
+                    let r = risk.at(zp) * rcv;
+                    let zn = rho * zp + s1 * normal(rng);
+                    *zb = zn;
+                    acc.add(q.at(zn), c, r, cont);
+                }
+            } else {
+                // The lag - 1 intermediate years collapsed for the slot (MODEL.md 3.2), then
+                // the one-year transition.
+                let m = (lag - 1) as i32;
+                let (stay_l, rho_l) = (stay.powi(m), rho.powi(m));
+                let sd_l = (1.0 - rho.powi(2 * m)).sqrt();
+                for (zb, rcb) in slots {
+                    let mut zc = *zb;
+                    if rng.random::<f64>() < stay_l {
+                        zc = rho_l * zc + sd_l * normal(rng);
+                    } else {
+                        zc = normal(rng);
+                        *rcb = rcf(normal(rng));
+                    }
+                    let (zp, cont) = if rng.random::<f64>() < stay {
+                        (zc, 1.0)
+                    } else {
+                        let zp = normal(rng);
+                        *rcb = rcf(normal(rng));
+                        (zp, 0.0)
+                    };
+                    let r = risk.at(zp) * *rcb;
+                    let zn = rho * zp + s1 * normal(rng);
+                    *zb = zn;
+                    acc.add(q.at(zn), c, r, cont);
                 }
             }
-            *cell = Cell {
-                n: n as u64,
-                x: ax,
-                xtr: axtr,
-                r: ar,
-                ncont: anc,
-                rcont: arc,
-            };
+            *cell = acc.cell(n);
             start += n;
         }
     }

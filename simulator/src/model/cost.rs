@@ -46,7 +46,7 @@ impl Table {
     fn new(mut values: Vec<f64>, zmin: f64, zmax: f64) -> Self {
         let last = (values.len() - 1) as f64;
         // One padding element repeating the last value: `at` reads `values[j + 1]` for every
-        // `j <= last` without a branch.
+        // `j <= last`.
         let end = values.last().copied().unwrap_or(0.0);
         values.push(end);
         Self {
@@ -57,14 +57,22 @@ impl Table {
         }
     }
 
-    /// Linear interpolation, clamped to the grid's end values.
+    /// Linear interpolation, clamped to the grid's end values (a NaN `z` reads the first one).
+    ///
+    /// Written for the hot loop: the clamp as two comparisons (one `maxsd`, one `minsd`, where
+    /// `f64::clamp` also checks its bounds), the grid index through `i32` (the grid has at most
+    /// 1,000,000 points, scenario validation: the conversions to and from `i32` are one
+    /// instruction each, those of `usize` several), both values with one bounds check.
     #[inline(always)]
     pub(crate) fn at(&self, z: f64) -> f64 {
-        let f = ((z - self.zmin) * self.inv_dz).clamp(0.0, self.last);
-        // f is in [0, last] (NaN clamps to NaN and casts to 0): j + 1 <= last + 1 < len.
-        let j = f as usize;
-        match (self.values.get(j), self.values.get(j + 1)) {
-            (Some(v0), Some(v1)) => v0 + (v1 - v0) * (f - j as f64),
+        let f = (z - self.zmin) * self.inv_dz;
+        let f = if f > 0.0 { f } else { 0.0 };
+        let f = if f < self.last { f } else { self.last };
+        // 0 <= f <= last: the conversion truncates, i.e. j = floor(f), exactly.
+        let j = f as i32;
+        let k = j as usize;
+        match self.values.get(k..k + 2) {
+            Some(&[v0, v1]) => v0 + (v1 - v0) * (f - f64::from(j)),
             _ => 0.0,
         }
     }

@@ -14,8 +14,8 @@ mod cost;
 mod population;
 
 use std::ops::Range;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -24,12 +24,13 @@ use settlement_rules::{MsrBand, MsrSchedule};
 
 pub use cost::top_shares;
 
+use crate::engines::{Engines, InProcess};
 use crate::results::Replicate;
 use crate::scenario::Scenario;
 
 /// Version of the model; goes into every output (`summary.json`'s `model_version`). Bump it when
 /// a change can move any simulated number for the same scenario and seed.
-pub const MODEL_VERSION: &str = "1.0.0";
+pub const MODEL_VERSION: &str = "1.1.0";
 
 /// Why a replicate could not be simulated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,19 +190,29 @@ pub(crate) fn key_hash(key: &str) -> u64 {
     })
 }
 
-/// A scenario prepared for simulation: its cost tables built once.
+/// A scenario prepared for simulation: its cost tables built once, and the engines its benchmark
+/// and settlement steps run on.
 #[derive(Debug, Clone)]
 pub struct Model {
     scenario: Scenario,
     cost: cost::CostModel,
+    engines: Arc<dyn Engines>,
 }
 
 impl Model {
-    /// Prepares `scenario` (builds the cost quantile tables, MODEL.md 3.1).
+    /// Prepares `scenario` (builds the cost quantile tables, MODEL.md 3.1), on the in-process
+    /// engines.
     pub fn new(scenario: &Scenario) -> Self {
+        Self::with_engines(scenario, Arc::new(InProcess))
+    }
+
+    /// [`Model::new`] with the benchmark and settlement steps on `engines` (e.g. the services
+    /// over gRPC): the same numbers for the same seed.
+    pub fn with_engines(scenario: &Scenario, engines: Arc<dyn Engines>) -> Self {
         Self {
             cost: cost::CostModel::new(&scenario.beneficiary),
             scenario: scenario.clone(),
+            engines,
         }
     }
 

@@ -1,0 +1,181 @@
+//! `--via grpc`: benchmark-svc and settlement-svc started in this process on 127.0.0.1:0 (the
+//! binaries' serving stack, acorn-testkit), the `simulator` binary pointed at them, and every
+//! `--out` file byte-identical to the in-process run of the same seed. Also: the services
+//! unreachable is a clear error with nothing written.
+#![cfg(feature = "grpc")]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
+use acorn_proto::ledger::SqliteLedger;
+use acorn_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
+use acorn_testkit::{Running, serve_args};
+use benchmark_svc::server::BenchmarkApi;
+use settlement_svc::server::SettlementApi;
+use tonic::service::Routes;
+
+fn simulator(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simulator"))
+        .args(args)
+        .output()
+        .expect("run the simulator binary")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = simulator(args);
+    assert!(
+        out.status.success(),
+        "simulator {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Both services on 127.0.0.1:0, on their own runtime (the simulator is another process).
+struct Services {
+    runtime: tokio::runtime::Runtime,
+    benchmark: Running,
+    settlement: Running,
+    _db: tempfile::TempDir,
+}
+
+impl Services {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let db = tempfile::tempdir().unwrap();
+        let (benchmark, settlement) = runtime.block_on(async {
+            let b = SqliteLedger::open(&db.path().join("b.db")).await.unwrap();
+            let s = SqliteLedger::open(&db.path().join("s.db")).await.unwrap();
+            let benchmark = Running::start(
+                Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(b))),
+                "acorn.benchmark.v1.BenchmarkService",
+                serve_args(),
+            )
+            .await;
+            let settlement = Running::start(
+                Routes::new(SettlementServiceServer::new(SettlementApi::new(s, None))),
+                "acorn.settlement.v1.SettlementService",
+                serve_args(),
+            )
+            .await;
+            (benchmark, settlement)
+        });
+        Self {
+            runtime,
+            benchmark,
+            settlement,
+            _db: db,
+        }
+    }
+
+    fn urls(&self) -> [String; 2] {
+        [
+            format!("http://{}", self.benchmark.addr()),
+            format!("http://{}", self.settlement.addr()),
+        ]
+    }
+
+    fn stop(self) {
+        self.runtime.block_on(async {
+            self.benchmark.stop().await;
+            self.settlement.stop().await;
+        });
+    }
+}
+
+fn same_bytes_via_grpc(scenario: &str, replicates: &str, extra: &[&str]) {
+    let services = Services::start();
+    let [b, s] = services.urls();
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    let remote = tmp.path().join("grpc");
+    let base = [
+        "run",
+        "--scenario",
+        scenario,
+        "--replicates",
+        replicates,
+        "--seed",
+        "2012",
+    ];
+    ok(&[&base[..], extra, &["--out", local.to_str().unwrap()]].concat());
+    let stdout = ok(&[
+        &base[..],
+        extra,
+        &[
+            "--via",
+            "grpc",
+            "--benchmark-url",
+            &b,
+            "--settlement-url",
+            &s,
+            "--threads",
+            "4",
+            "--out",
+            remote.to_str().unwrap(),
+        ],
+    ]
+    .concat());
+    assert!(stdout.contains("net_to_medicare"), "{stdout}");
+    let (l, r) = (files(&local), files(&remote));
+    assert!(l.contains_key("summary.json") && l.contains_key("acos.csv"));
+    assert_eq!(
+        String::from_utf8_lossy(&l["summary.json"]),
+        String::from_utf8_lossy(&r["summary.json"]),
+        "summary.json differs between in-process and --via grpc"
+    );
+    for (name, bytes) in &l {
+        assert!(r.get(name) == Some(bytes), "{name} differs via gRPC");
+    }
+    services.stop();
+}
+
+#[test]
+fn pioneer_via_grpc_gives_the_same_bytes() {
+    same_bytes_via_grpc("pioneer-2012-2013", "3", &[]);
+}
+
+#[test]
+fn mssp_2012_cohort_via_grpc_gives_the_same_bytes() {
+    same_bytes_via_grpc("mssp-2012-cohort", "2", &[]);
+}
+
+#[test]
+fn unreachable_services_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let r = simulator(&[
+        "run",
+        "--scenario",
+        "pioneer-2012-2013",
+        "--replicates",
+        "1",
+        "--via",
+        "grpc",
+        "--benchmark-url",
+        "http://127.0.0.1:9",
+        "--settlement-url",
+        "http://127.0.0.1:9",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("cannot reach benchmark-svc"), "{err}");
+    assert!(!out.join("summary.json").exists());
+}
