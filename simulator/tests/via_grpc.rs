@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
-use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
+use acorn_proto::{ledger::Ledger, store::Location};
 use acorn_testkit::{Running, serve_args};
 use benchmark_svc::server::BenchmarkApi;
 use settlement_svc::server::SettlementApi;
@@ -59,8 +59,12 @@ impl Services {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let db = tempfile::tempdir().unwrap();
         let (benchmark, settlement) = runtime.block_on(async {
-            let b = SqliteLedger::open(&db.path().join("b.db")).await.unwrap();
-            let s = SqliteLedger::open(&db.path().join("s.db")).await.unwrap();
+            let b = Ledger::open(&Location::Sqlite(db.path().join("b.db")))
+                .await
+                .unwrap();
+            let s = Ledger::open(&Location::Sqlite(db.path().join("s.db")))
+                .await
+                .unwrap();
             let benchmark = Running::start(
                 Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(b))),
                 "acorn.benchmark.v1.BenchmarkService",
