@@ -1,8 +1,8 @@
 //! Compiles the acorn contracts with protox (pure Rust: no system `protoc` needed) and generates
 //! the prost messages and tonic clients/servers. The encoded descriptor set is kept for reflection,
-//! with a second one of the vendored `google.rpc` error details (`google/README.md`) that
-//! reflection also serves, so clients can decode error details. No code is generated for those:
-//! `tonic-types` has the Rust types.
+//! with a second one of the vendored `google.rpc` error details (`third_party/google/README.md`)
+//! that reflection also serves, so clients can decode error details. No code is generated for
+//! those: `tonic-types` has the Rust types.
 
 use prost::Message as _;
 use std::{env, fs, path::PathBuf};
@@ -15,15 +15,18 @@ const PROTOS: &[&str] = &[
 ];
 
 /// googleapis' error-detail contracts, for reflection only.
-const ERROR_DETAILS: &[&str] = &["google/rpc/error_details.proto", "google/rpc/status.proto"];
+const ERROR_DETAILS: &[&str] = &[
+    "third_party/google/rpc/error_details.proto",
+    "third_party/google/rpc/status.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=acorn");
-    println!("cargo:rerun-if-changed=google");
+    println!("cargo:rerun-if-changed=third_party");
     let fds = protox::compile(PROTOS, ["."])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("acorn_descriptor.bin"), fds.encode_to_vec())?;
-    let error_details = protox::compile(ERROR_DETAILS, ["."])?;
+    let error_details = protox::compile(ERROR_DETAILS, ["third_party"])?;
     fs::write(
         out.join("error_details_descriptor.bin"),
         error_details.encode_to_vec(),

@@ -9,11 +9,11 @@
 //!   command's file path.
 //! - [`codec`]: the compact stored forms of upload batches and results.
 //! - [`server`]: the gRPC adapter; [`store`]: runs, batches and results in SQLite.
-//! - [`loadgen`]: a streaming-ingest load generator for a running server.
+//! - [`synthetic`]: the seeded synthetic population in contract form (tests, `simulator load`).
 
 pub mod codec;
 pub mod files;
 pub mod input;
-pub mod loadgen;
 pub mod server;
 pub mod store;
+pub mod synthetic;

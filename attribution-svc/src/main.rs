@@ -1,5 +1,5 @@
-//! `attribution-svc`: the assignment gRPC server, assignment over files (CSV or CMS CCLF), an
-//! in-process benchmark and a streaming-ingest load generator.
+//! `attribution-svc`: the assignment gRPC server, assignment over files (CSV or CMS CCLF), and an
+//! in-process benchmark (load over gRPC: `simulator load`).
 
 use std::{path::PathBuf, time::Instant};
 
@@ -13,7 +13,6 @@ use attribution_rules::{
 };
 use attribution_svc::{
     files::{self, Files},
-    loadgen,
     server::{self, AttributionApi},
     store::Store,
 };
@@ -44,6 +43,8 @@ enum Tie {
     Unassigned,
 }
 
+// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve acorn.attribution.v1.AttributionService (default 127.0.0.1:50053).
@@ -121,8 +122,6 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Stream a synthetic population into a running server and report claim lines per second.
-    Loadgen(loadgen::Args),
 }
 
 fn rss_kib(field: &str) -> u64 {
@@ -193,27 +192,27 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     let assign_time = t.elapsed();
     let peak = rss_kib("VmHWM:");
     let per_bene = (peak.saturating_sub(base) * 1024) as f64 / f64::from(beneficiaries.max(1));
-    println!(
+    acorn_proto::outln!(
         "population: {beneficiaries} beneficiaries, {lines} claim lines ({} counted), {} entity tallies ({:.2} per beneficiary)",
         run.stats.counted,
         run.tally_count(),
         run.tally_count() as f64 / f64::from(beneficiaries.max(1)),
-    );
-    println!(
+    )?;
+    acorn_proto::outln!(
         "text path (generate + intern + classify + tally): {:.2}s; assign all: {:.2}s = {:.0} beneficiaries/s; {assigned} assigned, {} ACOs under 5,000",
         load.as_secs_f64(),
         assign_time.as_secs_f64(),
         f64::from(beneficiaries) / assign_time.as_secs_f64(),
         counts.iter().filter(|c| c.below_minimum).count(),
-    );
-    println!(
+    )?;
+    acorn_proto::outln!(
         "memory: RSS {:.0} MiB before, {:.0} MiB loaded, peak {:.0} MiB = {per_bene:.0} bytes per beneficiary (tally arena {:.0} MiB) -> 33 million beneficiaries: {:.1} GiB",
         base as f64 / 1024.0,
         loaded as f64 / 1024.0,
         peak as f64 / 1024.0,
         run.tally_bytes() as f64 / (1 << 20) as f64,
         per_bene * 33e6 / (1u64 << 30) as f64,
-    );
+    )?;
     drop(run);
     // 2. In-process engine on encoded lines grouped by beneficiary (the simulator's path).
     let mut reg = attribution_rules::Registry::new(s.acos());
@@ -255,12 +254,12 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
-    println!(
+    acorn_proto::outln!(
         "engine, grouped by beneficiary, one core: {} claim lines in {best:.3}s = {:.1} million claim lines/s ({assigned} assigned); 400 million lines: {:.0}s",
         flat.len(),
         flat.len() as f64 / best / 1e6,
         4e8 * best / flat.len() as f64,
-    );
+    )?;
     Ok(())
 }
 
@@ -344,9 +343,13 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => {
                     let mut out = std::io::stdout().lock();
-                    let counts = files::write_results(&run, &mut out)?;
-                    std::io::Write::flush(&mut out)?;
-                    counts
+                    match files::write_results(&run, &mut out)
+                        .and_then(|c| Ok(std::io::Write::flush(&mut out).map(|()| c)?))
+                    {
+                        // `assign ... | head`: the reader went away; end quietly.
+                        Err(e) if acorn_proto::cli::is_broken_pipe(&e) => return Ok(()),
+                        counts => counts?,
+                    }
                 }
             };
             for r in &report.rejections {
@@ -379,6 +382,5 @@ async fn main() -> anyhow::Result<()> {
             seed,
         } => bench(beneficiaries, seed),
         Command::Backup(args) => args.run().await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

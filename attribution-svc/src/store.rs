@@ -184,7 +184,9 @@ async fn run_by_id(conn: Conn<'_>, id: &str, lock: bool) -> Result<Option<Stored
 
 impl Store {
     /// Opens (creating a SQLite file if needed) the store and runs the migrations.
-    pub async fn open(location: &Location) -> Result<Self, StoreError> {
+    /// `location` is a [`Location`] or the path of a SQLite file.
+    pub async fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
+        let location = location.into();
         static SQLITE: Migrator = sqlx::migrate!("./migrations");
         static POSTGRES: Migrator = sqlx::migrate!("./migrations-postgres");
         let migrations = Migrations {
@@ -192,7 +194,7 @@ impl Store {
             postgres: &POSTGRES,
         };
         Ok(Self {
-            db: Db::open(location, migrations, MAX_GROUP).await?,
+            db: Db::open(&location, migrations, MAX_GROUP).await?,
         })
     }
 

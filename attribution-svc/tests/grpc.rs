@@ -9,12 +9,11 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_proto::store::Location;
 use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use attribution_svc::{
-    loadgen,
     server::{self, AttributionApi, Limits},
     store::Store,
+    synthetic,
 };
 use tonic::{Code, service::Routes, transport::Channel};
 
@@ -23,9 +22,7 @@ async fn start(db: &Path) -> Running {
 }
 
 async fn start_with(db: &Path, limits: Limits) -> Running {
-    let store = Store::open(&Location::Sqlite(db.to_path_buf()))
-        .await
-        .expect("open store");
+    let store = Store::open(db).await.expect("open store");
     let routes = Routes::new(server::service(AttributionApi::new(store), limits));
     Running::start(
         routes,
@@ -42,7 +39,7 @@ fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
         window: pb::AssignmentWindow::Retrospective as i32,
         mode: pb::AssignmentMode::Retrospective as i32,
         quarter: 0,
-        acos: loadgen::participants(&common::acos()),
+        acos: synthetic::participants(&common::acos()),
         tie_break: 0,
     }
 }
@@ -60,13 +57,13 @@ fn step_name(s: i32) -> &'static str {
 /// Two upload messages: every beneficiary record and the first half of the lines, then the rest.
 fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
     let g = common::golden();
-    let lines: Vec<pb::ClaimLine> = g.lines.iter().map(loadgen::claim_line).collect();
+    let lines: Vec<pb::ClaimLine> = g.lines.iter().map(synthetic::claim_line).collect();
     let half = lines.len() / 2;
     vec![
         pb::UploadAssignmentDataRequest {
             request_id: "b1".into(),
             run_id: run_id.into(),
-            beneficiaries: g.benes.iter().map(loadgen::beneficiary).collect(),
+            beneficiaries: g.benes.iter().map(synthetic::beneficiary).collect(),
             claim_lines: lines[..half].to_vec(),
         },
         pb::UploadAssignmentDataRequest {
@@ -841,7 +838,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
         .benes
         .iter()
         .find(|b| b.id == bene)
-        .map(loadgen::beneficiary)
+        .map(synthetic::beneficiary)
         .expect("record");
     use pb::ClaimAdjustment::{Cancellation, Unspecified as Original};
     // A (TIN 100000001) $200 on C1 and $50 on C2; outside $150 on C3. Later: C1 cancelled (with

@@ -7,8 +7,6 @@
 //!   streaming).
 //! - [`backtest`]: rebuilds the historical benchmarks of a CMS ACO Public Use File and compares them
 //!   with the published ones.
-//! - [`loadgen`]: a ComputeBenchmark load generator for a running server.
 
 pub mod backtest;
-pub mod loadgen;
 pub mod server;

@@ -1,4 +1,4 @@
-//! `benchmark-svc`: the benchmark gRPC server, the CMS backtest and a load generator.
+//! `benchmark-svc`: the benchmark gRPC server and the CMS backtest (load over gRPC: `simulator load`).
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use acorn_proto::{
     store::Location,
 };
 use anyhow::Context;
-use benchmark_svc::{backtest, loadgen, server::BenchmarkApi};
+use benchmark_svc::{backtest, server::BenchmarkApi};
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::{server::NamedService, service::Routes};
 
@@ -25,6 +25,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve acorn.benchmark.v1.BenchmarkService (default 127.0.0.1:50052).
@@ -55,25 +57,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
-    /// Drive a running server with ComputeBenchmark calls and report round trips per second.
-    Loadgen(acorn_proto::load::Args),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Table,
     Json,
-}
-
-/// Writes `text` to standard output; a closed pipe (`backtest ... | head`) ends the output quietly
-/// instead of panicking the way `print!` does.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing the report"),
-    }
 }
 
 #[tokio::main]
@@ -113,9 +102,8 @@ async fn main() -> anyhow::Result<()> {
                 Format::Table => report.to_table(),
                 Format::Json => format!("{}\n", report.to_json()),
             };
-            write_stdout(&text)
+            acorn_proto::cli::write_stdout(&text)
         }
         Command::Backup(args) => args.run().await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

@@ -328,8 +328,7 @@ fn regional(v: &mut Violations, field: &str, r: &pb::RegionalInputs) -> Option<R
         v,
         &rp("national_per_capita"),
         &r.national_per_capita,
-        // The contract asks for a positive amount (the engine's range also takes 0).
-        Bound::Positive,
+        within(Series::NationalPerCapita.range()),
     );
     let (t1, t2) = (
         rp("regional_trend_by1_to_by3"),
@@ -471,8 +470,20 @@ pub fn validate_performance_year(
     let Some(i) = py else {
         return Err(invalid_argument(prefix, "is required"));
     };
-    let p = |name: &str| format!("{prefix}.{name}");
     let mut v = Violations::default();
+    let value = performance_year_input(&mut v, prefix, i);
+    v.finish(prefix, value)
+}
+
+/// The checks of `PerformanceYearInputs`, in the order of its fields: the year, each enrollment
+/// type, the national and regional updates, the 425.655 regional risk growth, the weights. Every
+/// field is checked (every violation recorded) before any missing one gives `None`.
+fn performance_year_input(
+    v: &mut Violations,
+    prefix: &str,
+    i: &pb::PerformanceYearInputs,
+) -> Option<PerformanceYearInput> {
+    let p = |name: &str| format!("{prefix}.{name}");
     if !(2012..=9999).contains(&i.performance_year) {
         v.add(
             p("performance_year"),
@@ -480,68 +491,33 @@ pub fn validate_performance_year(
         );
     }
     let types = by_type(
-        &mut v,
+        v,
         &p("enrollment_types"),
         &i.enrollment_types,
         false,
         |t| t.enrollment_type,
-        |v, f, t| {
-            let person_years = v.decimal(
-                &format!("{f}.person_years"),
-                &t.person_years,
-                within(Quantity::PersonYears.range()),
-            );
-            let risk = v.optional_decimal(
-                &format!("{f}.risk_score"),
-                &t.risk_score,
-                within(Quantity::RiskScore.range()),
-            );
-            let demo = v.optional_decimal(
-                &format!("{f}.demographic_risk_score"),
-                &t.demographic_risk_score,
-                within(Quantity::DemographicRiskScore.range()),
-            );
-            let by3_demo = v.optional_decimal(
-                &format!("{f}.by3_demographic_risk_score"),
-                &t.by3_demographic_risk_score,
-                within(Quantity::By3DemographicRiskScore.range()),
-            );
-            let newly = risk_group(v, &format!("{f}.newly_assigned"), t.newly_assigned.as_ref());
-            let cont = risk_group(
-                v,
-                &format!("{f}.continuously_assigned"),
-                t.continuously_assigned.as_ref(),
-            );
-            Some(PerformanceYearType {
-                person_years: person_years?,
-                risk_score: risk?,
-                demographic_risk_score: demo?,
-                by3_demographic_risk_score: by3_demo?,
-                newly_assigned: newly?,
-                continuously_assigned: cont?,
-            })
-        },
+        performance_year_type,
     );
     let flat = amounts(
-        &mut v,
+        v,
         &p("national_flat_update"),
         &i.national_flat_update,
         within(Series::NationalFlatUpdate.range()),
     );
     let national = amounts(
-        &mut v,
+        v,
         &p("national_growth"),
         &i.national_growth,
         within(Series::NationalGrowth.range()),
     );
     let regional = amounts(
-        &mut v,
+        v,
         &p("regional_growth"),
         &i.regional_growth,
         within(Series::RegionalGrowth.range()),
     );
-    let acpt = amounts(&mut v, &p("acpt"), &i.acpt, within(Series::Acpt.range()));
-    let regional_risk = regional_risk(&mut v, &p("regional_risk"), i.regional_risk.as_ref());
+    let acpt = amounts(v, &p("acpt"), &i.acpt, within(Series::Acpt.range()));
+    let regional_risk = regional_risk(v, &p("regional_risk"), i.regional_risk.as_ref());
     let acpt_weight =
         v.optional_decimal(&p("acpt_weight"), &i.acpt_weight, within(engine::FRACTION));
     let national_weight = v.optional_decimal(
@@ -549,39 +525,59 @@ pub fn validate_performance_year(
         &i.national_weight,
         within(engine::FRACTION),
     );
-    let value = match (
-        types,
-        flat,
-        national,
-        regional,
-        acpt,
-        acpt_weight,
-        national_weight,
-        regional_risk,
-    ) {
-        (
-            Some(Some(types)),
-            Some(national_flat_update),
-            Some(national_growth),
-            Some(regional_growth),
-            Some(acpt),
-            Some(acpt_weight),
-            Some(national_weight),
-            Some(regional_risk),
-        ) => Some(PerformanceYearInput {
-            performance_year: i.performance_year,
-            types,
-            national_flat_update,
-            national_growth,
-            regional_growth,
-            acpt,
-            acpt_weight,
-            national_weight,
-            regional_risk,
-        }),
-        _ => None,
-    };
-    v.finish(prefix, value)
+    Some(PerformanceYearInput {
+        performance_year: i.performance_year,
+        types: types??,
+        national_flat_update: flat?,
+        national_growth: national?,
+        regional_growth: regional?,
+        acpt: acpt?,
+        acpt_weight: acpt_weight?,
+        national_weight: national_weight?,
+        regional_risk: regional_risk?,
+    })
+}
+
+/// Validates one `PerformanceYearType` (`f` is its path).
+fn performance_year_type(
+    v: &mut Violations,
+    f: &str,
+    t: &pb::PerformanceYearEnrollmentType,
+) -> Option<PerformanceYearType> {
+    let person_years = v.decimal(
+        &format!("{f}.person_years"),
+        &t.person_years,
+        within(Quantity::PersonYears.range()),
+    );
+    let risk = v.optional_decimal(
+        &format!("{f}.risk_score"),
+        &t.risk_score,
+        within(Quantity::RiskScore.range()),
+    );
+    let demo = v.optional_decimal(
+        &format!("{f}.demographic_risk_score"),
+        &t.demographic_risk_score,
+        within(Quantity::DemographicRiskScore.range()),
+    );
+    let by3_demo = v.optional_decimal(
+        &format!("{f}.by3_demographic_risk_score"),
+        &t.by3_demographic_risk_score,
+        within(Quantity::By3DemographicRiskScore.range()),
+    );
+    let newly = risk_group(v, &format!("{f}.newly_assigned"), t.newly_assigned.as_ref());
+    let cont = risk_group(
+        v,
+        &format!("{f}.continuously_assigned"),
+        t.continuously_assigned.as_ref(),
+    );
+    Some(PerformanceYearType {
+        person_years: person_years?,
+        risk_score: risk?,
+        demographic_risk_score: demo?,
+        by3_demographic_risk_score: by3_demo?,
+        newly_assigned: newly?,
+        continuously_assigned: cont?,
+    })
 }
 
 /// Maps an engine error to `INVALID_ARGUMENT` naming the field the caller must change. `input` is

@@ -97,7 +97,9 @@ const MAX_GROUP: usize = 1024;
 
 impl Ledger {
     /// Opens (creating a SQLite file if needed) the ledger and runs the migrations.
-    pub async fn open(location: &Location) -> Result<Self, StoreError> {
+    /// `location` is a [`Location`] or the path of a SQLite file.
+    pub async fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
+        let location = location.into();
         static SQLITE: Migrator = sqlx::migrate!("./migrations");
         static POSTGRES: Migrator = sqlx::migrate!("./migrations-postgres");
         let migrations = Migrations {
@@ -105,7 +107,7 @@ impl Ledger {
             postgres: &POSTGRES,
         };
         Ok(Self {
-            db: Db::open(location, migrations, MAX_GROUP).await?,
+            db: Db::open(&location, migrations, MAX_GROUP).await?,
         })
     }
 }

@@ -4,6 +4,7 @@
 //!   (generated from `proto/acorn/**/v1/*.proto`).
 //! - [`serve`]: the server conventions every acorn binary shares (listen address, health,
 //!   reflection, tracing, graceful shutdown, request limits).
+//! - [`security`]: TLS and mTLS from certificate files, bearer tokens, reflection switch.
 //! - [`explain`]: the conversion of the engines' explanation steps (`acorn_domain::Step`) into the
 //!   contract's `ExplanationStep`.
 //! - [`fields`]: request validation helpers that turn bad input into `INVALID_ARGUMENT` with
@@ -12,41 +13,43 @@
 //!   that every store is built on.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps, on [`store`].
 //! - [`page`]: opaque page tokens bound to their query, for every list RPC.
-//! - [`load`]: closed-loop load for the services' `loadgen` subcommands.
+//! - [`cli`]: the offline commands' output conventions (a closed pipe ends output quietly).
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
 
-/// Generated code for `acorn.common.v1`.
-pub mod common {
-    /// Version 1.
-    #[allow(missing_docs, unreachable_pub, clippy::all)]
-    pub mod v1 {
-        include!(concat!(env!("OUT_DIR"), "/acorn.common.v1.rs"));
-    }
+/// Declares `pub mod $name { pub mod v1 { .. } }` holding the code generated for `$package`.
+macro_rules! contract {
+    ($(#[$doc:meta])* $name:ident, $package:literal) => {
+        $(#[$doc])*
+        pub mod $name {
+            /// Version 1.
+            #[allow(missing_docs, unreachable_pub, clippy::all)]
+            pub mod v1 {
+                tonic::include_proto!($package);
+            }
+        }
+    };
 }
-/// Generated code for `acorn.settlement.v1`.
-pub mod settlement {
-    /// Version 1.
-    #[allow(missing_docs, unreachable_pub, clippy::all)]
-    pub mod v1 {
-        include!(concat!(env!("OUT_DIR"), "/acorn.settlement.v1.rs"));
-    }
-}
-/// Generated code for `acorn.benchmark.v1`.
-pub mod benchmark {
-    /// Version 1.
-    #[allow(missing_docs, unreachable_pub, clippy::all)]
-    pub mod v1 {
-        include!(concat!(env!("OUT_DIR"), "/acorn.benchmark.v1.rs"));
-    }
-}
-/// Generated code for `acorn.attribution.v1`.
-pub mod attribution {
-    /// Version 1.
-    #[allow(missing_docs, unreachable_pub, clippy::all)]
-    pub mod v1 {
-        include!(concat!(env!("OUT_DIR"), "/acorn.attribution.v1.rs"));
-    }
-}
+
+contract!(
+    /// Generated code for `acorn.common.v1`.
+    common,
+    "acorn.common.v1"
+);
+contract!(
+    /// Generated code for `acorn.settlement.v1`.
+    settlement,
+    "acorn.settlement.v1"
+);
+contract!(
+    /// Generated code for `acorn.benchmark.v1`.
+    benchmark,
+    "acorn.benchmark.v1"
+);
+contract!(
+    /// Generated code for `acorn.attribution.v1`.
+    attribution,
+    "acorn.attribution.v1"
+);
 
 /// The encoded `FileDescriptorSet` of every acorn contract (for gRPC reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -57,12 +60,13 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
 
+pub mod cli;
 pub mod cms;
 
 pub mod explain;
 pub mod fields;
 pub mod ledger;
-pub mod load;
 pub mod page;
+pub mod security;
 pub mod serve;
 pub mod store;

@@ -6,6 +6,8 @@
 //!   error-detail types too so that those clients decode `BadRequest` field violations,
 //! - `tracing` with `RUST_LOG` and `--log-format json`,
 //! - graceful shutdown on SIGINT/SIGTERM that drains in-flight calls (bounded by `--shutdown-grace`),
+//! - TLS, mTLS, bearer tokens, optional reflection and a plaintext health port: see
+//!   [`crate::security`],
 //! - request limits: decoded message size (applied by each service to its generated server with
 //!   [`ServeArgs::max_request_bytes`]), a per-request deadline and an HTTP/2 header-list limit.
 //!
@@ -64,6 +66,9 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight calls, seconds.
     #[arg(long, env = "ACORN_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// TLS, client certificates, bearer tokens, reflection, plaintext health port.
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 }
 
 impl ServeArgs {
@@ -169,31 +174,70 @@ pub async fn serve(
             |b, name| b.with_service_name(*name),
         )
     };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
-    routes = routes
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+    routes = routes.add_service(health_service.clone());
+    if args.security.reflection {
+        routes = routes
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?);
+    }
+    let tls = args.security.tls()?;
+    let tokens = args.security.tokens()?;
+    let health_only = match args.security.health_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("binding --health-listen {addr}: {e}"))?,
+        ),
+        None => None,
+    };
 
     let addr = listener.local_addr()?;
     // Small unary calls must not wait for delayed ACKs (Nagle): set TCP_NODELAY on every connection.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let grace = Duration::from_secs(args.shutdown_grace);
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
     // No `Server::timeout`: tonic answers its expiry CANCELLED; the deadline layer answers
     // DEADLINE_EXCEEDED (tonic still reads `grpc-timeout` too, see `DEADLINE_MARGIN`).
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let mut health_stop = stop_rx.clone();
+    let server = builder
         .http2_max_header_list_size(64 * 1024)
         .layer(DeadlineLayer::new(Duration::from_secs(
             args.request_timeout,
         )))
+        .layer(crate::security::AuthLayer::new(tokens.clone()))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {
-            let _ = stop_rx.await;
+            let _ = stop_rx.changed().await;
         });
-    tracing::info!(%addr, services = ?names, "serving");
+    tracing::info!(
+        %addr,
+        services = ?names,
+        tls = args.security.tls_cert.is_some(),
+        client_certificates = args.security.tls_client_ca.is_some(),
+        bearer_tokens = tokens.as_ref().map_or(0, crate::security::Tokens::len),
+        reflection = args.security.reflection,
+        "serving"
+    );
+    if let Some(listener) = health_only {
+        let health_addr = listener.local_addr()?;
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let health_server = Server::builder()
+            .add_service(health_service)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = health_stop.changed().await;
+            });
+        tracing::info!(%health_addr, "serving grpc.health.v1 in plaintext");
+        tokio::spawn(async move {
+            if let Err(e) = health_server.await {
+                tracing::warn!(error = %e, "the plaintext health listener stopped");
+            }
+        });
+    }
 
     let mut server = std::pin::pin!(server);
     tokio::select! {
@@ -209,7 +253,7 @@ pub async fn serve(
             .set_service_status(name, ServingStatus::NotServing)
             .await;
     }
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     match tokio::time::timeout(grace, server).await {
         Ok(res) => res?,
         Err(_) => tracing::warn!("shutdown grace period elapsed with calls still in flight"),
@@ -444,6 +488,15 @@ mod tests {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// The time left the handler saw (`slow` echoes it in `x-remaining-ms`).
+    fn remaining_ms(res: &http::Response<tonic::body::Body>) -> u64 {
+        res.headers()["x-remaining-ms"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("ms")
+    }
+
     #[tokio::test]
     async fn an_expired_client_deadline_is_deadline_exceeded() {
         let mut svc =
@@ -468,21 +521,13 @@ mod tests {
             DeadlineLayer::new(Duration::from_secs(30)).layer(slow(Duration::from_millis(10)));
         let res = svc.call(request(Some("2S"))).await.expect("infallible");
         assert_eq!(grpc_status(&res), None);
-        let left: u64 = res.headers()["x-remaining-ms"]
-            .to_str()
-            .expect("ascii")
-            .parse()
-            .expect("ms");
+        let left = remaining_ms(&res);
         assert!(
             (1900..=2000).contains(&left),
             "the handler sees the client's 2 s: {left}"
         );
         let res = svc.call(request(None)).await.expect("infallible");
-        let left: u64 = res.headers()["x-remaining-ms"]
-            .to_str()
-            .expect("ascii")
-            .parse()
-            .expect("ms");
+        let left = remaining_ms(&res);
         assert!(
             (29_900..=30_000).contains(&left),
             "or the server's 30 s: {left}"

@@ -22,10 +22,12 @@
 //! Columns used to check or explain the money: `FinalShareRate` and `QualPerfShare` (a rounded
 //! published rate rebuilt from its parts is noted), `FinalLossRate`, `Risk_Model` (against the
 //! track), `RevLossLimit`, `ReducedSS` (425.605(h) conditions the file contradicts),
-//! `Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` (losses pro-rated for a termination),
-//! `AIPRecoup`/`AIPOwe` and
-//! (PY2012-2018) `Adv_Pay_Recoup` (advance payments recouped from the savings: reported beside
-//! `EarnSaveLoss`, which CMS publishes before the recoupment, with the net paid).
+//! `Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` (losses pro-rated to the months before a
+//! termination, 425.221(b)(2)(ii): the months are not published, so such a row is checked, not
+//! reproduced: the cause is claimed when the published loss is the computed one x k/12 for whole
+//! months k), `AIPRecoup`/`AIPOwe`/`AIPBalance` and (PY2012-2018) `Adv_Pay_Recoup` (advance
+//! payments recouped from the savings: reported beside `EarnSaveLoss`, which CMS publishes before
+//! the recoupment, with the net paid, in the JSON and in the table).
 //!
 //! Gross savings are taken from `BnchmkMinExp` rather than `ABtotBnchmk - ABtotExp`: CMS rounds each
 //! total on its own, and its gross savings (the published difference) is what it settled on.
@@ -111,6 +113,8 @@ pub struct AipRecoupment {
     pub recouped: Decimal,
     /// `AIPOwe`: the amount the ACO still owes, when published.
     pub owed: Option<Decimal>,
+    /// `AIPBalance`: the advance investment payments outstanding, as published (PY2024+).
+    pub balance: Option<Decimal>,
     /// Published net paid: `EarnSaveLoss - AIPRecoup`.
     pub net_paid_published: Decimal,
     /// Computed net paid: the engine's shared savings less the recoupment, never below zero
@@ -245,6 +249,7 @@ const REDUCED_SS: &[&str] = &["ReducedSS"];
 /// (`AIPRecoup`), PY2012-2018 Advance Payment Model payments (`Adv_Pay_Recoup`).
 const AIP_RECOUP: &[&str] = &["AIPRecoup", "Adv_Pay_Recoup"];
 const AIP_OWE: &[&str] = &["AIPOwe"];
+const AIP_BALANCE: &[&str] = &["AIPBalance"];
 /// Early-termination pro-ration of shared losses: PY2022 `Prorate_Shared_Losses`, PY2023+
 /// `Impact_Mid_Year_Termination`.
 const PRORATED_LOSSES: &[&str] = &["Prorate_Shared_Losses", "Impact_Mid_Year_Termination"];
@@ -324,6 +329,7 @@ struct Prepared {
     /// The recoupment and the column it was read from.
     aip_recoup: Option<(Decimal, &'static str)>,
     aip_owe: Option<Decimal>,
+    aip_balance: Option<Decimal>,
     /// Inputs rebuilt or inferred while reading the row.
     notes: Vec<String>,
 }
@@ -595,6 +601,7 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         }
     }
     let aip_owe = amount(row, AIP_OWE, "AIPOwe")?;
+    let aip_balance = amount(row, AIP_BALANCE, "AIPBalance")?;
     // PY2019+ `Risk_Model` ("One-Sided" / "Two-Sided") against the track read from the row.
     if let (Some(model), Ok(rules)) = (
         row.text(RISK_MODEL),
@@ -647,6 +654,7 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         prorated_losses,
         aip_recoup,
         aip_owe,
+        aip_balance,
         notes,
     })
 }
@@ -700,14 +708,11 @@ fn row_track(row: &PufRow<'_>, columns: &TrackColumns) -> Result<Track, String> 
 pub fn track_from_text(text: &str) -> Option<Track> {
     let lower = text.trim().to_ascii_lowercase();
     // PY2022+ print the BASIC level as a bare letter and ENHANCED as "EN".
-    match lower.as_str() {
-        "a" => return Some(Track::BasicA),
-        "b" => return Some(Track::BasicB),
-        "c" => return Some(Track::BasicC),
-        "d" => return Some(Track::BasicD),
-        "e" => return Some(Track::BasicE),
-        "en" => return Some(Track::Enhanced),
-        _ => {}
+    if lower == "en" {
+        return Some(Track::Enhanced);
+    }
+    if let Some(level) = basic_level(&lower) {
+        return Some(level);
     }
     let tokens: Vec<&str> = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -724,7 +729,9 @@ pub fn track_from_text(text: &str) -> Option<Track> {
     if tokens.contains(&"pioneer") {
         return Some(Track::Pioneer);
     }
-    let distinct = |mut v: Vec<Track>| {
+    // The one track the tokens name, read by `pick`; none or several: not recognised.
+    let distinct = |pick: &dyn Fn(&str) -> Option<Track>| {
+        let mut v: Vec<Track> = tokens.iter().filter_map(|t| pick(t)).collect();
         v.dedup();
         match v[..] {
             [t] => Some(t),
@@ -732,38 +739,33 @@ pub fn track_from_text(text: &str) -> Option<Track> {
         }
     };
     if basic {
-        let levels = tokens
-            .iter()
-            .filter_map(|t| {
-                let t = t.strip_prefix("basic").unwrap_or(t);
-                let t = t.strip_prefix("level").unwrap_or(t);
-                match t {
-                    "a" => Some(Track::BasicA),
-                    "b" => Some(Track::BasicB),
-                    "c" => Some(Track::BasicC),
-                    "d" => Some(Track::BasicD),
-                    "e" => Some(Track::BasicE),
-                    _ => None,
-                }
-            })
-            .collect();
-        return distinct(levels);
+        return distinct(&|t| {
+            let t = t.strip_prefix("basic").unwrap_or(t);
+            basic_level(t.strip_prefix("level").unwrap_or(t))
+        });
     }
-    let numbers = tokens
-        .iter()
-        .filter_map(|t| {
-            let t = t.strip_prefix("track").unwrap_or(t);
-            let t = t.strip_suffix("plus").unwrap_or(t);
-            match t {
-                "1" if plus => Some(Track::Track1Plus),
-                "1" => Some(Track::Track1),
-                "2" if !plus => Some(Track::Track2),
-                "3" if !plus => Some(Track::Track3),
-                _ => None,
-            }
-        })
-        .collect();
-    distinct(numbers)
+    distinct(&|t| {
+        let t = t.strip_prefix("track").unwrap_or(t);
+        match t.strip_suffix("plus").unwrap_or(t) {
+            "1" if plus => Some(Track::Track1Plus),
+            "1" => Some(Track::Track1),
+            "2" if !plus => Some(Track::Track2),
+            "3" if !plus => Some(Track::Track3),
+            _ => None,
+        }
+    })
+}
+
+/// The BASIC level a lower-case letter names ("a".."e").
+fn basic_level(letter: &str) -> Option<Track> {
+    match letter {
+        "a" => Some(Track::BasicA),
+        "b" => Some(Track::BasicB),
+        "c" => Some(Track::BasicC),
+        "d" => Some(Track::BasicD),
+        "e" => Some(Track::BasicE),
+        _ => None,
+    }
 }
 
 /// The MSR option: one-sided tracks use the scale; two-sided tracks the published fixed choice,
@@ -871,6 +873,7 @@ fn compare(
         AipRecoupment {
             recouped,
             owed: p.aip_owe.map(|o| o.abs()),
+            balance: p.aip_balance.map(|b| b.abs()),
             net_paid_published: p.published - recouped,
             net_paid_computed: result
                 .as_ref()
@@ -1040,13 +1043,35 @@ fn cause(
     if let Some(text) = revenue_limit(p, py, s, offset) {
         return text;
     }
-    if s.outcome == Outcome::SharedLosses && p.prorated_losses {
-        return "shared losses pro-rated for a termination during the year (Prorate_Shared_Losses / Impact_Mid_Year_Termination set; 42 CFR 425.221(b)(2)(ii)): the months before termination are not published".to_string();
+    if let Some(text) = terminated_mid_year(p, s) {
+        return text;
     }
     if let Some(text) = reduced_sharing(p, s) {
         return text;
     }
     UNEXPLAINED.to_string()
+}
+
+/// A termination during the year (`Prorate_Shared_Losses` / `Impact_Mid_Year_Termination` set):
+/// CMS collects the shared loss pro-rated to the months of the year before the termination took
+/// effect (42 CFR 425.221(b)(2)(ii)). The PUF does not publish those months, so the amount cannot
+/// be recomputed, only checked: the cause is claimed when the published amount is the computed
+/// shared loss x k / 12, within $1, for a whole number of months k from 1 to 11.
+fn terminated_mid_year(p: &Prepared, s: &Settlement) -> Option<String> {
+    if !p.prorated_losses || s.outcome != Outcome::SharedLosses || p.published >= Decimal::ZERO {
+        return None;
+    }
+    let owed = -p.published;
+    let months = (1u32..12).find(|&k| {
+        s.shared_losses
+            .checked_mul(Decimal::from(k))
+            .and_then(|x| x.checked_div(Decimal::from(12)))
+            .is_some_and(|prorated| (prorated - owed).abs() <= Decimal::ONE)
+    })?;
+    Some(format!(
+        "shared losses pro-rated for a termination during the year (Prorate_Shared_Losses / Impact_Mid_Year_Termination set; 42 CFR 425.221(b)(2)(ii)): the published {owed} is the computed shared loss {} x {months}/12, the months before the termination, which the PUF does not publish",
+        money(s.shared_losses)
+    ))
 }
 
 /// BASIC C-E without published revenue, shared loss above what CMS collected (or offset): the
@@ -1287,6 +1312,47 @@ impl Report {
             out.push_str(&align(&rows, &[1, 2, 6]));
         }
 
+        let recouped: Vec<(&AcoComparison, &AipRecoupment)> = self
+            .acos
+            .iter()
+            .filter_map(|a| Some((a, a.aip.as_ref().filter(|r| !r.recouped.is_zero())?)))
+            .collect();
+        if !recouped.is_empty() {
+            out.push_str(&format!(
+                "\nAdvance payments recouped from the shared savings: {} (EarnSaveLoss is before the recoupment)\n",
+                recouped.len()
+            ));
+            let mut rows = vec![
+                [
+                    "line",
+                    "aco_id",
+                    "EarnSaveLoss",
+                    "recouped",
+                    "net paid",
+                    "net paid computed",
+                    "balance",
+                    "still owed",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ];
+            let or_dash = |d: Option<Decimal>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
+            rows.extend(recouped.iter().map(|(a, r)| {
+                vec![
+                    a.line.to_string(),
+                    a.aco_id.clone(),
+                    a.published.to_string(),
+                    r.recouped.to_string(),
+                    r.net_paid_published.to_string(),
+                    r.net_paid_computed
+                        .map_or_else(|| "error".to_string(), money),
+                    or_dash(r.balance),
+                    or_dash(r.owed),
+                ]
+            }));
+            out.push_str(&align(&rows, &[1]));
+        }
+
         out.push_str(&format!("\nSkipped rows: {}\n", self.skipped.len()));
         for (line, reason) in &self.skipped {
             out.push_str(&format!("line {line}: {reason}\n"));
@@ -1298,8 +1364,8 @@ impl Report {
     /// and `rows_used`, `tracks` (track, acos, within_1_dollar, within_0_1_percent, explained),
     /// `acos` (aco_id, line, track, published, computed, diff, within_1_dollar,
     /// within_0_1_percent, cause, error, note, offset {published, computed, diff} or null, aip
-    /// {recouped, owed, net_paid_published, net_paid_computed} or null) and `skipped` (line,
-    /// reason). Amounts are decimal strings; tracks are [`Track::name`]s.
+    /// {recouped, owed, balance, net_paid_published, net_paid_computed} or null) and `skipped`
+    /// (line, reason). Amounts are decimal strings; tracks are [`Track::name`]s.
     pub fn to_json(&self) -> Value {
         let tracks: Vec<Value> = self
             .tracks
@@ -1338,6 +1404,7 @@ impl Report {
                     "aip": a.aip.map(|r| json!({
                         "recouped": r.recouped.to_string(),
                         "owed": r.owed.map(|o| o.to_string()),
+                        "balance": r.balance.map(|b| b.to_string()),
                         "net_paid_published": r.net_paid_published.to_string(),
                         "net_paid_computed": r.net_paid_computed.map(money),
                     })),

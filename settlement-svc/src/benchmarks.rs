@@ -58,14 +58,39 @@ pub trait BenchmarkSource: std::fmt::Debug + Send + Sync + 'static {
 }
 
 /// Benchmarks read from benchmark-svc (`GetBenchmark`), each read given its `timeout` as its
-/// `grpc-timeout`.
-#[derive(Debug, Clone)]
-pub struct GrpcBenchmarks(BenchmarkServiceClient<Channel>);
+/// `grpc-timeout` and, when benchmark-svc wants one, a bearer token.
+#[derive(Clone)]
+pub struct GrpcBenchmarks {
+    client: BenchmarkServiceClient<Channel>,
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl std::fmt::Debug for GrpcBenchmarks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcBenchmarks")
+            .field("bearer_token", &self.authorization.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 impl GrpcBenchmarks {
     /// Reads through `client`.
     pub fn new(client: BenchmarkServiceClient<Channel>) -> Self {
-        Self(client)
+        Self {
+            client,
+            authorization: None,
+        }
+    }
+
+    /// Sends `authorization: Bearer <token>` with every read (benchmark-svc run with tokens).
+    pub fn with_bearer_token(mut self, token: &str) -> Result<Self, String> {
+        let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+            format!("Bearer {}", token.trim())
+                .parse()
+                .map_err(|_| "the benchmark-svc token is not visible ASCII".to_string())?;
+        value.set_sensitive(true);
+        self.authorization = Some(value);
+        Ok(self)
     }
 }
 
@@ -78,8 +103,11 @@ impl BenchmarkSource for GrpcBenchmarks {
     ) -> Result<RecordedBenchmark, SourceError> {
         let mut request = Request::new(GetBenchmarkRequest { id: id.to_string() });
         request.set_timeout(timeout);
+        if let Some(auth) = &self.authorization {
+            request.metadata_mut().insert("authorization", auth.clone());
+        }
         let response = self
-            .0
+            .client
             .clone()
             .get_benchmark(request)
             .await

@@ -7,9 +7,7 @@
 //! - [`benchmarks`]: where a benchmark given by reference is read from (benchmark-svc over gRPC, or
 //!   benchmarks held in process).
 //! - [`backtest`]: reconciles a CMS ACO Public Use File and compares with what CMS paid.
-//! - [`loadgen`]: a Reconcile load generator for a running server.
 
 pub mod backtest;
 pub mod benchmarks;
-pub mod loadgen;
 pub mod server;

@@ -1,4 +1,4 @@
-//! `settlement-svc`: the settlement gRPC server, the CMS backtest and a load generator.
+//! `settlement-svc`: the settlement gRPC server and the CMS backtest (load over gRPC: `simulator load`).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -14,7 +14,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use settlement_svc::{
     backtest,
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
-    loadgen,
     server::SettlementApi,
 };
 use tonic::{server::NamedService, service::Routes, transport::Endpoint};
@@ -30,6 +29,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve acorn.settlement.v1.SettlementService (default 127.0.0.1:50051).
@@ -49,6 +50,13 @@ enum Command {
         /// (connected on first use).
         #[arg(long, env = "ACORN_BENCHMARK_SVC")]
         benchmark_svc: Option<String>,
+        /// File whose first line is the bearer token sent to benchmark-svc.
+        #[arg(long, env = "ACORN_BENCHMARK_TOKEN_FILE")]
+        benchmark_token_file: Option<PathBuf>,
+        /// CA certificates (PEM) that sign benchmark-svc's TLS certificate (an https:// address);
+        /// with --tls-cert/--tls-key, this server's certificate is its client certificate.
+        #[arg(long, env = "ACORN_BENCHMARK_CA")]
+        benchmark_ca: Option<PathBuf>,
         #[command(flatten)]
         serve: ServeArgs,
     },
@@ -67,8 +75,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
-    /// Drive a running server with Reconcile calls and report round trips per second.
-    Loadgen(acorn_proto::load::Args),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -84,6 +90,8 @@ async fn main() -> anyhow::Result<()> {
             db,
             database_url,
             benchmark_svc,
+            benchmark_token_file,
+            benchmark_ca,
             serve,
         } => {
             serve::init_tracing(serve.log_format);
@@ -92,12 +100,47 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("opening the ledger {location}"))?;
             let benchmarks: Option<Arc<dyn BenchmarkSource>> = match benchmark_svc {
-                Some(url) => Some(Arc::new(GrpcBenchmarks::new(BenchmarkServiceClient::new(
-                    Endpoint::from_shared(url.clone())
+                Some(url) => {
+                    let mut endpoint = Endpoint::from_shared(url.clone())
                         .with_context(|| format!("--benchmark-svc {url}"))?
-                        .tcp_nodelay(true)
-                        .connect_lazy(),
-                )))),
+                        .tcp_nodelay(true);
+                    if let Some(ca) = &benchmark_ca {
+                        let pem = std::fs::read(ca)
+                            .with_context(|| format!("--benchmark-ca {}", ca.display()))?;
+                        let mut tls = tonic::transport::ClientTlsConfig::new()
+                            .ca_certificate(tonic::transport::Certificate::from_pem(pem));
+                        // Under mutual TLS this server's own certificate is its client identity.
+                        if let (Some(cert), Some(key)) =
+                            (&serve.security.tls_cert, &serve.security.tls_key)
+                        {
+                            tls = tls.identity(tonic::transport::Identity::from_pem(
+                                std::fs::read(cert)
+                                    .with_context(|| format!("--tls-cert {}", cert.display()))?,
+                                std::fs::read(key)
+                                    .with_context(|| format!("--tls-key {}", key.display()))?,
+                            ));
+                        }
+                        endpoint = endpoint.tls_config(tls).context("--benchmark-ca")?;
+                    }
+                    let mut source =
+                        GrpcBenchmarks::new(BenchmarkServiceClient::new(endpoint.connect_lazy()));
+                    if let Some(path) = &benchmark_token_file {
+                        let text = std::fs::read_to_string(path).with_context(|| {
+                            format!("--benchmark-token-file {}", path.display())
+                        })?;
+                        let token = text
+                            .lines()
+                            .map(str::trim)
+                            .find(|l| !l.is_empty() && !l.starts_with('#'));
+                        let token = token.with_context(|| {
+                            format!("--benchmark-token-file {}: no token", path.display())
+                        })?;
+                        source = source
+                            .with_bearer_token(token)
+                            .map_err(anyhow::Error::msg)?;
+                    }
+                    Some(Arc::new(source))
+                }
                 None => None,
             };
             let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
@@ -120,13 +163,12 @@ async fn main() -> anyhow::Result<()> {
                 file = file.with_performance_year(py);
             }
             let report = backtest::run(&file)?;
-            match format {
-                Format::Table => print!("{}", report.to_table()),
-                Format::Json => println!("{}", report.to_json()),
-            }
-            Ok(())
+            let text = match format {
+                Format::Table => report.to_table(),
+                Format::Json => format!("{}\n", report.to_json()),
+            };
+            acorn_proto::cli::write_stdout(&text)
         }
         Command::Backup(args) => args.run().await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

@@ -127,6 +127,20 @@ fn py2018_within_0_1_percent_and_every_mismatch_explained() {
         (dec("183990"), None, dec("175870"))
     );
     assert_eq!(a2084.net_paid_computed, Some(dec("175873.49")));
+    // The table lists every recoupment beside EarnSaveLoss (line, ACO, EarnSaveLoss, recouped,
+    // net paid, net paid computed, balance, still owed).
+    let table = report.to_table();
+    assert!(
+        table.contains("\nAdvance payments recouped from the shared savings: 9 "),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().skip(1).collect::<Vec<_>>()
+                == ["A2084", "359860", "183990", "175870", "175873.49", "-", "-"]),
+        "{table}"
+    );
     assert_eq!(
         report
             .acos
@@ -925,6 +939,40 @@ fn py2023_alternative_quality_standard() {
     );
 }
 
+/// A termination during the year (PY2023 `Impact_Mid_Year_Termination` = 1): CMS collects the
+/// shared loss pro-rated to the months before the termination (42 CFR 425.221(b)(2)(ii)), which the
+/// PUF does not publish, so the row cannot be reproduced; the cause is claimed only when the
+/// published amount is the computed loss x k/12 for whole months k. T1: ENHANCED, 5,000,000 loss on
+/// 200,000,000 (2.5% > the 2% MLR), alternative standard at 60%: loss rate 1 - 0.75 x 0.6 = 55%,
+/// 2,750,000 for the year; CMS collected 2,062,500 = 2,750,000 x 9/12. T2: the same loss, 2,000,000
+/// collected (x 8.73/12): no whole month fits, unexplained. T3: flagged, savings: reproduced.
+#[test]
+fn mid_year_termination_is_checked_not_reproduced() {
+    let puf = parse(
+        "ACO_ID,Current_Start_Date,Current_Track,Risk_Model,N_AB,Sav_rate,MinSavPerc,BnchmkMinExp,DisAdj,Impact_Mid_Year_Termination,EarnSaveLoss,Met_QPS,Met_AltQPS,QualScore,ABtotBnchmk,FinalShareRate,FinalLossRate\n\
+         T1,01/01/2023,EN,Two-Sided,20000,-2.50%,2.00%,-5000000,,1,-2062500,0,1,60.00%,200000000,-,55.00%\n\
+         T2,01/01/2023,EN,Two-Sided,20000,-2.50%,2.00%,-5000000,,1,-2000000,0,1,60.00%,200000000,-,55.00%\n\
+         T3,01/01/2022,A,One-Sided,10000,6.00%,3.00%,6000000,,1,1775760,0,1,75.50%,100000000,30.20%,-\n",
+    );
+    let report = backtest::run(&puf).expect("runs");
+    let t1 = aco(&report, "T1");
+    assert_eq!(t1.computed, Some(dec("-2750000")));
+    assert!(t1.is_explained());
+    assert_eq!(
+        t1.cause.as_deref(),
+        Some(
+            "shared losses pro-rated for a termination during the year (Prorate_Shared_Losses / Impact_Mid_Year_Termination set; 42 CFR 425.221(b)(2)(ii)): the published 2062500 is the computed shared loss 2750000.00 x 9/12, the months before the termination, which the PUF does not publish"
+        )
+    );
+    let t2 = aco(&report, "T2");
+    assert_eq!(t2.computed, Some(dec("-2750000")));
+    assert_eq!(t2.cause.as_deref(), Some("unexplained"));
+    assert!(!t2.is_explained());
+    let t3 = aco(&report, "T3");
+    assert_eq!(t3.computed, Some(dec("1775760")));
+    assert!(t3.cause.is_none());
+}
+
 /// PY2024 (plain percent numbers, CRLF, quoted and bare cells, `^`/`*` markers): the reduced
 /// sharing rate of 425.605(h) from the first dollar, advance investment payments recouped beside
 /// `EarnSaveLoss`, a 0.5% MSR read as 0.5% although every cell of the column is <= 1, and a
@@ -953,6 +1001,7 @@ fn py2024_reduced_sharing_and_advance_investment_payments() {
         Some(AipRecoupment {
             recouped: dec("150000"),
             owed: Some(Decimal::ZERO),
+            balance: Some(dec("460000")),
             net_paid_published: dec("242000"),
             net_paid_computed: Some(dec("242000")),
         })
@@ -980,6 +1029,7 @@ fn py2024_reduced_sharing_and_advance_investment_payments() {
     let json = report.to_json();
     assert_eq!(json["acos"][0]["aip"]["net_paid_published"], "242000");
     assert_eq!(json["acos"][0]["aip"]["net_paid_computed"], "242000.00");
+    assert_eq!(json["acos"][0]["aip"]["balance"], "460000");
     assert!(json["acos"][1]["aip"].is_null());
     assert_eq!(
         (json["rows"].as_u64(), json["rows_used"].as_u64()),

@@ -3,6 +3,12 @@
 //! DEADLINE_EXCEEDED, and the read from benchmark-svc (the gRPC benchmark source) carries the call's
 //! remaining deadline.
 
+mod common;
+
+use common::{
+    a1215, a1215_by_reference, by_reference, date, flat_schedule, genesys, genesys_arrangement,
+    quality, reconcile, totals,
+};
 use std::{
     path::Path,
     sync::{Arc, Mutex},
@@ -15,79 +21,31 @@ use acorn_proto::{
         benchmark_service_client::BenchmarkServiceClient,
         benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
     },
-    common::v1::{Date, EnrollmentType},
-    ledger::Ledger,
+    common::v1::EnrollmentType,
     serve::ServeArgs,
     settlement::v1::{
-        self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
-        ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
-        ReconcileRequest, ReconciliationInput, Track, extreme_uncontrollable::Reduction,
+        self as pb, EnrollmentTypeBreakdown, EnrollmentTypeExperience, ExtremeUncontrollable,
+        MinimumSavingsRateOption, ReconciliationInput, Track, extreme_uncontrollable::Reduction,
         reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
-        settlement_service_server::SettlementServiceServer,
     },
-    store::Location,
 };
 use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use prost::Message as _;
-use settlement_svc::{
-    benchmarks::{BenchmarkSource, GrpcBenchmarks},
-    server::SettlementApi,
-};
-use tonic::{Code, service::Routes, transport::Channel};
+use settlement_svc::benchmarks::{BenchmarkSource, GrpcBenchmarks};
+use tonic::{Code, transport::Channel};
 
 async fn start(
     db: &Path,
     benchmarks: Option<BenchmarkServiceClient<Channel>>,
     request_timeout: u64,
 ) -> Running {
-    let store = Ledger::open(&Location::Sqlite(db.to_path_buf()))
-        .await
-        .expect("open ledger");
     let benchmarks =
         benchmarks.map(|b| Arc::new(GrpcBenchmarks::new(b)) as Arc<dyn BenchmarkSource>);
-    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
-        store, benchmarks,
-    )));
     let args = ServeArgs {
         request_timeout,
         ..serve_args()
     };
-    Running::start(routes, "acorn.settlement.v1.SettlementService", args).await
-}
-
-/// CMS PUF PY2018 row A1215 (Track 3), as in tests/grpc.rs.
-fn a1215() -> ReconciliationInput {
-    ReconciliationInput {
-        aco_id: "A1215".into(),
-        performance_year: 2018,
-        agreement_start_date: Some(Date {
-            year: 2016,
-            month: 1,
-            day: 1,
-        }),
-        track: Track::Track3.into(),
-        assigned_beneficiaries: 72_033,
-        experience: Some(Experience::Totals(ExpenditureTotals {
-            updated_benchmark: "797237607".into(),
-            expenditures: "812497275".into(),
-        })),
-        quality: Some(Quality {
-            standard: 0,
-            score: "0.8884".into(),
-        }),
-        msr_option: MinimumSavingsRateOption::Fixed05.into(),
-        extreme_uncontrollable: Some(ExtremeUncontrollable {
-            reduction: Some(Reduction::Amount("2655".into())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn reconcile(request_id: &str, input: ReconciliationInput) -> ReconcileRequest {
-    ReconcileRequest {
-        request_id: request_id.into(),
-        input: Some(input),
-    }
+    common::start(db, benchmarks, args).await
 }
 
 /// A stand-in benchmark-svc: `updated-2018` (and any other id) is A1215's PY2018 benchmark; `slow`
@@ -205,25 +163,15 @@ fn single_field_changes() -> Vec<Change> {
         ("aco_id", |i| i.aco_id = "A1216".into()),
         ("performance_year", |i| i.performance_year = 2017),
         ("agreement_start_date", |i| {
-            i.agreement_start_date = Some(Date {
-                year: 2017,
-                month: 1,
-                day: 1,
-            })
+            i.agreement_start_date = date(2017, 1, 1)
         }),
         ("track", |i| i.track = Track::Track2.into()),
         ("assigned_beneficiaries", |i| i.assigned_beneficiaries += 1),
         ("totals", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "797237607".into(),
-                expenditures: "812497276".into(),
-            }))
+            i.experience = totals("797237607", "812497276")
         }),
         ("totals.updated_benchmark", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "797237607.01".into(),
-                expenditures: "812497275".into(),
-            }))
+            i.experience = totals("797237607.01", "812497275")
         }),
         ("by_enrollment_type", |i| {
             i.experience = Some(Experience::ByEnrollmentType(EnrollmentTypeBreakdown {
@@ -236,28 +184,15 @@ fn single_field_changes() -> Vec<Change> {
             }))
         }),
         ("benchmark_reference", |i| {
-            i.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
-                benchmark_id: "updated-2018".into(),
-                expenditures: "812497275".into(),
-            }))
+            i.experience = by_reference("updated-2018", "812497275")
         }),
-        ("quality", |i| {
-            i.quality = Some(Quality {
-                standard: 0,
-                score: "0.8885".into(),
-            })
-        }),
+        ("quality", |i| i.quality = quality(0, "0.8885")),
         ("msr_option", |i| {
             i.msr_option = MinimumSavingsRateOption::Fixed10.into()
         }),
         ("msr_schedule", |i| {
             i.msr_option = MinimumSavingsRateOption::Variable.into();
-            i.msr_schedule = vec![pb::MsrBand {
-                min_beneficiaries: 60_000,
-                max_beneficiaries: 0,
-                rate_at_min: "0.02".into(),
-                rate_at_max: "0.02".into(),
-            }];
+            i.msr_schedule = flat_schedule(60_000, "0.02");
         }),
         ("participant_revenue", |i| {
             i.participant_revenue = "1000000".into()
@@ -328,32 +263,8 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     }
     // Pioneer terms apply to TRACK_PIONEER only: changed on a Pioneer request (Genesys PHO, PY2012,
     // as in tests/grpc.rs).
-    let pioneer = |shared_loss_rate: &str| ReconciliationInput {
-        aco_id: "PIONEER-GENESYS".into(),
-        performance_year: 2012,
-        agreement_start_date: Some(Date {
-            year: 2012,
-            month: 1,
-            day: 1,
-        }),
-        track: Track::Pioneer.into(),
-        assigned_beneficiaries: 15_000,
-        experience: Some(Experience::Totals(ExpenditureTotals {
-            updated_benchmark: "175000000".into(),
-            expenditures: "180100000".into(),
-        })),
-        quality: Some(Quality {
-            standard: 0,
-            score: "1".into(),
-        }),
-        msr_option: MinimumSavingsRateOption::Fixed10.into(),
-        pioneer_arrangement: Some(pb::PioneerArrangement {
-            minimum_loss_rate: "0.02".into(),
-            shared_loss_rate: shared_loss_rate.into(),
-            sharing_rate: String::new(),
-        }),
-        ..Default::default()
-    };
+    let pioneer =
+        |shared_loss_rate| genesys("180100000", Some(genesys_arrangement(shared_loss_rate)));
     client
         .reconcile(reconcile("same-pioneer", pioneer("0.5")))
         .await
@@ -466,14 +377,7 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
     let mut client = server.client(SettlementServiceClient::new).await;
-    let by_reference = |id: &str| {
-        let mut input = a1215();
-        input.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
-            benchmark_id: id.into(),
-            expenditures: "812497275".into(),
-        }));
-        input
-    };
+    let by_reference = a1215_by_reference;
     // Client deadline 500 ms. (tonic's client also gives up on its own at that moment, reporting
     // CANCELLED "Timeout expired" if its timer fires before the server's answer arrives; the
     // server's own answer is checked below, with no client timer.)

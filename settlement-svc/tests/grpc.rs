@@ -2,79 +2,57 @@
 //! the same SQLite file, idempotent retries, conflicting reuse, pagination, bad input, health and
 //! reflection.
 
+mod common;
+
 use std::{path::Path, sync::Arc};
 
+use common::{
+    a1215, a1215_by_reference, date, flat_schedule, genesys, genesys_arrangement, quality,
+    reconcile, totals,
+};
+
 use acorn_proto::{
-    common::v1::{Date, EnrollmentType},
+    common::v1::EnrollmentType,
     settlement::v1::{
-        self as pb, BenchmarkReference, EnrollmentTypeBreakdown, EnrollmentTypeExperience,
-        ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
-        ReconcileRequest, ReconciliationInput, Track, extreme_uncontrollable::Reduction,
-        reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
-        settlement_service_server::SettlementServiceServer,
+        self as pb, EnrollmentTypeBreakdown, EnrollmentTypeExperience, ExtremeUncontrollable,
+        MinimumSavingsRateOption, ReconcileRequest, ReconciliationInput, Track,
+        extreme_uncontrollable::Reduction, reconciliation_input::Experience,
+        settlement_service_client::SettlementServiceClient,
     },
 };
-use acorn_proto::{ledger::Ledger, store::Location};
 use acorn_testkit::{Running, bad_request_fields, pages, serve_args};
 use rust_decimal_macros::dec;
-use settlement_svc::{
-    benchmarks::{BenchmarkSource, InMemoryBenchmarks, RecordedBenchmark},
-    server::SettlementApi,
-};
-use tonic::{Code, service::Routes, transport::Channel};
+use settlement_svc::benchmarks::{BenchmarkSource, InMemoryBenchmarks, RecordedBenchmark};
+use tonic::{Code, transport::Channel};
 
 async fn start(db: &Path) -> Running {
     start_with(db, None).await
 }
 
 async fn start_with(db: &Path, benchmarks: Option<Arc<dyn BenchmarkSource>>) -> Running {
-    let store = Ledger::open(&Location::Sqlite(db.to_path_buf()))
+    common::start(db, benchmarks, serve_args()).await
+}
+
+/// `PreviewReconciliation` of `input`: the computed result.
+async fn preview(
+    client: &mut SettlementServiceClient<Channel>,
+    input: ReconciliationInput,
+) -> pb::SettlementResult {
+    client
+        .preview_reconciliation(pb::PreviewReconciliationRequest { input: Some(input) })
         .await
-        .expect("open ledger");
-    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
-        store, benchmarks,
-    )));
-    Running::start(
-        routes,
-        "acorn.settlement.v1.SettlementService",
-        serve_args(),
+        .expect("preview")
+        .into_inner()
+        .result
+        .expect("result")
+}
+
+/// The corridor a `GetMinimumSavingsRate` answer states: (MSR, MLR).
+fn corridor(r: &pb::GetMinimumSavingsRateResponse) -> (&str, &str) {
+    (
+        r.minimum_savings_rate.as_str(),
+        r.minimum_loss_rate.as_str(),
     )
-    .await
-}
-
-/// CMS PUF PY2018 row A1215 (Track 3, losses reduced by the published DisAdj of 2,655).
-fn a1215() -> ReconciliationInput {
-    ReconciliationInput {
-        aco_id: "A1215".into(),
-        performance_year: 2018,
-        agreement_start_date: Some(Date {
-            year: 2016,
-            month: 1,
-            day: 1,
-        }),
-        track: Track::Track3.into(),
-        assigned_beneficiaries: 72_033,
-        experience: Some(Experience::Totals(ExpenditureTotals {
-            updated_benchmark: "797237607".into(),
-            expenditures: "812497275".into(),
-        })),
-        quality: Some(Quality {
-            standard: 0,
-            score: "0.8884".into(),
-        }),
-        msr_option: MinimumSavingsRateOption::Fixed05.into(),
-        extreme_uncontrollable: Some(ExtremeUncontrollable {
-            reduction: Some(Reduction::Amount("2655".into())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn reconcile(request_id: &str, input: ReconciliationInput) -> ReconcileRequest {
-    ReconcileRequest {
-        request_id: request_id.into(),
-        input: Some(input),
-    }
 }
 
 async fn count(client: &mut SettlementServiceClient<Channel>) -> usize {
@@ -195,69 +173,32 @@ async fn bad_input_names_the_field_and_stores_nothing() {
     type Edit = fn(&mut ReconciliationInput);
     let cases: Vec<(&str, Edit)> = vec![
         ("input.totals.expenditures", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "100".into(),
-                expenditures: "-1".into(),
-            }))
+            i.experience = totals("100", "-1")
         }),
         ("input.totals.updated_benchmark", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "12abc".into(),
-                expenditures: "1".into(),
-            }))
+            i.experience = totals("12abc", "1")
         }),
         ("input.totals.updated_benchmark", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "0".into(),
-                expenditures: "1".into(),
-            }))
+            i.experience = totals("0", "1")
         }),
         ("input.totals.expenditures", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "100".into(),
-                expenditures: "NaN".into(),
-            }))
+            i.experience = totals("100", "NaN")
         }),
         ("input.totals.expenditures", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "100".into(),
-                expenditures: "Infinity".into(),
-            }))
+            i.experience = totals("100", "Infinity")
         }),
         ("input.totals.expenditures", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "100".into(),
-                expenditures: "1e9".into(),
-            }))
+            i.experience = totals("100", "1e9")
         }),
         ("input.track", |i| i.track = 0),
         ("input.track", |i| i.track = 99),
         ("input.msr_option", |i| i.msr_option = 42),
-        ("input.quality.score", |i| {
-            i.quality = Some(Quality {
-                standard: 0,
-                score: "1.5".into(),
-            })
-        }),
-        ("input.quality.score", |i| {
-            i.quality = Some(Quality {
-                standard: 0,
-                score: "-0.1".into(),
-            })
-        }),
-        ("input.quality.standard", |i| {
-            i.quality = Some(Quality {
-                standard: 7,
-                score: "0.5".into(),
-            })
-        }),
+        ("input.quality.score", |i| i.quality = quality(0, "1.5")),
+        ("input.quality.score", |i| i.quality = quality(0, "-0.1")),
+        ("input.quality.standard", |i| i.quality = quality(7, "0.5")),
         ("input.aco_id", |i| i.aco_id.clear()),
         ("input.agreement_start_date", |i| {
-            i.agreement_start_date = Some(Date {
-                year: 2016,
-                month: 2,
-                day: 30,
-            })
+            i.agreement_start_date = date(2016, 2, 30)
         }),
         ("input.agreement_start_date", |i| {
             i.agreement_start_date = None
@@ -269,35 +210,20 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             // A supplied schedule that starts above the ACO's population.
             i.assigned_beneficiaries = 4_000;
             i.msr_option = MinimumSavingsRateOption::Variable.into();
-            i.msr_schedule = vec![pb::MsrBand {
-                min_beneficiaries: 5_000,
-                max_beneficiaries: 0,
-                rate_at_min: "0.02".into(),
-                rate_at_max: "0.02".into(),
-            }];
+            i.msr_schedule = flat_schedule(5_000, "0.02");
         }),
         // Section 5 of the conformance issue: a tiny benchmark (or a cent against 1e27 of
         // expenditures) overflowed the savings rate and panicked the handler (CANCELLED).
         ("input.totals.updated_benchmark", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "0.0000000000000000000000000001".into(),
-                expenditures: "812497275".into(),
-            }))
+            i.experience = totals("0.0000000000000000000000000001", "812497275")
         }),
         ("input.totals.updated_benchmark", |i| {
-            i.experience = Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "0.01".into(),
-                expenditures: "1000000000000000000000000000".into(),
-            }))
+            i.experience = totals("0.01", "1000000000000000000000000000")
         }),
         // 425.200: no agreement starts 2016-03-01; Track 3 from 2016 has no PY2020 (its term
         // ended with the 6-month PY2019).
         ("input.agreement_start_date", |i| {
-            i.agreement_start_date = Some(Date {
-                year: 2016,
-                month: 3,
-                day: 1,
-            })
+            i.agreement_start_date = date(2016, 3, 1)
         }),
         ("input.performance_year", |i| i.performance_year = 2020),
         // Pioneer arrangement: fractions in [0, 1], TRACK_PIONEER only.
@@ -325,11 +251,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         ("input.performance_year", |i| {
             i.track = Track::Pioneer.into();
             i.performance_year = 2014;
-            i.agreement_start_date = Some(Date {
-                year: 2012,
-                month: 1,
-                day: 1,
-            });
+            i.agreement_start_date = date(2012, 1, 1);
         }),
         ("input.track", |i| i.track = Track::BasicA.into()),
         ("input.participation_months", |i| {
@@ -402,24 +324,16 @@ async fn preview_and_minimum_savings_rate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
     let mut client = server.client(SettlementServiceClient::new).await;
-    let preview = client
-        .preview_reconciliation(pb::PreviewReconciliationRequest {
-            input: Some(a1215()),
-        })
-        .await
-        .expect("preview")
-        .into_inner();
-    assert_eq!(preview.result.expect("result").net_amount, "-6101212.20");
+    assert_eq!(
+        preview(&mut client, a1215()).await.net_amount,
+        "-6101212.20"
+    );
     assert_eq!(count(&mut client).await, 0);
 
     let msr = |n: u64| pb::GetMinimumSavingsRateRequest {
         track: Track::Track1.into(),
         performance_year: 2014,
-        agreement_start_date: Some(Date {
-            year: 2012,
-            month: 7,
-            day: 1,
-        }),
+        agreement_start_date: date(2012, 7, 1),
         assigned_beneficiaries: n,
         ..Default::default()
     };
@@ -428,13 +342,7 @@ async fn preview_and_minimum_savings_rate() {
         .await
         .expect("msr")
         .into_inner();
-    assert_eq!(
-        (
-            r.minimum_savings_rate.as_str(),
-            r.minimum_loss_rate.as_str()
-        ),
-        ("0.036", "")
-    );
+    assert_eq!(corridor(&r), ("0.036", ""));
     let r = client
         .get_minimum_savings_rate(msr(7_500))
         .await
@@ -460,12 +368,7 @@ async fn preview_and_minimum_savings_rate() {
     assert!(below.explanation[0].citation.contains("Tuva Project"));
     // A supplied schedule overrides it, and one that does not reach the ACO is refused.
     let mut supplied = msr(4_845);
-    supplied.msr_schedule = vec![pb::MsrBand {
-        min_beneficiaries: 5_000,
-        max_beneficiaries: 0,
-        rate_at_min: "0.02".into(),
-        rate_at_max: "0.02".into(),
-    }];
+    supplied.msr_schedule = flat_schedule(5_000, "0.02");
     let refused = client
         .get_minimum_savings_rate(supplied)
         .await
@@ -483,41 +386,8 @@ async fn pioneer_arrangement() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
     let mut client = server.client(SettlementServiceClient::new).await;
-    let mut input = ReconciliationInput {
-        aco_id: "PIONEER-GENESYS".into(),
-        performance_year: 2012,
-        agreement_start_date: Some(Date {
-            year: 2012,
-            month: 1,
-            day: 1,
-        }),
-        track: Track::Pioneer.into(),
-        assigned_beneficiaries: 15_000,
-        experience: Some(Experience::Totals(ExpenditureTotals {
-            updated_benchmark: "175000000".into(),
-            expenditures: "180100000".into(),
-        })),
-        quality: Some(Quality {
-            standard: 0,
-            score: "1".into(),
-        }),
-        msr_option: MinimumSavingsRateOption::Fixed10.into(),
-        pioneer_arrangement: Some(pb::PioneerArrangement {
-            minimum_loss_rate: "0.02".into(),
-            shared_loss_rate: "0.5".into(),
-            sharing_rate: String::new(),
-        }),
-        ..Default::default()
-    };
-    let preview =
-        |input: ReconciliationInput| pb::PreviewReconciliationRequest { input: Some(input) };
-    let r = client
-        .preview_reconciliation(preview(input.clone()))
-        .await
-        .expect("preview")
-        .into_inner()
-        .result
-        .expect("result");
+    let mut input = genesys("180100000", Some(genesys_arrangement("0.5")));
+    let r = preview(&mut client, input.clone()).await;
     assert_eq!(
         (
             r.minimum_savings_rate.as_str(),
@@ -533,13 +403,7 @@ async fn pioneer_arrangement() {
             .any(|st| st.rule == "settlement.shared_loss_rate")
     );
     input.pioneer_arrangement = None;
-    let core = client
-        .preview_reconciliation(preview(input))
-        .await
-        .expect("preview")
-        .into_inner()
-        .result
-        .expect("result");
+    let core = preview(&mut client, input).await;
     assert_eq!(core.net_amount, "-3060000.00");
     server.stop().await;
 }
@@ -554,19 +418,11 @@ async fn pioneer_minimum_loss_rate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
     let mut client = server.client(SettlementServiceClient::new).await;
-    let arrangement = pb::PioneerArrangement {
-        minimum_loss_rate: "0.02".into(),
-        shared_loss_rate: "0.5".into(),
-        sharing_rate: String::new(),
-    };
+    let arrangement = genesys_arrangement("0.5");
     let rates = |pioneer_arrangement| pb::GetMinimumSavingsRateRequest {
         track: Track::Pioneer.into(),
         performance_year: 2012,
-        agreement_start_date: Some(Date {
-            year: 2012,
-            month: 1,
-            day: 1,
-        }),
+        agreement_start_date: date(2012, 1, 1),
         assigned_beneficiaries: 15_000,
         msr_option: MinimumSavingsRateOption::Fixed10.into(),
         pioneer_arrangement,
@@ -577,13 +433,7 @@ async fn pioneer_minimum_loss_rate() {
         .await
         .expect("own arrangement")
         .into_inner();
-    assert_eq!(
-        (
-            own.minimum_savings_rate.as_str(),
-            own.minimum_loss_rate.as_str()
-        ),
-        ("0.01", "0.02")
-    );
+    assert_eq!(corridor(&own), ("0.01", "0.02"));
     let step = own
         .explanation
         .iter()
@@ -600,72 +450,28 @@ async fn pioneer_minimum_loss_rate() {
         .await
         .expect("core arrangement")
         .into_inner();
-    assert_eq!(
-        (
-            core.minimum_savings_rate.as_str(),
-            core.minimum_loss_rate.as_str()
-        ),
-        ("0.01", "0.01")
-    );
+    assert_eq!(corridor(&core), ("0.01", "0.01"));
 
     // What Reconcile applies, on the same terms.
-    let reconcile_with = |pioneer_arrangement| pb::PreviewReconciliationRequest {
-        input: Some(ReconciliationInput {
-            aco_id: "PIONEER-GENESYS".into(),
-            performance_year: 2012,
-            agreement_start_date: Some(Date {
-                year: 2012,
-                month: 1,
-                day: 1,
-            }),
-            track: Track::Pioneer.into(),
-            assigned_beneficiaries: 15_000,
-            experience: Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "175000000".into(),
-                expenditures: "177625000".into(),
-            })),
-            quality: Some(Quality {
-                standard: 0,
-                score: "1".into(),
-            }),
-            msr_option: MinimumSavingsRateOption::Fixed10.into(),
-            pioneer_arrangement,
-            ..Default::default()
-        }),
-    };
     for (arrangement, rates, net) in [
         (Some(arrangement.clone()), &own, "0.00"),
         (None, &core, "-1575000.00"),
     ] {
-        let r = client
-            .preview_reconciliation(reconcile_with(arrangement))
-            .await
-            .expect("preview")
-            .into_inner()
-            .result
-            .expect("result");
+        let r = preview(&mut client, genesys("177625000", arrangement)).await;
         assert_eq!(
             (
                 r.minimum_savings_rate.as_str(),
-                r.minimum_loss_rate.as_str(),
-                r.net_amount.as_str()
+                r.minimum_loss_rate.as_str()
             ),
-            (
-                rates.minimum_savings_rate.as_str(),
-                rates.minimum_loss_rate.as_str(),
-                net
-            )
+            corridor(rates)
         );
+        assert_eq!(r.net_amount, net);
     }
 
     // As in Reconcile, the arrangement is TRACK_PIONEER's only.
     let mut track3 = rates(Some(arrangement));
     track3.track = Track::Track3.into();
-    track3.agreement_start_date = Some(Date {
-        year: 2016,
-        month: 1,
-        day: 1,
-    });
+    track3.agreement_start_date = date(2016, 1, 1);
     track3.performance_year = 2018;
     let err = client
         .get_minimum_savings_rate(track3)
@@ -771,14 +577,7 @@ async fn benchmark_by_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_with(&dir.path().join("ledger.db"), Some(benchmarks)).await;
     let mut client = server.client(SettlementServiceClient::new).await;
-    let by_reference = |id: &str| {
-        let mut input = a1215();
-        input.experience = Some(Experience::BenchmarkReference(BenchmarkReference {
-            benchmark_id: id.into(),
-            expenditures: "812497275".into(),
-        }));
-        input
-    };
+    let by_reference = a1215_by_reference;
     let rec = client
         .reconcile(reconcile("ref-1", by_reference("updated-2018")))
         .await

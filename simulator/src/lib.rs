@@ -12,8 +12,11 @@
 //! - [`engines`]: where the benchmark and settlement steps run (in process, or the services over
 //!   gRPC with `--via grpc`).
 //! - [`merge`]: `simulator merge`, shard outputs into the files of one unsharded run.
+//! - [`load`]: `simulator load`, the load generator for the services (and the echo service).
 
 pub mod engines;
+#[cfg(feature = "grpc")]
+pub mod load;
 pub mod merge;
 pub mod model;
 pub mod report;

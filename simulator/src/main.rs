@@ -1,4 +1,4 @@
-//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`.
+//! The `simulator` command line: `run`, `merge`, `compare`, `sweep`, `load`, `echo`.
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
@@ -10,6 +10,34 @@ use indicatif::{ProgressBar, ProgressStyle};
 use simulator::report::compare::{self, Collected};
 use simulator::report::{OutputSet, RunInfo, Shard, drive, summary_table, write_file};
 use simulator::{MODEL_VERSION, Model, Scenario};
+
+/// Shadows `println!` for every report this binary prints: when the reader of standard output
+/// went away (`simulator compare ... | head`), the process ends quietly with status 0 (the way
+/// `cat | head` does) instead of panicking ("failed printing to stdout"); any other write error
+/// ends it with status 1 and the error on stderr. Output files are complete before anything is
+/// printed.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        print_line(format_args!($($arg)*))
+    };
+}
+
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("simulator: writing to standard output: {e}");
+            std::process::exit(1)
+        }
+    }
+}
 
 /// Monte Carlo of what an ACO program saves Medicare, through acorn's own rule engines.
 #[derive(Parser)]
@@ -106,6 +134,13 @@ enum Command {
         #[command(flatten)]
         replicates: Replicates,
     },
+    /// Drives one RPC of a running service with load drawn from the population model (ghz-style
+    /// options and report).
+    #[cfg(feature = "grpc")]
+    Load(Box<simulator::load::LoadArgs>),
+    /// Serves the trivial echo gRPC service (the framework limit for `load --call Echo`).
+    #[cfg(feature = "grpc")]
+    Echo(simulator::load::EchoArgs),
     /// Runs a scenario at each value of one parameter (common random numbers) and plots it.
     Sweep {
         /// A scenario file (TOML) or a preset name.
@@ -146,6 +181,10 @@ fn main() -> ExitCode {
             replicates,
             out,
         } => sweep(&scenario, &set, &replicates, out.as_deref()),
+        #[cfg(feature = "grpc")]
+        Command::Load(args) => simulator::load::main(&args),
+        #[cfg(feature = "grpc")]
+        Command::Echo(args) => simulator::load::echo_main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

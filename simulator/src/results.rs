@@ -20,6 +20,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order of the plots' legends.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Paid,
+        Outcome::EarnedNothing,
+        Outcome::Corridor,
+        Outcome::Owes,
+        Outcome::LossNotShared,
+    ];
+
     /// Stable lower-case name used in CSV/Parquet/plots.
     pub fn name(self) -> &'static str {
         match self {

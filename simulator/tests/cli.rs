@@ -1,39 +1,10 @@
 //! The `simulator` binary on the real model: byte-identical `--out` files for 1, 2 and 8 threads
 //! and for 4 shards merged; bad scenarios write nothing and name the key and line.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::{files, ok, simulator};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn simulator(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simulator"))
-        .args(args)
-        .output()
-        .expect("run the simulator binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = simulator(args);
-    assert!(
-        out.status.success(),
-        "simulator {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 const RUN: [&str; 7] = [
     "run",

@@ -1,41 +1,10 @@
 //! Reproducibility: a replicate is a pure function of (scenario, seed, replicate index), whatever
 //! the thread count, and scenarios that differ only in a lever share their random numbers.
 
-use simulator::{Model, Scenario, run, simulate};
+mod common;
 
-const SMALL: &str = r#"
-name = "small"
-performance_years = [2013, 2014]
-benchmark_years = [2010, 2011, 2012]
-
-[population]
-acos = 8
-size_median = 6000
-size_sigma = 0.3
-size_floor = 5000
-
-[rules]
-tracks = ["TRACK_1"]
-agreement_start = "2013-01-01"
-msr = "variable"
-
-[effect]
-mean = 0.02
-sigma = 0.01
-
-[gap]
-sigma = 0.02
-
-[transient]
-k_cluster = 3.0
-
-[exit]
-p_above_benchmark = 0.5
-"#;
-
-fn small() -> Scenario {
-    Scenario::from_toml(SMALL, "small.toml").unwrap()
-}
+use common::small;
+use simulator::{Model, run, simulate};
 
 #[test]
 fn same_seed_same_replicate_any_thread_count() {

@@ -2,7 +2,9 @@
 //! index, as the model is): byte-identical for any thread count and for sharded runs merged, the
 //! summary's numbers against a hand computation, and failures that leave nothing behind.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::files;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -114,19 +116,6 @@ fn run(dir: &Path, replicates: u32, threads: usize, shard: Option<Shard>) {
     )
     .unwrap();
     out.finish().unwrap();
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn expected_names() -> Vec<String> {

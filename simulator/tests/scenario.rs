@@ -1,27 +1,10 @@
 //! Scenario files: presets load, overrides apply, and every bad file is refused with an error
 //! that names the key and its line.
 
+mod common;
+
+use common::SMALL;
 use simulator::{Scenario, ScenarioError};
-
-const SMALL: &str = r#"
-name = "small"
-performance_years = [2013, 2014]
-benchmark_years = [2010, 2011, 2012]
-
-[population]
-acos = 6
-size_median = 6000
-size_sigma = 0.3
-size_floor = 5000
-
-[rules]
-tracks = ["TRACK_1"]
-agreement_start = "2013-01-01"
-msr = "variable"
-
-[effect]
-mean = 0.01
-"#;
 
 fn err(text: &str) -> ScenarioError {
     match Scenario::from_toml(text, "bad.toml") {
@@ -76,9 +59,9 @@ fn unknown_key_names_key_and_line() {
 
 #[test]
 fn negative_size_names_key_and_line() {
-    let text = SMALL.replace("acos = 6", "acos = -6");
+    let text = SMALL.replace("acos = 8", "acos = -8");
     let e = err(&text);
-    assert_eq!(e.line, Some(line(&text, "acos = -6")), "{e}");
+    assert_eq!(e.line, Some(line(&text, "acos = -8")), "{e}");
     assert!(e.key.contains("acos"), "{e}");
     let text = SMALL.replace("size_median = 6000", "size_median = -6000");
     let e = err(&text);
@@ -88,7 +71,7 @@ fn negative_size_names_key_and_line() {
 
 #[test]
 fn probability_outside_unit_interval() {
-    let text = format!("{SMALL}\n[exit]\np_above_benchmark = 1.5\n");
+    let text = SMALL.replace("p_above_benchmark = 0.5", "p_above_benchmark = 1.5");
     let e = err(&text);
     assert_eq!(e.key, "exit.p_above_benchmark");
     assert_eq!(e.line, Some(line(&text, "p_above_benchmark")), "{e}");
@@ -127,9 +110,9 @@ fn unknown_track_and_rule_set() {
 #[test]
 fn overrides() {
     let s = Scenario::from_toml(SMALL, "small.toml").unwrap();
-    let t = s.with_override("effect.mean", "0.02").unwrap();
+    let t = s.with_override("effect.mean", "0.04").unwrap();
     assert_ne!(s, t);
-    assert_eq!(t.effect.mean.get(1), simulator::scenario::Num::Fixed(0.02));
+    assert_eq!(t.effect.mean.get(1), simulator::scenario::Num::Fixed(0.04));
     let t = s.with_override("effect.mean", "[0.01, 0.03]").unwrap();
     assert_eq!(t.effect.mean.get(1), simulator::scenario::Num::Fixed(0.03));
     let t = t.with_override("effect.mean.0", "0.0").unwrap();

@@ -4,47 +4,17 @@
 //! unreachable is a clear error with nothing written.
 #![cfg(feature = "grpc")]
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{files, ok, simulator};
 
 use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
+use acorn_proto::ledger::Ledger;
 use acorn_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
-use acorn_proto::{ledger::Ledger, store::Location};
 use acorn_testkit::{Running, serve_args};
 use benchmark_svc::server::BenchmarkApi;
 use settlement_svc::server::SettlementApi;
 use tonic::service::Routes;
-
-fn simulator(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simulator"))
-        .args(args)
-        .output()
-        .expect("run the simulator binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = simulator(args);
-    assert!(
-        out.status.success(),
-        "simulator {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// Both services on 127.0.0.1:0, on their own runtime (the simulator is another process).
 struct Services {
@@ -59,12 +29,8 @@ impl Services {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let db = tempfile::tempdir().unwrap();
         let (benchmark, settlement) = runtime.block_on(async {
-            let b = Ledger::open(&Location::Sqlite(db.path().join("b.db")))
-                .await
-                .unwrap();
-            let s = Ledger::open(&Location::Sqlite(db.path().join("s.db")))
-                .await
-                .unwrap();
+            let b = Ledger::open(&db.path().join("b.db")).await.unwrap();
+            let s = Ledger::open(&db.path().join("s.db")).await.unwrap();
             let benchmark = Running::start(
                 Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(b))),
                 "acorn.benchmark.v1.BenchmarkService",

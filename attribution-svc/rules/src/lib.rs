@@ -514,6 +514,19 @@ pub struct AcoSpec {
     pub npis: Vec<String>,
 }
 
+impl AcoSpec {
+    /// An ACO with these participant TINs, CCNs and professionals' NPIs.
+    pub fn new(id: &str, tins: &[&str], ccns: &[&str], npis: &[&str]) -> AcoSpec {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        AcoSpec {
+            id: id.to_string(),
+            tins: owned(tins),
+            ccns: owned(ccns),
+            npis: owned(npis),
+        }
+    }
+}
+
 /// The run's participants: ACOs, and who owns each TIN, CCN and NPI, with interning of every TIN and
 /// CCN seen (participants or not).
 #[derive(Debug, Clone, Default)]

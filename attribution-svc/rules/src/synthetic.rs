@@ -79,6 +79,21 @@ pub struct BeneficiaryRecord {
 }
 
 impl BeneficiaryRecord {
+    /// A U.S. resident with Part A and B in every month, no group health plan month, in no other
+    /// shared savings initiative and with no designated clinician.
+    pub fn eligible(id: String) -> BeneficiaryRecord {
+        BeneficiaryRecord {
+            id,
+            months_a_and_b: 12,
+            months_a_or_b_only: 0,
+            months_group_health_plan: 0,
+            us_resident: true,
+            other_initiative: false,
+            designated_npi: String::new(),
+            designated_tin: String::new(),
+        }
+    }
+
     /// The record's enrollment facts, as the engine screens them (no A-only or B-only months: the
     /// generator draws A-or-B-only months as one count).
     pub fn enrollment(&self) -> Enrollment {
@@ -344,16 +359,7 @@ impl Synthetic {
     pub fn beneficiary(&self, i: u32, lines: &mut Vec<ClaimRecord>) -> BeneficiaryRecord {
         let mut r = Rand::new(self.cfg.seed, u64::from(i));
         let id = mbi(u64::from(i));
-        let mut b = BeneficiaryRecord {
-            id: id.clone(),
-            months_a_and_b: 12,
-            months_a_or_b_only: 0,
-            months_group_health_plan: 0,
-            us_resident: true,
-            other_initiative: false,
-            designated_npi: String::new(),
-            designated_tin: String::new(),
-        };
+        let mut b = BeneficiaryRecord::eligible(id.clone());
         let u = r.unit();
         if u < 0.03 {
             b.months_group_health_plan = 1 + r.below(11) as u32;

@@ -13,19 +13,10 @@ const B: u32 = 1;
 /// ACO A: TINs 111111111, 111111112 (and 999999999, also in B), CCN 011800, NPI 1000000001.
 /// ACO B: TINs 222222221, 999999999, NPI 2000000001.
 fn acos() -> Vec<AcoSpec> {
+    let a_tins = ["111111111", "111111112", "999999999"];
     vec![
-        AcoSpec {
-            id: "A".into(),
-            tins: vec!["111111111".into(), "111111112".into(), "999999999".into()],
-            ccns: vec!["011800".into()],
-            npis: vec!["1000000001".into()],
-        },
-        AcoSpec {
-            id: "B".into(),
-            tins: vec!["222222221".into(), "999999999".into()],
-            ccns: vec![],
-            npis: vec!["2000000001".into()],
-        },
+        AcoSpec::new("A", &a_tins, &["011800"], &["1000000001"]),
+        AcoSpec::new("B", &["222222221", "999999999"], &[], &["2000000001"]),
     ]
 }
 

@@ -13,24 +13,9 @@ use attribution_rules::{
 /// ACO C: TIN 300000001. TIN 900000009 is in both A and B.
 pub fn acos() -> Vec<AcoSpec> {
     vec![
-        AcoSpec {
-            id: "A".into(),
-            tins: vec!["100000001".into(), "100000002".into(), "900000009".into()],
-            ccns: vec!["451800".into()],
-            npis: vec!["1000000001".into()],
-        },
-        AcoSpec {
-            id: "B".into(),
-            tins: vec!["200000001".into(), "900000009".into()],
-            ccns: vec![],
-            npis: vec!["2000000001".into()],
-        },
-        AcoSpec {
-            id: "C".into(),
-            tins: vec!["300000001".into()],
-            ccns: vec![],
-            npis: vec!["3000000001".into()],
-        },
+        AcoSpec::new("A", &[A1, A2, SHARED], &["451800"], &["1000000001"]),
+        AcoSpec::new("B", &[B1, SHARED], &[], &["2000000001"]),
+        AcoSpec::new("C", &[C1], &[], &["3000000001"]),
     ]
 }
 
@@ -69,16 +54,7 @@ pub struct Golden {
 }
 
 fn bene(k: u64) -> BeneficiaryRecord {
-    BeneficiaryRecord {
-        id: id(k),
-        months_a_and_b: 12,
-        months_a_or_b_only: 0,
-        months_group_health_plan: 0,
-        us_resident: true,
-        other_initiative: false,
-        designated_npi: String::new(),
-        designated_tin: String::new(),
-    }
+    BeneficiaryRecord::eligible(id(k))
 }
 
 struct Lines(Vec<ClaimRecord>);

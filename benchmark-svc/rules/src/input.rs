@@ -54,6 +54,15 @@ pub const AMOUNT: Range = Range {
     max: MAX_AMOUNT,
     reason: "must be between 0 and 100,000,000",
 };
+/// A positive amount, dollars: the national per capita expenditures, of which the caps of the
+/// regional adjustment (425.601(a)(8), 425.656) and of the prior savings adjustment (425.658(c))
+/// are shares, so that a zero would cap every adjustment at nothing. The server checks the
+/// contract's field against this same range.
+pub const POSITIVE_AMOUNT: Range = Range {
+    min: Decimal::from_parts(1, 0, 0, false, 2),
+    max: MAX_AMOUNT,
+    reason: "must be between 0.01 and 100,000,000",
+};
 /// An amount that may be negative (savings, a flat-dollar update), dollars.
 pub const SIGNED_AMOUNT: Range = Range {
     min: Decimal::from_parts(100_000_000, 0, 0, true, 0),
@@ -154,7 +163,8 @@ impl Series {
             | Series::RegionalGrowth
             | Series::RegionalHccGrowth
             | Series::RegionalDemographicGrowth => FACTOR,
-            Series::RegionalPerCapita | Series::NationalPerCapita => AMOUNT,
+            Series::RegionalPerCapita => AMOUNT,
+            Series::NationalPerCapita => POSITIVE_AMOUNT,
             Series::NationalFlatUpdate | Series::Acpt => SIGNED_AMOUNT,
             Series::MarketShare => FRACTION,
         }

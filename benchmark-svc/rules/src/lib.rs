@@ -41,8 +41,8 @@ pub use update::{
 pub use acorn_domain::EnrollmentType;
 
 pub use input::{
-    FACTOR, FRACTION, Group, Input, MAX_AMOUNT, MAX_FACTOR, MAX_PERSON_YEARS, MIN_FACTOR, Quantity,
-    Range, Series,
+    FACTOR, FRACTION, Group, Input, MAX_AMOUNT, MAX_FACTOR, MAX_PERSON_YEARS, MIN_FACTOR,
+    POSITIVE_AMOUNT, Quantity, Range, Series,
 };
 
 /// Every enrollment type, in the order of [`ByType`] arrays.

@@ -90,17 +90,7 @@ pub fn adjustments(
         }
         PriorSavingsRule::Adjustment { share, cap } => {
             if let Some(p) = &input.prior_savings {
-                let national = input
-                    .regional
-                    .as_ref()
-                    .and_then(|r| r.national_per_capita)
-                    .ok_or(BenchmarkError::Missing {
-                        input: Input::Series {
-                            series: Series::NationalPerCapita,
-                            enrollment_type: None,
-                        },
-                        rule_set: rules.id,
-                    })?;
+                let national = national_per_capita(input.regional.as_ref(), rules)?;
                 let (average, prorated) = average_savings(p);
                 let national_single = weighted_mean(&national, &by3_py).unwrap_or_default();
                 let limit = cap * national_single;
@@ -145,6 +135,22 @@ pub fn adjustments(
         }
     }
     Ok(out)
+}
+
+/// The national per capita expenditures, which the rule set needs here.
+fn national_per_capita(
+    regional: Option<&RegionalInput>,
+    rules: &RuleSet,
+) -> Result<ByType<Decimal>, BenchmarkError> {
+    regional
+        .and_then(|r| r.national_per_capita)
+        .ok_or(BenchmarkError::Missing {
+            input: Input::Series {
+                series: Series::NationalPerCapita,
+                enrollment_type: None,
+            },
+            rule_set: rules.id,
+        })
 }
 
 fn savings_inputs(p: &PriorSavingsInput, average: Decimal) -> Vec<(String, String)> {
@@ -208,15 +214,7 @@ fn regional_adjustment(
     });
     let mut adjusted = raw;
     if rule.positive_cap.is_some() || rule.negative_cap.is_some() {
-        let national = regional
-            .national_per_capita
-            .ok_or(BenchmarkError::Missing {
-                input: Input::Series {
-                    series: Series::NationalPerCapita,
-                    enrollment_type: None,
-                },
-                rule_set: rules.id,
-            })?;
+        let national = national_per_capita(Some(regional), rules)?;
         for t in TYPES {
             let i = t.index();
             if let Some(cap) = rule.positive_cap {

@@ -636,6 +636,25 @@ fn bad_input_names_the_field() {
             rule_set: "mssp-2019-first"
         })
     );
+    // The national per capita expenditures must be positive (the caps are shares of them), one
+    // range for the engine and the server: 0 is refused, a cent is accepted.
+    let mut national = NATIONAL;
+    national[1] = Decimal::ZERO;
+    let mut i = first_agreement();
+    i.regional = Some(regional(FLAT, national));
+    assert_eq!(
+        historical(&i, &mut NoTrace),
+        Err(BenchmarkError::Invalid {
+            input: Input::Series {
+                series: Series::NationalPerCapita,
+                enrollment_type: Some(EnrollmentType::Disabled)
+            },
+            reason: "must be between 0.01 and 100,000,000"
+        })
+    );
+    national[1] = dec!(0.01);
+    i.regional = Some(regional(FLAT, national));
+    assert!(historical(&i, &mut NoTrace).is_ok());
     let mut i = first_agreement();
     i.experience[2] = i.experience[2].map(|e| YearExperience {
         person_years: Decimal::ZERO,
@@ -951,7 +970,7 @@ prop_compose! {
         years in [wide_year(anything), wide_year(anything), wide_year(anything)],
         trend in [fields(MIN_FACTOR, MAX_FACTOR, anything), fields(MIN_FACTOR, MAX_FACTOR, anything)],
         regional_trend in [fields(MIN_FACTOR, MAX_FACTOR, anything), fields(MIN_FACTOR, MAX_FACTOR, anything)],
-        reg in fields(Decimal::ZERO, AMOUNT_MAX, anything), nat in fields(Decimal::ZERO, AMOUNT_MAX, anything),
+        reg in fields(Decimal::ZERO, AMOUNT_MAX, anything), nat in fields(POSITIVE_AMOUNT.min, AMOUNT_MAX, anything),
         prior in any::<u32>(), w in field(Decimal::ZERO, Decimal::ONE, anything), dual in field(Decimal::ZERO, Decimal::ONE, anything),
         savings in [field(-AMOUNT_MAX, AMOUNT_MAX, anything), field(-AMOUNT_MAX, AMOUNT_MAX, anything), field(-AMOUNT_MAX, AMOUNT_MAX, anything)],
         proration in field(MIN_FACTOR, MAX_FACTOR, anything),

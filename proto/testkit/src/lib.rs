@@ -30,6 +30,7 @@ pub fn serve_args() -> ServeArgs {
         max_request_bytes: 4 * 1024 * 1024,
         request_timeout: 30,
         shutdown_grace: 5,
+        security: acorn_proto::security::SecurityArgs::default(),
     }
 }
 

@@ -45,6 +45,17 @@ pub struct Difference {
     pub independent_mcse: Option<Decimal>,
 }
 
+/// `one(0)`, ..., `one(9)`: one value per total, in order, stopping at the first error.
+fn per_total<T: Copy>(
+    mut one: impl FnMut(usize) -> Result<T, StatsError>,
+) -> Result<[T; 10], StatsError> {
+    let mut out = [one(0)?; 10];
+    for (k, slot) in out.iter_mut().enumerate().skip(1) {
+        *slot = one(k)?;
+    }
+    Ok(out)
+}
+
 /// The ten totals of `alt` against `base` (same replicate indices, in the same order).
 pub fn differences(base: &Collected, alt: &Collected) -> Result<[Difference; 10], StatsError> {
     let n = base.per_replicate.len().min(alt.per_replicate.len());
@@ -69,18 +80,7 @@ pub fn differences(base: &Collected, alt: &Collected) -> Result<[Difference; 10]
             independent_mcse,
         })
     };
-    Ok([
-        one(0)?,
-        one(1)?,
-        one(2)?,
-        one(3)?,
-        one(4)?,
-        one(5)?,
-        one(6)?,
-        one(7)?,
-        one(8)?,
-        one(9)?,
-    ])
+    per_total(one)
 }
 
 fn cents(d: Decimal) -> String {
@@ -290,18 +290,7 @@ pub fn estimates(c: &Collected) -> Result<[Estimate; 10], StatsError> {
         let v: Vec<Decimal> = c.per_replicate.iter().map(|r| r[k]).collect();
         Estimate::of(&v)
     };
-    Ok([
-        one(0)?,
-        one(1)?,
-        one(2)?,
-        one(3)?,
-        one(4)?,
-        one(5)?,
-        one(6)?,
-        one(7)?,
-        one(8)?,
-        one(9)?,
-    ])
+    per_total(one)
 }
 
 #[cfg(test)]

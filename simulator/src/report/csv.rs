@@ -20,25 +20,30 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::ReportError;
+use super::summary::TOTAL_NAMES;
 use crate::results::{AcoYear, Outcome, YearTotals};
 
-/// Header of `replicates.csv`.
-pub(crate) const REPLICATES_HEADER: [&str; 14] = [
-    "replicate",
-    "performance_year",
-    "savings_to_medicare",
-    "benchmark_savings",
-    "shared_savings_paid",
-    "shared_losses_collected",
-    "net_to_medicare",
-    "net_benchmark_basis",
-    "acos_active",
-    "acos_below_benchmark",
-    "acos_paid",
-    "acos_owing",
-    "acos_exited",
-    "beneficiaries",
-];
+/// Header of `replicates.csv`: the totals of `summary.json` under the same names, with the
+/// replicate, the year, the active ACOs and the beneficiaries.
+pub(crate) const REPLICATES_HEADER: [&str; 14] = {
+    let t = TOTAL_NAMES;
+    [
+        "replicate",
+        "performance_year",
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        "acos_active",
+        t[6],
+        t[7],
+        t[8],
+        t[9],
+        "beneficiaries",
+    ]
+};
 
 /// Header of `acos.csv`.
 pub(crate) const ACOS_HEADER: [&str; 14] = [
@@ -56,14 +61,6 @@ pub(crate) const ACOS_HEADER: [&str; 14] = [
     "shared_savings",
     "shared_losses",
     "exited_after",
-];
-
-const OUTCOMES: [Outcome; 5] = [
-    Outcome::Paid,
-    Outcome::EarnedNothing,
-    Outcome::Corridor,
-    Outcome::Owes,
-    Outcome::LossNotShared,
 ];
 
 /// Writes a header row.
@@ -215,7 +212,7 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
 pub(crate) fn parse_aco(f: &Field<'_>) -> Result<AcoYear, String> {
     let h = &ACOS_HEADER;
     let outcome_raw = f.record.get(10).unwrap_or("");
-    let outcome = OUTCOMES
+    let outcome = Outcome::ALL
         .into_iter()
         .find(|o| o.name() == outcome_raw)
         .ok_or_else(|| format!("column outcome is not valid: {outcome_raw:?}"))?;

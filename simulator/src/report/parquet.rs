@@ -10,10 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Decimal128Builder, Int32Builder, StringBuilder, UInt32Builder,
-    UInt64Builder,
+    ArrayBuilder, BooleanBuilder, Decimal128Builder, Int32Builder, PrimitiveBuilder, StringBuilder,
+    UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::types::{Int32Type, UInt32Type, UInt64Type};
+use arrow_array::{ArrayRef, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
@@ -67,6 +68,16 @@ fn bad(file: &str, column: &str, raw: &str) -> ReportError {
 fn records(csv: &Path, file: &str) -> Result<::csv::StringRecordsIntoIter<File>, ReportError> {
     let f = File::open(csv).map_err(|e| ReportError::Io(format!("{file}: {e}")))?;
     Ok(::csv::Reader::from_reader(f).into_records())
+}
+
+/// Parses `raw` into the integer builder of `T` behind `any`: `None` when `any` is another builder,
+/// `Some(false)` when `raw` does not parse.
+fn append_parsed<T: ArrowPrimitiveType>(any: &mut dyn std::any::Any, raw: &str) -> Option<bool>
+where
+    T::Native: std::str::FromStr,
+{
+    any.downcast_mut::<PrimitiveBuilder<T>>()
+        .map(|b| raw.parse().map(|v| b.append_value(v)).is_ok())
 }
 
 fn integer_digits(d: Decimal) -> u32 {
@@ -180,15 +191,9 @@ fn convert(
             let e = || bad(file, header[k], raw);
             let any = b.as_any_mut();
             let ok = match kind {
-                U32 => any
-                    .downcast_mut::<UInt32Builder>()
-                    .map(|b| raw.parse().map(|v| b.append_value(v)).is_ok()),
-                I32 => any
-                    .downcast_mut::<Int32Builder>()
-                    .map(|b| raw.parse().map(|v| b.append_value(v)).is_ok()),
-                U64 => any
-                    .downcast_mut::<UInt64Builder>()
-                    .map(|b| raw.parse().map(|v| b.append_value(v)).is_ok()),
+                U32 => append_parsed::<UInt32Type>(any, raw),
+                I32 => append_parsed::<Int32Type>(any, raw),
+                U64 => append_parsed::<UInt64Type>(any, raw),
                 Bool => any
                     .downcast_mut::<BooleanBuilder>()
                     .map(|b| raw.parse().map(|v| b.append_value(v)).is_ok()),

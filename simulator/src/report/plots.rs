@@ -144,14 +144,6 @@ fn colour(o: Outcome) -> RGBColor {
     }
 }
 
-const OUTCOMES: [Outcome; 5] = [
-    Outcome::Paid,
-    Outcome::EarnedNothing,
-    Outcome::Corridor,
-    Outcome::Owes,
-    Outcome::LossNotShared,
-];
-
 /// `savings_rate_vs_msr.svg` (rates in percent).
 pub(crate) fn savings_rate_vs_msr(points: &[RatePoint], title: &str) -> Res {
     let pct = |v: f64| v * 100.0;
@@ -199,7 +191,7 @@ pub(crate) fn savings_rate_vs_msr(points: &[RatePoint], title: &str) -> Res {
             .map_err(err)?
             .label("savings rate = MSR")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
-        for o in OUTCOMES {
+        for o in Outcome::ALL {
             let c = colour(o);
             let these: Vec<&RatePoint> = points.iter().filter(|p| p.outcome == o).collect();
             if these.is_empty() {

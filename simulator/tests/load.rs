@@ -1,0 +1,209 @@
+//! `simulator load` against the three services in process (acorn-testkit, the binaries' serving
+//! stack on 127.0.0.1:0) and the echo service: every RPC, a share of its requests deliberately
+//! invalid, and every call's status counted: the valid ones OK, the invalid ones INVALID_ARGUMENT,
+//! call by call (from the per-call CSV).
+#![cfg(feature = "grpc")]
+
+use std::collections::BTreeMap;
+
+use acorn_proto::{
+    benchmark::v1::benchmark_service_server::BenchmarkServiceServer, ledger::Ledger,
+    settlement::v1::settlement_service_server::SettlementServiceServer,
+};
+use acorn_testkit::{Running, serve_args};
+use clap::Parser;
+use simulator::load::{self, LoadArgs, Rpc, Service, requests};
+use tonic::service::Routes;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: LoadArgs,
+}
+
+fn args(argv: &[&str]) -> LoadArgs {
+    Cli::try_parse_from(std::iter::once("load").chain(argv.iter().copied()))
+        .expect("flags")
+        .args
+}
+
+struct Servers {
+    settlement: Running,
+    benchmark: Running,
+    attribution: Running,
+    _dir: tempfile::TempDir,
+}
+
+async fn servers() -> Servers {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = Ledger::open(&dir.path().join("s.db"))
+        .await
+        .expect("ledger");
+    let settlement = Running::start(
+        Routes::new(SettlementServiceServer::new(
+            settlement_svc::server::SettlementApi::new(ledger, None),
+        )),
+        "acorn.settlement.v1.SettlementService",
+        serve_args(),
+    )
+    .await;
+    let ledger = Ledger::open(&dir.path().join("b.db"))
+        .await
+        .expect("ledger");
+    let benchmark = Running::start(
+        Routes::new(BenchmarkServiceServer::new(
+            benchmark_svc::server::BenchmarkApi::new(ledger),
+        )),
+        "acorn.benchmark.v1.BenchmarkService",
+        serve_args(),
+    )
+    .await;
+    let store = attribution_svc::store::Store::open(&dir.path().join("a.db"))
+        .await
+        .expect("store");
+    let attribution = Running::start(
+        Routes::new(attribution_svc::server::service(
+            attribution_svc::server::AttributionApi::new(store),
+            attribution_svc::server::Limits::default(),
+        )),
+        "acorn.attribution.v1.AttributionService",
+        serve_args(),
+    )
+    .await;
+    Servers {
+        settlement,
+        benchmark,
+        attribution,
+        _dir: dir,
+    }
+}
+
+/// The CSV rows: call index -> status.
+fn rows(csv: &str) -> BTreeMap<u64, String> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().expect("index"), f[3].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_counts_every_status_call_by_call() {
+    let s = servers().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for rpc in Rpc::ALL.iter().copied().filter(|r| *r != Rpc::Echo) {
+        let addr = match rpc.service() {
+            Service::Settlement => s.settlement.addr(),
+            Service::Benchmark => s.benchmark.addr(),
+            _ => s.attribution.addr(),
+        };
+        let target = format!("http://{addr}");
+        let csv = dir.path().join(format!("{}.csv", rpc.method()));
+        let json = dir.path().join(format!("{}.json", rpc.method()));
+        let a = args(&[
+            "--call",
+            rpc.method(),
+            "--target",
+            &target,
+            "-n",
+            "24",
+            "-c",
+            "4",
+            "--connections",
+            "2",
+            "--invalid-fraction",
+            "0.25",
+            "--seed",
+            "3",
+            "--acos",
+            "12",
+            "--pool",
+            "30",
+            "--beneficiaries",
+            "5000",
+            "--batch-beneficiaries",
+            "40",
+            "--stream-messages",
+            "2",
+            "--assigned",
+            "300",
+            "--records",
+            "200",
+            "--page-size",
+            "5",
+            "--csv",
+            csv.to_str().expect("utf-8"),
+            "--json",
+            json.to_str().expect("utf-8"),
+        ]);
+        let report = load::run(&a).await.expect("load run");
+        assert_eq!(report.count, 24, "{rpc:?}");
+        let calls = rows(&std::fs::read_to_string(&csv).expect("csv"));
+        assert_eq!(calls.len(), 24, "{rpc:?}");
+        let mut invalid = 0;
+        for (i, status) in &calls {
+            let bad = requests::is_invalid(3, *i, 0.25);
+            invalid += u64::from(bad);
+            let want = if bad { "INVALID_ARGUMENT" } else { "OK" };
+            assert_eq!(status, want, "{rpc:?} call {i}");
+        }
+        assert!(invalid > 0 && invalid < 24, "{rpc:?}: {invalid} invalid");
+        assert_eq!(
+            report.status.get("OK").copied(),
+            Some(24 - invalid),
+            "{rpc:?}"
+        );
+        assert_eq!(report.errors, invalid, "{rpc:?}");
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("json");
+        assert_eq!(j["count"], 24);
+        assert_eq!(j["status"]["INVALID_ARGUMENT"], invalid);
+        if rpc == Rpc::UploadAssignmentData {
+            assert!(report.units > 0, "claim lines counted");
+        }
+    }
+    s.settlement.stop().await;
+    s.benchmark.stop().await;
+    s.attribution.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_service_at_a_rate_keeps_the_schedule() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(load::echo::serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let a = args(&[
+        "--call",
+        "Echo",
+        "--target",
+        &format!("http://{addr}"),
+        "--rps",
+        "400",
+        "-n",
+        "200",
+        "--warmup",
+        "100ms",
+        "--interval",
+        "200ms",
+    ]);
+    let report = load::run(&a).await.expect("load run");
+    assert_eq!(report.count, 200);
+    assert_eq!(report.status.get("OK").copied(), Some(200));
+    assert!(report.meta.coordinated_omission_corrected);
+    // 200 calls due 2.5 ms apart: half a second, whatever the machine (calls are not sent early).
+    assert!(
+        (0.49..1.5).contains(&report.elapsed_s),
+        "{}",
+        report.elapsed_s
+    );
+    assert!(!report.interim.is_empty(), "interim lines");
+    let _ = stop.send(());
+    server.await.expect("join").expect("echo server");
+}
