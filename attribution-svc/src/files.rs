@@ -8,6 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use std::fmt::Write as _;
+
 use anyhow::Context;
 
 use attribution_rules::{
@@ -15,7 +17,16 @@ use attribution_rules::{
     run::{AcoCounts, Run, RunConfig},
 };
 
-use crate::input::{cclf, csv, csv::Report};
+use attribution_rules::{
+    input::RawLine,
+    run::{Chunk, Shard},
+};
+
+pub use crate::input::csv::Report;
+use crate::input::{
+    blocks::{self, Block, Blocks},
+    cclf, csv,
+};
 
 /// The input files.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +43,8 @@ pub struct Files {
     pub cclf5: Vec<PathBuf>,
     /// CCLF8 (demographics).
     pub cclf8: Vec<PathBuf>,
+    /// Clinician tables (`npi,specialty`): the specialty of claim lines that carry none.
+    pub clinicians: Vec<PathBuf>,
 }
 
 fn open(p: &Path) -> anyhow::Result<BufReader<File>> {
@@ -53,10 +66,45 @@ pub fn participants(path: &Path) -> anyhow::Result<(Vec<attribution_rules::AcoSp
     Ok(csv::read_participants(open(path)?, &label(path)))
 }
 
-/// Reads every file into a new run.
+/// How files are read.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Threads reading CSV claim files (the result is the same for any number).
+    pub threads: usize,
+    /// Bytes per block of a CSV file ([`blocks::BLOCK`]).
+    pub block_bytes: usize,
+    /// Rejections kept with their reason ([`Report::KEEP`]; the rest are counted).
+    pub keep_rejections: usize,
+    /// Advanced by the bytes of claim files read (both passes) and told the claim lines tallied.
+    pub progress: Option<indicatif::ProgressBar>,
+    /// Only this shard's beneficiaries ([`Shard`]).
+    pub shard: Option<Shard>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            threads: blocks::default_threads(),
+            block_bytes: blocks::BLOCK,
+            keep_rejections: Report::KEEP,
+            progress: None,
+            shard: None,
+        }
+    }
+}
+
+/// Reads every file into a new run, large CSV claim files in parallel on every core.
 pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
+    load_with(cfg, files, &Options::default())
+}
+
+/// Reads every file into a new run (the result is the same for any [`Options`]).
+pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
     let mut run = Run::new(cfg)?;
-    let mut report = Report::default();
+    if let Some(s) = opts.shard {
+        run.set_shard(s);
+    }
+    let mut report = Report::keeping(opts.keep_rejections);
     let window = run.rules.window;
     for p in &files.beneficiaries {
         report.merge(csv::read_beneficiaries(open(p)?, &label(p), |b| {
@@ -68,6 +116,15 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
             run.add_beneficiary(b)
         }));
     }
+    let mut clinicians = None;
+    for p in &files.clinicians {
+        let (t, r) = csv::read_clinicians(open(p)?, &label(p));
+        report.merge(r);
+        clinicians
+            .get_or_insert_with(csv::Clinicians::default)
+            .by_npi_extend(t);
+    }
+    let clinicians = clinicians.as_ref();
     let mut headers = std::collections::HashMap::new();
     for p in &files.cclf1 {
         let (h, r) = cclf::read_cclf1(open(p)?, &label(p));
@@ -77,25 +134,24 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
     // Two passes over the claim files: the first notes the claim lines that have a cancellation or
     // adjustment (its report is dropped: the second pass reports), so the second tallies every
     // other line as it comes instead of keeping it until the end.
-    for pass in [true, false] {
-        let mut line = |l: &attribution_rules::input::RawLine<'_>| {
-            if pass {
-                run.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
-            } else {
-                let _ = run.add_line(l);
-            }
-        };
-        let mut r = Report::default();
+    for pass in [Pass::Prescan, Pass::Tally] {
+        let mut r = Report::keeping(opts.keep_rejections);
         for p in &files.claims {
-            r.merge(csv::read_claims(open(p)?, &label(p), &mut line));
+            claims_csv(&mut run, p, opts, pass, clinicians, &mut r)?;
         }
         for p in &files.cclf5 {
-            r.merge(cclf::read_cclf5(open(p)?, &label(p), &mut line));
+            let f = open(p)?;
+            r.merge(in_chunk(&mut run, pass, |each| {
+                cclf::read_cclf5(f, &label(p), each)
+            }));
         }
         for p in &files.cclf2 {
-            r.merge(cclf::read_cclf2(open(p)?, &label(p), &headers, &mut line));
+            let f = open(p)?;
+            r.merge(in_chunk(&mut run, pass, |each| {
+                cclf::read_cclf2_with(f, &label(p), &headers, clinicians, each)
+            }));
         }
-        if !pass {
+        if pass == Pass::Tally {
             report.merge(r);
         }
     }
@@ -103,54 +159,209 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
     Ok((run, report))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Prescan,
+    Tally,
+}
+
+/// One pass over a file read on one thread (`read` calls its argument with every valid line), as
+/// one [`Chunk`].
+fn in_chunk(
+    run: &mut Run,
+    pass: Pass,
+    read: impl FnOnce(&mut dyn FnMut(&RawLine<'_>)) -> Report,
+) -> Report {
+    let ctx = run.chunks();
+    let mut chunk = Chunk::new(&ctx);
+    let report = read(&mut |l| match pass {
+        Pass::Prescan => chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version),
+        Pass::Tally => {
+            let _ = chunk.add_line(l);
+        }
+    });
+    run.absorb(chunk);
+    run.end_chunks(ctx);
+    report
+}
+
+/// One pass over a claims CSV file in parallel blocks ([`blocks`]), merged in file order.
+fn claims_csv(
+    run: &mut Run,
+    path: &Path,
+    opts: &Options,
+    pass: Pass,
+    clinicians: Option<&csv::Clinicians>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let file = label(path);
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut blocks = Blocks::new(f, opts.block_bytes);
+    let Some(first) = blocks
+        .next_block(Vec::new())
+        .with_context(|| format!("reading {}", path.display()))?
+    else {
+        report.reject(
+            &file,
+            1,
+            "missing column(s): beneficiary_id, service_date, hcpcs, allowed",
+        );
+        return Ok(());
+    };
+    // The header row: its columns, and where the first block's records start.
+    let (cols, rdr) = csv::claims_header(first.bytes.as_slice());
+    let cols = match cols {
+        Ok(c) => c,
+        Err(why) => {
+            report.reject(&file, 1, why);
+            return Ok(());
+        }
+    };
+    let (header_end, header_lines) = (rdr.position().byte() as usize, rdr.position().line() - 1);
+    let ctx = run.chunks();
+    let work = |b: &Block| {
+        let (bytes, offset) = if b.index == 0 {
+            (&b.bytes[header_end.min(b.bytes.len())..], header_lines)
+        } else {
+            (&b.bytes[..], 0)
+        };
+        let mut chunk = Chunk::new(&ctx);
+        let mut r = Report::keeping(opts.keep_rejections);
+        match pass {
+            // The first pass's report is dropped: only the touched claim lines matter.
+            Pass::Prescan => csv::prescan_block(bytes, &cols, |l| {
+                chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
+            }),
+            Pass::Tally => {
+                let mut rdr = csv::block_reader(bytes);
+                csv::claim_records(&mut rdr, &cols, &file, offset, &mut r, clinicians, |l| {
+                    let _ = chunk.add_line(l);
+                });
+            }
+        }
+        let lines = memchr::memchr_iter(b'\n', &b.bytes).count() as u64;
+        if let Some(p) = &opts.progress {
+            p.inc(b.bytes.len() as u64);
+        }
+        (chunk, r, lines)
+    };
+    let mut offset = 0u64;
+    let merge = |(chunk, mut r, lines): (Chunk<'_>, Report, u64)| {
+        run.absorb(chunk);
+        if let (Some(p), Pass::Tally) = (&opts.progress, pass) {
+            p.set_message(format!("{} claim lines", run.stats.lines));
+        }
+        for x in &mut r.rejections {
+            x.line += offset;
+        }
+        offset += lines;
+        report.merge(r);
+    };
+    let sent = blocks::run_from(first, blocks, opts.threads, work, merge);
+    run.end_chunks(ctx);
+    sent.with_context(|| format!("reading {}", path.display()))
+}
+
+/// Writes the assignment list to `path` through a temporary file beside it, renamed into place
+/// once complete: a failed run leaves no partial file.
+pub fn write_results_atomically(
+    run: &Run,
+    path: &Path,
+    order: bool,
+) -> anyhow::Result<Vec<AcoCounts>> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".assign-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let counts = write_rows(run, &mut w, order)?;
+    let tmp = w.into_inner().map_err(|e| e.into_error())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(counts)
+}
+
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
 /// winning_allowed,continuously_assigned,ineligibility`; `ineligibility` is the failed screen's
 /// code, [`attribution_rules::Ineligible::code`], when `reason` is `ineligible`) and returns the per-ACO counts. Fields are written by
 /// `csv::Writer`: one with a comma, quote or line break is quoted, so no value shifts the columns.
 pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoCounts>> {
+    write_rows(run, out, false)
+}
+
+/// The columns of the assignment list.
+pub const RESULT_COLUMNS: [&str; 8] = [
+    "beneficiary_id",
+    "aco_id",
+    "step",
+    "reason",
+    "winning_entity",
+    "winning_allowed",
+    "continuously_assigned",
+    "ineligibility",
+];
+
+/// [`write_results`]; with `order`, a first column `input_order` (the beneficiary's place in the
+/// whole input: what [`merge_shards`] puts shards' lists back together by).
+pub fn write_rows(run: &Run, out: &mut impl Write, order: bool) -> anyhow::Result<Vec<AcoCounts>> {
     let mut w = ::csv::Writer::from_writer(out);
-    w.write_record([
-        "beneficiary_id",
-        "aco_id",
-        "step",
-        "reason",
-        "winning_entity",
-        "winning_allowed",
-        "continuously_assigned",
-        "ineligibility",
-    ])?;
+    if order {
+        w.write_field("input_order")?;
+    }
+    w.write_record(RESULT_COLUMNS)?;
+    let mut place = String::new();
     let mut err = None;
-    let counts = run.assign_all(|id, _: &Beneficiary, a: &Assignment| {
+    // Entity names and amounts are formatted into reused buffers: no allocation per row.
+    let (mut entity, mut amount) = (String::new(), String::new());
+    let counts = run.assign_each(|b, id, _: &Beneficiary, a: &Assignment| {
         if err.is_some() {
             return;
         }
-        let record = [
-            id.to_string(),
+        if order {
+            place.clear();
+            let _ = write!(place, "{b}");
+            if let Err(e) = w.write_field(&place) {
+                err = Some(e);
+                return;
+            }
+        }
+        entity.clear();
+        if let Some(e) = a.winner {
+            run.write_entity_name(e, &mut entity);
+        }
+        amount.clear();
+        if let Some(c) = a.competing.first() {
+            // As acorn_domain::money::format_cents.
+            let abs = c.cents.unsigned_abs();
+            let sign = if c.cents < 0 { "-" } else { "" };
+            let _ = write!(amount, "{sign}{}.{:02}", abs / 100, abs % 100);
+        }
+        let record: [&str; 8] = [
+            id,
             a.aco
                 .and_then(|i| run.reg.acos().get(i as usize))
-                .cloned()
-                .unwrap_or_default(),
-            a.step
-                .map_or("", |s| match s {
-                    attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
-                    attribution_rules::StepKind::Step1 => "step_1",
-                    attribution_rules::StepKind::Step2 => "step_2",
-                    attribution_rules::StepKind::Step3 => "step_3",
-                })
-                .to_string(),
-            a.reason.code().to_string(),
-            a.winner.map(|w| run.entity_name(w)).unwrap_or_default(),
-            a.competing
-                .first()
-                .map(|c| attribution_rules::explain::dollars(c.cents))
-                .unwrap_or_default(),
-            a.continuous.to_string(),
+                .map_or("", String::as_str),
+            a.step.map_or("", |s| match s {
+                attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
+                attribution_rules::StepKind::Step1 => "step_1",
+                attribution_rules::StepKind::Step2 => "step_2",
+                attribution_rules::StepKind::Step3 => "step_3",
+            }),
+            a.reason.code(),
+            &entity,
+            &amount,
+            if a.continuous { "true" } else { "false" },
             match a.reason {
-                attribution_rules::Reason::Ineligible(why) => why.code().to_string(),
-                _ => String::new(),
+                attribution_rules::Reason::Ineligible(why) => why.code(),
+                _ => "",
             },
         ];
-        if let Err(e) = w.write_record(&record) {
+        if let Err(e) = w.write_record(record) {
             err = Some(e);
         }
     });
@@ -159,4 +370,75 @@ pub fn write_results(run: &Run, out: &mut impl Write) -> anyhow::Result<Vec<AcoC
     }
     w.flush()?;
     Ok(counts)
+}
+
+/// Puts shards' assignment lists (written with `input_order`, [`write_rows`]) back together in
+/// input order, without that column: exactly the list of the run unsharded.
+pub fn merge_shards(parts: &[PathBuf], out: &mut impl Write) -> anyhow::Result<u64> {
+    let mut readers = Vec::new();
+    for p in parts {
+        let mut r = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(open(p)?);
+        let mut header = ::csv::ByteRecord::new();
+        r.read_byte_record(&mut header)
+            .with_context(|| format!("reading {}", p.display()))?;
+        let want: Vec<&str> = std::iter::once("input_order")
+            .chain(RESULT_COLUMNS)
+            .collect();
+        if header.iter().ne(want.iter().map(|c| c.as_bytes())) {
+            anyhow::bail!(
+                "{}: not a shard's assignment list (the header must be {})",
+                p.display(),
+                want.join(",")
+            );
+        }
+        readers.push(r);
+    }
+    let next = |r: &mut ::csv::Reader<BufReader<File>>,
+                p: &Path|
+     -> anyhow::Result<Option<(u64, ::csv::ByteRecord)>> {
+        let mut rec = ::csv::ByteRecord::new();
+        if !r
+            .read_byte_record(&mut rec)
+            .with_context(|| format!("reading {}", p.display()))?
+        {
+            return Ok(None);
+        }
+        let order = std::str::from_utf8(rec.get(0).unwrap_or_default())
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .with_context(|| {
+                format!(
+                    "{}:{}: input_order: must be a whole number",
+                    p.display(),
+                    rec.position().map_or(0, |p| p.line())
+                )
+            })?;
+        Ok(Some((order, rec)))
+    };
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut current = Vec::with_capacity(readers.len());
+    for (i, r) in readers.iter_mut().enumerate() {
+        let n = next(r, &parts[i])?;
+        if let Some((o, _)) = &n {
+            heap.push(std::cmp::Reverse((*o, i)));
+        }
+        current.push(n.map(|(_, rec)| rec));
+    }
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(RESULT_COLUMNS)?;
+    let mut rows = 0u64;
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        if let Some(rec) = current[i].take() {
+            w.write_record(rec.iter().skip(1))?;
+            rows += 1;
+        }
+        if let Some((o, rec)) = next(&mut readers[i], &parts[i])? {
+            heap.push(std::cmp::Reverse((o, i)));
+            current[i] = Some(rec);
+        }
+    }
+    w.flush()?;
+    Ok(rows)
 }

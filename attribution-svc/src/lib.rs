@@ -9,11 +9,13 @@
 //!   command's file path.
 //! - [`codec`]: the compact stored forms of upload batches and results.
 //! - [`server`]: the gRPC adapter; [`store`]: runs, batches and results in SQLite.
-//! - [`synthetic`]: the seeded synthetic population in contract form (tests, `simulator load`).
+//! - [`synthetic`]: the seeded synthetic population in contract form (tests, `simulator load`);
+//!   [`synth`]: the same population as the input files of `assign` (`attribution-svc synth`).
 
 pub mod codec;
 pub mod files;
 pub mod input;
 pub mod server;
 pub mod store;
+pub mod synth;
 pub mod synthetic;

@@ -8,13 +8,14 @@ use anyhow::Context;
 use attribution_rules::{
     Beneficiary, Line, TieBreak, WindowKind, assign,
     run::{Run, RunConfig, encode},
-    synthetic::{Config, Synthetic},
+    synthetic::Synthetic,
     tally_lines,
 };
 use attribution_svc::{
     files::{self, Files},
     server::{self, AttributionApi},
     store::Store,
+    synth,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::{server::NamedService, service::Routes};
@@ -41,6 +42,11 @@ enum Window {
 enum Tie {
     MostRecentService,
     Unassigned,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SynthFormat {
+    Csv,
 }
 
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
@@ -108,9 +114,52 @@ enum Command {
         /// CCLF8 files (beneficiary demographics).
         #[arg(long)]
         cclf8: Vec<PathBuf>,
+        /// Clinician tables (CSV `npi,specialty`): the CMS specialty of claim lines that carry
+        /// none (CCLF1/CCLF2 institutional lines by the claim's attending NPI, else the line's
+        /// NPI); the summary says how many lines it resolved.
+        #[arg(long)]
+        clinicians: Vec<PathBuf>,
         /// Output CSV (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Threads reading claim files (default: every core); the output is the same for any
+        /// number.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Assign only shard I of N (`I/N`, 0-based) of the beneficiaries, by a stable hash of the
+        /// id; the output gets a first column `input_order` for `merge`.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<attribution_rules::run::Shard>,
+        /// Write rejected lines (file, line, reason) here and go on; without it any rejected line
+        /// fails the run and nothing is written.
+        #[arg(long)]
+        reject_file: Option<PathBuf>,
+    },
+    /// Merge the assignment lists of `assign --shard i/n` (every shard, any order) into the list
+    /// an unsharded run writes.
+    Merge {
+        /// Shard outputs.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a synthetic population as the input files of `assign` (participants.csv,
+    /// beneficiaries.csv, claims.csv) in DIR: for benchmarks against other tools on the same files.
+    Synth {
+        /// Synthetic beneficiaries (about 11.9 claim lines each).
+        #[arg(long)]
+        beneficiaries: u32,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// File format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: SynthFormat,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// In-process benchmark on a synthetic population: assignment throughput (claim lines/s, one
     /// core) and memory per beneficiary of a whole-population run.
@@ -137,16 +186,7 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
-    let s = Synthetic::new(Config {
-        seed,
-        beneficiaries,
-        acos: 500,
-        tins_per_aco: 60,
-        outside_tins: 200_000,
-        health_centers: 3_000,
-        lookback_share: 0.1,
-        ..Config::default()
-    });
+    let s = Synthetic::new(synth::national(beneficiaries, seed));
     let cfg = RunConfig {
         performance_year: s.config().performance_year,
         window: WindowKind::Retrospective,
@@ -263,6 +303,54 @@ fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_shard(s: &str) -> Result<attribution_rules::run::Shard, String> {
+    let bad = || format!("{s:?}: must be I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count) = (
+        i.parse::<u32>().map_err(|_| bad())?,
+        n.parse::<u32>().map_err(|_| bad())?,
+    );
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(attribution_rules::run::Shard { index, count })
+}
+
+/// Writes every rejection as CSV (`file,line,reason`; reasons name columns, never values).
+fn write_rejections(path: &std::path::Path, report: &files::Report) -> anyhow::Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(["file", "line", "reason"])?;
+    for r in &report.rejections {
+        w.write_record([r.file.as_str(), &r.line.to_string(), r.reason.as_str()])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+mod progress {
+    use attribution_svc::files::Files;
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+    /// A progress bar over the claim files' bytes (read twice: prescan, then tally), drawn on
+    /// stderr only when it is a terminal.
+    pub(crate) fn bar(f: &Files) -> ProgressBar {
+        let bytes: u64 = f
+            .claims
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len() * 2)
+            .sum();
+        let pb = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} claim files {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta}) {msg}",
+        ) {
+            pb.set_style(style);
+        }
+        pb
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -307,7 +395,11 @@ async fn main() -> anyhow::Result<()> {
             cclf2,
             cclf5,
             cclf8,
+            clinicians,
             out,
+            threads,
+            shard,
+            reject_file,
         } => {
             let (acos, mut report) = files::participants(&participants)?;
             let cfg = RunConfig {
@@ -330,20 +422,46 @@ async fn main() -> anyhow::Result<()> {
                 cclf2,
                 cclf5,
                 cclf8,
+                clinicians,
             };
-            let (run, r) = files::load(&cfg, &f)?;
+            let mut opts = files::Options {
+                keep_rejections: if reject_file.is_some() {
+                    usize::MAX
+                } else {
+                    20
+                },
+                progress: Some(progress::bar(&f)),
+                shard,
+                ..files::Options::default()
+            };
+            if let Some(t) = threads {
+                opts.threads = t.max(1);
+            }
+            let t = Instant::now();
+            let (run, r) = files::load_with(&cfg, &f, &opts)?;
+            if let Some(p) = &opts.progress {
+                p.finish_and_clear();
+            }
             report.merge(r);
-            let counts = match out {
-                Some(p) => {
-                    let mut w = std::io::BufWriter::new(
-                        std::fs::File::create(&p)
-                            .with_context(|| format!("creating {}", p.display()))?,
+            match &reject_file {
+                Some(path) => write_rejections(path, &report)?,
+                None if report.rejected > 0 => {
+                    for r in &report.rejections {
+                        eprintln!("rejected {r}");
+                    }
+                    anyhow::bail!(
+                        "{} line(s) rejected (the first above; --reject-file writes them all and \
+                         goes on); nothing written",
+                        report.rejected
                     );
-                    files::write_results(&run, &mut w)?
                 }
+                None => {}
+            }
+            let counts = match out {
+                Some(p) => files::write_results_atomically(&run, &p, shard.is_some())?,
                 None => {
                     let mut out = std::io::stdout().lock();
-                    match files::write_results(&run, &mut out)
+                    match files::write_rows(&run, &mut out, shard.is_some())
                         .and_then(|c| Ok(std::io::Write::flush(&mut out).map(|()| c)?))
                     {
                         // `assign ... | head`: the reader went away; end quietly.
@@ -352,8 +470,12 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             };
-            for r in &report.rejections {
-                eprintln!("rejected {r}");
+            let secs = t.elapsed().as_secs_f64();
+            if !f.clinicians.is_empty() {
+                eprintln!(
+                    "clinician table: the specialty of {} claim lines",
+                    report.specialties_resolved
+                );
             }
             eprintln!(
                 "{} records read, {} rejected; {} claim lines, {} counted; rule set {}",
@@ -375,12 +497,56 @@ async fn main() -> anyhow::Result<()> {
                     if c.below_minimum { ", below 5,000" } else { "" }
                 );
             }
+            eprintln!(
+                "assigned {} beneficiaries from {} claim lines in {secs:.2}s ({:.2} million lines/s, {} threads); peak memory {:.0} MiB",
+                run.beneficiaries(),
+                run.stats.lines,
+                run.stats.lines as f64 / secs.max(1e-9) / 1e6,
+                opts.threads,
+                rss_kib("VmHWM:") as f64 / 1024.0,
+            );
             Ok(())
         }
         Command::Bench {
             beneficiaries,
             seed,
         } => bench(beneficiaries, seed),
+        Command::Synth {
+            beneficiaries,
+            seed,
+            format: SynthFormat::Csv,
+            out,
+        } => {
+            let t = Instant::now();
+            let s = Synthetic::new(synth::national(beneficiaries, seed));
+            let n = synth::write_csv(&s, &out)?;
+            eprintln!(
+                "wrote {} beneficiaries, {} claim lines, {} participant rows to {} in {:.1}s",
+                n.beneficiaries,
+                n.lines,
+                n.participants,
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Merge { parts, out } => {
+            let dir = out
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let tmp = tempfile::Builder::new()
+                .prefix(".merge-")
+                .tempfile_in(dir)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+            let rows = files::merge_shards(&parts, &mut w)?;
+            let tmp = w.into_inner().map_err(|e| e.into_error())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("merged {} shard(s): {rows} beneficiaries", parts.len());
+            Ok(())
+        }
         Command::Backup(args) => args.run().await,
     }
 }

@@ -102,12 +102,19 @@ pub struct YearTotals {
     pub acos_exited: u32,
     /// Assigned beneficiaries (person-years) over active ACOs.
     pub beneficiaries: u64,
+    /// Intent to treat: savings to Medicare of every ACO that started the scenario, including
+    /// those that left before this year (MODEL.md 6.2).
+    pub savings_to_medicare_itt: Decimal,
 }
 
 impl YearTotals {
     /// savings to Medicare - paid + collected.
     pub fn net_to_medicare(&self) -> Decimal {
         self.savings_to_medicare - self.shared_savings_paid + self.shared_losses_collected
+    }
+    /// Intent to treat: savings to Medicare of every ACO that started - paid + collected.
+    pub fn net_to_medicare_itt(&self) -> Decimal {
+        self.savings_to_medicare_itt - self.shared_savings_paid + self.shared_losses_collected
     }
     /// benchmark savings - paid + collected (the figure CMS announces).
     pub fn net_benchmark_basis(&self) -> Decimal {

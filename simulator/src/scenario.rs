@@ -449,6 +449,12 @@ pub struct Rules {
     /// Agreement period number (1 = first).
     #[serde(default = "one")]
     pub agreement_period: u32,
+    /// Start of the next agreement inside the scenario, `YYYY-MM-DD` (January 1; synthetic
+    /// populations): the benchmark is rebased to the three calendar years before it (years this
+    /// scenario simulates) under the rule set of that agreement (period `agreement_period + 1`),
+    /// and the performance years from then on are reconciled under it (MODEL.md 5.5).
+    #[serde(default)]
+    pub rebase_start: Option<String>,
     /// benchmark-svc rule set id (e.g. `mssp-2012-first`); default: the one of the agreement.
     #[serde(default)]
     pub benchmark_rule_set: Option<String>,
@@ -621,13 +627,26 @@ pub struct Transient {
 }
 
 /// Exit after a performance year (MODEL.md 6.1).
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Exit {
     /// Probability of leaving after a PY with spending above the benchmark.
     pub p_above_benchmark: Num,
     /// Probability of leaving otherwise.
     pub p_other: Num,
+    /// Share of an ACO's true effect its beneficiaries keep in the years after it left, for the
+    /// intent-to-treat totals (MODEL.md 6.2).
+    pub itt_effect: Num,
+}
+
+impl Default for Exit {
+    fn default() -> Self {
+        Self {
+            p_above_benchmark: 0.0.into(),
+            p_other: 0.0.into(),
+            itt_effect: 1.0.into(),
+        }
+    }
 }
 
 /// Every settlement track name the engine knows.
@@ -665,6 +684,7 @@ fn benchmark_rule_sets() -> Vec<benchmark_rules::RuleSet> {
 
 /// An agreement start and period for which benchmark-svc selects exactly `rules` (for `--via
 /// grpc`, where the service chooses its rule set by the agreement it is given).
+#[cfg(feature = "grpc")]
 pub(crate) fn rule_set_agreement(rules: &benchmark_rules::RuleSet) -> Option<(Date, u32)> {
     RULE_SET_AGREEMENTS
         .into_iter()
@@ -819,6 +839,19 @@ impl Scenario {
         parse_date(&self.rules.agreement_start).unwrap_or(Date::constant(2012, 4, 1))
     }
 
+    /// The start of the rebased agreement (`rules.rebase_start`), if any.
+    pub(crate) fn rebase_start(&self) -> Option<Date> {
+        self.rules.rebase_start.as_deref().and_then(parse_date)
+    }
+
+    /// The agreement start performance year `py` is reconciled under (synthetic populations).
+    pub(crate) fn agreement_of(&self, py: i32) -> (Date, u32) {
+        match self.rebase_start() {
+            Some(r) if py >= r.year() => (r, self.rules.agreement_period + 1),
+            _ => (self.agreement_start(), self.rules.agreement_period),
+        }
+    }
+
     /// Every number of the ACO layer that may be a distribution: (key, value, lowest, highest).
     /// A per-year list contributes one entry per element given (`effect.mean[0]`, ...); years
     /// beyond the list reuse the last element's draw.
@@ -841,6 +874,7 @@ impl Scenario {
         one("transient.rtm_level_share", &t.rtm_level_share, 0.0, 1.0);
         one("exit.p_above_benchmark", &x.p_above_benchmark, 0.0, 1.0);
         one("exit.p_other", &x.p_other, 0.0, 1.0);
+        one("exit.itt_effect", &x.itt_effect, 0.0, 1.0);
         for (k, v, lo, hi) in [
             ("effect.mean", &f.mean, -1.0, 1.0),
             ("effect.spread", &f.spread, -2.0, 2.0),
@@ -970,6 +1004,40 @@ impl Scenario {
         positive(&k("level"), a.level)
     }
 
+    /// `rules.rebase_start` (MODEL.md 5.5).
+    fn check_rebase(&self, raw: &str, start: Date) -> Check {
+        let key = "rules.rebase_start".to_string();
+        let err = |m: String| Err((key.clone(), m));
+        let Some(r) = parse_date(raw).filter(|d| d.month() == 1 && d.day() == 1) else {
+            return err("must be a date YYYY-01-01 (a January 1)".into());
+        };
+        if r <= start {
+            return err("must be after rules.agreement_start".into());
+        }
+        if !self.performance_years.iter().any(|py| *py >= r.year()) {
+            return err("no performance year falls in the rebased agreement".into());
+        }
+        let simulated: Vec<i32> = self
+            .benchmark_years
+            .iter()
+            .flatten()
+            .chain(&self.performance_years)
+            .copied()
+            .collect();
+        for y in r.year() - 3..r.year() {
+            if !simulated.contains(&y) {
+                return err(format!(
+                    "its benchmark year {y} is neither a benchmark year nor a performance year \
+                     of the scenario"
+                ));
+            }
+        }
+        if let Err(e) = benchmark_rules::rules::select(r, self.rules.agreement_period + 1) {
+            return err(format!("benchmark-svc has no rule set for it ({e})"));
+        }
+        Ok(())
+    }
+
     /// The scenario-wide agreement (synthetic populations).
     fn check_agreement(&self) -> Check {
         let e = |k: &str, m: &str| Err((k.to_string(), m.to_string()));
@@ -996,8 +1064,12 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(raw) = &r.rebase_start {
+            self.check_rebase(raw, start)?;
+        }
         for (j, py) in self.performance_years.iter().enumerate() {
             let track = self.track(j);
+            let (start, _) = self.agreement_of(*py);
             if let Err(err) = settlement_rules::rules::select(track, start, *py) {
                 return Err((
                     format!("rules.tracks[{}]", j.min(r.tracks.len() - 1)),
@@ -1113,6 +1185,11 @@ impl Scenario {
         let r = &self.rules;
         if !listed {
             self.check_agreement()?;
+        } else if r.rebase_start.is_some() {
+            return e(
+                "rules.rebase_start",
+                "applies to synthetic populations (listed ACOs carry their own agreement)",
+            );
         }
         match &r.msr {
             MsrSpec::Named(n) if n == "default" || n == "variable" => {}
@@ -1169,7 +1246,8 @@ const MAX_ACO_SIZE: u64 = 10_000_000;
 /// Benchmark years consecutive, before the performance years, all with a national per capita.
 fn check_years(key: &str, by: [i32; 3], pys: &[i32]) -> Check {
     let [b1, b2, b3] = by;
-    if b2 != b1 + 1 || b3 != b2 + 1 {
+    // Checked: a year of i32::MAX (found by acorn-fuzz) must be refused, not overflow.
+    if b1.checked_add(1) != Some(b2) || b2.checked_add(1) != Some(b3) {
         return Err((
             key.into(),
             "benchmark years must be three consecutive years".into(),

@@ -69,6 +69,26 @@ fn negative_size_names_key_and_line() {
     assert_eq!(e.line, Some(line(&text, "size_median")), "{e}");
 }
 
+/// Found by acorn-fuzz: a benchmark year of i32::MAX overflowed `b1 + 1` (a panic in debug builds).
+#[test]
+fn a_benchmark_year_at_the_integer_limit_is_refused_not_overflowed() {
+    for years in [
+        "[2147483647, 2011, 2012]",
+        "[2147483646, 2147483647, 2147483647]",
+        "[-2147483648, 2011, 2012]",
+    ] {
+        let text = SMALL.replace(
+            "benchmark_years = [2010, 2011, 2012]",
+            &format!("benchmark_years = {years}"),
+        );
+        let e = err(&text);
+        assert!(
+            e.message.contains("consecutive") || e.key.contains("benchmark_years"),
+            "{years}: {e}"
+        );
+    }
+}
+
 #[test]
 fn probability_outside_unit_interval() {
     let text = SMALL.replace("p_above_benchmark = 0.5", "p_above_benchmark = 1.5");

@@ -38,7 +38,11 @@ pub mod window;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+/// Hash maps with a fast, fixed (unkeyed) hasher: the keys are identifiers interned per line in
+/// the hot path, and no iteration order reaches an output.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// The set of [`FastMap`].
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 pub use codes::{CodeSet, Who};
 pub use eligibility::{Beneficiary, Designation, Enrollment, Ineligible};
@@ -468,7 +472,7 @@ pub enum Owner {
 /// String interning for TINs and CCNs: identifiers become dense `u32` ids.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: FastMap<Box<str>, u32>,
     names: Vec<Box<str>>,
 }
 
@@ -536,7 +540,7 @@ pub struct Registry {
     tin_owner: Vec<Owner>,
     ccns: Interner,
     ccn_owner: Vec<Owner>,
-    npi_owner: HashMap<Box<str>, Owner>,
+    npi_owner: FastMap<Box<str>, Owner>,
 }
 
 fn claim(owners: &mut Vec<Owner>, id: u32, aco: u32) {
@@ -614,6 +618,14 @@ impl Registry {
     pub fn acos(&self) -> &[String] {
         &self.acos
     }
+    /// The interned TINs (participants' first, then others in the order first seen).
+    pub fn tins(&self) -> &Interner {
+        &self.tins
+    }
+    /// The interned CCNs.
+    pub fn ccns(&self) -> &Interner {
+        &self.ccns
+    }
     /// Interns a TIN.
     pub fn tin(&mut self, tin: &str) -> u32 {
         self.tins.intern(tin)
@@ -651,14 +663,22 @@ impl Registry {
     }
     /// A printable name: `aco:<id>`, `tin:<tin>` or `ccn:<ccn>`.
     pub fn entity_name(&self, e: Entity) -> String {
-        match e.kind() {
-            EntityKind::Aco(a) => format!(
-                "aco:{}",
-                self.acos.get(a as usize).map_or("?", String::as_str)
+        let mut s = String::new();
+        self.write_entity_name(e, &mut s);
+        s
+    }
+    /// Appends [`Registry::entity_name`] to `out`.
+    pub fn write_entity_name(&self, e: Entity, out: &mut String) {
+        let (prefix, name) = match e.kind() {
+            EntityKind::Aco(a) => (
+                "aco:",
+                self.acos.get(a as usize).map_or("?", String::as_str),
             ),
-            EntityKind::Tin(t) => format!("tin:{}", self.tins.name(t)),
-            EntityKind::Ccn(c) => format!("ccn:{}", self.ccns.name(c)),
-        }
+            EntityKind::Tin(t) => ("tin:", self.tins.name(t)),
+            EntityKind::Ccn(c) => ("ccn:", self.ccns.name(c)),
+        };
+        out.push_str(prefix);
+        out.push_str(name);
     }
 }
 
@@ -952,6 +972,18 @@ impl Population {
     /// Merges a partial tally of beneficiary `bene`.
     pub fn merge(&mut self, bene: u32, t: &Tally) {
         self.slot(bene, t.entity).merge(t);
+    }
+
+    /// Calls `f(beneficiary, tally)` for every tally.
+    pub fn each(&self, mut f: impl FnMut(u32, &Tally)) {
+        for (b, &head) in self.heads.iter().enumerate() {
+            let mut i = head;
+            while i != END {
+                let (t, next) = &self.nodes[i as usize];
+                f(b as u32, t);
+                i = *next;
+            }
+        }
     }
 
     /// Copies the tallies of `bene` into `out` (cleared first).

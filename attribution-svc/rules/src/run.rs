@@ -13,13 +13,11 @@
 //! only (about 97% of them) are tallied at once and cost nothing more; without a prescan every
 //! claim line with a claim id keeps its state until `finish` (correct, about 2 KB per beneficiary).
 
-use std::collections::HashMap;
-
 use crate::input::{RawBeneficiary, RawLine, small_code};
 use crate::{
-    AcoSpec, Assignment, Beneficiary, ClaimKey, ClaimType, Counted, Entity, Line, Population,
-    Registry, RuleError, RuleSet, Skip, StepKind, Tally, TieBreak, Version, Versions, WindowKind,
-    codes,
+    AcoSpec, Assignment, Beneficiary, ClaimKey, ClaimType, Counted, Entity, EntityKind, FastMap,
+    FastSet, Line, Population, Registry, RuleError, RuleSet, Skip, StepKind, Tally, TieBreak,
+    Version, Versions, WindowKind, codes,
 };
 
 /// What a run is asked to do.
@@ -90,8 +88,8 @@ pub struct AcoCounts {
 /// plus its map slot instead of two heap strings; anything else is kept as a string.
 #[derive(Debug, Default)]
 struct BeneIds {
-    packed: HashMap<u64, u32>,
-    other: HashMap<Box<str>, u32>,
+    packed: FastMap<u64, u32>,
+    other: FastMap<Box<str>, u32>,
     other_names: Vec<Box<str>>,
     /// Per index: the packed id, or `OTHER | index into other_names`.
     keys: Vec<u64>,
@@ -115,7 +113,63 @@ fn pack(id: &str) -> Option<u64> {
         .try_fold(0u64, |acc, c| Some(acc * 37 + digit(c)?))
 }
 
+/// The key of a beneficiary id in a prescan's set of touched claim lines: the packed id (every
+/// MBI), else `OTHER` and a 63-bit FNV-1a digest of the id.
+pub fn bene_key(id: &str) -> u64 {
+    pack(id).unwrap_or_else(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        OTHER | (h & !OTHER)
+    })
+}
+
+/// One shard of a run split by beneficiary: shard `index` of `count` holds the beneficiaries whose
+/// id's 64-bit FNV-1a digest is `index` modulo `count` (stable across releases and machines).
+/// Assignment of a beneficiary depends only on its own records and claims and the participant
+/// list, so the shards' assignments together are the whole run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u32,
+    /// Number of shards (at least 1).
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether beneficiary `id` is in this shard.
+    pub fn contains(&self, id: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h % u64::from(self.count.max(1)) == u64::from(self.index)
+    }
+}
+
+/// Claim lines that have a cancellation or adjustment, by ([`bene_key`], claim line): what a
+/// prescan ([`Run::prescan`], [`Chunk::prescan`]) finds.
+pub type Touched = FastSet<(u64, ClaimKey)>;
+
 impl BeneIds {
+    /// Interns the `i`th id of another table (same result as interning its name).
+    fn intern_from(&mut self, o: &BeneIds, i: u32) -> u32 {
+        let k = o.keys[i as usize];
+        if k & OTHER != 0 {
+            let name = &o.other_names[(k & !OTHER) as usize];
+            return self.intern(name);
+        }
+        let next = self.keys.len() as u32;
+        let j = *self.packed.entry(k).or_insert(next);
+        if j == next {
+            self.keys.push(k);
+        }
+        j
+    }
+
     fn intern(&mut self, id: &str) -> u32 {
         let next = self.keys.len() as u32;
         match pack(id) {
@@ -174,18 +228,19 @@ pub struct Run {
     pub tie: TieBreak,
     /// Participants and interned TINs/CCNs.
     pub reg: Registry,
-    aco_index: HashMap<String, u32>,
+    aco_index: FastMap<String, u32>,
     benes: BeneIds,
     facts: Vec<Beneficiary>,
     pop: Population,
     /// Claim lines with a claim id, by (beneficiary, claim line), until [`Run::finish`].
-    versions: HashMap<(u32, ClaimKey), Versions<Result<Counted, Skip>>>,
+    versions: FastMap<(u32, ClaimKey), Versions<Result<Counted, Skip>>>,
     /// After a [`Run::prescan`]: the claim lines that have a cancellation or adjustment.
-    touched: Option<std::collections::HashSet<(u32, ClaimKey)>>,
+    touched: Option<Touched>,
     /// Line counters.
     pub stats: LineStats,
     /// Beneficiary records received.
     pub beneficiary_records: u64,
+    shard: Option<Shard>,
 }
 
 /// Encodes a text claim line for the engine (interning its TIN and CCN).
@@ -224,10 +279,11 @@ impl Run {
             benes: BeneIds::default(),
             facts: Vec::new(),
             pop: Population::new(),
-            versions: HashMap::new(),
+            versions: FastMap::default(),
             touched: None,
             stats: LineStats::default(),
             beneficiary_records: 0,
+            shard: None,
         })
     }
 
@@ -242,6 +298,9 @@ impl Run {
     /// Adds (or replaces: the last record wins) a beneficiary record.
     pub fn add_beneficiary(&mut self, raw: &RawBeneficiary<'_>) {
         let b = self.bene(raw.id);
+        if self.shard.is_some_and(|s| !s.contains(raw.id)) {
+            return;
+        }
         let designation = self.reg.designation(raw.designated_npi, raw.designated_tin);
         self.facts[b as usize] = Beneficiary {
             enrollment: Some(raw.enrollment),
@@ -263,7 +322,7 @@ impl Run {
                 && self
                     .touched
                     .as_ref()
-                    .is_some_and(|t| !t.contains(&(b, line.claim)));
+                    .is_some_and(|t| !t.contains(&(bene_key(raw.beneficiary_id), line.claim)));
             if !untouched {
                 self.stats.lines += 1;
                 let outcome = self.rules.classify(&line.as_current(), &self.reg);
@@ -296,10 +355,10 @@ impl Run {
 
     /// [`Run::prescan`] by claim key (stored batches).
     pub fn prescan_key(&mut self, beneficiary_id: &str, key: ClaimKey, v: Version) {
-        let b = self.bene(beneficiary_id);
+        self.bene(beneficiary_id);
         let touched = self.touched.get_or_insert_with(Default::default);
         if key.is_some() && v != Version::Original {
-            touched.insert((b, key));
+            touched.insert((bene_key(beneficiary_id), key));
         }
     }
 
@@ -332,7 +391,7 @@ impl Run {
             && self
                 .touched
                 .as_ref()
-                .is_some_and(|t| !t.contains(&(b, key)));
+                .is_some_and(|t| !t.contains(&(bene_key(beneficiary_id), key)));
         match outcome {
             Ok(c) if untouched => {
                 self.pop.add(b, &c);
@@ -400,12 +459,28 @@ impl Run {
         self.pop.tally_count()
     }
 
+    /// Restricts the run to one shard (call before adding anything): beneficiaries of other shards
+    /// are still interned, so that each shard knows every beneficiary's place in the input order,
+    /// but their records and lines are dropped and they are not assigned.
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shard = Some(shard);
+    }
+
     /// Assigns every beneficiary, calling `each(beneficiary id, facts, assignment)`, and returns the
     /// per-ACO counts (every ACO of the run, in participant-list order). Claim lines with a claim
     /// id count only once resolved: call [`Run::finish`] (or [`Run::shrink`]) first.
     pub fn assign_all(
         &self,
         mut each: impl FnMut(&str, &Beneficiary, &Assignment),
+    ) -> Vec<AcoCounts> {
+        self.assign_each(|_, id, b, a| each(id, b, a))
+    }
+
+    /// [`Run::assign_all`], `each` also given the beneficiary's place in the input order (the
+    /// order of first appearance; of a shard's beneficiaries, their place in the whole input).
+    pub fn assign_each(
+        &self,
+        mut each: impl FnMut(u32, &str, &Beneficiary, &Assignment),
     ) -> Vec<AcoCounts> {
         let mut counts: Vec<AcoCounts> = self
             .reg
@@ -417,7 +492,13 @@ impl Run {
             })
             .collect();
         let mut tallies = Vec::new();
+        let mut buf = [0u8; 12];
         for b in 0..self.benes.len() as u32 {
+            if let Some(s) = self.shard
+                && !s.contains(self.benes.name(b, &mut buf))
+            {
+                continue;
+            }
             self.pop.tallies(b, &mut tallies);
             let facts = &self.facts[b as usize];
             let a = crate::assign(&self.rules, facts, &tallies, self.tie);
@@ -432,8 +513,7 @@ impl Run {
                     StepKind::Step3 => c.step_3 += 1,
                 }
             }
-            let mut buf = [0u8; 12];
-            each(self.benes.name(b, &mut buf), facts, &a);
+            each(b, self.benes.name(b, &mut buf), facts, &a);
         }
         for c in &mut counts {
             c.below_minimum = c.assigned < crate::MINIMUM_ASSIGNED;
@@ -444,6 +524,192 @@ impl Run {
     /// The printable name of an entity.
     pub fn entity_name(&self, e: Entity) -> String {
         self.reg.entity_name(e)
+    }
+
+    /// Appends the printable name of an entity to `out`.
+    pub fn write_entity_name(&self, e: Entity, out: &mut String) {
+        self.reg.write_entity_name(e, out);
+    }
+}
+
+/// What the chunks of a run share while they are read in parallel ([`Run::chunks`]): the rules,
+/// the participants' registry and the prescan's touched claim lines.
+#[derive(Debug)]
+pub struct ChunkContext {
+    rules: RuleSet,
+    parent: Registry,
+    touched: Option<Touched>,
+    shard: Option<Shard>,
+}
+
+/// A share of a run's claim lines read on its own (one thread's piece of a file), merged into the
+/// run in input order by [`Run::absorb`]: the run is then the one that reading every line in order
+/// through [`Run::prescan`] and [`Run::add_line`] gives, whatever the number of chunks.
+///
+/// Identifiers are interned in the chunk (beneficiaries, TINs and CCNs, in the order first seen)
+/// and once per chunk into the run, so the run's ids are the order of first appearance in the
+/// input, as a single reader gives.
+#[derive(Debug)]
+pub struct Chunk<'a> {
+    ctx: &'a ChunkContext,
+    reg: Registry,
+    benes: BeneIds,
+    pop: Population,
+    versions: Vec<(u32, ClaimKey, Version, Result<Counted, Skip>)>,
+    touched: Vec<(u64, ClaimKey)>,
+    prescanned: bool,
+    /// Line counters.
+    pub stats: LineStats,
+}
+
+impl<'a> Chunk<'a> {
+    /// An empty chunk.
+    pub fn new(ctx: &'a ChunkContext) -> Chunk<'a> {
+        Chunk {
+            ctx,
+            reg: ctx.parent.local(),
+            benes: BeneIds::default(),
+            pop: Population::new(),
+            versions: Vec::new(),
+            touched: Vec::new(),
+            prescanned: false,
+            stats: LineStats::default(),
+        }
+    }
+
+    /// The first pass, as [`Run::prescan`] but without interning the beneficiary: a run read in
+    /// chunks interns every line's beneficiary in [`Chunk::add_line`], the same order.
+    pub fn prescan(&mut self, beneficiary_id: &str, claim_id: &str, line_number: u32, v: Version) {
+        self.prescanned = true;
+        if !claim_id.is_empty()
+            && v != Version::Original
+            && self.ctx.shard.is_none_or(|s| s.contains(beneficiary_id))
+        {
+            self.touched.push((
+                bene_key(beneficiary_id),
+                ClaimKey::new(claim_id, line_number),
+            ));
+        }
+    }
+
+    /// Adds a claim line, as [`Run::add_line`] (TINs and CCNs interned in the chunk).
+    pub fn add_line(&mut self, raw: &RawLine<'_>) -> Result<(), Skip> {
+        let professional = raw.claim_type == ClaimType::Professional;
+        let mut line = encode(
+            &RawLine {
+                tin: "",
+                ccn: "",
+                ..*raw
+            },
+            &mut self.reg,
+        );
+        let parent = &self.ctx.parent;
+        line.tin =
+            (professional && !raw.tin.is_empty()).then(|| self.reg.tin_from(raw.tin, parent));
+        line.ccn =
+            (!professional && !raw.ccn.is_empty()).then(|| self.reg.ccn_from(raw.ccn, parent));
+        // Every line's beneficiary, in order: the order a prescan interns them in.
+        let b = self.benes.intern(raw.beneficiary_id);
+        if self
+            .ctx
+            .shard
+            .is_some_and(|s| !s.contains(raw.beneficiary_id))
+        {
+            return Ok(());
+        }
+        self.stats.lines += 1;
+        let rules = &self.ctx.rules;
+        if line.claim.is_some() {
+            let untouched = line.version == Version::Original
+                && self
+                    .ctx
+                    .touched
+                    .as_ref()
+                    .is_some_and(|t| !t.contains(&(bene_key(raw.beneficiary_id), line.claim)));
+            if !untouched {
+                let outcome = rules.classify(&line.as_current(), &self.reg);
+                self.versions.push((b, line.claim, line.version, outcome));
+                return Ok(());
+            }
+        }
+        match rules.classify(&line, &self.reg) {
+            Ok(c) => {
+                self.pop.add(b, &c);
+                self.stats.counted += 1;
+                Ok(())
+            }
+            Err(s) => {
+                self.stats.skipped[s.index()] += 1;
+                Err(s)
+            }
+        }
+    }
+}
+
+impl Run {
+    /// Starts reading claim lines in [`Chunk`]s (after any prescan): the context they share. Call
+    /// [`Run::end_chunks`] with it once every chunk is absorbed.
+    pub fn chunks(&mut self) -> ChunkContext {
+        ChunkContext {
+            rules: self.rules.clone(),
+            parent: self.reg.clone(),
+            touched: self.touched.take(),
+            shard: self.shard,
+        }
+    }
+
+    /// Ends reading in chunks (the prescan's state comes back to the run).
+    pub fn end_chunks(&mut self, ctx: ChunkContext) {
+        if let Some(t) = ctx.touched {
+            self.touched.get_or_insert_with(Default::default).extend(t);
+        }
+    }
+
+    /// Merges a chunk (chunks in input order): its beneficiaries, TINs and CCNs are interned in
+    /// the order the chunk first saw them, then its tallies, claim-line versions, touched claim
+    /// lines and counters are added.
+    pub fn absorb(&mut self, c: Chunk<'_>) {
+        let tins = c.reg.tins();
+        let tin_map: Vec<u32> = (0..tins.len() as u32)
+            .map(|i| self.reg.tin(tins.name(i)))
+            .collect();
+        let ccns = c.reg.ccns();
+        let ccn_map: Vec<u32> = (0..ccns.len() as u32)
+            .map(|i| self.reg.ccn(ccns.name(i)))
+            .collect();
+        let remap = |e: Entity| match e.kind() {
+            EntityKind::Aco(_) => e,
+            EntityKind::Tin(t) => Entity::tin(tin_map[t as usize]),
+            EntityKind::Ccn(x) => Entity::ccn(ccn_map[x as usize]),
+        };
+        let bene_map: Vec<u32> = (0..c.benes.len() as u32)
+            .map(|i| self.benes.intern_from(&c.benes, i))
+            .collect();
+        if self.facts.len() < self.benes.len() {
+            self.facts.resize(self.benes.len(), Beneficiary::default());
+        }
+        c.pop.each(|b, t| {
+            self.pop.merge(
+                bene_map[b as usize],
+                &Tally {
+                    entity: remap(t.entity),
+                    ..*t
+                },
+            );
+        });
+        for (b, key, v, outcome) in c.versions {
+            let outcome = outcome.map(|o| Counted {
+                entity: remap(o.entity),
+                ..o
+            });
+            self.add_version(bene_map[b as usize], key, v, outcome);
+        }
+        if c.prescanned {
+            self.touched
+                .get_or_insert_with(Default::default)
+                .extend(c.touched);
+        }
+        self.stats.merge(&c.stats);
     }
 }
 
@@ -478,9 +744,9 @@ pub struct LineBatch<'a> {
     pub stats: LineStats,
     /// Claim-line versions, in the order received.
     pub versions: Vec<BatchVersion<'a>>,
-    beneficiaries: HashMap<&'a str, u32>,
+    beneficiaries: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
-    tallies: HashMap<(u32, Entity), Tally>,
+    tallies: FastMap<(u32, Entity), Tally>,
 }
 
 impl<'a> LineBatch<'a> {
@@ -492,9 +758,9 @@ impl<'a> LineBatch<'a> {
             registry: parent.local(),
             stats: LineStats::default(),
             versions: Vec::new(),
-            beneficiaries: HashMap::new(),
+            beneficiaries: FastMap::default(),
             names: Vec::new(),
-            tallies: HashMap::new(),
+            tallies: FastMap::default(),
         }
     }
 

@@ -26,7 +26,7 @@ use std::{collections::HashMap, io::BufRead};
 use acorn_proto::cms::cclf::{self, Adjustment, CclfRecord};
 use rust_decimal::Decimal;
 
-use super::csv::Report;
+use super::csv::{Clinicians, Report};
 use attribution_rules::input::{MAX_LINE_CENTS, RawBeneficiary, RawLine};
 use attribution_rules::{ClaimType, Date, Enrollment, Version, Window};
 
@@ -78,8 +78,20 @@ fn each_record<R: BufRead, T: CclfRecord>(
 }
 
 /// Reads CCLF5, calling `each` with every line.
-pub fn read_cclf5<R: BufRead>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)) -> Report {
+pub fn read_cclf5<R: BufRead>(r: R, file: &str, each: impl FnMut(&RawLine<'_>)) -> Report {
+    read_cclf5_with(r, file, None, each)
+}
+
+/// [`read_cclf5`], a line without `CLM_PRVDR_SPCLTY_CD` taking its rendering NPI's specialty from
+/// `clinicians`.
+pub fn read_cclf5_with<R: BufRead>(
+    r: R,
+    file: &str,
+    clinicians: Option<&Clinicians>,
+    mut each: impl FnMut(&RawLine<'_>),
+) -> Report {
     let mut report = Report::default();
+    let mut resolved = 0;
     each_record(r, file, &mut report, |l: cclf::Cclf5Line| {
         let day = l.line_from.unwrap_or(l.from);
         let day = crate::input::cclf::day(day).ok_or("CLM_LINE_FROM_DT: not a date")?;
@@ -100,7 +112,14 @@ pub fn read_cclf5<R: BufRead>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_
             claim_type: ClaimType::Professional,
             tin: tin(t),
             ccn: "",
-            specialty: l.specialty.as_deref().unwrap_or(""),
+            specialty: match clinicians {
+                Some(c) => c.specialty(
+                    l.specialty.as_deref().unwrap_or(""),
+                    l.rendering_npi.as_deref().unwrap_or(""),
+                    &mut resolved,
+                ),
+                None => l.specialty.as_deref().unwrap_or(""),
+            },
             allowed_cents: allowed,
             version: version(l.adjustment),
             claim_id: &l.claim_id,
@@ -108,6 +127,7 @@ pub fn read_cclf5<R: BufRead>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_
         });
         Ok(())
     });
+    report.specialties_resolved += resolved;
     report
 }
 
@@ -120,6 +140,9 @@ pub struct Header {
     pub version: Version,
     /// CCN.
     pub ccn: String,
+    /// The claim's clinician: `ATNDG_PRVDR_NPI_NUM`, else `OPRTG_PRVDR_NPI_NUM` (CCLF2 lines carry
+    /// none) [I].
+    pub npi: String,
 }
 
 /// Reads CCLF1 headers of FQHC, RHC and CAH claims (others are not primary care), by claim id.
@@ -143,6 +166,11 @@ pub fn read_cclf1<R: BufRead>(r: R, file: &str) -> (HashMap<String, Header>, Rep
                 claim_type,
                 version: version(h.adjustment),
                 ccn,
+                npi: h
+                    .attending_npi
+                    .clone()
+                    .or_else(|| h.operating_npi.clone())
+                    .unwrap_or_default(),
             },
         );
         Ok(())
@@ -156,9 +184,22 @@ pub fn read_cclf2<R: BufRead>(
     r: R,
     file: &str,
     headers: &HashMap<String, Header>,
+    each: impl FnMut(&RawLine<'_>),
+) -> Report {
+    read_cclf2_with(r, file, headers, None, each)
+}
+
+/// [`read_cclf2`], each line taking its claim clinician's specialty ([`Header::npi`]) from
+/// `clinicians`: with it CAH Method II and pre-PY2019 FQHC/RHC lines can count from CCLF.
+pub fn read_cclf2_with<R: BufRead>(
+    r: R,
+    file: &str,
+    headers: &HashMap<String, Header>,
+    clinicians: Option<&Clinicians>,
     mut each: impl FnMut(&RawLine<'_>),
 ) -> Report {
     let mut report = Report::default();
+    let mut resolved = 0;
     each_record(r, file, &mut report, |l: cclf::Cclf2RevenueLine| {
         let Some(h) = headers.get(&l.claim_id) else {
             return Ok(());
@@ -177,7 +218,10 @@ pub fn read_cclf2<R: BufRead>(
             claim_type: h.claim_type,
             tin: "",
             ccn: l.ccn.as_deref().unwrap_or(&h.ccn),
-            specialty: "",
+            specialty: match clinicians {
+                Some(c) => c.specialty("", &h.npi, &mut resolved),
+                None => "",
+            },
             allowed_cents: amount,
             version: h.version,
             claim_id: &l.claim_id,
@@ -185,6 +229,7 @@ pub fn read_cclf2<R: BufRead>(
         });
         Ok(())
     });
+    report.specialties_resolved += resolved;
     report
 }
 

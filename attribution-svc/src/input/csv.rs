@@ -43,24 +43,44 @@ impl std::fmt::Display for Rejected {
 }
 
 /// What reading a file did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Records accepted.
     pub records: u64,
     /// Rows rejected.
     pub rejected: u64,
-    /// The first [`Report::KEEP`] rejections.
+    /// The first rejections (at most [`Report::KEEP`] unless [`Report::keeping`] says otherwise).
     pub rejections: Vec<Rejected>,
+    /// Claim lines without a specialty that the clinician table ([`Clinicians`]) gave one.
+    pub specialties_resolved: u64,
+    keep: usize,
+}
+
+impl Default for Report {
+    fn default() -> Report {
+        Report::keeping(Report::KEEP)
+    }
 }
 
 impl Report {
-    /// How many rejections are kept with their reason.
+    /// How many rejections are kept with their reason by default.
     pub const KEEP: usize = 1000;
+
+    /// An empty report that keeps the first `keep` rejections with their reason.
+    pub fn keeping(keep: usize) -> Report {
+        Report {
+            records: 0,
+            rejected: 0,
+            rejections: Vec::new(),
+            specialties_resolved: 0,
+            keep,
+        }
+    }
 
     /// Records a rejection.
     pub fn reject(&mut self, file: &str, line: u64, reason: impl Into<String>) {
         self.rejected += 1;
-        if self.rejections.len() < Self::KEEP {
+        if self.rejections.len() < self.keep {
             self.rejections.push(Rejected {
                 file: file.to_string(),
                 line,
@@ -73,7 +93,8 @@ impl Report {
     pub fn merge(&mut self, o: Report) {
         self.records += o.records;
         self.rejected += o.rejected;
-        let room = Self::KEEP.saturating_sub(self.rejections.len());
+        self.specialties_resolved += o.specialties_resolved;
+        let room = self.keep.saturating_sub(self.rejections.len());
         self.rejections.extend(o.rejections.into_iter().take(room));
     }
 }
@@ -150,19 +171,6 @@ const BENEFICIARY_TEXT: &[&str] = &[
     "designated_tin",
     "designated_specialty",
     "prior_year_aco_id",
-];
-
-/// The text columns of `claims.csv` checked for control characters.
-const CLAIM_TEXT: &[&str] = &[
-    "beneficiary_id",
-    "claim_id",
-    "hcpcs",
-    "revenue_center",
-    "place_of_service",
-    "tin",
-    "ccn",
-    "npi",
-    "specialty",
 ];
 
 /// The required `beneficiary_id` column: 1-64 bytes.
@@ -331,87 +339,401 @@ pub fn read_beneficiaries<R: Read>(
     })
 }
 
-/// Parses a claim type name.
+/// A clinician table: NPI -> CMS specialty code (`clinicians.csv`: `npi,specialty`), the way
+/// ACOs keep their rosters. Claim lines that carry no specialty (CCLF1/CCLF2 institutional
+/// lines, any line with a blank `specialty`) take their clinician's from it.
+#[derive(Debug, Clone, Default)]
+pub struct Clinicians {
+    by_npi: attribution_rules::FastMap<Box<str>, Box<str>>,
+}
+
+impl Clinicians {
+    /// Number of clinicians.
+    pub fn len(&self) -> usize {
+        self.by_npi.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_npi.is_empty()
+    }
+
+    /// Adds another table's clinicians (its rows win).
+    pub fn by_npi_extend(&mut self, o: Clinicians) {
+        self.by_npi.extend(o.by_npi);
+    }
+
+    /// Adds (or replaces: the last row wins) a clinician.
+    pub fn insert(&mut self, npi: &str, specialty: &str) {
+        self.by_npi.insert(npi.into(), specialty.into());
+    }
+
+    /// The specialty of a line: its own, else its clinician's (`resolved` counts the latter).
+    pub fn specialty<'a>(&'a self, own: &'a str, npi: &str, resolved: &mut u64) -> &'a str {
+        if !own.is_empty() || npi.is_empty() {
+            return own;
+        }
+        match self.by_npi.get(npi) {
+            Some(s) => {
+                *resolved += 1;
+                s
+            }
+            None => own,
+        }
+    }
+}
+
+/// Reads `clinicians.csv` (`npi,specialty`: a 10-digit NPI and a 2-character CMS specialty code).
+pub fn read_clinicians<R: Read>(r: R, file: &str) -> (Clinicians, Report) {
+    let mut t = Clinicians::default();
+    let report = rows(r, file, &["npi", "specialty"], |rec, cols| {
+        no_control(rec, cols, &["npi", "specialty"])?;
+        let npi = get(rec, cols, "npi");
+        let spec = get(rec, cols, "specialty");
+        if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("npi: must be 10 digits".into());
+        }
+        if spec.is_empty() || spec.len() > 2 {
+            return Err("specialty: must be a CMS specialty code such as 01 or 50".into());
+        }
+        t.insert(npi, spec);
+        Ok(())
+    });
+    (t, report)
+}
+
+/// Parses a claim type name (ASCII case-insensitive).
 pub fn claim_type(s: &str) -> Option<ClaimType> {
-    Some(match s.to_ascii_lowercase().as_str() {
-        "" | "professional" => ClaimType::Professional,
-        "fqhc" => ClaimType::Fqhc,
-        "rhc" => ClaimType::Rhc,
-        "cah_method_ii" => ClaimType::CahMethodII,
-        "other_institutional" => ClaimType::OtherInstitutional,
-        _ => return None,
+    let is = |name: &str| s.eq_ignore_ascii_case(name);
+    Some(if s.is_empty() || is("professional") {
+        ClaimType::Professional
+    } else if is("fqhc") {
+        ClaimType::Fqhc
+    } else if is("rhc") {
+        ClaimType::Rhc
+    } else if is("cah_method_ii") {
+        ClaimType::CahMethodII
+    } else if is("other_institutional") {
+        ClaimType::OtherInstitutional
+    } else {
+        return None;
     })
 }
 
-/// Parses a claim version name or CCLF code.
+/// Parses a claim version name or CCLF code (ASCII case-insensitive).
 pub fn version(s: &str) -> Option<Version> {
-    Some(match s.to_ascii_lowercase().as_str() {
-        "" | "original" | "0" => Version::Original,
-        "cancellation" | "1" => Version::Cancellation,
-        "adjustment" | "2" => Version::Adjustment,
-        _ => return None,
+    let is = |name: &str| s.eq_ignore_ascii_case(name);
+    Some(if s.is_empty() || s == "0" || is("original") {
+        Version::Original
+    } else if s == "1" || is("cancellation") {
+        Version::Cancellation
+    } else if s == "2" || is("adjustment") {
+        Version::Adjustment
+    } else {
+        return None;
     })
 }
 
-/// Reads `claims.csv`, calling `each` with every valid line.
-pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)) -> Report {
-    rows(
-        r,
-        file,
-        &["beneficiary_id", "service_date", "hcpcs", "allowed"],
-        |rec, cols| {
-            no_control(rec, cols, CLAIM_TEXT)?;
-            let bene = beneficiary_id(rec, cols)?;
-            let day = Date::parse_iso_in_years(get(rec, cols, "service_date"))
-                .ok_or("service_date: must be a valid date, YYYY-MM-DD")?;
-            let allowed =
-                parse_cents(get(rec, cols, "allowed")).map_err(|why| format!("allowed: {why}"))?;
-            let claim_type = claim_type(get(rec, cols, "claim_type")).ok_or(
-                "claim_type: must be professional, fqhc, rhc, cah_method_ii or other_institutional",
-            )?;
-            let version = version(get(rec, cols, "adjustment"))
-                .ok_or("adjustment: must be original, adjustment or cancellation")?;
-            let claim_id = get(rec, cols, "claim_id");
-            if claim_id.len() > 64 {
-                return Err("claim_id: must be at most 64 characters".into());
-            }
-            let line_number = match get(rec, cols, "line_number") {
-                "" => 0,
-                n => n
-                    .parse::<u32>()
-                    .map_err(|_| "line_number: must be a whole number, 0-4294967295")?,
-            };
-            let line = RawLine {
-                beneficiary_id: bene,
-                day,
-                hcpcs: get(rec, cols, "hcpcs"),
-                revenue_center: get(rec, cols, "revenue_center"),
-                place_of_service: get(rec, cols, "place_of_service"),
-                claim_type,
-                tin: get(rec, cols, "tin"),
-                ccn: get(rec, cols, "ccn"),
-                specialty: get(rec, cols, "specialty"),
-                allowed_cents: allowed,
-                version,
-                claim_id,
-                line_number,
-            };
-            match claim_type {
-                ClaimType::Professional if line.tin.is_empty() => {
-                    Err("tin: is required on a professional line".into())
-                }
-                ClaimType::Fqhc | ClaimType::Rhc | ClaimType::CahMethodII
-                    if line.ccn.is_empty() =>
-                {
-                    Err("ccn: is required on an FQHC, RHC or CAH line".into())
-                }
-                _ => {
-                    each(&line);
-                    Ok(())
-                }
-            }
+/// The columns of `claims.csv`, resolved from its header once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimColumns {
+    width: usize,
+    beneficiary_id: usize,
+    service_date: usize,
+    hcpcs: usize,
+    allowed: usize,
+    claim_id: Option<usize>,
+    line_number: Option<usize>,
+    revenue_center: Option<usize>,
+    place_of_service: Option<usize>,
+    claim_type: Option<usize>,
+    tin: Option<usize>,
+    ccn: Option<usize>,
+    npi: Option<usize>,
+    specialty: Option<usize>,
+    adjustment: Option<usize>,
+}
+
+impl ClaimColumns {
+    /// The columns of a header row, or the missing required column(s).
+    pub fn new(header: &csv::StringRecord) -> Result<ClaimColumns, String> {
+        let cols = Columns::new(header);
+        cols.require(&["beneficiary_id", "service_date", "hcpcs", "allowed"])?;
+        let req = |n: &str| cols.index(n).unwrap_or(0);
+        Ok(ClaimColumns {
+            width: header.len(),
+            beneficiary_id: req("beneficiary_id"),
+            service_date: req("service_date"),
+            hcpcs: req("hcpcs"),
+            allowed: req("allowed"),
+            claim_id: cols.index("claim_id"),
+            line_number: cols.index("line_number"),
+            revenue_center: cols.index("revenue_center"),
+            place_of_service: cols.index("place_of_service"),
+            claim_type: cols.index("claim_type"),
+            tin: cols.index("tin"),
+            ccn: cols.index("ccn"),
+            npi: cols.index("npi"),
+            specialty: cols.index("specialty"),
+            adjustment: cols.index("adjustment"),
+        })
+    }
+}
+
+/// A field as trimmed text ("" when absent).
+fn text(rec: &csv::ByteRecord, i: Option<usize>) -> &str {
+    i.and_then(|i| rec.get(i))
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .map_or("", str::trim)
+}
+
+/// Whether `s` holds a control character (`char::is_control`), ASCII checked byte by byte.
+fn has_control(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0x7f) || (!s.is_ascii() && s.chars().any(char::is_control))
+}
+
+/// Parses one `claims.csv` record (a row of the header's width): the line or why it is rejected
+/// (column names, never values). No allocation unless it is rejected.
+pub fn parse_claim<'r>(rec: &'r csv::ByteRecord, c: &ClaimColumns) -> Result<RawLine<'r>, String> {
+    parse_claim_npi(rec, c).map(|(l, _)| l)
+}
+
+/// [`parse_claim`], with the line's `npi`.
+pub fn parse_claim_npi<'r>(
+    rec: &'r csv::ByteRecord,
+    c: &ClaimColumns,
+) -> Result<(RawLine<'r>, &'r str), String> {
+    if rec.len() != c.width {
+        return Err(format!(
+            "malformed row: {} fields where the header has {}",
+            rec.len(),
+            c.width
+        ));
+    }
+    if !rec.as_slice().is_ascii() && rec.iter().any(|f| std::str::from_utf8(f).is_err()) {
+        return Err("malformed row: not UTF-8".into());
+    }
+    let bene = text(rec, Some(c.beneficiary_id));
+    let claim_id = text(rec, c.claim_id);
+    let hcpcs = text(rec, Some(c.hcpcs));
+    let revenue_center = text(rec, c.revenue_center);
+    let place_of_service = text(rec, c.place_of_service);
+    let tin = text(rec, c.tin);
+    let ccn = text(rec, c.ccn);
+    let specialty = text(rec, c.specialty);
+    let npi = text(rec, c.npi);
+    // The order of CLAIM_TEXT: the first column with a control character is the one named.
+    for (name, v) in [
+        ("beneficiary_id", bene),
+        ("claim_id", claim_id),
+        ("hcpcs", hcpcs),
+        ("revenue_center", revenue_center),
+        ("place_of_service", place_of_service),
+        ("tin", tin),
+        ("ccn", ccn),
+        ("npi", npi),
+        ("specialty", specialty),
+    ] {
+        if has_control(v) {
+            return Err(format!("{name}: must not contain control characters"));
+        }
+    }
+    if bene.is_empty() || bene.len() > 64 {
+        return Err("beneficiary_id: must be 1-64 characters".into());
+    }
+    let day = Date::parse_iso_in_years(text(rec, Some(c.service_date)))
+        .ok_or("service_date: must be a valid date, YYYY-MM-DD")?;
+    let allowed =
+        parse_cents(text(rec, Some(c.allowed))).map_err(|why| format!("allowed: {why}"))?;
+    let claim_type = claim_type(text(rec, c.claim_type)).ok_or(
+        "claim_type: must be professional, fqhc, rhc, cah_method_ii or other_institutional",
+    )?;
+    let version = version(text(rec, c.adjustment))
+        .ok_or("adjustment: must be original, adjustment or cancellation")?;
+    if claim_id.len() > 64 {
+        return Err("claim_id: must be at most 64 characters".into());
+    }
+    let line_number = match text(rec, c.line_number) {
+        "" => 0,
+        n => n
+            .parse::<u32>()
+            .map_err(|_| "line_number: must be a whole number, 0-4294967295")?,
+    };
+    match claim_type {
+        ClaimType::Professional if tin.is_empty() => {
+            return Err("tin: is required on a professional line".into());
+        }
+        ClaimType::Fqhc | ClaimType::Rhc | ClaimType::CahMethodII if ccn.is_empty() => {
+            return Err("ccn: is required on an FQHC, RHC or CAH line".into());
+        }
+        _ => {}
+    }
+    Ok((
+        RawLine {
+            beneficiary_id: bene,
+            day,
+            hcpcs,
+            revenue_center,
+            place_of_service,
+            claim_type,
+            tin,
+            ccn,
+            specialty,
+            allowed_cents: allowed,
+            version,
+            claim_id,
+            line_number,
         },
-    )
+        npi,
+    ))
+}
+
+/// Reads the records of `rdr` (positioned after the header) as claim lines, calling `each` with
+/// every valid one; rejections are reported at their line plus `line_offset`.
+pub fn claim_records<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    cols: &ClaimColumns,
+    file: &str,
+    line_offset: u64,
+    report: &mut Report,
+    clinicians: Option<&Clinicians>,
+    mut each: impl FnMut(&RawLine<'_>),
+) {
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        let line = rdr.position().line() + 1;
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map_or(line, |p| p.line()) + line_offset;
+                match parse_claim_npi(&rec, cols) {
+                    Ok((l, npi)) => {
+                        match clinicians {
+                            Some(t) => each(&RawLine {
+                                specialty: t.specialty(
+                                    l.specialty,
+                                    npi,
+                                    &mut report.specialties_resolved,
+                                ),
+                                ..l
+                            }),
+                            None => each(&l),
+                        }
+                        report.records += 1;
+                    }
+                    Err(why) => report.reject(file, line, why),
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line()) + line_offset;
+                report.reject(file, line, format!("malformed row: {}", csv_error(&e)));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The `k`th of `width` comma-separated fields of an unquoted line (searched from the nearer end:
+/// on a line of another width it may be another field, and such a line is rejected anyway).
+fn nth_field(line: &[u8], k: usize, width: usize) -> Option<&[u8]> {
+    if k >= width / 2 {
+        let mut end = line.len();
+        for _ in 0..width - 1 - k {
+            end = memchr::memrchr(b',', &line[..end])?;
+        }
+        let start = memchr::memrchr(b',', &line[..end]).map_or(0, |i| i + 1);
+        Some(&line[start..end])
+    } else {
+        let mut start = 0;
+        for _ in 0..k {
+            start += memchr::memchr(b',', &line[start..])? + 1;
+        }
+        let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |i| start + i);
+        Some(&line[start..end])
+    }
+}
+
+/// The first pass over a block of `claims.csv` records (after the header): calls `each` with
+/// every valid line that is a cancellation or an adjustment with a claim id (what a prescan
+/// needs), and nothing else. A block without a quote character or a lone carriage return is
+/// scanned line by line and only lines whose `adjustment` is not an original are parsed; any
+/// other block is parsed whole. A file without an `adjustment` column has only originals.
+pub fn prescan_block(bytes: &[u8], cols: &ClaimColumns, mut each: impl FnMut(&RawLine<'_>)) {
+    let Some(k) = cols.adjustment else { return };
+    let mut wanted = |l: &RawLine<'_>| {
+        if l.version != Version::Original && !l.claim_id.is_empty() {
+            each(l);
+        }
+    };
+    let simple = memchr::memchr(b'"', bytes).is_none()
+        && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'));
+    if !simple {
+        let mut rdr = block_reader(bytes);
+        claim_records(&mut rdr, cols, "", 0, &mut Report::default(), None, wanted);
+        return;
+    }
+    let mut rec = csv::ByteRecord::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line = &bytes[start..end];
+        start = end + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let original = nth_field(line, k, cols.width)
+            .and_then(|f| std::str::from_utf8(f).ok())
+            .is_some_and(|v| version(v.trim()) == Some(Version::Original));
+        if original {
+            continue;
+        }
+        rec.clear();
+        for f in line.split(|&b| b == b',') {
+            rec.push_field(f);
+        }
+        if let Ok(l) = parse_claim(&rec, cols) {
+            wanted(&l);
+        }
+    }
+}
+
+/// A reader of `claims.csv` records without a header row (a block of a file), each record read
+/// whatever its width (the width is checked against the file's header).
+pub fn block_reader<R: Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(r)
+}
+
+/// Reads the header row of `claims.csv`: its columns and the reader after it.
+pub fn claims_header<R: Read>(r: R) -> (Result<ClaimColumns, String>, csv::Reader<R>) {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(r);
+    let mut header = csv::StringRecord::new();
+    let cols = match rdr.read_record(&mut header) {
+        Ok(true) => ClaimColumns::new(&header),
+        Ok(false) => ClaimColumns::new(&csv::StringRecord::new()),
+        Err(e) => Err(format!("unreadable header: {e}")),
+    };
+    (cols, rdr)
+}
+
+/// Reads `claims.csv`, calling `each` with every valid line (one thread; `files` reads large
+/// files in parallel blocks with the same parser).
+pub fn read_claims<R: Read>(r: R, file: &str, each: impl FnMut(&RawLine<'_>)) -> Report {
+    let mut report = Report::default();
+    let (cols, mut rdr) = claims_header(r);
+    match cols {
+        Ok(cols) => claim_records(&mut rdr, &cols, file, 0, &mut report, None, each),
+        Err(why) => report.reject(file, 1, why),
+    }
+    report
 }
 
 #[cfg(test)]

@@ -145,6 +145,21 @@ struct Terms {
     pyfrac_f: f64,
     /// A fixed quality score (listed ACOs); otherwise the scenario's per-year draw.
     quality: Option<f64>,
+    /// The rebased agreement inside the scenario (`rules.rebase_start`, MODEL.md 5.5).
+    rebase: Option<Rebased>,
+}
+
+/// A second agreement inside the scenario, rebased on simulated years.
+#[derive(Clone)]
+struct Rebased {
+    start: Date,
+    period: u32,
+    benchmark_years: [i32; 3],
+    /// The steps (indexes into benchmark years + performance years) of its BY1-BY3.
+    by_steps: [usize; 3],
+    /// Its first performance year (index).
+    first_py: usize,
+    bench_rules: benchmark_rules::RuleSet,
 }
 
 /// The benchmark rule set with the parts the simulator does not model switched off (MODEL.md
@@ -243,6 +258,34 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
             MsrSpec::Fixed(v) => MsrOption::Fixed(dec(*v, 6)),
         },
     };
+    let rebase = match (listed, sc.rebase_start()) {
+        (None, Some(r)) => {
+            let key = "rules.rebase_start";
+            let period = sc.rules.agreement_period + 1;
+            let rules = benchmark_rules::rules::select(r, period)
+                .map_err(|e| scenario_error(key, e.to_string()))?;
+            let by = [r.year() - 3, r.year() - 2, r.year() - 1];
+            let step = |y: i32| {
+                years
+                    .iter()
+                    .position(|v| *v == y)
+                    .ok_or_else(|| scenario_error(key, format!("{y} is not a simulated year")))
+            };
+            Some(Rebased {
+                start: r,
+                period,
+                benchmark_years: by,
+                by_steps: [step(by[0])?, step(by[1])?, step(by[2])?],
+                first_py: sc
+                    .performance_years
+                    .iter()
+                    .position(|py| *py >= r.year())
+                    .ok_or_else(|| scenario_error(key, "no performance year after it".into()))?,
+                bench_rules: national_only(rules),
+            })
+        }
+        _ => None,
+    };
     let f = listed.map_or(sc.population.person_years_per_beneficiary, |a| a.pyfrac);
     Ok(Terms {
         start,
@@ -258,6 +301,7 @@ fn terms(model: &Model, listed: Option<&ListedAco>) -> Result<Terms, SimError> {
         pyfrac: dec(f, 6),
         pyfrac_f: dec(f, 6).try_into().unwrap_or(f),
         quality: listed.and_then(|a| a.quality),
+        rebase,
     })
 }
 
@@ -396,8 +440,8 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         // 5.1 historical benchmark.
         let person_years: ByType<Decimal> = pop.ntype.map(|k| Decimal::from(k) * st.pyfrac);
         let mean_or_one = |sum: f64, count: f64| if count > 0.0 { sum / count } else { 1.0 };
-        let experience: [ByType<YearExperience>; 3] = std::array::from_fn(|k| {
-            let scale = level * v[k].exp();
+        // The experience of step `k` at spending scale `scale` (truncated, per capita).
+        let year_experience = |k: usize, scale: f64| -> ByType<YearExperience> {
             std::array::from_fn(|e| {
                 let c = &cells[k][e];
                 let cnt = c.n as f64;
@@ -414,20 +458,44 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                     risk_score: dec(mean_or_one(c.r, cnt), 6).max(Decimal::new(1, 2)),
                 }
             })
-        });
-        let by3 = NBY - 1;
-        let trend = |k: usize| -> ByType<Decimal> {
-            std::array::from_fn(|e| dec(st.m_trunc[by3][e] / st.m_trunc[k][e], 10))
         };
+        // Trend factors BY1 -> BY3, BY2 -> BY3 of benchmark years at steps `by`.
+        let trends = |by: [usize; 3]| -> [ByType<Decimal>; 2] {
+            std::array::from_fn(|k| {
+                std::array::from_fn(|e| dec(st.m_trunc[by[2]][e] / st.m_trunc[by[k]][e], 10))
+            })
+        };
+        let by3 = NBY - 1;
         let input = HistoricalInput {
             agreement_start: start,
             agreement_period: st.period,
             years: st.benchmark_years,
-            experience,
-            national_trend: Some([trend(0), trend(1)]),
+            experience: std::array::from_fn(|k| year_experience(k, level * v[k].exp())),
+            national_trend: Some(trends([0, 1, 2])),
             regional: None,
             prior_savings: None,
         };
+        // 5.5 the rebased agreement: its benchmark years are simulated years, performance years
+        // at their actual (settled) spending.
+        let mut rebased = st.rebase.as_ref().map(|rb| {
+            let scale = |s: usize| {
+                if s < NBY {
+                    level * v[s].exp()
+                } else {
+                    scale_a[s - NBY]
+                }
+            };
+            let input = HistoricalInput {
+                agreement_start: rb.start,
+                agreement_period: rb.period,
+                years: rb.benchmark_years,
+                experience: rb.by_steps.map(|s| year_experience(s, scale(s))),
+                national_trend: Some(trends(rb.by_steps)),
+                regional: None,
+                prior_savings: None,
+            };
+            (input, HistoricalCache::default())
+        });
         let bench_err = |message: String| SimError::Benchmark {
             replicate,
             aco,
@@ -436,12 +504,20 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         let mut hist = HistoricalCache::default();
         let mut active = true;
         for j in 0..npy {
-            if !active {
-                break;
-            }
             let s = NBY + j;
             let py = sc.performance_years[j];
             let c = &cells[s];
+            let mut cf_total = 0.0;
+            for (e, cell) in c.iter().enumerate() {
+                cf_total += st.pyfrac_f * st.m_full[s][e] * scale_cf[j] * cell.x;
+            }
+            if !active {
+                // 6.2 intent to treat: the beneficiaries of an ACO that left keep a share of its
+                // effect; nothing is reconciled.
+                totals[j].savings_to_medicare_itt +=
+                    dec(delta[j] * p.get("exit.itt_effect") * cf_total, 2);
+                continue;
+            }
             // 5.2 update to the PY: risk ratios from the newly/continuously assigned split.
             let types: ByType<PerformanceYearType> = std::array::from_fn(|e| {
                 let cell = &c[e];
@@ -462,7 +538,13 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 }
             });
             let m_py = st.m_trunc[s];
-            let m_b3 = st.m_trunc[by3];
+            let (input_j, rules_j, cache_j, by3_j, start_j) = match (&st.rebase, &mut rebased) {
+                (Some(rb), Some((inp, cache))) if j >= rb.first_py => {
+                    (&*inp, &rb.bench_rules, cache, rb.by_steps[2], rb.start)
+                }
+                _ => (&input, &st.bench_rules, &mut hist, by3, start),
+            };
+            let m_b3 = st.m_trunc[by3_j];
             let growth: ByType<Decimal> = std::array::from_fn(|e| dec(m_py[e] / m_b3[e], 10));
             let pyin = PerformanceYearInput {
                 performance_year: py,
@@ -476,15 +558,13 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             };
             let upd = model
                 .engines
-                .benchmark(&st.bench_rules, &input, &mut hist, &pyin)
+                .benchmark(rules_j, input_j, cache_j, &pyin)
                 .map_err(bench_err)?;
             // 5.3 settlement.
             let mut expenditures = [None; 4];
-            let mut cf_total = 0.0;
             for e in 0..4 {
                 let cell = &c[e];
                 let cnt = cell.n as f64;
-                cf_total += st.pyfrac_f * st.m_full[s][e] * scale_cf[j] * cell.x;
                 if cell.n > 0 {
                     expenditures[e] = Some(EnrollmentExperience {
                         person_years: person_years[e],
@@ -527,8 +607,14 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                     }
                 }
             };
-            let mut si =
-                SettlementInput::new(st.tracks[j], start, py, pop.n, Decimal::ZERO, Decimal::ZERO);
+            let mut si = SettlementInput::new(
+                st.tracks[j],
+                start_j,
+                py,
+                pop.n,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            );
             si.experience = Experience::ByEnrollmentType(expenditures);
             si.quality = quality;
             si.msr_option = st.msr_option;
@@ -573,6 +659,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             let exited = d.u_exit[j] < p_exit;
             let t = &mut totals[j];
             t.savings_to_medicare += savings;
+            t.savings_to_medicare_itt += savings;
             t.benchmark_savings += set.gross_savings;
             t.shared_savings_paid += set.shared_savings;
             t.shared_losses_collected += set.shared_losses;

@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, MathematicalOps};
 
-use super::summary::{NET_TO_MEDICARE, SAVINGS_TO_MEDICARE, TOTAL_NAMES, scenario_values};
+use super::summary::{NET_TO_MEDICARE, SAVINGS_TO_MEDICARE, TOTAL_NAMES, TOTALS, scenario_values};
 use crate::results::Replicate;
 use crate::stats::{Estimate, StatsError};
 
@@ -22,7 +22,7 @@ use crate::stats::{Estimate, StatsError};
 /// order: what a comparison keeps of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Collected {
-    per_replicate: Vec<[Decimal; 10]>,
+    per_replicate: Vec<[Decimal; TOTALS]>,
 }
 
 impl Collected {
@@ -45,19 +45,19 @@ pub struct Difference {
     pub independent_mcse: Option<Decimal>,
 }
 
-/// `one(0)`, ..., `one(9)`: one value per total, in order, stopping at the first error.
+/// `one(0)`, ..., `one(TOTALS - 1)`: one value per total, in order, stopping at the first error.
 fn per_total<T: Copy>(
     mut one: impl FnMut(usize) -> Result<T, StatsError>,
-) -> Result<[T; 10], StatsError> {
-    let mut out = [one(0)?; 10];
+) -> Result<[T; TOTALS], StatsError> {
+    let mut out = [one(0)?; TOTALS];
     for (k, slot) in out.iter_mut().enumerate().skip(1) {
         *slot = one(k)?;
     }
     Ok(out)
 }
 
-/// The ten totals of `alt` against `base` (same replicate indices, in the same order).
-pub fn differences(base: &Collected, alt: &Collected) -> Result<[Difference; 10], StatsError> {
+/// The totals of `alt` against `base` (same replicate indices, in the same order).
+pub fn differences(base: &Collected, alt: &Collected) -> Result<[Difference; TOTALS], StatsError> {
     let n = base.per_replicate.len().min(alt.per_replicate.len());
     let one = |k: usize| -> Result<Difference, StatsError> {
         let b: Vec<Decimal> = base.per_replicate[..n].iter().map(|v| v[k]).collect();
@@ -99,7 +99,7 @@ fn opt(d: Option<Decimal>) -> String {
 }
 
 /// The comparison table of one alternative (`label`) against the base (`base_label`).
-pub fn table(base_label: &str, label: &str, diffs: &[Difference; 10]) -> Table {
+pub fn table(base_label: &str, label: &str, diffs: &[Difference; TOTALS]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec![
@@ -137,7 +137,7 @@ pub fn table(base_label: &str, label: &str, diffs: &[Difference; 10]) -> Table {
 pub fn sweep_plot(
     key: &str,
     title: &str,
-    points: &[(String, [Estimate; 10])],
+    points: &[(String, [Estimate; TOTALS])],
 ) -> Result<String, String> {
     let m = |d: Decimal| d.to_f64().unwrap_or(0.0) / 1e6;
     let xs: Vec<f64> = points
@@ -284,8 +284,8 @@ pub fn sweep_table(key: &str, values: &[String], runs: &[Collected]) -> Result<T
     Ok(t)
 }
 
-/// The estimates of the ten totals of one collected run.
-pub fn estimates(c: &Collected) -> Result<[Estimate; 10], StatsError> {
+/// The estimates of the totals of one collected run.
+pub fn estimates(c: &Collected) -> Result<[Estimate; TOTALS], StatsError> {
     let one = |k: usize| {
         let v: Vec<Decimal> = c.per_replicate.iter().map(|r| r[k]).collect();
         Estimate::of(&v)

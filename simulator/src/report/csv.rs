@@ -5,8 +5,9 @@
 //!
 //! `replicates.csv` columns: `replicate, performance_year, savings_to_medicare, benchmark_savings,
 //! shared_savings_paid, shared_losses_collected, net_to_medicare, net_benchmark_basis, acos_active,
-//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries` (the two net columns are
-//! derived: savings - paid + collected).
+//! acos_below_benchmark, acos_paid, acos_owing, acos_exited, beneficiaries, savings_to_medicare_itt,
+//! net_to_medicare_itt` (the three net columns are derived: savings - paid + collected; `_itt` =
+//! intent to treat, MODEL.md 6.2).
 //!
 //! `acos.csv` columns: `replicate, aco, performance_year, assigned, benchmark, spending,
 //! counterfactual, savings_to_medicare, msr, savings_rate, outcome, shared_savings, shared_losses,
@@ -25,7 +26,7 @@ use crate::results::{AcoYear, Outcome, YearTotals};
 
 /// Header of `replicates.csv`: the totals of `summary.json` under the same names, with the
 /// replicate, the year, the active ACOs and the beneficiaries.
-pub(crate) const REPLICATES_HEADER: [&str; 14] = {
+pub(crate) const REPLICATES_HEADER: [&str; 16] = {
     let t = TOTAL_NAMES;
     [
         "replicate",
@@ -42,6 +43,8 @@ pub(crate) const REPLICATES_HEADER: [&str; 14] = {
         t[8],
         t[9],
         "beneficiaries",
+        t[10],
+        t[11],
     ]
 };
 
@@ -88,6 +91,8 @@ pub(crate) fn write_year<W: Write>(
         t.acos_owing.to_string(),
         t.acos_exited.to_string(),
         t.beneficiaries.to_string(),
+        t.savings_to_medicare_itt.to_string(),
+        t.net_to_medicare_itt().to_string(),
     ])
     .map_err(ReportError::csv)
 }
@@ -201,8 +206,12 @@ pub(crate) fn parse_year(f: &Field<'_>) -> Result<YearTotals, String> {
         acos_owing: f.get(11, h)?,
         acos_exited: f.get(12, h)?,
         beneficiaries: f.get(13, h)?,
+        savings_to_medicare_itt: f.money(14, h)?,
     };
-    if f.money(6, h)? != t.net_to_medicare() || f.money(7, h)? != t.net_benchmark_basis() {
+    if f.money(6, h)? != t.net_to_medicare()
+        || f.money(7, h)? != t.net_benchmark_basis()
+        || f.money(15, h)? != t.net_to_medicare_itt()
+    {
         return Err("net columns do not equal savings - paid + collected".to_owned());
     }
     Ok(t)

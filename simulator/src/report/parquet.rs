@@ -36,8 +36,8 @@ enum Kind {
 
 use Kind::{Bool, I32, Money, Text, U32, U64};
 
-const REPLICATES: [Kind; 14] = [
-    U32, I32, Money, Money, Money, Money, Money, Money, U32, U32, U32, U32, U32, U64,
+const REPLICATES: [Kind; 16] = [
+    U32, I32, Money, Money, Money, Money, Money, Money, U32, U32, U32, U32, U32, U64, Money, Money,
 ];
 const ACOS: [Kind; 14] = [
     U32, U32, I32, U64, Money, Money, Money, Money, Money, Money, Text, Money, Money, Bool,

@@ -12,9 +12,10 @@
 //!     "savings_to_medicare": {"mean": "383912345.67", "ci95": ["301234567.89", "467890123.45"], "mcse": "2961234.56"},
 //!     "benchmark_savings": {...}, "shared_savings_paid": {...}, "shared_losses_collected": {...},
 //!     "net_to_medicare": {...}, "net_benchmark_basis": {...},
-//!     "acos_below_benchmark": {...}, "acos_paid": {...}, "acos_owing": {...}, "acos_exited": {...}
+//!     "acos_below_benchmark": {...}, "acos_paid": {...}, "acos_owing": {...}, "acos_exited": {...},
+//!     "savings_to_medicare_itt": {...}, "net_to_medicare_itt": {...}
 //!   },
-//!   "by_performance_year": [{"performance_year": 2012, "totals": {...the same ten keys...}}, ...]
+//!   "by_performance_year": [{"performance_year": 2012, "totals": {...the same twelve keys...}}, ...]
 //! }
 //! ```
 //!
@@ -30,6 +31,8 @@
 //! | `acos_paid` | ACOs paid shared savings (ACO-years in `totals`) |
 //! | `acos_owing` | ACOs owing shared losses (ACO-years in `totals`) |
 //! | `acos_exited` | ACOs that left the program after the year |
+//! | `savings_to_medicare_itt` | intent to treat: savings_to_medicare over every ACO that started, including those that left (their beneficiaries keep `exit.itt_effect` of the ACO's effect; MODEL.md 6.2), dollars |
+//! | `net_to_medicare_itt` | savings_to_medicare_itt - paid + collected, dollars |
 //!
 //! Every figure is a decimal string rounded to two decimals (cents for dollars), half away from
 //! zero; `mcse` is `null` for a single replicate. A replicate with no row for a year counts zero.
@@ -81,7 +84,10 @@ impl Figure {
     }
 }
 
-/// The ten program totals (see the module table).
+/// How many program totals there are.
+pub const TOTALS: usize = 12;
+
+/// The twelve program totals (see the module table).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[allow(missing_docs)] // documented in the module table
 pub struct Totals {
@@ -95,10 +101,12 @@ pub struct Totals {
     pub acos_paid: Figure,
     pub acos_owing: Figure,
     pub acos_exited: Figure,
+    pub savings_to_medicare_itt: Figure,
+    pub net_to_medicare_itt: Figure,
 }
 
 /// Names of the totals, in `summary.json` order.
-pub const TOTAL_NAMES: [&str; 10] = [
+pub const TOTAL_NAMES: [&str; TOTALS] = [
     "savings_to_medicare",
     "benchmark_savings",
     "shared_savings_paid",
@@ -109,9 +117,11 @@ pub const TOTAL_NAMES: [&str; 10] = [
     "acos_paid",
     "acos_owing",
     "acos_exited",
+    "savings_to_medicare_itt",
+    "net_to_medicare_itt",
 ];
 
-fn values_of(t: &YearTotals) -> [Decimal; 10] {
+fn values_of(t: &YearTotals) -> [Decimal; TOTALS] {
     [
         t.savings_to_medicare,
         t.benchmark_savings,
@@ -123,12 +133,14 @@ fn values_of(t: &YearTotals) -> [Decimal; 10] {
         t.acos_paid.into(),
         t.acos_owing.into(),
         t.acos_exited.into(),
+        t.savings_to_medicare_itt,
+        t.net_to_medicare_itt(),
     ]
 }
 
 impl Totals {
     /// The figures in [`TOTAL_NAMES`] order.
-    pub fn figures(&self) -> [&Figure; 10] {
+    pub fn figures(&self) -> [&Figure; TOTALS] {
         [
             &self.savings_to_medicare,
             &self.benchmark_savings,
@@ -140,11 +152,13 @@ impl Totals {
             &self.acos_paid,
             &self.acos_owing,
             &self.acos_exited,
+            &self.savings_to_medicare_itt,
+            &self.net_to_medicare_itt,
         ]
     }
 
     /// Totals of one value vector per replicate; also returns the unrounded estimates.
-    fn of(per_replicate: &[[Decimal; 10]]) -> Result<(Totals, [Estimate; 10]), StatsError> {
+    fn of(per_replicate: &[[Decimal; TOTALS]]) -> Result<(Totals, [Estimate; TOTALS]), StatsError> {
         let col = |k: usize| {
             let column: Vec<Decimal> = per_replicate.iter().map(|v| v[k]).collect();
             Figure::of(&column)
@@ -160,9 +174,11 @@ impl Totals {
             col(7)?,
             col(8)?,
             col(9)?,
+            col(10)?,
+            col(11)?,
         ];
         let estimates = all.each_ref().map(|(_, e)| *e);
-        let [s, b, p, l, n, nb, below, paid, owing, exited] = all.map(|(f, _)| f);
+        let [s, b, p, l, n, nb, below, paid, owing, exited, s_itt, n_itt] = all.map(|(f, _)| f);
         let totals = Totals {
             savings_to_medicare: s,
             benchmark_savings: b,
@@ -174,6 +190,8 @@ impl Totals {
             acos_paid: paid,
             acos_owing: owing,
             acos_exited: exited,
+            savings_to_medicare_itt: s_itt,
+            net_to_medicare_itt: n_itt,
         };
         Ok((totals, estimates))
     }
@@ -208,7 +226,7 @@ pub struct Summary {
 /// Unrounded estimates kept for the plots (not serialised).
 #[derive(Debug, Clone)]
 pub(crate) struct Estimates {
-    pub(crate) by_year: Vec<(i32, [Estimate; 10])>,
+    pub(crate) by_year: Vec<(i32, [Estimate; TOTALS])>,
 }
 
 /// Index of `net_to_medicare` in [`TOTAL_NAMES`].
@@ -219,8 +237,8 @@ pub(crate) const SAVINGS_TO_MEDICARE: usize = 0;
 pub(crate) const BENCHMARK_SAVINGS: usize = 1;
 
 /// Per replicate, the scenario total (all years summed) of each figure.
-pub(crate) fn scenario_values(years: &[YearTotals]) -> [Decimal; 10] {
-    let mut sum = [Decimal::ZERO; 10];
+pub(crate) fn scenario_values(years: &[YearTotals]) -> [Decimal; TOTALS] {
+    let mut sum = [Decimal::ZERO; TOTALS];
     for t in years {
         for (s, v) in sum.iter_mut().zip(values_of(t)) {
             *s += v;
@@ -235,7 +253,7 @@ impl Summary {
         info: &RunInfo,
         replicates: &[Vec<YearTotals>],
     ) -> Result<(Summary, Estimates), StatsError> {
-        let all: Vec<[Decimal; 10]> = replicates.iter().map(|y| scenario_values(y)).collect();
+        let all: Vec<[Decimal; TOTALS]> = replicates.iter().map(|y| scenario_values(y)).collect();
         let (totals, _) = Totals::of(&all)?;
         let years: BTreeSet<i32> = replicates
             .iter()
@@ -245,7 +263,7 @@ impl Summary {
         let mut by_performance_year = Vec::with_capacity(years.len());
         let mut by_year = Vec::with_capacity(years.len());
         for year in years {
-            let values: Vec<[Decimal; 10]> = replicates
+            let values: Vec<[Decimal; TOTALS]> = replicates
                 .iter()
                 .map(|ys| {
                     scenario_values(

@@ -1,0 +1,255 @@
+//! Parallel reading of a CSV file in blocks: the file is read in order in blocks of whole records
+//! (cut after a record's end: the last line break of a block without a quote character, else
+//! where `csv_core` ends a record), each block is parsed on whichever thread is free, and the
+//! results are merged in file order. So the outcome is the one a single reader gives, for any
+//! thread count.
+
+use std::{
+    collections::BTreeMap,
+    io::{self, Read},
+    sync::Mutex,
+};
+
+/// Block size: large enough that the per-block merge is cheap, small enough that every core gets
+/// work on a file of a few MB.
+pub const BLOCK: usize = 4 << 20;
+
+/// A block of whole records.
+#[derive(Debug)]
+pub struct Block {
+    /// Index in the file (0-based).
+    pub index: usize,
+    /// The bytes (whole records; the last block may end without a line break).
+    pub bytes: Vec<u8>,
+}
+
+/// Reads a file in blocks of whole records.
+#[derive(Debug)]
+pub struct Blocks<R> {
+    r: R,
+    carry: Vec<u8>,
+    eof: bool,
+    next: usize,
+    size: usize,
+    /// Bytes read so far.
+    pub bytes_read: u64,
+}
+
+/// Where the last whole record of `buf` ends (a block starts at a record start).
+fn cut(buf: &[u8]) -> Option<usize> {
+    if memchr::memchr(b'"', buf).is_none() {
+        return memchr::memrchr(b'\n', buf).map(|i| i + 1);
+    }
+    let mut rdr = csv_core::Reader::new();
+    let (mut out, mut ends) = ([0u8; 4096], [0usize; 256]);
+    let (mut pos, mut cut) = (0, None);
+    // An empty input means end of file to csv_core: stop before it.
+    while pos < buf.len() {
+        let (res, nin, _, _) = rdr.read_record(&buf[pos..], &mut out, &mut ends);
+        pos += nin;
+        match res {
+            csv_core::ReadRecordResult::Record => cut = Some(pos),
+            csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => break,
+            _ => {}
+        }
+    }
+    cut.filter(|&c| c > 0)
+}
+
+impl<R: Read> Blocks<R> {
+    /// Blocks of about `size` bytes.
+    pub fn new(r: R, size: usize) -> Blocks<R> {
+        Blocks {
+            r,
+            carry: Vec::new(),
+            eof: false,
+            next: 0,
+            size: size.max(1),
+            bytes_read: 0,
+        }
+    }
+
+    /// The next block (`buf` is reused when given), or `None` at the end of the file.
+    pub fn next_block(&mut self, mut buf: Vec<u8>) -> io::Result<Option<Block>> {
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            if !self.eof {
+                let want = buf.len() + self.size;
+                let start = buf.len();
+                buf.resize(want, 0);
+                let mut filled = start;
+                while filled < want {
+                    match self.r.read(&mut buf[filled..]) {
+                        Ok(0) => {
+                            self.eof = true;
+                            break;
+                        }
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                buf.truncate(filled);
+                self.bytes_read += (filled - start) as u64;
+            }
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if self.eof {
+                break;
+            }
+            if let Some(c) = cut(&buf) {
+                self.carry.extend_from_slice(&buf[c..]);
+                buf.truncate(c);
+                break;
+            }
+            // One record longer than a block: read more.
+        }
+        let index = self.next;
+        self.next += 1;
+        Ok(Some(Block { index, bytes: buf }))
+    }
+}
+
+/// Reads `first` (the file's first block) and the rest of `blocks` on `threads` threads: `work`
+/// parses a block into a `T`, `merge` receives them in block order. Returns the first read error.
+pub fn run_from<R, T>(
+    first: Block,
+    blocks: Blocks<R>,
+    threads: usize,
+    work: impl Fn(&Block) -> T + Sync,
+    mut merge: impl FnMut(T) + Send,
+) -> io::Result<()>
+where
+    R: Read + Send,
+    T: Send,
+{
+    struct Merge<T, M> {
+        next: usize,
+        pending: BTreeMap<usize, T>,
+        merge: M,
+    }
+    let threads = threads.max(1);
+    if threads == 1 {
+        let mut blocks = blocks;
+        merge(work(&first));
+        let mut buf = first.bytes;
+        while let Some(b) = blocks.next_block(buf)? {
+            merge(work(&b));
+            buf = b.bytes;
+        }
+        return Ok(());
+    }
+    let source = Mutex::new((blocks, Vec::<Vec<u8>>::new(), Some(first)));
+    let sink = Mutex::new(Merge {
+        next: 0,
+        pending: BTreeMap::new(),
+        merge: &mut merge,
+    });
+    let error: Mutex<Option<io::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let block = {
+                        let Ok(mut src) = source.lock() else { return };
+                        if let Some(b) = src.2.take() {
+                            b
+                        } else {
+                            let buf = src.1.pop().unwrap_or_default();
+                            match src.0.next_block(buf) {
+                                Ok(Some(b)) => b,
+                                Ok(None) => return,
+                                Err(e) => {
+                                    if let Ok(mut err) = error.lock() {
+                                        err.get_or_insert(e);
+                                    }
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    let t = work(&block);
+                    if let Ok(mut src) = source.lock() {
+                        src.1.push(block.bytes);
+                    }
+                    let Ok(mut m) = sink.lock() else { return };
+                    m.pending.insert(block.index, t);
+                    loop {
+                        let next = m.next;
+                        let Some(t) = m.pending.remove(&next) else {
+                            break;
+                        };
+                        (m.merge)(t);
+                        m.next += 1;
+                    }
+                }
+            });
+        }
+    });
+    match error.into_inner() {
+        Ok(Some(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The number of threads to use by default: every core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_blocks(data: &[u8], size: usize) -> Vec<Vec<u8>> {
+        let mut b = Blocks::new(data, size);
+        let mut out = Vec::new();
+        while let Some(block) = b.next_block(Vec::new()).expect("read") {
+            out.push(block.bytes);
+        }
+        out
+    }
+
+    /// Blocks are whole records, quoted line breaks included, and give back the file.
+    #[test]
+    fn blocks_are_whole_records() {
+        let data = b"a,b\n1,\"x\ny\"\n2,z\r\n3,\"q\"\"\n\"\n4,w";
+        for size in 1..data.len() + 2 {
+            let blocks = all_blocks(data, size);
+            assert_eq!(blocks.concat(), data.to_vec(), "size {size}");
+            for b in &blocks[..blocks.len() - 1] {
+                assert!(
+                    b.ends_with(b"\n") || b.ends_with(b"\r"),
+                    "size {size}: {b:?}"
+                );
+                // No block ends inside a quoted field: the quotes of each are balanced.
+                assert_eq!(b.iter().filter(|&&c| c == b'"').count() % 2, 0);
+            }
+        }
+        assert!(all_blocks(b"", 4).is_empty());
+    }
+
+    /// Results merge in block order whatever the thread count.
+    #[test]
+    fn merge_is_in_file_order() {
+        let data: Vec<u8> = (0..5_000)
+            .flat_map(|i| format!("{i},row\n").into_bytes())
+            .collect();
+        for threads in [1, 2, 3, 8] {
+            let mut got = Vec::new();
+            let mut blocks = Blocks::new(data.as_slice(), 64);
+            let first = blocks.next_block(Vec::new()).expect("read").expect("first");
+            run_from(
+                first,
+                blocks,
+                threads,
+                |b| (b.index, b.bytes.clone()),
+                |(_, bytes)| got.extend(bytes),
+            )
+            .expect("run");
+            assert_eq!(got, data, "threads {threads}");
+        }
+    }
+}
