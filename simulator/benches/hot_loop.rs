@@ -3,7 +3,8 @@
 //! 75% or more of it). One replicate of the Pioneer preset (about 669,000 beneficiaries x 5 years)
 //! end to end: population, ACO layer, hot loop, benchmark and settlement engines.
 //!
-//! `cargo bench -p simulator --bench hot_loop` (one thread; `run` adds threads over replicates).
+//! `cargo bench -p simulator --bench hot_loop`: one thread, then two (one replicate per thread, as
+//! `simulator run --threads 2`, against the sampling loop on two threads).
 
 use std::hint::black_box;
 
@@ -33,22 +34,47 @@ fn bench(c: &mut Criterion) {
     });
     // The same variates per beneficiary-year (MODEL.md 3.4): one uniform (stay) and one normal
     // (innovation), two more normals for an entrant; first year three normals.
-    g.bench_function("sampling_only", |b| {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-        b.iter(|| {
-            let mut acc = 0.0f64;
-            let slots = r.years[0].beneficiaries;
-            for s in 0..steps {
-                for _ in 0..slots {
-                    // The first year draws no uniform; later years one (stay or enter).
-                    if s == 0 || rng.random::<f64>() >= stay {
-                        acc += rng.sample::<f64, _>(StandardNormal);
-                        acc += rng.sample::<f64, _>(StandardNormal);
-                    }
+    let sampling = |seed: u64| {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut acc = 0.0f64;
+        let slots = r.years[0].beneficiaries;
+        for s in 0..steps {
+            for _ in 0..slots {
+                // The first year draws no uniform; later years one (stay or enter).
+                if s == 0 || rng.random::<f64>() >= stay {
+                    acc += rng.sample::<f64, _>(StandardNormal);
                     acc += rng.sample::<f64, _>(StandardNormal);
                 }
+                acc += rng.sample::<f64, _>(StandardNormal);
             }
-            black_box(acc)
+        }
+        acc
+    };
+    let mut seed = 7;
+    g.bench_function("sampling_only", |b| {
+        b.iter(|| {
+            seed += 1;
+            black_box(sampling(seed))
+        })
+    });
+    // Both cores: two replicates at once (`simulator::run`, one replicate per thread, as
+    // `simulator run --threads 2`), against the sampling loop on two threads.
+    g.throughput(Throughput::Elements(2 * beneficiary_years));
+    g.bench_function("pioneer_2_replicates_2_threads", |b| {
+        let mut rep = 1000;
+        b.iter(|| {
+            rep += 2;
+            black_box(simulator::run(&scenario, 1, rep..rep + 2, 2).expect("replicates"))
+        })
+    });
+    g.bench_function("sampling_only_2_threads", |b| {
+        b.iter(|| {
+            seed += 2;
+            std::thread::scope(|t| {
+                let one = t.spawn(|| sampling(seed));
+                let two = sampling(seed + 1);
+                black_box((one.join().expect("thread"), two))
+            })
         })
     });
     g.finish();

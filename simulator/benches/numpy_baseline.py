@@ -79,6 +79,14 @@ def tables():
     return z, normalise(esrd), normalise(mix), risk
 
 
+def lerp(values, z):
+    """The table at z on the grid (index arithmetic and linear interpolation, as cost.rs)."""
+    f = np.clip((z + ZC) * ((K - 1) / (2 * ZC)), 0.0, K - 1)
+    j = np.minimum(f.astype(np.int64), K - 2)
+    v0 = values[j]
+    return v0 + (values[j + 1] - v0) * (f - j)
+
+
 def replicate(rng, z_grid, esrd, mix, risk, aco, etype, trunc):
     n = aco.size
     cell = aco * 4 + etype
@@ -102,9 +110,9 @@ def replicate(rng, z_grid, esrd, mix, risk, aco, etype, trunc):
             zp = z.copy()
             zp[enter] = rng.standard_normal(k)
             rc[enter] = np.exp(noise * rng.standard_normal(k) - half)
-        r = np.interp(zp, z_grid, risk) * rc
+        r = lerp(risk, zp) * rc
         z = RHO * zp + s1 * rng.standard_normal(n)
-        x = np.where(is_esrd, np.interp(z, z_grid, esrd), np.interp(z, z_grid, mix))
+        x = np.where(is_esrd, lerp(esrd, z), lerp(mix, z))
         xtr = np.minimum(x, trunc[s][cell])
         c = cont.astype(float)
         sums[s, 0] = np.bincount(cell, weights=x, minlength=ncell)

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use acorn_proto::{
-    benchmark::v1::benchmark_service_server::BenchmarkServiceServer, ledger::SqliteLedger,
+    benchmark::v1::benchmark_service_server::BenchmarkServiceServer, ledger::Ledger,
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
 use acorn_testkit::{Running, serve_args};
@@ -36,7 +36,7 @@ struct Servers {
 
 async fn servers() -> Servers {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ledger = SqliteLedger::open(&dir.path().join("s.db"))
+    let ledger = Ledger::open(&dir.path().join("s.db"))
         .await
         .expect("ledger");
     let settlement = Running::start(
@@ -47,7 +47,7 @@ async fn servers() -> Servers {
         serve_args(),
     )
     .await;
-    let ledger = SqliteLedger::open(&dir.path().join("b.db"))
+    let ledger = Ledger::open(&dir.path().join("b.db"))
         .await
         .expect("ledger");
     let benchmark = Running::start(
@@ -58,7 +58,7 @@ async fn servers() -> Servers {
         serve_args(),
     )
     .await;
-    let store = attribution_svc::store::SqliteStore::open(&dir.path().join("a.db"))
+    let store = attribution_svc::store::Store::open(&dir.path().join("a.db"))
         .await
         .expect("store");
     let attribution = Running::start(

@@ -59,21 +59,20 @@ struct Acc {
     x: f64,
     xtr: f64,
     r: f64,
-    ncont: f64,
+    ncont: u64,
     rcont: f64,
 }
 
 impl Acc {
-    /// Adds one slot: cost multiplier `x` (truncated at `c`), risk score `r`, `cont` 1.0 for a
-    /// continuously assigned slot and 0.0 for an entrant (`r * 0.0` adds exactly nothing: `r` is
-    /// finite, and the sums start at +0).
+    /// Adds one slot: cost multiplier `x` (truncated at `c`), risk score `r`, continuously
+    /// assigned or not (adding +0 for an entrant leaves the sum's bits as they are).
     #[inline(always)]
-    fn add(&mut self, x: f64, c: f64, r: f64, cont: f64) {
+    fn add(&mut self, x: f64, c: f64, r: f64, cont: bool) {
         self.x += x;
         self.xtr += x.min(c);
         self.r += r;
-        self.ncont += cont;
-        self.rcont += r * cont;
+        self.ncont += u64::from(cont);
+        self.rcont += if cont { r } else { 0.0 };
     }
 
     fn cell(self, n: usize) -> Cell {
@@ -82,7 +81,8 @@ impl Acc {
             x: self.x,
             xtr: self.xtr,
             r: self.r,
-            ncont: self.ncont,
+            // A count below 2^53: exact, as the sum of ones it replaces.
+            ncont: self.ncont as f64,
             rcont: self.rcont,
         }
     }
@@ -109,16 +109,19 @@ pub(crate) fn run_aco(
     buf.rc.clear();
     buf.rc.resize(total, 0.0);
     let cm = d.cost;
-    let risk = &cm.risk;
+    // Copies in registers: the loop's stores to `buf` cannot alias them.
+    let grid = cm.grid;
+    let risk = cm.risk.values();
     let (rho, stay) = (d.rho, d.stay);
     let s1 = (1.0 - rho * rho).sqrt();
-    let rcf = |xi: f64| (d.risk_noise * xi - d.risk_half).exp();
+    let (noise, half) = (d.risk_noise, d.risk_half);
+    let rcf = move |xi: f64| (noise * xi - half).exp();
     for (s, (cells, trunc_s)) in out.iter_mut().zip(trunc).enumerate() {
         let lag = d.lags.get(s).copied().unwrap_or(1).max(1);
         let mut start = 0usize;
         for (e, cell) in cells.iter_mut().enumerate() {
             let n = ntype[e] as usize;
-            let q = cm.table(e);
+            let q = cm.table(e).values();
             let c = trunc_s[e];
             let mut acc = Acc::default();
             let z = &mut buf.z[start..start + n];
@@ -130,26 +133,26 @@ pub(crate) fn run_aco(
                     let zp = normal(rng);
                     let rcv = rcf(normal(rng));
                     *rcb = rcv;
-                    let r = risk.at(zp) * rcv;
+                    let r = grid.at(risk, zp) * rcv;
                     let zn = rho * zp + s1 * normal(rng);
                     *zb = zn;
-                    acc.add(q.at(zn), c, r, 0.0);
+                    acc.add(grid.at(q, zn), c, r, false);
                 }
             } else if lag == 1 {
                 // U(stay), then N(z_prev), N(xi) for an entrant only, then N(innovation).
                 for (zb, rcb) in slots {
                     let (zp, rcv, cont) = if rng.random::<f64>() < stay {
-                        (*zb, *rcb, 1.0)
+                        (*zb, *rcb, true)
                     } else {
                         let zp = normal(rng);
                         let rcv = rcf(normal(rng));
                         *rcb = rcv;
-                        (zp, rcv, 0.0)
+                        (zp, rcv, false)
                     };
-                    let r = risk.at(zp) * rcv;
+                    let r = grid.at(risk, zp) * rcv;
                     let zn = rho * zp + s1 * normal(rng);
                     *zb = zn;
-                    acc.add(q.at(zn), c, r, cont);
+                    acc.add(grid.at(q, zn), c, r, cont);
                 }
             } else {
                 // The lag - 1 intermediate years collapsed for the slot (MODEL.md 3.2), then
@@ -166,16 +169,16 @@ pub(crate) fn run_aco(
                         *rcb = rcf(normal(rng));
                     }
                     let (zp, cont) = if rng.random::<f64>() < stay {
-                        (zc, 1.0)
+                        (zc, true)
                     } else {
                         let zp = normal(rng);
                         *rcb = rcf(normal(rng));
-                        (zp, 0.0)
+                        (zp, false)
                     };
-                    let r = risk.at(zp) * *rcb;
+                    let r = grid.at(risk, zp) * *rcb;
                     let zn = rho * zp + s1 * normal(rng);
                     *zb = zn;
-                    acc.add(q.at(zn), c, r, cont);
+                    acc.add(grid.at(q, zn), c, r, cont);
                 }
             }
             *cell = acc.cell(n);

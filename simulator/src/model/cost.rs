@@ -33,13 +33,44 @@ pub(crate) fn phi_inv(u: f64) -> f64 {
     bisect(phi_cdf, u, -40.0, 40.0, 200)
 }
 
-/// One tabulated function of the latent state on the grid `z_k = zmin + k dz`.
-#[derive(Debug, Clone)]
-pub(crate) struct Table {
-    values: Vec<f64>,
+/// The grid `z_k = zmin + k dz`, `k = 0..=last`, shared by every table of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Grid {
     zmin: f64,
     inv_dz: f64,
     last: f64,
+}
+
+impl Grid {
+    /// Linear interpolation of `values` (tabulated on this grid, with one padding element
+    /// repeating the last value) at `z`, clamped to the grid's end values (a NaN `z` reads the
+    /// first one).
+    ///
+    /// Written for the hot loop, which copies the grid into registers (`Grid` is `Copy`: the
+    /// loop's stores cannot alias it): the clamp as two comparisons (one `maxsd`, one `minsd`,
+    /// where `f64::clamp` also checks its bounds), the grid index through `i32` (the grid has
+    /// at most 1,000,000 points, scenario validation: the conversions to and from `i32` are one
+    /// instruction each, those of `usize` several), both values with one bounds check.
+    #[inline(always)]
+    pub(crate) fn at(self, values: &[f64], z: f64) -> f64 {
+        let f = (z - self.zmin) * self.inv_dz;
+        let f = if f > 0.0 { f } else { 0.0 };
+        let f = if f < self.last { f } else { self.last };
+        // 0 <= f <= last: the conversion truncates, i.e. j = floor(f), exactly.
+        let j = f as i32;
+        let k = j as usize;
+        match values.get(k..k + 2) {
+            Some(&[v0, v1]) => v0 + (v1 - v0) * (f - f64::from(j)),
+            _ => 0.0,
+        }
+    }
+}
+
+/// One tabulated function of the latent state on the run's [`Grid`].
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    values: Vec<f64>,
+    grid: Grid,
 }
 
 impl Table {
@@ -50,31 +81,25 @@ impl Table {
         let end = values.last().copied().unwrap_or(0.0);
         values.push(end);
         Self {
-            inv_dz: last / (zmax - zmin),
             values,
-            zmin,
-            last,
+            grid: Grid {
+                zmin,
+                inv_dz: last / (zmax - zmin),
+                last,
+            },
         }
     }
 
-    /// Linear interpolation, clamped to the grid's end values (a NaN `z` reads the first one).
-    ///
-    /// Written for the hot loop: the clamp as two comparisons (one `maxsd`, one `minsd`, where
-    /// `f64::clamp` also checks its bounds), the grid index through `i32` (the grid has at most
-    /// 1,000,000 points, scenario validation: the conversions to and from `i32` are one
-    /// instruction each, those of `usize` several), both values with one bounds check.
-    #[inline(always)]
+    /// Linear interpolation, clamped to the grid's end values ([`Grid::at`]).
+    #[inline]
     pub(crate) fn at(&self, z: f64) -> f64 {
-        let f = (z - self.zmin) * self.inv_dz;
-        let f = if f > 0.0 { f } else { 0.0 };
-        let f = if f < self.last { f } else { self.last };
-        // 0 <= f <= last: the conversion truncates, i.e. j = floor(f), exactly.
-        let j = f as i32;
-        let k = j as usize;
-        match self.values.get(k..k + 2) {
-            Some(&[v0, v1]) => v0 + (v1 - v0) * (f - f64::from(j)),
-            _ => 0.0,
-        }
+        self.grid.at(&self.values, z)
+    }
+
+    /// The tabulated values (for [`Grid::at`]).
+    #[inline]
+    pub(crate) fn values(&self) -> &[f64] {
+        &self.values
     }
 }
 
@@ -90,6 +115,8 @@ pub(crate) struct CostModel {
     pub(crate) tau: [f64; 4],
     /// `RT(z) = exp(kappa alpha z)`.
     pub(crate) risk: Table,
+    /// The grid of every table above.
+    pub(crate) grid: Grid,
 }
 
 impl CostModel {
@@ -150,8 +177,11 @@ impl CostModel {
         let taum = tau_of(&tables[1], q99m);
         let ka = b.risk_kappa * b.risk_alpha;
         let risk = Table::new(z.iter().map(|&z| (ka * z).exp()).collect(), zmin, zmax);
+        let grid = risk.grid;
+        debug_assert!(tables.iter().all(|t| t.grid == grid));
         Self {
             tables,
+            grid,
             q99: [q99e, q99m, q99m, q99m],
             tau: [taue, taum, taum, taum],
             risk,
