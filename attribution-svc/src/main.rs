@@ -14,7 +14,7 @@ use attribution_rules::{
 use attribution_svc::{
     files::{self, Files},
     server::{self, AttributionApi},
-    store::SqliteStore,
+    store::Store,
     synth,
 };
 use clap::{Parser, Subcommand, ValueEnum};
@@ -62,6 +62,10 @@ enum Command {
             default_value = "acorn-attribution.db"
         )]
         db: PathBuf,
+        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
+        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
+        #[arg(long, env = "ACORN_ATTRIBUTION_DATABASE_URL")]
+        database_url: Option<String>,
         /// Largest accepted upload stream message, bytes (a 10,000-line batch is about 1.5 MB).
         #[arg(long, env = "ACORN_ATTRIBUTION_MAX_UPLOAD_BYTES", default_value_t = server::DEFAULT_UPLOAD_BYTES)]
         max_upload_bytes: usize,
@@ -352,14 +356,16 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve {
             db,
+            database_url,
             max_upload_bytes,
             max_create_bytes,
             serve,
         } => {
             serve::init_tracing(serve.log_format);
-            let store = SqliteStore::open(&db)
+            let location = acorn_proto::store::Location::new(&db, database_url.as_deref())?;
+            let store = Store::open(&location)
                 .await
-                .with_context(|| format!("opening the store {}", db.display()))?;
+                .with_context(|| format!("opening the store {location}"))?;
             // Per-RPC limits: the small unary RPCs carry a few ids (64 KiB, or less when
             // --max-request-bytes is smaller); create and upload have their own bounds.
             let service = server::service(
@@ -370,11 +376,11 @@ async fn main() -> anyhow::Result<()> {
                     upload: max_upload_bytes,
                 },
             );
-            tracing::info!(db = %db.display(), "store open");
+            tracing::info!(db = %location, "store open");
             let name = <server::SizedService as NamedService>::NAME;
             serve::run("attribution-svc", Routes::new(service), &[name], &serve).await?;
-            // After a clean shutdown the database file alone holds everything.
-            acorn_proto::store::checkpoint_after_shutdown(&db).await;
+            // After a clean shutdown a SQLite database file alone holds everything.
+            location.after_shutdown().await;
             Ok(())
         }
         Command::Assign {

@@ -36,8 +36,7 @@ use attribution_rules::{
 use crate::{
     codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
     store::{
-        Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, SqliteStore,
-        StoredRun,
+        Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, Store, StoredRun,
     },
 };
 
@@ -63,7 +62,7 @@ struct Context {
 /// The attribution service.
 #[derive(Debug, Clone)]
 pub struct AttributionApi {
-    store: SqliteStore,
+    store: Store,
     contexts: Arc<Mutex<HashMap<String, Arc<Context>>>>,
     finalizing: Arc<Mutex<std::collections::HashSet<String>>>,
 }
@@ -501,7 +500,7 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
 
 impl AttributionApi {
     /// A service over `store`.
-    pub fn new(store: SqliteStore) -> Self {
+    pub fn new(store: Store) -> Self {
         Self {
             store,
             contexts: Arc::default(),

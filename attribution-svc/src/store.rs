@@ -1,22 +1,22 @@
-//! Runs, upload batches and results in SQLite.
+//! Runs, upload batches and results, in an embedded SQLite file or in PostgreSQL.
 //!
 //! Durability is the shared store mechanism's ([`acorn_proto::store`]): a write is acknowledged
-//! only after its group's transaction committed with `synchronous = FULL` in WAL mode, and a
-//! failed group is rolled back whole. Each write below is one [`Write`]: a run's state is checked
-//! inside the same transaction as the write that depends on it, so an upload can never land in a
-//! finalized run, and a finalize that raced with an upload is refused (the caller retries).
+//! only after its group's transaction committed durably, and a failed group is rolled back
+//! whole. Each write below is one [`Write`]: a run's state is checked inside the same
+//! transaction as the write that depends on it (its row locked on PostgreSQL, where other
+//! processes may write beside this one), so an upload can never land in a finalized run, and a
+//! finalize that raced with an upload is refused (the caller retries).
 //!
 //! Idempotency: a run's `request_id` is unique, and so is a batch's within its run. The same
 //! request_id with the same content (fingerprint) returns what was stored; with different content it
 //! is a conflict.
 
-use std::path::Path;
-
 use acorn_proto::{
+    on_backend,
     page::PageTokens,
-    store::{Sqlite, StoreError, Write},
+    store::{Conn, Db, Location, Migrations, StoreError, Write},
 };
-use sqlx::{AssertSqlSafe, Row, SqliteConnection, sqlite::SqliteRow};
+use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type, migrate::Migrator};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,17 +137,23 @@ struct PutResults {
 #[derive(Debug)]
 struct DeleteRun(String);
 
-/// The SQLite store.
+/// Attribution's store: a SQLite file or a PostgreSQL database ([`Location`]).
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    db: Sqlite,
+pub struct Store {
+    db: Db,
 }
 
 const MAX_GROUP: usize = 256;
 const RUN_COLUMNS: &str =
     "seq, id, body, finalized, finalize_request_id, claim_lines, beneficiaries, batches";
 
-fn run_row(row: &SqliteRow) -> Result<StoredRun, sqlx::Error> {
+fn run_row<R: Row>(row: &R) -> Result<StoredRun, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
     Ok(StoredRun {
         seq: row.try_get(0)?,
         id: row.try_get(1)?,
@@ -160,25 +166,35 @@ fn run_row(row: &SqliteRow) -> Result<StoredRun, sqlx::Error> {
     })
 }
 
-async fn run_by_id(
-    conn: &mut SqliteConnection,
-    id: &str,
-) -> Result<Option<StoredRun>, sqlx::Error> {
-    let q = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?");
-    sqlx::query(AssertSqlSafe(q))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| run_row(&r))
-        .transpose()
+/// A run by public id. Inside a write (`lock`), its row stays locked until the group commits
+/// ([`Dialect::for_update`](acorn_proto::store::Dialect::for_update)), so that what the write
+/// checks (open, batch count) still holds when it commits, whichever process writes beside it.
+async fn run_by_id(conn: Conn<'_>, id: &str, lock: bool) -> Result<Option<StoredRun>, sqlx::Error> {
+    on_backend!(conn, |conn, dialect| {
+        let suffix = if lock { dialect.for_update() } else { "" };
+        let q = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1{suffix}");
+        sqlx::query(AssertSqlSafe(q))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| run_row(&r))
+            .transpose()
+    })
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file and runs the migrations.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+impl Store {
+    /// Opens (creating a SQLite file if needed) the store and runs the migrations.
+    /// `location` is a [`Location`] or the path of a SQLite file.
+    pub async fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
+        let location = location.into();
+        static SQLITE: Migrator = sqlx::migrate!("./migrations");
+        static POSTGRES: Migrator = sqlx::migrate!("./migrations-postgres");
+        let migrations = Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        };
         Ok(Self {
-            db: Sqlite::open(path, &MIGRATIONS, MAX_GROUP).await?,
+            db: Db::open(&location, migrations, MAX_GROUP).await?,
         })
     }
 
@@ -210,7 +226,7 @@ impl SqliteStore {
         self.db.write(PutResults { run_id, rows }).await
     }
 
-    /// Freezes a run whose results were written with [`SqliteStore::put_results`].
+    /// Freezes a run whose results were written with [`Store::put_results`].
     pub async fn finalize(&self, f: Finalization) -> Result<Finalized, StoreError> {
         self.db.write(f).await
     }
@@ -222,8 +238,10 @@ impl SqliteStore {
 
     /// One run.
     pub async fn run(&self, id: &str) -> Result<Option<StoredRun>, StoreError> {
-        let mut conn = self.db.readers().acquire().await?;
-        Ok(run_by_id(&mut conn, id).await?)
+        on_backend!(self.db.readers(), |pool, dialect| {
+            let mut conn = pool.acquire().await?;
+            Ok(run_by_id(Conn::from(&mut *conn), id, false).await?)
+        })
     }
 
     /// Runs newest first: `(runs, next cursor)`.
@@ -234,22 +252,23 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<(Vec<StoredRun>, Option<i64>), StoreError> {
         let q = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR performance_year = ?1) \
-             AND (?2 IS NULL OR seq < ?2) ORDER BY seq DESC LIMIT ?3"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 IS NULL OR performance_year = $1) \
+             AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
         );
-        let rows = sqlx::query(AssertSqlSafe(q))
-            .bind(performance_year)
-            .bind(before)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.db.readers())
-            .await?;
         let mut out = Vec::new();
-        for row in rows.iter().take(limit as usize) {
-            out.push(run_row(row)?);
-        }
-        let next = (rows.len() > limit as usize)
-            .then(|| out.last().map(|r| r.seq))
-            .flatten();
+        let more = on_backend!(self.db.readers(), |pool, dialect| {
+            let rows = sqlx::query(AssertSqlSafe(q))
+                .bind(performance_year)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            for row in rows.iter().take(limit as usize) {
+                out.push(run_row(row)?);
+            }
+            rows.len() > limit as usize
+        });
+        let next = more.then(|| out.last().map(|r| r.seq)).flatten();
         Ok((out, next))
     }
 
@@ -260,18 +279,21 @@ impl SqliteStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT rowid, body FROM batches WHERE run_seq = ? AND rowid > ? ORDER BY rowid LIMIT ?",
-        )
-        .bind(run_seq)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(self.db.readers())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        on_backend!(self.db.readers(), |pool, dialect| {
+            let rows = sqlx::query(
+                "SELECT rowid, body FROM batches WHERE run_seq = $1 AND rowid > $2 \
+                 ORDER BY rowid LIMIT $3",
+            )
+            .bind(run_seq)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(Into::into)
+        })
     }
 
     /// One beneficiary's stored result.
@@ -280,15 +302,17 @@ impl SqliteStore {
         run_seq: i64,
         beneficiary_id: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(
-            sqlx::query("SELECT body FROM assignments WHERE run_seq = ? AND beneficiary_id = ?")
-                .bind(run_seq)
-                .bind(beneficiary_id)
-                .fetch_optional(self.db.readers())
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?,
-        )
+        on_backend!(self.db.readers(), |pool, dialect| {
+            Ok(sqlx::query(
+                "SELECT body FROM assignments WHERE run_seq = $1 AND beneficiary_id = $2",
+            )
+            .bind(run_seq)
+            .bind(beneficiary_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+        })
     }
 
     /// Results of the beneficiaries assigned to ACO `aco` (index), in beneficiary id order, from
@@ -301,114 +325,127 @@ impl SqliteStore {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT beneficiary_id, body FROM assignments WHERE run_seq = ?1 AND aco = ?2 \
-             ORDER BY beneficiary_id LIMIT ?4 OFFSET ?3",
-        )
-        .bind(run_seq)
-        .bind(aco)
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(self.db.readers())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        on_backend!(self.db.readers(), |pool, dialect| {
+            let rows = sqlx::query(
+                "SELECT beneficiary_id, body FROM assignments WHERE run_seq = $1 AND aco = $2 \
+                 ORDER BY beneficiary_id LIMIT $4 OFFSET $3",
+            )
+            .bind(run_seq)
+            .bind(aco)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(Into::into)
+        })
     }
 }
 
 impl Write for NewRun {
     type Output = Created;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Created, sqlx::Error> {
-        let existing = sqlx::query("SELECT fingerprint, id FROM runs WHERE request_id = ?")
+    /// Inserts unless the request_id is taken (on PostgreSQL waiting for a concurrent insert of the
+    /// same request_id to settle), then reads the run that holds it.
+    async fn apply(&self, mut conn: Conn<'_>) -> Result<Created, sqlx::Error> {
+        let inserted = on_backend!(conn.reborrow(), |c, dialect| {
+            sqlx::query(
+                "INSERT INTO runs (id, request_id, fingerprint, performance_year, body) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
+            )
+            .bind(&self.id)
             .bind(&self.request_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(row) = existing {
-            if row.try_get::<Vec<u8>, _>(0)? != self.fingerprint {
-                return Ok(Created::Conflict);
-            }
-            let id: String = row.try_get(1)?;
-            return Ok(run_by_id(conn, &id)
-                .await?
-                .map_or(Created::Conflict, Created::Existing));
-        }
-        sqlx::query(
-            "INSERT INTO runs (id, request_id, fingerprint, performance_year, body) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&self.id)
-        .bind(&self.request_id)
-        .bind(&self.fingerprint)
-        .bind(self.performance_year)
-        .bind(&self.body)
-        .execute(&mut *conn)
-        .await?;
-        Ok(run_by_id(conn, &self.id)
+            .bind(&self.fingerprint)
+            .bind(self.performance_year)
+            .bind(&self.body)
+            .execute(&mut *c)
             .await?
-            .map_or(Created::Conflict, Created::Created))
+            .rows_affected()
+        });
+        if inserted == 1 {
+            return Ok(run_by_id(conn, &self.id, false)
+                .await?
+                .map_or(Created::Conflict, Created::Created));
+        }
+        let existing = on_backend!(conn.reborrow(), |c, dialect| {
+            let row = sqlx::query("SELECT fingerprint, id FROM runs WHERE request_id = $1")
+                .bind(&self.request_id)
+                .fetch_one(&mut *c)
+                .await?;
+            (row.try_get::<Vec<u8>, _>(0)?, row.try_get::<String, _>(1)?)
+        });
+        let (fingerprint, id) = existing;
+        if fingerprint != self.fingerprint {
+            return Ok(Created::Conflict);
+        }
+        Ok(run_by_id(conn, &id, false)
+            .await?
+            .map_or(Created::Conflict, Created::Existing))
     }
 }
 
 impl Write for NewBatch {
     type Output = Added;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Added, sqlx::Error> {
-        let Some(run) = run_by_id(conn, &self.run_id).await? else {
+    async fn apply(&self, mut conn: Conn<'_>) -> Result<Added, sqlx::Error> {
+        let Some(run) = run_by_id(conn.reborrow(), &self.run_id, true).await? else {
             return Ok(Added::NotFound);
         };
-        let existing =
-            sqlx::query("SELECT fingerprint FROM batches WHERE run_seq = ? AND request_id = ?")
-                .bind(run.seq)
-                .bind(&self.request_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some(row) = existing {
-            return Ok(if row.try_get::<Vec<u8>, _>(0)? == self.fingerprint {
-                Added::Duplicate
-            } else {
-                Added::Conflict
-            });
-        }
-        if run.finalized {
-            return Ok(Added::Finalized);
-        }
-        sqlx::query(
-            "INSERT INTO batches \
-             (run_seq, request_id, fingerprint, beneficiaries, claim_lines, body) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(run.seq)
-        .bind(&self.request_id)
-        .bind(&self.fingerprint)
-        .bind(self.beneficiaries as i64)
-        .bind(self.claim_lines as i64)
-        .bind(&self.body)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "UPDATE runs SET claim_lines = claim_lines + ?, beneficiaries = beneficiaries + ?, \
-             batches = batches + 1 WHERE seq = ?",
-        )
-        .bind(self.claim_lines as i64)
-        .bind(self.beneficiaries as i64)
-        .bind(run.seq)
-        .execute(&mut *conn)
-        .await?;
-        Ok(Added::Added)
+        on_backend!(conn, |conn, dialect| {
+            let existing = sqlx::query(
+                "SELECT fingerprint FROM batches WHERE run_seq = $1 AND request_id = $2",
+            )
+            .bind(run.seq)
+            .bind(&self.request_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = existing {
+                return Ok(if row.try_get::<Vec<u8>, _>(0)? == self.fingerprint {
+                    Added::Duplicate
+                } else {
+                    Added::Conflict
+                });
+            }
+            if run.finalized {
+                return Ok(Added::Finalized);
+            }
+            sqlx::query(
+                "INSERT INTO batches \
+                 (run_seq, request_id, fingerprint, beneficiaries, claim_lines, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(run.seq)
+            .bind(&self.request_id)
+            .bind(&self.fingerprint)
+            .bind(self.beneficiaries as i64)
+            .bind(self.claim_lines as i64)
+            .bind(&self.body)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE runs SET claim_lines = claim_lines + $1, \
+                 beneficiaries = beneficiaries + $2, batches = batches + 1 WHERE seq = $3",
+            )
+            .bind(self.claim_lines as i64)
+            .bind(self.beneficiaries as i64)
+            .bind(run.seq)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Added::Added)
+        })
     }
 }
 
-/// Rows per multi-row INSERT of results (4 parameters each, well under SQLite's limit).
+/// Rows per multi-row INSERT of results (4 parameters each, well under either backend's limit).
 const ROWS_PER_INSERT: usize = 200;
 
 impl Write for Finalization {
     type Output = Finalized;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Finalized, sqlx::Error> {
-        let Some(run) = run_by_id(conn, &self.run_id).await? else {
+    async fn apply(&self, mut conn: Conn<'_>) -> Result<Finalized, sqlx::Error> {
+        let Some(run) = run_by_id(conn.reborrow(), &self.run_id, true).await? else {
             return Ok(Finalized::NotFound);
         };
         if run.finalized {
@@ -417,20 +454,22 @@ impl Write for Finalization {
         if run.batches != self.batches {
             return Ok(Finalized::Changed);
         }
-        // The uploaded batches are folded into the results: drop them.
-        sqlx::query("DELETE FROM batches WHERE run_seq = ?")
+        on_backend!(conn.reborrow(), |c, dialect| {
+            // The uploaded batches are folded into the results: drop them.
+            sqlx::query("DELETE FROM batches WHERE run_seq = $1")
+                .bind(run.seq)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "UPDATE runs SET finalized = 1, finalize_request_id = $1, body = $2 WHERE seq = $3",
+            )
+            .bind(&self.request_id)
+            .bind(&self.body)
             .bind(run.seq)
-            .execute(&mut *conn)
+            .execute(&mut *c)
             .await?;
-        sqlx::query(
-            "UPDATE runs SET finalized = 1, finalize_request_id = ?, body = ? WHERE seq = ?",
-        )
-        .bind(&self.request_id)
-        .bind(&self.body)
-        .bind(run.seq)
-        .execute(&mut *conn)
-        .await?;
-        Ok(run_by_id(conn, &self.run_id)
+        });
+        Ok(run_by_id(conn, &self.run_id, false)
             .await?
             .map_or(Finalized::NotFound, Finalized::Done))
     }
@@ -439,8 +478,8 @@ impl Write for Finalization {
 impl Write for PutResults {
     type Output = bool;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
-        let Some(run) = run_by_id(conn, &self.run_id).await? else {
+    async fn apply(&self, mut conn: Conn<'_>) -> Result<bool, sqlx::Error> {
+        let Some(run) = run_by_id(conn.reborrow(), &self.run_id, true).await? else {
             return Ok(false);
         };
         if run.finalized {
@@ -448,20 +487,27 @@ impl Write for PutResults {
         }
         for chunk in self.rows.chunks(ROWS_PER_INSERT) {
             let mut q = String::from(
-                "INSERT OR REPLACE INTO assignments (run_seq, beneficiary_id, aco, body) VALUES ",
+                "INSERT INTO assignments (run_seq, beneficiary_id, aco, body) VALUES ",
             );
             for i in 0..chunk.len() {
-                q.push_str(if i == 0 {
-                    "(?, ?, ?, ?)"
-                } else {
-                    ", (?, ?, ?, ?)"
-                });
+                let p = 4 * i;
+                if i > 0 {
+                    q.push_str(", ");
+                }
+                q.push_str(&format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4));
             }
-            let mut query = sqlx::query(AssertSqlSafe(q));
-            for (bene, aco, body) in chunk {
-                query = query.bind(run.seq).bind(bene).bind(aco).bind(body);
-            }
-            query.execute(&mut *conn).await?;
+            // An interrupted finalize's rows are replaced.
+            q.push_str(
+                " ON CONFLICT (run_seq, beneficiary_id) \
+                 DO UPDATE SET aco = excluded.aco, body = excluded.body",
+            );
+            on_backend!(conn.reborrow(), |c, dialect| {
+                let mut query = sqlx::query(AssertSqlSafe(q));
+                for (bene, aco, body) in chunk {
+                    query = query.bind(run.seq).bind(bene).bind(aco).bind(body);
+                }
+                query.execute(&mut *c).await?;
+            });
         }
         Ok(true)
     }
@@ -470,17 +516,19 @@ impl Write for PutResults {
 impl Write for DeleteRun {
     type Output = bool;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
-        let Some(run) = run_by_id(conn, &self.0).await? else {
+    async fn apply(&self, mut conn: Conn<'_>) -> Result<bool, sqlx::Error> {
+        let Some(run) = run_by_id(conn.reborrow(), &self.0, true).await? else {
             return Ok(false);
         };
-        for q in [
-            "DELETE FROM assignments WHERE run_seq = ?",
-            "DELETE FROM batches WHERE run_seq = ?",
-            "DELETE FROM runs WHERE seq = ?",
-        ] {
-            sqlx::query(q).bind(run.seq).execute(&mut *conn).await?;
-        }
+        on_backend!(conn, |conn, dialect| {
+            for q in [
+                "DELETE FROM assignments WHERE run_seq = $1",
+                "DELETE FROM batches WHERE run_seq = $1",
+                "DELETE FROM runs WHERE seq = $1",
+            ] {
+                sqlx::query(q).bind(run.seq).execute(&mut *conn).await?;
+            }
+        });
         Ok(true)
     }
 }

@@ -7,15 +7,18 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
+use acorn_proto::store::Location;
 use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use attribution_svc::{
     server::{self, AttributionApi, Limits},
-    store::SqliteStore,
+    store::Store,
 };
 use tonic::{Code, service::Routes};
 
 async fn start(db: &Path) -> Running {
-    let store = SqliteStore::open(db).await.expect("open store");
+    let store = Store::open(&Location::Sqlite(db.to_path_buf()))
+        .await
+        .expect("open store");
     let routes = Routes::new(server::service(
         AttributionApi::new(store),
         Limits::default(),

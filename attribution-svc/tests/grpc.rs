@@ -12,7 +12,7 @@ use acorn_proto::attribution::v1::{
 use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
 use attribution_svc::{
     server::{self, AttributionApi, Limits},
-    store::SqliteStore,
+    store::Store,
     synthetic,
 };
 use tonic::{Code, service::Routes, transport::Channel};
@@ -22,7 +22,7 @@ async fn start(db: &Path) -> Running {
 }
 
 async fn start_with(db: &Path, limits: Limits) -> Running {
-    let store = SqliteStore::open(db).await.expect("open store");
+    let store = Store::open(db).await.expect("open store");
     let routes = Routes::new(server::service(AttributionApi::new(store), limits));
     Running::start(
         routes,

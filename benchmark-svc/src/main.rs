@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use acorn_proto::{
     benchmark::v1::benchmark_service_server::BenchmarkServiceServer,
     cms::puf::PufFile,
-    ledger::SqliteLedger,
+    ledger::Ledger,
     serve::{self, ServeArgs},
+    store::Location,
 };
 use anyhow::Context;
 use benchmark_svc::{backtest, server::BenchmarkApi};
@@ -33,6 +34,10 @@ enum Command {
         /// SQLite ledger file (created if missing).
         #[arg(long, env = "ACORN_BENCHMARK_DB", default_value = "acorn-benchmark.db")]
         db: PathBuf,
+        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
+        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
+        #[arg(long, env = "ACORN_BENCHMARK_DATABASE_URL")]
+        database_url: Option<String>,
         #[command(flatten)]
         serve: ServeArgs,
     },
@@ -63,18 +68,23 @@ enum Format {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { db, serve } => {
+        Command::Serve {
+            db,
+            database_url,
+            serve,
+        } => {
             serve::init_tracing(serve.log_format);
-            let store = SqliteLedger::open(&db)
+            let location = Location::new(&db, database_url.as_deref())?;
+            let store = Ledger::open(&location)
                 .await
-                .with_context(|| format!("opening the ledger {}", db.display()))?;
+                .with_context(|| format!("opening the ledger {location}"))?;
             let service = BenchmarkServiceServer::new(BenchmarkApi::new(store))
                 .max_decoding_message_size(serve.max_request_bytes);
-            tracing::info!(db = %db.display(), "ledger open");
-            let name = <BenchmarkServiceServer<BenchmarkApi<SqliteLedger>> as NamedService>::NAME;
+            tracing::info!(db = %location, "ledger open");
+            let name = <BenchmarkServiceServer<BenchmarkApi<Ledger>> as NamedService>::NAME;
             serve::run("benchmark-svc", Routes::new(service), &[name], &serve).await?;
-            // After a clean shutdown the database file alone holds every record.
-            acorn_proto::store::checkpoint_after_shutdown(&db).await;
+            // After a clean shutdown a SQLite database file alone holds every record.
+            location.after_shutdown().await;
             Ok(())
         }
         Command::Backtest {

@@ -13,14 +13,17 @@ use acorn_proto::{
         compute_benchmark_from_beneficiaries_request::Message,
     },
     common::v1::{Date, EnrollmentType},
-    ledger::SqliteLedger,
+    ledger::Ledger,
+    store::Location,
 };
 use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
 use benchmark_svc::server::BenchmarkApi;
 use tonic::{Code, service::Routes, transport::Channel};
 
 async fn start(db: &Path) -> Running {
-    let store = SqliteLedger::open(db).await.expect("open ledger");
+    let store = Ledger::open(&Location::Sqlite(db.to_path_buf()))
+        .await
+        .expect("open ledger");
     let routes = Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(store)));
     Running::start(routes, "acorn.benchmark.v1.BenchmarkService", serve_args()).await
 }

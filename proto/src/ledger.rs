@@ -1,25 +1,26 @@
 //! The record ledger every acorn service keeps: computed results (reconciliations, benchmarks)
-//! recorded durably and idempotently. A small storage trait and its SQLite implementation, on
-//! the shared store mechanism ([`crate::store`]: WAL, `synchronous = FULL`, group commit,
+//! recorded durably and idempotently. A small storage trait and its implementation on the shared
+//! store mechanism ([`crate::store`]: an embedded SQLite file or PostgreSQL, durable group commit,
 //! checkpoint and backup).
 //!
 //! Idempotency: `request_id` is unique. A record whose request_id exists with the same input
 //! fingerprint returns the stored record; with a different fingerprint it is a conflict. The
-//! check and the insert run in the same transaction, on the one writer, so concurrent duplicates
-//! record once. The fingerprint is persisted, so it must be a stable digest of every field of the
+//! insert and the check run in the same transaction, and the insert is `ON CONFLICT DO NOTHING`,
+//! so concurrent duplicates record once, from one process or from several on one PostgreSQL
+//! database. The fingerprint is persisted, so it must be a stable digest of every field of the
 //! request that the record depends on: see [`fingerprint`] and [`Fingerprint`] for the canonical
 //! forms.
 //!
 //! Listing pages are continued with opaque tokens bound to the query ([`crate::page`]), under a
 //! secret kept in the same file.
 
-use std::{future::Future, path::Path};
+use std::future::Future;
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, migrate::Migrator};
 
 use crate::{
     page::PageTokens,
-    store::{Sqlite, StoreError, Write},
+    store::{Conn, Db, Location, Migrations, StoreError, Write},
 };
 
 /// A record to write.
@@ -72,7 +73,8 @@ pub struct Filter {
     pub limit: u32,
 }
 
-/// The ledger operations a service needs (SQLite now; PostgreSQL can implement the same trait).
+/// The ledger operations a service needs ([`Ledger`] on SQLite or PostgreSQL; a test can put
+/// something else behind the same trait).
 pub trait Store: Send + Sync + 'static {
     /// Writes a record durably, idempotently on its request_id.
     fn record(&self, rec: NewRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
@@ -84,21 +86,28 @@ pub trait Store: Send + Sync + 'static {
     fn page_tokens(&self) -> &PageTokens;
 }
 
-/// SQLite ledger (one file per service).
+/// The ledger of one service: a SQLite file or a PostgreSQL database ([`Location`]).
 #[derive(Debug, Clone)]
-pub struct SqliteLedger {
-    db: Sqlite,
+pub struct Ledger {
+    db: Db,
 }
 
 /// Most records committed in one transaction.
 const MAX_GROUP: usize = 1024;
 
-impl SqliteLedger {
-    /// Opens (creating if needed) the database file and runs the migrations.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+impl Ledger {
+    /// Opens (creating a SQLite file if needed) the ledger and runs the migrations.
+    /// `location` is a [`Location`] or the path of a SQLite file.
+    pub async fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
+        let location = location.into();
+        static SQLITE: Migrator = sqlx::migrate!("./migrations");
+        static POSTGRES: Migrator = sqlx::migrate!("./migrations-postgres");
+        let migrations = Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        };
         Ok(Self {
-            db: Sqlite::open(path, &MIGRATIONS, MAX_GROUP).await?,
+            db: Db::open(&location, migrations, MAX_GROUP).await?,
         })
     }
 }
@@ -106,70 +115,79 @@ impl SqliteLedger {
 impl Write for NewRecord {
     type Output = Recorded;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Recorded, sqlx::Error> {
-        let existing = sqlx::query("SELECT fingerprint, body FROM records WHERE request_id = ?")
+    /// Inserts unless the request_id is taken, then reads the row that holds it. On PostgreSQL an
+    /// insert racing another process's uncommitted one with the same request_id waits for it and
+    /// then does nothing, and the read (a new snapshot) sees the winner.
+    async fn apply(&self, conn: Conn<'_>) -> Result<Recorded, sqlx::Error> {
+        crate::on_backend!(conn, |conn, dialect| {
+            let inserted = sqlx::query(
+                "INSERT INTO records (id, request_id, fingerprint, aco_id, period, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING",
+            )
+            .bind(&self.id)
             .bind(&self.request_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        Ok(match existing {
-            Some(row) if row.try_get::<Vec<u8>, _>(0)? == self.fingerprint => {
-                Recorded::Existing(row.try_get(1)?)
+            .bind(&self.fingerprint)
+            .bind(&self.aco_id)
+            .bind(self.period)
+            .bind(&self.body)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(Recorded::Created(self.body.clone()));
             }
-            Some(_) => Recorded::Conflict,
-            None => {
-                sqlx::query(
-                    "INSERT INTO records (id, request_id, fingerprint, aco_id, period, body) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&self.id)
+            let row = sqlx::query("SELECT fingerprint, body FROM records WHERE request_id = $1")
                 .bind(&self.request_id)
-                .bind(&self.fingerprint)
-                .bind(&self.aco_id)
-                .bind(self.period)
-                .bind(&self.body)
-                .execute(&mut *conn)
+                .fetch_one(&mut *conn)
                 .await?;
-                Recorded::Created(self.body.clone())
-            }
+            Ok(if row.try_get::<Vec<u8>, _>(0)? == self.fingerprint {
+                Recorded::Existing(row.try_get(1)?)
+            } else {
+                Recorded::Conflict
+            })
         })
     }
 }
 
-impl Store for SqliteLedger {
+impl Store for Ledger {
     async fn record(&self, rec: NewRecord) -> Result<Recorded, StoreError> {
         self.db.write(rec).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query("SELECT body FROM records WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.db.readers())
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?)
+        crate::on_backend!(self.db.readers(), |pool, dialect| {
+            Ok(sqlx::query("SELECT body FROM records WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?)
+        })
     }
 
     async fn list(&self, f: Filter) -> Result<Page, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, body FROM records \
-             WHERE (?1 IS NULL OR aco_id = ?1) AND (?2 IS NULL OR period = ?2) \
-               AND (?3 IS NULL OR seq < ?3) \
-             ORDER BY seq DESC LIMIT ?4",
-        )
-        .bind(f.aco_id)
-        .bind(f.period)
-        .bind(f.before)
-        .bind(i64::from(f.limit) + 1)
-        .fetch_all(self.db.readers())
-        .await?;
+        const LIST: &str = "SELECT seq, body FROM records \
+             WHERE ($1 IS NULL OR aco_id = $1) AND ($2 IS NULL OR period = $2) \
+               AND ($3 IS NULL OR seq < $3) \
+             ORDER BY seq DESC LIMIT $4";
+        let limit = f.limit as usize;
         let mut page = Page::default();
-        for row in rows.iter().take(f.limit as usize) {
-            page.bodies.push(row.try_get(1)?);
-            page.next = Some(row.try_get(0)?);
-        }
-        if rows.len() <= f.limit as usize {
-            page.next = None;
-        }
+        crate::on_backend!(self.db.readers(), |pool, dialect| {
+            let rows = sqlx::query(LIST)
+                .bind(f.aco_id)
+                .bind(f.period)
+                .bind(f.before)
+                .bind(i64::from(f.limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            for row in rows.iter().take(limit) {
+                page.bodies.push(row.try_get(1)?);
+                page.next = Some(row.try_get(0)?);
+            }
+            if rows.len() <= limit {
+                page.next = None;
+            }
+        });
         Ok(page)
     }
 
@@ -233,8 +251,27 @@ impl Fingerprint {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use acorn_testkit::db::TestDb;
+
     use super::*;
     use crate::store::{backup, checkpoint};
+
+    async fn open(path: &Path) -> Result<Ledger, StoreError> {
+        Ledger::open(&Location::Sqlite(path.to_path_buf())).await
+    }
+
+    /// The ledger of every backend available (SQLite, and PostgreSQL when configured).
+    async fn ledgers() -> Vec<(TestDb, Ledger)> {
+        let mut out = Vec::new();
+        for test in TestDb::all().await {
+            let location = Location::new(test.path(), test.url()).expect("location");
+            let ledger = Ledger::open(&location).await.expect("open");
+            out.push((test, ledger));
+        }
+        out
+    }
 
     fn rec(request_id: &str, fingerprint: u8, aco: &str, py: i32) -> NewRecord {
         NewRecord {
@@ -247,17 +284,14 @@ mod tests {
         }
     }
 
-    async fn temp_ledger() -> (tempfile::TempDir, SqliteLedger) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteLedger::open(&dir.path().join("ledger.db"))
-            .await
-            .expect("open");
-        (dir, store)
-    }
-
     #[tokio::test]
     async fn records_idempotently_and_lists_newest_first() {
-        let (_dir, store) = temp_ledger().await;
+        for (_test, store) in ledgers().await {
+            records_idempotently_and_lists_newest_first_in(store).await;
+        }
+    }
+
+    async fn records_idempotently_and_lists_newest_first_in(store: Ledger) {
         for (fingerprint, recorded) in [
             (1, Recorded::Created(b"body-r1".to_vec())),
             (1, Recorded::Existing(b"body-r1".to_vec())),
@@ -339,7 +373,7 @@ mod tests {
     async fn checkpoint_leaves_everything_in_the_database_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ledger.db");
-        let store = SqliteLedger::open(&path).await.expect("open");
+        let store = open(&path).await.expect("open");
         for r in ["r1", "r2", "r3"] {
             store.record(rec(r, 1, "A1", 2018)).await.expect("record");
         }
@@ -353,7 +387,7 @@ mod tests {
         // The database file alone, copied without its -wal, holds every record.
         let copy = tempfile::tempdir().expect("tempdir");
         std::fs::copy(&path, copy.path().join("ledger.db")).expect("copy");
-        let alone = SqliteLedger::open(&copy.path().join("ledger.db"))
+        let alone = open(&copy.path().join("ledger.db"))
             .await
             .expect("open the copy");
         assert_eq!(
@@ -367,7 +401,7 @@ mod tests {
     async fn backup_is_a_consistent_copy_of_a_live_ledger() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ledger.db");
-        let store = SqliteLedger::open(&path).await.expect("open");
+        let store = open(&path).await.expect("open");
         store
             .record(rec("r1", 1, "A1", 2018))
             .await
@@ -385,7 +419,7 @@ mod tests {
             .record(rec("r2", 1, "A1", 2018))
             .await
             .expect("record");
-        let restored = SqliteLedger::open(&to).await.expect("open the backup");
+        let restored = open(&to).await.expect("open the backup");
         assert_eq!(
             restored.get("id-r1").await.expect("get"),
             Some(b"body-r1".to_vec())
@@ -399,8 +433,13 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_duplicates_in_one_batch_record_once() {
-        let (_dir, store) = temp_ledger().await;
-        let results = futures_join(&store, 50).await;
+        for (_test, store) in ledgers().await {
+            concurrent_duplicates_in_one_batch_record_once_in(&store).await;
+        }
+    }
+
+    async fn concurrent_duplicates_in_one_batch_record_once_in(store: &Ledger) {
+        let results = futures_join(store, 50).await;
         assert_eq!(
             results
                 .iter()
@@ -417,7 +456,7 @@ mod tests {
         );
     }
 
-    async fn futures_join(store: &SqliteLedger, n: usize) -> Vec<Recorded> {
+    async fn futures_join(store: &Ledger, n: usize) -> Vec<Recorded> {
         let handles: Vec<_> = (0..n)
             .map(|_| {
                 let s = store.clone();

@@ -12,6 +12,7 @@
 //! - [`store`]: the one durable store mechanism (SQLite, group-commit writer, checkpoint, backup)
 //!   that every store is built on.
 //! - [`ledger`]: the durable, idempotent record ledger each service keeps, on [`store`].
+//! - [`ops`]: metrics, access log and the overload limit every server applies.
 //! - [`page`]: opaque page tokens bound to their query, for every list RPC.
 //! - [`cli`]: the offline commands' output conventions (a closed pipe ends output quietly).
 //! - [`cms`]: readers for CMS file formats (ACO Public Use Files, CCLF).
@@ -66,6 +67,7 @@ pub mod cms;
 pub mod explain;
 pub mod fields;
 pub mod ledger;
+pub mod ops;
 pub mod page;
 pub mod security;
 pub mod serve;

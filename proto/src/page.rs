@@ -16,7 +16,7 @@
 //! ```
 //!
 //! `K_tag` and `K_enc` are derived from a 32-byte server secret that each service keeps in its own
-//! SQLite file ([`crate::store::Sqlite::page_tokens`]), so tokens stay valid across restarts and in a
+//! store ([`crate::store::Db::page_tokens`]), so tokens stay valid across restarts and in a
 //! restored backup, and mean nothing to another deployment. Opening a token recomputes the tag
 //! over the *current* query and compares it in constant time: a changed filter, a changed RPC, a
 //! forged or altered token, or one from another server all fail the same way.

@@ -69,6 +69,9 @@ pub struct ServeArgs {
     /// TLS, client certificates, bearer tokens, reflection, plaintext health port.
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,
+    /// Metrics endpoint and the overload limit.
+    #[command(flatten)]
+    pub ops: crate::ops::OpsArgs,
 }
 
 impl ServeArgs {
@@ -204,8 +207,26 @@ pub async fn serve(
         builder = builder.tls_config(tls)?;
     }
     let mut health_stop = stop_rx.clone();
+    if let Some(addr) = args.ops.metrics_listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding --metrics-listen {addr}: {e}"))?;
+        let metrics_addr = listener.local_addr()?;
+        let mut metrics_stop = stop_rx.clone();
+        tracing::info!(%metrics_addr, "serving Prometheus metrics at /metrics");
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = metrics_stop.changed().await;
+            };
+            if let Err(e) = crate::ops::serve_metrics(listener, stop).await {
+                tracing::warn!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let server = builder
         .http2_max_header_list_size(64 * 1024)
+        // Outermost: overload is refused before any work, and every answer is counted and logged.
+        .layer(crate::ops::OpsLayer::new(args.ops.max_concurrency))
         .layer(DeadlineLayer::new(Duration::from_secs(
             args.request_timeout,
         )))

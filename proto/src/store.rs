@@ -1,24 +1,41 @@
 //! The one durable store mechanism every acorn store is built on (the record [`crate::ledger`],
-//! attribution's runs): a SQLite file, one writer task with group commit, a pool of readers, the
-//! page-token secret, checkpoint and backup.
+//! attribution's runs): one writer task with group commit and a pool of readers, on either
+//! backend, plus the page-token secret, checkpoint and backup.
 //!
-//! Durability: a write is acknowledged only after its transaction has committed with
-//! `synchronous = FULL` in WAL mode, i.e. after the WAL is fsynced. To reach thousands of durable
-//! writes per second, one writer task commits whatever has queued up as a single transaction
-//! (group commit): every caller in the group is answered only after that commit, and if any write
-//! of the group fails the whole group is rolled back and every caller in it told so
-//! ([`StoreError::CommitFailed`]), so nothing is half-written. Readers use a separate read-only
-//! connection pool (WAL lets them run beside the writer).
+//! Backends ([`Location`]): an embedded SQLite file (the default: `--db PATH`), or a PostgreSQL
+//! database (`--database-url postgres://...`). Each store keeps one migration folder per backend
+//! (the DDL differs: `BLOB`/`BYTEA`, `AUTOINCREMENT`/identity columns, `WITHOUT ROWID`) and
+//! writes its queries once, in the SQL both accept (`$1` parameters, `ON CONFLICT`), run on
+//! either connection with [`on_backend!`](crate::on_backend).
+//!
+//! Durability: a write is acknowledged only after its transaction has committed durably: on
+//! SQLite with `synchronous = FULL` in WAL mode, i.e. after the WAL is fsynced; on PostgreSQL with
+//! `synchronous_commit = on` (set on the writer's session), i.e. after the server has flushed its
+//! WAL. To reach thousands of durable writes per second, one writer task commits whatever has
+//! queued up as a single transaction (group commit): every caller in the group is answered only
+//! after that commit, and if any write of the group fails the whole group is rolled back and every
+//! caller in it told so ([`StoreError::CommitFailed`]), so nothing is half-written. Readers use a
+//! separate connection pool (read-only on SQLite, where WAL lets them run beside the writer).
+//!
+//! Several processes on one PostgreSQL database: each has its own writer, so their transactions
+//! run concurrently. The writes are written for that: inserts keyed by an idempotency key are
+//! `INSERT .. ON CONFLICT DO NOTHING` followed by a read of the row that won (under READ
+//! COMMITTED the insert waits for a concurrent one with the same key to commit or roll back), and
+//! a write that checks a row's state first locks it ([`Dialect::for_update`]). A group that
+//! PostgreSQL aborts as a deadlock or serialization failure is retried whole (its writes are
+//! applied again from the start), up to [`PG_ATTEMPTS`] times.
 //!
 //! A store says what a write does by implementing [`Write`] for a type of its own (it runs inside
 //! the group's transaction, so it can check state and write in one step); it reads with
-//! [`Sqlite::readers`]. The servers talk to the store types, never to this module or to sqlx.
+//! [`Db::readers`]. The servers talk to the store types, never to this module or to sqlx.
 //!
-//! Shutdown and backup: [`checkpoint`] moves everything committed from the `-wal` file into the
-//! database file (each binary calls it after a clean shutdown, so the database file alone is
-//! complete), and [`backup`] writes a consistent copy of a live database (`VACUUM INTO`).
+//! Shutdown and backup (SQLite): [`checkpoint`] moves everything committed from the `-wal` file
+//! into the database file (each binary calls it after a clean shutdown, so the database file alone
+//! is complete), and [`backup`] writes a consistent copy of a live database (`VACUUM INTO`). A
+//! PostgreSQL database is backed up with PostgreSQL's own tools (`pg_dump`).
 
 use std::{
+    fmt,
     future::Future,
     path::{Path, PathBuf},
     pin::Pin,
@@ -27,8 +44,9 @@ use std::{
 };
 
 use sqlx::{
-    Connection, Row, SqliteConnection, SqlitePool,
+    Connection, PgConnection, PgPool, Row, SqliteConnection, SqlitePool,
     migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +55,10 @@ use crate::page::PageTokens;
 
 /// How long a connection waits for a lock held by another before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many times a PostgreSQL commit group is tried when PostgreSQL aborts it as a deadlock or a
+/// serialization failure (another process's transaction held what it needed).
+pub const PG_ATTEMPTS: usize = 5;
 
 /// Storage failures. They are the server's, never the caller's: `UNAVAILABLE` while shutting
 /// down, `INTERNAL` otherwise (see the `Status` conversion).
@@ -74,6 +96,10 @@ pub enum StoreError {
     /// The backup path is not valid UTF-8 (SQLite takes it as text).
     #[error("the backup path must be valid UTF-8")]
     BackupPath,
+    /// `--database-url` is not a PostgreSQL URL (the reason does not repeat the URL, which may
+    /// hold a password).
+    #[error("--database-url must be a postgres:// URL: {0}")]
+    DatabaseUrl(&'static str),
 }
 
 impl From<StoreError> for tonic::Status {
@@ -89,22 +115,185 @@ impl From<StoreError> for tonic::Status {
             | StoreError::DamagedSecret
             | StoreError::Checkpoint { .. }
             | StoreError::BackupExists(_)
-            | StoreError::BackupPath => {
+            | StoreError::BackupPath
+            | StoreError::DatabaseUrl(_) => {
                 tonic::Status::internal("the store could not complete the request")
             }
         }
     }
 }
 
+/// Where a service keeps its store.
+#[derive(Clone)]
+pub enum Location {
+    /// An embedded SQLite database file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (its tables in the first schema of the connection's `search_path`).
+    Postgres(Box<PgConnectOptions>),
+}
+
+impl Location {
+    /// The SQLite file `db`, unless `database_url` (a `postgres://` or `postgresql://` URL) is
+    /// given, which then takes its place.
+    pub fn new(db: &Path, database_url: Option<&str>) -> Result<Self, StoreError> {
+        match database_url {
+            None => Ok(Self::Sqlite(db.to_path_buf())),
+            Some(url) => Self::postgres(url),
+        }
+    }
+
+    /// A PostgreSQL database by URL (`postgres://user@host:port/database`; add
+    /// `?options[search_path]=SCHEMA` to keep the tables in a schema of their own).
+    pub fn postgres(url: &str) -> Result<Self, StoreError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::DatabaseUrl("the scheme is not postgres://"));
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::DatabaseUrl("it does not parse"))?;
+        Ok(Self::Postgres(Box::new(options)))
+    }
+
+    /// What to do after a server's clean shutdown: checkpoint a SQLite database
+    /// ([`checkpoint_after_shutdown`]); nothing for PostgreSQL.
+    pub async fn after_shutdown(&self) {
+        if let Self::Sqlite(path) = self {
+            checkpoint_after_shutdown(path).await;
+        }
+    }
+}
+
+/// A SQLite file.
+impl From<&Path> for Location {
+    fn from(path: &Path) -> Self {
+        Self::Sqlite(path.to_path_buf())
+    }
+}
+
+/// A SQLite file.
+impl From<&PathBuf> for Location {
+    fn from(path: &PathBuf) -> Self {
+        Self::Sqlite(path.clone())
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(location: &Location) -> Self {
+        location.clone()
+    }
+}
+
+/// Without the password: the file, or `postgres://user@host:port/database`.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(o) => {
+                write!(f, "postgres://{}@", o.get_username())?;
+                match o.get_socket() {
+                    Some(dir) => write!(f, "{}", dir.display())?,
+                    None => write!(f, "{}:{}", o.get_host(), o.get_port())?,
+                }
+                write!(f, "/{}", o.get_database().unwrap_or(""))
+            }
+        }
+    }
+}
+
+/// As [`Display`](fmt::Display): never the password.
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Location({self})")
+    }
+}
+
+/// One value per backend: a connection, a pool. [`on_backend!`](crate::on_backend) runs the same
+/// code on either.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend<S, P> {
+    /// SQLite's.
+    Sqlite(S),
+    /// PostgreSQL's.
+    Postgres(P),
+}
+
+/// The connection a [`Write`] runs on (inside its group's transaction).
+pub type Conn<'a> = Backend<&'a mut SqliteConnection, &'a mut PgConnection>;
+
+impl Conn<'_> {
+    /// The same connection for a shorter borrow (to pass it on and use it again after).
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Self::Sqlite(c) => Conn::Sqlite(c),
+            Self::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+impl<'a> From<&'a mut SqliteConnection> for Conn<'a> {
+    fn from(conn: &'a mut SqliteConnection) -> Self {
+        Self::Sqlite(conn)
+    }
+}
+
+impl<'a> From<&'a mut PgConnection> for Conn<'a> {
+    fn from(conn: &'a mut PgConnection) -> Self {
+        Self::Postgres(conn)
+    }
+}
+
+/// What differs in the SQL of the two backends beyond the migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// The clause that locks the rows a `SELECT` inside a write reads until the group commits:
+    /// ` FOR UPDATE` on PostgreSQL, where other processes' writers run concurrently; nothing on
+    /// SQLite, where one writer holds the database's write lock for the whole transaction.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// Runs the same code on a [`Backend`] value of either kind: `on_backend!(conn, |c, dialect| body)`
+/// compiles `body` twice, once with `c` bound to the SQLite value and once to the PostgreSQL one
+/// (so sqlx's queries in it are typed for each backend), with `dialect` the [`Dialect`].
+#[macro_export]
+macro_rules! on_backend {
+    ($value:expr, |$c:ident, $dialect:ident| $body:expr) => {
+        match $value {
+            $crate::store::Backend::Sqlite($c) => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::store::Dialect::Sqlite;
+                $body
+            }
+            $crate::store::Backend::Postgres($c) => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::store::Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
 /// One kind of write a store makes: it runs inside the transaction of its commit group (on the
 /// writer's connection), so what it reads there and what it writes commit together or not at all.
+/// It may be applied more than once (a PostgreSQL group retried after a deadlock starts again
+/// from the beginning in a new transaction), so it must not depend on having run before.
 pub trait Write: Send + Sync + 'static {
     /// What the caller is answered once the group has committed.
     type Output: Send + 'static;
     /// Does the write (no commit: the writer commits the group).
     fn apply(
         &self,
-        conn: &mut SqliteConnection,
+        conn: Conn<'_>,
     ) -> impl Future<Output = Result<Self::Output, sqlx::Error>> + Send;
 }
 
@@ -112,7 +301,7 @@ type Applied<'a> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send +
 
 /// A queued write of any kind, with its caller's answer.
 trait Queued: Send {
-    fn apply<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> Applied<'a>;
+    fn apply<'a>(&'a mut self, conn: Conn<'a>) -> Applied<'a>;
     /// Answers the caller: the write's output if the group committed, else `CommitFailed`.
     fn answer(self: Box<Self>, committed: bool);
 }
@@ -124,7 +313,7 @@ struct Pending<W: Write> {
 }
 
 impl<W: Write> Queued for Pending<W> {
-    fn apply<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> Applied<'a> {
+    fn apply<'a>(&'a mut self, conn: Conn<'a>) -> Applied<'a> {
         Box::pin(async move {
             self.output = Some(self.write.apply(conn).await?);
             Ok(())
@@ -141,40 +330,80 @@ impl<W: Write> Queued for Pending<W> {
     }
 }
 
-/// A SQLite database file with its group-commit writer and its readers.
+/// The migrations of a store, one folder per backend (`sqlx::migrate!`).
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    /// For SQLite.
+    pub sqlite: &'static Migrator,
+    /// For PostgreSQL.
+    pub postgres: &'static Migrator,
+}
+
+/// The read connections of a store, by backend.
+pub type Readers = Backend<SqlitePool, PgPool>;
+
+/// A store's database with its group-commit writer and its readers.
 #[derive(Debug, Clone)]
-pub struct Sqlite {
-    readers: SqlitePool,
+pub struct Db {
+    readers: Readers,
     writer: mpsc::Sender<Box<dyn Queued>>,
     page_tokens: PageTokens,
 }
 
-impl Sqlite {
-    /// Opens (creating if needed) the database file in WAL mode with `synchronous = FULL` and
-    /// foreign keys enforced, runs `migrations`, loads (or creates) the page-token secret and
-    /// starts the writer, which commits up to `max_group` queued writes per transaction.
+impl Db {
+    /// Opens the store at `location`, runs its migrations, loads (or creates) the page-token
+    /// secret and starts the writer, which commits up to `max_group` queued writes per
+    /// transaction.
+    ///
+    /// SQLite: the file is created if needed, in WAL mode with `synchronous = FULL` and foreign
+    /// keys enforced. PostgreSQL: the database must exist; the writer's session commits with
+    /// `synchronous_commit = on`.
     pub async fn open(
-        path: &Path,
-        migrations: &Migrator,
+        location: &Location,
+        migrations: Migrations,
         max_group: usize,
     ) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let mut conn = SqliteConnection::connect_with(&options).await?;
-        migrations.run(&mut conn).await?;
-        let page_tokens = page_tokens(&mut conn).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
         let max_group = max_group.max(1);
         let (tx, rx) = mpsc::channel(4 * max_group);
-        tokio::spawn(write_loop(conn, rx, max_group));
+        let (readers, page_tokens) = match location {
+            Location::Sqlite(path) => {
+                let options = SqliteConnectOptions::from_str("sqlite:")?
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(BUSY_TIMEOUT);
+                let mut conn = SqliteConnection::connect_with(&options).await?;
+                migrations.sqlite.run(&mut conn).await?;
+                let page_tokens = sqlite_page_tokens(&mut conn).await?;
+                let readers = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options.read_only(true))
+                    .await?;
+                tokio::spawn(write_loop(Backend::Sqlite(conn), rx, max_group));
+                (Backend::Sqlite(readers), page_tokens)
+            }
+            Location::Postgres(options) => {
+                let options = options.as_ref().clone();
+                // One connection, replaced by the pool if the server drops it.
+                let writer = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.clone().options([("synchronous_commit", "on")]))
+                    .await?;
+                migrations.postgres.run(&writer).await?;
+                let page_tokens = {
+                    let mut conn = writer.acquire().await?;
+                    pg_page_tokens(&mut conn).await?
+                };
+                let readers = PgPoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await?;
+                tokio::spawn(write_loop(Backend::Postgres(writer), rx, max_group));
+                (Backend::Postgres(readers), page_tokens)
+            }
+        };
         Ok(Self {
             readers,
             writer: tx,
@@ -197,27 +426,33 @@ impl Sqlite {
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// The read-only connections (they see what has committed).
-    pub fn readers(&self) -> &SqlitePool {
-        &self.readers
+    /// The read connections (they see what has committed), for [`on_backend!`](crate::on_backend).
+    pub fn readers(&self) -> Backend<&SqlitePool, &PgPool> {
+        match &self.readers {
+            Backend::Sqlite(pool) => Backend::Sqlite(pool),
+            Backend::Postgres(pool) => Backend::Postgres(pool),
+        }
     }
 
     /// The page tokens of this database's listings (opaque, bound to their query; the secret is
-    /// kept in this database, so tokens survive restarts and restores).
+    /// kept in this database, so tokens survive restarts and restores, and every process on one
+    /// PostgreSQL database accepts the others' tokens).
     pub fn page_tokens(&self) -> &PageTokens {
         &self.page_tokens
     }
 }
 
+/// The writer's connection: SQLite's own, or a one-connection PostgreSQL pool.
+type Writer = Backend<SqliteConnection, PgPool>;
+
 /// Commits queued writes in groups until every sender is dropped.
-async fn write_loop(
-    mut conn: SqliteConnection,
-    mut rx: mpsc::Receiver<Box<dyn Queued>>,
-    max_group: usize,
-) {
+async fn write_loop(mut conn: Writer, mut rx: mpsc::Receiver<Box<dyn Queued>>, max_group: usize) {
     let mut group = Vec::with_capacity(max_group);
     while rx.recv_many(&mut group, max_group).await > 0 {
-        let committed = match commit(&mut conn, &mut group).await {
+        let began = std::time::Instant::now();
+        let result = commit(&mut conn, &mut group).await;
+        crate::ops::observe_store("commit", began.elapsed());
+        let committed = match result {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, writes = group.len(), "store commit failed; group rolled back");
@@ -230,20 +465,47 @@ async fn write_loop(
     }
 }
 
-async fn commit(
-    conn: &mut SqliteConnection,
-    group: &mut [Box<dyn Queued>],
-) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
+async fn commit(conn: &mut Writer, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+    match conn {
+        Backend::Sqlite(conn) => {
+            let mut tx = conn.begin().await?;
+            for pending in group.iter_mut() {
+                pending.apply(Conn::Sqlite(&mut tx)).await?;
+            }
+            tx.commit().await
+        }
+        Backend::Postgres(pool) => {
+            let mut attempt = 1;
+            loop {
+                match pg_commit(pool, group).await {
+                    Err(e) if attempt < PG_ATTEMPTS && retryable(&e) => {
+                        tracing::warn!(error = %e, attempt, writes = group.len(), "store commit aborted by PostgreSQL; retrying the group");
+                        attempt += 1;
+                    }
+                    result => return result,
+                }
+            }
+        }
+    }
+}
+
+async fn pg_commit(pool: &PgPool, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
     for pending in group.iter_mut() {
-        pending.apply(&mut tx).await?;
+        pending.apply(Conn::Postgres(&mut tx)).await?;
     }
     tx.commit().await
 }
 
+/// A PostgreSQL deadlock (40P01) or serialization failure (40001): the transaction did nothing
+/// and may simply be tried again.
+fn retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
+}
+
 /// Reads this database's page-token secret, creating it (32 random bytes) on first use, in the
 /// table `page_token_secret` (created here if missing, so any acorn SQLite file can hold one).
-async fn page_tokens(conn: &mut SqliteConnection) -> Result<PageTokens, StoreError> {
+async fn sqlite_page_tokens(conn: &mut SqliteConnection) -> Result<PageTokens, StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS page_token_secret (\
            id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL CHECK (length(secret) = 32))",
@@ -259,10 +521,40 @@ async fn page_tokens(conn: &mut SqliteConnection) -> Result<PageTokens, StoreErr
     let row = sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
-    let secret: [u8; 32] = row
-        .try_get::<Vec<u8>, _>(0)?
-        .try_into()
-        .map_err(|_| StoreError::DamagedSecret)?;
+    secret(row.try_get::<Vec<u8>, _>(0)?)
+}
+
+/// As [`sqlite_page_tokens`], in one transaction under an advisory lock, so that processes
+/// starting together on one database create one table and one secret.
+async fn pg_page_tokens(conn: &mut PgConnection) -> Result<PageTokens, StoreError> {
+    /// The advisory lock's key: "acorn pt" in ASCII.
+    const LOCK: i64 = 0x6163_6f72_6e20_7074;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS page_token_secret (\
+           id INTEGER PRIMARY KEY CHECK (id = 1), secret BYTEA NOT NULL CHECK (length(secret) = 32))",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).map_err(StoreError::Random)?;
+    sqlx::query("INSERT INTO page_token_secret (id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING")
+        .bind(fresh.as_slice())
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    secret(row.try_get::<Vec<u8>, _>(0)?)
+}
+
+fn secret(stored: Vec<u8>) -> Result<PageTokens, StoreError> {
+    let secret: [u8; 32] = stored.try_into().map_err(|_| StoreError::DamagedSecret)?;
     Ok(PageTokens::new(&secret))
 }
 
@@ -344,74 +636,124 @@ impl BackupArgs {
 
 #[cfg(test)]
 mod tests {
+    use acorn_testkit::db::TestDb;
+
     use super::*;
 
     static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
+    const NONE: Migrations = Migrations {
+        sqlite: &NO_MIGRATIONS,
+        postgres: &NO_MIGRATIONS,
+    };
 
     /// Inserts `n` into `t`, then fails if `n` is negative (after its insert).
     struct Insert(i64);
 
     impl Write for Insert {
         type Output = i64;
-        async fn apply(&self, conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
-            sqlx::query("CREATE TABLE IF NOT EXISTS t (n INTEGER NOT NULL)")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("INSERT INTO t (n) VALUES (?)")
-                .bind(self.0)
-                .execute(&mut *conn)
-                .await?;
-            if self.0 < 0 {
-                sqlx::query("SELECT * FROM no_such_table")
+        async fn apply(&self, conn: Conn<'_>) -> Result<i64, sqlx::Error> {
+            crate::on_backend!(conn, |conn, dialect| {
+                sqlx::query("CREATE TABLE IF NOT EXISTS t (n BIGINT NOT NULL)")
                     .execute(&mut *conn)
                     .await?;
-            }
-            Ok(self.0)
+                sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                    .bind(self.0)
+                    .execute(&mut *conn)
+                    .await?;
+                if self.0 < 0 {
+                    sqlx::query("SELECT * FROM no_such_table")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(self.0)
+            })
         }
     }
 
-    async fn count(db: &Sqlite) -> i64 {
-        sqlx::query("SELECT count(*) FROM t")
-            .fetch_one(db.readers())
-            .await
-            .and_then(|row| row.try_get(0))
-            .unwrap_or(0)
+    async fn count(db: &Db) -> i64 {
+        crate::on_backend!(db.readers(), |pool, dialect| {
+            sqlx::query("SELECT count(*) FROM t")
+                .fetch_one(pool)
+                .await
+                .and_then(|row| row.try_get(0))
+                .unwrap_or(0)
+        })
+    }
+
+    async fn open(test: &TestDb, max_group: usize) -> Db {
+        let location = Location::new(test.path(), test.url()).expect("location");
+        Db::open(&location, NONE, max_group).await.expect("open")
     }
 
     #[tokio::test]
     async fn a_failing_write_rolls_back_its_whole_group_and_only_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = Sqlite::open(&dir.path().join("t.db"), &NO_MIGRATIONS, 64)
-            .await
-            .expect("open");
-        assert_eq!(db.write(Insert(1)).await.expect("write"), 1);
-        // Queued together, so (very likely) one group; whatever the grouping, a failed group
-        // leaves nothing of itself behind and its callers are all told.
-        let writes: Vec<_> = [2, -1, 3]
-            .into_iter()
-            .map(|n| {
-                let db = db.clone();
-                tokio::spawn(async move { db.write(Insert(n)).await })
-            })
-            .collect();
-        let mut ok = 0;
-        for w in writes {
-            match w.await.expect("join") {
-                Ok(_) => ok += 1,
-                Err(e) => assert!(matches!(e, StoreError::CommitFailed), "{e}"),
+        for test in TestDb::all().await {
+            let db = open(&test, 64).await;
+            let backend = test.backend();
+            assert_eq!(db.write(Insert(1)).await.expect("write"), 1, "{backend}");
+            // Queued together, so (very likely) one group; whatever the grouping, a failed group
+            // leaves nothing of itself behind and its callers are all told.
+            let writes: Vec<_> = [2, -1, 3]
+                .into_iter()
+                .map(|n| {
+                    let db = db.clone();
+                    tokio::spawn(async move { db.write(Insert(n)).await })
+                })
+                .collect();
+            let mut ok = 0;
+            for w in writes {
+                match w.await.expect("join") {
+                    Ok(_) => ok += 1,
+                    Err(e) => assert!(matches!(e, StoreError::CommitFailed), "{backend}: {e}"),
+                }
             }
+            assert_eq!(count(&db).await, 1 + ok, "{backend}");
+            assert!(ok < 3, "{backend}: the failing write is never acknowledged");
+            assert_eq!(db.write(Insert(4)).await.expect("the writer goes on"), 4);
+            assert_eq!(count(&db).await, 2 + ok, "{backend}");
         }
-        assert_eq!(count(&db).await, 1 + ok);
-        assert!(ok < 3, "the failing write is never acknowledged");
-        assert_eq!(db.write(Insert(4)).await.expect("the writer goes on"), 4);
-        assert_eq!(count(&db).await, 2 + ok);
+    }
+
+    #[tokio::test]
+    async fn the_page_token_secret_is_kept_in_the_database() {
+        for test in TestDb::all().await {
+            let q = crate::page::PageQuery::new("x");
+            let token = open(&test, 8).await.page_tokens().issue_seq(&q, Some(3));
+            let again = open(&test, 8).await;
+            assert_eq!(
+                again.page_tokens().open_seq(&q, &token),
+                Ok(Some(3)),
+                "{}",
+                test.backend()
+            );
+        }
+    }
+
+    #[test]
+    fn a_database_url_must_be_postgres_and_is_shown_without_its_password() {
+        assert!(matches!(
+            Location::new(Path::new("x.db"), Some("mysql://u:p@h/db")),
+            Err(StoreError::DatabaseUrl(_))
+        ));
+        assert!(matches!(
+            Location::new(Path::new("x.db"), Some("postgres://u:p@h:99999/db")),
+            Err(StoreError::DatabaseUrl(_))
+        ));
+        let pg = Location::new(Path::new("x.db"), Some("postgres://u:secret@h:5433/db"))
+            .expect("a postgres URL");
+        assert_eq!(pg.to_string(), "postgres://u@h:5433/db");
+        assert!(!format!("{pg:?}").contains("secret"));
+        let file = Location::new(Path::new("x.db"), None).expect("the file");
+        assert_eq!(file.to_string(), "x.db");
     }
 
     #[tokio::test]
     async fn backup_and_checkpoint_refuse_what_they_cannot_do() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
-        let db = Sqlite::open(&path, &NO_MIGRATIONS, 8).await.expect("open");
+        let db = Db::open(&Location::Sqlite(path.clone()), NONE, 8)
+            .await
+            .expect("open");
         db.write(Insert(1)).await.expect("write");
         let to = dir.path().join("copy.db");
         backup(&path, &to).await.expect("backup");

@@ -3,12 +3,12 @@
 use std::{path::PathBuf, sync::Arc};
 
 use acorn_proto::benchmark::v1::benchmark_service_client::BenchmarkServiceClient;
-use acorn_proto::ledger::SqliteLedger;
 use acorn_proto::{
     cms::puf::PufFile,
     serve::{self, ServeArgs},
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
+use acorn_proto::{ledger::Ledger, store::Location};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use settlement_svc::{
@@ -42,6 +42,10 @@ enum Command {
             default_value = "acorn-settlement.db"
         )]
         db: PathBuf,
+        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
+        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
+        #[arg(long, env = "ACORN_SETTLEMENT_DATABASE_URL")]
+        database_url: Option<String>,
         /// benchmark-svc address, for reconciliations that give their benchmark by reference
         /// (connected on first use).
         #[arg(long, env = "ACORN_BENCHMARK_SVC")]
@@ -84,15 +88,17 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve {
             db,
+            database_url,
             benchmark_svc,
             benchmark_token_file,
             benchmark_ca,
             serve,
         } => {
             serve::init_tracing(serve.log_format);
-            let store = SqliteLedger::open(&db)
+            let location = Location::new(&db, database_url.as_deref())?;
+            let store = Ledger::open(&location)
                 .await
-                .with_context(|| format!("opening the ledger {}", db.display()))?;
+                .with_context(|| format!("opening the ledger {location}"))?;
             let benchmarks: Option<Arc<dyn BenchmarkSource>> = match benchmark_svc {
                 Some(url) => {
                     let mut endpoint = Endpoint::from_shared(url.clone())
@@ -139,11 +145,11 @@ async fn main() -> anyhow::Result<()> {
             };
             let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
                 .max_decoding_message_size(serve.max_request_bytes);
-            tracing::info!(db = %db.display(), "ledger open");
-            let name = <SettlementServiceServer<SettlementApi<SqliteLedger>> as NamedService>::NAME;
+            tracing::info!(db = %location, "ledger open");
+            let name = <SettlementServiceServer<SettlementApi<Ledger>> as NamedService>::NAME;
             serve::run("settlement-svc", Routes::new(service), &[name], &serve).await?;
-            // After a clean shutdown the database file alone holds every record.
-            acorn_proto::store::checkpoint_after_shutdown(&db).await;
+            // After a clean shutdown a SQLite database file alone holds every record.
+            location.after_shutdown().await;
             Ok(())
         }
         Command::Backtest {

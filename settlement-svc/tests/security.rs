@@ -30,7 +30,7 @@ const TOKEN: &str = "test-token-0123456789abcdef";
 const SERVICE: &str = "acorn.settlement.v1.SettlementService";
 
 async fn start(db: &Path, args: ServeArgs) -> Running {
-    let store = acorn_proto::ledger::SqliteLedger::open(db)
+    let store = acorn_proto::ledger::Ledger::open(db)
         .await
         .expect("open ledger");
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
@@ -390,7 +390,7 @@ async fn a_missing_certificate_file_stops_the_server_at_startup_naming_the_flag(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let store = acorn_proto::ledger::SqliteLedger::open(&dir.path().join("ledger.db"))
+    let store = acorn_proto::ledger::Ledger::open(&dir.path().join("ledger.db"))
         .await
         .expect("open ledger");
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(

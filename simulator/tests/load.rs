@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use acorn_proto::{
-    benchmark::v1::benchmark_service_server::BenchmarkServiceServer, ledger::SqliteLedger,
+    benchmark::v1::benchmark_service_server::BenchmarkServiceServer, ledger::Ledger,
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
 use acorn_testkit::{Running, serve_args};
@@ -36,7 +36,7 @@ struct Servers {
 
 async fn servers() -> Servers {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ledger = SqliteLedger::open(&dir.path().join("s.db"))
+    let ledger = Ledger::open(&dir.path().join("s.db"))
         .await
         .expect("ledger");
     let settlement = Running::start(
@@ -47,7 +47,7 @@ async fn servers() -> Servers {
         serve_args(),
     )
     .await;
-    let ledger = SqliteLedger::open(&dir.path().join("b.db"))
+    let ledger = Ledger::open(&dir.path().join("b.db"))
         .await
         .expect("ledger");
     let benchmark = Running::start(
@@ -58,7 +58,7 @@ async fn servers() -> Servers {
         serve_args(),
     )
     .await;
-    let store = attribution_svc::store::SqliteStore::open(&dir.path().join("a.db"))
+    let store = attribution_svc::store::Store::open(&dir.path().join("a.db"))
         .await
         .expect("store");
     let attribution = Running::start(
@@ -167,6 +167,48 @@ async fn every_rpc_counts_every_status_call_by_call() {
     s.settlement.stop().await;
     s.benchmark.stop().await;
     s.attribution.stop().await;
+}
+
+/// `--max-concurrency 2` on a real server: 16 callers at once get RESOURCE_EXHAUSTED for the excess
+/// and OK for the rest, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_resource_exhausted_for_the_excess() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = SqliteLedger::open(&dir.path().join("s.db"))
+        .await
+        .expect("ledger");
+    let mut serve = serve_args();
+    serve.ops.max_concurrency = 2;
+    let server = Running::start(
+        Routes::new(SettlementServiceServer::new(
+            settlement_svc::server::SettlementApi::new(ledger, None),
+        )),
+        "acorn.settlement.v1.SettlementService",
+        serve,
+    )
+    .await;
+    let a = args(&[
+        "--call",
+        "Reconcile",
+        "--target",
+        &format!("http://{}", server.addr()),
+        "-n",
+        "400",
+        "-c",
+        "16",
+        "--acos",
+        "12",
+    ]);
+    let report = load::run(&a).await.expect("load run");
+    let ok = report.status.get("OK").copied().unwrap_or(0);
+    let shed = report
+        .status
+        .get("RESOURCE_EXHAUSTED")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(ok + shed, 400, "{:?}", report.status);
+    assert!(ok > 0 && shed > 0, "{:?}", report.status);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ mod common;
 use common::{files, ok, simulator};
 
 use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
-use acorn_proto::ledger::SqliteLedger;
+use acorn_proto::ledger::Ledger;
 use acorn_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
 use acorn_testkit::{Running, serve_args};
 use benchmark_svc::server::BenchmarkApi;
@@ -29,8 +29,8 @@ impl Services {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let db = tempfile::tempdir().unwrap();
         let (benchmark, settlement) = runtime.block_on(async {
-            let b = SqliteLedger::open(&db.path().join("b.db")).await.unwrap();
-            let s = SqliteLedger::open(&db.path().join("s.db")).await.unwrap();
+            let b = Ledger::open(&db.path().join("b.db")).await.unwrap();
+            let s = Ledger::open(&db.path().join("s.db")).await.unwrap();
             let benchmark = Running::start(
                 Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(b))),
                 "acorn.benchmark.v1.BenchmarkService",

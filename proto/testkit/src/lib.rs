@@ -6,6 +6,12 @@
 //!   that tokens are opaque.
 //! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names.
 //! - [`pages`]: every page of a paginated list, with the tokens that led to them.
+//! - [`db`]: the stores a test runs against (SQLite, and PostgreSQL when configured).
+//! - [`process`]: a service binary as a child process (killed with SIGKILL, or several on one
+//!   database).
+
+pub mod db;
+pub mod process;
 
 use std::net::SocketAddr;
 
@@ -25,6 +31,7 @@ pub fn serve_args() -> ServeArgs {
         request_timeout: 30,
         shutdown_grace: 5,
         security: acorn_proto::security::SecurityArgs::default(),
+        ops: acorn_proto::ops::OpsArgs::default(),
     }
 }
 

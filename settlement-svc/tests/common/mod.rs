@@ -7,7 +7,7 @@ use std::{path::Path, sync::Arc};
 
 use acorn_proto::{
     common::v1::Date,
-    ledger::SqliteLedger,
+    ledger::Ledger,
     serve::ServeArgs,
     settlement::v1::{
         BenchmarkReference, ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption,
@@ -26,7 +26,7 @@ pub async fn start(
     benchmarks: Option<Arc<dyn BenchmarkSource>>,
     args: ServeArgs,
 ) -> Running {
-    let store = SqliteLedger::open(db).await.expect("open ledger");
+    let store = Ledger::open(db).await.expect("open ledger");
     let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
         store, benchmarks,
     )));

@@ -1,0 +1,497 @@
+//! Operability layers every acorn server shares (applied by [`crate::serve::serve`]):
+//!
+//! - **Overload**: at most `--max-concurrency` calls in flight (0: no limit); a call beyond it is
+//!   answered at once with `RESOURCE_EXHAUSTED`, a `google.rpc.RetryInfo` detail and the
+//!   `grpc-retry-pushback-ms` trailer (gRFC A6) instead of queueing without bound. Health checks
+//!   are never refused (a probe must see a busy server as alive).
+//! - **Metrics**: Prometheus text on `--metrics-listen ADDR` at `/metrics` (prometheus-client):
+//!   `acorn_rpc_requests_total{method,code}`, `acorn_rpc_duration_seconds{method}` (histogram),
+//!   `acorn_rpc_in_flight`, `acorn_rpc_rejected_total`, and `acorn_store_duration_seconds{op}` for
+//!   the store's commits ([`observe_store`]).
+//! - **Access log**: one line per RPC (target `acorn::access`, level info: method, gRPC code,
+//!   milliseconds), never a request field, so no beneficiary identifier; `RUST_LOG=info,acorn::access=off`
+//!   turns it off.
+//!
+//! The code and latency of a call are taken when its response body ends (unary and streaming
+//! alike): the `grpc-status` header of a trailers-only answer, else the trailer.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::{
+    counter::Counter,
+    family::Family,
+    gauge::Gauge,
+    histogram::{Histogram, exponential_buckets},
+};
+use prometheus_client::registry::Registry;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::codegen::http;
+
+/// Operability flags (flattened into [`crate::serve::ServeArgs`]).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OpsArgs {
+    /// Serve Prometheus metrics at http://ADDR/metrics (off when absent).
+    #[arg(long, env = "ACORN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Most calls in flight; beyond it calls are answered RESOURCE_EXHAUSTED (0: no limit).
+    #[arg(long, env = "ACORN_MAX_CONCURRENCY", default_value_t = 0)]
+    pub max_concurrency: usize,
+}
+
+/// The retry hint sent with RESOURCE_EXHAUSTED.
+pub const RETRY_AFTER: Duration = Duration::from_millis(50);
+
+type Labels = Vec<(&'static str, String)>;
+
+fn duration_histogram() -> Histogram {
+    // 0.1 ms to about 3.3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    duration: Family<Labels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+    rejected: Counter,
+    store: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let mut registry = Registry::with_prefix("acorn");
+        let requests = Family::<Labels, Counter>::default();
+        let duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        let store = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        let in_flight = Gauge::default();
+        let rejected = Counter::default();
+        registry.register(
+            "rpc_requests",
+            "RPCs answered, by method and gRPC status code",
+            requests.clone(),
+        );
+        registry.register(
+            "rpc_duration_seconds",
+            "RPC latency from arrival to the end of the response, by method",
+            duration.clone(),
+        );
+        registry.register("rpc_in_flight", "RPCs being served", in_flight.clone());
+        registry.register(
+            "rpc_rejected",
+            "RPCs refused RESOURCE_EXHAUSTED by the concurrency limit",
+            rejected.clone(),
+        );
+        registry.register(
+            "store_duration_seconds",
+            "Store operations (each commit of the writer), by operation",
+            store.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            in_flight,
+            rejected,
+            store,
+        }
+    })
+}
+
+/// Records one store operation `op` (e.g. `commit`) that took `took`.
+pub fn observe_store(op: &'static str, took: Duration) {
+    metrics()
+        .store
+        .get_or_create(&vec![("op", op.to_string())])
+        .observe(took.as_secs_f64());
+}
+
+/// The metrics in the Prometheus text format.
+pub fn render() -> String {
+    let mut s = String::new();
+    let _ = encode(&mut s, &metrics().registry);
+    s
+}
+
+/// Serves `/metrics` on `listener` until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(
+                    http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                render(),
+            )
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The canonical name of a gRPC status code number.
+fn code_name(code: i32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| NAMES.get(i).copied())
+        .unwrap_or("UNKNOWN")
+}
+
+fn status_of(headers: &http::HeaderMap) -> Option<i32> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Applies the concurrency limit, the metrics and the access log.
+#[derive(Debug, Clone)]
+pub struct OpsLayer {
+    limit: Option<Arc<Semaphore>>,
+    max: usize,
+}
+
+impl OpsLayer {
+    /// At most `max_concurrency` calls in flight (0: no limit).
+    pub fn new(max_concurrency: usize) -> Self {
+        Self {
+            limit: (max_concurrency > 0).then(|| Arc::new(Semaphore::new(max_concurrency))),
+            max: max_concurrency,
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for OpsLayer {
+    type Service = OpsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OpsService {
+            inner,
+            limit: self.limit.clone(),
+            max: self.max,
+        }
+    }
+}
+
+/// The service [`OpsLayer`] wraps around the routes.
+#[derive(Debug, Clone)]
+pub struct OpsService<S> {
+    inner: S,
+    limit: Option<Arc<Semaphore>>,
+    max: usize,
+}
+
+/// What is recorded when the response body ends (or is dropped).
+struct Call {
+    method: String,
+    started: Instant,
+    code: Option<i32>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let m = metrics();
+        m.in_flight.dec();
+        // A body dropped before its trailer: the client went away.
+        let code = code_name(self.code.unwrap_or(1));
+        let took = self.started.elapsed();
+        m.requests
+            .get_or_create(&vec![
+                ("method", self.method.clone()),
+                ("code", code.into()),
+            ])
+            .inc();
+        m.duration
+            .get_or_create(&vec![("method", self.method.clone())])
+            .observe(took.as_secs_f64());
+        tracing::info!(
+            target: "acorn::access",
+            method = %self.method,
+            code,
+            ms = took.as_secs_f64() * 1e3,
+            "rpc"
+        );
+    }
+}
+
+/// A response body that reports its call when it ends.
+struct Observed {
+    inner: tonic::body::Body,
+    call: Option<Call>,
+}
+
+impl http_body::Body for Observed {
+    type Data = tonic::codegen::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(t), Some(call)) = (frame.trailers_ref(), this.call.as_mut())
+                    && let Some(code) = status_of(t)
+                {
+                    call.code = Some(code);
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(mut call) = this.call.take() {
+                    call.code.get_or_insert(0);
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn overloaded(max: usize) -> http::Response<tonic::body::Body> {
+    use tonic_types::{ErrorDetails, StatusExt as _};
+    let mut status = tonic::Status::with_error_details(
+        tonic::Code::ResourceExhausted,
+        format!(
+            "server overloaded: {max} calls already in flight; retry after {} ms",
+            RETRY_AFTER.as_millis()
+        ),
+        ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
+    );
+    if let Ok(v) = RETRY_AFTER.as_millis().to_string().parse() {
+        status.metadata_mut().insert("grpc-retry-pushback-ms", v);
+    }
+    status.into_http()
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for OpsService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = req.uri().path().to_string();
+        let started = Instant::now();
+        let m = metrics();
+        m.in_flight.inc();
+        let exempt = method.starts_with("/grpc.health.v1.");
+        let permit = match &self.limit {
+            Some(limit) if !exempt => match limit.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    m.rejected.inc();
+                    let call = Call {
+                        method,
+                        started,
+                        code: Some(tonic::Code::ResourceExhausted as i32),
+                        _permit: None,
+                    };
+                    drop(call);
+                    let res = overloaded(self.max);
+                    return Box::pin(async move { Ok(res) });
+                }
+            },
+            _ => None,
+        };
+        let mut call = Call {
+            method,
+            started,
+            code: None,
+            _permit: permit,
+        };
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let res = fut.await?;
+            call.code = status_of(res.headers());
+            let (parts, body) = res.into_parts();
+            let body = Observed {
+                inner: body,
+                call: Some(call),
+            };
+            Ok(http::Response::from_parts(
+                parts,
+                tonic::body::Body::new(body),
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_layer::Layer as _;
+    use tower_service::Service as _;
+
+    /// A handler that holds each call for `delay`, then answers OK in a trailer (as tonic does).
+    #[derive(Debug, Clone, Copy)]
+    struct Slow(Duration);
+
+    impl tower_service::Service<http::Request<()>> for Slow {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _req: http::Request<()>) -> Self::Future {
+            let delay = self.0;
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(tonic::Status::not_found("no such record").into_http())
+            })
+        }
+    }
+
+    fn request(path: &str) -> http::Request<()> {
+        let mut r = http::Request::new(());
+        *r.uri_mut() = path.parse().expect("uri");
+        r
+    }
+
+    fn grpc_status(res: &http::Response<tonic::body::Body>) -> Option<i32> {
+        status_of(res.headers())
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_limit_are_resource_exhausted_with_a_retry_hint() {
+        let svc = OpsLayer::new(2).layer(Slow(Duration::from_millis(300)));
+        let path = "/acorn.test.v1.Test/Slow";
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut s = svc.clone();
+            held.push(tokio::spawn(async move { s.call(request(path)).await }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut s = svc.clone();
+        let res = s.call(request(path)).await.expect("infallible");
+        assert_eq!(grpc_status(&res), Some(8), "RESOURCE_EXHAUSTED is code 8");
+        assert_eq!(res.headers()["grpc-retry-pushback-ms"], "50");
+        let status = tonic::Status::from_header_map(res.headers()).expect("status");
+        use tonic_types::StatusExt as _;
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(RETRY_AFTER)
+        );
+        // Health is never refused.
+        let mut s = svc.clone();
+        let res = s
+            .call(request("/grpc.health.v1.Health/Check"))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&res), Some(5), "reaches the handler");
+        // Once the two held calls have answered (and their bodies are gone), calls are accepted.
+        for h in held {
+            let res = h.await.expect("join").expect("infallible");
+            assert_eq!(grpc_status(&res), Some(5));
+        }
+        let mut s = svc.clone();
+        let res = s.call(request(path)).await.expect("infallible");
+        assert_eq!(grpc_status(&res), Some(5));
+        drop(res);
+        let text = render();
+        assert!(
+            text.contains(
+                "acorn_rpc_requests_total{method=\"/acorn.test.v1.Test/Slow\",code=\"RESOURCE_EXHAUSTED\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "acorn_rpc_requests_total{method=\"/acorn.test.v1.Test/Slow\",code=\"NOT_FOUND\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("acorn_rpc_rejected_total 1"), "{text}");
+        assert!(
+            text.contains(
+                "acorn_rpc_duration_seconds_count{method=\"/acorn.test.v1.Test/Slow\"} 4"
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_over_http() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        observe_store("commit", Duration::from_millis(3));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_metrics(listener, async {
+            let _ = stopped.await;
+        }));
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut text = String::new();
+        c.read_to_string(&mut text).await.expect("read");
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.contains("text/plain; version=0.0.4"), "{text}");
+        assert!(
+            text.contains("acorn_store_duration_seconds_count{op=\"commit\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE acorn_rpc_in_flight gauge"), "{text}");
+        let _ = stop.send(());
+        server.await.expect("join").expect("metrics server");
+    }
+}
