@@ -174,7 +174,7 @@ async fn every_rpc_counts_every_status_call_by_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_resource_exhausted_for_the_excess() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ledger = SqliteLedger::open(&dir.path().join("s.db"))
+    let ledger = Ledger::open(&dir.path().join("s.db"))
         .await
         .expect("ledger");
     let mut serve = serve_args();
