@@ -220,10 +220,13 @@ async fn kill_9_during_creates_loses_no_acknowledged_run_and_duplicates_none() {
                 "{backend}: {id}"
             );
         }
-        assert_eq!(
-            all_runs(&mut client).await.len(),
-            runs.len(),
-            "{backend}: retries added nothing"
+        // Retries add no run. (A run that was sent but never acknowledged may still become visible
+        // after the first listing: on PostgreSQL a COMMIT the killed process had sent can land late.)
+        let after = all_runs(&mut client).await.len();
+        assert!(
+            after >= runs.len() && after <= sent,
+            "{backend}: retries added nothing ({after} runs after the retries, {} before, {sent} sent)",
+            runs.len()
         );
         eprintln!(
             "{backend}: {} runs acknowledged before kill -9 ({sent} sent), {} stored",
