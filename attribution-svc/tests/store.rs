@@ -164,22 +164,11 @@ async fn batches_count_once_and_never_land_in_a_finalized_run() {
                 .is_empty(),
             "{b}: folded in"
         );
-        assert_eq!(
-            store
-                .add_batch(batch("run-1", "b3", 1, 1))
-                .await
-                .expect("add"),
-            Added::Finalized,
-            "{b}"
-        );
-        assert_eq!(
-            store
-                .add_batch(batch("run-1", "b3", 1, 1))
-                .await
-                .expect("add"),
-            Added::Finalized,
-            "{b}: still not added"
-        );
+        // A batch after finalize is refused, and again when retried (still not added).
+        for attempt in ["first", "retried"] {
+            let added = store.add_batch(batch("run-1", "b3", 1, 1)).await;
+            assert_eq!(added.expect("add"), Added::Finalized, "{b}: {attempt}");
+        }
         assert!(
             !store.put_results("run-1", rows(0)).await.expect("put"),
             "{b}"

@@ -112,31 +112,8 @@ fn scenario_toml() {
 
 /// CMS PUF PY2018 row A1215 (Track 3), and a Track 1 variant.
 fn reconcile_seeds() -> Vec<spb::ReconcileRequest> {
-    use spb::{reconciliation_input::Experience, *};
-    let a1215 = ReconciliationInput {
-        aco_id: "A1215".into(),
-        performance_year: 2018,
-        agreement_start_date: Some(Date {
-            year: 2016,
-            month: 1,
-            day: 1,
-        }),
-        track: Track::Track3.into(),
-        assigned_beneficiaries: 72_033,
-        experience: Some(Experience::Totals(ExpenditureTotals {
-            updated_benchmark: "797237607".into(),
-            expenditures: "812497275".into(),
-        })),
-        quality: Some(Quality {
-            standard: 0,
-            score: "0.8884".into(),
-        }),
-        msr_option: MinimumSavingsRateOption::Fixed05.into(),
-        extreme_uncontrollable: Some(ExtremeUncontrollable {
-            reduction: Some(extreme_uncontrollable::Reduction::Amount("2655".into())),
-        }),
-        ..Default::default()
-    };
+    use spb::*;
+    let a1215 = acorn_testkit::fixtures::a1215();
     let track1 = ReconciliationInput {
         track: Track::Track1.into(),
         msr_option: MinimumSavingsRateOption::Unspecified.into(),

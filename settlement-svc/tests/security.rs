@@ -6,6 +6,8 @@
 //!   none) is refused at the TLS handshake, and one the CA signed is served;
 //! - the plaintext health listener answers while the main port speaks TLS only.
 
+mod common;
+
 use std::{net::SocketAddr, path::Path};
 
 use acorn_proto::{
@@ -30,13 +32,7 @@ const TOKEN: &str = "test-token-0123456789abcdef";
 const SERVICE: &str = "acorn.settlement.v1.SettlementService";
 
 async fn start(db: &Path, args: ServeArgs) -> Running {
-    let store = acorn_proto::ledger::Ledger::open(db)
-        .await
-        .expect("open ledger");
-    let routes = Routes::new(SettlementServiceServer::new(SettlementApi::new(
-        store, None,
-    )));
-    Running::start(routes, SERVICE, args).await
+    common::start(db, None, args).await
 }
 
 fn with_tokens() -> ServeArgs {
@@ -69,32 +65,7 @@ fn list() -> pb::ListReconciliationsRequest {
 
 /// A Reconcile that would be recorded if it got through (CMS PUF PY2018 A1215, as in grpc.rs).
 fn reconcile() -> pb::ReconcileRequest {
-    use acorn_proto::common::v1::Date;
-    use pb::{reconciliation_input::Experience, *};
-    pb::ReconcileRequest {
-        request_id: "security-1".into(),
-        input: Some(ReconciliationInput {
-            aco_id: "A1215".into(),
-            performance_year: 2018,
-            agreement_start_date: Some(Date {
-                year: 2016,
-                month: 1,
-                day: 1,
-            }),
-            track: Track::Track3.into(),
-            assigned_beneficiaries: 72_033,
-            experience: Some(Experience::Totals(ExpenditureTotals {
-                updated_benchmark: "797237607".into(),
-                expenditures: "812497275".into(),
-            })),
-            quality: Some(Quality {
-                standard: 0,
-                score: "0.8884".into(),
-            }),
-            msr_option: MinimumSavingsRateOption::Fixed05.into(),
-            ..Default::default()
-        }),
-    }
+    common::reconcile("security-1", common::a1215())
 }
 
 #[tokio::test]

@@ -4,10 +4,53 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::path::Path;
+
+use acorn_proto::attribution::v1 as pb;
+use acorn_testkit::{Running, serve_args};
 use attribution_rules::{
     AcoSpec, ClaimType, Date, Version,
     synthetic::{BeneficiaryRecord, ClaimRecord, mbi},
 };
+use attribution_svc::{
+    server::{self, AttributionApi, Limits},
+    store::Store,
+};
+use tonic::service::Routes;
+
+/// The attribution server on a SQLite store at `db`, default limits.
+pub async fn start(db: &Path) -> Running {
+    start_with(db, Limits::default()).await
+}
+
+/// The attribution server on a SQLite store at `db` with per-RPC size `limits`.
+pub async fn start_with(db: &Path, limits: Limits) -> Running {
+    let store = Store::open(db).await.expect("open store");
+    let routes = Routes::new(server::service(AttributionApi::new(store), limits));
+    Running::start(
+        routes,
+        "acorn.attribution.v1.AttributionService",
+        serve_args(),
+    )
+    .await
+}
+
+/// A retrospective CreateAssignmentRun of `acos` for `performance_year`.
+pub fn create_run(
+    request_id: &str,
+    performance_year: i32,
+    acos: Vec<pb::AcoParticipants>,
+) -> pb::CreateAssignmentRunRequest {
+    pb::CreateAssignmentRunRequest {
+        request_id: request_id.into(),
+        performance_year,
+        window: pb::AssignmentWindow::Retrospective as i32,
+        mode: pb::AssignmentMode::Retrospective as i32,
+        quarter: 0,
+        acos,
+        tie_break: 0,
+    }
+}
 
 /// ACO A: TINs 100000001, 100000002, FQHC CCN 451800; ACO B: TIN 200000001 (NPI 2000000001);
 /// ACO C: TIN 300000001. TIN 900000009 is in both A and B.

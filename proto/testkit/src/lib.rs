@@ -9,8 +9,12 @@
 //! - [`db`]: the stores a test runs against (SQLite, and PostgreSQL when configured).
 //! - [`process`]: a service binary as a child process (killed with SIGKILL, or several on one
 //!   database).
+//! - [`durability`]: the kill -9 and two-servers-on-one-database checks of a service binary.
+//! - [`fixtures`]: CMS rows the tests of several crates send.
 
 pub mod db;
+pub mod durability;
+pub mod fixtures;
 pub mod process;
 
 use std::net::SocketAddr;

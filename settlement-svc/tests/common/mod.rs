@@ -10,10 +10,9 @@ use acorn_proto::{
     ledger::Ledger,
     serve::ServeArgs,
     settlement::v1::{
-        BenchmarkReference, ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption,
-        MsrBand, PioneerArrangement, Quality, ReconcileRequest, ReconciliationInput, Track,
-        extreme_uncontrollable::Reduction, reconciliation_input::Experience,
-        settlement_service_server::SettlementServiceServer,
+        BenchmarkReference, ExpenditureTotals, MinimumSavingsRateOption, MsrBand,
+        PioneerArrangement, Quality, ReconcileRequest, ReconciliationInput, Track,
+        reconciliation_input::Experience, settlement_service_server::SettlementServiceServer,
     },
 };
 use acorn_testkit::Running;
@@ -33,23 +32,7 @@ pub async fn start(
     Running::start(routes, "acorn.settlement.v1.SettlementService", args).await
 }
 
-/// CMS PUF PY2018 row A1215 (Track 3, losses reduced by the published DisAdj of 2,655).
-pub fn a1215() -> ReconciliationInput {
-    ReconciliationInput {
-        aco_id: "A1215".into(),
-        performance_year: 2018,
-        agreement_start_date: date(2016, 1, 1),
-        track: Track::Track3.into(),
-        assigned_beneficiaries: 72_033,
-        experience: totals("797237607", "812497275"),
-        quality: quality(0, "0.8884"),
-        msr_option: MinimumSavingsRateOption::Fixed05.into(),
-        extreme_uncontrollable: Some(ExtremeUncontrollable {
-            reduction: Some(Reduction::Amount("2655".into())),
-        }),
-        ..Default::default()
-    }
-}
+pub use acorn_testkit::fixtures::a1215;
 
 /// [`a1215`] with its benchmark given by reference to the benchmark `id`.
 pub fn a1215_by_reference(id: &str) -> ReconciliationInput {
