@@ -1059,7 +1059,7 @@ fn window_bounds_and_rule_set_errors() {
     );
     // Every code row is well formed and rows never overlap.
     let mut seen = std::collections::HashSet::new();
-    for r in codes::CODE_ROWS {
+    for r in codes::code_rows() {
         let (a, b) = (
             codes::hcpcs_key(r.first).expect("first"),
             codes::hcpcs_key(r.last).expect("last"),
