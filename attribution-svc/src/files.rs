@@ -28,22 +28,31 @@ use crate::input::{
     cclf, csv,
 };
 
-/// The input files.
-#[derive(Debug, Clone, Default)]
+/// The input files (also the `assign` command's file flags).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Files {
-    /// `beneficiaries.csv` files.
+    /// Beneficiary CSV files.
+    #[arg(long)]
     pub beneficiaries: Vec<PathBuf>,
-    /// `claims.csv` files.
+    /// Claim CSV files.
+    #[arg(long)]
     pub claims: Vec<PathBuf>,
-    /// CCLF1 (Part A headers).
+    /// CCLF1 files (Part A headers).
+    #[arg(long)]
     pub cclf1: Vec<PathBuf>,
-    /// CCLF2 (Part A revenue lines).
+    /// CCLF2 files (Part A revenue center lines).
+    #[arg(long)]
     pub cclf2: Vec<PathBuf>,
-    /// CCLF5 (Part B physician lines).
+    /// CCLF5 files (Part B physician lines).
+    #[arg(long)]
     pub cclf5: Vec<PathBuf>,
-    /// CCLF8 (demographics).
+    /// CCLF8 files (beneficiary demographics).
+    #[arg(long)]
     pub cclf8: Vec<PathBuf>,
-    /// Clinician tables (`npi,specialty`): the specialty of claim lines that carry none.
+    /// Clinician tables (CSV `npi,specialty`): the CMS specialty of claim lines that carry
+    /// none (CCLF1/CCLF2 institutional lines by the claim's attending NPI, else the line's
+    /// NPI); the summary says how many lines it resolved.
+    #[arg(long)]
     pub clinicians: Vec<PathBuf>,
 }
 

@@ -17,19 +17,8 @@ use attribution_svc::{
     store::Store,
     synth,
 };
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 use tonic::{server::NamedService, service::Routes};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "attribution-svc",
-    version,
-    about = "MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Window {
@@ -51,7 +40,12 @@ enum SynthFormat {
 
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Parser)]
+#[command(
+    name = "attribution-svc",
+    version,
+    about = "MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files"
+)]
 enum Command {
     /// Serve acorn.attribution.v1.AttributionService (default 127.0.0.1:50053).
     Serve {
@@ -96,29 +90,8 @@ enum Command {
         /// Participant list CSV (aco_id,kind,id).
         #[arg(long)]
         participants: PathBuf,
-        /// Beneficiary CSV files.
-        #[arg(long)]
-        beneficiaries: Vec<PathBuf>,
-        /// Claim CSV files.
-        #[arg(long)]
-        claims: Vec<PathBuf>,
-        /// CCLF1 files (Part A headers).
-        #[arg(long)]
-        cclf1: Vec<PathBuf>,
-        /// CCLF2 files (Part A revenue center lines).
-        #[arg(long)]
-        cclf2: Vec<PathBuf>,
-        /// CCLF5 files (Part B physician lines).
-        #[arg(long)]
-        cclf5: Vec<PathBuf>,
-        /// CCLF8 files (beneficiary demographics).
-        #[arg(long)]
-        cclf8: Vec<PathBuf>,
-        /// Clinician tables (CSV `npi,specialty`): the CMS specialty of claim lines that carry
-        /// none (CCLF1/CCLF2 institutional lines by the claim's attending NPI, else the line's
-        /// NPI); the summary says how many lines it resolved.
-        #[arg(long)]
-        clinicians: Vec<PathBuf>,
+        #[command(flatten)]
+        files: Files,
         /// Output CSV (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -353,7 +326,7 @@ mod progress {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match Command::parse() {
         Command::Serve {
             db,
             database_url,
@@ -361,27 +334,29 @@ async fn main() -> anyhow::Result<()> {
             max_create_bytes,
             serve,
         } => {
-            serve::init_tracing(serve.log_format);
-            let location = acorn_proto::store::Location::new(&db, database_url.as_deref())?;
-            let store = Store::open(&location)
-                .await
-                .with_context(|| format!("opening the store {location}"))?;
-            // Per-RPC limits: the small unary RPCs carry a few ids (64 KiB, or less when
-            // --max-request-bytes is smaller); create and upload have their own bounds.
-            let service = server::service(
-                AttributionApi::new(store),
-                server::Limits {
+            let routes = |store| {
+                // Per-RPC limits: the small unary RPCs carry a few ids (64 KiB, or less when
+                // --max-request-bytes is smaller); create and upload have their own bounds.
+                let limits = server::Limits {
                     small: server::SMALL_REQUEST_BYTES.min(serve.max_request_bytes),
                     create: max_create_bytes,
                     upload: max_upload_bytes,
-                },
-            );
-            tracing::info!(db = %location, "store open");
-            let name = <server::SizedService as NamedService>::NAME;
-            serve::run("attribution-svc", Routes::new(service), &[name], &serve).await?;
-            // After a clean shutdown a SQLite database file alone holds everything.
-            location.after_shutdown().await;
-            Ok(())
+                };
+                let service = server::service(AttributionApi::new(store), limits);
+                let name = <server::SizedService as NamedService>::NAME;
+                Ok((Routes::new(service), name))
+            };
+            let (db, url) = (&db, database_url.as_deref());
+            serve::run_on_store(
+                "attribution-svc",
+                "store",
+                db,
+                url,
+                &serve,
+                Store::open,
+                routes,
+            )
+            .await
         }
         Command::Assign {
             performance_year,
@@ -389,13 +364,7 @@ async fn main() -> anyhow::Result<()> {
             quarter,
             tie_break,
             participants,
-            beneficiaries,
-            claims,
-            cclf1,
-            cclf2,
-            cclf5,
-            cclf8,
-            clinicians,
+            files: f,
             out,
             threads,
             shard,
@@ -414,15 +383,6 @@ async fn main() -> anyhow::Result<()> {
                     Tie::Unassigned => TieBreak::Unassigned,
                 },
                 acos,
-            };
-            let f = Files {
-                beneficiaries,
-                claims,
-                cclf1,
-                cclf2,
-                cclf5,
-                cclf8,
-                clinicians,
             };
             let mut opts = files::Options {
                 keep_rejections: if reject_file.is_some() {

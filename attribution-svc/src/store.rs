@@ -14,9 +14,9 @@
 use acorn_proto::{
     on_backend,
     page::PageTokens,
-    store::{Conn, Db, Location, Migrations, StoreError, Write},
+    store::{Conn, Db, Location, StoreError, Write},
 };
-use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type, migrate::Migrator};
+use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,16 +186,8 @@ impl Store {
     /// Opens (creating a SQLite file if needed) the store and runs the migrations.
     /// `location` is a [`Location`] or the path of a SQLite file.
     pub async fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
-        let location = location.into();
-        static SQLITE: Migrator = sqlx::migrate!("./migrations");
-        static POSTGRES: Migrator = sqlx::migrate!("./migrations-postgres");
-        let migrations = Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        };
-        Ok(Self {
-            db: Db::open(&location, migrations, MAX_GROUP).await?,
-        })
+        let db = Db::open(&location.into(), acorn_proto::migrations!(), MAX_GROUP).await?;
+        Ok(Self { db })
     }
 
     /// The page tokens of this store's listings (opaque, bound to their query; the secret is kept

@@ -4,9 +4,63 @@
 //! `print!` panics then ("failed printing to stdout: Broken pipe"); these helpers end the output
 //! quietly instead, the way `cat | head` does, and leave every other write error an error.
 
-use std::io::{self, Write};
+use std::{
+    fmt::Display,
+    io::{self, Write},
+    path::PathBuf,
+};
 
 use anyhow::Context as _;
+
+use crate::cms::puf::PufFile;
+
+/// The flags of a service's `backtest` command: which CMS ACO Public Use File, and how to print
+/// the report.
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// The PUF (CSV, any year's layout).
+    #[arg(long)]
+    pub puf: PathBuf,
+    /// Performance year, when neither a column nor the file name says it.
+    #[arg(long)]
+    pub performance_year: Option<i32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// How a backtest report is printed.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// The report's table.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+impl BacktestArgs {
+    /// Reads the PUF, runs `backtest` on it and writes its report to standard output as
+    /// `table(&report)` or `json(&report)` (followed by a newline).
+    pub fn run<R, J: Display>(
+        &self,
+        backtest: impl FnOnce(&PufFile) -> anyhow::Result<R>,
+        table: impl FnOnce(&R) -> String,
+        json: impl FnOnce(&R) -> J,
+    ) -> anyhow::Result<()> {
+        let puf = &self.puf;
+        let mut file =
+            PufFile::from_path(puf).with_context(|| format!("reading {}", puf.display()))?;
+        if let Some(py) = self.performance_year {
+            file = file.with_performance_year(py);
+        }
+        let report = backtest(&file)?;
+        let text = match self.format {
+            Format::Table => table(&report),
+            Format::Json => format!("{}\n", json(&report)),
+        };
+        write_stdout(&text)
+    }
+}
 
 /// Writes `text` to standard output and flushes it; a closed pipe ends the output quietly (`Ok`).
 pub fn write_stdout(text: &str) -> anyhow::Result<()> {

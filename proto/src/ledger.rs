@@ -16,11 +16,11 @@
 
 use std::future::Future;
 
-use sqlx::{Row, migrate::Migrator};
+use sqlx::Row;
 
 use crate::{
     page::PageTokens,
-    store::{Conn, Db, Location, Migrations, StoreError, Write},
+    store::{Conn, Db, Location, StoreError, Write},
 };
 
 /// A record to write.
@@ -99,16 +99,8 @@ impl Ledger {
     /// Opens (creating a SQLite file if needed) the ledger and runs the migrations.
     /// `location` is a [`Location`] or the path of a SQLite file.
     pub async fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
-        let location = location.into();
-        static SQLITE: Migrator = sqlx::migrate!("./migrations");
-        static POSTGRES: Migrator = sqlx::migrate!("./migrations-postgres");
-        let migrations = Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        };
-        Ok(Self {
-            db: Db::open(&location, migrations, MAX_GROUP).await?,
-        })
+        let db = Db::open(&location.into(), crate::migrations!(), MAX_GROUP).await?;
+        Ok(Self { db })
     }
 }
 

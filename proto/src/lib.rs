@@ -67,6 +67,7 @@ pub mod cms;
 pub mod explain;
 pub mod fields;
 pub mod ledger;
+pub mod middleware;
 pub mod ops;
 pub mod page;
 pub mod security;

@@ -33,6 +33,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::codegen::http;
 
+use crate::middleware::{Answer, Hook, HookLayer};
+
 /// Operability flags (flattened into [`crate::serve::ServeArgs`]).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OpsArgs {
@@ -181,38 +183,21 @@ fn status_of(headers: &http::HeaderMap) -> Option<i32> {
 }
 
 /// Applies the concurrency limit, the metrics and the access log.
-#[derive(Debug, Clone)]
-pub struct OpsLayer {
-    limit: Option<Arc<Semaphore>>,
-    max: usize,
-}
+pub type OpsLayer = HookLayer<Ops>;
 
 impl OpsLayer {
     /// At most `max_concurrency` calls in flight (0: no limit).
     pub fn new(max_concurrency: usize) -> Self {
-        Self {
+        HookLayer(Ops {
             limit: (max_concurrency > 0).then(|| Arc::new(Semaphore::new(max_concurrency))),
             max: max_concurrency,
-        }
+        })
     }
 }
 
-impl<S> tower_layer::Layer<S> for OpsLayer {
-    type Service = OpsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        OpsService {
-            inner,
-            limit: self.limit.clone(),
-            max: self.max,
-        }
-    }
-}
-
-/// The service [`OpsLayer`] wraps around the routes.
+/// What [`OpsLayer`] does with each call.
 #[derive(Debug, Clone)]
-pub struct OpsService<S> {
-    inner: S,
+pub struct Ops {
     limit: Option<Arc<Semaphore>>,
     max: usize,
 }
@@ -310,20 +295,12 @@ fn overloaded(max: usize) -> http::Response<tonic::body::Body> {
     status.into_http()
 }
 
-impl<S, B> tower_service::Service<http::Request<B>> for OpsService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+impl Hook for Ops {
+    fn call<S, B>(&self, inner: &mut S, req: http::Request<B>) -> Answer<S::Error>
+    where
+        S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+        S::Future: Send + 'static,
+    {
         let method = req.uri().path().to_string();
         let started = Instant::now();
         let m = metrics();
@@ -353,7 +330,7 @@ where
             code: None,
             _permit: permit,
         };
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         Box::pin(async move {
             let res = fut.await?;
             call.code = status_of(res.headers());
@@ -373,28 +350,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::middleware::testing::Slow;
     use tower_layer::Layer as _;
     use tower_service::Service as _;
 
-    /// A handler that holds each call for `delay`, then answers OK in a trailer (as tonic does).
-    #[derive(Debug, Clone, Copy)]
-    struct Slow(Duration);
-
-    impl tower_service::Service<http::Request<()>> for Slow {
-        type Response = http::Response<tonic::body::Body>;
-        type Error = std::convert::Infallible;
-        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, _req: http::Request<()>) -> Self::Future {
-            let delay = self.0;
-            Box::pin(async move {
-                tokio::time::sleep(delay).await;
-                Ok(tonic::Status::not_found("no such record").into_http())
-            })
+    /// A handler that holds each call for `delay`, then answers NOT_FOUND.
+    fn slow(delay: Duration) -> Slow {
+        Slow {
+            delay,
+            code: tonic::Code::NotFound,
         }
     }
 
@@ -410,7 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_beyond_the_limit_are_resource_exhausted_with_a_retry_hint() {
-        let svc = OpsLayer::new(2).layer(Slow(Duration::from_millis(300)));
+        let svc = OpsLayer::new(2).layer(slow(Duration::from_millis(300)));
         let path = "/acorn.test.v1.Test/Slow";
         let mut held = Vec::new();
         for _ in 0..2 {

@@ -14,12 +14,9 @@
 //!   serves only `grpc.health.v1` (kubelet's native gRPC probes cannot speak TLS).
 
 use std::{
-    future::Future,
     net::SocketAddr,
     path::{Path, PathBuf},
-    pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
 };
 
 use anyhow::Context as _;
@@ -29,6 +26,8 @@ use tonic::{
     codegen::http,
     transport::{Certificate, Identity, ServerTlsConfig},
 };
+
+use crate::middleware::{Answer, Hook, HookLayer};
 
 /// Command-line flags of transport security and authorization (part of `ServeArgs`).
 #[derive(Debug, Clone, clap::Args)]
@@ -200,49 +199,26 @@ fn check(tokens: &Tokens, headers: &http::HeaderMap) -> Result<(), &'static str>
 }
 
 /// Answers `UNAUTHENTICATED` to calls that need a token (see [`needs_token`]) and lack a valid one.
-#[derive(Debug, Clone)]
-pub(crate) struct AuthLayer {
-    tokens: Option<Tokens>,
-}
+pub(crate) type AuthLayer = HookLayer<Auth>;
 
 impl AuthLayer {
     pub(crate) fn new(tokens: Option<Tokens>) -> Self {
-        Self { tokens }
+        HookLayer(Auth { tokens })
     }
 }
 
-impl<S> tower_layer::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            tokens: self.tokens.clone(),
-        }
-    }
-}
-
-/// The service [`AuthLayer`] wraps around the routes.
+/// What [`AuthLayer`] does with each call.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthService<S> {
-    inner: S,
+pub(crate) struct Auth {
     tokens: Option<Tokens>,
 }
 
-impl<S, B> tower_service::Service<http::Request<B>> for AuthService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+impl Hook for Auth {
+    fn call<S, B>(&self, inner: &mut S, req: http::Request<B>) -> Answer<S::Error>
+    where
+        S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+        S::Future: Send + 'static,
+    {
         if let Some(tokens) = &self.tokens
             && needs_token(req.uri().path())
             && let Err(reason) = check(tokens, req.headers())
@@ -255,7 +231,7 @@ where
             let status = tonic::Status::unauthenticated(reason);
             return Box::pin(async move { Ok(status.into_http()) });
         }
-        Box::pin(self.inner.call(req))
+        Box::pin(inner.call(req))
     }
 }
 

@@ -16,13 +16,7 @@
 //! timeout would answer `CANCELLED` "Timeout expired"), and handlers can read the call's
 //! [`Deadline`] to give the calls they make on its behalf no more than the time that is left.
 
-use std::{
-    future::Future,
-    net::SocketAddr,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use tokio::{net::TcpListener, time::Instant};
 use tonic::{
@@ -31,6 +25,8 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::ServingStatus;
+
+use crate::middleware::{Answer, Hook, HookLayer};
 
 /// Default listen ports on 127.0.0.1: settlement 50051, benchmark 50052, attribution 50053.
 pub const DEFAULT_PORTS: [(&str, u16); 3] = [
@@ -121,6 +117,32 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// A binary's `serve` command on its durable store: the logs set up, the store (`what`, e.g.
+/// "ledger") at the SQLite file `db` or the PostgreSQL `database_url` opened with `open`, the
+/// routes that `service` makes of it (with the name of their gRPC service) [`run`] until shutdown,
+/// then the store's step after a clean shutdown (a SQLite database file alone holds every record).
+pub async fn run_on_store<S, E: std::error::Error + Send + Sync + 'static>(
+    bin: &str,
+    what: &str,
+    db: &std::path::Path,
+    database_url: Option<&str>,
+    args: &ServeArgs,
+    open: impl AsyncFnOnce(crate::store::Location) -> Result<S, E>,
+    service: impl FnOnce(S) -> anyhow::Result<(Routes, &'static str)>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    init_tracing(args.log_format);
+    let location = crate::store::Location::new(db, database_url)?;
+    let store = open(location.clone())
+        .await
+        .with_context(|| format!("opening the {what} {location}"))?;
+    let (routes, name) = service(store)?;
+    tracing::info!(db = %location, "{what} open");
+    run(bin, routes, &[name], args).await?;
+    location.after_shutdown().await;
+    Ok(())
 }
 
 /// What a binary's `serve` does: binds `--listen` (or `service`'s default address), then [`serve`]s
@@ -309,49 +331,26 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
 
 /// Applies [`Deadline`]s: the sooner of `grpc-timeout` and the server default, answered
 /// `DEADLINE_EXCEEDED` on expiry.
-#[derive(Debug, Clone, Copy)]
-struct DeadlineLayer {
-    default: Duration,
-}
+type DeadlineLayer = HookLayer<Deadlines>;
 
 impl DeadlineLayer {
     fn new(default: Duration) -> Self {
-        Self { default }
+        HookLayer(Deadlines { default })
     }
 }
 
-impl<S> tower_layer::Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
-            inner,
-            default: self.default,
-        }
-    }
-}
-
-/// The service [`DeadlineLayer`] wraps around the routes.
-#[derive(Debug, Clone)]
-struct DeadlineService<S> {
-    inner: S,
+/// What [`DeadlineLayer`] does with each call.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
     default: Duration,
 }
 
-impl<S, B> tower_service::Service<http::Request<B>> for DeadlineService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+impl Hook for Deadlines {
+    fn call<S, B>(&self, inner: &mut S, mut req: http::Request<B>) -> Answer<S::Error>
+    where
+        S: tower_service::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+        S::Future: Send + 'static,
+    {
         let timeout =
             grpc_timeout(req.headers()).map_or(self.default, |client| client.min(self.default));
         let arrived = Instant::now();
@@ -361,7 +360,7 @@ where
             .checked_sub(DEADLINE_MARGIN)
             .unwrap_or(arrived)
             .max(arrived);
-        let call = self.inner.call(req);
+        let call = inner.call(req);
         Box::pin(async move {
             match tokio::time::timeout_at(expiry, call).await {
                 Ok(response) => response,
@@ -413,6 +412,7 @@ fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::middleware::testing::Slow;
     use tower_layer::Layer as _;
     use tower_service::Service as _;
 
@@ -459,39 +459,12 @@ mod tests {
         assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
     }
 
-    /// A stand-in handler that answers after `delay`, reporting the deadline it was given in an
+    /// A stand-in handler that answers OK after `delay`, reporting the deadline it was given in an
     /// `x-remaining-ms` header.
-    #[derive(Debug, Clone, Copy)]
-    struct Slow(Duration);
-
     fn slow(delay: Duration) -> Slow {
-        Slow(delay)
-    }
-
-    impl tower_service::Service<http::Request<()>> for Slow {
-        type Response = http::Response<tonic::body::Body>;
-        type Error = std::convert::Infallible;
-        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, req: http::Request<()>) -> Self::Future {
-            let delay = self.0;
-            let left = req.extensions().get::<Deadline>().map(Deadline::remaining);
-            Box::pin(async move {
-                tokio::time::sleep(delay).await;
-                let mut res = http::Response::new(tonic::body::Body::default());
-                if let Some(left) = left {
-                    let ms = left.as_millis().to_string();
-                    res.headers_mut().insert(
-                        "x-remaining-ms",
-                        http::HeaderValue::from_str(&ms).expect("digits"),
-                    );
-                }
-                Ok(res)
-            })
+        Slow {
+            delay,
+            code: tonic::Code::Ok,
         }
     }
 

@@ -330,13 +330,27 @@ impl<W: Write> Queued for Pending<W> {
     }
 }
 
-/// The migrations of a store, one folder per backend (`sqlx::migrate!`).
+/// The migrations of a store, one folder per backend (`sqlx::migrate!`; see [`crate::migrations!`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
     /// For SQLite.
     pub sqlite: &'static Migrator,
     /// For PostgreSQL.
     pub postgres: &'static Migrator,
+}
+
+/// The [`Migrations`] of the calling crate, embedded: its folders `migrations/` (SQLite) and
+/// `migrations-postgres/` (PostgreSQL).
+#[macro_export]
+macro_rules! migrations {
+    () => {{
+        static SQLITE: ::sqlx::migrate::Migrator = ::sqlx::migrate!("./migrations");
+        static POSTGRES: ::sqlx::migrate::Migrator = ::sqlx::migrate!("./migrations-postgres");
+        $crate::store::Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        }
+    }};
 }
 
 /// The read connections of a store, by backend.

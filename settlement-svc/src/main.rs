@@ -3,14 +3,14 @@
 use std::{path::PathBuf, sync::Arc};
 
 use acorn_proto::benchmark::v1::benchmark_service_client::BenchmarkServiceClient;
+use acorn_proto::ledger::Ledger;
 use acorn_proto::{
-    cms::puf::PufFile,
+    cli::BacktestArgs,
     serve::{self, ServeArgs},
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
-use acorn_proto::{ledger::Ledger, store::Location};
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
 use settlement_svc::{
     backtest,
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
@@ -18,20 +18,14 @@ use settlement_svc::{
 };
 use tonic::{server::NamedService, service::Routes, transport::Endpoint};
 
+// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Parser)]
 #[command(
     name = "settlement-svc",
     version,
     about = "MSSP shared savings and losses over gRPC"
 )]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-// Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
 enum Command {
     /// Serve acorn.settlement.v1.SettlementService (default 127.0.0.1:50051).
     Serve {
@@ -64,28 +58,57 @@ enum Command {
     /// the server runs. Restore by stopping the server and putting the copy in place of the file.
     Backup(acorn_proto::store::BackupArgs),
     /// Reconcile every ACO of a CMS ACO Public Use File and compare with the published EarnSaveLoss.
-    Backtest {
-        /// The PUF (CSV, any year's layout).
-        #[arg(long)]
-        puf: PathBuf,
-        /// Performance year, when neither a column nor the file name says it.
-        #[arg(long)]
-        performance_year: Option<i32>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-    },
+    Backtest(BacktestArgs),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
+/// The benchmark source of reconciliations that give their benchmark by reference: benchmark-svc
+/// at `--benchmark-svc` (TLS under `--benchmark-ca`, with this server's certificate as its client
+/// identity under mutual TLS; the bearer token of `--benchmark-token-file`), or none.
+fn benchmark_source(
+    benchmark_svc: Option<String>,
+    benchmark_token_file: Option<PathBuf>,
+    benchmark_ca: Option<PathBuf>,
+    serve: &ServeArgs,
+) -> anyhow::Result<Option<Arc<dyn BenchmarkSource>>> {
+    let Some(url) = benchmark_svc else {
+        return Ok(None);
+    };
+    let mut endpoint = Endpoint::from_shared(url.clone())
+        .with_context(|| format!("--benchmark-svc {url}"))?
+        .tcp_nodelay(true);
+    if let Some(ca) = &benchmark_ca {
+        let pem = std::fs::read(ca).with_context(|| format!("--benchmark-ca {}", ca.display()))?;
+        let mut tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        // Under mutual TLS this server's own certificate is its client identity.
+        if let (Some(cert), Some(key)) = (&serve.security.tls_cert, &serve.security.tls_key) {
+            tls = tls.identity(tonic::transport::Identity::from_pem(
+                std::fs::read(cert).with_context(|| format!("--tls-cert {}", cert.display()))?,
+                std::fs::read(key).with_context(|| format!("--tls-key {}", key.display()))?,
+            ));
+        }
+        endpoint = endpoint.tls_config(tls).context("--benchmark-ca")?;
+    }
+    let mut source = GrpcBenchmarks::new(BenchmarkServiceClient::new(endpoint.connect_lazy()));
+    if let Some(path) = &benchmark_token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--benchmark-token-file {}", path.display()))?;
+        let token = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'));
+        let token = token
+            .with_context(|| format!("--benchmark-token-file {}: no token", path.display()))?;
+        source = source
+            .with_bearer_token(token)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(Some(Arc::new(source)))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match Command::parse() {
         Command::Serve {
             db,
             database_url,
@@ -94,81 +117,31 @@ async fn main() -> anyhow::Result<()> {
             benchmark_ca,
             serve,
         } => {
-            serve::init_tracing(serve.log_format);
-            let location = Location::new(&db, database_url.as_deref())?;
-            let store = Ledger::open(&location)
-                .await
-                .with_context(|| format!("opening the ledger {location}"))?;
-            let benchmarks: Option<Arc<dyn BenchmarkSource>> = match benchmark_svc {
-                Some(url) => {
-                    let mut endpoint = Endpoint::from_shared(url.clone())
-                        .with_context(|| format!("--benchmark-svc {url}"))?
-                        .tcp_nodelay(true);
-                    if let Some(ca) = &benchmark_ca {
-                        let pem = std::fs::read(ca)
-                            .with_context(|| format!("--benchmark-ca {}", ca.display()))?;
-                        let mut tls = tonic::transport::ClientTlsConfig::new()
-                            .ca_certificate(tonic::transport::Certificate::from_pem(pem));
-                        // Under mutual TLS this server's own certificate is its client identity.
-                        if let (Some(cert), Some(key)) =
-                            (&serve.security.tls_cert, &serve.security.tls_key)
-                        {
-                            tls = tls.identity(tonic::transport::Identity::from_pem(
-                                std::fs::read(cert)
-                                    .with_context(|| format!("--tls-cert {}", cert.display()))?,
-                                std::fs::read(key)
-                                    .with_context(|| format!("--tls-key {}", key.display()))?,
-                            ));
-                        }
-                        endpoint = endpoint.tls_config(tls).context("--benchmark-ca")?;
-                    }
-                    let mut source =
-                        GrpcBenchmarks::new(BenchmarkServiceClient::new(endpoint.connect_lazy()));
-                    if let Some(path) = &benchmark_token_file {
-                        let text = std::fs::read_to_string(path).with_context(|| {
-                            format!("--benchmark-token-file {}", path.display())
-                        })?;
-                        let token = text
-                            .lines()
-                            .map(str::trim)
-                            .find(|l| !l.is_empty() && !l.starts_with('#'));
-                        let token = token.with_context(|| {
-                            format!("--benchmark-token-file {}: no token", path.display())
-                        })?;
-                        source = source
-                            .with_bearer_token(token)
-                            .map_err(anyhow::Error::msg)?;
-                    }
-                    Some(Arc::new(source))
-                }
-                None => None,
+            let routes = |store| {
+                let benchmarks =
+                    benchmark_source(benchmark_svc, benchmark_token_file, benchmark_ca, &serve)?;
+                let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
+                    .max_decoding_message_size(serve.max_request_bytes);
+                let name = <SettlementServiceServer<SettlementApi<Ledger>> as NamedService>::NAME;
+                Ok((Routes::new(service), name))
             };
-            let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
-                .max_decoding_message_size(serve.max_request_bytes);
-            tracing::info!(db = %location, "ledger open");
-            let name = <SettlementServiceServer<SettlementApi<Ledger>> as NamedService>::NAME;
-            serve::run("settlement-svc", Routes::new(service), &[name], &serve).await?;
-            // After a clean shutdown a SQLite database file alone holds every record.
-            location.after_shutdown().await;
-            Ok(())
+            let (db, url) = (&db, database_url.as_deref());
+            serve::run_on_store(
+                "settlement-svc",
+                "ledger",
+                db,
+                url,
+                &serve,
+                Ledger::open,
+                routes,
+            )
+            .await
         }
-        Command::Backtest {
-            puf,
-            performance_year,
-            format,
-        } => {
-            let mut file =
-                PufFile::from_path(&puf).with_context(|| format!("reading {}", puf.display()))?;
-            if let Some(py) = performance_year {
-                file = file.with_performance_year(py);
-            }
-            let report = backtest::run(&file)?;
-            let text = match format {
-                Format::Table => report.to_table(),
-                Format::Json => format!("{}\n", report.to_json()),
-            };
-            acorn_proto::cli::write_stdout(&text)
-        }
+        Command::Backtest(args) => args.run(
+            |file| Ok(backtest::run(file)?),
+            backtest::Report::to_table,
+            backtest::Report::to_json,
+        ),
         Command::Backup(args) => args.run().await,
     }
 }
