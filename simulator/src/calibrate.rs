@@ -100,20 +100,11 @@ impl Metric {
     /// one year's ACOs.
     fn is_total(self) -> bool {
         use Metric::*;
-        matches!(
-            self,
-            SavingsToMedicare
-                | BenchmarkSavings
-                | SharedSavingsPaid
-                | SharedLossesCollected
-                | NetToMedicare
-                | NetBenchmarkBasis
-                | AcosActive
-                | AcosBelowBenchmark
-                | AcosPaid
-                | AcosOwing
-                | AcosExited
-        )
+        self.is_dollars()
+            || matches!(
+                self,
+                AcosActive | AcosBelowBenchmark | AcosPaid | AcosOwing | AcosExited
+            )
     }
 
     /// Dollars (printed in millions) rather than a count or a fraction.

@@ -50,6 +50,14 @@ pub struct LineStats {
 }
 
 impl LineStats {
+    /// Counts one line's outcome: counted, or skipped for its reason.
+    fn count<T>(&mut self, outcome: &Result<T, Skip>) {
+        match outcome {
+            Ok(_) => self.counted += 1,
+            Err(s) => self.skipped[s.index()] += 1,
+        }
+    }
+
     /// Adds another set of counters.
     pub fn merge(&mut self, o: &LineStats) {
         self.lines = self.lines.saturating_add(o.lines);
@@ -332,18 +340,12 @@ impl Run {
             // An original whose claim line has no other version (prescan): it counts as it is.
         }
         self.stats.lines += 1;
-        match self.rules.classify(&line, &self.reg) {
-            Ok(c) => {
-                let b = self.bene(raw.beneficiary_id);
-                self.pop.add(b, &c);
-                self.stats.counted += 1;
-                Ok(())
-            }
-            Err(s) => {
-                self.stats.skipped[s.index()] += 1;
-                Err(s)
-            }
-        }
+        let outcome = self.rules.classify(&line, &self.reg);
+        self.stats.count(&outcome);
+        let c = outcome?;
+        let b = self.bene(raw.beneficiary_id);
+        self.pop.add(b, &c);
+        Ok(())
     }
 
     /// First pass over the input (call for every claim line before the first [`Run::add_line`] or
@@ -632,17 +634,10 @@ impl<'a> Chunk<'a> {
                 return Ok(());
             }
         }
-        match rules.classify(&line, &self.reg) {
-            Ok(c) => {
-                self.pop.add(b, &c);
-                self.stats.counted += 1;
-                Ok(())
-            }
-            Err(s) => {
-                self.stats.skipped[s.index()] += 1;
-                Err(s)
-            }
-        }
+        let outcome = rules.classify(&line, &self.reg);
+        self.stats.count(&outcome);
+        self.pop.add(b, &outcome?);
+        Ok(())
     }
 }
 

@@ -77,6 +77,30 @@ fn each_record<R: BufRead, T: CclfRecord>(
     }
 }
 
+/// [`each_record`] over a file of claim lines: `line` maps each record and counts in its second
+/// argument the lines whose specialty came from the clinician table.
+fn claim_lines<R: BufRead, T: CclfRecord>(
+    r: R,
+    file: &str,
+    mut line: impl FnMut(T, &mut u64) -> Result<(), String>,
+) -> Report {
+    let mut report = Report::default();
+    let mut resolved = 0;
+    each_record(r, file, &mut report, |rec| line(rec, &mut resolved));
+    report.specialties_resolved += resolved;
+    report
+}
+
+/// A claim line's date of service: `CLM_LINE_FROM_DT`, else the claim's `CLM_FROM_DT`.
+fn line_day(line_from: Option<Date>, from: Date) -> Result<Date, String> {
+    day(line_from.unwrap_or(from)).ok_or_else(|| "CLM_LINE_FROM_DT: not a date".into())
+}
+
+/// A claim line's `CLM_LINE_NUM`.
+fn line_number(num: u64) -> Result<u32, String> {
+    u32::try_from(num).map_err(|_| "CLM_LINE_NUM: out of range".to_string())
+}
+
 /// Reads CCLF5, calling `each` with every line.
 pub fn read_cclf5<R: BufRead>(r: R, file: &str, each: impl FnMut(&RawLine<'_>)) -> Report {
     read_cclf5_with(r, file, None, each)
@@ -90,19 +114,15 @@ pub fn read_cclf5_with<R: BufRead>(
     clinicians: Option<&Clinicians>,
     mut each: impl FnMut(&RawLine<'_>),
 ) -> Report {
-    let mut report = Report::default();
-    let mut resolved = 0;
-    each_record(r, file, &mut report, |l: cclf::Cclf5Line| {
-        let day = l.line_from.unwrap_or(l.from);
-        let day = crate::input::cclf::day(day).ok_or("CLM_LINE_FROM_DT: not a date")?;
+    claim_lines(r, file, |l: cclf::Cclf5Line, resolved| {
+        let day = line_day(l.line_from, l.from)?;
         let allowed =
             cents(l.allowed).ok_or("CLM_LINE_ALOWD_CHRG_AMT: not a whole number of cents")?;
         let t = l.tin.as_deref().unwrap_or("");
         if t.is_empty() {
             return Err("CLM_RNDRG_PRVDR_TAX_NUM: is required".into());
         }
-        let line_number =
-            u32::try_from(l.line_num).map_err(|_| "CLM_LINE_NUM: out of range".to_string())?;
+        let line_number = line_number(l.line_num)?;
         each(&RawLine {
             beneficiary_id: l.bene.id(),
             day,
@@ -116,7 +136,7 @@ pub fn read_cclf5_with<R: BufRead>(
                 Some(c) => c.specialty(
                     l.specialty.as_deref().unwrap_or(""),
                     l.rendering_npi.as_deref().unwrap_or(""),
-                    &mut resolved,
+                    resolved,
                 ),
                 None => l.specialty.as_deref().unwrap_or(""),
             },
@@ -126,9 +146,7 @@ pub fn read_cclf5_with<R: BufRead>(
             line_number,
         });
         Ok(())
-    });
-    report.specialties_resolved += resolved;
-    report
+    })
 }
 
 /// What a CCLF2 line needs from its CCLF1 header.
@@ -198,17 +216,13 @@ pub fn read_cclf2_with<R: BufRead>(
     clinicians: Option<&Clinicians>,
     mut each: impl FnMut(&RawLine<'_>),
 ) -> Report {
-    let mut report = Report::default();
-    let mut resolved = 0;
-    each_record(r, file, &mut report, |l: cclf::Cclf2RevenueLine| {
+    claim_lines(r, file, |l: cclf::Cclf2RevenueLine, resolved| {
         let Some(h) = headers.get(&l.claim_id) else {
             return Ok(());
         };
-        let day = l.line_from.unwrap_or(l.from);
-        let day = crate::input::cclf::day(day).ok_or("CLM_LINE_FROM_DT: not a date")?;
+        let day = line_day(l.line_from, l.from)?;
         let amount = cents(l.paid).ok_or("CLM_LINE_CVRD_PD_AMT: not a whole number of cents")?;
-        let line_number =
-            u32::try_from(l.line_num).map_err(|_| "CLM_LINE_NUM: out of range".to_string())?;
+        let line_number = line_number(l.line_num)?;
         each(&RawLine {
             beneficiary_id: l.bene.id(),
             day,
@@ -219,7 +233,7 @@ pub fn read_cclf2_with<R: BufRead>(
             tin: "",
             ccn: l.ccn.as_deref().unwrap_or(&h.ccn),
             specialty: match clinicians {
-                Some(c) => c.specialty("", &h.npi, &mut resolved),
+                Some(c) => c.specialty("", &h.npi, resolved),
                 None => "",
             },
             allowed_cents: amount,
@@ -228,9 +242,7 @@ pub fn read_cclf2_with<R: BufRead>(
             line_number,
         });
         Ok(())
-    });
-    report.specialties_resolved += resolved;
-    report
+    })
 }
 
 /// Months of the window covered by both parts, by one part only (see the module notes).

@@ -14,6 +14,7 @@ use plotters::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, MathematicalOps};
 
+use super::plots::legend_and_present;
 use super::summary::{N, NET_TO_MEDICARE, SAVINGS_TO_MEDICARE, TOTAL_NAMES, scenario_values};
 use crate::results::Replicate;
 use crate::stats::{Estimate, StatsError};
@@ -221,13 +222,7 @@ pub fn sweep_plot(
                 }))
                 .map_err(|e| err(&e))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
+        legend_and_present(&mut chart, &root, SeriesLabelPosition::MiddleRight)?;
     }
     Ok(svg)
 }
@@ -482,13 +477,7 @@ pub fn tornado_plot(title: &str, bars: &[TornadoBar]) -> Result<String, String> 
             .map_err(|e| err(&e))?
             .label(format!("base {base:.1}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
+        legend_and_present(&mut chart, &root, SeriesLabelPosition::MiddleRight)?;
     }
     Ok(svg)
 }

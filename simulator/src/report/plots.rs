@@ -51,6 +51,23 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+/// The last step of every figure: the legend box (at `position`) over the plot, then the SVG
+/// written out.
+pub(crate) fn legend_and_present<'a, 's: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'s>, CT>,
+    root: &DrawingArea<SVGBackend<'s>, plotters::coord::Shift>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
 /// A range that always has positive width, padded by 5% each side.
 fn padded(lo: f64, hi: f64) -> std::ops::Range<f64> {
     let (lo, hi) = if hi > lo {
@@ -123,13 +140,7 @@ pub(crate) fn net_savings(net: &[Decimal], title: &str) -> Res {
             .map_err(err)?
             .label(format!("mean {mean:.1}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
+        legend_and_present(&mut chart, &root, SeriesLabelPosition::MiddleRight)?;
     }
     Ok(svg)
 }
@@ -205,14 +216,7 @@ pub(crate) fn savings_rate_vs_msr(points: &[RatePoint], title: &str) -> Res {
                 .label(o.name())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
+        legend_and_present(&mut chart, &root, SeriesLabelPosition::LowerRight)?;
     }
     Ok(svg)
 }
@@ -294,14 +298,7 @@ pub(crate) fn benchmark_gap(estimates: &Estimates, title: &str) -> Res {
                 }))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
+        legend_and_present(&mut chart, &root, SeriesLabelPosition::UpperRight)?;
     }
     Ok(svg)
 }

@@ -10,35 +10,7 @@ use std::process::{Command, Output};
 use simulator::Scenario;
 
 /// Eight Track 1 ACOs over PY2013-2014 with a fixed effect, a gap and exits.
-pub const SMALL: &str = r#"
-name = "small"
-performance_years = [2013, 2014]
-benchmark_years = [2010, 2011, 2012]
-
-[population]
-acos = 8
-size_median = 6000
-size_sigma = 0.3
-size_floor = 5000
-
-[rules]
-tracks = ["TRACK_1"]
-agreement_start = "2013-01-01"
-msr = "variable"
-
-[effect]
-mean = 0.02
-sigma = 0.01
-
-[gap]
-sigma = 0.02
-
-[transient]
-k_cluster = 3.0
-
-[exit]
-p_above_benchmark = 0.5
-"#;
+pub const SMALL: &str = include_str!("small.toml");
 
 /// [`SMALL`], loaded.
 pub fn small() -> Scenario {
