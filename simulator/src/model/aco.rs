@@ -187,6 +187,7 @@ pub(crate) fn national_only(mut r: benchmark_rules::RuleSet) -> benchmark_rules:
 /// which is never sent); false where the service's rule set has a regional adjustment, a regional
 /// or blended trend or update, or the 425.655 cap, which the service computes from regional
 /// inputs the simulator does not model.
+#[cfg(feature = "grpc")]
 pub(crate) fn national_only_is_inert(service: &benchmark_rules::RuleSet) -> bool {
     use benchmark_rules::rules::{TrendRule, UpdateRule};
     service.regional.is_none()
