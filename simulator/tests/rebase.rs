@@ -6,8 +6,9 @@
 use rust_decimal::Decimal;
 use simulator::{Scenario, run};
 
-/// Twelve Track 1 ACOs over PY2013-2018 with a fixed 5% effect, rebased from 2016.
-const REBASED: &str = include_str!("common/rebased.toml");
+mod common;
+
+use common::REBASED;
 
 fn scenario(text: &str) -> Result<Scenario, simulator::ScenarioError> {
     Scenario::from_toml(text, "rebased.toml")

@@ -12,6 +12,10 @@ use simulator::Scenario;
 /// Eight Track 1 ACOs over PY2013-2014 with a fixed effect, a gap and exits.
 pub const SMALL: &str = include_str!("small.toml");
 
+/// Twelve Track 1 ACOs over PY2013-2018, rebased on 2016-01-01 (MODEL.md 5.5), with a constant
+/// 5% effect.
+pub const REBASED: &str = include_str!("rebased.toml");
+
 /// [`SMALL`], loaded.
 pub fn small() -> Scenario {
     Scenario::from_toml(SMALL, "small.toml").unwrap()
