@@ -536,6 +536,29 @@ async fn health_and_reflection() {
         );
     }
 
+    // The error details every INVALID_ARGUMENT carries are decodable by any reflection client
+    // (grpcurl printed "google.rpc.BadRequest is not recognized" before they were registered).
+    let symbol = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "google.rpc.BadRequest".into(),
+            ),
+        ),
+    };
+    let mut stream = refl
+        .server_reflection_info(tokio_stream::iter([symbol]))
+        .await
+        .expect("reflection v1")
+        .into_inner();
+    let resp = stream.message().await.expect("message").expect("response");
+    let Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
+        resp.message_response
+    else {
+        panic!("google.rpc.BadRequest is not served by reflection: {resp:?}");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+
     let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let req = v1alpha::ServerReflectionRequest {
         host: String::new(),
