@@ -572,14 +572,15 @@ fn synthetic_file(s: &Synthetic) -> (String, Vec<Decimal>) {
                 row.push(regional.to_string());
             }
             row.extend(s.detection.iter().map(|(_, v)| v.to_string()));
-            for k in 0..4 {
-                for i in 0..4 {
-                    let (cost, risk) = match k {
-                        3 => (Decimal::from(11_000), py_risk[i]),
-                        _ => (experience[k][i].per_capita, experience[k][i].risk_score),
-                    };
-                    row.push(dollars(cost, s.thousands));
-                    row.push(risk.to_string());
+            let py_year: [YearExperience; 4] = std::array::from_fn(|i| YearExperience {
+                per_capita: Decimal::from(11_000),
+                risk_score: py_risk[i],
+                ..YearExperience::default()
+            });
+            for year in experience.iter().chain([&py_year]) {
+                for e in year {
+                    row.push(dollars(e.per_capita, s.thousands));
+                    row.push(e.risk_score.to_string());
                 }
             }
             for p in people.iter().chain(&py_people) {
