@@ -12,7 +12,7 @@
 #
 # Usage: cargo build --release --locked -p simulator -p settlement-svc -p benchmark-svc -p attribution-svc
 #        deploy/bench/production.sh [--quick]
-# --quick: 5 s phases, 15 s overload, 30 s soak, a smaller upload (about 2.5 minutes instead of 25).
+# --quick: 5 s phases, 15 s overload, 30 s soak, a smaller upload (5-8 minutes instead of 25-30).
 # Environment: ACORN_BIN (default target/release), ACORN_BENCH_DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/test; a schema of its own is made and dropped with psql; set
 # it empty to skip PostgreSQL), ACORN_BENCH_OUT (where logs, JSON reports and RSS samples go;
@@ -161,7 +161,7 @@ for backend in "${backends[@]}"; do
     have attribution-svc || continue
     p=$((port + 2))
     # shellcheck disable=SC2046
-    start "attribution-svc-$backend" $p "$bin/attribution-svc" serve $(store "$backend" attribution-svc) --listen "127.0.0.1:$p"
+    start "attribution-svc-$backend" $p "$bin/attribution-svc" serve $(store "$backend" attribution-svc) --listen "127.0.0.1:$p" --request-timeout 600
     load "upload-$backend" --call UploadAssignmentData --target "http://127.0.0.1:$p" -c 4 --connections 4 --timeout 600s "${upload[@]}"
     log "UploadAssignmentData $backend: $(printf %.0f "$(j "upload-$backend" .units_per_s)") claim lines/s ($(j "upload-$backend" .units) lines in $(j "upload-$backend" .elapsed_s) s), errors $(j "upload-$backend" .errors)"
     stop "$server"

@@ -608,7 +608,7 @@ impl Target {
     pub fn acknowledged(&self) -> Vec<String> {
         self.acked
             .as_ref()
-            .and_then(|a| a.lock().ok().map(|a| a.clone()))
+            .and_then(|a| a.lock().ok().map(|a| a.to_vec()))
             .unwrap_or_default()
     }
 
