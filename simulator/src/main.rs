@@ -104,6 +104,24 @@ enum Via {
     Grpc,
 }
 
+/// `run --mode`.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum ModeArg {
+    /// Pools of beneficiaries per ACO with a churn rate (MODEL.md 3.4).
+    Aggregate,
+    /// Claim lines through the attribution engine (MODEL.md 3.5).
+    Claims,
+}
+
+impl ModeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Aggregate => "aggregate",
+            ModeArg::Claims => "claims",
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulates a scenario and writes summary.json, the CSVs, Parquet copies and plots to --out.
@@ -114,6 +132,10 @@ enum Command {
         /// Overrides a scenario parameter: key=value (dotted key, TOML value); repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// `aggregate` or `claims` (claim lines through the attribution engine, MODEL.md 3.5):
+        /// overrides the scenario's `mode`.
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
         #[command(flatten)]
         replicates: Replicates,
         /// Output directory (created if needed; nothing is written if the scenario is bad).
@@ -228,11 +250,15 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run {
             scenario,
-            set,
+            mut set,
+            mode,
             replicates,
             out,
             shard,
-        } => run(&scenario, &set, &replicates, &out, shard),
+        } => {
+            set.extend(mode.map(|m| format!("mode=\"{}\"", m.name())));
+            run(&scenario, &set, &replicates, &out, shard)
+        }
         Command::Merge { dirs, out } => simulator::merge::merge(&dirs, &out)
             .map(|s| println!("{}", summary_table(&s)))
             .map_err(|e| e.to_string()),
