@@ -397,15 +397,37 @@ fn run(
     let mut output = OutputSet::create(out, info, shard).map_err(|e| e.to_string())?;
     let range = output.range();
     let bar = progress(range.len() as u64, &scenario.name);
+    let (started, mut claims) = (std::time::Instant::now(), None::<simulator::ClaimsStats>);
     drive(
         range.clone(),
         threads(r),
         &bar,
         |i| model.simulate(r.seed, i),
-        |rep| output.push(&rep),
+        |rep| {
+            if let Some(c) = &rep.claims {
+                claims.get_or_insert_with(Default::default).add(c);
+            }
+            output.push(&rep)
+        },
     )
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    if let Some(c) = claims {
+        // Claims mode (MODEL.md 3.5): its size and speed, on stderr (the files are unchanged).
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "claims mode: {} claim lines ({} classified with the lookback), {} beneficiary-years, \
+             {:.1}% stayed with their ACO year to year; {:.2} s: {:.0} claim lines/s, {:.0} \
+             beneficiary-years/s",
+            c.lines,
+            c.lines_classified,
+            c.beneficiary_years,
+            100.0 * c.retention(),
+            secs,
+            c.lines as f64 / secs,
+            c.beneficiary_years as f64 / secs,
+        );
+    }
     match output.finish().map_err(|e| e.to_string())? {
         Some(summary) => println!("{}\nfiles in {}", summary_table(&summary), out.display()),
         None => println!(

@@ -1388,7 +1388,7 @@ impl Scenario {
             self.check_synthetic()?;
         }
         // beneficiary layer
-        let b = &self.beneficiary;
+        let (b, c) = (&self.beneficiary, &self.claims);
         for (k, v) in [
             ("beneficiary.p_zero", b.p_zero),
             ("beneficiary.mix_w_high", b.mix_w_high),
@@ -1396,6 +1396,13 @@ impl Scenario {
             ("beneficiary.death_rate", b.death_rate),
             ("beneficiary.leave_rate", b.leave_rate),
             ("beneficiary.risk_alpha", b.risk_alpha),
+            ("claims.outside_share", c.outside_share),
+            ("claims.practice_switch", c.practice_switch),
+            ("claims.ffs_exit", c.ffs_exit),
+            ("claims.no_care", c.no_care),
+            ("claims.home_share", c.home_share),
+            ("claims.npp_share", c.npp_share),
+            ("claims.specialist_share", c.specialist_share),
         ] {
             prob(k, v)?;
         }
@@ -1485,20 +1492,10 @@ impl Scenario {
 
 impl Scenario {
     /// Claims mode (MODEL.md 3.5): a synthetic population, years the attribution engine has
-    /// rules for, parameters in range.
+    /// rules for, parameters in range (the probabilities are checked with the beneficiary
+    /// layer's).
     fn check_claims(&self, listed: bool) -> Check {
         let c = &self.claims;
-        for (k, v) in [
-            ("claims.outside_share", c.outside_share),
-            ("claims.practice_switch", c.practice_switch),
-            ("claims.ffs_exit", c.ffs_exit),
-            ("claims.no_care", c.no_care),
-            ("claims.home_share", c.home_share),
-            ("claims.npp_share", c.npp_share),
-            ("claims.specialist_share", c.specialist_share),
-        ] {
-            prob(k, v)?;
-        }
         if !(c.assigned_share > 0.0 && c.assigned_share <= 1.0) {
             return Err(("claims.assigned_share".into(), "must be in (0, 1]".into()));
         }

@@ -721,5 +721,6 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         index: replicate,
         years: totals,
         acos,
+        claims: claims.map(|c| c.stats),
     })
 }

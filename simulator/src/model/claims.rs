@@ -46,6 +46,23 @@ pub struct ClaimsStats {
 }
 
 impl ClaimsStats {
+    /// Adds another replicate's counters (the years' assigned counts year by year).
+    pub fn add(&mut self, o: &ClaimsStats) {
+        self.slots += o.slots;
+        self.beneficiary_years += o.beneficiary_years;
+        self.lines += o.lines;
+        self.lines_classified += o.lines_classified;
+        self.assigned_with_next += o.assigned_with_next;
+        self.stayed += o.stayed;
+        if self.assigned_by_year.is_empty() {
+            self.assigned_by_year.clone_from(&o.assigned_by_year);
+        } else {
+            for (a, b) in self.assigned_by_year.iter_mut().zip(&o.assigned_by_year) {
+                a.1 += b.1;
+            }
+        }
+    }
+
     /// Share of assigned beneficiaries assigned to the same ACO the next year (deaths and moves
     /// to Medicare Advantage count as leaving).
     pub fn retention(&self) -> f64 {
