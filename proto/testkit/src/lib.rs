@@ -11,11 +11,13 @@
 //!   database).
 //! - [`durability`]: the kill -9 and two-servers-on-one-database checks of a service binary.
 //! - [`fixtures`]: CMS rows the tests of several crates send.
+//! - [`tls`]: a CA made in the test and the certificates it signs.
 
 pub mod db;
 pub mod durability;
 pub mod fixtures;
 pub mod process;
+pub mod tls;
 
 use std::net::SocketAddr;
 

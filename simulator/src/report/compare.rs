@@ -497,6 +497,7 @@ mod tests {
                 ..YearTotals::default()
             }],
             acos: Vec::new(),
+            claims: None,
         }
     }
 
