@@ -86,6 +86,18 @@ def main():
         con.execute(f"SET threads = {a.threads}")
         lines = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
         best = {"duckdb": float("inf"), "ours": float("inf")}
+
+        def timed(key, name, run):
+            t = time.perf_counter()
+            run()
+            s = time.perf_counter() - t
+            best[key] = min(best[key], s)
+            print(
+                f"{name} threads={a.threads}: {s:.3f} s, {lines} claim lines, "
+                f"{lines / s / 1e6:.2f} million lines/s",
+                flush=True,
+            )
+
         for _ in range(a.repeat):
             if a.ours:
                 ours_out = os.path.join(tmp, f"ours.{ext}")
@@ -95,24 +107,9 @@ def main():
                     "--beneficiaries", os.path.join(a.dir, f"beneficiaries.{ext}"),
                     "--claims", claims, "--out", ours_out, "--threads", str(a.threads),
                 ]
-                t = time.perf_counter()
-                subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-                s = time.perf_counter() - t
-                best["ours"] = min(best["ours"], s)
-                print(
-                    f"ours {ext} threads={a.threads}: {s:.3f} s, {lines} claim lines, "
-                    f"{lines / s / 1e6:.2f} million lines/s",
-                    flush=True,
-                )
-            t = time.perf_counter()
-            con.execute(query)
-            s = time.perf_counter() - t
-            best["duckdb"] = min(best["duckdb"], s)
-            print(
-                f"duckdb {duckdb.__version__} {ext} threads={a.threads}: {s:.3f} s, "
-                f"{lines} claim lines, {lines / s / 1e6:.2f} million lines/s",
-                flush=True,
-            )
+                timed("ours", f"ours {ext}", lambda: subprocess.run(
+                    cmd, check=True, stderr=subprocess.DEVNULL))
+            timed("duckdb", f"duckdb {duckdb.__version__} {ext}", lambda: con.execute(query))
         if a.ours:
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(

@@ -107,7 +107,17 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
     let mut report = Report::keeping(opts.keep_rejections);
     let window = run.rules.window;
     for p in &files.beneficiaries {
-        beneficiaries_csv(&mut run, p, opts, &mut report)?;
+        csv_chunks(
+            &mut run,
+            p,
+            opts,
+            &mut report,
+            csv::BeneficiaryColumns::new,
+            |cols, bytes, chunk, file, offset, r| {
+                csv::beneficiary_block(bytes, cols, file, offset, r, |b| chunk.add_beneficiary(b));
+            },
+            None,
+        )?;
     }
     for p in &files.cclf8 {
         report.merge(cclf::read_cclf8(open(p)?, &label(p), &window, |b| {
@@ -250,26 +260,6 @@ fn csv_chunks<C: Sync>(
     let sent = blocks::run_from(first, blocks, opts.threads, work, merge);
     run.end_chunks(ctx);
     sent.with_context(|| format!("reading {}", path.display()))
-}
-
-/// A beneficiaries CSV file in parallel blocks ([`csv_chunks`]).
-fn beneficiaries_csv(
-    run: &mut Run,
-    path: &Path,
-    opts: &Options,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    csv_chunks(
-        run,
-        path,
-        opts,
-        report,
-        csv::BeneficiaryColumns::new,
-        |cols, bytes, chunk, file, offset, r| {
-            csv::beneficiary_block(bytes, cols, file, offset, r, |b| chunk.add_beneficiary(b));
-        },
-        None,
-    )
 }
 
 /// One pass over a claims CSV file in parallel blocks ([`csv_chunks`]).

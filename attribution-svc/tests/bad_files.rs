@@ -83,7 +83,7 @@ fn bad_lines_go_to_the_reject_file_and_the_run_goes_on() {
             "claims.csv,3,\"allowed: must be a decimal number of dollars such as \"\"...\"\"\"",
             "claims.csv,4,\"claim_type: must be professional, fqhc, rhc, cah_method_ii or \
              other_institutional\"",
-            "claims.csv,5,malformed row: 4 fields where the header has 7",
+            "claims.csv,5,malformed row: 3 fields where the header has 7",
         ]
     );
     assert!(
