@@ -65,12 +65,14 @@ fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
             run_id: run_id.into(),
             beneficiaries: g.benes.iter().map(synthetic::beneficiary).collect(),
             claim_lines: lines[..half].to_vec(),
+            claim_columns: None,
         },
         pb::UploadAssignmentDataRequest {
             request_id: "b2".into(),
             run_id: run_id.into(),
             beneficiaries: vec![],
             claim_lines: lines[half..].to_vec(),
+            claim_columns: None,
         },
     ]
 }
@@ -853,6 +855,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
                 line("C2", "100000001", "50.00", Original),
                 line("C3", "700000001", "150.00", Original),
             ],
+            claim_columns: None,
         },
         pb::UploadAssignmentDataRequest {
             request_id: "2".into(),
@@ -862,6 +865,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
                 line("C1", "100000001", "-210.00", Cancellation),
                 line("C9", "100000001", "-50.00", Cancellation),
             ],
+            claim_columns: None,
         },
     ];
     client
