@@ -7,7 +7,6 @@ use std::path::Path;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{Running, serve_args};
 use attribution_rules::{
     TieBreak, WindowKind,
     run::RunConfig,
@@ -15,11 +14,11 @@ use attribution_rules::{
 };
 use attribution_svc::{
     files::{self, Files},
-    server::{self, AttributionApi, Limits},
-    store::Store,
     synth, synthetic, upload,
 };
-use tonic::service::Routes;
+
+mod common;
+use common::{start, step_name};
 
 fn population() -> Synthetic {
     Synthetic::new(Config {
@@ -52,41 +51,15 @@ fn from_files(dir: &Path, ext: &str) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
-async fn start(db: &Path) -> Running {
-    let store = Store::open(db).await.expect("open store");
-    let routes = Routes::new(server::service(
-        AttributionApi::new(store),
-        Limits::default(),
-    ));
-    Running::start(
-        routes,
-        "acorn.attribution.v1.AttributionService",
-        serve_args(),
-    )
-    .await
-}
-
-fn step_name(s: i32) -> &'static str {
-    match pb::AssignmentStep::try_from(s).unwrap_or_default() {
-        pb::AssignmentStep::Unspecified => "",
-        pb::AssignmentStep::VoluntaryAlignment => "voluntary_alignment",
-        pb::AssignmentStep::AssignmentStep1 => "step_1",
-        pb::AssignmentStep::AssignmentStep2 => "step_2",
-        pb::AssignmentStep::AssignmentStep3 => "step_3",
-    }
-}
-
-/// The run through the server (lines as rows, or as columns), as `beneficiary_id,aco_id,step,
-/// reason` rows in population order.
-async fn over_grpc(
+/// A PY2024 retrospective run of the population's ACOs.
+async fn create(
     client: &mut AttributionServiceClient<tonic::transport::Channel>,
     s: &Synthetic,
-    columnar: bool,
-) -> Vec<String> {
-    let tag = if columnar { "columns" } else { "rows" };
-    let run = client
+    request_id: &str,
+) -> pb::AssignmentRun {
+    client
         .create_assignment_run(pb::CreateAssignmentRunRequest {
-            request_id: tag.into(),
+            request_id: request_id.into(),
             performance_year: 2024,
             window: pb::AssignmentWindow::Retrospective as i32,
             mode: pb::AssignmentMode::Retrospective as i32,
@@ -98,7 +71,18 @@ async fn over_grpc(
         .expect("create")
         .into_inner()
         .run
-        .expect("run");
+        .expect("run")
+}
+
+/// The run through the server (lines as rows, or as columns), as `beneficiary_id,aco_id,step,
+/// reason` rows in population order.
+async fn over_grpc(
+    client: &mut AttributionServiceClient<tonic::transport::Channel>,
+    s: &Synthetic,
+    columnar: bool,
+) -> Vec<String> {
+    let tag = if columnar { "columns" } else { "rows" };
+    let run = create(client, s, tag).await;
     let (mut msgs, lines) = synthetic::messages(s, &run.id, tag, 4_000);
     assert!(msgs.len() > 2);
     if columnar {
@@ -185,21 +169,7 @@ async fn columnar_retries_and_shapes() {
         beneficiaries: 20,
         ..Config::default()
     });
-    let run = client
-        .create_assignment_run(pb::CreateAssignmentRunRequest {
-            request_id: "r".into(),
-            performance_year: 2024,
-            window: pb::AssignmentWindow::Retrospective as i32,
-            mode: pb::AssignmentMode::Retrospective as i32,
-            quarter: 0,
-            acos: synthetic::participants(s.acos()),
-            tie_break: 0,
-        })
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let run = create(&mut client, &s, "r").await;
     let (mut msgs, _) = synthetic::messages(&s, &run.id, "c", 1_000_000);
     let mut first = msgs.remove(0);
     first.claim_columns = Some(upload::to_columns(&first.claim_lines));
