@@ -85,6 +85,10 @@ struct ViaArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     settlement_url: String,
+    /// TLS and the bearer token of both services' calls, for `--via grpc`.
+    #[cfg(feature = "grpc")]
+    #[command(flatten)]
+    client: acorn_proto::security::ClientArgs,
 }
 
 /// The in-process engines (`diagnose` and `calibrate` run in process only).
@@ -93,6 +97,8 @@ fn in_process() -> ViaArgs {
         via: Via::InProcess,
         benchmark_url: String::new(),
         settlement_url: String::new(),
+        #[cfg(feature = "grpc")]
+        client: acorn_proto::security::ClientArgs::default(),
     }
 }
 
@@ -102,6 +108,24 @@ enum Via {
     InProcess,
     /// benchmark-svc and settlement-svc over gRPC.
     Grpc,
+}
+
+/// `run --mode`.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum ModeArg {
+    /// Pools of beneficiaries per ACO with a churn rate (MODEL.md 3.4).
+    Aggregate,
+    /// Claim lines through the attribution engine (MODEL.md 3.5).
+    Claims,
+}
+
+impl ModeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Aggregate => "aggregate",
+            ModeArg::Claims => "claims",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -114,6 +138,10 @@ enum Command {
         /// Overrides a scenario parameter: key=value (dotted key, TOML value); repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// `aggregate` or `claims` (claim lines through the attribution engine, MODEL.md 3.5):
+        /// overrides the scenario's `mode`.
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
         #[command(flatten)]
         replicates: Replicates,
         /// Output directory (created if needed; nothing is written if the scenario is bad).
@@ -228,11 +256,15 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run {
             scenario,
-            set,
+            mut set,
+            mode,
             replicates,
             out,
             shard,
-        } => run(&scenario, &set, &replicates, &out, shard),
+        } => {
+            set.extend(mode.map(|m| format!("mode=\"{}\"", m.name())));
+            run(&scenario, &set, &replicates, &out, shard)
+        }
         Command::Merge { dirs, out } => simulator::merge::merge(&dirs, &out)
             .map(|s| println!("{}", summary_table(&s)))
             .map_err(|e| e.to_string()),
@@ -326,6 +358,7 @@ fn model(scenario: &Scenario, r: &Replicates) -> Result<Model, String> {
             let engines = simulator::engines::GrpcEngines::connect(
                 &r.via.benchmark_url,
                 &r.via.settlement_url,
+                &r.via.client,
             )?;
             Ok(Model::with_engines(scenario, std::sync::Arc::new(engines)))
         }
@@ -371,15 +404,37 @@ fn run(
     let mut output = OutputSet::create(out, info, shard).map_err(|e| e.to_string())?;
     let range = output.range();
     let bar = progress(range.len() as u64, &scenario.name);
+    let (started, mut claims) = (std::time::Instant::now(), None::<simulator::ClaimsStats>);
     drive(
         range.clone(),
         threads(r),
         &bar,
         |i| model.simulate(r.seed, i),
-        |rep| output.push(&rep),
+        |rep| {
+            if let Some(c) = &rep.claims {
+                claims.get_or_insert_with(Default::default).add(c);
+            }
+            output.push(&rep)
+        },
     )
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    if let Some(c) = claims {
+        // Claims mode (MODEL.md 3.5): its size and speed, on stderr (the files are unchanged).
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "claims mode: {} claim lines ({} classified with the lookback), {} beneficiary-years, \
+             {:.1}% stayed with their ACO year to year; {:.2} s: {:.0} claim lines/s, {:.0} \
+             beneficiary-years/s",
+            c.lines,
+            c.lines_classified,
+            c.beneficiary_years,
+            100.0 * c.retention(),
+            secs,
+            c.lines as f64 / secs,
+            c.beneficiary_years as f64 / secs,
+        );
+    }
     match output.finish().map_err(|e| e.to_string())? {
         Some(summary) => println!("{}\nfiles in {}", summary_table(&summary), out.display()),
         None => println!(

@@ -279,6 +279,18 @@ pub struct LoadArgs {
     /// Write one CSV row per measured call here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Writes (Reconcile, ComputeBenchmark, UpdateBenchmark, CreateAssignmentRun,
+    /// FinalizeAssignmentRun): write the request_id of every call answered OK here, one a line,
+    /// warm-up included (what a durability check holds the server to).
+    #[arg(long)]
+    pub acked: Option<PathBuf>,
+    /// Prefix of the request_ids [default: `load-` and the time in nanoseconds, new every run]:
+    /// a rerun with the same tag and seed sends the same writes again (retries).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// TLS towards the target and the bearer token sent (`--tls-ca`, `--auth-token-file`, ...).
+    #[command(flatten)]
+    pub client: acorn_proto::security::ClientArgs,
 }
 
 impl LoadArgs {
@@ -339,15 +351,18 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         .target
         .clone()
         .unwrap_or_else(|| service.default_target());
-    let tag = format!(
-        "load-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
+    let tag = args.tag.clone().unwrap_or_else(|| {
+        format!(
+            "load-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        )
+    });
     let t = Target::connect(Setup {
         rpc: args.call,
         target: target.clone(),
+        client: args.client.clone(),
         connections: args.connections,
         timeout: args.timeout,
         seed: args.seed,
@@ -365,8 +380,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         echo_bytes: args.echo_bytes,
         page_size: args.page_size,
         tag,
+        acked: args.acked.is_some(),
     })
     .await?;
+    let t = Arc::new(t);
     let meta = Meta {
         call: args.call.full_name(),
         target,
@@ -384,7 +401,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         None => Stop::Count(args.total.unwrap_or(200)),
     };
     let report = drive(
-        Arc::new(t),
+        t.clone(),
         Plan {
             schedule,
             concurrency: args.concurrency,
@@ -401,6 +418,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     }
     if let (Some(path), Some(csv)) = (&args.csv, &report.csv) {
         std::fs::write(path, csv).with_context(|| format!("{}", path.display()))?;
+    }
+    if let Some(path) = &args.acked {
+        let mut text = t.acknowledged().join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
     }
     Ok(report)
 }
