@@ -12,21 +12,11 @@ use attribution_svc::{
     server::{self, Limits},
     synthetic,
 };
-use common::{start, start_with};
+use common::{start, start_with, step_name};
 use tonic::{Code, transport::Channel};
 
 fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
     common::create_run(request_id, 2024, synthetic::participants(&common::acos()))
-}
-
-fn step_name(s: i32) -> &'static str {
-    match pb::AssignmentStep::try_from(s).unwrap_or_default() {
-        pb::AssignmentStep::Unspecified => "",
-        pb::AssignmentStep::VoluntaryAlignment => "voluntary_alignment",
-        pb::AssignmentStep::AssignmentStep1 => "step_1",
-        pb::AssignmentStep::AssignmentStep2 => "step_2",
-        pb::AssignmentStep::AssignmentStep3 => "step_3",
-    }
 }
 
 /// Two upload messages: every beneficiary record and the first half of the lines, then the rest.
@@ -40,12 +30,14 @@ fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
             run_id: run_id.into(),
             beneficiaries: g.benes.iter().map(synthetic::beneficiary).collect(),
             claim_lines: lines[..half].to_vec(),
+            claim_columns: None,
         },
         pb::UploadAssignmentDataRequest {
             request_id: "b2".into(),
             run_id: run_id.into(),
             beneficiaries: vec![],
             claim_lines: lines[half..].to_vec(),
+            claim_columns: None,
         },
     ]
 }
@@ -828,6 +820,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
                 line("C2", "100000001", "50.00", Original),
                 line("C3", "700000001", "150.00", Original),
             ],
+            claim_columns: None,
         },
         pb::UploadAssignmentDataRequest {
             request_id: "2".into(),
@@ -837,6 +830,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
                 line("C1", "100000001", "-210.00", Cancellation),
                 line("C9", "100000001", "-50.00", Cancellation),
             ],
+            claim_columns: None,
         },
     ];
     client

@@ -1,6 +1,6 @@
 //! The golden population: 24 beneficiaries, three ACOs, a TIN shared by two ACOs, unaffiliated TINs
 //! and health centers, PY2024 retrospective, with hand-computed assignments. Shared by the gRPC test
-//! and the file (CSV and CCLF) tests.
+//! and the file (CSV and CCLF) tests; and the test server ([`start`]).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -450,4 +450,16 @@ pub fn counts(expected: &[Expect]) -> [u64; 3] {
         }
     }
     c
+}
+
+/// The assignment list's `step` of a contract step.
+pub fn step_name(s: i32) -> &'static str {
+    use acorn_proto::attribution::v1::AssignmentStep;
+    match AssignmentStep::try_from(s).unwrap_or_default() {
+        AssignmentStep::Unspecified => "",
+        AssignmentStep::VoluntaryAlignment => "voluntary_alignment",
+        AssignmentStep::AssignmentStep1 => "step_1",
+        AssignmentStep::AssignmentStep2 => "step_2",
+        AssignmentStep::AssignmentStep3 => "step_3",
+    }
 }

@@ -260,6 +260,10 @@ pub struct LoadArgs {
     /// Attribution: messages per UploadAssignmentData call.
     #[arg(long, default_value_t = 10)]
     pub stream_messages: u32,
+    /// Attribution: send the claim lines of each upload message in the columnar form
+    /// (`claim_columns`) instead of one `ClaimLine` each.
+    #[arg(long)]
+    pub columnar: bool,
     /// Attribution: beneficiaries of the finalized run the assignment reads use.
     #[arg(long, default_value_t = 2_000)]
     pub assigned: u32,
@@ -368,6 +372,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         upload: Upload {
             beneficiaries: args.beneficiaries,
             batch_beneficiaries: args.batch_beneficiaries,
+            columnar: args.columnar,
             messages: args.stream_messages,
             assigned: args.assigned,
             records: args.records,

@@ -30,6 +30,8 @@ pub struct Upload {
     pub batch_beneficiaries: u32,
     /// Messages per `UploadAssignmentData` call.
     pub messages: u32,
+    /// Claim lines in the columnar form (`claim_columns`).
+    pub columnar: bool,
     /// Beneficiaries of the finalized run read by `GetBeneficiaryAssignment` and
     /// `ListAssignedBeneficiaries`.
     pub assigned: u32,
@@ -283,6 +285,10 @@ impl Target {
                 .extend(recs.iter().map(contract::claim_line));
             lines += recs.len() as u64;
             if cur.beneficiaries.len() >= per.max(1) as usize || k + 1 == u64::from(count) {
+                if self.upload.columnar {
+                    cur.claim_columns = Some(attribution_svc::upload::to_columns(&cur.claim_lines));
+                    cur.claim_lines.clear();
+                }
                 cur.run_id = run_id.to_string();
                 cur.request_id = format!("{tag}-{}", out.len());
                 out.push(std::mem::take(&mut cur));
@@ -542,8 +548,17 @@ impl Target {
                     count,
                     per,
                 );
-                if bad && let Some(l) = msgs.first_mut().and_then(|m| m.claim_lines.first_mut()) {
-                    l.allowed = rq::BAD_MONEY.into();
+                if bad && let Some(m) = msgs.first_mut() {
+                    if let Some(l) = m.claim_lines.first_mut() {
+                        l.allowed = rq::BAD_MONEY.into();
+                    }
+                    if let Some(c) = m
+                        .claim_columns
+                        .as_mut()
+                        .and_then(|c| c.allowed_cents.first_mut())
+                    {
+                        *c = i64::MAX;
+                    }
                 }
                 Prepared::UploadAssignmentData(msgs, lines)
             }
