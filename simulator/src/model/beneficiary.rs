@@ -271,10 +271,7 @@ fn run_block(
                 fresh += 1;
                 sl.rc = xi;
             }
-            sl.rtp = match st.rt {
-                Some(v) => v,
-                None => grid.at(risk, st.zp),
-            };
+            sl.rtp = st.rt.unwrap_or_else(|| grid.at(risk, st.zp));
             sl.cont = st.cont;
             let zn = rho * st.zp + s1 * normal(rng);
             sl.z = zn;
@@ -325,7 +322,7 @@ mod tests {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         // Two ACOs on the one set of buffers (reused, as across an ACO loop).
         for (aco, ntype) in [(0u64, [37u64, 1500, 700, 2600]), (1, [0, 3, 511, 1025])] {
-            let mut out = vec![[Cell::default(); 4]; lags.len()];
+            let mut out = [[Cell::default(); 4]; 5];
             let mut rng = stream(11, 2, aco, Purpose::Beneficiaries);
             run_aco(&d, ntype, &trunc, &mut rng, &mut buf, &mut out);
             for c in out.iter().flatten() {

@@ -81,9 +81,7 @@ impl Grid {
             _ => 0.0,
         }
     }
-}
 
-impl Grid {
     /// [`Grid::lerp`] of both columns of `pairs` (a table and the risk table, interleaved: one
     /// bounds check, one cache line): the same bits as two [`Grid::lerp`]s.
     #[inline(always)]
