@@ -205,7 +205,8 @@ impl Metric {
     /// `value` formatted in the metric's unit ($M, %, count).
     pub fn show(self, value: f64) -> String {
         if self.is_dollars() {
-            format!("${:.1}M", value / 1e6)
+            let sign = if value < 0.0 { "-" } else { "" };
+            format!("{sign}${:.1}M", value.abs() / 1e6)
         } else if self.is_fraction() {
             format!("{:.2}%", value * 100.0)
         } else {

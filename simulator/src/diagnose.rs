@@ -16,6 +16,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use acorn_cms::puf::PufFile;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -160,12 +162,49 @@ pub struct Settings {
     pub draws: usize,
 }
 
+/// A table in the style of the run summary (comfy-table), every column after the first
+/// right-aligned.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    for r in rows {
+        t.add_row(r);
+    }
+    for i in 1..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+fn pct(x: f64, decimals: usize) -> String {
+    format!("{:.*}%", decimals, x * 100.0)
+}
+
 /// The whole diagnosis of `scenario` as text (optionally against `puf`).
 pub fn diagnose(
     scenario: &Scenario,
     puf: Option<(&Path, &PufFile)>,
     s: Settings,
 ) -> Result<String, SimError> {
+    // The file's figures first: a file without them fails before any simulation.
+    let figures = match puf {
+        Some((path, file)) => Some((
+            path,
+            PufFigures::from_puf(file).map_err(|m| {
+                SimError::Scenario(crate::scenario::ScenarioError {
+                    origin: path.display().to_string(),
+                    key: "--puf".into(),
+                    line: None,
+                    message: m,
+                })
+            })?,
+        )),
+        None => None,
+    };
     let mut out = String::new();
     let model = Model::new(scenario);
     let _ = writeln!(
@@ -177,54 +216,69 @@ pub fn diagnose(
     let shares = model.concentration(s.seed, s.draws);
     let _ = writeln!(
         out,
-        "1. concentration of one year's spending ({} beneficiaries drawn; published: mssp-rules 7.2)",
+        "1. Concentration of one year's spending ({} beneficiaries drawn; published: mssp-rules 7.2)",
         s.draws
     );
-    let _ = writeln!(out, "   top share      simulated  published  difference");
-    for ((top, sim), p) in ["1%", "5%", "10%", "20%", "50%"]
+    let rows = ["1%", "5%", "10%", "20%", "50%"]
         .iter()
         .zip(shares)
         .zip(PUBLISHED_SHARES)
-    {
-        let _ = writeln!(
-            out,
-            "   top {top:<8} {:>9.1}% {:>9.1}% {:>+9.1} pts",
-            sim * 100.0,
-            p * 100.0,
-            (sim - p) * 100.0
-        );
-    }
+        .map(|((top, sim), p)| {
+            vec![
+                format!("top {top}"),
+                pct(sim, 1),
+                pct(p, 1),
+                format!("{:+.1} pts", (sim - p) * 100.0),
+            ]
+        })
+        .collect();
+    let header = [
+        "share of spending held by",
+        "simulated",
+        "published",
+        "difference",
+    ];
+    let _ = writeln!(out, "{}", table(&header, rows));
     // 2. persistence
     let p = model.persistence(s.seed, s.draws);
     let (pd, ph, phs, pc) = PUBLISHED_PERSISTENCE;
     let _ = writeln!(
         out,
-        "\n2. year-to-year persistence ({} beneficiaries over three years; mssp-rules 7.3)",
+        "\n2. Year-to-year persistence ({} beneficiaries over three years; published: mssp-rules 7.3)",
         s.draws
     );
+    let rows = vec![
+        vec![
+            "correlation of annual spending, year 1 vs 2".to_owned(),
+            format!("{:.3}", p.correlation),
+            format!("about {pc} (AR(1) fit)"),
+        ],
+        vec![
+            "top decile in years 2 and 3, given top in year 1".to_owned(),
+            pct(p.top_decile_stays, 1),
+            pct(pd, 0),
+        ],
+        vec![
+            "persistently high (top decile all 3 years)".to_owned(),
+            pct(p.persistently_high, 2),
+            pct(ph, 1),
+        ],
+        vec![
+            "  their share of three years' spending".to_owned(),
+            pct(p.persistently_high_spending, 1),
+            format!("about {}", pct(phs, 0)),
+        ],
+    ];
     let _ = writeln!(
         out,
-        "   correlation of annual spending, year 1 vs 2   {:.3}  (AR(1) fit: about {pc})",
-        p.correlation
-    );
-    let _ = writeln!(
-        out,
-        "   top decile in years 2 and 3 | top in year 1   {:.1}%  (published {:.0}%)",
-        p.top_decile_stays * 100.0,
-        pd * 100.0
-    );
-    let _ = writeln!(
-        out,
-        "   persistently high (top decile all 3 years)    {:.2}% holding {:.1}% of spending  (published {:.1}%, about {:.0}%)",
-        p.persistently_high * 100.0,
-        p.persistently_high_spending * 100.0,
-        ph * 100.0,
-        phs * 100.0
+        "{}",
+        table(&["figure", "simulated", "published"], rows)
     );
     // 3. normal variation
     let _ = writeln!(
         out,
-        "\n3. normal variation: share of ACOs with no true effect that clear their MSR (savings rate > 0 and >= MSR), PY1, by size"
+        "\n3. Normal variation: share of ACOs with no true effect that clear their MSR \
+         (savings rate > 0 and >= MSR), PY1, by assigned beneficiaries"
     );
     let none = |s: &Scenario, gap: bool| -> Result<Scenario, SimError> {
         let mut s = s.with_override("effect.mean", "0")?;
@@ -243,11 +297,7 @@ pub fn diagnose(
         ),
         ("no systematic gap (variation only)", none(scenario, false)?),
     ];
-    let _ = writeln!(
-        out,
-        "   {:<42} {:>12} {:>14} {:>10} {:>12}",
-        "world (no true effect)", "< 10,000", "10,000-20,000", "> 20,000", "all ACOs"
-    );
+    let mut rows = Vec::new();
     for (label, w) in &worlds {
         let reps = run(w, s.seed, 0..s.replicates, s.threads)?;
         let cleared = |lo: u64, hi: u64| -> String {
@@ -264,30 +314,22 @@ pub fn diagnose(
             if n == 0 {
                 "-".to_owned()
             } else {
-                format!("{:.1}%", 100.0 * k as f64 / n as f64)
+                pct(k as f64 / n as f64, 1)
             }
         };
-        let _ = writeln!(
-            out,
-            "   {label:<42} {:>12} {:>14} {:>10} {:>12}",
-            cleared(SIZE_BANDS[0].1, SIZE_BANDS[0].2),
-            cleared(SIZE_BANDS[1].1, SIZE_BANDS[1].2),
-            cleared(SIZE_BANDS[2].1, SIZE_BANDS[2].2),
-            cleared(0, u64::MAX)
-        );
+        let mut row = vec![(*label).to_owned()];
+        row.extend(SIZE_BANDS.iter().map(|(_, lo, hi)| cleared(*lo, *hi)));
+        row.push(cleared(0, u64::MAX));
+        rows.push(row);
     }
+    let mut header = vec!["world (no true effect)"];
+    header.extend(SIZE_BANDS.iter().map(|(label, _, _)| *label));
+    header.push("all ACOs");
+    let _ = writeln!(out, "{}", table(&header, rows));
     // 4. the PUF comparison
-    if let Some((path, file)) = puf {
-        let fig = PufFigures::from_puf(file).map_err(|m| {
-            SimError::Scenario(crate::scenario::ScenarioError {
-                origin: path.display().to_string(),
-                key: "--puf".into(),
-                line: None,
-                message: m,
-            })
-        })?;
+    if let Some((path, fig)) = &figures {
         let reps = run(scenario, s.seed, 0..s.replicates, s.threads)?;
-        out.push_str(&comparison(scenario, path, &fig, &reps));
+        out.push_str(&comparison(scenario, path, fig, &reps));
     }
     Ok(out)
 }
@@ -298,7 +340,7 @@ fn comparison(scenario: &Scenario, path: &Path, fig: &PufFigures, reps: &[Replic
     let py = scenario.performance_years.first().copied();
     let _ = writeln!(
         out,
-        "\n4. cross-ACO comparison: {} (PY{}, {} ACOs) vs {} PY{} ({} replicates)",
+        "\n4. Cross-ACO comparison: {} (PY{}, {} ACOs) vs {} PY{} ({} replicates)",
         path.display(),
         fig.year.map_or("?".to_owned(), |y| y.to_string()),
         fig.acos,
@@ -309,98 +351,115 @@ fn comparison(scenario: &Scenario, path: &Path, fig: &PufFigures, reps: &[Replic
     if fig.year.is_some() && fig.year != py {
         let _ = writeln!(
             out,
-            "   note: the file's year differs from the scenario's first performance year"
+            "   note: the file's year is not the scenario's first performance year: the \
+             comparison sets another year's program beside this scenario"
         );
     }
-    let _ = writeln!(
-        out,
-        "   {:<34} {:>12} {:>12} {:>26} {:>12}",
-        "figure", "published", "simulated", "95% interval over replicates", "difference"
-    );
     let sim = |m: Metric| -> (f64, f64, f64) {
         let v: Vec<f64> = reps.iter().map(|r| m.of(r, Some(0))).collect();
         summarise(&v)
     };
-    let rows: [(&str, f64, Metric); 15] = [
-        ("savings rate mean", fig.rate.0, Metric::SavingsRateMean),
-        ("savings rate SD", fig.rate.1, Metric::SavingsRateSd),
+    let bands = |k: usize| -> String {
+        let (label, _, _) = SIZE_BANDS[k];
+        format!("  {label} ({} ACOs in the file)", fig.bands[k].2)
+    };
+    let rows: [(String, f64, Metric); 15] = [
         (
-            "  mean < 10,000",
+            "savings rate mean".into(),
+            fig.rate.0,
+            Metric::SavingsRateMean,
+        ),
+        ("savings rate SD".into(), fig.rate.1, Metric::SavingsRateSd),
+        (
+            format!("{}: mean", bands(0)),
             fig.bands[0].0,
             Metric::SavingsRateMeanUnder10k,
         ),
         (
-            "  SD < 10,000",
+            format!("{}: SD", bands(0)),
             fig.bands[0].1,
             Metric::SavingsRateSdUnder10k,
         ),
         (
-            "  mean 10,000-20,000",
+            format!("{}: mean", bands(1)),
             fig.bands[1].0,
             Metric::SavingsRateMean10kTo20k,
         ),
         (
-            "  SD 10,000-20,000",
+            format!("{}: SD", bands(1)),
             fig.bands[1].1,
             Metric::SavingsRateSd10kTo20k,
         ),
         (
-            "  mean > 20,000",
+            format!("{}: mean", bands(2)),
             fig.bands[2].0,
             Metric::SavingsRateMeanOver20k,
         ),
         (
-            "  SD > 20,000",
+            format!("{}: SD", bands(2)),
             fig.bands[2].1,
             Metric::SavingsRateSdOver20k,
         ),
         (
-            "share below benchmark",
+            "share below benchmark".into(),
             fig.share_below,
             Metric::ShareBelowBenchmark,
         ),
         (
-            "share at or above MSR",
+            "share at or above MSR".into(),
             fig.share_at_msr,
             Metric::ShareAtOrAboveMsr,
         ),
         (
-            "benchmark savings",
+            "benchmark savings".into(),
             fig.benchmark_savings,
             Metric::BenchmarkSavings,
         ),
-        ("shared savings paid", fig.paid, Metric::SharedSavingsPaid),
         (
-            "shared losses owed",
+            "shared savings paid".into(),
+            fig.paid,
+            Metric::SharedSavingsPaid,
+        ),
+        (
+            "shared losses owed".into(),
             fig.owed,
             Metric::SharedLossesCollected,
         ),
-        ("net, benchmark basis", fig.net(), Metric::NetBenchmarkBasis),
-        ("ACOs", fig.acos as f64, Metric::AcosActive),
+        (
+            "net, benchmark basis".into(),
+            fig.net(),
+            Metric::NetBenchmarkBasis,
+        ),
+        ("ACOs".into(), fig.acos as f64, Metric::AcosActive),
     ];
-    for (label, published, metric) in rows {
-        let (m, lo, hi) = sim(metric);
-        let diff = if metric.show(1.0).ends_with('%') {
-            format!("{:+.2} pts", (m - published) * 100.0)
-        } else if published != 0.0 {
-            format!("{:+.1}%", (m / published - 1.0) * 100.0)
-        } else {
-            "-".to_owned()
-        };
-        let _ = writeln!(
-            out,
-            "   {label:<34} {:>12} {:>12} {:>26} {:>12}",
-            metric.show(published),
-            metric.show(m),
-            format!("{} to {}", metric.show(lo), metric.show(hi)),
-            diff
-        );
-    }
-    let _ = writeln!(
-        out,
-        "   size bands: {} / {} / {} ACOs in the file",
-        fig.bands[0].2, fig.bands[1].2, fig.bands[2].2
-    );
+    let rows = rows
+        .into_iter()
+        .map(|(label, published, metric)| {
+            let (m, lo, hi) = sim(metric);
+            let diff = if metric.show(1.0).ends_with('%') {
+                format!("{:+.2} pts", (m - published) * 100.0)
+            } else if published != 0.0 {
+                format!("{:+.1}%", (m / published - 1.0) * 100.0)
+            } else {
+                "-".to_owned()
+            };
+            vec![
+                label,
+                metric.show(published),
+                metric.show(m),
+                format!("{} to {}", metric.show(lo), metric.show(hi)),
+                diff,
+            ]
+        })
+        .collect();
+    let header = [
+        "figure",
+        "published (file)",
+        "simulated mean",
+        "95% interval over replicates",
+        "difference",
+    ];
+    let _ = writeln!(out, "{}", table(&header, rows));
     out
 }
 

@@ -182,8 +182,8 @@ enum Command {
         /// A CMS ACO Public Use File (any year's layout).
         #[arg(long)]
         puf: Option<PathBuf>,
-        /// The scenario (default: the preset whose first performance year is the file's, else
-        /// mssp-2018).
+        /// The scenario (default: the preset whose first performance year is nearest the
+        /// file's, the later one on a tie; mssp-2018 without a file).
         #[arg(long)]
         scenario: Option<String>,
         /// Replicates of the simulated comparisons.
@@ -472,9 +472,14 @@ fn diagnose_cmd(puf: Option<&Path>, scenario: Option<&str>, r: &Replicates) -> R
     let year = file.as_ref().and_then(|f| f.performance_year());
     let name = match (scenario, year) {
         (Some(s), _) => s.to_owned(),
+        // The preset whose first performance year is nearest the file's (the later on a tie).
         (None, Some(y)) => Scenario::preset_names()
-            .find(|n| Scenario::preset(n).is_ok_and(|s| s.performance_years.first() == Some(&y)))
-            .unwrap_or("mssp-2018")
+            .filter_map(|n| {
+                let py = *Scenario::preset(n).ok()?.performance_years.first()?;
+                Some(((py - y).abs(), -py, n))
+            })
+            .min()
+            .map_or("mssp-2018", |(_, _, n)| n)
             .to_owned(),
         (None, None) => "mssp-2018".to_owned(),
     };

@@ -764,13 +764,27 @@ fn benchmark_rule_sets() -> Vec<benchmark_rules::RuleSet> {
         .collect()
 }
 
-/// An agreement start and period for which benchmark-svc selects exactly `rules` (for `--via
-/// grpc`, where the service chooses its rule set by the agreement it is given).
+/// Whether benchmark-svc, applying its rule set `service` to what the simulator sends, computes
+/// exactly the simulator's benchmark rules `rules` (MODEL.md 5.4): the same rule set, or one whose
+/// only parts the simulator switches off are inert without the inputs it never sends.
+#[cfg(feature = "grpc")]
+pub(crate) fn service_computes(
+    service: &benchmark_rules::RuleSet,
+    rules: &benchmark_rules::RuleSet,
+) -> bool {
+    service == rules
+        || (crate::model::national_only_is_inert(service)
+            && crate::model::national_only(*service) == *rules)
+}
+
+/// An agreement start and period for which benchmark-svc selects a rule set that computes exactly
+/// `rules` ([`service_computes`]; for `--via grpc`, where the service chooses its rule set by the
+/// agreement it is given).
 #[cfg(feature = "grpc")]
 pub(crate) fn rule_set_agreement(rules: &benchmark_rules::RuleSet) -> Option<(Date, u32)> {
-    RULE_SET_AGREEMENTS
-        .into_iter()
-        .find(|(d, p)| benchmark_rules::rules::select(*d, *p).is_ok_and(|r| r == *rules))
+    RULE_SET_AGREEMENTS.into_iter().find(|(d, p)| {
+        benchmark_rules::rules::select(*d, *p).is_ok_and(|r| service_computes(&r, rules))
+    })
 }
 
 /// Looks up a benchmark-svc rule set by id.

@@ -23,6 +23,16 @@ const SEED: u64 = 20240601;
 /// Every acceptance target (weight 1) of preset `name` within its tolerance widened by `k`
 /// Monte Carlo standard errors, over `replicates` replicates of the report seed.
 fn check_preset(name: &str, replicates: u32, k: f64) {
+    check_targets(name, replicates, k, &|t| t.weight >= 1.0);
+}
+
+/// The targets of preset `name` that `checked` selects, as [`check_preset`].
+fn check_targets(
+    name: &str,
+    replicates: u32,
+    k: f64,
+    checked: &dyn Fn(&simulator::scenario::Target) -> bool,
+) {
     let s = Scenario::preset(name).unwrap();
     let t = std::time::Instant::now();
     let fits = calibrate::evaluate(
@@ -39,7 +49,7 @@ fn check_preset(name: &str, replicates: u32, k: f64) {
     eprintln!("{}", target_table(&fits));
     let failed: Vec<String> = fits
         .iter()
-        .filter(|f| f.target.weight >= 1.0 && !f.pass_within(k))
+        .filter(|f| checked(&f.target) && !f.pass_within(k))
         .map(|f| {
             format!(
                 "{} (year {:?}): {} (s.e. {}) vs {} +/- {}",
@@ -53,8 +63,8 @@ fn check_preset(name: &str, replicates: u32, k: f64) {
         })
         .collect();
     assert!(
-        fits.iter().any(|f| f.target.weight >= 1.0) || name == "mssp-2024",
-        "{name} has no acceptance target"
+        fits.iter().any(|f| checked(&f.target)),
+        "{name}: no target checked"
     );
     assert!(failed.is_empty(), "{name}: {failed:#?}");
 }
@@ -113,6 +123,20 @@ fn concentration_matches_the_published_shares() {
 #[ignore = "minutes in a debug build: cargo test -p simulator --release --test calibration -- --ignored"]
 fn mssp_2018_meets_its_targets() {
     check_preset("mssp-2018", 64, 0.0);
+}
+
+/// mssp-2024 against the published PY2024 program figures (mssp-rules 6, secondary sources [S];
+/// the preset's `[calibration]` table holds them with weight 0.1: MODEL.md 12.6). Benchmark
+/// savings (gross, $6.55B within 10%) is met and checked here. Not met by the preset as shipped
+/// (README, presets/mssp-2024.calibration.txt): ACOs paid 381 vs 357 (75%), paid $3.52B vs
+/// $4.1B, ACOs owing 7.4 vs 16, losses $8.7M vs $20.3M, net on the benchmark basis $2.81B vs
+/// $2.4B.
+#[test]
+#[ignore = "minutes in a debug build: cargo test -p simulator --release --test calibration -- --ignored"]
+fn mssp_2024_benchmark_savings_match_py2024() {
+    check_targets("mssp-2024", 8, 0.0, &|t| {
+        t.metric == simulator::calibrate::Metric::BenchmarkSavings
+    });
 }
 
 #[test]

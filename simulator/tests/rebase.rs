@@ -6,27 +6,9 @@
 use rust_decimal::Decimal;
 use simulator::{Scenario, run};
 
-const REBASED: &str = r#"
-name = "rebased"
-performance_years = [2013, 2014, 2015, 2016, 2017, 2018]
-benchmark_years = [2010, 2011, 2012]
+mod common;
 
-[population]
-acos = 12
-size_median = 8000
-size_sigma = 0.3
-size_floor = 5000
-
-[rules]
-tracks = ["TRACK_1"]
-agreement_start = "2013-01-01"
-rebase_start = "2016-01-01"
-msr = "variable"
-
-[effect]
-mean = 0.05
-sigma = 0.0
-"#;
+use common::REBASED;
 
 fn scenario(text: &str) -> Result<Scenario, simulator::ScenarioError> {
     Scenario::from_toml(text, "rebased.toml")

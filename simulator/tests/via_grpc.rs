@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{files, ok, simulator};
+use common::{REBASED, files, ok, simulator};
 
 use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
 use acorn_proto::ledger::Ledger;
@@ -60,6 +60,21 @@ impl Services {
         ]
     }
 
+    /// The flags that send `run` to these services.
+    fn via(&self) -> Vec<String> {
+        let [b, s] = self.urls();
+        [
+            "--via",
+            "grpc",
+            "--benchmark-url",
+            &b,
+            "--settlement-url",
+            &s,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
     fn stop(self) {
         self.runtime.block_on(async {
             self.benchmark.stop().await;
@@ -70,7 +85,7 @@ impl Services {
 
 fn same_bytes_via_grpc(scenario: &str, replicates: &str, extra: &[&str]) {
     let services = Services::start();
-    let [b, s] = services.urls();
+    let via = services.via();
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("local");
     let remote = tmp.path().join("grpc");
@@ -84,21 +99,12 @@ fn same_bytes_via_grpc(scenario: &str, replicates: &str, extra: &[&str]) {
         "2012",
     ];
     ok(&[&base[..], extra, &["--out", local.to_str().unwrap()]].concat());
+    let via: Vec<&str> = via.iter().map(String::as_str).collect();
     let stdout = ok(&[
         &base[..],
         extra,
-        &[
-            "--via",
-            "grpc",
-            "--benchmark-url",
-            &b,
-            "--settlement-url",
-            &s,
-            "--threads",
-            "4",
-            "--out",
-            remote.to_str().unwrap(),
-        ],
+        &via,
+        &["--threads", "4", "--out", remote.to_str().unwrap()],
     ]
     .concat());
     assert!(stdout.contains("net_to_medicare"), "{stdout}");
@@ -123,6 +129,46 @@ fn pioneer_via_grpc_gives_the_same_bytes() {
 #[test]
 fn mssp_2012_cohort_via_grpc_gives_the_same_bytes() {
     same_bytes_via_grpc("mssp-2012-cohort", "2", &[]);
+}
+
+/// A 2016 rebase inside the scenario (MODEL.md 5.5): benchmark-svc's `mssp-2016-rebased` with no
+/// prior-savings input computes the simulator's rules exactly (its 425.603(b)(1) add-on needs
+/// that input), so the rebased years go over gRPC too.
+#[test]
+fn a_2016_rebase_via_grpc_gives_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("rebased.toml");
+    std::fs::write(&path, REBASED).unwrap();
+    same_bytes_via_grpc(path.to_str().unwrap(), "2", &[]);
+}
+
+/// mssp-2018 (136 ACOs in 2017-2018 second agreements, `mssp-2017-rebased`) and mssp-2024 (every
+/// ACO under the 2019 Pathways rule sets): benchmark-svc computes those benchmarks' regional
+/// adjustment, trend and update from regional inputs the simulator does not model, so `--via
+/// grpc` refuses them with the rule set named, and writes nothing (MODEL.md 5.4).
+#[test]
+fn national_only_rule_sets_are_refused_by_name() {
+    let services = Services::start();
+    let via = services.via();
+    let via: Vec<&str> = via.iter().map(String::as_str).collect();
+    let tmp = tempfile::tempdir().unwrap();
+    for (preset, rule_set) in [
+        ("mssp-2018", "mssp-2017-rebased"),
+        ("mssp-2024", "mssp-2019-"),
+    ] {
+        let out = tmp.path().join(preset);
+        let run = ["run", "--scenario", preset, "--replicates", "1"];
+        let r = simulator(&[&run[..], &via, &["--out", out.to_str().unwrap()]].concat());
+        assert!(!r.status.success(), "{preset} ran via gRPC");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            err.contains(&format!("benchmark rule set {rule_set}"))
+                && err.contains("regional inputs the simulator does not model"),
+            "{preset}: {err}"
+        );
+        assert!(!out.join("summary.json").exists(), "{preset}");
+    }
+    services.stop();
 }
 
 #[test]

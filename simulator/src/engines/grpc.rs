@@ -345,11 +345,15 @@ impl Engines for GrpcEngines {
         // exactly the scenario's rule set.
         let agreement =
             match benchmark_rules::rules::select(input.agreement_start, input.agreement_period) {
-                Ok(r) if r == *rules => (input.agreement_start, input.agreement_period),
+                Ok(r) if crate::scenario::service_computes(&r, rules) => {
+                    (input.agreement_start, input.agreement_period)
+                }
                 _ => crate::scenario::rule_set_agreement(rules).ok_or_else(|| {
                     format!(
-                        "the scenario's benchmark rules ({} with the parts MODEL.md 5.1 switches \
-                     off) are none of benchmark-svc's rule sets: --via grpc cannot request them",
+                        "benchmark rule set {}: benchmark-svc computes its regional adjustment, \
+                         trend and update from regional inputs the simulator does not model \
+                         (MODEL.md 5.1), so --via grpc cannot request the national-only \
+                         benchmark the simulator uses for it (MODEL.md 5.4); run in process",
                         rules.id
                     )
                 })?,

@@ -167,7 +167,7 @@ struct Rebased {
 /// (absorbed in the gap); the trend is national; a regional update becomes the national
 /// flat-dollar one (pre-2019 agreements) and a blended or three-way update the blend with
 /// national weight 1 (the national growth factor). The engine applies every remaining rule.
-fn national_only(mut r: benchmark_rules::RuleSet) -> benchmark_rules::RuleSet {
+pub(crate) fn national_only(mut r: benchmark_rules::RuleSet) -> benchmark_rules::RuleSet {
     use benchmark_rules::rules::{PriorSavingsRule, TrendRule, UpdateRule};
     r.regional = None;
     r.prior_savings = PriorSavingsRule::None;
@@ -178,6 +178,22 @@ fn national_only(mut r: benchmark_rules::RuleSet) -> benchmark_rules::RuleSet {
         UpdateRule::Blend | UpdateRule::ThreeWay { .. } => UpdateRule::Blend,
     };
     r
+}
+
+/// Whether benchmark-svc's rule set `service`, given what the simulator sends (no regional and
+/// no prior-savings inputs, MODEL.md 5.1), computes exactly what [`national_only`] of it computes:
+/// nothing it switches off is in play. True where the only part switched off is a prior-savings
+/// rule (the 425.603(b)(1) add-on of `mssp-2016-rebased` applies only to a prior-savings input,
+/// which is never sent); false where the service's rule set has a regional adjustment, a regional
+/// or blended trend or update, or the 425.655 cap, which the service computes from regional
+/// inputs the simulator does not model.
+#[cfg(feature = "grpc")]
+pub(crate) fn national_only_is_inert(service: &benchmark_rules::RuleSet) -> bool {
+    use benchmark_rules::rules::{TrendRule, UpdateRule};
+    service.regional.is_none()
+        && service.trend == TrendRule::National
+        && service.update == UpdateRule::NationalFlat
+        && service.regional_risk_cap.is_none()
 }
 
 /// Is `v` one of the fixed MSR/MLR choices (to 4 decimals)?

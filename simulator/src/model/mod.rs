@@ -9,6 +9,8 @@
 //! their populations agree.
 
 mod aco;
+#[cfg(feature = "grpc")]
+pub(crate) use aco::{national_only, national_only_is_inert};
 mod beneficiary;
 mod cost;
 mod population;

@@ -40,6 +40,30 @@ k_cluster = 3.0
 p_above_benchmark = 0.5
 "#;
 
+/// Twelve Track 1 ACOs over PY2013-2018, rebased on 2016-01-01 (MODEL.md 5.5), with a constant
+/// 5% effect.
+pub const REBASED: &str = r#"
+name = "rebased"
+performance_years = [2013, 2014, 2015, 2016, 2017, 2018]
+benchmark_years = [2010, 2011, 2012]
+
+[population]
+acos = 12
+size_median = 8000
+size_sigma = 0.3
+size_floor = 5000
+
+[rules]
+tracks = ["TRACK_1"]
+agreement_start = "2013-01-01"
+rebase_start = "2016-01-01"
+msr = "variable"
+
+[effect]
+mean = 0.05
+sigma = 0.0
+"#;
+
 /// [`SMALL`], loaded.
 pub fn small() -> Scenario {
     Scenario::from_toml(SMALL, "small.toml").unwrap()
