@@ -28,5 +28,5 @@ pub mod results;
 pub mod scenario;
 pub mod stats;
 
-pub use model::{MODEL_VERSION, Model, SimError, run, run_with, simulate};
+pub use model::{ClaimsStats, MODEL_VERSION, Model, SimError, run, run_with, simulate};
 pub use scenario::{Scenario, ScenarioError};

@@ -104,6 +104,24 @@ enum Via {
     Grpc,
 }
 
+/// `run --mode`.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum ModeArg {
+    /// Pools of beneficiaries per ACO with a churn rate (MODEL.md 3.4).
+    Aggregate,
+    /// Claim lines through the attribution engine (MODEL.md 3.5).
+    Claims,
+}
+
+impl ModeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Aggregate => "aggregate",
+            ModeArg::Claims => "claims",
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulates a scenario and writes summary.json, the CSVs, Parquet copies and plots to --out.
@@ -114,6 +132,10 @@ enum Command {
         /// Overrides a scenario parameter: key=value (dotted key, TOML value); repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// `aggregate` or `claims` (claim lines through the attribution engine, MODEL.md 3.5):
+        /// overrides the scenario's `mode`.
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
         #[command(flatten)]
         replicates: Replicates,
         /// Output directory (created if needed; nothing is written if the scenario is bad).
@@ -228,11 +250,15 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run {
             scenario,
-            set,
+            mut set,
+            mode,
             replicates,
             out,
             shard,
-        } => run(&scenario, &set, &replicates, &out, shard),
+        } => {
+            set.extend(mode.map(|m| format!("mode=\"{}\"", m.name())));
+            run(&scenario, &set, &replicates, &out, shard)
+        }
         Command::Merge { dirs, out } => simulator::merge::merge(&dirs, &out)
             .map(|s| println!("{}", summary_table(&s)))
             .map_err(|e| e.to_string()),
@@ -371,15 +397,37 @@ fn run(
     let mut output = OutputSet::create(out, info, shard).map_err(|e| e.to_string())?;
     let range = output.range();
     let bar = progress(range.len() as u64, &scenario.name);
+    let (started, mut claims) = (std::time::Instant::now(), None::<simulator::ClaimsStats>);
     drive(
         range.clone(),
         threads(r),
         &bar,
         |i| model.simulate(r.seed, i),
-        |rep| output.push(&rep),
+        |rep| {
+            if let Some(c) = &rep.claims {
+                claims.get_or_insert_with(Default::default).add(c);
+            }
+            output.push(&rep)
+        },
     )
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    if let Some(c) = claims {
+        // Claims mode (MODEL.md 3.5): its size and speed, on stderr (the files are unchanged).
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "claims mode: {} claim lines ({} classified with the lookback), {} beneficiary-years, \
+             {:.1}% stayed with their ACO year to year; {:.2} s: {:.0} claim lines/s, {:.0} \
+             beneficiary-years/s",
+            c.lines,
+            c.lines_classified,
+            c.beneficiary_years,
+            100.0 * c.retention(),
+            secs,
+            c.lines as f64 / secs,
+            c.beneficiary_years as f64 / secs,
+        );
+    }
     match output.finish().map_err(|e| e.to_string())? {
         Some(summary) => println!("{}\nfiles in {}", summary_table(&summary), out.display()),
         None => println!(

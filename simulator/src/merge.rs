@@ -111,6 +111,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, ReportError> {
                 index,
                 years: take(&mut years, index, |t| t.replicate, &rep_path)?,
                 acos: take(&mut acos, index, |a| a.replicate, &aco_path)?,
+                claims: None,
             };
             output.push(&r)?;
         }

@@ -156,4 +156,7 @@ pub struct Replicate {
     pub years: Vec<YearTotals>,
     /// Per ACO-year records, ordered by (performance_year, aco).
     pub acos: Vec<AcoYear>,
+    /// Claims mode (MODEL.md 3.5): what the claims pass did (claim lines, churn); `None` in
+    /// aggregate mode and for replicates read back from files. Goes into no output file.
+    pub claims: Option<crate::model::ClaimsStats>,
 }

@@ -281,6 +281,13 @@ pub struct Scenario {
     /// The beneficiary layer (MODEL.md 3); defaults are the fitted values of mssp-rules 7.
     #[serde(default)]
     pub beneficiary: Beneficiary,
+    /// How beneficiaries reach the ACOs: `aggregate` (pools with a churn rate, MODEL.md 3.4) or
+    /// `claims` (claim lines through the attribution engine, MODEL.md 3.5).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Claims mode's market and care-seeking parameters (MODEL.md 3.5).
+    #[serde(default)]
+    pub claims: Claims,
     /// Track terms and rule sets (MODEL.md 5).
     pub rules: Rules,
     /// The true effect (MODEL.md 4.5).
@@ -438,6 +445,67 @@ impl Default for Beneficiary {
             trunc_pct: 0.99,
             table_points: 8193,
             z_clamp: 6.0,
+        }
+    }
+}
+
+/// How a scenario's beneficiaries are simulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Pools of beneficiaries per ACO with a churn rate (MODEL.md 3.4), the default.
+    #[default]
+    Aggregate,
+    /// A market of beneficiaries and practices whose claim lines the attribution engine assigns
+    /// each year (MODEL.md 3.5).
+    Claims,
+}
+
+/// Claims mode (MODEL.md 3.5): fixed values (the market is built once per replicate).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Claims {
+    /// Expected share of an ACO's home panel assigned to it in a year: the panel is the ACO's
+    /// size divided by this [C: the assigned total matches the sizes, tests/claims.rs].
+    pub assigned_share: f64,
+    /// Share of the market's beneficiaries whose home practice is outside every ACO [I].
+    pub outside_share: f64,
+    /// Beneficiaries per practice (billing TIN) [I].
+    pub practice_size: u32,
+    /// Annual probability that a surviving beneficiary changes home practice [C: 84% stay with
+    /// the same ACO, S mssp-rules 7.5].
+    pub practice_switch: f64,
+    /// Annual probability of leaving fee-for-service (Medicare Advantage) during the year [R].
+    pub ffs_exit: f64,
+    /// Annual probability of no primary care service at all [I].
+    pub no_care: f64,
+    /// Mean primary care claim lines per beneficiary-year with care [I: about 12, as
+    /// attribution-rules' synthetic generator].
+    pub lines_mean: f64,
+    /// Log-slope of the line count on the latent cost state [I].
+    pub lines_z_slope: f64,
+    /// Share of visits at the home practice [I: 0.7, as the synthetic generator].
+    pub home_share: f64,
+    /// Share of visits furnished by a nurse practitioner or physician assistant [I].
+    pub npp_share: f64,
+    /// Share of visits away from home furnished by a step-2 specialist [I].
+    pub specialist_share: f64,
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Self {
+            assigned_share: 0.95,
+            outside_share: 0.5,
+            practice_size: 500,
+            practice_switch: 0.03,
+            ffs_exit: 0.03,
+            no_care: 0.03,
+            lines_mean: 12.0,
+            lines_z_slope: 0.3,
+            home_share: 0.7,
+            npp_share: 0.25,
+            specialist_share: 0.2,
         }
     }
 }
@@ -1334,7 +1402,7 @@ impl Scenario {
             self.check_synthetic()?;
         }
         // beneficiary layer
-        let b = &self.beneficiary;
+        let (b, c) = (&self.beneficiary, &self.claims);
         for (k, v) in [
             ("beneficiary.p_zero", b.p_zero),
             ("beneficiary.mix_w_high", b.mix_w_high),
@@ -1342,6 +1410,13 @@ impl Scenario {
             ("beneficiary.death_rate", b.death_rate),
             ("beneficiary.leave_rate", b.leave_rate),
             ("beneficiary.risk_alpha", b.risk_alpha),
+            ("claims.outside_share", c.outside_share),
+            ("claims.practice_switch", c.practice_switch),
+            ("claims.ffs_exit", c.ffs_exit),
+            ("claims.no_care", c.no_care),
+            ("claims.home_share", c.home_share),
+            ("claims.npp_share", c.npp_share),
+            ("claims.specialist_share", c.specialist_share),
         ] {
             prob(k, v)?;
         }
@@ -1371,6 +1446,7 @@ impl Scenario {
                 "must be between 3 and 1,000,000",
             );
         }
+        self.check_claims(listed)?;
         // rules
         let r = &self.rules;
         if !listed {
@@ -1425,6 +1501,53 @@ impl Scenario {
             num_in(&key, &n, lo, hi)?;
         }
         self.check_calibration_table()
+    }
+}
+
+impl Scenario {
+    /// Claims mode (MODEL.md 3.5): a synthetic population, years the attribution engine has
+    /// rules for, parameters in range (the probabilities are checked with the beneficiary
+    /// layer's).
+    fn check_claims(&self, listed: bool) -> Check {
+        let c = &self.claims;
+        if !(c.assigned_share > 0.0 && c.assigned_share <= 1.0) {
+            return Err(("claims.assigned_share".into(), "must be in (0, 1]".into()));
+        }
+        if c.outside_share >= 1.0 {
+            return Err(("claims.outside_share".into(), "must be below 1".into()));
+        }
+        if c.practice_size == 0 {
+            return Err(("claims.practice_size".into(), "must be at least 1".into()));
+        }
+        if !(c.lines_mean >= 0.0 && c.lines_mean <= 1000.0) {
+            return Err(("claims.lines_mean".into(), "must be in [0, 1000]".into()));
+        }
+        if !(-2.0..=2.0).contains(&c.lines_z_slope) {
+            return Err(("claims.lines_z_slope".into(), "must be in [-2, 2]".into()));
+        }
+        if self.mode != Mode::Claims {
+            return Ok(());
+        }
+        if listed {
+            return Err((
+                "mode".into(),
+                "claims mode needs a synthetic population (population.aco lists replayed ACOs, \
+                 which carry no practices or claims)"
+                    .into(),
+            ));
+        }
+        let (first, last) = (attribution_rules::FIRST_YEAR, attribution_rules::LAST_YEAR);
+        if let Some(y) = self
+            .performance_years
+            .iter()
+            .find(|y| !(first..=last).contains(*y))
+        {
+            return Err((
+                "performance_years".into(),
+                format!("{y}: claims mode assigns with the rules of {first}-{last}"),
+            ));
+        }
+        Ok(())
     }
 }
 

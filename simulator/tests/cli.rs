@@ -18,31 +18,68 @@ const RUN: [&str; 7] = [
 
 #[test]
 fn threads_and_shards_give_the_same_bytes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
-    let mut outputs = Vec::new();
-    for threads in ["1", "2", "8"] {
-        let d = dir(&format!("t{threads}"));
-        let stdout = ok(&[&RUN[..], &["--threads", threads, "--out", &d]].concat());
-        assert!(stdout.contains("net_to_medicare"), "{stdout}");
-        outputs.push(files(Path::new(&d)));
-    }
-    assert!(outputs[0].contains_key("summary.json") && outputs[0].contains_key("acos.csv"));
-    assert!(outputs[1] == outputs[0], "2 threads differ from 1");
-    assert!(outputs[2] == outputs[0], "8 threads differ from 1");
-    let summary: serde_json::Value = serde_json::from_slice(&outputs[0]["summary.json"]).unwrap();
+    let outputs = same_bytes(&RUN);
+    let summary: serde_json::Value = serde_json::from_slice(&outputs["summary.json"]).unwrap();
     assert_eq!(summary["scenario"], "pioneer-2012-2013");
     assert_eq!(summary["model_version"], simulator::MODEL_VERSION);
     assert_eq!(
         summary["by_performance_year"].as_array().map(Vec::len),
         Some(2)
     );
+}
 
+/// Claims mode (MODEL.md 3.5) through `--mode claims`: the same bytes for 1, 2 and 8 threads
+/// and for 4 shards merged.
+#[test]
+fn claims_mode_threads_and_shards_give_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("claims.toml");
+    std::fs::write(
+        &file,
+        common::claims_toml().replace("mode = \"claims\"\n", ""),
+    )
+    .unwrap();
+    // One ACO: a market of about 9,000 beneficiaries (the debug build is slow).
+    let run = [
+        "run",
+        "--scenario",
+        file.to_str().unwrap(),
+        "--set",
+        "population.acos=1",
+        "--replicates",
+        "4",
+        "--seed",
+        "3",
+    ];
+    let outputs = same_bytes(&[&run[..], &["--mode", "claims"]].concat());
+    let aggregate = tmp.path().join("aggregate");
+    ok(&[&run[..], &["--out", aggregate.to_str().unwrap()]].concat());
+    assert!(
+        files(&aggregate)["acos.csv"] != outputs["acos.csv"],
+        "--mode claims changed nothing"
+    );
+}
+
+/// Runs `run` (its arguments up to `--out`) on 1, 2 and 8 threads and as 4 shards merged; every
+/// output must be byte-identical. The files of the first run.
+fn same_bytes(run: &[&str]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2", "8"] {
+        let d = dir(&format!("t{threads}"));
+        let stdout = ok(&[run, &["--threads", threads, "--out", &d]].concat());
+        assert!(stdout.contains("net_to_medicare"), "{stdout}");
+        outputs.push(files(Path::new(&d)));
+    }
+    assert!(outputs[0].contains_key("summary.json") && outputs[0].contains_key("acos.csv"));
+    assert!(outputs[1] == outputs[0], "2 threads differ from 1");
+    assert!(outputs[2] == outputs[0], "8 threads differ from 1");
     let shards: Vec<String> = (0..4)
         .map(|i| {
             let d = dir(&format!("s{i}"));
             ok(&[
-                &RUN[..],
+                run,
                 &["--threads", "1", "--shard", &format!("{i}/4"), "--out", &d],
             ]
             .concat());
@@ -58,6 +95,7 @@ fn threads_and_shards_give_the_same_bytes() {
         files(Path::new(&merged)) == outputs[0],
         "4 shards merged differ from one run"
     );
+    outputs.swap_remove(0)
 }
 
 #[test]

@@ -92,6 +92,7 @@ fn fake(seed: u64, index: u32, acos: u32) -> Replicate {
         index,
         years,
         acos: rows,
+        claims: None,
     }
 }
 

@@ -131,6 +131,18 @@ fn mssp_2012_cohort_via_grpc_gives_the_same_bytes() {
     same_bytes_via_grpc("mssp-2012-cohort", "2", &[]);
 }
 
+/// Claims mode (MODEL.md 3.5): attribution stays in process, the benchmark and settlement steps
+/// go to the services, and the files are the same.
+#[test]
+fn claims_mode_via_grpc_gives_the_same_bytes() {
+    let small = ["population.acos=2", "population.total_assigned=30000"];
+    same_bytes_via_grpc(
+        "pioneer-2012-2013",
+        "2",
+        &["--mode", "claims", "--set", small[0], "--set", small[1]],
+    );
+}
+
 /// A 2016 rebase inside the scenario (MODEL.md 5.5): benchmark-svc's `mssp-2016-rebased` with no
 /// prior-savings input computes the simulator's rules exactly (its 425.603(b)(1) add-on needs
 /// that input), so the rebased years go over gRPC too.

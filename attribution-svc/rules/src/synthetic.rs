@@ -205,8 +205,9 @@ impl Rand {
     }
 }
 
-/// Professional primary care codes with 2024-like national allowed amounts in cents [R] and weights.
-const PC_CODES: &[(&str, i64, u32)] = &[
+/// Professional primary care codes with 2024-like national allowed amounts in cents [R] and weights
+/// (also the visit menu of the simulator's claims mode).
+pub const PC_CODES: &[(&str, i64, u32)] = &[
     ("99213", 9_147, 30),
     ("99214", 12_892, 25),
     ("99212", 5_716, 6),

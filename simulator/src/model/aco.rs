@@ -22,7 +22,7 @@ use super::cost::phi_cdf;
 use super::{Model, Purpose, SimError, key_hash, national_truncated, population, stream};
 use crate::engines::HistoricalCache;
 use crate::results::{AcoYear, Outcome, Replicate, YearTotals};
-use crate::scenario::{GapDist, ListedAco, MsrSpec, Scenario, benchmark_rule_set};
+use crate::scenario::{GapDist, ListedAco, Mode, MsrSpec, Scenario, benchmark_rule_set};
 use settlement_rules::Date;
 
 /// Benchmark years per agreement (BY1-BY3).
@@ -348,6 +348,12 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         &sc.population,
         &mut stream(seed, replicate, 0, Purpose::Population),
     );
+    // 3.5 claims mode: the year's assignment by the attribution engine decides who is in each
+    // ACO-year (the ACO-layer draws below are the same in both modes).
+    let claims = match sc.mode {
+        Mode::Claims => Some(super::claims::pass(model, seed, replicate, &pops)?),
+        Mode::Aggregate => None,
+    };
     // 4.2 replayed levels: a share of the observed log level (around its mean) is transient.
     let psi = p.get("transient.rtm_level_share");
     let mean_ln_level = pops.iter().map(|a| a.level.ln()).sum::<f64>() / pops.len().max(1) as f64;
@@ -450,14 +456,23 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             scale_a[j] = scale_cf[j] * (1.0 - delta[j]);
             trunc[s] = std::array::from_fn(|e| cm.q99[e] / scale_a[j]);
         }
-        // 3.4 the beneficiary loop.
-        let mut rng = stream(seed, replicate, u64::from(aco), Purpose::Beneficiaries);
-        beneficiary::run_aco(&dynamics, pop.ntype, &trunc, &mut rng, &mut buf, &mut cells);
-        // 5.1 historical benchmark.
-        let person_years: ByType<Decimal> = pop.ntype.map(|k| Decimal::from(k) * st.pyfrac);
+        // 3.4 the beneficiary loop, or 3.5 the ACO's beneficiaries of the claims pass.
+        match &claims {
+            Some(c) => c.cells(i, &trunc, &mut cells),
+            None => {
+                let mut rng = stream(seed, replicate, u64::from(aco), Purpose::Beneficiaries);
+                beneficiary::run_aco(&dynamics, pop.ntype, &trunc, &mut rng, &mut buf, &mut cells);
+            }
+        }
+        // 5.1 historical benchmark. Person-years and the assigned count are those of the step
+        // (aggregate mode: the pool, the same every step).
+        let person_years =
+            |k: usize| -> ByType<Decimal> { cells[k].map(|c| Decimal::from(c.n) * st.pyfrac) };
+        let assigned = |k: usize| -> u64 { cells[k].iter().map(|c| c.n).sum() };
         let mean_or_one = |sum: f64, count: f64| if count > 0.0 { sum / count } else { 1.0 };
         // The experience of step `k` at spending scale `scale` (truncated, per capita).
         let year_experience = |k: usize, scale: f64| -> ByType<YearExperience> {
+            let person_years = person_years(k);
             std::array::from_fn(|e| {
                 let c = &cells[k][e];
                 let cnt = c.n as f64;
@@ -535,6 +550,8 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 continue;
             }
             // 5.2 update to the PY: risk ratios from the newly/continuously assigned split.
+            let person_years = person_years(s);
+            let n_assigned = assigned(s);
             let types: ByType<PerformanceYearType> = std::array::from_fn(|e| {
                 let cell = &c[e];
                 let cnt = cell.n as f64;
@@ -627,7 +644,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 st.tracks[j],
                 start_j,
                 py,
-                pop.n,
+                n_assigned,
                 Decimal::ZERO,
                 Decimal::ZERO,
             );
@@ -695,12 +712,12 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             t.acos_paid += u32::from(set.shared_savings > Decimal::ZERO);
             t.acos_owing += u32::from(set.shared_losses > Decimal::ZERO);
             t.acos_exited += u32::from(exited);
-            t.beneficiaries += pop.n;
+            t.beneficiaries += n_assigned;
             acos.push(AcoYear {
                 replicate,
                 aco,
                 performance_year: py,
-                assigned: pop.n,
+                assigned: n_assigned,
                 benchmark: set.updated_benchmark,
                 spending: set.expenditures,
                 counterfactual: dec(cf_total, 2),
@@ -720,5 +737,6 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
         index: replicate,
         years: totals,
         acos,
+        claims: claims.map(|c| c.stats),
     })
 }

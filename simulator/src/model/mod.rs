@@ -12,6 +12,7 @@ mod aco;
 #[cfg(feature = "grpc")]
 pub(crate) use aco::{national_only, national_only_is_inert};
 mod beneficiary;
+mod claims;
 mod cost;
 mod population;
 
@@ -24,6 +25,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rust_decimal::Decimal;
 use settlement_rules::{MsrBand, MsrSchedule};
 
+pub use claims::ClaimsStats;
 pub use cost::top_shares;
 
 use crate::engines::{Engines, InProcess};
@@ -161,6 +163,8 @@ pub(crate) enum Purpose {
     Beneficiaries = 3,
     /// A scenario parameter drawn from its distribution (keyed by the parameter's name).
     Parameter = 4,
+    /// One market slot of claims mode (unit = slot index, MODEL.md 3.5).
+    Claims = 5,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -226,6 +230,18 @@ impl Model {
     /// One replicate: a pure function of (scenario, seed, replicate).
     pub fn simulate(&self, seed: u64, replicate: u32) -> Result<Replicate, SimError> {
         aco::simulate(self, seed, replicate)
+    }
+
+    /// The claims pass of replicate `replicate` alone (claims mode, MODEL.md 3.5: the claim
+    /// lines generated and classified, the assignment churn), as [`Model::simulate`] runs it
+    /// whatever the scenario's mode.
+    pub fn claims_stats(&self, seed: u64, replicate: u32) -> Result<ClaimsStats, SimError> {
+        self.scenario.check()?;
+        let pops = population::draw(
+            &self.scenario.population,
+            &mut stream(seed, replicate, 0, Purpose::Population),
+        );
+        Ok(claims::pass(self, seed, replicate, &pops)?.stats)
     }
 
     /// Top 1/5/10/20/50% shares of one year's cost multipliers `X` of `n` beneficiaries drawn

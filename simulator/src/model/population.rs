@@ -90,7 +90,7 @@ pub(crate) fn draw(p: &Population, rng: &mut Xoshiro256PlusPlus) -> Vec<AcoPop> 
 }
 
 /// `n` split by `shares` (sum 1): floors, then the remainder to the largest fractional parts.
-fn split(n: u64, shares: &[f64; 4]) -> [u64; 4] {
+pub(crate) fn split(n: u64, shares: &[f64; 4]) -> [u64; 4] {
     let raw = shares.map(|s| s * n as f64);
     let mut out = raw.map(|r| r.floor() as u64);
     let mut rem = n.saturating_sub(out.iter().sum());

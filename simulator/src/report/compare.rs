@@ -508,6 +508,7 @@ mod tests {
                 ..YearTotals::default()
             }],
             acos: Vec::new(),
+            claims: None,
         }
     }
 

@@ -101,3 +101,17 @@ pub fn ok(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// [`SMALL`] in claims mode with three ACOs (MODEL.md 3.5): a market of about 30,000
+/// beneficiaries whose claim lines the attribution engine assigns each year.
+pub fn claims_toml() -> String {
+    format!(
+        "mode = \"claims\"\n{}",
+        SMALL.replace("acos = 8", "acos = 3")
+    )
+}
+
+/// [`claims_toml`], loaded.
+pub fn claims() -> Scenario {
+    Scenario::from_toml(&claims_toml(), "claims.toml").unwrap()
+}
