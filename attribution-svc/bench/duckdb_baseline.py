@@ -9,13 +9,19 @@ written as CSV (or Parquet). No eligibility screens, steps, claim versions or ti
 less than `assign`, so it is a lower bound on a database's time for the same job.
 
     pip install duckdb
-    python3 attribution-svc/bench/duckdb_baseline.py DIR --threads 2 --format csv --repeat 3
+    python3 attribution-svc/bench/duckdb_baseline.py DIR --threads 2 --format csv --repeat 3 \
+        --ours target/release/attribution-svc
 
-prints one line per run: seconds, claim lines, lines/s.
+prints one line per run: seconds, claim lines, lines/s. With `--ours BIN` the same run also times
+`BIN assign` (the full assignment, written to a temporary `--out`) on the same files with the same
+`--threads`, alternating with DuckDB run by run (so both see the same machine load), then prints
+the best times, their ratio and our peak memory (the largest resident set of the `assign` runs).
 """
 
 import argparse
 import os
+import resource
+import subprocess
 import tempfile
 import time
 
@@ -36,6 +42,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--format", choices=["csv", "parquet"], default="csv")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--ours", help="attribution-svc binary: also time `assign` on the same files")
+    ap.add_argument("--performance-year", default="2024")
     a = ap.parse_args()
     ext = a.format
     claims = os.path.join(a.dir, f"claims.{ext}")
@@ -77,13 +85,37 @@ def main():
         con = duckdb.connect()
         con.execute(f"SET threads = {a.threads}")
         lines = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
-        for _ in range(a.repeat):
+        best = {"duckdb": float("inf"), "ours": float("inf")}
+
+        def timed(key, name, run):
             t = time.perf_counter()
-            con.execute(query)
+            run()
             s = time.perf_counter() - t
+            best[key] = min(best[key], s)
             print(
-                f"duckdb {duckdb.__version__} {ext} threads={a.threads}: {s:.3f} s, "
-                f"{lines} claim lines, {lines / s / 1e6:.2f} million lines/s",
+                f"{name} threads={a.threads}: {s:.3f} s, {lines} claim lines, "
+                f"{lines / s / 1e6:.2f} million lines/s",
+                flush=True,
+            )
+
+        for _ in range(a.repeat):
+            if a.ours:
+                ours_out = os.path.join(tmp, f"ours.{ext}")
+                cmd = [
+                    a.ours, "assign", "--performance-year", a.performance_year,
+                    "--participants", parts,
+                    "--beneficiaries", os.path.join(a.dir, f"beneficiaries.{ext}"),
+                    "--claims", claims, "--out", ours_out, "--threads", str(a.threads),
+                ]
+                timed("ours", f"ours {ext}", lambda: subprocess.run(
+                    cmd, check=True, stderr=subprocess.DEVNULL))
+            timed("duckdb", f"duckdb {duckdb.__version__} {ext}", lambda: con.execute(query))
+        if a.ours:
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(
+                f"best of {a.repeat}: ours {best['ours']:.3f} s, duckdb {best['duckdb']:.3f} s; "
+                f"duckdb/ours = {best['duckdb'] / best['ours']:.2f}x; "
+                f"ours peak RSS {peak:.0f} MiB; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
 

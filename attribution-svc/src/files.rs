@@ -107,9 +107,17 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
     let mut report = Report::keeping(opts.keep_rejections);
     let window = run.rules.window;
     for p in &files.beneficiaries {
-        report.merge(csv::read_beneficiaries(open(p)?, &label(p), |b| {
-            run.add_beneficiary(b)
-        }));
+        csv_chunks(
+            &mut run,
+            p,
+            opts,
+            &mut report,
+            csv::BeneficiaryColumns::new,
+            |cols, bytes, chunk, file, offset, r| {
+                csv::beneficiary_block(bytes, cols, file, offset, r, |b| chunk.add_beneficiary(b));
+            },
+            None,
+        )?;
     }
     for p in &files.cclf8 {
         report.merge(cclf::read_cclf8(open(p)?, &label(p), &window, |b| {
@@ -185,14 +193,19 @@ fn in_chunk(
     report
 }
 
-/// One pass over a claims CSV file in parallel blocks ([`blocks`]), merged in file order.
-fn claims_csv(
+/// Reads a CSV file in parallel blocks ([`blocks`]) into chunks of `run`, merged in file order:
+/// `columns` resolves the header row, `read` reads a block's records into a chunk (rejections at
+/// their line plus the offset it is given). A file without a header or whose header lacks a
+/// required column is one rejection at line 1. The blocks of a claims file (`pass`) advance the
+/// progress bar.
+fn csv_chunks<C: Sync>(
     run: &mut Run,
     path: &Path,
     opts: &Options,
-    pass: Pass,
-    clinicians: Option<&csv::Clinicians>,
     report: &mut Report,
+    columns: impl Fn(&::csv::StringRecord) -> Result<C, String>,
+    read: impl Fn(&C, &[u8], &mut Chunk<'_>, &str, u64, &mut Report) + Sync,
+    pass: Option<Pass>,
 ) -> anyhow::Result<()> {
     let file = label(path);
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -201,16 +214,14 @@ fn claims_csv(
         .next_block(Vec::new())
         .with_context(|| format!("reading {}", path.display()))?
     else {
-        report.reject(
-            &file,
-            1,
-            "missing column(s): beneficiary_id, service_date, hcpcs, allowed",
-        );
+        if let Err(why) = columns(&::csv::StringRecord::new()) {
+            report.reject(&file, 1, why);
+        }
         return Ok(());
     };
     // The header row: its columns, and where the first block's records start.
-    let (cols, rdr) = csv::claims_header(first.bytes.as_slice());
-    let cols = match cols {
+    let (header, rdr) = csv::header(first.bytes.as_slice());
+    let cols = match header.and_then(|h| columns(&h)) {
         Ok(c) => c,
         Err(why) => {
             report.reject(&file, 1, why);
@@ -227,20 +238,9 @@ fn claims_csv(
         };
         let mut chunk = Chunk::new(&ctx);
         let mut r = Report::keeping(opts.keep_rejections);
-        match pass {
-            // The first pass's report is dropped: only the touched claim lines matter.
-            Pass::Prescan => csv::prescan_block(bytes, &cols, |l| {
-                chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
-            }),
-            Pass::Tally => {
-                let mut rdr = csv::block_reader(bytes);
-                csv::claim_records(&mut rdr, &cols, &file, offset, &mut r, clinicians, |l| {
-                    let _ = chunk.add_line(l);
-                });
-            }
-        }
+        read(&cols, bytes, &mut chunk, &file, offset, &mut r);
         let lines = memchr::memchr_iter(b'\n', &b.bytes).count() as u64;
-        if let Some(p) = &opts.progress {
+        if let (Some(p), Some(_)) = (&opts.progress, pass) {
             p.inc(b.bytes.len() as u64);
         }
         (chunk, r, lines)
@@ -248,7 +248,7 @@ fn claims_csv(
     let mut offset = 0u64;
     let merge = |(chunk, mut r, lines): (Chunk<'_>, Report, u64)| {
         run.absorb(chunk);
-        if let (Some(p), Pass::Tally) = (&opts.progress, pass) {
+        if let (Some(p), Some(Pass::Tally)) = (&opts.progress, pass) {
             p.set_message(format!("{} claim lines", run.stats.lines));
         }
         for x in &mut r.rejections {
@@ -262,12 +262,41 @@ fn claims_csv(
     sent.with_context(|| format!("reading {}", path.display()))
 }
 
+/// One pass over a claims CSV file in parallel blocks ([`csv_chunks`]).
+fn claims_csv(
+    run: &mut Run,
+    path: &Path,
+    opts: &Options,
+    pass: Pass,
+    clinicians: Option<&csv::Clinicians>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    csv_chunks(
+        run,
+        path,
+        opts,
+        report,
+        csv::ClaimColumns::new,
+        |cols, bytes, chunk, file, offset, r| match pass {
+            // The first pass's report is dropped: only the touched claim lines matter.
+            Pass::Prescan => csv::prescan_block(bytes, cols, |l| {
+                chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
+            }),
+            Pass::Tally => csv::claim_block(bytes, cols, file, offset, r, clinicians, |l| {
+                let _ = chunk.add_line(l);
+            }),
+        },
+        Some(pass),
+    )
+}
+
 /// Writes the assignment list to `path` through a temporary file beside it, renamed into place
 /// once complete: a failed run leaves no partial file.
 pub fn write_results_atomically(
     run: &Run,
     path: &Path,
     order: bool,
+    threads: usize,
 ) -> anyhow::Result<Vec<AcoCounts>> {
     let dir = path
         .parent()
@@ -278,7 +307,7 @@ pub fn write_results_atomically(
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let counts = write_rows(run, &mut w, order)?;
+    let counts = write_rows_with(run, &mut w, order, threads)?;
     let tmp = w.into_inner().map_err(|e| e.into_error())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
@@ -309,16 +338,74 @@ pub const RESULT_COLUMNS: [&str; 8] = [
 /// [`write_results`]; with `order`, a first column `input_order` (the beneficiary's place in the
 /// whole input: what [`merge_shards`] puts shards' lists back together by).
 pub fn write_rows(run: &Run, out: &mut impl Write, order: bool) -> anyhow::Result<Vec<AcoCounts>> {
-    let mut w = ::csv::Writer::from_writer(out);
+    write_rows_with(run, out, order, 1)
+}
+
+/// Beneficiaries per piece of the assignment list formatted on one thread.
+const ROWS_PER_PIECE: u32 = 1 << 15;
+
+/// [`write_rows`] on `threads` threads: pieces of the list are assigned and formatted in
+/// parallel and written in order, so the bytes are the same for any thread count.
+pub fn write_rows_with(
+    run: &Run,
+    out: &mut impl Write,
+    order: bool,
+    threads: usize,
+) -> anyhow::Result<Vec<AcoCounts>> {
+    let mut header = ::csv::Writer::from_writer(Vec::new());
     if order {
-        w.write_field("input_order")?;
+        header.write_field("input_order")?;
     }
-    w.write_record(RESULT_COLUMNS)?;
+    header.write_record(RESULT_COLUMNS)?;
+    out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    let n = run.beneficiaries() as u32;
+    let pieces = n.div_ceil(ROWS_PER_PIECE) as usize;
+    let mut counts: Option<Vec<AcoCounts>> = None;
+    let mut err: Option<anyhow::Error> = None;
+    blocks::ordered_map(
+        pieces,
+        threads,
+        |i| {
+            let start = i as u32 * ROWS_PER_PIECE;
+            piece(run, start..start.saturating_add(ROWS_PER_PIECE), order)
+        },
+        |piece| {
+            if err.is_some() {
+                return;
+            }
+            match piece.and_then(|(bytes, c)| Ok(out.write_all(&bytes).map(|()| c)?)) {
+                Ok(c) => match &mut counts {
+                    Some(all) => AcoCounts::add(all, &c),
+                    None => counts = Some(c),
+                },
+                Err(e) => err = Some(e),
+            }
+        },
+    );
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let mut counts = match counts {
+        Some(c) => c,
+        None => run.assign_range(0..0, |_, _, _, _| {}),
+    };
+    AcoCounts::finish(&mut counts);
+    out.flush()?;
+    Ok(counts)
+}
+
+/// The rows of the beneficiaries at places `range`, as CSV, and their per-ACO counts.
+fn piece(
+    run: &Run,
+    range: std::ops::Range<u32>,
+    order: bool,
+) -> anyhow::Result<(Vec<u8>, Vec<AcoCounts>)> {
+    let mut w = ::csv::Writer::from_writer(Vec::with_capacity(64 * ROWS_PER_PIECE as usize));
     let mut place = String::new();
     let mut err = None;
     // Entity names and amounts are formatted into reused buffers: no allocation per row.
     let (mut entity, mut amount) = (String::new(), String::new());
-    let counts = run.assign_each(|b, id, _: &Beneficiary, a: &Assignment| {
+    let counts = run.assign_range(range, |b, id, _: &Beneficiary, a: &Assignment| {
         if err.is_some() {
             return;
         }
@@ -368,8 +455,7 @@ pub fn write_rows(run: &Run, out: &mut impl Write, order: bool) -> anyhow::Resul
     if let Some(e) = err {
         return Err(e.into());
     }
-    w.flush()?;
-    Ok(counts)
+    Ok((w.into_inner().map_err(|e| e.into_error())?, counts))
 }
 
 /// Puts shards' assignment lists (written with `input_order`, [`write_rows`]) back together in

@@ -8,7 +8,7 @@
 //! - [`input`]: CSV and CMS CCLF files to the engine's text records; [`files`]: the `assign`
 //!   command's file path.
 //! - [`codec`]: the compact stored forms of upload batches and results.
-//! - [`server`]: the gRPC adapter; [`store`]: runs, batches and results in SQLite.
+//! - [`server`]: the gRPC adapter ([`upload`]: an upload's claim lines, rows or columns); [`store`]: runs, batches and results in SQLite.
 //! - [`synthetic`]: the seeded synthetic population in contract form (tests, `simulator load`);
 //!   [`synth`]: the same population as the input files of `assign` (`attribution-svc synth`).
 
@@ -19,3 +19,4 @@ pub mod server;
 pub mod store;
 pub mod synth;
 pub mod synthetic;
+pub mod upload;

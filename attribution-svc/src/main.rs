@@ -458,10 +458,13 @@ async fn main() -> anyhow::Result<()> {
                 None => {}
             }
             let counts = match out {
-                Some(p) => files::write_results_atomically(&run, &p, shard.is_some())?,
+                Some(p) => {
+                    files::write_results_atomically(&run, &p, shard.is_some(), opts.threads)?
+                }
                 None => {
-                    let mut out = std::io::stdout().lock();
-                    match files::write_rows(&run, &mut out, shard.is_some())
+                    let mut out =
+                        std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+                    match files::write_rows_with(&run, &mut out, shard.is_some(), opts.threads)
                         .and_then(|c| Ok(std::io::Write::flush(&mut out).map(|()| c)?))
                     {
                         // `assign ... | head`: the reader went away; end quietly.

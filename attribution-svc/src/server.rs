@@ -27,9 +27,8 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use attribution_rules::{
-    self as engine, AcoSpec, ClaimType, Counted, Date, Enrollment, Entity, EntityKind, Registry,
-    RuleError, RuleSet, StepKind, Tally, TieBreak, Version, WindowKind,
-    input::{MAX_LINE_CENTS, RawLine, parse_cents},
+    self as engine, AcoSpec, Counted, Enrollment, Entity, EntityKind, Registry, RuleError, RuleSet,
+    StepKind, Tally, TieBreak, WindowKind,
     run::{AcoCounts, LineBatch, LineStats, Run, RunConfig},
 };
 
@@ -38,6 +37,7 @@ use crate::{
     store::{
         Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, Store, StoredRun,
     },
+    upload::{self, has_control},
 };
 
 const DEFAULT_RUN_PAGE: u32 = 100;
@@ -196,10 +196,9 @@ fn upload_fingerprint(msg: &pb::UploadAssignmentDataRequest) -> Vec<u8> {
     Sha256::digest(msg.encode_to_vec()).to_vec()
 }
 
-/// Whether an identifier holds a control character (NUL, newline, tab, DEL, C1 ...): rejected, as no
-/// identifier has one and they corrupt logs, CSV output and terminals.
-fn has_control(value: &str) -> bool {
-    value.chars().any(char::is_control)
+/// Claim lines in an upload message, both forms.
+fn claim_line_count(msg: &pb::UploadAssignmentDataRequest) -> u64 {
+    msg.claim_lines.len() as u64 + msg.claim_columns.as_ref().map_or(0, |c| u64::from(c.count))
 }
 
 /// A required identifier: 1 to `max` characters, no control character (the value is never echoed).
@@ -289,99 +288,28 @@ fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Stat
     })
 }
 
-fn claim_type(t: pb::ClaimType) -> ClaimType {
-    match t {
-        pb::ClaimType::Unspecified | pb::ClaimType::Professional => ClaimType::Professional,
-        pb::ClaimType::Fqhc => ClaimType::Fqhc,
-        pb::ClaimType::Rhc => ClaimType::Rhc,
-        pb::ClaimType::CahMethodIi => ClaimType::CahMethodII,
-        pb::ClaimType::OtherInstitutional => ClaimType::OtherInstitutional,
+/// Validates one claim line into the batch, or records its problems under `field(name)`;
+/// whether to go on (fewer than [`MAX_VIOLATIONS`] bad records so far).
+fn add_line<'a>(
+    lines: &mut LineBatch<'a>,
+    v: &mut Violations,
+    problems: &mut usize,
+    l: &upload::LineIn<'a>,
+    field: &dyn Fn(&str) -> String,
+) -> bool {
+    if *problems >= MAX_VIOLATIONS {
+        return false;
     }
-}
-
-/// A valid line's date, cents, claim type and version.
-type CheckedLine = (Date, i64, ClaimType, Version);
-
-/// Validates one claim line without allocating unless something is wrong: (field, problem) pairs.
-fn check_line(l: &pb::ClaimLine) -> Result<CheckedLine, Vec<(&'static str, String)>> {
-    let mut bad: Vec<(&'static str, String)> = Vec::new();
-    let too_long = |value: &str, max: usize| value.len() > max && value.chars().count() > max;
-    if l.beneficiary_id.is_empty() {
-        bad.push(("beneficiary_id", "is required".into()));
-    } else if too_long(&l.beneficiary_id, 64) {
-        bad.push(("beneficiary_id", "must be at most 64 characters".into()));
-    } else if has_control(&l.beneficiary_id) {
-        bad.push((
-            "beneficiary_id",
-            "must not contain control characters".into(),
-        ));
-    }
-    let d = l.service_date.as_ref().and_then(common::Date::to_domain);
-    if d.is_none() {
-        let why = if l.service_date.is_none() {
-            "is required"
-        } else {
-            "must be a valid calendar date"
-        };
-        bad.push(("service_date", why.into()));
-    }
-    let cents = match parse_cents(&l.allowed) {
-        Ok(c) => Some(c),
-        Err(why) => {
-            bad.push((
-                "allowed",
-                if l.allowed.is_empty() {
-                    "is required"
-                } else {
-                    why
-                }
-                .into(),
-            ));
-            None
-        }
-    };
-    let ct = pb::ClaimType::try_from(l.claim_type).ok().map(claim_type);
-    if ct.is_none() {
-        bad.push(("claim_type", format!("unknown enum value {}", l.claim_type)));
-    }
-    let version = match pb::ClaimAdjustment::try_from(l.adjustment) {
-        Ok(pb::ClaimAdjustment::Unspecified) => Some(Version::Original),
-        Ok(pb::ClaimAdjustment::Adjustment) => Some(Version::Adjustment),
-        Ok(pb::ClaimAdjustment::Cancellation) => Some(Version::Cancellation),
-        Err(_) => {
-            bad.push(("adjustment", format!("unknown enum value {}", l.adjustment)));
-            None
-        }
-    };
-    for (name, value, max) in [
-        ("claim_id", &l.claim_id, 64),
-        ("hcpcs", &l.hcpcs, 16),
-        ("revenue_center", &l.revenue_center, 8),
-        ("place_of_service", &l.place_of_service, 4),
-        ("tin", &l.tin, 32),
-        ("ccn", &l.ccn, 32),
-        ("npi", &l.npi, 16),
-        ("specialty", &l.specialty, 4),
-    ] {
-        if too_long(value, max) {
-            bad.push((name, format!("must be at most {max} characters")));
-        } else if has_control(value) {
-            bad.push((name, "must not contain control characters".into()));
+    match upload::check(l) {
+        Ok(raw) => lines.add(&raw),
+        Err(bad) => {
+            for (name, why) in bad {
+                v.add(field(name), why);
+            }
+            *problems += 1;
         }
     }
-    match ct {
-        Some(ClaimType::Professional) if l.tin.is_empty() => {
-            bad.push(("tin", "is required on a professional line".into()))
-        }
-        Some(ClaimType::Fqhc | ClaimType::Rhc | ClaimType::CahMethodII) if l.ccn.is_empty() => {
-            bad.push(("ccn", "is required on an FQHC, RHC or CAH line".into()))
-        }
-        _ => {}
-    }
-    match (d, cents, ct, version) {
-        (Some(d), Some(c), Some(ct), Some(v)) if bad.is_empty() => Ok((d, c, ct, v)),
-        _ => Err(bad),
-    }
+    *problems < MAX_VIOLATIONS
 }
 
 /// Validates one upload message and aggregates it into a stored batch.
@@ -441,35 +369,23 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
     }
     let mut lines = LineBatch::new(&ctx.rules, &ctx.reg);
     for (i, l) in msg.claim_lines.iter().enumerate() {
-        if problems >= MAX_VIOLATIONS {
+        let l = upload::LineIn::row(l);
+        if !add_line(&mut lines, &mut v, &mut problems, &l, &|n| {
+            format!("claim_lines[{i}].{n}")
+        }) {
             break;
         }
-        let (d, cents, ct, version) = match check_line(l) {
-            Ok(ok) => ok,
-            Err(problems_here) => {
-                for (name, why) in problems_here {
-                    v.add(format!("claim_lines[{i}].{name}"), why);
-                }
-                problems += 1;
-                continue;
+    }
+    if let Some(c) = &msg.claim_columns
+        && let Some(cols) = upload::columns(c, &mut v)
+    {
+        for i in 0..cols.len() {
+            if !add_line(&mut lines, &mut v, &mut problems, &cols.line(i), &|n| {
+                format!("claim_columns.{n}[{i}]")
+            }) {
+                break;
             }
-        };
-        debug_assert!(cents.abs() <= MAX_LINE_CENTS);
-        lines.add(&RawLine {
-            beneficiary_id: &l.beneficiary_id,
-            day: d,
-            hcpcs: &l.hcpcs,
-            revenue_center: &l.revenue_center,
-            place_of_service: &l.place_of_service,
-            claim_type: ct,
-            tin: &l.tin,
-            ccn: &l.ccn,
-            specialty: &l.specialty,
-            allowed_cents: cents,
-            version,
-            claim_id: &l.claim_id,
-            line_number: l.line_number,
-        });
+        }
     }
     if problems >= MAX_VIOLATIONS {
         v.add(
@@ -839,7 +755,7 @@ impl AttributionService for AttributionApi {
             };
             let batch = build_batch(&ctx, &msg)?;
             let body = batch.encode();
-            let (benes, lines) = (msg.beneficiaries.len() as u64, msg.claim_lines.len() as u64);
+            let (benes, lines) = (msg.beneficiaries.len() as u64, claim_line_count(&msg));
             let added = self
                 .store
                 .add_batch(NewBatch {
@@ -1288,6 +1204,7 @@ mod tests {
                 run_id: "x".into(),
                 beneficiaries,
                 claim_lines,
+                claim_columns: None,
             };
             match build_batch(&ctx(), &msg) {
                 Ok(b) => {
@@ -1304,6 +1221,90 @@ mod tests {
                         }
                     }
                     prop_assert!(!text.is_empty());
+                }
+            }
+        }
+
+        /// The columnar form of any message's claim lines gives the same batch as the rows, or
+        /// both are INVALID_ARGUMENT (lines whose date has no YYYYMMDD form aside: dates of years
+        /// before 1 or after 9999 cannot be sent as columns).
+        #[test]
+        fn columns_give_the_batch_rows_give(
+            claim_lines in prop::collection::vec(line(), 0..8),
+        ) {
+            let rows = pb::UploadAssignmentDataRequest {
+                request_id: "r".into(),
+                run_id: "x".into(),
+                beneficiaries: vec![],
+                claim_lines,
+                claim_columns: None,
+            };
+            let columns = pb::UploadAssignmentDataRequest {
+                claim_lines: vec![],
+                claim_columns: Some(upload::to_columns(&rows.claim_lines)),
+                ..rows.clone()
+            };
+            let a = build_batch(&ctx(), &rows);
+            let b = build_batch(&ctx(), &columns);
+            let representable = rows.claim_lines.iter().all(|l| {
+                l.service_date.as_ref().is_none_or(|d| (1..=9999).contains(&d.year))
+            });
+            if representable {
+                match (a, b) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a.code(), tonic::Code::InvalidArgument);
+                        prop_assert_eq!(b.code(), tonic::Code::InvalidArgument);
+                    }
+                    (a, b) => prop_assert!(false, "rows {:?}, columns {:?}", a.map(|_| ()), b.map(|_| ())),
+                }
+            } else if let Err(s) = b {
+                prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
+            }
+        }
+
+        /// Any columns (any count, any offsets, any bytes, any numbers) are a batch or
+        /// INVALID_ARGUMENT naming a claim_columns field, never a panic.
+        #[test]
+        fn any_columns_are_a_batch_or_invalid_argument(
+            count in 0u32..6,
+            ends in prop::collection::vec(prop::collection::vec(any::<u32>().prop_map(|e| e % 24), 0..7), 9),
+            data in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..24), 9),
+            dates in prop::collection::vec(any::<u32>(), 0..7),
+            cents in prop::collection::vec(any::<i64>(), 0..7),
+            enums in prop::collection::vec(any::<i32>(), 0..7),
+            numbers in prop::collection::vec(any::<u32>(), 0..7),
+        ) {
+            let t = |k: usize| Some(pb::TextColumn { data: data[k].clone().into(), ends: ends[k].clone() });
+            let c = pb::ClaimLineColumns {
+                count,
+                claim_id: t(0),
+                line_number: numbers.clone(),
+                beneficiary_id: t(1),
+                service_date: dates,
+                hcpcs: t(2),
+                revenue_center: t(3),
+                place_of_service: t(4),
+                tin: t(5),
+                ccn: t(6),
+                npi: t(7),
+                specialty: t(8),
+                allowed_cents: cents,
+                adjustment: enums.clone(),
+                claim_type: enums,
+            };
+            let msg = pb::UploadAssignmentDataRequest {
+                request_id: "r".into(),
+                run_id: "x".into(),
+                claim_columns: Some(c),
+                ..Default::default()
+            };
+            match build_batch(&ctx(), &msg) {
+                Ok(b) => prop_assert_eq!(b.stats.lines, u64::from(count)),
+                Err(s) => {
+                    prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
+                    let m = s.message().to_string();
+                    prop_assert!(m.contains("claim_columns"), "{}", m);
                 }
             }
         }

@@ -2,34 +2,14 @@
 //! number in any encoding) and bound to their query (another performance year's token, or the
 //! old `before:N` form, is INVALID_ARGUMENT on page_token).
 
-use std::path::Path;
+mod common;
 
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_proto::store::Location;
-use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
-use attribution_svc::{
-    server::{self, AttributionApi, Limits},
-    store::Store,
-};
-use tonic::{Code, service::Routes};
-
-async fn start(db: &Path) -> Running {
-    let store = Store::open(&Location::Sqlite(db.to_path_buf()))
-        .await
-        .expect("open store");
-    let routes = Routes::new(server::service(
-        AttributionApi::new(store),
-        Limits::default(),
-    ));
-    Running::start(
-        routes,
-        "acorn.attribution.v1.AttributionService",
-        serve_args(),
-    )
-    .await
-}
+use acorn_testkit::{bad_request_fields, encodings, pages};
+use common::start;
+use tonic::Code;
 
 fn create(request_id: &str, year: i32) -> pb::CreateAssignmentRunRequest {
     pb::CreateAssignmentRunRequest {

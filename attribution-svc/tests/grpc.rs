@@ -4,33 +4,16 @@
 
 mod common;
 
-use std::path::Path;
-
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
+use acorn_testkit::{bad_request_fields, encodings, pages};
 use attribution_svc::{
-    server::{self, AttributionApi, Limits},
-    store::Store,
+    server::{self, Limits},
     synthetic,
 };
-use tonic::{Code, service::Routes, transport::Channel};
-
-async fn start(db: &Path) -> Running {
-    start_with(db, Limits::default()).await
-}
-
-async fn start_with(db: &Path, limits: Limits) -> Running {
-    let store = Store::open(db).await.expect("open store");
-    let routes = Routes::new(server::service(AttributionApi::new(store), limits));
-    Running::start(
-        routes,
-        "acorn.attribution.v1.AttributionService",
-        serve_args(),
-    )
-    .await
-}
+use common::{start, start_with, step_name};
+use tonic::{Code, transport::Channel};
 
 fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
     pb::CreateAssignmentRunRequest {
@@ -41,16 +24,6 @@ fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
         quarter: 0,
         acos: synthetic::participants(&common::acos()),
         tie_break: 0,
-    }
-}
-
-fn step_name(s: i32) -> &'static str {
-    match pb::AssignmentStep::try_from(s).unwrap_or_default() {
-        pb::AssignmentStep::Unspecified => "",
-        pb::AssignmentStep::VoluntaryAlignment => "voluntary_alignment",
-        pb::AssignmentStep::AssignmentStep1 => "step_1",
-        pb::AssignmentStep::AssignmentStep2 => "step_2",
-        pb::AssignmentStep::AssignmentStep3 => "step_3",
     }
 }
 
@@ -65,12 +38,14 @@ fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
             run_id: run_id.into(),
             beneficiaries: g.benes.iter().map(synthetic::beneficiary).collect(),
             claim_lines: lines[..half].to_vec(),
+            claim_columns: None,
         },
         pb::UploadAssignmentDataRequest {
             request_id: "b2".into(),
             run_id: run_id.into(),
             beneficiaries: vec![],
             claim_lines: lines[half..].to_vec(),
+            claim_columns: None,
         },
     ]
 }
@@ -853,6 +828,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
                 line("C2", "100000001", "50.00", Original),
                 line("C3", "700000001", "150.00", Original),
             ],
+            claim_columns: None,
         },
         pb::UploadAssignmentDataRequest {
             request_id: "2".into(),
@@ -862,6 +838,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
                 line("C1", "100000001", "-210.00", Cancellation),
                 line("C9", "100000001", "-50.00", Cancellation),
             ],
+            claim_columns: None,
         },
     ];
     client

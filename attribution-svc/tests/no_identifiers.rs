@@ -156,6 +156,7 @@ async fn no_beneficiary_id_in_logs_page_tokens_or_errors() {
                 "1000000001",
                 "1.00",
             )],
+            claim_columns: None,
         }]))
         .await
         .expect_err("a control character is refused");
@@ -172,6 +173,7 @@ async fn no_beneficiary_id_in_logs_page_tokens_or_errors() {
                 line("C2", ASSIGNED, 4, "999999999", "1999999999", "100.00"),
                 line("C3", UNASSIGNED, 5, "999999999", "1999999999", "100.00"),
             ],
+            claim_columns: None,
         }]))
         .await
         .expect("upload");

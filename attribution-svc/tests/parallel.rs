@@ -144,7 +144,7 @@ fn shards_merged_give_the_unsharded_bytes() {
             };
             let (run, _) = files::load_with(&cfg, &f, &opts).expect("load shard");
             let p = dir.path().join(format!("part-{index}-of-{count}.csv"));
-            files::write_results_atomically(&run, &p, true).expect("write shard");
+            files::write_results_atomically(&run, &p, true, 2).expect("write shard");
             let text = std::fs::read_to_string(&p).expect("read");
             rows += text.lines().count() - 1;
             parts.push(p);

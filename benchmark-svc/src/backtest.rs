@@ -58,6 +58,10 @@
 //! Other update rules are not backtested: before 2019-07-01 the risk ratio needs the newly /
 //! continuously assigned split and the flat update amounts, from 2024 the ACPT and the 425.655
 //! regional inputs, none of which the PUF publishes.
+//!
+//! Every ACO beyond 0.05% of `HistBnchmk` (or 0.1% of `UpdatedBnchmk`) gets a [`Cause`]: which
+//! input the file does not publish, with the regulation paragraph and the ACO's own trend or growth
+//! relative to the fitted one that closes the gap (the benchmark is linear in the factors).
 
 use std::collections::BTreeMap;
 
@@ -131,6 +135,29 @@ impl UpdatedComparison {
     }
 }
 
+/// Why an ACO is not within the threshold (0.05% of `HistBnchmk`, 0.1% of `UpdatedBnchmk`): which
+/// input the file does not publish, with the number it implies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    /// Short category, counted in [`Report::causes`] / [`Report::updated_causes`].
+    pub category: &'static str,
+    /// The row's explanation.
+    pub text: String,
+}
+
+/// Category: the ACO-specific national-regional blend of 425.601(a)(5) / 425.652(a)(5).
+pub const BLENDED_TREND: &str = "ACO-specific blended trend not published";
+/// Category: the 425.603(c) regional trend and adjustment.
+pub const REGIONAL_TREND: &str = "regional trend and adjustment not published";
+/// Category: national trend factors inferred (not published), fit residual.
+pub const INFERRED_NATIONAL_TREND: &str = "national trend factors not published (inferred)";
+/// Category: too few ACOs share the start year to infer the trend.
+pub const NO_FIT: &str = "no trend factors fitted";
+/// Category of `updated_cause`: the update is not backtested (the reason in the text).
+pub const NOT_BACKTESTED: &str = "not backtested";
+/// Category: the ACO-specific blended update of 425.601(b).
+pub const BLENDED_UPDATE: &str = "ACO-specific blended update not published";
+
 /// One ACO compared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcoComparison {
@@ -161,6 +188,11 @@ pub struct AcoComparison {
     pub published_adjustment: Option<Decimal>,
     /// The updated benchmark, where backtested.
     pub updated: Option<UpdatedComparison>,
+    /// Why the historical benchmark is beyond 0.05% (`None` within it).
+    pub cause: Option<Cause>,
+    /// Why the updated benchmark is beyond 0.1% or not backtested (`None` within it, or where
+    /// the rule set has no updated benchmark to compare).
+    pub updated_cause: Option<Cause>,
 }
 
 impl AcoComparison {
@@ -294,6 +326,11 @@ pub struct Report {
     pub skipped: Vec<(usize, String)>,
     /// ACOs whose updated benchmark is not backtested, by reason: (reason, ACOs).
     pub updated_not_backtested: Vec<(String, usize)>,
+    /// ACOs beyond 0.05% of `HistBnchmk` by [`Cause::category`].
+    pub causes: Vec<(&'static str, usize)>,
+    /// ACOs beyond 0.1% of `UpdatedBnchmk` by [`Cause::category`] (not-backtested rows are in
+    /// `updated_not_backtested`).
+    pub updated_causes: Vec<(&'static str, usize)>,
 }
 
 /// Why a file cannot be backtested.
@@ -683,6 +720,122 @@ fn compute_updated(
         .map_err(|e| e.to_string())
 }
 
+/// The ACO's own trend relative to the fitted one: `s` with `HB(s x T) = published`, from the
+/// least-squares row (the benchmark is linear in the factors), as a percentage `(s - 1) x 100`.
+fn implied_trend_deviation(p: &Prepared, t: [ByType<Decimal>; 2]) -> Option<f64> {
+    let (x, y) = equation(p);
+    let predicted: f64 = (0..4)
+        .map(|i| x[2 * i] * f(t[0][i]) + x[2 * i + 1] * f(t[1][i]))
+        .sum();
+    let s = y / predicted;
+    s.is_finite().then_some((s - 1.0) * 100.0)
+}
+
+/// Why the historical benchmark is beyond 0.05%, row by row.
+fn hist_cause(
+    p: &Prepared,
+    a: &AcoComparison,
+    fit: Option<(usize, [ByType<Decimal>; 2])>,
+) -> Option<Cause> {
+    let Some((acos, t)) = fit else {
+        return Some(Cause {
+            category: NO_FIT,
+            text: format!(
+                "the trend factors are not published and fewer than {} ACOs with the published inputs share the {} start year to infer them",
+                fewest(8),
+                p.start.year()
+            ),
+        });
+    };
+    let error = a.error_percent()?;
+    if error.abs() <= WITHIN_PERCENT {
+        return None;
+    }
+    let implied =
+        implied_trend_deviation(p, t).map_or_else(|| "-".to_string(), |k| format!("{k:+.2}%"));
+    Some(match p.model {
+        Model::BlendNotPublished => Cause {
+            category: BLENDED_TREND,
+            text: format!(
+                "BY1/BY2 trend is the ACO's own blend w x national + (1 - w) x regional (42 CFR 425.601(a)(5)(iv)-(v), 425.652(a)(5)): w (its share of assignable beneficiaries in its regional service area) and its counties' regional growth are not published; the start year's mean blend ({acos} ACOs) leaves {error:+.3}%, closed by an ACO trend {implied} from that mean"
+            ),
+        },
+        Model::RegionalNotPublished => Cause {
+            category: REGIONAL_TREND,
+            text: format!(
+                "regional trend (42 CFR 425.603(c)(5)) and regional adjustment (425.603(c)(9)) are not published ({}); computed with the national factors and equal weights: {error:+.3}%, an ACO trend {implied} from the national one",
+                match a.positive_regional_adjustment {
+                    Some(true) => "PosRegAdj = 1: positive adjustment",
+                    Some(false) => "PosRegAdj = 0: negative adjustment",
+                    None => "sign not published",
+                }
+            ),
+        },
+        Model::NationalTrend => Cause {
+            category: INFERRED_NATIONAL_TREND,
+            text: format!(
+                "the national trend factors (42 CFR 425.602(a)(5), 425.603(b)) are not published; inferred by least squares over {acos} ACOs of the start year, they leave {error:+.3}% (an ACO trend {implied} from the fit)"
+            ),
+        },
+    })
+}
+
+/// Why the updated benchmark is beyond 0.1% or not backtested, row by row.
+fn updated_cause(p: &Prepared, a: &AcoComparison, growth_acos: Option<usize>) -> Option<Cause> {
+    let year = match &p.year {
+        Err(reason) => {
+            return Some(Cause {
+                category: NOT_BACKTESTED,
+                text: reason.clone(),
+            });
+        }
+        Ok(year) => year,
+    };
+    let not_backtested = |text: String| {
+        Some(Cause {
+            category: NOT_BACKTESTED,
+            text,
+        })
+    };
+    let computed = match a.updated {
+        None if a.computed.is_none() => {
+            return not_backtested("no historical trend factors fitted".into());
+        }
+        None => return not_backtested("the engine could not compute the update inputs".into()),
+        Some(UpdatedComparison { computed: None, .. }) => {
+            return not_backtested(format!(
+                "the update growth is not published and fewer than {} ACOs of the start year have the inputs to infer it",
+                fewest(4)
+            ));
+        }
+        Some(UpdatedComparison {
+            computed: Some(c), ..
+        }) => c,
+    };
+    let error = percent(computed, year.updated);
+    if error.abs() <= WITHIN_TENTH {
+        return None;
+    }
+    // UB is linear in the growth: the ACO's own growth is published / computed times the mean.
+    let implied = (f(year.updated) / f(computed) - 1.0) * 100.0;
+    Some(Cause {
+        category: BLENDED_UPDATE,
+        text: format!(
+            "BY3 -> PY{} growth is the ACO's own blend (42 CFR 425.601(b)(2)-(4): national weight = its share of assignable beneficiaries in the performance year, regional growth of its counties), not published, nor is the split of HistBnchmk by enrollment type; the start year's mean growth ({} ACOs) leaves {error:+.3}%, an ACO growth {implied:+.2}% from that mean",
+            year.input.performance_year,
+            growth_acos.unwrap_or_default()
+        ),
+    })
+}
+
+fn count_causes<'a>(causes: impl Iterator<Item = &'a Cause>) -> Vec<(&'static str, usize)> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for c in causes {
+        *counts.entry(c.category).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
 /// (start year, model, adjustment published): the ACOs that share fitted factors.
 type FitKey = (i32, Model, bool);
 
@@ -721,13 +874,13 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
         }
     }
     let mut fits = Vec::new();
-    let mut factors: BTreeMap<FitKey, [ByType<Decimal>; 2]> = BTreeMap::new();
+    let mut factors: BTreeMap<FitKey, (usize, [ByType<Decimal>; 2])> = BTreeMap::new();
     for (key, rows) in &by_year {
         if rows.len() < fewest(8) {
             continue;
         }
         if let Some(t) = least_squares(rows).and_then(to_factors) {
-            factors.insert(*key, t);
+            factors.insert(*key, (rows.len(), t));
             fits.push(Fit {
                 start_year: key.0,
                 model: key.1,
@@ -755,7 +908,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             }
         };
         let fitted = match factors_of(p) {
-            Some(t) => match compute(p, t) {
+            Some((_, t)) => match compute(p, t) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     skipped.push((p.line, e));
@@ -837,7 +990,7 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             }),
             _ => None,
         };
-        acos.push(AcoComparison {
+        let mut a = AcoComparison {
             line: p.line,
             aco_id: p.aco_id.clone(),
             start: p.start,
@@ -851,10 +1004,28 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
             prior_savings_add_on: p.add_on,
             published_adjustment: p.adjustment,
             updated,
-        });
+            cause: None,
+            updated_cause: None,
+        };
+        a.cause = hist_cause(p, &a, factors_of(p));
+        a.updated_cause = updated_cause(
+            p,
+            &a,
+            growth_fits
+                .iter()
+                .find(|g| g.start_year == p.start.year())
+                .map(|g| g.acos),
+        );
+        acos.push(a);
     }
     skipped.sort();
     let groups = groups(&acos);
+    let causes = count_causes(acos.iter().filter_map(|a| a.cause.as_ref()));
+    let updated_causes = count_causes(
+        acos.iter()
+            .filter_map(|a| a.updated_cause.as_ref())
+            .filter(|c| c.category != NOT_BACKTESTED),
+    );
     Ok(Report {
         performance_year: file.performance_year(),
         fits,
@@ -863,6 +1034,8 @@ pub fn run(file: &PufFile) -> Result<Report, BacktestError> {
         acos,
         skipped,
         updated_not_backtested: not_backtested.into_iter().collect(),
+        causes,
+        updated_causes,
     })
 }
 
@@ -938,6 +1111,10 @@ fn groups(acos: &[AcoComparison]) -> Vec<Group> {
 
 fn money(d: Decimal) -> String {
     d.normalize().to_string()
+}
+
+fn cause_json(c: &Cause) -> Value {
+    json!({"category": c.category, "text": c.text})
 }
 
 fn by_type_json(values: &ByType<Decimal>) -> Value {
@@ -1151,6 +1328,34 @@ impl Report {
                     .unwrap_or_else(dash),
             );
         }
+        for (what, counts) in [
+            ("HistBnchmk beyond 0.05%", &self.causes),
+            ("UpdatedBnchmk beyond 0.1%", &self.updated_causes),
+        ] {
+            if !counts.is_empty() {
+                let _ = writeln!(out, "\n{what}, by what the file does not publish:");
+                for (category, n) in counts {
+                    let _ = writeln!(out, "  {n:>5}  {category}");
+                }
+            }
+        }
+        if self
+            .acos
+            .iter()
+            .any(|a| a.cause.is_some() || a.updated_cause.is_some())
+        {
+            let _ = writeln!(out, "\nRow by row:");
+        }
+        for a in &self.acos {
+            for (what, cause) in [
+                ("HistBnchmk", &a.cause),
+                ("UpdatedBnchmk", &a.updated_cause),
+            ] {
+                if let Some(c) = cause {
+                    let _ = writeln!(out, "{:<8} line {:>4} {what}: {}", a.aco_id, a.line, c.text);
+                }
+            }
+        }
         for (line, reason) in &self.skipped {
             let _ = writeln!(out, "skipped line {line}: {reason}");
         }
@@ -1202,7 +1407,11 @@ impl Report {
                 "updated_published": a.updated.map(|u| money(u.published)),
                 "updated_computed": a.updated.and_then(|u| u.computed).map(|c| format!("{c:.2}")),
                 "updated_error_percent": a.updated.and_then(|u| u.error_percent()),
+                "cause": a.cause.as_ref().map(cause_json),
+                "updated_cause": a.updated_cause.as_ref().map(cause_json),
             })).collect::<Vec<_>>(),
+            "causes": self.causes.iter().map(|(c, n)| json!({"category": c, "acos": n})).collect::<Vec<_>>(),
+            "updated_causes": self.updated_causes.iter().map(|(c, n)| json!({"category": c, "acos": n})).collect::<Vec<_>>(),
             "updated_not_backtested": self.updated_not_backtested.iter().map(|(reason, n)| json!({"reason": reason, "acos": n})).collect::<Vec<_>>(),
             "skipped": self.skipped.iter().map(|(line, reason)| json!({"line": line, "reason": reason})).collect::<Vec<_>>(),
         })
@@ -1221,139 +1430,6 @@ mod tests {
         assert!(percent(Decimal::from(12_000), tiny).is_nan());
         assert_eq!(percent(Decimal::from(101), Decimal::from(100)), 1.0);
         assert_eq!(percent(Decimal::from(99), Decimal::from(100)), -1.0);
-    }
-
-    /// A PY2024-style file of 2024 agreements whose `HistBnchmk` was built by the engine from
-    /// known trend factors plus the adjustment 425.652(a)(8) gives (the higher of a positive
-    /// `RegAdj` and `PriorSavAdj`), rounded to dollars as CMS publishes it: the backtest reads the
-    /// adjustment, recovers the factors and every ACO within 0.05%.
-    #[test]
-    fn blend_fit_recovers_known_factors_with_the_published_adjustment() {
-        let truth = [
-            [dec(1.10), dec(1.05), dec(1.08), dec(1.06)],
-            [dec(1.04), dec(1.02), dec(1.03), dec(1.025)],
-        ];
-        let mut header = vec![
-            "ACO_ID".to_string(),
-            "Agreement_Period_Num".into(),
-            "Current_Start_Date".into(),
-            "HistBnchmk".into(),
-            "RegAdj".into(),
-            "PriorSavAdj".into(),
-        ];
-        for k in 1..=3 {
-            for code in TYPE_CODES {
-                header.push(format!("Per_Capita_Exp_ALL_{code}_BY{k}"));
-                header.push(format!("CMS_HCC_RiskScore_{code}_BY{k}"));
-            }
-        }
-        for code in PERSON_YEAR_CODES {
-            header.push(format!("N_AB_Year_{code}_BY3"));
-        }
-        let mut csv = header.join(",") + "\n";
-        let mut seed = 7u64;
-        let mut next = |lo: i64, span: i64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            lo + ((seed >> 33) as i64) % span
-        };
-        let mut expected_adjustment = Vec::new();
-        for n in 0..14 {
-            let period = 1 + (n % 2) as u32;
-            let mut experience = [[YearExperience::default(); 4]; 3];
-            for year in experience.iter_mut() {
-                for (i, e) in year.iter_mut().enumerate() {
-                    let base = [80_000, 12_000, 20_000, 10_000][i];
-                    e.per_capita = Decimal::from(base + next(-base / 5, base * 2 / 5));
-                    e.risk_score = Decimal::new(next(800, 500), 3);
-                }
-            }
-            let people: ByType<Decimal> =
-                std::array::from_fn(|i| Decimal::from([50, 800, 700, 6000][i] + next(0, 900)));
-            for year in experience.iter_mut() {
-                for (i, e) in year.iter_mut().enumerate() {
-                    e.person_years = people[i];
-                }
-            }
-            let regional = Decimal::from(next(-400, 900));
-            let psa = Decimal::from(next(0, 300));
-            let adjustment = regional.max(Decimal::ZERO).max(psa);
-            expected_adjustment.push(adjustment);
-            let start = Date::constant(2024, 1, 1);
-            let rules = rules::select(start, period).expect("rule set");
-            let input = HistoricalInput {
-                agreement_start: start,
-                agreement_period: period,
-                years: [2021, 2022, 2023],
-                experience,
-                national_trend: Some(truth),
-                regional: None,
-                prior_savings: None,
-            };
-            let national = RuleSet {
-                trend: TrendRule::National,
-                regional: None,
-                prior_savings: PriorSavingsRule::None,
-                ..rules
-            };
-            let h = historical_with(&national, &input, &mut NoTrace).expect("computes");
-            let published = (h.per_capita + adjustment).round();
-            let mut row = vec![
-                format!("A{n}"),
-                period.to_string(),
-                "01/01/2024".into(),
-                published.to_string(),
-                regional.to_string(),
-                psa.to_string(),
-            ];
-            for year in &experience {
-                for e in year {
-                    row.push(e.per_capita.to_string());
-                    row.push(e.risk_score.to_string());
-                }
-            }
-            for p in people {
-                row.push(p.to_string());
-            }
-            csv += &(row.join(",") + "\n");
-        }
-        let file = PufFile::from_reader(csv.as_bytes()).expect("reads");
-        let r = run(&file).expect("backtest");
-        assert_eq!(r.skipped, []);
-        assert_eq!(
-            r.fits
-                .iter()
-                .map(|f| (f.start_year, f.model, f.adjustment_published, f.acos))
-                .collect::<Vec<_>>(),
-            [(2024, Model::BlendNotPublished, true, 14)]
-        );
-        for (fitted, true_factors) in r.fits[0].factors.iter().zip(&truth) {
-            for (got, want) in fitted.iter().zip(true_factors) {
-                assert!((got - want).abs() < dec(0.005), "{got} vs {want}");
-            }
-        }
-        for (a, adjustment) in r.acos.iter().zip(&expected_adjustment) {
-            assert_eq!(a.published_adjustment, Some(*adjustment), "{}", a.aco_id);
-            let e = a.error_percent().expect("fitted");
-            assert!(e.abs() <= WITHIN_PERCENT, "{}: {e}%", a.aco_id);
-            assert_eq!(
-                a.updated, None,
-                "2024 agreements: the update is not backtested"
-            );
-        }
-        assert_eq!(
-            r.updated_not_backtested,
-            [(
-                "agreements from 2024: the ACPT and the 425.655 regional risk inputs are not published"
-                    .to_string(),
-                14
-            )]
-        );
-    }
-
-    fn dec(v: f64) -> Decimal {
-        Decimal::try_from(v).expect("decimal")
     }
 
     /// Two unknowns, three exact equations: x1 = 2, x2 = 3 (each row x . (2, 3) = y).

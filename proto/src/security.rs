@@ -12,6 +12,8 @@
 //!   contents nor the lengths of the configured tokens leak through timing; no token is ever logged.
 //! - `--reflection false` turns reflection off; `--health-listen` adds a plaintext listener that
 //!   serves only `grpc.health.v1` (kubelet's native gRPC probes cannot speak TLS).
+//! - [`ClientArgs`] and [`Bearer`]: the same from the client side (the CA of the server's
+//!   certificate, a client certificate, the token sent).
 
 use std::{
     future::Future,
@@ -27,7 +29,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use tonic::{
     codegen::http,
-    transport::{Certificate, Identity, ServerTlsConfig},
+    transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig},
 };
 
 /// Command-line flags of transport security and authorization (part of `ServeArgs`).
@@ -259,6 +261,130 @@ where
     }
 }
 
+/// Command-line flags of a client of the acorn services (`simulator load`, `simulator --via
+/// grpc`), the counterpart of [`SecurityArgs`]: TLS towards an `https://` server whose
+/// certificate `--tls-ca` signed, a client certificate for a server run with `--tls-client-ca`,
+/// and the bearer token a server run with `--auth-tokens[-file]` accepts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClientArgs {
+    /// CA certificates (PEM) that sign the server's certificate; needs an https:// address.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate chain (PEM), for servers that require one (mutual TLS).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Name the server's certificate must carry, when it is not the address's host.
+    #[arg(long, requires = "tls_ca")]
+    pub tls_domain: Option<String>,
+    /// File whose first line (blank lines and # comments skipped) is the bearer token sent with
+    /// every call.
+    #[arg(long, env = "ACORN_AUTH_TOKEN_FILE", conflicts_with = "auth_token")]
+    pub auth_token_file: Option<PathBuf>,
+    /// The bearer token sent with every call (prefer the environment or the file: flags show in
+    /// `ps`).
+    #[arg(long, env = "ACORN_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+impl ClientArgs {
+    /// The endpoint of `url` (TCP_NODELAY; TLS with `--tls-ca`). Reads the files now, so that a
+    /// missing one is reported with its flag.
+    pub fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .with_context(|| format!("address {url:?}"))?
+            .tcp_nodelay(true);
+        let https = url.starts_with("https://");
+        let Some(ca) = &self.tls_ca else {
+            anyhow::ensure!(!https, "{url}: an https:// address needs --tls-ca");
+            anyhow::ensure!(self.tls_cert.is_none(), "--tls-cert needs --tls-ca");
+            return Ok(endpoint);
+        };
+        anyhow::ensure!(https, "{url}: --tls-ca needs an https:// address");
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca, "--tls-ca")?));
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            tls = tls.identity(Identity::from_pem(
+                read(cert, "--tls-cert")?,
+                read(key, "--tls-key")?,
+            ));
+        }
+        if let Some(domain) = &self.tls_domain {
+            tls = tls.domain_name(domain.clone());
+        }
+        endpoint.tls_config(tls).context("--tls-ca")
+    }
+
+    /// The interceptor that sends the bearer token (none without `--auth-token[-file]`).
+    pub fn bearer(&self) -> anyhow::Result<Bearer> {
+        let token = match (&self.auth_token, &self.auth_token_file) {
+            (Some(token), _) => token.trim().to_owned(),
+            (None, Some(path)) => {
+                let text = String::from_utf8(read(path, "--auth-token-file")?)
+                    .with_context(|| format!("--auth-token-file {}: not UTF-8", path.display()))?;
+                text.lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with('#'))
+                    .with_context(|| format!("--auth-token-file {}: no token", path.display()))?
+                    .to_owned()
+            }
+            (None, None) => return Ok(Bearer(None)),
+        };
+        Bearer::new(&token).map_err(anyhow::Error::msg)
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to every request (a `tonic` interceptor; the value is
+/// marked sensitive, so it is never printed).
+#[derive(Clone, Default)]
+pub struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Bearer({})",
+            if self.0.is_some() { "token" } else { "none" }
+        )
+    }
+}
+
+impl Bearer {
+    /// Sends `token` (visible ASCII without spaces, as the servers accept).
+    pub fn new(token: &str) -> Result<Self, String> {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the bearer token must be visible ASCII without spaces".into());
+        }
+        let mut value: tonic::metadata::AsciiMetadataValue = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "the bearer token must be visible ASCII without spaces".to_string())?;
+        value.set_sensitive(true);
+        Ok(Self(Some(value)))
+    }
+
+    /// `request` with the token added.
+    pub fn apply<T>(&self, mut request: tonic::Request<T>) -> tonic::Request<T> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        request
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        Ok(self.apply(request))
+    }
+}
+
+/// A channel whose calls carry the [`Bearer`] token.
+pub type AuthChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +482,48 @@ mod tests {
         ));
         assert!(needs_token("/grpc.health.v1.HealthX/Check"));
         assert!(needs_token("/"));
+    }
+
+    #[test]
+    fn a_client_sends_the_first_token_of_its_file_and_refuses_tls_mismatches() {
+        let dir = std::env::temp_dir().join(format!("acorn-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "# comment\n\n  0123456789abcdef-one  \nsecond\n").unwrap();
+        let args = ClientArgs {
+            auth_token_file: Some(file.clone()),
+            ..ClientArgs::default()
+        };
+        let request = args.bearer().unwrap().apply(tonic::Request::new(()));
+        let sent = request.metadata().get("authorization").unwrap();
+        assert_eq!(sent.to_str().unwrap(), "Bearer 0123456789abcdef-one");
+        // Marked sensitive: never printed.
+        assert!(!format!("{sent:?}").contains("0123456789abcdef"));
+        assert!(!format!("{:?}", args.bearer().unwrap()).contains("0123"));
+        std::fs::write(&file, "# only a comment\n").unwrap();
+        assert!(args.bearer().unwrap_err().to_string().contains("no token"));
+        let none = ClientArgs::default().bearer().unwrap();
+        let request = none.apply(tonic::Request::new(()));
+        assert!(request.metadata().get("authorization").is_none());
+        assert!(Bearer::new("has space").is_err());
+
+        assert!(ClientArgs::default().endpoint("http://127.0.0.1:1").is_ok());
+        let https = ClientArgs::default()
+            .endpoint("https://localhost:1")
+            .unwrap_err();
+        assert!(https.to_string().contains("needs --tls-ca"), "{https}");
+        let ca = ClientArgs {
+            tls_ca: Some(dir.join("missing.pem")),
+            ..ClientArgs::default()
+        };
+        assert!(
+            ca.endpoint("http://127.0.0.1:1")
+                .unwrap_err()
+                .to_string()
+                .contains("https://")
+        );
+        let missing = ca.endpoint("https://localhost:1").unwrap_err();
+        assert!(format!("{missing:#}").contains("--tls-ca"), "{missing:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -314,7 +314,9 @@ struct Prepared {
     /// The published MinSavPerc, as a fraction.
     published_msr: Option<Decimal>,
     dis_adj: Decimal,
-    revenue_loss_limit: bool,
+    /// `RevLossLimit` (PY2018-2021): 1 = the revenue-based side of the loss limit applied, 0 = the
+    /// benchmark-based side; `None` where the file does not publish it.
+    revenue_loss_limit: Option<bool>,
     low_revenue: bool,
     /// Months of participation (6 for the 6-month 2019 periods), `None` = 12.
     participation_months: Option<u32>,
@@ -541,10 +543,7 @@ fn prepare(row: &PufRow<'_>, columns: &TrackColumns, file: &PufFile) -> Result<P
         .rate(MIN_SAV_PERC, RateScale::Detect)
         .map_err(cell_error)?;
     let dis_adj = amount(row, DIS_ADJ, "DisAdj")?.unwrap_or_default().abs();
-    let revenue_loss_limit = row
-        .flag(REV_LOSS_LIMIT)
-        .map_err(cell_error)?
-        .unwrap_or(false);
+    let revenue_loss_limit = row.flag(REV_LOSS_LIMIT).map_err(cell_error)?;
     let low_revenue_category = row
         .text(REV_EXP_CAT)
         .map(|t| t.to_ascii_lowercase().contains("low"));
@@ -828,6 +827,8 @@ fn compare(
         input.participant_revenue = probe;
         result = reconcile(&input, &mut NoTrace);
         match &result {
+            // RevLossLimit = 0: noted below as exact.
+            Ok(s) if s.outcome == Outcome::SharedLosses && p.revenue_loss_limit == Some(false) => {}
             Ok(s) if s.outcome == Outcome::SharedLosses => notes.push(format!(
                 "{track}: participant revenue not published; loss limit from the benchmark only (a revenue-based limit can only be lower)"
             )),
@@ -841,6 +842,26 @@ fn compare(
             }
             Err(_) => {}
         }
+    }
+
+    // The loss limit is the lower of a share of revenue and a share of the benchmark
+    // (425.605(d)(1)(iii)(D)-(v)(D); Track 1+ [R]); RevLossLimit = 0 says CMS applied the benchmark
+    // side, which needs no revenue.
+    if let Ok(s) = &result
+        && s.outcome == Outcome::SharedLosses
+        && p.revenue_loss_limit == Some(false)
+        && matches!(
+            rules::select(p.track, p.start, py)
+                .ok()
+                .and_then(|r| r.losses)
+                .map(|l| l.limit),
+            Some(LossLimit::RevenueCappedByBenchmark { .. })
+        )
+    {
+        notes.push(format!(
+            "{}: participant revenue not published; RevLossLimit = 0, so the benchmark-based loss limit applied and the result is exact",
+            p.track.name()
+        ));
     }
 
     // The published offset cancels the whole loss: check the shared loss against the offset.
@@ -1033,13 +1054,6 @@ fn cause(
     if let Some(text) = quality_rounding(p, py, s, score_decimals) {
         return text;
     }
-    if s.outcome == Outcome::SharedLosses
-        && p.revenue_loss_limit
-        && p.published <= Decimal::ZERO
-        && -p.published < s.shared_losses - Decimal::ONE
-    {
-        return "loss limit / revenue unknown: RevLossLimit = 1 and participant revenue is not published; a revenue-based loss limit below the computed shared losses would explain the smaller published amount".to_string();
-    }
     if let Some(text) = revenue_limit(p, py, s, offset) {
         return text;
     }
@@ -1090,7 +1104,11 @@ fn revenue_limit(
     else {
         return None;
     };
-    if s.outcome != Outcome::SharedLosses || revenue.is_zero() {
+    // RevLossLimit = 0: the file says the benchmark-based side applied, so revenue explains nothing.
+    if s.outcome != Outcome::SharedLosses
+        || revenue.is_zero()
+        || p.revenue_loss_limit == Some(false)
+    {
         return None;
     }
     // What CMS's shared loss was: owed + offset (before pro-ration, which these rows lack).
@@ -1102,7 +1120,12 @@ fn revenue_limit(
     let by_benchmark = benchmark * s.updated_benchmark;
     let implied_revenue = published_loss / revenue;
     Some(format!(
-        "loss limit / revenue unknown: participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)(iii)(D)-(v)(D)), below the benchmark-based limit {} and the computed shared loss {}",
+        "loss limit / revenue unknown: {}participant revenue is not published; the published loss {} (EarnSaveLoss {} + offset {}) implies a revenue-based loss limit of {} x participant revenue {} (425.605(d)(1)(iii)(D)-(v)(D)), below the benchmark-based limit {} and the computed shared loss {}",
+        if p.revenue_loss_limit == Some(true) {
+            "RevLossLimit = 1 (the revenue-based side applied); "
+        } else {
+            ""
+        },
         published_loss,
         Decimal::ZERO - p.published,
         p.dis_adj,

@@ -907,6 +907,52 @@ fn py2021_layout() {
     );
 }
 
+/// PY2021 Track 1+ (17 such ACOs in the PY2021 results): agreements from 2018-01-01 extended
+/// through 2021 (425.200(b)(3)(ii)(B), the COVID-19 extension) and from 2019-01-01 (3 years) are
+/// reconciled, not refused. `RevLossLimit` says which side of the Track 1+ loss limit CMS applied
+/// (min(8% of participant revenue, 4% of the benchmark) [R]; revenue is never published): 0 = the
+/// benchmark side, so a loss is computed exactly and a smaller published loss stays unexplained;
+/// 1 = the revenue side, and the revenue the published loss implies is reported.
+#[test]
+fn py2021_track_1_plus_and_the_revenue_loss_limit_flag() {
+    let puf = parse(
+        "ACO_ID,Current_Start_Date,Current_Track_1_Plus,Current_BASIC_C,Current_ENHANCED,N_AB,MinSavPerc,BnchmkMinExp,ABtotBnchmk,DisAdj,EarnSaveLoss,Met_QPS,QualScore,RevLossLimit,Rev_Exp_Cat\n\
+         P1,01/01/2018,1,0,0,\"10,000\",2.00%,\"3,000,000\",\"100,000,000\",,\"1,470,000\",1,90.00%,0,High Revenue\n\
+         P2,01/01/2019,1,0,0,\"10,000\",2.00%,\"-3,000,000\",\"100,000,000\",,\"-900,000\",1,90.00%,0,High Revenue\n\
+         P3,01/01/2019,1,0,0,\"10,000\",2.00%,\"-10,000,000\",\"100,000,000\",,\"-2,400,000\",1,90.00%,1,Low Revenue\n\
+         P4,01/01/2019,1,0,0,\"10,000\",2.00%,\"-10,000,000\",\"100,000,000\",,\"-2,400,000\",1,90.00%,0,High Revenue\n",
+    )
+    .with_performance_year(2021);
+    let report = backtest::run(&puf).expect("runs");
+    assert_eq!(report.skipped, []);
+    // 2018 start, PY2021 (the extended fourth year): 3,000,000 x 50% x 98%.
+    assert_eq!(aco(&report, "P1").computed, Some(dec("1470000")));
+    // 3,000,000 x 30% = 900,000, under 4% x 100,000,000; RevLossLimit = 0: exact.
+    let p2 = aco(&report, "P2");
+    assert_eq!(p2.computed, Some(dec("-900000")));
+    assert!(
+        p2.note.as_deref().is_some_and(|n| n.contains(
+            "RevLossLimit = 0, so the benchmark-based loss limit applied and the result is exact"
+        )),
+        "{p2:?}"
+    );
+    // 10,000,000 x 30% = 3,000,000 under the 4,000,000 benchmark limit; CMS collected 2,400,000:
+    // with RevLossLimit = 1 that is 8% of a revenue of 30,000,000.
+    let p3 = aco(&report, "P3");
+    assert_eq!(p3.computed, Some(dec("-3000000")));
+    assert!(p3.is_explained(), "{p3:?}");
+    assert!(
+        p3.cause.as_deref().is_some_and(|c| c.starts_with(
+            "loss limit / revenue unknown: RevLossLimit = 1 (the revenue-based side applied)"
+        ) && c.contains("participant revenue 30000000")),
+        "{p3:?}"
+    );
+    // The same amounts with RevLossLimit = 0: the file rules the revenue out.
+    let p4 = aco(&report, "P4");
+    assert_eq!(p4.cause.as_deref(), Some("unexplained"));
+    assert_eq!(tracks(&report), [(Track::Track1Plus, 4, 2)]);
+}
+
 /// PY2023 (letters, `Met_AltQPS`, `FinalLossRate`; no PY column: the layout says 2023): the
 /// alternative quality standard shares at the maximum rate x the quality score
 /// (425.512(a)(4)(ii), 425.605(d)(1)(i)(A)(3)) and sets the ENHANCED loss rate to

@@ -507,21 +507,29 @@ async fn health_and_reflection() {
         );
     }
 
-    let list = |host: &str| v1::ServerReflectionRequest {
-        host: host.into(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
+    use v1::server_reflection_request::MessageRequest;
+    use v1::server_reflection_response::MessageResponse;
+    let refl = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let ask = |request: MessageRequest| {
+        let mut refl = refl.clone();
+        async move {
+            let request = v1::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(request),
+            };
+            refl.server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .expect("reflection v1")
+                .into_inner()
+                .message()
+                .await
+                .expect("message")
+                .expect("response")
+                .message_response
+        }
     };
-    let mut refl = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
-    let mut stream = refl
-        .server_reflection_info(tokio_stream::iter([list("")]))
-        .await
-        .expect("reflection v1")
-        .into_inner();
-    let resp = stream.message().await.expect("message").expect("response");
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(services)) =
-        resp.message_response
+    let Some(MessageResponse::ListServicesResponse(services)) =
+        ask(MessageRequest::ListServices(String::new())).await
     else {
         panic!("unexpected reflection response");
     };
@@ -535,6 +543,17 @@ async fn health_and_reflection() {
             "{expected} missing from {names:?}"
         );
     }
+
+    // The error details every INVALID_ARGUMENT carries are decodable by any reflection client
+    // (grpcurl printed "google.rpc.BadRequest is not recognized" before they were registered).
+    let Some(MessageResponse::FileDescriptorResponse(files)) = ask(
+        MessageRequest::FileContainingSymbol("google.rpc.BadRequest".into()),
+    )
+    .await
+    else {
+        panic!("google.rpc.BadRequest is not served by reflection");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
 
     let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let req = v1alpha::ServerReflectionRequest {

@@ -16,8 +16,10 @@ use acorn_proto::{
         settlement_service_server::SettlementServiceServer,
     },
 };
-use acorn_testkit::{Running, serve_args};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use acorn_testkit::{
+    Running, serve_args,
+    tls::{Ca, write},
+};
 use settlement_svc::server::SettlementApi;
 use tonic::{
     Code, Request,
@@ -193,41 +195,6 @@ async fn reflection_can_be_switched_off() {
         }
         server.stop().await;
     }
-}
-
-/// A CA (self-signed) and what it issues.
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Self {
-        let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let cert = params.self_signed(&key).expect("self-signed CA");
-        Self {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf certificate for `names`, signed by this CA: (certificate PEM, key PEM).
-    fn issue(&self, names: &[&str]) -> (String, String) {
-        let key = KeyPair::generate().expect("key");
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let params = CertificateParams::new(names).expect("params");
-        let cert = params.signed_by(&key, &self.issuer).expect("signed");
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write pem");
-    path
 }
 
 /// A port that was free a moment ago (for --health-listen, which binds its own listener).

@@ -85,6 +85,10 @@ struct ViaArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     settlement_url: String,
+    /// TLS and the bearer token of both services' calls, for `--via grpc`.
+    #[cfg(feature = "grpc")]
+    #[command(flatten)]
+    client: acorn_proto::security::ClientArgs,
 }
 
 /// The in-process engines (`diagnose` and `calibrate` run in process only).
@@ -93,6 +97,8 @@ fn in_process() -> ViaArgs {
         via: Via::InProcess,
         benchmark_url: String::new(),
         settlement_url: String::new(),
+        #[cfg(feature = "grpc")]
+        client: acorn_proto::security::ClientArgs::default(),
     }
 }
 
@@ -352,6 +358,7 @@ fn model(scenario: &Scenario, r: &Replicates) -> Result<Model, String> {
             let engines = simulator::engines::GrpcEngines::connect(
                 &r.via.benchmark_url,
                 &r.via.settlement_url,
+                &r.via.client,
             )?;
             Ok(Model::with_engines(scenario, std::sync::Arc::new(engines)))
         }

@@ -249,3 +249,128 @@ async fn the_echo_service_at_a_rate_keeps_the_schedule() {
     let _ = stop.send(());
     server.await.expect("join").expect("echo server");
 }
+
+/// A benchmark-svc with TLS, client certificates (mTLS) and a bearer token, driven with
+/// `--tls-ca`, `--tls-cert/--tls-key` and `--auth-token-file`: every call OK, and the request_id
+/// of each write in `--acked`; without the token every call is UNAUTHENTICATED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_server_with_tokens_is_driven_with_the_ca_client_certificate_and_token() {
+    use acorn_testkit::tls::{Ca, write};
+    const TOKEN: &str = "load-token-0123456789abcdef";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new("acorn test CA");
+    let (cert, key) = ca.issue(&["localhost"]);
+    let (client_cert, client_key) = ca.issue(&["loadgen.acorn.test"]);
+    let ca_file = write(dir.path(), "ca.crt", &ca.pem);
+    let mut serve = serve_args();
+    serve.security.tls_cert = Some(write(dir.path(), "server.crt", &cert));
+    serve.security.tls_key = Some(write(dir.path(), "server.key", &key));
+    serve.security.tls_client_ca = Some(ca_file.clone());
+    serve.security.auth_tokens = vec![TOKEN.into()];
+    let ledger = Ledger::open(&dir.path().join("b.db"))
+        .await
+        .expect("ledger");
+    let server = Running::start(
+        Routes::new(BenchmarkServiceServer::new(
+            benchmark_svc::server::BenchmarkApi::new(ledger),
+        )),
+        "acorn.benchmark.v1.BenchmarkService",
+        serve,
+    )
+    .await;
+    let target = format!("https://localhost:{}", server.addr().port());
+    let token_file = write(
+        dir.path(),
+        "token",
+        &format!("# the load generator's\n{TOKEN}\n"),
+    );
+    let acked = dir.path().join("acked.txt");
+    let paths = [
+        ca_file.to_str().expect("utf-8").to_owned(),
+        write(dir.path(), "client.crt", &client_cert)
+            .to_str()
+            .expect("utf-8")
+            .to_owned(),
+        write(dir.path(), "client.key", &client_key)
+            .to_str()
+            .expect("utf-8")
+            .to_owned(),
+    ];
+    let base = [
+        "--call",
+        "ComputeBenchmark",
+        "--target",
+        &target,
+        "-n",
+        "20",
+        "-c",
+        "4",
+        "--acos",
+        "12",
+        "--tls-ca",
+        &paths[0],
+        "--tls-cert",
+        &paths[1],
+        "--tls-key",
+        &paths[2],
+    ];
+    let a = args(
+        &[
+            &base[..],
+            &[
+                "--auth-token-file",
+                token_file.to_str().expect("utf-8"),
+                "--tag",
+                "tls",
+                "--acked",
+                acked.to_str().expect("utf-8"),
+            ],
+        ]
+        .concat(),
+    );
+    let report = load::run(&a).await.expect("load run over TLS");
+    assert_eq!(
+        report.status.get("OK").copied(),
+        Some(20),
+        "{:?}",
+        report.status
+    );
+    let ids: std::collections::BTreeSet<String> = std::fs::read_to_string(&acked)
+        .expect("acked file")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // The 20 measured calls are tls-0 .. tls-19 (no warm-up), each acknowledged once.
+    let want: std::collections::BTreeSet<String> = (0..20).map(|i| format!("tls-{i}")).collect();
+    assert_eq!(ids, want);
+
+    let report = load::run(&args(&base))
+        .await
+        .expect("load run without a token");
+    assert_eq!(
+        report.status.get("UNAUTHENTICATED").copied(),
+        Some(20),
+        "{:?}",
+        report.status
+    );
+    // No client certificate: refused at the handshake (TLS 1.3: the client may only learn it on
+    // its first call), so nothing is answered OK.
+    let no_cert = args(&[
+        "--call",
+        "ComputeBenchmark",
+        "--target",
+        &target,
+        "-n",
+        "1",
+        "--tls-ca",
+        &paths[0],
+    ]);
+    if let Ok(report) = load::run(&no_cert).await {
+        assert_eq!(
+            report.ok, 0,
+            "served without a client certificate: {:?}",
+            report.status
+        );
+    }
+    server.stop().await;
+}

@@ -26,6 +26,46 @@ struct Services {
 
 impl Services {
     fn start() -> Self {
+        Self::start_with(serve_args)
+    }
+
+    /// Both with TLS (a certificate for localhost), client certificates and a bearer token:
+    /// the services and the simulator's flags for them.
+    fn start_secure(dir: &std::path::Path) -> (Self, Vec<String>) {
+        use acorn_testkit::tls::{Ca, write};
+        const TOKEN: &str = "via-grpc-token-0123456789abcdef";
+        let ca = Ca::new("acorn test CA");
+        let (cert, key) = ca.issue(&["localhost"]);
+        let (client_cert, client_key) = ca.issue(&["simulator.acorn.test"]);
+        let path = |name: &str, text: &str| write(dir, name, text).to_str().unwrap().to_owned();
+        let (cert, key, ca_file) = (
+            path("server.crt", &cert),
+            path("server.key", &key),
+            path("ca.crt", &ca.pem),
+        );
+        let serve = || {
+            let mut args = serve_args();
+            args.security.tls_cert = Some(cert.clone().into());
+            args.security.tls_key = Some(key.clone().into());
+            args.security.tls_client_ca = Some(ca_file.clone().into());
+            args.security.auth_tokens = vec![TOKEN.into()];
+            args
+        };
+        let services = Self::start_with(serve);
+        let flags = vec![
+            "--tls-ca".into(),
+            ca_file.clone(),
+            "--tls-cert".into(),
+            path("client.crt", &client_cert),
+            "--tls-key".into(),
+            path("client.key", &client_key),
+            "--auth-token-file".into(),
+            path("token", TOKEN),
+        ];
+        (services, flags)
+    }
+
+    fn start_with(serve: impl Fn() -> acorn_proto::serve::ServeArgs) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let db = tempfile::tempdir().unwrap();
         let (benchmark, settlement) = runtime.block_on(async {
@@ -34,13 +74,13 @@ impl Services {
             let benchmark = Running::start(
                 Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(b))),
                 "acorn.benchmark.v1.BenchmarkService",
-                serve_args(),
+                serve(),
             )
             .await;
             let settlement = Running::start(
                 Routes::new(SettlementServiceServer::new(SettlementApi::new(s, None))),
                 "acorn.settlement.v1.SettlementService",
-                serve_args(),
+                serve(),
             )
             .await;
             (benchmark, settlement)
@@ -53,16 +93,22 @@ impl Services {
         }
     }
 
-    fn urls(&self) -> [String; 2] {
-        [
-            format!("http://{}", self.benchmark.addr()),
-            format!("http://{}", self.settlement.addr()),
-        ]
+    /// The addresses: `http://127.0.0.1:PORT`, or `https://localhost:PORT` (the name the
+    /// certificates carry).
+    fn urls(&self, tls: bool) -> [String; 2] {
+        [self.benchmark.addr(), self.settlement.addr()].map(|a| {
+            if tls {
+                format!("https://localhost:{}", a.port())
+            } else {
+                format!("http://{a}")
+            }
+        })
     }
 
-    /// The flags that send `run` to these services.
-    fn via(&self) -> Vec<String> {
-        let [b, s] = self.urls();
+    /// The flags that send `run` to these services (over TLS with `tls`; the client's TLS and
+    /// token flags are the caller's).
+    fn via(&self, tls: bool) -> Vec<String> {
+        let [b, s] = self.urls(tls);
         [
             "--via",
             "grpc",
@@ -85,7 +131,13 @@ impl Services {
 
 fn same_bytes_via_grpc(scenario: &str, replicates: &str, extra: &[&str]) {
     let services = Services::start();
-    let via = services.via();
+    let via = services.via(false);
+    same_bytes(&via, scenario, replicates, extra);
+    services.stop();
+}
+
+/// `simulator run` in process and with the `via` flags write the same bytes.
+fn same_bytes(via: &[String], scenario: &str, replicates: &str, extra: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("local");
     let remote = tmp.path().join("grpc");
@@ -118,6 +170,32 @@ fn same_bytes_via_grpc(scenario: &str, replicates: &str, extra: &[&str]) {
     for (name, bytes) in &l {
         assert!(r.get(name) == Some(bytes), "{name} differs via gRPC");
     }
+}
+
+#[test]
+fn pioneer_via_grpc_over_mutual_tls_with_a_token_gives_the_same_bytes() {
+    let certs = tempfile::tempdir().unwrap();
+    let (services, flags) = Services::start_secure(certs.path());
+    // With the CA, the client certificate and the token.
+    let mut via = services.via(true);
+    via.extend(flags.iter().cloned());
+    same_bytes(&via, "pioneer-2012-2013", "1", &[]);
+    // Without the token (the TLS flags only): UNAUTHENTICATED, said, and nothing written.
+    let out = certs.path().join("out");
+    let mut argv: Vec<&str> = vec![
+        "run",
+        "--scenario",
+        "pioneer-2012-2013",
+        "--replicates",
+        "1",
+    ];
+    argv.extend(via[..via.len() - 2].iter().map(String::as_str));
+    argv.extend(["--out", out.to_str().unwrap()]);
+    let r = simulator(&argv);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("Unauthenticated"), "{err}");
+    assert!(!out.join("summary.json").exists());
     services.stop();
 }
 
@@ -161,7 +239,7 @@ fn a_2016_rebase_via_grpc_gives_the_same_bytes() {
 #[test]
 fn national_only_rule_sets_are_refused_by_name() {
     let services = Services::start();
-    let via = services.via();
+    let via = services.via(false);
     let via: Vec<&str> = via.iter().map(String::as_str).collect();
     let tmp = tempfile::tempdir().unwrap();
     for (preset, rule_set) in [

@@ -469,39 +469,61 @@ pub enum Owner {
     Shared,
 }
 
-/// String interning for TINs and CCNs: identifiers become dense `u32` ids.
+/// String interning for TINs and CCNs: identifiers become dense `u32` ids. An identifier of 1-12
+/// characters `0-9A-Z` (every TIN and CCN) is keyed by its packed value
+/// ([`run::bene_key`]'s packing) and every name is kept in one text arena: interning allocates
+/// nothing per name.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
-    ids: FastMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    packed: FastMap<u64, u32>,
+    other: FastMap<Box<str>, u32>,
+    text: String,
+    ends: Vec<usize>,
 }
 
 impl Interner {
     /// The id of `name`, interning it on first sight.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
+        let next = self.ends.len() as u32;
+        let id = match run::pack(name) {
+            Some(k) => *self.packed.entry(k).or_insert(next),
+            None => match self.other.get(name) {
+                Some(&id) => id,
+                None => {
+                    self.other.insert(name.into(), next);
+                    next
+                }
+            },
+        };
+        if id == next {
+            self.text.push_str(name);
+            self.ends.push(self.text.len());
         }
-        let id = self.names.len() as u32;
-        self.ids.insert(name.into(), id);
-        self.names.push(name.into());
         id
     }
     /// The id of `name`, if interned.
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+        match run::pack(name) {
+            Some(k) => self.packed.get(&k).copied(),
+            None => self.other.get(name).copied(),
+        }
     }
     /// The name of an id.
     pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map_or("", |s| s)
+        let i = id as usize;
+        let Some(&end) = self.ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end).unwrap_or("")
     }
     /// Number of names.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ends.len()
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ends.is_empty()
     }
 }
 

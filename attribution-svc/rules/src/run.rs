@@ -83,6 +83,27 @@ pub struct AcoCounts {
     pub below_minimum: bool,
 }
 
+impl AcoCounts {
+    /// Adds the counts of another range of the same run ([`Run::assign_range`], ACOs in the same
+    /// order).
+    pub fn add(into: &mut [AcoCounts], o: &[AcoCounts]) {
+        for (a, b) in into.iter_mut().zip(o) {
+            a.assigned += b.assigned;
+            a.voluntary_alignment += b.voluntary_alignment;
+            a.step_1 += b.step_1;
+            a.step_2 += b.step_2;
+            a.step_3 += b.step_3;
+        }
+    }
+
+    /// Sets [`AcoCounts::below_minimum`] once every range is added (425.110).
+    pub fn finish(counts: &mut [AcoCounts]) {
+        for c in counts {
+            c.below_minimum = c.assigned < crate::MINIMUM_ASSIGNED;
+        }
+    }
+}
+
 /// Beneficiary identifiers interned to dense indexes. An identifier of 1-12 characters `0-9A-Z`
 /// (every MBI) is packed into a `u64` (base 37), so a national run keeps 8 bytes per beneficiary
 /// plus its map slot instead of two heap strings; anything else is kept as a string.
@@ -93,6 +114,9 @@ struct BeneIds {
     other_names: Vec<Box<str>>,
     /// Per index: the packed id, or `OTHER | index into other_names`.
     keys: Vec<u64>,
+    /// The last packed id interned and its index (lines come grouped by beneficiary); key 0 is
+    /// no id.
+    last: (u64, u32),
 }
 
 const OTHER: u64 = 1 << 63;
@@ -105,7 +129,8 @@ fn digit(c: u8) -> Option<u64> {
     }
 }
 
-fn pack(id: &str) -> Option<u64> {
+/// An identifier of 1-12 characters `0-9A-Z` packed into a `u64` (base 37, never 0).
+pub(crate) fn pack(id: &str) -> Option<u64> {
     if id.is_empty() || id.len() > 12 {
         return None;
     }
@@ -174,10 +199,14 @@ impl BeneIds {
         let next = self.keys.len() as u32;
         match pack(id) {
             Some(k) => {
+                if self.last.0 == k {
+                    return self.last.1;
+                }
                 let i = *self.packed.entry(k).or_insert(next);
                 if i == next {
                     self.keys.push(k);
                 }
+                self.last = (k, i);
                 i
             }
             None => {
@@ -243,6 +272,21 @@ pub struct Run {
     shard: Option<Shard>,
 }
 
+/// A beneficiary record's facts: its designation resolved against the participants in `reg`
+/// (425.402(e)) and its prior-year ACO by id.
+fn facts(
+    reg: &Registry,
+    aco_index: &FastMap<String, u32>,
+    raw: &RawBeneficiary<'_>,
+) -> Beneficiary {
+    Beneficiary {
+        enrollment: Some(raw.enrollment),
+        designation: reg.designation(raw.designated_npi, raw.designated_tin),
+        designated_specialty: codes::specialty_key(raw.designated_specialty),
+        prior_aco: aco_index.get(raw.prior_year_aco_id).copied(),
+    }
+}
+
 /// Encodes a text claim line for the engine (interning its TIN and CCN).
 pub fn encode(raw: &RawLine<'_>, reg: &mut Registry) -> Line {
     let professional = raw.claim_type == ClaimType::Professional;
@@ -301,13 +345,7 @@ impl Run {
         if self.shard.is_some_and(|s| !s.contains(raw.id)) {
             return;
         }
-        let designation = self.reg.designation(raw.designated_npi, raw.designated_tin);
-        self.facts[b as usize] = Beneficiary {
-            enrollment: Some(raw.enrollment),
-            designation,
-            designated_specialty: codes::specialty_key(raw.designated_specialty),
-            prior_aco: self.aco_index.get(raw.prior_year_aco_id).copied(),
-        };
+        self.facts[b as usize] = facts(&self.reg, &self.aco_index, raw);
         self.beneficiary_records += 1;
     }
 
@@ -480,6 +518,20 @@ impl Run {
     /// order of first appearance; of a shard's beneficiaries, their place in the whole input).
     pub fn assign_each(
         &self,
+        each: impl FnMut(u32, &str, &Beneficiary, &Assignment),
+    ) -> Vec<AcoCounts> {
+        let mut counts = self.assign_range(0..self.benes.len() as u32, each);
+        AcoCounts::finish(&mut counts);
+        counts
+    }
+
+    /// [`Run::assign_each`] for the beneficiaries at places `range` of the input order (ranges
+    /// can be assigned on several threads, the output put together in range order): the per-ACO
+    /// counts of the range, to be added up with [`AcoCounts::add`] and finished with
+    /// [`AcoCounts::finish`].
+    pub fn assign_range(
+        &self,
+        range: std::ops::Range<u32>,
         mut each: impl FnMut(u32, &str, &Beneficiary, &Assignment),
     ) -> Vec<AcoCounts> {
         let mut counts: Vec<AcoCounts> = self
@@ -493,7 +545,8 @@ impl Run {
             .collect();
         let mut tallies = Vec::new();
         let mut buf = [0u8; 12];
-        for b in 0..self.benes.len() as u32 {
+        let end = range.end.min(self.benes.len() as u32);
+        for b in range.start..end {
             if let Some(s) = self.shard
                 && !s.contains(self.benes.name(b, &mut buf))
             {
@@ -515,9 +568,6 @@ impl Run {
             }
             each(b, self.benes.name(b, &mut buf), facts, &a);
         }
-        for c in &mut counts {
-            c.below_minimum = c.assigned < crate::MINIMUM_ASSIGNED;
-        }
         counts
     }
 
@@ -538,6 +588,7 @@ impl Run {
 pub struct ChunkContext {
     rules: RuleSet,
     parent: Registry,
+    aco_index: FastMap<String, u32>,
     touched: Option<Touched>,
     shard: Option<Shard>,
 }
@@ -558,6 +609,10 @@ pub struct Chunk<'a> {
     versions: Vec<(u32, ClaimKey, Version, Result<Counted, Skip>)>,
     touched: Vec<(u64, ClaimKey)>,
     prescanned: bool,
+    /// Beneficiary records, by the chunk's beneficiary index (the last record wins).
+    facts: Vec<Option<Beneficiary>>,
+    /// Beneficiary records received.
+    pub beneficiary_records: u64,
     /// Line counters.
     pub stats: LineStats,
 }
@@ -573,8 +628,24 @@ impl<'a> Chunk<'a> {
             versions: Vec::new(),
             touched: Vec::new(),
             prescanned: false,
+            facts: Vec::new(),
+            beneficiary_records: 0,
             stats: LineStats::default(),
         }
+    }
+
+    /// Adds (or replaces: the last record wins) a beneficiary record, as [`Run::add_beneficiary`]
+    /// (a beneficiaries file read in chunks).
+    pub fn add_beneficiary(&mut self, raw: &RawBeneficiary<'_>) {
+        let b = self.benes.intern(raw.id) as usize;
+        if self.ctx.shard.is_some_and(|s| !s.contains(raw.id)) {
+            return;
+        }
+        if self.facts.len() <= b {
+            self.facts.resize(b + 1, None);
+        }
+        self.facts[b] = Some(facts(&self.ctx.parent, &self.ctx.aco_index, raw));
+        self.beneficiary_records += 1;
     }
 
     /// The first pass, as [`Run::prescan`] but without interning the beneficiary: a run read in
@@ -653,6 +724,7 @@ impl Run {
         ChunkContext {
             rules: self.rules.clone(),
             parent: self.reg.clone(),
+            aco_index: self.aco_index.clone(),
             touched: self.touched.take(),
             shard: self.shard,
         }
@@ -688,6 +760,12 @@ impl Run {
         if self.facts.len() < self.benes.len() {
             self.facts.resize(self.benes.len(), Beneficiary::default());
         }
+        for (i, f) in c.facts.into_iter().enumerate() {
+            if let Some(f) = f {
+                self.facts[bene_map[i] as usize] = f;
+            }
+        }
+        self.beneficiary_records += c.beneficiary_records;
         c.pop.each(|b, t| {
             self.pop.merge(
                 bene_map[b as usize],

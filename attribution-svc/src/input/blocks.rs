@@ -194,6 +194,46 @@ where
     }
 }
 
+/// Runs `work(0)`, `work(1)`, ... `work(n - 1)` on `threads` threads, `merge` receiving the results
+/// in index order on the calling thread (so the outcome is the one a single thread gives).
+pub fn ordered_map<T: Send>(
+    n: usize,
+    threads: usize,
+    work: impl Fn(usize) -> T + Sync,
+    mut merge: impl FnMut(T),
+) {
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        (0..n).for_each(|i| merge(work(i)));
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, T)>(threads * 2);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, work) = (&next, &work);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n || tx.send((i, work(i))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let (mut want, mut pending) = (0, BTreeMap::new());
+        for (i, t) in rx {
+            pending.insert(i, t);
+            while let Some(t) = pending.remove(&want) {
+                merge(t);
+                want += 1;
+            }
+        }
+    });
+}
+
 /// The number of threads to use by default: every core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -250,6 +290,18 @@ mod tests {
             )
             .expect("run");
             assert_eq!(got, data, "threads {threads}");
+        }
+    }
+
+    /// `ordered_map` merges in index order whatever the thread count.
+    #[test]
+    fn ordered_map_is_in_index_order() {
+        for threads in [1, 2, 3, 8] {
+            for n in [0, 1, 7, 100] {
+                let mut got = Vec::new();
+                ordered_map(n, threads, |i| i * i, |v| got.push(v));
+                assert_eq!(got, (0..n).map(|i| i * i).collect::<Vec<_>>());
+            }
         }
     }
 }

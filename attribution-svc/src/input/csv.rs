@@ -116,6 +116,169 @@ pub fn redact(reason: &str) -> String {
     out
 }
 
+/// One record's fields, sliced in place: a line of a block split at its commas (no quote in the
+/// block), or the buffer of a `csv::ByteRecord` (quoted fields). Nothing is copied.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    /// The bytes as text, when they are UTF-8 (checked once per record).
+    text: Option<&'a str>,
+    spans: &'a [(usize, usize)],
+}
+
+/// The reusable buffers of [`each_record`] and [`csv_records`].
+#[derive(Debug, Default)]
+pub struct Spans {
+    spans: Vec<(usize, usize)>,
+    rec: csv::ByteRecord,
+}
+
+impl<'a> Fields<'a> {
+    fn new(bytes: &'a [u8], spans: &'a [(usize, usize)]) -> Fields<'a> {
+        Fields {
+            bytes,
+            text: std::str::from_utf8(bytes).ok(),
+            spans,
+        }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the record has no field (never: a record has at least one).
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Field `i`'s bytes.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let &(a, b) = self.spans.get(i)?;
+        self.bytes.get(a..b)
+    }
+
+    /// Field `i` as text (`None` when absent or not UTF-8).
+    fn str(&self, i: usize) -> Option<&'a str> {
+        let &(a, b) = self.spans.get(i)?;
+        match self.text {
+            Some(t) => t.get(a..b),
+            None => std::str::from_utf8(self.bytes.get(a..b)?).ok(),
+        }
+    }
+
+    /// A field as trimmed text ("" when absent or not UTF-8: [`Fields::check`] rejects the latter).
+    pub fn text(&self, i: Option<usize>) -> &'a str {
+        let Some(t) = i.and_then(|i| self.str(i)) else {
+            return "";
+        };
+        // Most fields start and end with a printable ASCII character: nothing to trim.
+        match (t.as_bytes().first(), t.as_bytes().last()) {
+            (Some(&f), Some(&l)) if (0x21..0x7f).contains(&f) && (0x21..0x7f).contains(&l) => t,
+            _ => t.trim(),
+        }
+    }
+
+    /// The record has the header's width and is UTF-8 (as a `csv::StringRecord` would be).
+    fn check(&self, width: usize) -> Result<(), String> {
+        if self.len() != width {
+            return Err(format!(
+                "malformed row: {} fields where the header has {width}",
+                self.len()
+            ));
+        }
+        if !self.bytes.is_ascii() && (0..self.len()).any(|i| self.str(i).is_none()) {
+            return Err("malformed row: not UTF-8".into());
+        }
+        Ok(())
+    }
+
+    /// Whether any byte could start a control character (most records have none: their fields
+    /// need no check one by one).
+    fn may_have_control(&self) -> bool {
+        self.bytes.iter().any(|&b| b < 0x20 || b >= 0x7f)
+    }
+}
+
+/// Calls `each(line, record)` for every record of `bytes` (whole records, no header row), `line`
+/// counting from 1 at the start of `bytes`; a record the CSV parser cannot read comes as its
+/// rejection reason. Without a quote character or a lone carriage return the lines are split at
+/// their commas in place (what the `csv` crate reads there: line breaks `\n` or `\r\n`, blank
+/// lines skipped); otherwise the `csv` crate reads the block.
+pub fn each_record(
+    bytes: &[u8],
+    spans: &mut Spans,
+    mut each: impl FnMut(u64, Result<Fields<'_>, String>),
+) {
+    let simple = memchr::memchr(b'"', bytes).is_none()
+        && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'));
+    if !simple {
+        csv_records(&mut block_reader(bytes), spans, each);
+        return;
+    }
+    let (mut start, mut line_no) = (0, 0u64);
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line = &bytes[start..end];
+        start = end + 1;
+        line_no += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        split_commas(line, &mut spans.spans);
+        each(line_no, Ok(Fields::new(line, &spans.spans)));
+    }
+}
+
+/// The fields of an unquoted line: the spans between its commas (a plain loop: fields are short,
+/// a vectorised search per comma costs more).
+fn split_commas(line: &[u8], spans: &mut Vec<(usize, usize)>) {
+    spans.clear();
+    let mut from = 0;
+    for (i, &b) in line.iter().enumerate() {
+        if b == b',' {
+            spans.push((from, i));
+            from = i + 1;
+        }
+    }
+    spans.push((from, line.len()));
+}
+
+/// Calls `each(line, record)` for every record `rdr` reads (see [`each_record`]); an I/O error is
+/// reported once and ends the reading.
+pub fn csv_records<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    spans: &mut Spans,
+    mut each: impl FnMut(u64, Result<Fields<'_>, String>),
+) {
+    let Spans { spans, rec } = spans;
+    loop {
+        let line = rdr.position().line() + 1;
+        match rdr.read_byte_record(rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map_or(line, |p| p.line());
+                spans.clear();
+                spans.extend(
+                    (0..rec.len())
+                        .filter_map(|i| rec.range(i))
+                        .map(|r| (r.start, r.end)),
+                );
+                each(line, Ok(Fields::new(rec.as_slice(), spans)));
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                let io = matches!(e.kind(), csv::ErrorKind::Io(_));
+                each(line, Err(format!("malformed row: {}", csv_error(&e))));
+                if io {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 struct Columns(Vec<(String, usize)>);
 
 impl Columns {
@@ -172,15 +335,6 @@ const BENEFICIARY_TEXT: &[&str] = &[
     "designated_specialty",
     "prior_year_aco_id",
 ];
-
-/// The required `beneficiary_id` column: 1-64 bytes.
-fn beneficiary_id<'r>(rec: &'r csv::StringRecord, cols: &Columns) -> Result<&'r str, String> {
-    let id = get(rec, cols, "beneficiary_id");
-    if id.is_empty() || id.len() > 64 {
-        return Err("beneficiary_id: must be 1-64 characters".into());
-    }
-    Ok(id)
-}
 
 fn reader<R: Read>(r: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new().flexible(false).from_reader(r)
@@ -246,6 +400,7 @@ fn csv_error(e: &csv::Error) -> String {
 /// Reads `participants.csv`.
 pub fn read_participants<R: Read>(r: R, file: &str) -> (Vec<AcoSpec>, Report) {
     let mut acos: Vec<AcoSpec> = Vec::new();
+    let mut index: attribution_rules::FastMap<String, usize> = Default::default();
     let report = rows(r, file, &["aco_id", "kind", "id"], |rec, cols| {
         no_control(rec, cols, &["aco_id", "kind", "id"])?;
         let aco = get(rec, cols, "aco_id");
@@ -256,21 +411,28 @@ pub fn read_participants<R: Read>(r: R, file: &str) -> (Vec<AcoSpec>, Report) {
         if id.is_empty() || id.len() > 32 {
             return Err("id: must be 1-32 characters".into());
         }
-        let i = match acos.iter().position(|a| a.id == aco) {
-            Some(i) => i,
+        let i = match index.get(aco) {
+            Some(&i) => i,
             None => {
                 acos.push(AcoSpec {
                     id: aco.to_string(),
                     ..AcoSpec::default()
                 });
+                index.insert(aco.to_string(), acos.len() - 1);
                 acos.len() - 1
             }
         };
-        let list = match get(rec, cols, "kind").to_ascii_lowercase().as_str() {
-            "tin" => &mut acos[i].tins,
-            "ccn" => &mut acos[i].ccns,
-            "npi" => &mut acos[i].npis,
-            _ => return Err("kind: must be tin, ccn or npi".into()),
+        let kind = get(rec, cols, "kind");
+        let is = |k: &str| kind.eq_ignore_ascii_case(k);
+        let list = if is("tin") {
+            &mut acos[i].tins
+        } else if is("ccn") {
+            &mut acos[i].ccns
+        } else if is("npi") {
+            &mut acos[i].npis
+        } else {
+            // The ACO is listed (as it always was) even when this row is rejected.
+            return Err("kind: must be tin, ccn or npi".into());
         };
         list.push(id.to_string());
         Ok(())
@@ -278,65 +440,155 @@ pub fn read_participants<R: Read>(r: R, file: &str) -> (Vec<AcoSpec>, Report) {
     (acos, report)
 }
 
-fn months(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<u32, String> {
-    match get(rec, cols, name).parse::<u32>() {
+/// The columns of `beneficiaries.csv`, resolved from its header once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeneficiaryColumns {
+    width: usize,
+    id: usize,
+    months_a_and_b: usize,
+    months_a_or_b_only: usize,
+    months_a_only: Option<usize>,
+    months_b_only: Option<usize>,
+    months_group_health_plan: usize,
+    us_resident: usize,
+    other_initiative: usize,
+    designated_npi: Option<usize>,
+    designated_tin: Option<usize>,
+    designated_specialty: Option<usize>,
+    prior_year_aco_id: Option<usize>,
+}
+
+impl BeneficiaryColumns {
+    /// The columns of a header row, or the missing required column(s).
+    pub fn new(header: &csv::StringRecord) -> Result<BeneficiaryColumns, String> {
+        let cols = Columns::new(header);
+        cols.require(&[
+            "beneficiary_id",
+            "months_part_a_and_b",
+            "months_part_a_or_b_only",
+            "months_group_health_plan",
+            "us_resident",
+            "other_initiative",
+        ])?;
+        let req = |n: &str| cols.index(n).unwrap_or(0);
+        Ok(BeneficiaryColumns {
+            width: header.len(),
+            id: req("beneficiary_id"),
+            months_a_and_b: req("months_part_a_and_b"),
+            months_a_or_b_only: req("months_part_a_or_b_only"),
+            months_a_only: cols.index("months_part_a_only"),
+            months_b_only: cols.index("months_part_b_only"),
+            months_group_health_plan: req("months_group_health_plan"),
+            us_resident: req("us_resident"),
+            other_initiative: req("other_initiative"),
+            designated_npi: cols.index("designated_npi"),
+            designated_tin: cols.index("designated_tin"),
+            designated_specialty: cols.index("designated_specialty"),
+            prior_year_aco_id: cols.index("prior_year_aco_id"),
+        })
+    }
+}
+
+fn months(rec: &Fields<'_>, i: usize, name: &str) -> Result<u32, String> {
+    match rec.text(Some(i)).parse::<u32>() {
         Ok(m) if m <= 12 => Ok(m),
         _ => Err(format!("{name}: must be a whole number of months, 0-12")),
     }
 }
 
-fn optional_months(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<u32, String> {
-    if get(rec, cols, name).is_empty() {
-        Ok(0)
+fn optional_months(rec: &Fields<'_>, i: Option<usize>, name: &str) -> Result<u32, String> {
+    match i {
+        Some(i) if !rec.text(Some(i)).is_empty() => months(rec, i, name),
+        _ => Ok(0),
+    }
+}
+
+fn boolean(rec: &Fields<'_>, i: usize, name: &str) -> Result<bool, String> {
+    let v = rec.text(Some(i));
+    let is = |s: &str| v.eq_ignore_ascii_case(s);
+    if is("true") || is("1") || is("y") || is("yes") {
+        Ok(true)
+    } else if is("false") || is("0") || is("n") || is("no") {
+        Ok(false)
     } else {
-        months(rec, cols, name)
+        Err(format!("{name}: must be true or false"))
     }
 }
 
-fn boolean(rec: &csv::StringRecord, cols: &Columns, name: &str) -> Result<bool, String> {
-    match get(rec, cols, name).to_ascii_lowercase().as_str() {
-        "true" | "1" | "y" | "yes" => Ok(true),
-        "false" | "0" | "n" | "no" => Ok(false),
-        _ => Err(format!("{name}: must be true or false")),
+/// Parses one `beneficiaries.csv` record: the record or why it is rejected (column names, never
+/// values). No allocation unless it is rejected.
+pub fn parse_beneficiary<'r>(
+    rec: &Fields<'r>,
+    c: &BeneficiaryColumns,
+) -> Result<RawBeneficiary<'r>, String> {
+    rec.check(c.width)?;
+    let id = rec.text(Some(c.id));
+    let designated_npi = rec.text(c.designated_npi);
+    let designated_tin = rec.text(c.designated_tin);
+    let designated_specialty = rec.text(c.designated_specialty);
+    let prior_year_aco_id = rec.text(c.prior_year_aco_id);
+    if rec.may_have_control() {
+        // The order of BENEFICIARY_TEXT: the first column with a control character is named.
+        for (name, v) in BENEFICIARY_TEXT.iter().zip([
+            id,
+            designated_npi,
+            designated_tin,
+            designated_specialty,
+            prior_year_aco_id,
+        ]) {
+            if has_control(v) {
+                return Err(format!("{name}: must not contain control characters"));
+            }
+        }
     }
+    if id.is_empty() || id.len() > 64 {
+        return Err("beneficiary_id: must be 1-64 characters".into());
+    }
+    let enrollment = Enrollment {
+        months_a_and_b: months(rec, c.months_a_and_b, "months_part_a_and_b")?,
+        months_a_or_b_only: months(rec, c.months_a_or_b_only, "months_part_a_or_b_only")?,
+        months_a_only: optional_months(rec, c.months_a_only, "months_part_a_only")?,
+        months_b_only: optional_months(rec, c.months_b_only, "months_part_b_only")?,
+        months_group_health_plan: months(
+            rec,
+            c.months_group_health_plan,
+            "months_group_health_plan",
+        )?,
+        us_resident: boolean(rec, c.us_resident, "us_resident")?,
+        other_initiative: boolean(rec, c.other_initiative, "other_initiative")?,
+    };
+    Ok(RawBeneficiary {
+        id,
+        enrollment,
+        designated_npi,
+        designated_tin,
+        designated_specialty,
+        prior_year_aco_id,
+    })
 }
 
-/// Reads `beneficiaries.csv`, calling `each` with every valid record.
+/// Reads `beneficiaries.csv`, calling `each` with every valid record (one thread; `files` reads
+/// large files in parallel blocks with the same parser).
 pub fn read_beneficiaries<R: Read>(
     r: R,
     file: &str,
     mut each: impl FnMut(&RawBeneficiary<'_>),
 ) -> Report {
-    let required = [
-        "beneficiary_id",
-        "months_part_a_and_b",
-        "months_part_a_or_b_only",
-        "months_group_health_plan",
-        "us_resident",
-        "other_initiative",
-    ];
-    rows(r, file, &required, |rec, cols| {
-        no_control(rec, cols, BENEFICIARY_TEXT)?;
-        let id = beneficiary_id(rec, cols)?;
-        let enrollment = Enrollment {
-            months_a_and_b: months(rec, cols, "months_part_a_and_b")?,
-            months_a_or_b_only: months(rec, cols, "months_part_a_or_b_only")?,
-            months_a_only: optional_months(rec, cols, "months_part_a_only")?,
-            months_b_only: optional_months(rec, cols, "months_part_b_only")?,
-            months_group_health_plan: months(rec, cols, "months_group_health_plan")?,
-            us_resident: boolean(rec, cols, "us_resident")?,
-            other_initiative: boolean(rec, cols, "other_initiative")?,
-        };
-        each(&RawBeneficiary {
-            id,
-            enrollment,
-            designated_npi: get(rec, cols, "designated_npi"),
-            designated_tin: get(rec, cols, "designated_tin"),
-            designated_specialty: get(rec, cols, "designated_specialty"),
-            prior_year_aco_id: get(rec, cols, "prior_year_aco_id"),
-        });
-        Ok(())
-    })
+    let mut report = Report::default();
+    let (header, mut rdr) = header(r);
+    match header.and_then(|h| BeneficiaryColumns::new(&h)) {
+        Ok(cols) => csv_records(&mut rdr, &mut Spans::default(), |line, rec| {
+            match rec.and_then(|rec| parse_beneficiary(&rec, &cols)) {
+                Ok(b) => {
+                    each(&b);
+                    report.records += 1;
+                }
+                Err(why) => report.reject(file, line, why),
+            }
+        }),
+        Err(why) => report.reject(file, 1, why),
+    }
+    report
 }
 
 /// A clinician table: NPI -> CMS specialty code (`clinicians.csv`: `npi,specialty`), the way
@@ -480,13 +732,6 @@ impl ClaimColumns {
     }
 }
 
-/// A field as trimmed text ("" when absent).
-fn text(rec: &csv::ByteRecord, i: Option<usize>) -> &str {
-    i.and_then(|i| rec.get(i))
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .map_or("", str::trim)
-}
-
 /// Whether `s` holds a control character (`char::is_control`), ASCII checked byte by byte.
 fn has_control(s: &str) -> bool {
     s.bytes().any(|b| b < 0x20 || b == 0x7f) || (!s.is_ascii() && s.chars().any(char::is_control))
@@ -494,66 +739,59 @@ fn has_control(s: &str) -> bool {
 
 /// Parses one `claims.csv` record (a row of the header's width): the line or why it is rejected
 /// (column names, never values). No allocation unless it is rejected.
-pub fn parse_claim<'r>(rec: &'r csv::ByteRecord, c: &ClaimColumns) -> Result<RawLine<'r>, String> {
+pub fn parse_claim<'r>(rec: &Fields<'r>, c: &ClaimColumns) -> Result<RawLine<'r>, String> {
     parse_claim_npi(rec, c).map(|(l, _)| l)
 }
 
 /// [`parse_claim`], with the line's `npi`.
 pub fn parse_claim_npi<'r>(
-    rec: &'r csv::ByteRecord,
+    rec: &Fields<'r>,
     c: &ClaimColumns,
 ) -> Result<(RawLine<'r>, &'r str), String> {
-    if rec.len() != c.width {
-        return Err(format!(
-            "malformed row: {} fields where the header has {}",
-            rec.len(),
-            c.width
-        ));
-    }
-    if !rec.as_slice().is_ascii() && rec.iter().any(|f| std::str::from_utf8(f).is_err()) {
-        return Err("malformed row: not UTF-8".into());
-    }
-    let bene = text(rec, Some(c.beneficiary_id));
-    let claim_id = text(rec, c.claim_id);
-    let hcpcs = text(rec, Some(c.hcpcs));
-    let revenue_center = text(rec, c.revenue_center);
-    let place_of_service = text(rec, c.place_of_service);
-    let tin = text(rec, c.tin);
-    let ccn = text(rec, c.ccn);
-    let specialty = text(rec, c.specialty);
-    let npi = text(rec, c.npi);
-    // The order of CLAIM_TEXT: the first column with a control character is the one named.
-    for (name, v) in [
-        ("beneficiary_id", bene),
-        ("claim_id", claim_id),
-        ("hcpcs", hcpcs),
-        ("revenue_center", revenue_center),
-        ("place_of_service", place_of_service),
-        ("tin", tin),
-        ("ccn", ccn),
-        ("npi", npi),
-        ("specialty", specialty),
-    ] {
-        if has_control(v) {
-            return Err(format!("{name}: must not contain control characters"));
+    rec.check(c.width)?;
+    let bene = rec.text(Some(c.beneficiary_id));
+    let claim_id = rec.text(c.claim_id);
+    let hcpcs = rec.text(Some(c.hcpcs));
+    let revenue_center = rec.text(c.revenue_center);
+    let place_of_service = rec.text(c.place_of_service);
+    let tin = rec.text(c.tin);
+    let ccn = rec.text(c.ccn);
+    let specialty = rec.text(c.specialty);
+    let npi = rec.text(c.npi);
+    if rec.may_have_control() {
+        // The order of CLAIM_TEXT: the first column with a control character is the one named.
+        for (name, v) in [
+            ("beneficiary_id", bene),
+            ("claim_id", claim_id),
+            ("hcpcs", hcpcs),
+            ("revenue_center", revenue_center),
+            ("place_of_service", place_of_service),
+            ("tin", tin),
+            ("ccn", ccn),
+            ("npi", npi),
+            ("specialty", specialty),
+        ] {
+            if has_control(v) {
+                return Err(format!("{name}: must not contain control characters"));
+            }
         }
     }
     if bene.is_empty() || bene.len() > 64 {
         return Err("beneficiary_id: must be 1-64 characters".into());
     }
-    let day = Date::parse_iso_in_years(text(rec, Some(c.service_date)))
+    let day = Date::parse_iso_in_years(rec.text(Some(c.service_date)))
         .ok_or("service_date: must be a valid date, YYYY-MM-DD")?;
     let allowed =
-        parse_cents(text(rec, Some(c.allowed))).map_err(|why| format!("allowed: {why}"))?;
-    let claim_type = claim_type(text(rec, c.claim_type)).ok_or(
+        parse_cents(rec.text(Some(c.allowed))).map_err(|why| format!("allowed: {why}"))?;
+    let claim_type = claim_type(rec.text(c.claim_type)).ok_or(
         "claim_type: must be professional, fqhc, rhc, cah_method_ii or other_institutional",
     )?;
-    let version = version(text(rec, c.adjustment))
+    let version = version(rec.text(c.adjustment))
         .ok_or("adjustment: must be original, adjustment or cancellation")?;
     if claim_id.len() > 64 {
         return Err("claim_id: must be at most 64 characters".into());
     }
-    let line_number = match text(rec, c.line_number) {
+    let line_number = match rec.text(c.line_number) {
         "" => 0,
         n => n
             .parse::<u32>()
@@ -588,10 +826,37 @@ pub fn parse_claim_npi<'r>(
     ))
 }
 
-/// Reads the records of `rdr` (positioned after the header) as claim lines, calling `each` with
-/// every valid one; rejections are reported at their line plus `line_offset`.
-pub fn claim_records<R: Read>(
-    rdr: &mut csv::Reader<R>,
+/// Parses one claim record into `each` (its specialty from `clinicians` when it has none) or
+/// rejects it at `line`.
+fn claim_record(
+    line: u64,
+    rec: Result<Fields<'_>, String>,
+    cols: &ClaimColumns,
+    file: &str,
+    report: &mut Report,
+    clinicians: Option<&Clinicians>,
+    each: &mut impl FnMut(&RawLine<'_>),
+) {
+    match rec.and_then(|rec| parse_claim_npi(&rec, cols)) {
+        Ok((l, npi)) => {
+            match clinicians {
+                Some(t) => each(&RawLine {
+                    specialty: t.specialty(l.specialty, npi, &mut report.specialties_resolved),
+                    ..l
+                }),
+                None => each(&l),
+            }
+            report.records += 1;
+        }
+        Err(why) => report.reject(file, line, why),
+    }
+}
+
+/// Reads a block of `claims.csv` records (whole records after the header, [`each_record`]),
+/// calling `each` with every valid line; rejections are reported at their line plus
+/// `line_offset`.
+pub fn claim_block(
+    bytes: &[u8],
     cols: &ClaimColumns,
     file: &str,
     line_offset: u64,
@@ -599,40 +864,37 @@ pub fn claim_records<R: Read>(
     clinicians: Option<&Clinicians>,
     mut each: impl FnMut(&RawLine<'_>),
 ) {
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        let line = rdr.position().line() + 1;
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = rec.position().map_or(line, |p| p.line()) + line_offset;
-                match parse_claim_npi(&rec, cols) {
-                    Ok((l, npi)) => {
-                        match clinicians {
-                            Some(t) => each(&RawLine {
-                                specialty: t.specialty(
-                                    l.specialty,
-                                    npi,
-                                    &mut report.specialties_resolved,
-                                ),
-                                ..l
-                            }),
-                            None => each(&l),
-                        }
-                        report.records += 1;
-                    }
-                    Err(why) => report.reject(file, line, why),
-                }
+    each_record(bytes, &mut Spans::default(), |line, rec| {
+        claim_record(
+            line + line_offset,
+            rec,
+            cols,
+            file,
+            report,
+            clinicians,
+            &mut each,
+        )
+    });
+}
+
+/// Reads a block of `beneficiaries.csv` records (as [`claim_block`]).
+pub fn beneficiary_block(
+    bytes: &[u8],
+    cols: &BeneficiaryColumns,
+    file: &str,
+    line_offset: u64,
+    report: &mut Report,
+    mut each: impl FnMut(&RawBeneficiary<'_>),
+) {
+    each_record(bytes, &mut Spans::default(), |line, rec| {
+        match rec.and_then(|rec| parse_beneficiary(&rec, cols)) {
+            Ok(b) => {
+                each(&b);
+                report.records += 1;
             }
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line()) + line_offset;
-                report.reject(file, line, format!("malformed row: {}", csv_error(&e)));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
+            Err(why) => report.reject(file, line + line_offset, why),
         }
-    }
+    });
 }
 
 /// The `k`th of `width` comma-separated fields of an unquoted line (searched from the nearer end:
@@ -670,11 +932,10 @@ pub fn prescan_block(bytes: &[u8], cols: &ClaimColumns, mut each: impl FnMut(&Ra
     let simple = memchr::memchr(b'"', bytes).is_none()
         && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'));
     if !simple {
-        let mut rdr = block_reader(bytes);
-        claim_records(&mut rdr, cols, "", 0, &mut Report::default(), None, wanted);
+        claim_block(bytes, cols, "", 0, &mut Report::default(), None, wanted);
         return;
     }
-    let mut rec = csv::ByteRecord::new();
+    let mut spans = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
@@ -690,17 +951,15 @@ pub fn prescan_block(bytes: &[u8], cols: &ClaimColumns, mut each: impl FnMut(&Ra
         if original {
             continue;
         }
-        rec.clear();
-        for f in line.split(|&b| b == b',') {
-            rec.push_field(f);
-        }
+        split_commas(line, &mut spans);
+        let rec = Fields::new(line, &spans);
         if let Ok(l) = parse_claim(&rec, cols) {
             wanted(&l);
         }
     }
 }
 
-/// A reader of `claims.csv` records without a header row (a block of a file), each record read
+/// A reader of CSV records without a header row (a block of a file), each record read
 /// whatever its width (the width is checked against the file's header).
 pub fn block_reader<R: Read>(r: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
@@ -709,28 +968,33 @@ pub fn block_reader<R: Read>(r: R) -> csv::Reader<R> {
         .from_reader(r)
 }
 
-/// Reads the header row of `claims.csv`: its columns and the reader after it.
-pub fn claims_header<R: Read>(r: R) -> (Result<ClaimColumns, String>, csv::Reader<R>) {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(r);
+/// Reads the header row of a CSV file: the row (or why it cannot be read) and the reader after
+/// it.
+pub fn header<R: Read>(r: R) -> (Result<csv::StringRecord, String>, csv::Reader<R>) {
+    let mut rdr = block_reader(r);
     let mut header = csv::StringRecord::new();
-    let cols = match rdr.read_record(&mut header) {
-        Ok(true) => ClaimColumns::new(&header),
-        Ok(false) => ClaimColumns::new(&csv::StringRecord::new()),
+    let h = match rdr.read_record(&mut header) {
+        Ok(_) => Ok(header),
         Err(e) => Err(format!("unreadable header: {e}")),
     };
-    (cols, rdr)
+    (h, rdr)
+}
+
+/// Reads the header row of `claims.csv`: its columns and the reader after it.
+pub fn claims_header<R: Read>(r: R) -> (Result<ClaimColumns, String>, csv::Reader<R>) {
+    let (h, rdr) = header(r);
+    (h.and_then(|h| ClaimColumns::new(&h)), rdr)
 }
 
 /// Reads `claims.csv`, calling `each` with every valid line (one thread; `files` reads large
 /// files in parallel blocks with the same parser).
-pub fn read_claims<R: Read>(r: R, file: &str, each: impl FnMut(&RawLine<'_>)) -> Report {
+pub fn read_claims<R: Read>(r: R, file: &str, mut each: impl FnMut(&RawLine<'_>)) -> Report {
     let mut report = Report::default();
     let (cols, mut rdr) = claims_header(r);
     match cols {
-        Ok(cols) => claim_records(&mut rdr, &cols, file, 0, &mut report, None, each),
+        Ok(cols) => csv_records(&mut rdr, &mut Spans::default(), |line, rec| {
+            claim_record(line, rec, &cols, file, &mut report, None, &mut each)
+        }),
         Err(why) => report.reject(file, 1, why),
     }
     report

@@ -1,6 +1,6 @@
 //! The golden population: 24 beneficiaries, three ACOs, a TIN shared by two ACOs, unaffiliated TINs
 //! and health centers, PY2024 retrospective, with hand-computed assignments. Shared by the gRPC test
-//! and the file (CSV and CCLF) tests.
+//! and the file (CSV and CCLF) tests; and the test server ([`start`]).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -407,4 +407,41 @@ pub fn counts(expected: &[Expect]) -> [u64; 3] {
         }
     }
     c
+}
+
+/// The service on 127.0.0.1:0 over the SQLite file `db`.
+pub async fn start(db: &std::path::Path) -> acorn_testkit::Running {
+    start_with(db, attribution_svc::server::Limits::default()).await
+}
+
+/// [`start`] with other request size limits.
+pub async fn start_with(
+    db: &std::path::Path,
+    limits: attribution_svc::server::Limits,
+) -> acorn_testkit::Running {
+    let store = attribution_svc::store::Store::open(db)
+        .await
+        .expect("open store");
+    let routes = tonic::service::Routes::new(attribution_svc::server::service(
+        attribution_svc::server::AttributionApi::new(store),
+        limits,
+    ));
+    acorn_testkit::Running::start(
+        routes,
+        "acorn.attribution.v1.AttributionService",
+        acorn_testkit::serve_args(),
+    )
+    .await
+}
+
+/// The assignment list's `step` of a contract step.
+pub fn step_name(s: i32) -> &'static str {
+    use acorn_proto::attribution::v1::AssignmentStep;
+    match AssignmentStep::try_from(s).unwrap_or_default() {
+        AssignmentStep::Unspecified => "",
+        AssignmentStep::VoluntaryAlignment => "voluntary_alignment",
+        AssignmentStep::AssignmentStep1 => "step_1",
+        AssignmentStep::AssignmentStep2 => "step_2",
+        AssignmentStep::AssignmentStep3 => "step_3",
+    }
 }

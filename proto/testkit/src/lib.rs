@@ -9,9 +9,11 @@
 //! - [`db`]: the stores a test runs against (SQLite, and PostgreSQL when configured).
 //! - [`process`]: a service binary as a child process (killed with SIGKILL, or several on one
 //!   database).
+//! - [`tls`]: a CA made in the test and the certificates it signs.
 
 pub mod db;
 pub mod process;
+pub mod tls;
 
 use std::net::SocketAddr;
 

@@ -13,6 +13,7 @@ use std::future::Future;
 
 use acorn_proto::benchmark::v1::{self as bpb, benchmark_service_client::BenchmarkServiceClient};
 use acorn_proto::common::v1 as common;
+use acorn_proto::security::{AuthChannel, ClientArgs};
 use acorn_proto::settlement::v1::{
     self as spb, settlement_service_client::SettlementServiceClient,
 };
@@ -22,7 +23,6 @@ use settlement_rules::{
     Experience, ExtremeUncontrollable, MsrOption, Outcome, QualityStandard, SettlementInput, Track,
 };
 use tokio::runtime::Runtime;
-use tonic::transport::Channel;
 
 use super::{
     Engines, HistoricalCache, Settled, UpdatedBenchmark, canonical_msr, fixed_choice_index,
@@ -32,8 +32,8 @@ use super::{
 #[derive(Debug)]
 pub struct GrpcEngines {
     runtime: Runtime,
-    benchmark: BenchmarkServiceClient<Channel>,
-    settlement: SettlementServiceClient<Channel>,
+    benchmark: BenchmarkServiceClient<AuthChannel>,
+    settlement: SettlementServiceClient<AuthChannel>,
 }
 
 /// The ACO id sent with every request (the contracts require one; the simulator's ACOs have none).
@@ -41,20 +41,27 @@ const ACO_ID: &str = "SIMULATED";
 
 impl GrpcEngines {
     /// Connects to benchmark-svc at `benchmark_url` and settlement-svc at `settlement_url`
-    /// (e.g. `http://127.0.0.1:50052`).
-    pub fn connect(benchmark_url: &str, settlement_url: &str) -> Result<Self, String> {
+    /// (e.g. `http://127.0.0.1:50052`), both with the TLS settings and bearer token of `client`.
+    pub fn connect(
+        benchmark_url: &str,
+        settlement_url: &str,
+        client: &ClientArgs,
+    ) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("simulator-grpc")
             .enable_all()
             .build()
             .map_err(|e| format!("gRPC runtime: {e}"))?;
-        let channel = |what: &str, url: &str| -> Result<Channel, String> {
-            let endpoint = Channel::from_shared(url.to_owned())
-                .map_err(|e| format!("--{what}-url {url:?}: {e}"))?;
-            runtime
+        let bearer = client.bearer().map_err(|e| format!("{e:#}"))?;
+        let channel = |what: &str, url: &str| -> Result<AuthChannel, String> {
+            let endpoint = client
+                .endpoint(url)
+                .map_err(|e| format!("--{what}-url: {e:#}"))?;
+            let channel = runtime
                 .block_on(endpoint.connect())
-                .map_err(|e| format!("cannot reach {what}-svc at {url}: {e}"))
+                .map_err(|e| format!("cannot reach {what}-svc at {url}: {e}"))?;
+            Ok(AuthChannel::new(channel, bearer.clone()))
         };
         let benchmark = BenchmarkServiceClient::new(channel("benchmark", benchmark_url)?);
         let settlement = SettlementServiceClient::new(channel("settlement", settlement_url)?);

@@ -260,6 +260,10 @@ pub struct LoadArgs {
     /// Attribution: messages per UploadAssignmentData call.
     #[arg(long, default_value_t = 10)]
     pub stream_messages: u32,
+    /// Attribution: send the claim lines of each upload message in the columnar form
+    /// (`claim_columns`) instead of one `ClaimLine` each.
+    #[arg(long)]
+    pub columnar: bool,
     /// Attribution: beneficiaries of the finalized run the assignment reads use.
     #[arg(long, default_value_t = 2_000)]
     pub assigned: u32,
@@ -275,6 +279,18 @@ pub struct LoadArgs {
     /// Write one CSV row per measured call here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Writes (Reconcile, ComputeBenchmark, UpdateBenchmark, CreateAssignmentRun,
+    /// FinalizeAssignmentRun): write the request_id of every call answered OK here, one a line,
+    /// warm-up included (what a durability check holds the server to).
+    #[arg(long)]
+    pub acked: Option<PathBuf>,
+    /// Prefix of the request_ids [default: `load-` and the time in nanoseconds, new every run]:
+    /// a rerun with the same tag and seed sends the same writes again (retries).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// TLS towards the target and the bearer token sent (`--tls-ca`, `--auth-token-file`, ...).
+    #[command(flatten)]
+    pub client: acorn_proto::security::ClientArgs,
 }
 
 impl LoadArgs {
@@ -335,15 +351,18 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         .target
         .clone()
         .unwrap_or_else(|| service.default_target());
-    let tag = format!(
-        "load-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
+    let tag = args.tag.clone().unwrap_or_else(|| {
+        format!(
+            "load-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        )
+    });
     let t = Target::connect(Setup {
         rpc: args.call,
         target: target.clone(),
+        client: args.client.clone(),
         connections: args.connections,
         timeout: args.timeout,
         seed: args.seed,
@@ -353,6 +372,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         upload: Upload {
             beneficiaries: args.beneficiaries,
             batch_beneficiaries: args.batch_beneficiaries,
+            columnar: args.columnar,
             messages: args.stream_messages,
             assigned: args.assigned,
             records: args.records,
@@ -360,8 +380,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         echo_bytes: args.echo_bytes,
         page_size: args.page_size,
         tag,
+        acked: args.acked.is_some(),
     })
     .await?;
+    let t = Arc::new(t);
     let meta = Meta {
         call: args.call.full_name(),
         target,
@@ -379,7 +401,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         None => Stop::Count(args.total.unwrap_or(200)),
     };
     let report = drive(
-        Arc::new(t),
+        t.clone(),
         Plan {
             schedule,
             concurrency: args.concurrency,
@@ -396,6 +418,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     }
     if let (Some(path), Some(csv)) = (&args.csv, &report.csv) {
         std::fs::write(path, csv).with_context(|| format!("{}", path.display()))?;
+    }
+    if let Some(path) = &args.acked {
+        let mut text = t.acknowledged().join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
     }
     Ok(report)
 }

@@ -58,6 +58,7 @@ struct Row {
 #[derive(Debug)]
 struct Inner {
     all: Histogram<u64>,
+    ok: Histogram<u64>,
     service: Histogram<u64>,
     window: Histogram<u64>,
     codes: BTreeMap<&'static str, u64>,
@@ -79,6 +80,7 @@ impl Recorder {
         Self {
             inner: Mutex::new(Inner {
                 all: histogram(),
+                ok: histogram(),
                 service: histogram(),
                 window: histogram(),
                 codes: BTreeMap::new(),
@@ -113,6 +115,7 @@ impl Recorder {
         if code != Code::Ok {
             g.window_errors += 1;
         } else {
+            g.ok.saturating_record(l);
             g.units += units;
         }
         g.last = g.last.max(at + latency);
@@ -160,6 +163,7 @@ impl Recorder {
         let count = g.all.len();
         let ok = g.codes.get("OK").copied().unwrap_or(0);
         let latency = Latency::of(&g.all);
+        let latency_ok = Latency::of(&g.ok);
         let service = Latency::of(&g.service);
         let rows = g.rows.as_ref().map(|rows| {
             let mut s = String::from("index,start_s,latency_ms,status\n");
@@ -186,6 +190,7 @@ impl Recorder {
             units: g.units,
             units_per_s: g.units as f64 / secs,
             latency,
+            latency_ok,
             service_time: service,
             status: g.codes.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             interim,
@@ -323,6 +328,8 @@ pub struct Report {
     pub units_per_s: f64,
     /// Latency (open loop: from when each call was due).
     pub latency: Latency,
+    /// The same, of the calls answered OK only (under overload: of the calls accepted).
+    pub latency_ok: Latency,
     /// Latency from when each call was sent.
     pub service_time: Latency,
     /// Calls by gRPC status.
@@ -388,6 +395,14 @@ impl Report {
             ("100", l.max_ms),
         ] {
             let _ = writeln!(s, "  {p:>5} % in {v:.2} ms");
+        }
+        if self.errors > 0 && self.ok > 0 {
+            let o = &self.latency_ok;
+            let _ = writeln!(
+                s,
+                "  (calls answered OK: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms)",
+                o.p50_ms, o.p99_ms, o.max_ms
+            );
         }
         if m.coordinated_omission_corrected {
             let t = &self.service_time;
@@ -463,5 +478,12 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&rep.to_json()).unwrap();
         assert_eq!(json["status"]["OK"], 990);
         assert!(rep.summary().contains("[INVALID_ARGUMENT]  10 responses"));
+        // Of the OK calls only: every 100th (the slowest of each hundred) is left out.
+        assert!(
+            (rep.latency_ok.max_ms - 9.99).abs() < 0.011,
+            "{:?}",
+            rep.latency_ok
+        );
+        assert!(rep.summary().contains("calls answered OK: p50"));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use acorn_proto::security::{AuthChannel, Bearer, ClientArgs};
 use acorn_proto::{
     attribution::v1::{self as at, attribution_service_client::AttributionServiceClient},
     benchmark::v1::{self as bm, benchmark_service_client::BenchmarkServiceClient},
@@ -29,6 +30,8 @@ pub struct Upload {
     pub batch_beneficiaries: u32,
     /// Messages per `UploadAssignmentData` call.
     pub messages: u32,
+    /// Claim lines in the columnar form (`claim_columns`).
+    pub columnar: bool,
     /// Beneficiaries of the finalized run read by `GetBeneficiaryAssignment` and
     /// `ListAssignedBeneficiaries`.
     pub assigned: u32,
@@ -81,11 +84,28 @@ pub enum Prepared {
     Echo(Vec<u8>),
 }
 
+impl Prepared {
+    /// The request_id of a write (the record it makes is found by it).
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Prepared::Reconcile(r) => Some(&r.request_id),
+            Prepared::ComputeBenchmark(r) => Some(&r.request_id),
+            Prepared::UpdateBenchmark(r) => Some(&r.request_id),
+            Prepared::CreateAssignmentRun(r) => Some(&r.request_id),
+            Prepared::FinalizeAssignmentRun(r) => Some(&r.request_id),
+            _ => None,
+        }
+    }
+}
+
 /// A service under load, with what its calls need.
 #[derive(Debug)]
 pub struct Target {
     rpc: Rpc,
     channels: Vec<Channel>,
+    bearer: Bearer,
+    /// request_ids of the writes answered OK, when kept.
+    acked: Option<std::sync::Mutex<Vec<String>>>,
     timeout: Duration,
     seed: u64,
     invalid: f64,
@@ -123,6 +143,8 @@ pub struct Setup {
     pub rpc: Rpc,
     /// Server address.
     pub target: String,
+    /// TLS and the bearer token.
+    pub client: ClientArgs,
     /// HTTP/2 connections.
     pub connections: usize,
     /// Per-call deadline.
@@ -143,6 +165,8 @@ pub struct Setup {
     pub page_size: i32,
     /// Prefix of every request_id (unique per run).
     pub tag: String,
+    /// Keep the request_id of every write answered OK ([`Target::acknowledged`]).
+    pub acked: bool,
 }
 
 impl Target {
@@ -150,9 +174,10 @@ impl Target {
     pub async fn connect(s: Setup) -> anyhow::Result<Self> {
         let mut channels = Vec::new();
         for _ in 0..s.connections.max(1) {
-            let channel = tonic::transport::Endpoint::from_shared(s.target.clone())
-                .with_context(|| format!("--target {}", s.target))?
-                .tcp_nodelay(true)
+            let channel = s
+                .client
+                .endpoint(&s.target)
+                .context("--target")?
                 .connect()
                 .await
                 .with_context(|| format!("connecting to {}", s.target))?;
@@ -173,6 +198,8 @@ impl Target {
         let mut t = Self {
             rpc: s.rpc,
             channels,
+            bearer: s.client.bearer()?,
+            acked: s.acked.then(Default::default),
             timeout: s.timeout,
             seed: s.seed,
             invalid: s.invalid,
@@ -198,16 +225,16 @@ impl Target {
         &self.cases[(i % self.cases.len().max(1) as u64) as usize]
     }
 
-    fn settlement(&self, i: u64) -> SettlementServiceClient<Channel> {
-        SettlementServiceClient::new(self.channel(i))
+    fn settlement(&self, i: u64) -> SettlementServiceClient<AuthChannel> {
+        SettlementServiceClient::with_interceptor(self.channel(i), self.bearer.clone())
     }
 
-    fn benchmark(&self, i: u64) -> BenchmarkServiceClient<Channel> {
-        BenchmarkServiceClient::new(self.channel(i))
+    fn benchmark(&self, i: u64) -> BenchmarkServiceClient<AuthChannel> {
+        BenchmarkServiceClient::with_interceptor(self.channel(i), self.bearer.clone())
     }
 
-    fn attribution(&self, i: u64) -> AttributionServiceClient<Channel> {
-        AttributionServiceClient::new(self.channel(i))
+    fn attribution(&self, i: u64) -> AttributionServiceClient<AuthChannel> {
+        AttributionServiceClient::with_interceptor(self.channel(i), self.bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
@@ -258,6 +285,10 @@ impl Target {
                 .extend(recs.iter().map(contract::claim_line));
             lines += recs.len() as u64;
             if cur.beneficiaries.len() >= per.max(1) as usize || k + 1 == u64::from(count) {
+                if self.upload.columnar {
+                    cur.claim_columns = Some(attribution_svc::upload::to_columns(&cur.claim_lines));
+                    cur.claim_lines.clear();
+                }
                 cur.run_id = run_id.to_string();
                 cur.request_id = format!("{tag}-{}", out.len());
                 out.push(std::mem::take(&mut cur));
@@ -517,8 +548,17 @@ impl Target {
                     count,
                     per,
                 );
-                if bad && let Some(l) = msgs.first_mut().and_then(|m| m.claim_lines.first_mut()) {
-                    l.allowed = rq::BAD_MONEY.into();
+                if bad && let Some(m) = msgs.first_mut() {
+                    if let Some(l) = m.claim_lines.first_mut() {
+                        l.allowed = rq::BAD_MONEY.into();
+                    }
+                    if let Some(c) = m
+                        .claim_columns
+                        .as_mut()
+                        .and_then(|c| c.allowed_cents.first_mut())
+                    {
+                        *c = i64::MAX;
+                    }
                 }
                 Prepared::UploadAssignmentData(msgs, lines)
             }
@@ -564,6 +604,30 @@ impl Target {
 
     /// Sends call `i`: its status and the units (claim lines, beneficiary-years) it carried.
     pub async fn send(&self, i: u64, p: Prepared) -> (Code, u64) {
+        let Some(acked) = &self.acked else {
+            return self.call(i, p).await;
+        };
+        let id = p.request_id().map(str::to_owned);
+        let (code, units) = self.call(i, p).await;
+        if code == Code::Ok
+            && let Some(id) = id
+            && let Ok(mut acked) = acked.lock()
+        {
+            acked.push(id);
+        }
+        (code, units)
+    }
+
+    /// The request_ids of the writes answered OK so far (warm-up included), in the order of the
+    /// answers; empty unless [`Setup::acked`].
+    pub fn acknowledged(&self) -> Vec<String> {
+        self.acked
+            .as_ref()
+            .and_then(|a| a.lock().ok().map(|a| a.to_vec()))
+            .unwrap_or_default()
+    }
+
+    async fn call(&self, i: u64, p: Prepared) -> (Code, u64) {
         let t = self.timeout;
         match p {
             Prepared::Reconcile(r) => (code(self.settlement(i).reconcile(req(r, t)).await), 0),
@@ -653,7 +717,7 @@ impl Target {
                 0,
             ),
             Prepared::Echo(bytes) => (
-                code(super::echo::call(self.channel(i), req(bytes, t)).await),
+                code(super::echo::call(self.channel(i), self.bearer.apply(req(bytes, t))).await),
                 0,
             ),
         }
