@@ -53,17 +53,51 @@ impl Grid {
     /// instruction each, those of `usize` several), both values with one bounds check.
     #[inline(always)]
     pub(crate) fn at(self, values: &[f64], z: f64) -> f64 {
+        self.lerp(values, self.point(z))
+    }
+
+    /// Where `z` falls on the grid: the index `j` of the grid point below it and the fraction
+    /// `t` of the step to the next one (clamped as in [`Grid::at`]). Shared by every table read
+    /// at the same `z` ([`Grid::lerp`]): the same bits as [`Grid::at`] for each.
+    #[inline(always)]
+    pub(crate) fn point(self, z: f64) -> Point {
         let f = (z - self.zmin) * self.inv_dz;
         let f = if f > 0.0 { f } else { 0.0 };
         let f = if f < self.last { f } else { self.last };
         // 0 <= f <= last: the conversion truncates, i.e. j = floor(f), exactly.
         let j = f as i32;
-        let k = j as usize;
-        match values.get(k..k + 2) {
-            Some(&[v0, v1]) => v0 + (v1 - v0) * (f - f64::from(j)),
+        Point {
+            // Through `u32` (j >= 0): `k + 2` cannot overflow, which spares the check.
+            k: j as u32 as usize,
+            t: f - f64::from(j),
+        }
+    }
+
+    /// Linear interpolation of `values` at a [`Grid::point`].
+    #[inline(always)]
+    pub(crate) fn lerp(self, values: &[f64], p: Point) -> f64 {
+        match values.get(p.k..p.k + 2) {
+            Some(&[v0, v1]) => v0 + (v1 - v0) * p.t,
             _ => 0.0,
         }
     }
+
+    /// [`Grid::lerp`] of both columns of `pairs` (a table and the risk table, interleaved: one
+    /// bounds check, one cache line): the same bits as two [`Grid::lerp`]s.
+    #[inline(always)]
+    pub(crate) fn lerp2(self, pairs: &[[f64; 2]], p: Point) -> [f64; 2] {
+        match pairs.get(p.k..p.k + 2) {
+            Some(&[a, b]) => [a[0] + (b[0] - a[0]) * p.t, a[1] + (b[1] - a[1]) * p.t],
+            _ => [0.0, 0.0],
+        }
+    }
+}
+
+/// A position on the [`Grid`]: grid index and fraction of the step.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Point {
+    k: usize,
+    t: f64,
 }
 
 /// One tabulated function of the latent state on the run's [`Grid`].
@@ -117,6 +151,9 @@ pub(crate) struct CostModel {
     pub(crate) risk: Table,
     /// The grid of every table above.
     pub(crate) grid: Grid,
+    /// The quantile tables (0 = ESRD, 1 = the mixture), each interleaved with the risk table
+    /// (for [`Grid::lerp2`]).
+    pairs: [Vec<[f64; 2]>; 2],
 }
 
 impl CostModel {
@@ -179,7 +216,16 @@ impl CostModel {
         let risk = Table::new(z.iter().map(|&z| (ka * z).exp()).collect(), zmin, zmax);
         let grid = risk.grid;
         debug_assert!(tables.iter().all(|t| t.grid == grid));
+        let pairs = std::array::from_fn(|i| {
+            tables[i]
+                .values
+                .iter()
+                .zip(&risk.values)
+                .map(|(&q, &r)| [q, r])
+                .collect()
+        });
         Self {
+            pairs,
             tables,
             grid,
             q99: [q99e, q99m, q99m, q99m],
@@ -192,6 +238,12 @@ impl CostModel {
     #[inline]
     pub(crate) fn table(&self, e: usize) -> &Table {
         &self.tables[usize::from(e != 0)]
+    }
+
+    /// The quantile table of enrollment type `e` interleaved with the risk table.
+    #[inline]
+    pub(crate) fn pairs(&self, e: usize) -> &[[f64; 2]] {
+        &self.pairs[usize::from(e != 0)]
     }
 }
 
