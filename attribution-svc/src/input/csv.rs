@@ -196,7 +196,7 @@ impl<'a> Fields<'a> {
     /// Whether any byte could start a control character (most records have none: their fields
     /// need no check one by one).
     fn may_have_control(&self) -> bool {
-        self.bytes.iter().any(|&b| b < 0x20 || b >= 0x7f)
+        self.bytes.iter().any(|&b| !(0x20..0x7f).contains(&b))
     }
 }
 
