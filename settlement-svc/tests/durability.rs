@@ -15,17 +15,13 @@ use std::{
     time::Duration,
 };
 
-use acorn_proto::{
-    common::v1::Date,
-    settlement::v1::{
-        ExpenditureTotals, ExtremeUncontrollable, ListReconciliationsRequest,
-        MinimumSavingsRateOption, Quality, ReconcileRequest, Reconciliation, ReconciliationInput,
-        Track, extreme_uncontrollable::Reduction, reconciliation_input::Experience,
-        settlement_service_client::SettlementServiceClient,
-    },
+use acorn_proto::settlement::v1::{
+    ListReconciliationsRequest, ReconcileRequest, Reconciliation, ReconciliationInput,
+    settlement_service_client::SettlementServiceClient,
 };
 use acorn_testkit::{
     db::{Schema, TestDb},
+    fixtures::a1215,
     process::Process,
 };
 use prost::Message as _;
@@ -36,30 +32,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_settlement-svc");
 /// CMS PUF PY2018 row A1215 (Track 3), with `n` more assigned beneficiaries so that every request
 /// has its own input.
 fn input(n: u32) -> ReconciliationInput {
-    ReconciliationInput {
-        aco_id: "A1215".into(),
-        performance_year: 2018,
-        agreement_start_date: Some(Date {
-            year: 2016,
-            month: 1,
-            day: 1,
-        }),
-        track: Track::Track3.into(),
-        assigned_beneficiaries: 72_033 + u64::from(n),
-        experience: Some(Experience::Totals(ExpenditureTotals {
-            updated_benchmark: "797237607".into(),
-            expenditures: "812497275".into(),
-        })),
-        quality: Some(Quality {
-            standard: 0,
-            score: "0.8884".into(),
-        }),
-        msr_option: MinimumSavingsRateOption::Fixed05.into(),
-        extreme_uncontrollable: Some(ExtremeUncontrollable {
-            reduction: Some(Reduction::Amount("2655".into())),
-        }),
-        ..Default::default()
-    }
+    let mut input = a1215();
+    input.assigned_beneficiaries += u64::from(n);
+    input
 }
 
 fn request(request_id: &str, n: u32) -> ReconcileRequest {
