@@ -13,6 +13,7 @@ use std::{
 use acorn_proto::benchmark::v1::{
     GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient,
 };
+use acorn_proto::security::{AuthChannel, Bearer};
 use rust_decimal::Decimal;
 use tonic::{Code, Request, Status, transport::Channel};
 
@@ -59,38 +60,17 @@ pub trait BenchmarkSource: std::fmt::Debug + Send + Sync + 'static {
 
 /// Benchmarks read from benchmark-svc (`GetBenchmark`), each read given its `timeout` as its
 /// `grpc-timeout` and, when benchmark-svc wants one, a bearer token.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct GrpcBenchmarks {
-    client: BenchmarkServiceClient<Channel>,
-    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
-}
-
-impl std::fmt::Debug for GrpcBenchmarks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcBenchmarks")
-            .field("bearer_token", &self.authorization.is_some())
-            .finish_non_exhaustive()
-    }
+    client: BenchmarkServiceClient<AuthChannel>,
 }
 
 impl GrpcBenchmarks {
-    /// Reads through `client`.
-    pub fn new(client: BenchmarkServiceClient<Channel>) -> Self {
+    /// Reads through `channel`, sending `bearer`'s token with every read (none: no token).
+    pub fn new(channel: Channel, bearer: Bearer) -> Self {
         Self {
-            client,
-            authorization: None,
+            client: BenchmarkServiceClient::with_interceptor(channel, bearer),
         }
-    }
-
-    /// Sends `authorization: Bearer <token>` with every read (benchmark-svc run with tokens).
-    pub fn with_bearer_token(mut self, token: &str) -> Result<Self, String> {
-        let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-            format!("Bearer {}", token.trim())
-                .parse()
-                .map_err(|_| "the benchmark-svc token is not visible ASCII".to_string())?;
-        value.set_sensitive(true);
-        self.authorization = Some(value);
-        Ok(self)
     }
 }
 
@@ -103,9 +83,6 @@ impl BenchmarkSource for GrpcBenchmarks {
     ) -> Result<RecordedBenchmark, SourceError> {
         let mut request = Request::new(GetBenchmarkRequest { id: id.to_string() });
         request.set_timeout(timeout);
-        if let Some(auth) = &self.authorization {
-            request.metadata_mut().insert("authorization", auth.clone());
-        }
         let response = self
             .client
             .clone()

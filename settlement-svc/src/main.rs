@@ -2,10 +2,10 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use acorn_proto::benchmark::v1::benchmark_service_client::BenchmarkServiceClient;
 use acorn_proto::ledger::Ledger;
 use acorn_proto::{
     cli::BacktestArgs,
+    security::ClientArgs,
     serve::{self, ServeArgs},
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
@@ -16,7 +16,7 @@ use settlement_svc::{
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
     server::SettlementApi,
 };
-use tonic::{server::NamedService, service::Routes, transport::Endpoint};
+use tonic::{server::NamedService, service::Routes};
 
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
@@ -62,8 +62,10 @@ enum Command {
 }
 
 /// The benchmark source of reconciliations that give their benchmark by reference: benchmark-svc
-/// at `--benchmark-svc` (TLS under `--benchmark-ca`, with this server's certificate as its client
-/// identity under mutual TLS; the bearer token of `--benchmark-token-file`), or none.
+/// at `--benchmark-svc` (an https:// address: TLS under `--benchmark-ca`, with this server's
+/// certificate as its client identity under mutual TLS; the bearer token of
+/// `--benchmark-token-file`), or none. The client is the one every acorn client builds
+/// ([`ClientArgs`], as `simulator load` and `simulator --via grpc` do).
 fn benchmark_source(
     benchmark_svc: Option<String>,
     benchmark_token_file: Option<PathBuf>,
@@ -73,37 +75,23 @@ fn benchmark_source(
     let Some(url) = benchmark_svc else {
         return Ok(None);
     };
-    let mut endpoint = Endpoint::from_shared(url.clone())
-        .with_context(|| format!("--benchmark-svc {url}"))?
-        .tcp_nodelay(true);
-    if let Some(ca) = &benchmark_ca {
-        let pem = std::fs::read(ca).with_context(|| format!("--benchmark-ca {}", ca.display()))?;
-        let mut tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(pem));
-        // Under mutual TLS this server's own certificate is its client identity.
-        if let (Some(cert), Some(key)) = (&serve.security.tls_cert, &serve.security.tls_key) {
-            tls = tls.identity(tonic::transport::Identity::from_pem(
-                std::fs::read(cert).with_context(|| format!("--tls-cert {}", cert.display()))?,
-                std::fs::read(key).with_context(|| format!("--tls-key {}", key.display()))?,
-            ));
-        }
-        endpoint = endpoint.tls_config(tls).context("--benchmark-ca")?;
-    }
-    let mut source = GrpcBenchmarks::new(BenchmarkServiceClient::new(endpoint.connect_lazy()));
-    if let Some(path) = &benchmark_token_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--benchmark-token-file {}", path.display()))?;
-        let token = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'));
-        let token = token
-            .with_context(|| format!("--benchmark-token-file {}: no token", path.display()))?;
-        source = source
-            .with_bearer_token(token)
-            .map_err(anyhow::Error::msg)?;
-    }
-    Ok(Some(Arc::new(source)))
+    // Under mutual TLS this server's own certificate is its client identity.
+    let identity = benchmark_ca.is_some();
+    let client = ClientArgs {
+        tls_ca: benchmark_ca,
+        tls_cert: serve.security.tls_cert.clone().filter(|_| identity),
+        tls_key: serve.security.tls_key.clone().filter(|_| identity),
+        tls_domain: None,
+        auth_token_file: benchmark_token_file,
+        auth_token: None,
+    };
+    let context = "--benchmark-svc, --benchmark-ca, --benchmark-token-file";
+    let endpoint = client.endpoint(&url).context(context)?;
+    let bearer = client.bearer().context(context)?;
+    Ok(Some(Arc::new(GrpcBenchmarks::new(
+        endpoint.connect_lazy(),
+        bearer,
+    ))))
 }
 
 #[tokio::main]

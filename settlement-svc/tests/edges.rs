@@ -18,10 +18,10 @@ use std::{
 use acorn_proto::{
     benchmark::v1::{
         self as bpb,
-        benchmark_service_client::BenchmarkServiceClient,
         benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
     },
     common::v1::EnrollmentType,
+    security::Bearer,
     serve::ServeArgs,
     settlement::v1::{
         self as pb, EnrollmentTypeBreakdown, EnrollmentTypeExperience, ExtremeUncontrollable,
@@ -34,13 +34,9 @@ use prost::Message as _;
 use settlement_svc::benchmarks::{BenchmarkSource, GrpcBenchmarks};
 use tonic::{Code, transport::Channel};
 
-async fn start(
-    db: &Path,
-    benchmarks: Option<BenchmarkServiceClient<Channel>>,
-    request_timeout: u64,
-) -> Running {
-    let benchmarks =
-        benchmarks.map(|b| Arc::new(GrpcBenchmarks::new(b)) as Arc<dyn BenchmarkSource>);
+async fn start(db: &Path, benchmarks: Option<Channel>, request_timeout: u64) -> Running {
+    let benchmarks = benchmarks
+        .map(|b| Arc::new(GrpcBenchmarks::new(b, Bearer::default())) as Arc<dyn BenchmarkSource>);
     let args = ServeArgs {
         request_timeout,
         ..serve_args()
@@ -121,7 +117,7 @@ impl BenchmarkService for Benchmarks {
     }
 }
 
-async fn stand_in_benchmarks() -> (Benchmarks, BenchmarkServiceClient<Channel>) {
+async fn stand_in_benchmarks() -> (Benchmarks, Channel) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -132,12 +128,10 @@ async fn stand_in_benchmarks() -> (Benchmarks, BenchmarkServiceClient<Channel>) 
             .add_service(BenchmarkServiceServer::new(benchmarks.clone()))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
-    let client = BenchmarkServiceClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect_lazy(),
-    );
-    (benchmarks, client)
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_lazy();
+    (benchmarks, channel)
 }
 
 /// Every field of the top-level message `name` in the served descriptor set.
