@@ -109,6 +109,16 @@ pub fn init(format: LogFormat, args: &TelemetryArgs, service: &str) -> anyhow::R
     }
 }
 
+/// Adds the current span's W3C trace context (`traceparent`) to an outgoing call's metadata, so
+/// that the callee's span joins this trace (settlement-svc's reads from benchmark-svc). Nothing
+/// is added without the `otlp` feature, without an endpoint, or outside a span.
+pub fn inject(metadata: &mut tonic::metadata::MetadataMap) {
+    #[cfg(feature = "otlp")]
+    otlp::inject(metadata);
+    #[cfg(not(feature = "otlp"))]
+    let _ = metadata;
+}
+
 /// The `tracing` target of the per-RPC server spans.
 pub const RPC_SPAN_TARGET: &str = "acorn::rpc";
 
@@ -192,6 +202,27 @@ mod otlp {
         fn keys(&self) -> Vec<&str> {
             self.0.keys().map(http::HeaderName::as_str).collect()
         }
+    }
+
+    /// Writes W3C trace context into gRPC metadata.
+    struct Metadata<'a>(&'a mut tonic::metadata::MetadataMap);
+
+    impl opentelemetry::propagation::Injector for Metadata<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(key), Ok(value)) = (
+                tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+                value.parse(),
+            ) {
+                self.0.insert(key, value);
+            }
+        }
+    }
+
+    pub(super) fn inject(metadata: &mut tonic::metadata::MetadataMap) {
+        let cx = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut Metadata(metadata));
+        });
     }
 
     pub(super) fn traced<S, B>(inner: &mut S, req: http::Request<B>) -> Answer<S::Error>

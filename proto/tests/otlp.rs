@@ -89,6 +89,20 @@ async fn a_span_per_rpc_is_exported_and_joins_the_callers_trace() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+    // A call made on behalf of a traced one (as settlement-svc calls benchmark-svc) carries its
+    // context: the callee's span is the caller's child.
+    let outgoing = tracing::info_span!(target: telemetry::RPC_SPAN_TARGET, "outgoing");
+    let mut onward = tonic::Request::new(HealthCheckRequest::default());
+    outgoing.in_scope(|| telemetry::inject(onward.metadata_mut()));
+    let traceparent = onward
+        .metadata()
+        .get("traceparent")
+        .expect("traceparent injected")
+        .to_str()
+        .unwrap()
+        .to_string();
+    health.check(onward).await.unwrap();
+    drop(outgoing);
     server.stop().await;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await
@@ -107,12 +121,15 @@ async fn a_span_per_rpc_is_exported_and_joins_the_callers_trace() {
             .and_then(|v| v.value.as_ref());
         assert_eq!(text(name), Some("otlp-test"));
     }
-    let spans: Vec<&Span> = resources
+    let all: Vec<&Span> = resources
         .iter()
         .flat_map(|r| &r.scope_spans)
         .flat_map(|s| &s.spans)
         .collect();
-    assert_eq!(spans.len(), 3, "one span per RPC: {spans:#?}");
+    let (outgoing, spans): (Vec<&Span>, Vec<&Span>) =
+        all.iter().partition(|s| s.name == "outgoing");
+    assert_eq!(outgoing.len(), 1, "{all:#?}");
+    assert_eq!(spans.len(), 4, "one span per RPC: {all:#?}");
     for span in &spans {
         assert_eq!(span.name, "/grpc.health.v1.Health/Check");
         assert_eq!(span.kind, SpanKind::Server as i32);
@@ -130,6 +147,20 @@ async fn a_span_per_rpc_is_exported_and_joins_the_callers_trace() {
         .collect();
     assert_eq!(in_trace.len(), 1, "only the call with traceparent joins it");
     assert_eq!(hex(&in_trace[0].parent_span_id), parent_id);
+    // traceparent = 00-<trace id>-<span id>-<flags>, the outgoing span's ids.
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts[1], hex(&outgoing[0].trace_id));
+    assert_eq!(parts[2], hex(&outgoing[0].span_id));
+    let children: Vec<_> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == outgoing[0].span_id)
+        .collect();
+    assert_eq!(
+        children.len(),
+        1,
+        "the onward call's span is the caller's child"
+    );
+    assert_eq!(children[0].trace_id, outgoing[0].trace_id);
     let codes: Vec<_> = spans
         .iter()
         .map(|s| match attribute(s, "rpc.grpc.status_code") {
@@ -145,5 +176,5 @@ async fn a_span_per_rpc_is_exported_and_joins_the_callers_trace() {
         1,
         "{codes:?}"
     );
-    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 2, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 3, "{codes:?}");
 }
