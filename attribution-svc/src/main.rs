@@ -36,6 +36,8 @@ enum Tie {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SynthFormat {
     Csv,
+    /// Parquet (cargo feature `parquet`).
+    Parquet,
 }
 
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
@@ -72,8 +74,9 @@ enum Command {
     /// Write a consistent copy of a live or stopped store (SQLite `VACUUM INTO`): safe while the
     /// server runs. Restore by stopping the server and putting the copy in place of the file.
     Backup(acorn_proto::store::BackupArgs),
-    /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files. Writes
-    /// the assignment list as CSV; the summary and rejected lines go to stderr.
+    /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files (any
+    /// of the CSV files may be Parquet instead). Writes the assignment list as CSV (or Parquet);
+    /// the summary and rejected lines go to stderr.
     Assign {
         /// Performance year.
         #[arg(long)]
@@ -87,12 +90,12 @@ enum Command {
         /// Tie-break policy.
         #[arg(long, value_enum, default_value = "most-recent-service")]
         tie_break: Tie,
-        /// Participant list CSV (aco_id,kind,id).
+        /// Participant list CSV or Parquet (aco_id,kind,id).
         #[arg(long)]
         participants: PathBuf,
         #[command(flatten)]
         files: Files,
-        /// Output CSV (default: stdout).
+        /// Output CSV (default: stdout), or Parquet when the name ends in `.parquet`.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Threads reading claim files (default: every core); the output is the same for any
@@ -119,7 +122,8 @@ enum Command {
         out: PathBuf,
     },
     /// Write a synthetic population as the input files of `assign` (participants.csv,
-    /// beneficiaries.csv, claims.csv) in DIR: for benchmarks against other tools on the same files.
+    /// beneficiaries.csv, claims.csv, or .parquet) in DIR: for benchmarks against other tools on
+    /// the same files.
     Synth {
         /// Synthetic beneficiaries (about 11.9 claim lines each).
         #[arg(long)]
@@ -370,6 +374,10 @@ async fn main() -> anyhow::Result<()> {
             shard,
             reject_file,
         } => {
+            #[cfg(not(feature = "parquet"))]
+            if let Some(p) = out.as_deref().filter(|p| files::has_parquet_name(p)) {
+                anyhow::bail!(files::no_parquet(p));
+            }
             let (acos, mut report) = files::participants(&participants)?;
             let cfg = RunConfig {
                 performance_year,
@@ -477,12 +485,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Synth {
             beneficiaries,
             seed,
-            format: SynthFormat::Csv,
+            format,
             out,
         } => {
             let t = Instant::now();
             let s = Synthetic::new(synth::national(beneficiaries, seed));
-            let n = synth::write_csv(&s, &out)?;
+            let n = match format {
+                SynthFormat::Csv => synth::write_csv(&s, &out)?,
+                #[cfg(feature = "parquet")]
+                SynthFormat::Parquet => synth::write_parquet(&s, &out, synth::PARQUET_GROUP_ROWS)?,
+                #[cfg(not(feature = "parquet"))]
+                SynthFormat::Parquet => anyhow::bail!(files::no_parquet(&out)),
+            };
             eprintln!(
                 "wrote {} beneficiaries, {} claim lines, {} participant rows to {} in {:.1}s",
                 n.beneficiaries,

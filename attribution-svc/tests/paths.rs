@@ -1,6 +1,7 @@
 //! One synthetic population (with cancellations and adjustments) through every input path gives
-//! the same assignments: the claims CSV files (`files::load`) and the gRPC upload with the claim
-//! lines as rows and as columns (`claim_columns`).
+//! the same assignments: the claims CSV files (`files::load`), the same tables as Parquet files
+//! (cargo feature `parquet`) and the gRPC upload with the claim lines as rows and as columns
+//! (`claim_columns`).
 
 use std::path::Path;
 
@@ -130,7 +131,7 @@ async fn over_grpc(
 }
 
 #[tokio::test]
-async fn csv_and_grpc_rows_and_columns_give_identical_assignments() {
+async fn csv_parquet_and_grpc_rows_and_columns_give_identical_assignments() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = population();
     let csv_dir = dir.path().join("csv");
@@ -139,6 +140,13 @@ async fn csv_and_grpc_rows_and_columns_give_identical_assignments() {
     let csv = from_files(&csv_dir, "csv");
     assert_eq!(csv.lines().count(), 1_501);
     assert!(csv.contains(",step_1,"), "{csv}");
+    // The same population as Parquet files (row groups of 4,000 rows: several per file).
+    #[cfg(feature = "parquet")]
+    {
+        let pq_dir = dir.path().join("parquet");
+        synth::write_parquet(&s, &pq_dir, 4_000).expect("synth parquet");
+        assert_eq!(from_files(&pq_dir, "parquet"), csv, "Parquet input");
+    }
 
     // The gRPC reads give the first four columns of the list.
     let want: Vec<String> = csv
