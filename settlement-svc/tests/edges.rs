@@ -440,20 +440,12 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
 #[tokio::test]
 async fn the_benchmark_read_goes_over_mutual_tls_with_the_token() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tls = MutualTls::new(
-        dir.path(),
-        "settlement.acorn.test",
-        "benchmark-token-0123456789ab",
-    );
-    let serve = ServeArgs {
-        security: tls.server,
-        ..serve_args()
-    };
+    let tls = MutualTls::new(dir.path());
     let stand_in = Benchmarks::default();
     let benchmark_svc = Running::start(
         Routes::new(BenchmarkServiceServer::new(stand_in.clone())),
         "acorn.benchmark.v1.BenchmarkService",
-        serve,
+        tls.serve_args(),
     )
     .await;
     let url = format!("https://localhost:{}", benchmark_svc.addr().port());

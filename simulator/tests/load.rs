@@ -252,16 +252,8 @@ async fn the_echo_service_at_a_rate_keeps_the_schedule() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_server_with_tokens_is_driven_with_the_ca_client_certificate_and_token() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tls = MutualTls::new(
-        dir.path(),
-        "loadgen.acorn.test",
-        "load-token-0123456789abcdef",
-    );
-    let serve = ServeArgs {
-        security: tls.server.clone(),
-        ..serve_args()
-    };
-    let server = benchmark_svc(&dir.path().join("b.db"), serve).await;
+    let tls = MutualTls::new(dir.path());
+    let server = benchmark_svc(&dir.path().join("b.db"), tls.serve_args()).await;
     let target = format!("https://localhost:{}", server.addr().port());
     let acked = dir.path().join("acked.txt");
     let tls_flags = tls.tls_flags();

@@ -32,16 +32,8 @@ impl Services {
     /// Both with TLS (a certificate for localhost), client certificates and a bearer token:
     /// the services and the simulator's flags for them.
     fn start_secure(dir: &std::path::Path) -> (Self, Vec<String>) {
-        let tls = MutualTls::new(
-            dir,
-            "simulator.acorn.test",
-            "via-grpc-token-0123456789abcdef",
-        );
-        let serve = || acorn_proto::serve::ServeArgs {
-            security: tls.server.clone(),
-            ..serve_args()
-        };
-        let services = Self::start_with(serve);
+        let tls = MutualTls::new(dir);
+        let services = Self::start_with(|| tls.serve_args());
         let mut flags = tls.tls_flags();
         flags.extend(tls.token_flags());
         (services, flags)

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use acorn_proto::security::{ClientArgs, SecurityArgs};
+use acorn_proto::{
+    security::{ClientArgs, SecurityArgs},
+    serve::ServeArgs,
+};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A CA (self-signed) and what it issues.
@@ -58,28 +61,43 @@ pub struct MutualTls {
 }
 
 impl MutualTls {
-    /// Writes the certificates, keys and token file into `dir`; `client` is the name on the
-    /// client's certificate.
-    pub fn new(dir: &Path, client: &str, token: &str) -> Self {
+    /// The bearer token the server accepts and the client's token file holds.
+    pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+    /// Writes the certificates, keys and token file into `dir` (the client's certificate is
+    /// for `client.acorn.test`).
+    pub fn new(dir: &Path) -> Self {
         let ca = Ca::new("acorn test CA");
         let (cert, key) = ca.issue(&["localhost"]);
-        let (client_cert, client_key) = ca.issue(&[client]);
+        let (client_cert, client_key) = ca.issue(&["client.acorn.test"]);
         let ca_file = write(dir, "ca.crt", &ca.pem);
         Self {
             server: SecurityArgs {
                 tls_cert: Some(write(dir, "server.crt", &cert)),
                 tls_key: Some(write(dir, "server.key", &key)),
                 tls_client_ca: Some(ca_file.clone()),
-                auth_tokens: vec![token.into()],
+                auth_tokens: vec![Self::TOKEN.into()],
                 ..SecurityArgs::default()
             },
             client: ClientArgs {
                 tls_ca: Some(ca_file),
                 tls_cert: Some(write(dir, "client.crt", &client_cert)),
                 tls_key: Some(write(dir, "client.key", &client_key)),
-                auth_token_file: Some(write(dir, "token", &format!("# the client's\n{token}\n"))),
+                auth_token_file: Some(write(
+                    dir,
+                    "token",
+                    &format!("# the client's\n{}\n", Self::TOKEN),
+                )),
                 ..ClientArgs::default()
             },
+        }
+    }
+
+    /// The tests' serving flags ([`crate::serve_args`]) with the server's side of this TLS.
+    pub fn serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            security: self.server.clone(),
+            ..crate::serve_args()
         }
     }
 
