@@ -97,6 +97,8 @@ impl BenchmarkSource for GrpcBenchmarks {
     ) -> Result<RecordedBenchmark, SourceError> {
         let mut request = Request::new(GetBenchmarkRequest { id: id.to_string() });
         request.set_timeout(timeout);
+        // benchmark-svc's span joins this call's trace (with OTLP export on).
+        acorn_proto::telemetry::inject(request.metadata_mut());
         let response = self
             .client
             .clone()
