@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use acorn_proto::serve::{self, ServeArgs};
+use acorn_proto::cli::{ServeCommand, StoreFlags as _};
 use anyhow::Context;
 use attribution_rules::{
     Beneficiary, Line, TieBreak, WindowKind, assign,
@@ -40,36 +40,27 @@ enum SynthFormat {
     Parquet,
 }
 
+/// MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Parser)]
-#[command(
-    name = "attribution-svc",
-    version,
-    about = "MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files"
-)]
+#[command(version)]
 enum Command {
     /// Serve acorn.attribution.v1.AttributionService (default 127.0.0.1:50053).
+    #[command(store_flags(
+        "ACORN_ATTRIBUTION_DB",
+        "acorn-attribution.db",
+        "ACORN_ATTRIBUTION_DATABASE_URL"
+    ))]
     Serve {
-        /// SQLite store file (created if missing).
-        #[arg(
-            long,
-            env = "ACORN_ATTRIBUTION_DB",
-            default_value = "acorn-attribution.db"
-        )]
-        db: PathBuf,
-        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
-        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
-        #[arg(long, env = "ACORN_ATTRIBUTION_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        cmd: ServeCommand,
         /// Largest accepted upload stream message, bytes (a 10,000-line batch is about 1.5 MB).
         #[arg(long, env = "ACORN_ATTRIBUTION_MAX_UPLOAD_BYTES", default_value_t = server::DEFAULT_UPLOAD_BYTES)]
         max_upload_bytes: usize,
         /// Largest accepted CreateAssignmentRun request, bytes (the ACOs' participant lists).
         #[arg(long, env = "ACORN_ATTRIBUTION_MAX_CREATE_BYTES", default_value_t = server::DEFAULT_CREATE_BYTES)]
         max_create_bytes: usize,
-        #[command(flatten)]
-        serve: ServeArgs,
     },
     /// Write a consistent copy of a live or stopped store (SQLite `VACUUM INTO`): safe while the
     /// server runs. Restore by stopping the server and putting the copy in place of the file.
@@ -164,12 +155,7 @@ fn rss_kib(field: &str) -> u64 {
 
 fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     let s = Synthetic::new(synth::national(beneficiaries, seed));
-    let cfg = RunConfig {
-        performance_year: s.config().performance_year,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos: s.acos().to_vec(),
-    };
+    let cfg = RunConfig::retrospective(s.config().performance_year, s.acos().to_vec());
     // 1. Whole-population run, lines in beneficiary order through the text path (the CLI's and
     //    finalize's path): memory per beneficiary.
     let base = rss_kib("VmRSS:");
@@ -332,17 +318,15 @@ mod progress {
 async fn main() -> anyhow::Result<()> {
     match Command::parse() {
         Command::Serve {
-            db,
-            database_url,
+            cmd,
             max_upload_bytes,
             max_create_bytes,
-            serve,
         } => {
             let routes = |store| {
                 // Per-RPC limits: the small unary RPCs carry a few ids (64 KiB, or less when
                 // --max-request-bytes is smaller); create and upload have their own bounds.
                 let limits = server::Limits {
-                    small: server::SMALL_REQUEST_BYTES.min(serve.max_request_bytes),
+                    small: server::SMALL_REQUEST_BYTES.min(cmd.serve.max_request_bytes),
                     create: max_create_bytes,
                     upload: max_upload_bytes,
                 };
@@ -350,17 +334,8 @@ async fn main() -> anyhow::Result<()> {
                 let name = <server::SizedService as NamedService>::NAME;
                 Ok((Routes::new(service), name))
             };
-            let (db, url) = (&db, database_url.as_deref());
-            serve::run_on_store(
-                "attribution-svc",
-                "store",
-                db,
-                url,
-                &serve,
-                Store::open,
-                routes,
-            )
-            .await
+            cmd.run("attribution-svc", "store", Store::open, routes)
+                .await
         }
         Command::Assign {
             performance_year,

@@ -9,7 +9,6 @@ use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
 use attribution_rules::{
-    TieBreak, WindowKind,
     run::RunConfig,
     synthetic::{Config, Synthetic},
 };
@@ -19,7 +18,7 @@ use attribution_svc::{
 };
 
 mod common;
-use common::{start, step_name};
+use common::{finalize, start, step_name};
 
 fn population() -> Synthetic {
     Synthetic::new(Config {
@@ -34,12 +33,7 @@ fn from_files(dir: &Path, ext: &str) -> String {
     let (acos, r) =
         files::participants(&dir.join(format!("participants.{ext}"))).expect("participants");
     assert_eq!(r.rejected, 0, "{:?}", r.rejections);
-    let cfg = RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos,
-    };
+    let cfg = RunConfig::retrospective(2024, acos);
     let f = Files {
         beneficiaries: vec![dir.join(format!("beneficiaries.{ext}"))],
         claims: vec![dir.join(format!("claims.{ext}"))],
@@ -99,10 +93,7 @@ async fn over_grpc(
         .into_inner();
     assert_eq!(up.claim_lines_accepted, lines);
     client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: format!("{tag}-finalize"),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize(&format!("{tag}-finalize"), &run.id))
         .await
         .expect("finalize");
     let mut rows = Vec::new();

@@ -1136,15 +1136,10 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut s = 0x0123_4567_89AB_CDEFu64;
-        for _ in 0..500 {
-            let mut bytes = b"beneficiary_id,service_date,hcpcs,allowed,tin\n".to_vec();
-            for _ in 0..(s % 300) {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                bytes.push(b",\n\"0123456789-.abcZ \xff"[(s % 21) as usize]);
-            }
+        let header = b"beneficiary_id,service_date,hcpcs,allowed,tin\n";
+        let alphabet = b",\n\"0123456789-.abcZ \xff";
+        for bytes in crate::input::random_inputs(0x0123_4567_89AB_CDEF, 500, 300, header, alphabet)
+        {
             let _ = read_claims(bytes.as_slice(), "f", |_| {});
             let _ = read_beneficiaries(bytes.as_slice(), "f", |_| {});
             let _ = read_participants(bytes.as_slice(), "f");
