@@ -10,10 +10,10 @@ use std::{
     time::Duration,
 };
 
-use acorn_proto::benchmark::v1::{
-    GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient,
+use acorn_proto::{
+    benchmark::v1::{GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient},
+    security::{Bearer, ClientArgs},
 };
-use acorn_proto::security::{AuthChannel, Bearer};
 use rust_decimal::Decimal;
 use tonic::{Code, Request, Status, transport::Channel};
 
@@ -62,15 +62,29 @@ pub trait BenchmarkSource: std::fmt::Debug + Send + Sync + 'static {
 /// `grpc-timeout` and, when benchmark-svc wants one, a bearer token.
 #[derive(Debug, Clone)]
 pub struct GrpcBenchmarks {
-    client: BenchmarkServiceClient<AuthChannel>,
+    client: BenchmarkServiceClient<Channel>,
+    bearer: Bearer,
 }
 
 impl GrpcBenchmarks {
-    /// Reads through `channel`, sending `bearer`'s token with every read (none: no token).
-    pub fn new(channel: Channel, bearer: Bearer) -> Self {
+    /// Reads through `client`, without a bearer token.
+    pub fn new(client: BenchmarkServiceClient<Channel>) -> Self {
         Self {
-            client: BenchmarkServiceClient::with_interceptor(channel, bearer),
+            client,
+            bearer: Bearer::default(),
         }
+    }
+
+    /// benchmark-svc at `url`, connected on first use, under the TLS and the bearer token of
+    /// `client` (the load generator's client flags: [`ClientArgs::endpoint`] and
+    /// [`ClientArgs::bearer`]). Reads the certificate and token files now, so that a missing one
+    /// stops the server at startup.
+    pub fn connect_lazy(url: &str, client: &ClientArgs) -> anyhow::Result<Self> {
+        let endpoint = client.endpoint(url)?;
+        Ok(Self {
+            client: BenchmarkServiceClient::new(endpoint.connect_lazy()),
+            bearer: client.bearer()?,
+        })
     }
 }
 
@@ -88,7 +102,7 @@ impl BenchmarkSource for GrpcBenchmarks {
         let response = self
             .client
             .clone()
-            .get_benchmark(request)
+            .get_benchmark(self.bearer.apply(request))
             .await
             .map_err(|e| source_error(&e))?;
         let benchmark = response.into_inner().benchmark.unwrap_or_default();

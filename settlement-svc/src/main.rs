@@ -2,44 +2,37 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use acorn_proto::ledger::Ledger;
 use acorn_proto::{
-    cli::BacktestArgs,
+    cli::{BacktestArgs, ServeCommand, StoreFlags as _},
+    ledger::Ledger,
     security::ClientArgs,
-    serve::{self, ServeArgs},
+    serve::ServeArgs,
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
 use anyhow::Context;
 use clap::Parser;
 use settlement_svc::{
-    backtest,
+    backtest::{self, Report},
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
     server::SettlementApi,
 };
 use tonic::{server::NamedService, service::Routes};
 
+/// MSSP shared savings and losses over gRPC
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Parser)]
-#[command(
-    name = "settlement-svc",
-    version,
-    about = "MSSP shared savings and losses over gRPC"
-)]
+#[command(version)]
 enum Command {
     /// Serve acorn.settlement.v1.SettlementService (default 127.0.0.1:50051).
+    #[command(store_flags(
+        "ACORN_SETTLEMENT_DB",
+        "acorn-settlement.db",
+        "ACORN_SETTLEMENT_DATABASE_URL"
+    ))]
     Serve {
-        /// SQLite ledger file (created if missing).
-        #[arg(
-            long,
-            env = "ACORN_SETTLEMENT_DB",
-            default_value = "acorn-settlement.db"
-        )]
-        db: PathBuf,
-        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
-        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
-        #[arg(long, env = "ACORN_SETTLEMENT_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        cmd: ServeCommand,
         /// benchmark-svc address, for reconciliations that give their benchmark by reference
         /// (connected on first use).
         #[arg(long, env = "ACORN_BENCHMARK_SVC")]
@@ -51,8 +44,6 @@ enum Command {
         /// with --tls-cert/--tls-key, this server's certificate is its client certificate.
         #[arg(long, env = "ACORN_BENCHMARK_CA")]
         benchmark_ca: Option<PathBuf>,
-        #[command(flatten)]
-        serve: ServeArgs,
     },
     /// Write a consistent copy of a live or stopped database (SQLite `VACUUM INTO`): safe while
     /// the server runs. Restore by stopping the server and putting the copy in place of the file.
@@ -62,10 +53,8 @@ enum Command {
 }
 
 /// The benchmark source of reconciliations that give their benchmark by reference: benchmark-svc
-/// at `--benchmark-svc` (an https:// address: TLS under `--benchmark-ca`, with this server's
-/// certificate as its client identity under mutual TLS; the bearer token of
-/// `--benchmark-token-file`), or none. The client is the one every acorn client builds
-/// ([`ClientArgs`], as `simulator load` and `simulator --via grpc` do).
+/// at `--benchmark-svc` (TLS under `--benchmark-ca`, with this server's certificate as its client
+/// identity under mutual TLS; the bearer token of `--benchmark-token-file`), or none.
 fn benchmark_source(
     benchmark_svc: Option<String>,
     benchmark_token_file: Option<PathBuf>,
@@ -76,60 +65,45 @@ fn benchmark_source(
         return Ok(None);
     };
     // Under mutual TLS this server's own certificate is its client identity.
-    let identity = benchmark_ca.is_some();
+    let identity = |file: &Option<PathBuf>| benchmark_ca.as_ref().and(file.clone());
     let client = ClientArgs {
+        tls_cert: identity(&serve.security.tls_cert),
+        tls_key: identity(&serve.security.tls_key),
         tls_ca: benchmark_ca,
-        tls_cert: serve.security.tls_cert.clone().filter(|_| identity),
-        tls_key: serve.security.tls_key.clone().filter(|_| identity),
-        tls_domain: None,
         auth_token_file: benchmark_token_file,
-        auth_token: None,
+        ..ClientArgs::default()
     };
-    let context = "--benchmark-svc, --benchmark-ca, --benchmark-token-file";
-    let endpoint = client.endpoint(&url).context(context)?;
-    let bearer = client.bearer().context(context)?;
-    Ok(Some(Arc::new(GrpcBenchmarks::new(
-        endpoint.connect_lazy(),
-        bearer,
-    ))))
+    let source = GrpcBenchmarks::connect_lazy(&url, &client).with_context(|| {
+        "benchmark-svc client (its --tls-ca is --benchmark-ca, its --auth-token-file --benchmark-token-file)"
+    })?;
+    Ok(Some(Arc::new(source)))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Command::parse() {
         Command::Serve {
-            db,
-            database_url,
+            cmd,
             benchmark_svc,
             benchmark_token_file,
             benchmark_ca,
-            serve,
         } => {
             let routes = |store| {
-                let benchmarks =
-                    benchmark_source(benchmark_svc, benchmark_token_file, benchmark_ca, &serve)?;
+                let benchmarks = benchmark_source(
+                    benchmark_svc,
+                    benchmark_token_file,
+                    benchmark_ca,
+                    &cmd.serve,
+                )?;
                 let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
-                    .max_decoding_message_size(serve.max_request_bytes);
+                    .max_decoding_message_size(cmd.serve.max_request_bytes);
                 let name = <SettlementServiceServer<SettlementApi<Ledger>> as NamedService>::NAME;
                 Ok((Routes::new(service), name))
             };
-            let (db, url) = (&db, database_url.as_deref());
-            serve::run_on_store(
-                "settlement-svc",
-                "ledger",
-                db,
-                url,
-                &serve,
-                Ledger::open,
-                routes,
-            )
-            .await
+            cmd.run("settlement-svc", "ledger", Ledger::open, routes)
+                .await
         }
-        Command::Backtest(args) => args.run(
-            |file| Ok(backtest::run(file)?),
-            backtest::Report::to_table,
-            backtest::Report::to_json,
-        ),
+        Command::Backtest(args) => args.run(backtest::run, Report::to_table, Report::to_json),
         Command::Backup(args) => args.run().await,
     }
 }
