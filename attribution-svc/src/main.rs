@@ -305,14 +305,14 @@ mod progress {
     use attribution_svc::files::Files;
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-    /// A progress bar over the claim files' bytes (read twice: prescan, then tally), drawn on
-    /// stderr only when it is a terminal.
+    /// A progress bar over the claim files' bytes (`files::load_with` sets its length: the files
+    /// read once, or twice with a prescan), drawn on stderr only when it is a terminal.
     pub(crate) fn bar(f: &Files) -> ProgressBar {
         let bytes: u64 = f
             .claims
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len() * 2)
+            .map(|m| m.len())
             .sum();
         let pb = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
