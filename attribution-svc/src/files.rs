@@ -125,7 +125,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
         if let Some(p) = &opts.progress {
             p.set_length(claim_bytes);
         }
-        let (run, report) = load_passes(cfg, files, opts, &[Pass::OnePass])?;
+        let (run, report) = load_passes(cfg, files, opts, &[Pass::Once])?;
         if run.one_pass_exact() {
             return Ok((run, report));
         }
@@ -221,7 +221,7 @@ enum Pass {
     /// Tallies, after a prescan.
     Tally,
     /// Each block prescanned on its own, then tallied ([`Run::chunks_one_pass`]).
-    OnePass,
+    Once,
 }
 
 /// One pass over a file read on one thread (`read` calls its argument with every valid line), as
@@ -235,7 +235,7 @@ fn in_chunk(
     let mut chunk = Chunk::new(&ctx);
     let report = read(&mut |l| match pass {
         Pass::Prescan => chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version),
-        Pass::Tally | Pass::OnePass => {
+        Pass::Tally | Pass::Once => {
             let _ = chunk.add_line(l);
         }
     });
@@ -288,7 +288,7 @@ fn csv_chunks<C: Sync>(
         blocks.group_by(&mut first, k, width);
     }
     let ctx = match pass {
-        Some(Pass::OnePass) => run.chunks_one_pass(),
+        Some(Pass::Once) => run.chunks_one_pass(),
         _ => run.chunks(),
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -315,7 +315,7 @@ fn csv_chunks<C: Sync>(
         if !run.one_pass_exact() {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        if let (Some(p), Some(Pass::Tally | Pass::OnePass)) = (&opts.progress, pass) {
+        if let (Some(p), Some(Pass::Tally | Pass::Once)) = (&opts.progress, pass) {
             p.set_message(format!("{} claim lines", run.stats.lines));
         }
         for x in &mut r.rejections {
@@ -347,7 +347,7 @@ fn claims_csv(
         |cols| Some(cols.beneficiary_column()),
         |cols, bytes, chunk, file, offset, r| {
             let mut lines = Vec::with_capacity(bytes.len() / 100 + 16);
-            if pass == Pass::OnePass
+            if pass == Pass::Once
                 && csv::claim_lines(bytes, cols, file, offset, r, clinicians, &mut lines)
             {
                 // Parsed once: the block's own prescan, then its lines.

@@ -734,9 +734,10 @@ impl<'a> Chunk<'a> {
         self.stats.lines += 1;
         let rules = &self.ctx.rules;
         if line.claim.is_some() {
-            let touched = match self.ctx.one_pass {
-                true => Some(&self.local),
-                false => self.ctx.touched.as_ref(),
+            let touched = if self.ctx.one_pass {
+                Some(&self.local)
+            } else {
+                self.ctx.touched.as_ref()
             };
             let untouched = line.version == Version::Original
                 && touched.is_some_and(|t| !t.contains(&(self.benes.bene_key(b), line.claim)));
