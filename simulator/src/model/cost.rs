@@ -283,8 +283,9 @@ mod tests {
     fn the_risk_constant_table_is_its_formula() {
         let b = Beneficiary::default();
         let cm = CostModel::new(&b);
-        assert!((cm.rc.at(0.0) - 0.809_572).abs() < 1e-6, "{}", cm.rc.at(0.0));
-        assert!((cm.rc.at(1.0) - 1.361_722).abs() < 1e-6, "{}", cm.rc.at(1.0));
+        let (r0, r1) = (cm.rc.at(0.0), cm.rc.at(1.0));
+        assert!((r0 - 0.809_572).abs() < 1e-6, "{r0}");
+        assert!((r1 - 1.361_722).abs() < 1e-6, "{r1}");
         let (noise, half) = (0.65 * (1.0f64 - 0.36).sqrt(), 0.65 * 0.65 / 2.0);
         for i in 0..=10_000 {
             let xi = -5.5 + 11.0 * f64::from(i) / 10_000.0 + 1e-4;
