@@ -7,7 +7,6 @@
 use std::{io::Write, path::Path};
 
 use attribution_rules::{
-    TieBreak, WindowKind,
     run::{Run, RunConfig, Shard},
     synthetic::Synthetic,
 };
@@ -42,12 +41,7 @@ fn setup(dir: &Path) -> (RunConfig, Files) {
         .expect("write");
     let (acos, r) = files::participants(&dir.join("participants.csv")).expect("participants");
     assert_eq!(r.rejected, 0);
-    let cfg = RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos,
-    };
+    let cfg = RunConfig::retrospective(2024, acos);
     let f = Files {
         beneficiaries: vec![dir.join("beneficiaries.csv")],
         claims: vec![claims],
@@ -181,16 +175,14 @@ fn clinician_table_resolves_missing_specialties() {
          1EG4TE5MK73,2024-03-01,99213,120.00,111111111,1000000001,\n",
     );
     let roster = w("n.csv", "npi,specialty\n1000000001,01\n");
-    let cfg = RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos: vec![attribution_rules::AcoSpec {
+    let cfg = RunConfig::retrospective(
+        2024,
+        vec![attribution_rules::AcoSpec {
             id: "A1".into(),
             tins: vec!["111111111".into()],
             ..Default::default()
         }],
-    };
+    );
     let mut f = Files {
         beneficiaries: vec![benes],
         claims: vec![claims],

@@ -33,6 +33,19 @@ pub struct RunConfig {
     pub acos: Vec<AcoSpec>,
 }
 
+impl RunConfig {
+    /// A retrospective run of `acos` for `performance_year`, ties going to the most recent service
+    /// (the default [`TieBreak`]).
+    pub fn retrospective(performance_year: i32, acos: Vec<AcoSpec>) -> Self {
+        Self {
+            performance_year,
+            window: WindowKind::Retrospective,
+            tie_break: TieBreak::default(),
+            acos,
+        }
+    }
+}
+
 /// Line counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LineStats {
@@ -908,12 +921,7 @@ mod tests {
             beneficiaries: 3_000,
             ..Config::default()
         });
-        let cfg = RunConfig {
-            performance_year: s.config().performance_year,
-            window: WindowKind::Retrospective,
-            tie_break: TieBreak::MostRecentService,
-            acos: s.acos().to_vec(),
-        };
+        let cfg = RunConfig::retrospective(s.config().performance_year, s.acos().to_vec());
         let mut recs = Vec::new();
         for i in 0..3_000 {
             let _ = s.beneficiary(i, &mut recs);

@@ -134,7 +134,8 @@ pub struct Spans {
 }
 
 impl<'a> Fields<'a> {
-    fn new(bytes: &'a [u8], spans: &'a [(usize, usize)]) -> Fields<'a> {
+    /// The record of `bytes` whose fields are at `spans` (byte ranges of `bytes`).
+    pub fn new(bytes: &'a [u8], spans: &'a [(usize, usize)]) -> Fields<'a> {
         Fields {
             bytes,
             text: std::str::from_utf8(bytes).ok(),
@@ -308,20 +309,15 @@ impl Columns {
     }
 }
 
-fn get<'r>(rec: &'r csv::StringRecord, cols: &Columns, name: &str) -> &'r str {
-    cols.index(name)
-        .and_then(|i| rec.get(i))
-        .map_or("", str::trim)
+fn get<'r>(rec: &Fields<'r>, cols: &Columns, name: &str) -> &'r str {
+    rec.text(cols.index(name))
 }
 
 /// Rejects a row whose `names` columns hold a control character (NUL, tab, newline, DEL, C1 ...),
 /// as the gRPC upload does: no identifier or code has one, and they corrupt logs, CSV output and
 /// terminals. The reason names the column, never the value (identifiers are health information).
-fn no_control(rec: &csv::StringRecord, cols: &Columns, names: &[&str]) -> Result<(), String> {
-    match names
-        .iter()
-        .find(|name| get(rec, cols, name).chars().any(char::is_control))
-    {
+fn no_control(rec: &Fields<'_>, cols: &Columns, names: &[&str]) -> Result<(), String> {
+    match names.iter().find(|name| has_control(get(rec, cols, name))) {
         Some(name) => Err(format!("{name}: must not contain control characters")),
         None => Ok(()),
     }
@@ -336,51 +332,72 @@ const BENEFICIARY_TEXT: &[&str] = &[
     "prior_year_aco_id",
 ];
 
-fn reader<R: Read>(r: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().flexible(false).from_reader(r)
+/// A table of one of the layouts: a header row, then records (a CSV file, [`CsvTable`], or a
+/// Parquet file's rows as the text of their CSV fields, `crate::parquet::Table`).
+pub trait Table {
+    /// The header row (the column names), or why it cannot be read.
+    fn header(&mut self) -> Result<csv::StringRecord, String>;
+    /// Where a problem with the header is reported: line 1 of a CSV file, row 0 of a Parquet
+    /// file (its schema).
+    fn header_line(&self) -> u64 {
+        1
+    }
+    /// Calls `each` with every record after the header: its line (a Parquet file: its row, from
+    /// 1) and its fields, or why it cannot be read.
+    fn records(self, each: &mut dyn FnMut(u64, Result<Fields<'_>, String>));
 }
 
-/// Reads each row, calling `row` (which returns a rejection reason or `Ok`).
-fn rows<R: Read>(
-    r: R,
+/// A CSV file as a [`Table`].
+#[derive(Debug)]
+pub struct CsvTable<R>(csv::Reader<R>);
+
+impl<R: Read> CsvTable<R> {
+    /// The CSV text `r`.
+    pub fn new(r: R) -> CsvTable<R> {
+        CsvTable(block_reader(r))
+    }
+}
+
+impl<R: Read> Table for CsvTable<R> {
+    fn header(&mut self) -> Result<csv::StringRecord, String> {
+        let mut header = csv::StringRecord::new();
+        match self.0.read_record(&mut header) {
+            Ok(_) => Ok(header),
+            Err(e) => Err(format!("unreadable header: {e}")),
+        }
+    }
+    fn records(mut self, each: &mut dyn FnMut(u64, Result<Fields<'_>, String>)) {
+        csv_records(&mut self.0, &mut Spans::default(), each);
+    }
+}
+
+/// Reads each row of `t`, calling `row` (which returns a rejection reason or `Ok`) with the rows of
+/// the header's width.
+fn rows(
+    mut t: impl Table,
     file: &str,
     required: &[&str],
-    mut row: impl FnMut(&csv::StringRecord, &Columns) -> Result<(), String>,
+    mut row: impl FnMut(&Fields<'_>, &Columns) -> Result<(), String>,
 ) -> Report {
     let mut report = Report::default();
-    let mut rdr = reader(r);
-    let cols = match rdr.headers() {
-        Ok(h) => Columns::new(h),
-        Err(e) => {
-            report.reject(file, 1, format!("unreadable header: {e}"));
+    let at = t.header_line();
+    let (cols, width) = match t.header() {
+        Ok(h) => (Columns::new(&h), h.len()),
+        Err(why) => {
+            report.reject(file, at, why);
             return report;
         }
     };
     if let Err(why) = cols.require(required) {
-        report.reject(file, 1, why);
+        report.reject(file, at, why);
         return report;
     }
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line() + 1;
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = rec.position().map_or(line, |p| p.line());
-                match row(&rec, &cols) {
-                    Ok(()) => report.records += 1,
-                    Err(why) => report.reject(file, line, why),
-                }
-            }
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                report.reject(file, line, format!("malformed row: {}", csv_error(&e)));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
-        }
-    }
+    t.records(&mut |line, rec| match rec
+        .and_then(|rec| rec.check(width).and_then(|()| row(&rec, &cols)))
+    {
+        Ok(()) => report.records += 1,
+        Err(why) => report.reject(file, line, why),
+    });
     report
 }
 
@@ -399,9 +416,14 @@ fn csv_error(e: &csv::Error) -> String {
 
 /// Reads `participants.csv`.
 pub fn read_participants<R: Read>(r: R, file: &str) -> (Vec<AcoSpec>, Report) {
+    participants(CsvTable::new(r), file)
+}
+
+/// Reads a participant table (`aco_id,kind,id`).
+pub fn participants(t: impl Table, file: &str) -> (Vec<AcoSpec>, Report) {
     let mut acos: Vec<AcoSpec> = Vec::new();
     let mut index: attribution_rules::FastMap<String, usize> = Default::default();
-    let report = rows(r, file, &["aco_id", "kind", "id"], |rec, cols| {
+    let report = rows(t, file, &["aco_id", "kind", "id"], |rec, cols| {
         no_control(rec, cols, &["aco_id", "kind", "id"])?;
         let aco = get(rec, cols, "aco_id");
         let id = get(rec, cols, "id");
@@ -578,13 +600,7 @@ pub fn read_beneficiaries<R: Read>(
     let (header, mut rdr) = header(r);
     match header.and_then(|h| BeneficiaryColumns::new(&h)) {
         Ok(cols) => csv_records(&mut rdr, &mut Spans::default(), |line, rec| {
-            match rec.and_then(|rec| parse_beneficiary(&rec, &cols)) {
-                Ok(b) => {
-                    each(&b);
-                    report.records += 1;
-                }
-                Err(why) => report.reject(file, line, why),
-            }
+            beneficiary_record(line, rec, &cols, file, &mut report, &mut each)
         }),
         Err(why) => report.reject(file, 1, why),
     }
@@ -637,8 +653,13 @@ impl Clinicians {
 
 /// Reads `clinicians.csv` (`npi,specialty`: a 10-digit NPI and a 2-character CMS specialty code).
 pub fn read_clinicians<R: Read>(r: R, file: &str) -> (Clinicians, Report) {
+    clinicians(CsvTable::new(r), file)
+}
+
+/// Reads a clinician table (`npi,specialty`, as [`read_clinicians`]).
+pub fn clinicians(table: impl Table, file: &str) -> (Clinicians, Report) {
     let mut t = Clinicians::default();
-    let report = rows(r, file, &["npi", "specialty"], |rec, cols| {
+    let report = rows(table, file, &["npi", "specialty"], |rec, cols| {
         no_control(rec, cols, &["npi", "specialty"])?;
         let npi = get(rec, cols, "npi");
         let spec = get(rec, cols, "specialty");
@@ -828,7 +849,7 @@ pub fn parse_claim_npi<'r>(
 
 /// Parses one claim record into `each` (its specialty from `clinicians` when it has none) or
 /// rejects it at `line`.
-fn claim_record(
+pub fn claim_record(
     line: u64,
     rec: Result<Fields<'_>, String>,
     cols: &ClaimColumns,
@@ -887,14 +908,26 @@ pub fn beneficiary_block(
     mut each: impl FnMut(&RawBeneficiary<'_>),
 ) {
     each_record(bytes, &mut Spans::default(), |line, rec| {
-        match rec.and_then(|rec| parse_beneficiary(&rec, cols)) {
-            Ok(b) => {
-                each(&b);
-                report.records += 1;
-            }
-            Err(why) => report.reject(file, line + line_offset, why),
-        }
+        beneficiary_record(line + line_offset, rec, cols, file, report, &mut each)
     });
+}
+
+/// Parses one beneficiary record into `each` or rejects it at `line`.
+pub fn beneficiary_record(
+    line: u64,
+    rec: Result<Fields<'_>, String>,
+    cols: &BeneficiaryColumns,
+    file: &str,
+    report: &mut Report,
+    each: &mut impl FnMut(&RawBeneficiary<'_>),
+) {
+    match rec.and_then(|rec| parse_beneficiary(&rec, cols)) {
+        Ok(b) => {
+            each(&b);
+            report.records += 1;
+        }
+        Err(why) => report.reject(file, line, why),
+    }
 }
 
 /// The `k`th of `width` comma-separated fields of an unquoted line (searched from the nearer end:
@@ -925,7 +958,7 @@ fn nth_field(line: &[u8], k: usize, width: usize) -> Option<&[u8]> {
 pub fn prescan_block(bytes: &[u8], cols: &ClaimColumns, mut each: impl FnMut(&RawLine<'_>)) {
     let Some(k) = cols.adjustment else { return };
     let mut wanted = |l: &RawLine<'_>| {
-        if l.version != Version::Original && !l.claim_id.is_empty() {
+        if prescanned(l) {
             each(l);
         }
     };
@@ -957,6 +990,11 @@ pub fn prescan_block(bytes: &[u8], cols: &ClaimColumns, mut each: impl FnMut(&Ra
             wanted(&l);
         }
     }
+}
+
+/// Whether the prescan notes `l`: a cancellation or adjustment of a claim line with a claim id.
+pub fn prescanned(l: &RawLine<'_>) -> bool {
+    l.version != Version::Original && !l.claim_id.is_empty()
 }
 
 /// A reader of CSV records without a header row (a block of a file), each record read
@@ -1098,15 +1136,10 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut s = 0x0123_4567_89AB_CDEFu64;
-        for _ in 0..500 {
-            let mut bytes = b"beneficiary_id,service_date,hcpcs,allowed,tin\n".to_vec();
-            for _ in 0..(s % 300) {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                bytes.push(b",\n\"0123456789-.abcZ \xff"[(s % 21) as usize]);
-            }
+        let header = b"beneficiary_id,service_date,hcpcs,allowed,tin\n";
+        let alphabet = b",\n\"0123456789-.abcZ \xff";
+        for bytes in crate::input::random_inputs(0x0123_4567_89AB_CDEF, 500, 300, header, alphabet)
+        {
             let _ = read_claims(bytes.as_slice(), "f", |_| {});
             let _ = read_beneficiaries(bytes.as_slice(), "f", |_| {});
             let _ = read_participants(bytes.as_slice(), "f");
