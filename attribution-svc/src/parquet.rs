@@ -28,6 +28,7 @@
 use std::{
     fs::File,
     io::{BufWriter, Write},
+    panic::{AssertUnwindSafe, catch_unwind},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -63,6 +64,9 @@ use parquet::file::properties::WriterProperties;
 use crate::files::{self, RESULT_COLUMNS};
 use crate::input::csv::{self, Fields};
 use crate::synth::{self, Sink};
+
+/// The reason when the parquet crate fails (panics) on corrupt data.
+const CORRUPT: &str = "not a readable Parquet file: the {} is corrupt";
 
 /// Rows per record batch read or written.
 const BATCH: usize = 8192;
@@ -184,13 +188,15 @@ impl Table {
         // The Parquet types, not an Arrow schema a writer may have stored: strings come as Utf8
         // or Binary, whatever dictionary or view type they were written from.
         let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-        let meta = match ArrowReaderMetadata::load(&f, options) {
-            Ok(m) => m,
-            Err(e) => {
+        // The parquet crate panics on some corrupt footers: that is a rejection too.
+        let meta = match catch_unwind(AssertUnwindSafe(|| ArrowReaderMetadata::load(&f, options))) {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
                 return Ok(Err(format!(
                     "not a readable Parquet file (truncated?): {e}"
                 )));
             }
+            Err(_) => return Ok(Err(CORRUPT.replace("{}", "footer"))),
         };
         let schema = meta.schema().clone();
         let header: ::csv::StringRecord = schema.fields().iter().map(|f| f.name()).collect();
@@ -283,6 +289,22 @@ impl Table {
     /// be read is one rejection at its first row naming the row group and the column; the rows
     /// before it in the group have been given.
     pub fn read_group(
+        &self,
+        g: usize,
+        only: Option<usize>,
+        each: &mut dyn FnMut(u64, Result<Fields<'_>, String>),
+    ) {
+        // The parquet crate panics on some corrupt data: the row group is rejected.
+        if catch_unwind(AssertUnwindSafe(|| self.try_group(g, only, &mut *each))).is_err() {
+            let first = self.starts.get(g).copied().unwrap_or(0);
+            each(
+                first + 1,
+                Err(CORRUPT.replace("{}", &format!("row group {g}"))),
+            );
+        }
+    }
+
+    fn try_group(
         &self,
         g: usize,
         only: Option<usize>,

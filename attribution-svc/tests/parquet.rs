@@ -482,3 +482,29 @@ fn an_unreadable_row_group_is_named() {
     let list = as_csv(&case.path("list-ok.parquet"));
     assert!(list.contains("1EG4TE5MK73,A1,step_1,"), "{list}");
 }
+
+/// A claims file with any one stretch of bytes overwritten is read without a panic: rejected, or
+/// read (uncompressed page data can decode to other values), never a crash.
+#[test]
+fn corrupt_bytes_never_panic() {
+    let case = Case::new();
+    let good = case.path("good.parquet");
+    claims(&good, 4, 25, Allowed::Text, 20);
+    let bytes = std::fs::read(&good).expect("read");
+    let (acos, _) =
+        attribution_svc::files::participants(&case.path("participants.csv")).expect("participants");
+    let cfg = attribution_rules::run::RunConfig::retrospective(2024, acos);
+    let bad = case.path("bad.parquet");
+    for at in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        for x in &mut b[at..(at + 5).min(bytes.len())] {
+            *x = !*x;
+        }
+        std::fs::write(&bad, &b).expect("write");
+        let files = attribution_svc::files::Files {
+            claims: vec![bad.clone()],
+            ..Default::default()
+        };
+        let _ = attribution_svc::files::load(&cfg, &files);
+    }
+}
