@@ -153,7 +153,44 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 }
 
 /// Reads every file into a new run (the result is the same for any [`Options`]).
+///
+/// CSV claim files are read once when that is exact ([`Run::chunks_one_pass`]: each block decides
+/// the claim lines with a cancellation or adjustment from its own lines, and a file grouped by
+/// beneficiary is cut between beneficiaries); otherwise (a beneficiary with such a claim line
+/// has lines in more than one block, or CCLF or Parquet claim files are given) twice, a prescan of
+/// every claim file first.
 pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
+    let claim_bytes: u64 = files
+        .claims
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    if files.cclf5.is_empty()
+        && files.cclf2.is_empty()
+        && !files.claims.iter().any(|p| is_parquet(p))
+    {
+        if let Some(p) = &opts.progress {
+            p.set_length(claim_bytes);
+        }
+        let (run, report) = load_passes(cfg, files, opts, &[Pass::Once])?;
+        if run.one_pass_exact() {
+            return Ok((run, report));
+        }
+    }
+    if let Some(p) = &opts.progress {
+        p.set_position(0);
+        p.set_length(claim_bytes * 2);
+    }
+    load_passes(cfg, files, opts, &[Pass::Prescan, Pass::Tally])
+}
+
+fn load_passes(
+    cfg: &RunConfig,
+    files: &Files,
+    opts: &Options,
+    passes: &[Pass],
+) -> anyhow::Result<(Run, Report)> {
     let mut run = Run::new(cfg)?;
     if let Some(s) = opts.shard {
         run.set_shard(s);
@@ -183,6 +220,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
             opts,
             &mut report,
             csv::BeneficiaryColumns::new,
+            |_| None,
             |cols, bytes, chunk, file, offset, r| {
                 csv::beneficiary_block(bytes, cols, file, offset, r, |b| chunk.add_beneficiary(b));
             },
@@ -213,12 +251,15 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
         headers.extend(h);
         report.merge(r);
     }
-    // Two passes over the claim files: the first notes the claim lines that have a cancellation or
-    // adjustment (its report is dropped: the second pass reports), so the second tallies every
-    // other line as it comes instead of keeping it until the end.
-    for pass in [Pass::Prescan, Pass::Tally] {
+    // One pass over the claim files, or two: the first notes the claim lines that have a
+    // cancellation or adjustment (its report is dropped: the second pass reports), so the second
+    // tallies every other line as it comes instead of keeping it until the end.
+    for &pass in passes {
         let mut r = Report::keeping(opts.keep_rejections);
         for p in &files.claims {
+            if !run.one_pass_exact() {
+                return Ok((run, report));
+            }
             claims_file(&mut run, p, opts, pass, clinicians, &mut r)?;
         }
         for p in &files.cclf5 {
@@ -233,7 +274,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
                 cclf::read_cclf2_with(f, &label(p), &headers, clinicians, each)
             }));
         }
-        if pass == Pass::Tally {
+        if pass != Pass::Prescan {
             report.merge(r);
         }
     }
@@ -243,8 +284,12 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
+    /// Notes the claim lines with a cancellation or adjustment.
     Prescan,
+    /// Tallies, after a prescan.
     Tally,
+    /// Each block prescanned on its own, then tallied ([`Run::chunks_one_pass`]).
+    Once,
 }
 
 /// One pass over a file read on one thread (`read` calls its argument with every valid line), as
@@ -258,7 +303,7 @@ fn in_chunk(
     let mut chunk = Chunk::new(&ctx);
     let report = read(&mut |l| match pass {
         Pass::Prescan => chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version),
-        Pass::Tally => {
+        Pass::Tally | Pass::Once => {
             let _ = chunk.add_line(l);
         }
     });
@@ -271,20 +316,24 @@ fn in_chunk(
 /// `columns` resolves the header row, `read` reads a block's records into a chunk (rejections at
 /// their line plus the offset it is given). A file without a header or whose header lacks a
 /// required column is one rejection at line 1. The blocks of a claims file (`pass`) advance the
-/// progress bar.
+/// progress bar, and are cut between beneficiaries (`group`, [`Blocks::group_by`]); read in one
+/// pass, the reading stops being useful once the run is not exact ([`Run::one_pass_exact`]): the
+/// rest of the blocks are not parsed.
+#[allow(clippy::too_many_arguments)]
 fn csv_chunks<C: Sync>(
     run: &mut Run,
     path: &Path,
     opts: &Options,
     report: &mut Report,
     columns: impl Fn(&::csv::StringRecord) -> Result<C, String>,
+    group: impl Fn(&C) -> Option<(usize, usize)>,
     read: impl Fn(&C, &[u8], &mut Chunk<'_>, &str, u64, &mut Report) + Sync,
     pass: Option<Pass>,
 ) -> anyhow::Result<()> {
     let file = label(path);
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut blocks = Blocks::new(f, opts.block_bytes);
-    let Some(first) = blocks
+    let Some(mut first) = blocks
         .next_block(Vec::new())
         .with_context(|| format!("reading {}", path.display()))?
     else {
@@ -303,7 +352,14 @@ fn csv_chunks<C: Sync>(
         }
     };
     let (header_end, header_lines) = (rdr.position().byte() as usize, rdr.position().line() - 1);
-    let ctx = run.chunks();
+    if let Some((k, width)) = group(&cols) {
+        blocks.group_by(&mut first, k, width);
+    }
+    let ctx = match pass {
+        Some(Pass::Once) => run.chunks_one_pass(),
+        _ => run.chunks(),
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let work = |b: &Block| {
         let (bytes, offset) = if b.index == 0 {
             (&b.bytes[header_end.min(b.bytes.len())..], header_lines)
@@ -312,7 +368,9 @@ fn csv_chunks<C: Sync>(
         };
         let mut chunk = Chunk::new(&ctx);
         let mut r = Report::keeping(opts.keep_rejections);
-        read(&cols, bytes, &mut chunk, &file, offset, &mut r);
+        if !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            read(&cols, bytes, &mut chunk, &file, offset, &mut r);
+        }
         let lines = memchr::memchr_iter(b'\n', &b.bytes).count() as u64;
         if let (Some(p), Some(_)) = (&opts.progress, pass) {
             p.inc(b.bytes.len() as u64);
@@ -322,7 +380,10 @@ fn csv_chunks<C: Sync>(
     let mut offset = 0u64;
     let merge = |(chunk, mut r, lines): (Chunk<'_>, Report, u64)| {
         run.absorb(chunk);
-        if let (Some(p), Some(Pass::Tally)) = (&opts.progress, pass) {
+        if !run.one_pass_exact() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let (Some(p), Some(Pass::Tally | Pass::Once)) = (&opts.progress, pass) {
             p.set_message(format!("{} claim lines", run.stats.lines));
         }
         for x in &mut r.rejections {
@@ -362,9 +423,11 @@ fn claims_file(
                         chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
                     }
                 }
-                Pass::Tally => csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
-                    let _ = chunk.add_line(l);
-                }),
+                Pass::Tally | Pass::Once => {
+                    csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
+                        let _ = chunk.add_line(l);
+                    })
+                }
             },
             Some(pass),
         );
@@ -375,14 +438,32 @@ fn claims_file(
         opts,
         report,
         csv::ClaimColumns::new,
-        |cols, bytes, chunk, file, offset, r| match pass {
-            // The first pass's report is dropped: only the touched claim lines matter.
-            Pass::Prescan => csv::prescan_block(bytes, cols, |l| {
-                chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
-            }),
-            Pass::Tally => csv::claim_block(bytes, cols, file, offset, r, clinicians, |l| {
-                let _ = chunk.add_line(l);
-            }),
+        |cols| Some(cols.beneficiary_column()),
+        |cols, bytes, chunk, file, offset, r| {
+            let mut lines = Vec::with_capacity(bytes.len() / 100 + 16);
+            if pass == Pass::Once
+                && csv::claim_lines(bytes, cols, file, offset, r, clinicians, &mut lines)
+            {
+                // Parsed once: the block's own prescan, then its lines.
+                for l in &lines {
+                    chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
+                }
+                for l in &lines {
+                    let _ = chunk.add_line(l);
+                }
+                return;
+            }
+            if pass != Pass::Tally {
+                // The prescan's report is dropped: only the touched claim lines matter.
+                csv::prescan_block(bytes, cols, |l| {
+                    chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
+                });
+            }
+            if pass != Pass::Prescan {
+                csv::claim_block(bytes, cols, file, offset, r, clinicians, |l| {
+                    let _ = chunk.add_line(l);
+                });
+            }
         },
         Some(pass),
     )
@@ -401,7 +482,8 @@ fn parquet_chunks<C: Sync>(
     opts: &Options,
     report: &mut Report,
     (layout, columns): (Layout, impl Fn(&::csv::StringRecord) -> Result<C, String>),
-    read: impl Fn(&C, Result<csv::Fields<'_>, String>, &mut Chunk<'_>, &str, u64, &mut Report) + Sync,
+    read: impl Fn(&C, Result<csv::Fields<'_, '_>, String>, &mut Chunk<'_>, &str, u64, &mut Report)
+    + Sync,
     pass: Option<Pass>,
 ) -> anyhow::Result<()> {
     let file = label(path);
@@ -456,7 +538,7 @@ fn parquet_chunks<C, F>(
     _: &Options,
     _: &mut Report,
     _: (Layout, F),
-    _: impl Fn(&C, Result<csv::Fields<'_>, String>, &mut Chunk<'_>, &str, u64, &mut Report),
+    _: impl Fn(&C, Result<csv::Fields<'_, '_>, String>, &mut Chunk<'_>, &str, u64, &mut Report),
     _: Option<Pass>,
 ) -> anyhow::Result<()> {
     anyhow::bail!(no_parquet(path))

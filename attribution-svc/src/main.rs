@@ -292,19 +292,12 @@ fn write_rejections(path: &std::path::Path, report: &files::Report) -> anyhow::R
 }
 
 mod progress {
-    use attribution_svc::files::Files;
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-    /// A progress bar over the claim files' bytes (read twice: prescan, then tally), drawn on
-    /// stderr only when it is a terminal.
-    pub(crate) fn bar(f: &Files) -> ProgressBar {
-        let bytes: u64 = f
-            .claims
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len() * 2)
-            .sum();
-        let pb = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+    /// A progress bar over the claim files' bytes (`files::load_with` sets its length: the files
+    /// read once, or twice with a prescan), drawn on stderr only when it is a terminal.
+    pub(crate) fn bar() -> ProgressBar {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
             "{spinner} claim files {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta}) {msg}",
         ) {
@@ -373,7 +366,7 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     20
                 },
-                progress: Some(progress::bar(&f)),
+                progress: Some(progress::bar()),
                 shard,
                 ..files::Options::default()
             };

@@ -292,7 +292,7 @@ impl Table {
         &self,
         g: usize,
         only: Option<usize>,
-        each: &mut dyn FnMut(u64, Result<Fields<'_>, String>),
+        each: &mut dyn FnMut(u64, Result<Fields<'_, '_>, String>),
     ) {
         // The parquet crate panics on some corrupt data: the row group is rejected.
         if catch_unwind(AssertUnwindSafe(|| self.try_group(g, only, &mut *each))).is_err() {
@@ -308,7 +308,7 @@ impl Table {
         &self,
         g: usize,
         only: Option<usize>,
-        each: &mut dyn FnMut(u64, Result<Fields<'_>, String>),
+        each: &mut dyn FnMut(u64, Result<Fields<'_, '_>, String>),
     ) {
         let first = self.starts.get(g).copied().unwrap_or(0);
         let fail = |why: String| {
@@ -375,7 +375,7 @@ impl csv::Table for Table {
         0
     }
 
-    fn records(self, each: &mut dyn FnMut(u64, Result<Fields<'_>, String>)) {
+    fn records(self, each: &mut dyn FnMut(u64, Result<Fields<'_, '_>, String>)) {
         for g in 0..self.row_groups() {
             self.read_group(g, None, each);
         }

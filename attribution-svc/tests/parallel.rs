@@ -118,6 +118,50 @@ fn any_thread_count_and_block_size_gives_the_same_bytes() {
     }
 }
 
+/// Claims grouped by beneficiary are read in one pass (each block prescanned on its own, blocks
+/// cut between beneficiaries); the same lines in another order, where a beneficiary with a
+/// cancelled or adjusted claim line has lines in several blocks, are read again with a prescan of
+/// the whole file. Both give the reference's bytes.
+#[test]
+fn one_pass_when_grouped_else_a_prescan_and_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, f) = setup(dir.path());
+    let opts = Options {
+        threads: 2,
+        block_bytes: 64 << 10,
+        ..Options::default()
+    };
+    let want = reference(&cfg, &f);
+    let (run, report) = files::load_with(&cfg, &f, &opts).expect("load");
+    assert!(run.read_in_one_pass());
+    assert!(output(&run, &report) == want);
+
+    // Every 7th line moved to the end: beneficiaries' lines far apart, in other blocks.
+    let claims = &f.claims[0];
+    let text = std::fs::read_to_string(claims).expect("read");
+    // (Without the record with a quoted line break: its halves would be moved apart.)
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.contains('"')).collect();
+    let header = lines.remove(0);
+    let kept = lines.iter().enumerate().filter(|(i, _)| i % 7 != 3);
+    let moved = lines.iter().enumerate().filter(|(i, _)| i % 7 == 3);
+    let order: Vec<&str> = kept.chain(moved).map(|(_, l)| *l).collect();
+    let shuffled = dir.path().join("shuffled.csv");
+    std::fs::write(&shuffled, format!("{header}\n{}\n", order.join("\n"))).expect("write");
+    let g = Files {
+        claims: vec![shuffled],
+        ..f.clone()
+    };
+    let want = reference(&cfg, &g);
+    let (run, report) = files::load_with(&cfg, &g, &opts).expect("load");
+    assert!(!run.read_in_one_pass());
+    let got = output(&run, &report);
+    assert_eq!(
+        got.1.replace("shuffled.csv", "claims.csv"),
+        want.1.replace("shuffled.csv", "claims.csv")
+    );
+    assert!(got.0 == want.0);
+}
+
 /// Four shards, each assigned on its own and merged, give exactly the unsharded list (and so does
 /// one shard); every beneficiary is in exactly one shard.
 #[test]
