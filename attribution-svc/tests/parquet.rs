@@ -24,6 +24,7 @@ use parquet::arrow::{
     ArrowWriter,
     arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder},
 };
+use parquet::basic::{Compression, CompressionCodec};
 use parquet::file::properties::WriterProperties;
 
 fn run(args: &[&Path]) -> Output {
@@ -174,11 +175,83 @@ fn parquet_input_and_output_give_the_csv_list() {
         ));
         assert_eq!(as_csv(&out), want, "Parquet list, {threads} threads");
     }
+    // The claims recompressed with each codec analysts' tools write: the same list.
+    for codec in [
+        Compression::UNCOMPRESSED,
+        Compression::ZSTD(Default::default()),
+        Compression::LZ4_RAW,
+        Compression::GZIP(Default::default()),
+    ] {
+        let recompressed = dir.path().join("claims-recompressed.parquet");
+        recompress(&c, &recompressed, codec);
+        let codecs = codecs_of(&recompressed);
+        assert_eq!(codecs, vec![format!("{:?}", CompressionCodec::from(codec))]);
+        let out = dir.path().join("list-codec.csv");
+        ok(&assign(
+            &p,
+            &b,
+            &recompressed,
+            &["--out", out.to_str().expect("utf-8")],
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("list"),
+            want,
+            "{codec:?}"
+        );
+    }
+    assert_eq!(
+        codecs_of(&c),
+        vec![format!("{:?}", CompressionCodec::SNAPPY)],
+        "synth writes Snappy"
+    );
     // Same input, same bytes, for any thread count.
     assert_eq!(
         std::fs::read(dir.path().join("list-1.parquet")).expect("1"),
         std::fs::read(dir.path().join("list-2.parquet")).expect("2")
     );
+}
+
+/// Rewrites the Parquet file `from` to `to` with pages compressed by `codec`.
+fn recompress(from: &Path, to: &Path, codec: Compression) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(from).expect("open"))
+        .expect("parquet")
+        .with_batch_size(1_000)
+        .build()
+        .expect("reader");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1_000))
+        .set_compression(codec)
+        .build();
+    let mut w = ArrowWriter::try_new(
+        File::create(to).expect("create"),
+        reader.schema(),
+        Some(props),
+    )
+    .expect("writer");
+    for batch in reader {
+        w.write(&batch.expect("batch")).expect("write");
+    }
+    w.close().expect("close");
+}
+
+/// The distinct compression codecs of a Parquet file's column chunks.
+fn codecs_of(path: &Path) -> Vec<String> {
+    let meta =
+        ArrowReaderMetadata::load(&File::open(path).expect("open"), ArrowReaderOptions::new())
+            .expect("metadata");
+    let mut codecs: Vec<String> = meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .flat_map(|g| {
+            g.columns()
+                .iter()
+                .map(|c| format!("{:?}", c.compression_codec()))
+        })
+        .collect();
+    codecs.sort();
+    codecs.dedup();
+    codecs
 }
 
 const PARTICIPANTS: &str = "aco_id,kind,id\nA1,tin,111111111\n";
