@@ -73,3 +73,4 @@ pub mod page;
 pub mod security;
 pub mod serve;
 pub mod store;
+pub mod telemetry;

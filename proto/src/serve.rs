@@ -4,7 +4,8 @@
 //! - `grpc.health.v1` health (`SERVING` while up, `NOT_SERVING` once shutdown starts),
 //! - gRPC reflection v1 *and* v1alpha (grpcurl, grpcui, Postman, ghz), serving the `google.rpc`
 //!   error-detail types too so that those clients decode `BadRequest` field violations,
-//! - `tracing` with `RUST_LOG` and `--log-format json`,
+//! - `tracing` with `RUST_LOG` and `--log-format json`, and optional OTLP trace export (see
+//!   [`crate::telemetry`]),
 //! - graceful shutdown on SIGINT/SIGTERM that drains in-flight calls (bounded by `--shutdown-grace`),
 //! - TLS, mTLS, bearer tokens, optional reflection and a plaintext health port: see
 //!   [`crate::security`],
@@ -68,6 +69,9 @@ pub struct ServeArgs {
     /// Metrics endpoint and the overload limit.
     #[command(flatten)]
     pub ops: crate::ops::OpsArgs,
+    /// OpenTelemetry trace export.
+    #[command(flatten)]
+    pub telemetry: crate::telemetry::TelemetryArgs,
 }
 
 impl ServeArgs {
@@ -81,20 +85,6 @@ impl ServeArgs {
             SocketAddr::from(([127, 0, 0, 1], port))
         })
     }
-}
-
-/// Installs the global `tracing` subscriber: level filter from `RUST_LOG` (default `info`), text or
-/// JSON lines on stderr. Safe to call more than once (later calls are ignored).
-pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
 }
 
 /// Resolves when the process receives SIGINT (Ctrl-C) or SIGTERM.
@@ -133,7 +123,7 @@ pub async fn run_on_store<S, E: std::error::Error + Send + Sync + 'static>(
     service: impl FnOnce(S) -> anyhow::Result<(Routes, &'static str)>,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    init_tracing(args.log_format);
+    let mut telemetry = crate::telemetry::init(args.log_format, &args.telemetry, bin)?;
     let location = crate::store::Location::new(db, database_url)?;
     let store = open(location.clone())
         .await
@@ -142,6 +132,7 @@ pub async fn run_on_store<S, E: std::error::Error + Send + Sync + 'static>(
     tracing::info!(db = %location, "{what} open");
     run(bin, routes, &[name], args).await?;
     location.after_shutdown().await;
+    telemetry.shutdown();
     Ok(())
 }
 
@@ -253,6 +244,9 @@ pub async fn serve(
             args.request_timeout,
         )))
         .layer(crate::security::AuthLayer::new(tokens.clone()))
+        .layer(crate::telemetry::TraceLayer::new(
+            cfg!(feature = "otlp") && args.telemetry.otlp_endpoint.is_some(),
+        ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_rx.changed().await;

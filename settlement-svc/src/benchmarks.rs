@@ -106,6 +106,8 @@ impl BenchmarkSource for GrpcBenchmarks {
         if let Some(auth) = &self.authorization {
             request.metadata_mut().insert("authorization", auth.clone());
         }
+        // benchmark-svc's span joins this call's trace (with OTLP export on).
+        acorn_proto::telemetry::inject(request.metadata_mut());
         let response = self
             .client
             .clone()

@@ -38,6 +38,7 @@ pub fn serve_args() -> ServeArgs {
         shutdown_grace: 5,
         security: acorn_proto::security::SecurityArgs::default(),
         ops: acorn_proto::ops::OpsArgs::default(),
+        telemetry: acorn_proto::telemetry::TelemetryArgs::default(),
     }
 }
 
