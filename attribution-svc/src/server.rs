@@ -1252,7 +1252,7 @@ mod tests {
                 Ok((stats, _)) => {
                     prop_assert_eq!(stats.lines, msg.claim_lines.len() as u64);
                     let (body, _) = codec::encode_upload(&msg);
-                    prop_assert_eq!(codec::decode_batch(&body), Ok(codec::StoredBatch::Upload(msg)));
+                    prop_assert_eq!(codec::decode_batch(&body), Ok(codec::StoredBatch::Upload(Box::new(msg))));
                 }
                 Err(s) => {
                     prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
