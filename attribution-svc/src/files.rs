@@ -1,6 +1,7 @@
 //! The file path of `attribution-svc assign`: a participant list, then beneficiaries and claims from
-//! CSV files ([`crate::input::csv`]) and/or CMS CCLF files ([`crate::input::cclf`]), into a
-//! [`Run`]. Malformed rows are rejected with file, line and reason, counted, and the rest goes on.
+//! CSV files ([`crate::input::csv`]), the same tables as Parquet files (cargo feature `parquet`,
+//! `crate::parquet`) and/or CMS CCLF files ([`crate::input::cclf`]), into a [`Run`]. Malformed
+//! rows are rejected with file, line (Parquet: row) and reason, counted, and the rest goes on.
 
 use std::{
     fs::File,
@@ -31,10 +32,10 @@ use crate::input::{
 /// The input files (also the `assign` command's file flags).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Files {
-    /// Beneficiary CSV files.
+    /// Beneficiary CSV (or Parquet) files.
     #[arg(long)]
     pub beneficiaries: Vec<PathBuf>,
-    /// Claim CSV files.
+    /// Claim CSV (or Parquet) files.
     #[arg(long)]
     pub claims: Vec<PathBuf>,
     /// CCLF1 files (Part A headers).
@@ -49,7 +50,7 @@ pub struct Files {
     /// CCLF8 files (beneficiary demographics).
     #[arg(long)]
     pub cclf8: Vec<PathBuf>,
-    /// Clinician tables (CSV `npi,specialty`): the CMS specialty of claim lines that carry
+    /// Clinician tables (CSV or Parquet `npi,specialty`): the CMS specialty of claim lines that carry
     /// none (CCLF1/CCLF2 institutional lines by the claim's attending NPI, else the line's
     /// NPI); the summary says how many lines it resolved.
     #[arg(long)]
@@ -70,10 +71,54 @@ fn label(p: &Path) -> String {
     )
 }
 
-/// Reads a participant CSV (`aco_id,kind,id`).
+/// Reads a participant CSV or Parquet file (`aco_id,kind,id`).
 pub fn participants(path: &Path) -> anyhow::Result<(Vec<attribution_rules::AcoSpec>, Report)> {
+    if is_parquet(path) {
+        return table(path, Layout::Participants, csv::participants);
+    }
     Ok(csv::read_participants(open(path)?, &label(path)))
 }
+
+/// Reads a small Parquet table of `layout` with `read` (one thread); a file that is rejected as a
+/// whole is one rejection at row 0.
+#[cfg(feature = "parquet")]
+fn table<T: Default>(
+    path: &Path,
+    layout: Layout,
+    read: impl FnOnce(crate::parquet::Table, &str) -> (T, Report),
+) -> anyhow::Result<(T, Report)> {
+    let file = label(path);
+    Ok(match crate::parquet::Table::open(path, layout)? {
+        Ok(t) => read(t, &file),
+        Err(why) => {
+            let mut r = Report::default();
+            r.reject(&file, 0, why);
+            (T::default(), r)
+        }
+    })
+}
+
+#[cfg(not(feature = "parquet"))]
+fn table<T>(
+    path: &Path,
+    _: Layout,
+    _: impl FnOnce(csv::CsvTable<File>, &str) -> (T, Report),
+) -> anyhow::Result<(T, Report)> {
+    anyhow::bail!(no_parquet(path))
+}
+
+/// The layouts of the input tables (which columns a Parquet file's reader decodes and their
+/// types).
+#[cfg(not(feature = "parquet"))]
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    Participants,
+    Beneficiaries,
+    Claims,
+    Clinicians,
+}
+#[cfg(feature = "parquet")]
+use crate::parquet::Layout;
 
 /// How files are read.
 #[derive(Debug, Clone)]
@@ -108,7 +153,44 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 }
 
 /// Reads every file into a new run (the result is the same for any [`Options`]).
+///
+/// CSV claim files are read once when that is exact ([`Run::chunks_one_pass`]: each block decides
+/// the claim lines with a cancellation or adjustment from its own lines, and a file grouped by
+/// beneficiary is cut between beneficiaries); otherwise (a beneficiary with such a claim line
+/// has lines in more than one block, or CCLF or Parquet claim files are given) twice, a prescan of
+/// every claim file first.
 pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
+    let claim_bytes: u64 = files
+        .claims
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    if files.cclf5.is_empty()
+        && files.cclf2.is_empty()
+        && !files.claims.iter().any(|p| is_parquet(p))
+    {
+        if let Some(p) = &opts.progress {
+            p.set_length(claim_bytes);
+        }
+        let (run, report) = load_passes(cfg, files, opts, &[Pass::Once])?;
+        if run.one_pass_exact() {
+            return Ok((run, report));
+        }
+    }
+    if let Some(p) = &opts.progress {
+        p.set_position(0);
+        p.set_length(claim_bytes * 2);
+    }
+    load_passes(cfg, files, opts, &[Pass::Prescan, Pass::Tally])
+}
+
+fn load_passes(
+    cfg: &RunConfig,
+    files: &Files,
+    opts: &Options,
+    passes: &[Pass],
+) -> anyhow::Result<(Run, Report)> {
     let mut run = Run::new(cfg)?;
     if let Some(s) = opts.shard {
         run.set_shard(s);
@@ -116,12 +198,29 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
     let mut report = Report::keeping(opts.keep_rejections);
     let window = run.rules.window;
     for p in &files.beneficiaries {
+        if is_parquet(p) {
+            parquet_chunks(
+                &mut run,
+                p,
+                opts,
+                &mut report,
+                (Layout::Beneficiaries, csv::BeneficiaryColumns::new),
+                |cols, rec, chunk, file, row, r| {
+                    csv::beneficiary_record(row, rec, cols, file, r, &mut |b| {
+                        chunk.add_beneficiary(b)
+                    });
+                },
+                None,
+            )?;
+            continue;
+        }
         csv_chunks(
             &mut run,
             p,
             opts,
             &mut report,
             csv::BeneficiaryColumns::new,
+            |_| None,
             |cols, bytes, chunk, file, offset, r| {
                 csv::beneficiary_block(bytes, cols, file, offset, r, |b| chunk.add_beneficiary(b));
             },
@@ -135,7 +234,11 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
     }
     let mut clinicians = None;
     for p in &files.clinicians {
-        let (t, r) = csv::read_clinicians(open(p)?, &label(p));
+        let (t, r) = if is_parquet(p) {
+            table(p, Layout::Clinicians, csv::clinicians)?
+        } else {
+            csv::read_clinicians(open(p)?, &label(p))
+        };
         report.merge(r);
         clinicians
             .get_or_insert_with(csv::Clinicians::default)
@@ -148,13 +251,16 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
         headers.extend(h);
         report.merge(r);
     }
-    // Two passes over the claim files: the first notes the claim lines that have a cancellation or
-    // adjustment (its report is dropped: the second pass reports), so the second tallies every
-    // other line as it comes instead of keeping it until the end.
-    for pass in [Pass::Prescan, Pass::Tally] {
+    // One pass over the claim files, or two: the first notes the claim lines that have a
+    // cancellation or adjustment (its report is dropped: the second pass reports), so the second
+    // tallies every other line as it comes instead of keeping it until the end.
+    for &pass in passes {
         let mut r = Report::keeping(opts.keep_rejections);
         for p in &files.claims {
-            claims_csv(&mut run, p, opts, pass, clinicians, &mut r)?;
+            if !run.one_pass_exact() {
+                return Ok((run, report));
+            }
+            claims_file(&mut run, p, opts, pass, clinicians, &mut r)?;
         }
         for p in &files.cclf5 {
             let f = open(p)?;
@@ -168,7 +274,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
                 cclf::read_cclf2_with(f, &label(p), &headers, clinicians, each)
             }));
         }
-        if pass == Pass::Tally {
+        if pass != Pass::Prescan {
             report.merge(r);
         }
     }
@@ -178,8 +284,12 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
+    /// Notes the claim lines with a cancellation or adjustment.
     Prescan,
+    /// Tallies, after a prescan.
     Tally,
+    /// Each block prescanned on its own, then tallied ([`Run::chunks_one_pass`]).
+    Once,
 }
 
 /// One pass over a file read on one thread (`read` calls its argument with every valid line), as
@@ -193,7 +303,7 @@ fn in_chunk(
     let mut chunk = Chunk::new(&ctx);
     let report = read(&mut |l| match pass {
         Pass::Prescan => chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version),
-        Pass::Tally => {
+        Pass::Tally | Pass::Once => {
             let _ = chunk.add_line(l);
         }
     });
@@ -206,20 +316,24 @@ fn in_chunk(
 /// `columns` resolves the header row, `read` reads a block's records into a chunk (rejections at
 /// their line plus the offset it is given). A file without a header or whose header lacks a
 /// required column is one rejection at line 1. The blocks of a claims file (`pass`) advance the
-/// progress bar.
+/// progress bar, and are cut between beneficiaries (`group`, [`Blocks::group_by`]); read in one
+/// pass, the reading stops being useful once the run is not exact ([`Run::one_pass_exact`]): the
+/// rest of the blocks are not parsed.
+#[allow(clippy::too_many_arguments)]
 fn csv_chunks<C: Sync>(
     run: &mut Run,
     path: &Path,
     opts: &Options,
     report: &mut Report,
     columns: impl Fn(&::csv::StringRecord) -> Result<C, String>,
+    group: impl Fn(&C) -> Option<(usize, usize)>,
     read: impl Fn(&C, &[u8], &mut Chunk<'_>, &str, u64, &mut Report) + Sync,
     pass: Option<Pass>,
 ) -> anyhow::Result<()> {
     let file = label(path);
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut blocks = Blocks::new(f, opts.block_bytes);
-    let Some(first) = blocks
+    let Some(mut first) = blocks
         .next_block(Vec::new())
         .with_context(|| format!("reading {}", path.display()))?
     else {
@@ -238,7 +352,14 @@ fn csv_chunks<C: Sync>(
         }
     };
     let (header_end, header_lines) = (rdr.position().byte() as usize, rdr.position().line() - 1);
-    let ctx = run.chunks();
+    if let Some((k, width)) = group(&cols) {
+        blocks.group_by(&mut first, k, width);
+    }
+    let ctx = match pass {
+        Some(Pass::Once) => run.chunks_one_pass(),
+        _ => run.chunks(),
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let work = |b: &Block| {
         let (bytes, offset) = if b.index == 0 {
             (&b.bytes[header_end.min(b.bytes.len())..], header_lines)
@@ -247,7 +368,9 @@ fn csv_chunks<C: Sync>(
         };
         let mut chunk = Chunk::new(&ctx);
         let mut r = Report::keeping(opts.keep_rejections);
-        read(&cols, bytes, &mut chunk, &file, offset, &mut r);
+        if !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            read(&cols, bytes, &mut chunk, &file, offset, &mut r);
+        }
         let lines = memchr::memchr_iter(b'\n', &b.bytes).count() as u64;
         if let (Some(p), Some(_)) = (&opts.progress, pass) {
             p.inc(b.bytes.len() as u64);
@@ -257,7 +380,10 @@ fn csv_chunks<C: Sync>(
     let mut offset = 0u64;
     let merge = |(chunk, mut r, lines): (Chunk<'_>, Report, u64)| {
         run.absorb(chunk);
-        if let (Some(p), Some(Pass::Tally)) = (&opts.progress, pass) {
+        if !run.one_pass_exact() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let (Some(p), Some(Pass::Tally | Pass::Once)) = (&opts.progress, pass) {
             p.set_message(format!("{} claim lines", run.stats.lines));
         }
         for x in &mut r.rejections {
@@ -271,8 +397,10 @@ fn csv_chunks<C: Sync>(
     sent.with_context(|| format!("reading {}", path.display()))
 }
 
-/// One pass over a claims CSV file in parallel blocks ([`csv_chunks`]).
-fn claims_csv(
+/// One pass over a claims file: CSV in parallel blocks ([`csv_chunks`]), Parquet in parallel row
+/// groups ([`parquet_chunks`], the prescan decoding only the rows whose `adjustment` is not an
+/// original).
+fn claims_file(
     run: &mut Run,
     path: &Path,
     opts: &Options,
@@ -280,33 +408,168 @@ fn claims_csv(
     clinicians: Option<&csv::Clinicians>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
+    if is_parquet(path) {
+        return parquet_chunks(
+            run,
+            path,
+            opts,
+            report,
+            (Layout::Claims, csv::ClaimColumns::new),
+            |cols, rec, chunk, file, row, r| match pass {
+                Pass::Prescan => {
+                    if let Ok(l) = rec.and_then(|rec| csv::parse_claim(&rec, cols))
+                        && csv::prescanned(&l)
+                    {
+                        chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
+                    }
+                }
+                Pass::Tally | Pass::Once => {
+                    csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
+                        let _ = chunk.add_line(l);
+                    })
+                }
+            },
+            Some(pass),
+        );
+    }
     csv_chunks(
         run,
         path,
         opts,
         report,
         csv::ClaimColumns::new,
-        |cols, bytes, chunk, file, offset, r| match pass {
-            // The first pass's report is dropped: only the touched claim lines matter.
-            Pass::Prescan => csv::prescan_block(bytes, cols, |l| {
-                chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
-            }),
-            Pass::Tally => csv::claim_block(bytes, cols, file, offset, r, clinicians, |l| {
-                let _ = chunk.add_line(l);
-            }),
+        |cols| Some(cols.beneficiary_column()),
+        |cols, bytes, chunk, file, offset, r| {
+            let mut lines = Vec::with_capacity(bytes.len() / 100 + 16);
+            if pass == Pass::Once
+                && csv::claim_lines(bytes, cols, file, offset, r, clinicians, &mut lines)
+            {
+                // Parsed once: the block's own prescan, then its lines.
+                for l in &lines {
+                    chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
+                }
+                for l in &lines {
+                    let _ = chunk.add_line(l);
+                }
+                return;
+            }
+            if pass != Pass::Tally {
+                // The prescan's report is dropped: only the touched claim lines matter.
+                csv::prescan_block(bytes, cols, |l| {
+                    chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version)
+                });
+            }
+            if pass != Pass::Prescan {
+                csv::claim_block(bytes, cols, file, offset, r, clinicians, |l| {
+                    let _ = chunk.add_line(l);
+                });
+            }
         },
         Some(pass),
     )
 }
 
+/// Reads a Parquet file's row groups ([`crate::parquet::Table`]) on `opts.threads` threads into
+/// chunks of `run`, merged in file order (so the outcome is the one a single thread gives):
+/// `columns` resolves the header (the column names) as for CSV, `read` reads one record (its row
+/// from 1, its text fields) into a chunk. A file that is rejected as a whole (not Parquet,
+/// truncated, a column missing or of a type the layout does not take) is one rejection at row 0;
+/// in the prescan (`pass`) only claims whose `adjustment` is not an original are decoded.
+#[cfg(feature = "parquet")]
+fn parquet_chunks<C: Sync>(
+    run: &mut Run,
+    path: &Path,
+    opts: &Options,
+    report: &mut Report,
+    (layout, columns): (Layout, impl Fn(&::csv::StringRecord) -> Result<C, String>),
+    read: impl Fn(&C, Result<csv::Fields<'_, '_>, String>, &mut Chunk<'_>, &str, u64, &mut Report)
+    + Sync,
+    pass: Option<Pass>,
+) -> anyhow::Result<()> {
+    let file = label(path);
+    let table = crate::parquet::Table::open(path, layout)?;
+    let (table, cols) = match table.and_then(|t| columns(t.header()).map(|c| (t, c))) {
+        Ok(tc) => tc,
+        Err(why) => {
+            report.reject(&file, 0, why);
+            return Ok(());
+        }
+    };
+    let only = match pass {
+        Some(Pass::Prescan) => {
+            let Some(k) = table.column("adjustment") else {
+                return Ok(());
+            };
+            Some(k)
+        }
+        _ => None,
+    };
+    let ctx = run.chunks();
+    blocks::ordered_map(
+        table.row_groups(),
+        opts.threads,
+        |g| {
+            let mut chunk = Chunk::new(&ctx);
+            let mut r = Report::keeping(opts.keep_rejections);
+            table.read_group(g, only, &mut |row, rec| {
+                read(&cols, rec, &mut chunk, &file, row, &mut r)
+            });
+            if let (Some(p), Some(_)) = (&opts.progress, pass) {
+                p.inc(table.group_bytes(g));
+            }
+            (chunk, r)
+        },
+        |(chunk, r)| {
+            run.absorb(chunk);
+            if let (Some(p), Some(Pass::Tally)) = (&opts.progress, pass) {
+                p.set_message(format!("{} claim lines", run.stats.lines));
+            }
+            report.merge(r);
+        },
+    );
+    run.end_chunks(ctx);
+    Ok(())
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_chunks<C, F>(
+    _: &mut Run,
+    path: &Path,
+    _: &Options,
+    _: &mut Report,
+    _: (Layout, F),
+    _: impl Fn(&C, Result<csv::Fields<'_, '_>, String>, &mut Chunk<'_>, &str, u64, &mut Report),
+    _: Option<Pass>,
+) -> anyhow::Result<()> {
+    anyhow::bail!(no_parquet(path))
+}
+
 /// Writes the assignment list to `path` through a temporary file beside it, renamed into place
-/// once complete: a failed run leaves no partial file.
+/// once complete: a failed run leaves no partial file. A `path` ending in `.parquet` gets the list
+/// as Parquet (cargo feature `parquet`, [`crate::parquet::write_results`]), any other as CSV.
 pub fn write_results_atomically(
     run: &Run,
     path: &Path,
     order: bool,
     threads: usize,
 ) -> anyhow::Result<Vec<AcoCounts>> {
+    if has_parquet_name(path) {
+        #[cfg(feature = "parquet")]
+        return atomically(path, |w| {
+            crate::parquet::write_results(run, w, order, threads)
+        });
+        #[cfg(not(feature = "parquet"))]
+        anyhow::bail!(no_parquet(path));
+    }
+    atomically(path, |w| write_rows_with(run, w, order, threads))
+}
+
+/// Writes `path` with `write` through a temporary file beside it, synced and renamed into place
+/// once `write` succeeds: an error leaves no file, and an existing `path` as it was.
+pub fn atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<tempfile::NamedTempFile>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -316,12 +579,37 @@ pub fn write_results_atomically(
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let counts = write_rows_with(run, &mut w, order, threads)?;
+    let t = write(&mut w)?;
     let tmp = w.into_inner().map_err(|e| e.into_error())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok(counts)
+    Ok(t)
+}
+
+/// Whether `path`'s name ends in `.parquet` (any case).
+pub fn has_parquet_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Whether `path` is read as Parquet: its name ends in `.parquet` or it starts with Parquet's
+/// magic bytes `PAR1` (any other file, or one that cannot be opened, is read as CSV or CCLF).
+pub fn is_parquet(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    has_parquet_name(path)
+        || File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok_and(|()| &magic == b"PAR1")
+}
+
+/// The error for a Parquet file in a build without the cargo feature `parquet`.
+pub fn no_parquet(path: &Path) -> String {
+    format!(
+        "{}: Parquet, and this attribution-svc was built without Parquet support (cargo feature \
+         `parquet`: cargo build --release -p attribution-svc --features parquet)",
+        path.display()
+    )
 }
 
 /// Writes the assignment list as CSV (`beneficiary_id,aco_id,step,reason,winning_entity,
@@ -367,6 +655,25 @@ pub fn write_rows_with(
     }
     header.write_record(RESULT_COLUMNS)?;
     out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    let counts = in_pieces(
+        run,
+        threads,
+        |range| piece(run, range, order),
+        |bytes| Ok(out.write_all(&bytes)?),
+    )?;
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Assigns every beneficiary of `run` in pieces on `threads` threads: `piece` turns the rows of a
+/// range of places ([`result_rows`]) into a `T` and their per-ACO counts, `write` receives the
+/// pieces in order (so the outcome is the same for any thread count). Returns the per-ACO counts.
+pub fn in_pieces<T: Send>(
+    run: &Run,
+    threads: usize,
+    piece: impl Fn(std::ops::Range<u32>) -> anyhow::Result<(T, Vec<AcoCounts>)> + Sync,
+    mut write: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<AcoCounts>> {
     let n = run.beneficiaries() as u32;
     let pieces = n.div_ceil(ROWS_PER_PIECE) as usize;
     let mut counts: Option<Vec<AcoCounts>> = None;
@@ -376,13 +683,13 @@ pub fn write_rows_with(
         threads,
         |i| {
             let start = i as u32 * ROWS_PER_PIECE;
-            piece(run, start..start.saturating_add(ROWS_PER_PIECE), order)
+            piece(start..start.saturating_add(ROWS_PER_PIECE).min(n))
         },
         |piece| {
             if err.is_some() {
                 return;
             }
-            match piece.and_then(|(bytes, c)| Ok(out.write_all(&bytes).map(|()| c)?)) {
+            match piece.and_then(|(t, c)| write(t).map(|()| c)) {
                 Ok(c) => match &mut counts {
                     Some(all) => AcoCounts::add(all, &c),
                     None => counts = Some(c),
@@ -399,8 +706,69 @@ pub fn write_rows_with(
         None => run.assign_range(0..0, |_, _, _, _| {}),
     };
     AcoCounts::finish(&mut counts);
-    out.flush()?;
     Ok(counts)
+}
+
+/// One row of the assignment list ([`RESULT_COLUMNS`]); a blank field is empty text or `None`.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultRow<'a> {
+    /// The beneficiary's place in the whole input (`input_order`).
+    pub input_order: u32,
+    /// `beneficiary_id`.
+    pub beneficiary_id: &'a str,
+    /// `aco_id` (empty: not assigned).
+    pub aco_id: &'a str,
+    /// `step`: `voluntary_alignment`, `step_1`, `step_2`, `step_3` or empty.
+    pub step: &'static str,
+    /// `reason` ([`attribution_rules::Reason::code`]).
+    pub reason: &'static str,
+    /// `winning_entity` (empty: none).
+    pub winning_entity: &'a str,
+    /// `winning_allowed`, cents: the first competing entity's allowed charges.
+    pub winning_allowed: Option<i64>,
+    /// `continuously_assigned`.
+    pub continuously_assigned: bool,
+    /// `ineligibility` (the failed screen's code when `reason` is `ineligible`, else empty).
+    pub ineligibility: &'static str,
+}
+
+/// Assigns the beneficiaries at places `range`, calling `each` with their rows in order, and
+/// returns their per-ACO counts.
+pub fn result_rows(
+    run: &Run,
+    range: std::ops::Range<u32>,
+    mut each: impl FnMut(&ResultRow<'_>),
+) -> Vec<AcoCounts> {
+    // Entity names are formatted into a reused buffer: no allocation per row.
+    let mut entity = String::new();
+    run.assign_range(range, |b, id, _: &Beneficiary, a: &Assignment| {
+        entity.clear();
+        if let Some(e) = a.winner {
+            run.write_entity_name(e, &mut entity);
+        }
+        each(&ResultRow {
+            input_order: b,
+            beneficiary_id: id,
+            aco_id: a
+                .aco
+                .and_then(|i| run.reg.acos().get(i as usize))
+                .map_or("", String::as_str),
+            step: a.step.map_or("", |s| match s {
+                attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
+                attribution_rules::StepKind::Step1 => "step_1",
+                attribution_rules::StepKind::Step2 => "step_2",
+                attribution_rules::StepKind::Step3 => "step_3",
+            }),
+            reason: a.reason.code(),
+            winning_entity: &entity,
+            winning_allowed: a.competing.first().map(|c| c.cents),
+            continuously_assigned: a.continuous,
+            ineligibility: match a.reason {
+                attribution_rules::Reason::Ineligible(why) => why.code(),
+                _ => "",
+            },
+        })
+    })
 }
 
 /// The rows of the beneficiaries at places `range`, as CSV, and their per-ACO counts.
@@ -410,52 +778,41 @@ fn piece(
     order: bool,
 ) -> anyhow::Result<(Vec<u8>, Vec<AcoCounts>)> {
     let mut w = ::csv::Writer::from_writer(Vec::with_capacity(64 * ROWS_PER_PIECE as usize));
-    let mut place = String::new();
+    let (mut place, mut amount) = (String::new(), String::new());
     let mut err = None;
-    // Entity names and amounts are formatted into reused buffers: no allocation per row.
-    let (mut entity, mut amount) = (String::new(), String::new());
-    let counts = run.assign_range(range, |b, id, _: &Beneficiary, a: &Assignment| {
+    // Places and amounts are formatted into reused buffers: no allocation per row.
+    let counts = result_rows(run, range, |r| {
         if err.is_some() {
             return;
         }
         if order {
             place.clear();
-            let _ = write!(place, "{b}");
+            let _ = write!(place, "{}", r.input_order);
             if let Err(e) = w.write_field(&place) {
                 err = Some(e);
                 return;
             }
         }
-        entity.clear();
-        if let Some(e) = a.winner {
-            run.write_entity_name(e, &mut entity);
-        }
         amount.clear();
-        if let Some(c) = a.competing.first() {
+        if let Some(cents) = r.winning_allowed {
             // As acorn_domain::money::format_cents.
-            let abs = c.cents.unsigned_abs();
-            let sign = if c.cents < 0 { "-" } else { "" };
+            let abs = cents.unsigned_abs();
+            let sign = if cents < 0 { "-" } else { "" };
             let _ = write!(amount, "{sign}{}.{:02}", abs / 100, abs % 100);
         }
         let record: [&str; 8] = [
-            id,
-            a.aco
-                .and_then(|i| run.reg.acos().get(i as usize))
-                .map_or("", String::as_str),
-            a.step.map_or("", |s| match s {
-                attribution_rules::StepKind::VoluntaryAlignment => "voluntary_alignment",
-                attribution_rules::StepKind::Step1 => "step_1",
-                attribution_rules::StepKind::Step2 => "step_2",
-                attribution_rules::StepKind::Step3 => "step_3",
-            }),
-            a.reason.code(),
-            &entity,
+            r.beneficiary_id,
+            r.aco_id,
+            r.step,
+            r.reason,
+            r.winning_entity,
             &amount,
-            if a.continuous { "true" } else { "false" },
-            match a.reason {
-                attribution_rules::Reason::Ineligible(why) => why.code(),
-                _ => "",
+            if r.continuously_assigned {
+                "true"
+            } else {
+                "false"
             },
+            r.ineligibility,
         ];
         if let Err(e) = w.write_record(record) {
             err = Some(e);
@@ -472,6 +829,12 @@ fn piece(
 pub fn merge_shards(parts: &[PathBuf], out: &mut impl Write) -> anyhow::Result<u64> {
     let mut readers = Vec::new();
     for p in parts {
+        if is_parquet(p) {
+            anyhow::bail!(
+                "{}: Parquet; merge takes the CSV lists of `assign --shard` (--out X.csv)",
+                p.display()
+            );
+        }
         let mut r = ::csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader(open(p)?);

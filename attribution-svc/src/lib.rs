@@ -11,10 +11,14 @@
 //! - [`server`]: the gRPC adapter ([`upload`]: an upload's claim lines, rows or columns); [`store`]: runs, batches and results in SQLite.
 //! - [`synthetic`]: the seeded synthetic population in contract form (tests, `simulator load`);
 //!   [`synth`]: the same population as the input files of `assign` (`attribution-svc synth`).
+//! - `parquet` (cargo feature `parquet`): the input tables read from Parquet files, the assignment
+//!   list and the synthetic population written as Parquet.
 
 pub mod codec;
 pub mod files;
 pub mod input;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod server;
 pub mod store;
 pub mod synth;

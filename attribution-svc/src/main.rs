@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use acorn_proto::serve::{self, ServeArgs};
+use acorn_proto::cli::{ServeCommand, StoreFlags as _};
 use anyhow::Context;
 use attribution_rules::{
     Beneficiary, Line, TieBreak, WindowKind, assign,
@@ -36,44 +36,38 @@ enum Tie {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SynthFormat {
     Csv,
+    /// Parquet (cargo feature `parquet`).
+    Parquet,
 }
 
+/// MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Parser)]
-#[command(
-    name = "attribution-svc",
-    version,
-    about = "MSSP beneficiary assignment (42 CFR 425.400-425.404) over gRPC and files"
-)]
+#[command(version)]
 enum Command {
     /// Serve acorn.attribution.v1.AttributionService (default 127.0.0.1:50053).
+    #[command(store_flags(
+        "ACORN_ATTRIBUTION_DB",
+        "acorn-attribution.db",
+        "ACORN_ATTRIBUTION_DATABASE_URL"
+    ))]
     Serve {
-        /// SQLite store file (created if missing).
-        #[arg(
-            long,
-            env = "ACORN_ATTRIBUTION_DB",
-            default_value = "acorn-attribution.db"
-        )]
-        db: PathBuf,
-        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
-        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
-        #[arg(long, env = "ACORN_ATTRIBUTION_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        cmd: ServeCommand,
         /// Largest accepted upload stream message, bytes (a 10,000-line batch is about 1.5 MB).
         #[arg(long, env = "ACORN_ATTRIBUTION_MAX_UPLOAD_BYTES", default_value_t = server::DEFAULT_UPLOAD_BYTES)]
         max_upload_bytes: usize,
         /// Largest accepted CreateAssignmentRun request, bytes (the ACOs' participant lists).
         #[arg(long, env = "ACORN_ATTRIBUTION_MAX_CREATE_BYTES", default_value_t = server::DEFAULT_CREATE_BYTES)]
         max_create_bytes: usize,
-        #[command(flatten)]
-        serve: ServeArgs,
     },
     /// Write a consistent copy of a live or stopped store (SQLite `VACUUM INTO`): safe while the
     /// server runs. Restore by stopping the server and putting the copy in place of the file.
     Backup(acorn_proto::store::BackupArgs),
-    /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files. Writes
-    /// the assignment list as CSV; the summary and rejected lines go to stderr.
+    /// Assign from files: a participant CSV plus CSV and/or CCLF beneficiary and claim files (any
+    /// of the CSV files may be Parquet instead). Writes the assignment list as CSV (or Parquet);
+    /// the summary and rejected lines go to stderr.
     Assign {
         /// Performance year.
         #[arg(long)]
@@ -87,12 +81,12 @@ enum Command {
         /// Tie-break policy.
         #[arg(long, value_enum, default_value = "most-recent-service")]
         tie_break: Tie,
-        /// Participant list CSV (aco_id,kind,id).
+        /// Participant list CSV or Parquet (aco_id,kind,id).
         #[arg(long)]
         participants: PathBuf,
         #[command(flatten)]
         files: Files,
-        /// Output CSV (default: stdout).
+        /// Output CSV (default: stdout), or Parquet when the name ends in `.parquet`.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Threads reading claim files (default: every core); the output is the same for any
@@ -119,7 +113,8 @@ enum Command {
         out: PathBuf,
     },
     /// Write a synthetic population as the input files of `assign` (participants.csv,
-    /// beneficiaries.csv, claims.csv) in DIR: for benchmarks against other tools on the same files.
+    /// beneficiaries.csv, claims.csv, or .parquet) in DIR: for benchmarks against other tools on
+    /// the same files.
     Synth {
         /// Synthetic beneficiaries (about 11.9 claim lines each).
         #[arg(long)]
@@ -160,12 +155,7 @@ fn rss_kib(field: &str) -> u64 {
 
 fn bench(beneficiaries: u32, seed: u64) -> anyhow::Result<()> {
     let s = Synthetic::new(synth::national(beneficiaries, seed));
-    let cfg = RunConfig {
-        performance_year: s.config().performance_year,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos: s.acos().to_vec(),
-    };
+    let cfg = RunConfig::retrospective(s.config().performance_year, s.acos().to_vec());
     // 1. Whole-population run, lines in beneficiary order through the text path (the CLI's and
     //    finalize's path): memory per beneficiary.
     let base = rss_kib("VmRSS:");
@@ -302,19 +292,12 @@ fn write_rejections(path: &std::path::Path, report: &files::Report) -> anyhow::R
 }
 
 mod progress {
-    use attribution_svc::files::Files;
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-    /// A progress bar over the claim files' bytes (read twice: prescan, then tally), drawn on
-    /// stderr only when it is a terminal.
-    pub(crate) fn bar(f: &Files) -> ProgressBar {
-        let bytes: u64 = f
-            .claims
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len() * 2)
-            .sum();
-        let pb = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+    /// A progress bar over the claim files' bytes (`files::load_with` sets its length: the files
+    /// read once, or twice with a prescan), drawn on stderr only when it is a terminal.
+    pub(crate) fn bar() -> ProgressBar {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
             "{spinner} claim files {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta}) {msg}",
         ) {
@@ -328,17 +311,15 @@ mod progress {
 async fn main() -> anyhow::Result<()> {
     match Command::parse() {
         Command::Serve {
-            db,
-            database_url,
+            cmd,
             max_upload_bytes,
             max_create_bytes,
-            serve,
         } => {
             let routes = |store| {
                 // Per-RPC limits: the small unary RPCs carry a few ids (64 KiB, or less when
                 // --max-request-bytes is smaller); create and upload have their own bounds.
                 let limits = server::Limits {
-                    small: server::SMALL_REQUEST_BYTES.min(serve.max_request_bytes),
+                    small: server::SMALL_REQUEST_BYTES.min(cmd.serve.max_request_bytes),
                     create: max_create_bytes,
                     upload: max_upload_bytes,
                 };
@@ -346,17 +327,8 @@ async fn main() -> anyhow::Result<()> {
                 let name = <server::SizedService as NamedService>::NAME;
                 Ok((Routes::new(service), name))
             };
-            let (db, url) = (&db, database_url.as_deref());
-            serve::run_on_store(
-                "attribution-svc",
-                "store",
-                db,
-                url,
-                &serve,
-                Store::open,
-                routes,
-            )
-            .await
+            cmd.run("attribution-svc", "store", Store::open, routes)
+                .await
         }
         Command::Assign {
             performance_year,
@@ -370,6 +342,10 @@ async fn main() -> anyhow::Result<()> {
             shard,
             reject_file,
         } => {
+            #[cfg(not(feature = "parquet"))]
+            if let Some(p) = out.as_deref().filter(|p| files::has_parquet_name(p)) {
+                anyhow::bail!(files::no_parquet(p));
+            }
             let (acos, mut report) = files::participants(&participants)?;
             let cfg = RunConfig {
                 performance_year,
@@ -390,7 +366,7 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     20
                 },
-                progress: Some(progress::bar(&f)),
+                progress: Some(progress::bar()),
                 shard,
                 ..files::Options::default()
             };
@@ -477,12 +453,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Synth {
             beneficiaries,
             seed,
-            format: SynthFormat::Csv,
+            format,
             out,
         } => {
             let t = Instant::now();
             let s = Synthetic::new(synth::national(beneficiaries, seed));
-            let n = synth::write_csv(&s, &out)?;
+            let n = match format {
+                SynthFormat::Csv => synth::write_csv(&s, &out)?,
+                #[cfg(feature = "parquet")]
+                SynthFormat::Parquet => synth::write_parquet(&s, &out, synth::PARQUET_GROUP_ROWS)?,
+                #[cfg(not(feature = "parquet"))]
+                SynthFormat::Parquet => anyhow::bail!(files::no_parquet(&out)),
+            };
             eprintln!(
                 "wrote {} beneficiaries, {} claim lines, {} participant rows to {} in {:.1}s",
                 n.beneficiaries,

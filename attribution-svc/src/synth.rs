@@ -1,7 +1,8 @@
 //! `attribution-svc synth`: a synthetic population ([`attribution_rules::synthetic`]) written as
 //! the input files of `assign` (`participants.csv`, `beneficiaries.csv`, `claims.csv` in the
-//! documented CSV layouts), for benchmarks against other tools on the same files. Same seed and
-//! size, same bytes.
+//! documented CSV layouts, or the same tables as `.parquet` files with the cargo feature
+//! `parquet`), for benchmarks against other tools on the same files. Same seed and size, same
+//! bytes.
 
 use std::{
     fs::File,
@@ -12,7 +13,7 @@ use std::{
 use anyhow::Context;
 use attribution_rules::{
     ClaimType, Version,
-    synthetic::{ClaimRecord, Config, Synthetic},
+    synthetic::{BeneficiaryRecord, ClaimRecord, Config, Synthetic},
 };
 
 /// The national-like shape of the benchmarks: 500 ACOs of 60 TINs, 200,000 unaffiliated TINs,
@@ -30,7 +31,7 @@ pub fn national(beneficiaries: u32, seed: u64) -> Config {
     }
 }
 
-/// What [`write_csv`] wrote.
+/// What [`write`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
     /// Beneficiary rows.
@@ -97,34 +98,59 @@ pub fn write_claim(out: &mut impl Write, r: &ClaimRecord) -> std::io::Result<()>
     )
 }
 
-/// Writes the population as CSV files in `dir` (created if missing).
-pub fn write_csv(s: &Synthetic, dir: &Path) -> anyhow::Result<Written> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+/// Where [`write`] puts a population: its participant rows, then each beneficiary's record and
+/// claim lines, in order.
+pub trait Sink {
+    /// A participant row (`aco_id,kind,id`).
+    fn participant(&mut self, aco_id: &str, kind: &str, id: &str) -> anyhow::Result<()>;
+    /// A beneficiary record.
+    fn beneficiary(&mut self, b: &BeneficiaryRecord) -> anyhow::Result<()>;
+    /// A claim line.
+    fn claim(&mut self, l: &ClaimRecord) -> anyhow::Result<()>;
+    /// Completes the files.
+    fn finish(self) -> anyhow::Result<()>;
+}
+
+/// Writes the population to `sink`.
+pub fn write(s: &Synthetic, mut sink: impl Sink) -> anyhow::Result<Written> {
     let mut n = Written::default();
-    let mut p = create(dir, "participants.csv")?;
-    writeln!(p, "aco_id,kind,id")?;
     for a in s.acos() {
         for (kind, ids) in [("tin", &a.tins), ("ccn", &a.ccns), ("npi", &a.npis)] {
             for id in ids {
-                writeln!(p, "{},{kind},{id}", a.id)?;
+                sink.participant(&a.id, kind, id)?;
                 n.participants += 1;
             }
         }
     }
-    p.flush()?;
-    let mut b = create(dir, "beneficiaries.csv")?;
-    writeln!(
-        b,
-        "beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,months_group_health_plan,us_resident,other_initiative,designated_npi,designated_tin"
-    )?;
-    let mut c = create(dir, "claims.csv")?;
-    writeln!(c, "{CLAIMS_HEADER}")?;
     let mut lines = Vec::new();
     for i in 0..s.config().beneficiaries {
         lines.clear();
-        let r = s.beneficiary(i, &mut lines);
-        writeln!(
-            b,
+        sink.beneficiary(&s.beneficiary(i, &mut lines))?;
+        n.beneficiaries += 1;
+        for l in &lines {
+            sink.claim(l)?;
+        }
+        n.lines += lines.len() as u64;
+    }
+    sink.finish()?;
+    Ok(n)
+}
+
+/// The CSV files of the population.
+struct CsvSink {
+    participants: BufWriter<File>,
+    beneficiaries: BufWriter<File>,
+    claims: BufWriter<File>,
+}
+
+impl Sink for CsvSink {
+    fn participant(&mut self, aco_id: &str, kind: &str, id: &str) -> anyhow::Result<()> {
+        Ok(writeln!(self.participants, "{aco_id},{kind},{id}")?)
+    }
+
+    fn beneficiary(&mut self, r: &BeneficiaryRecord) -> anyhow::Result<()> {
+        Ok(writeln!(
+            self.beneficiaries,
             "{},{},{},{},{},{},{},{}",
             r.id,
             r.months_a_and_b,
@@ -134,14 +160,51 @@ pub fn write_csv(s: &Synthetic, dir: &Path) -> anyhow::Result<Written> {
             r.other_initiative,
             r.designated_npi,
             r.designated_tin
-        )?;
-        n.beneficiaries += 1;
-        for l in &lines {
-            write_claim(&mut c, l)?;
-        }
-        n.lines += lines.len() as u64;
+        )?)
     }
-    b.flush()?;
-    c.flush()?;
-    Ok(n)
+
+    fn claim(&mut self, l: &ClaimRecord) -> anyhow::Result<()> {
+        Ok(write_claim(&mut self.claims, l)?)
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.participants.flush()?;
+        self.beneficiaries.flush()?;
+        self.claims.flush()?;
+        Ok(())
+    }
+}
+
+/// Writes the population as CSV files in `dir` (created if missing).
+pub fn write_csv(s: &Synthetic, dir: &Path) -> anyhow::Result<Written> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut participants = create(dir, "participants.csv")?;
+    writeln!(participants, "aco_id,kind,id")?;
+    let mut beneficiaries = create(dir, "beneficiaries.csv")?;
+    writeln!(
+        beneficiaries,
+        "beneficiary_id,months_part_a_and_b,months_part_a_or_b_only,months_group_health_plan,us_resident,other_initiative,designated_npi,designated_tin"
+    )?;
+    let mut claims = create(dir, "claims.csv")?;
+    writeln!(claims, "{CLAIMS_HEADER}")?;
+    write(
+        s,
+        CsvSink {
+            participants,
+            beneficiaries,
+            claims,
+        },
+    )
+}
+
+/// Rows per row group of the Parquet files [`write_parquet`] writes (about DuckDB's 122,880: row
+/// groups are what both read in parallel).
+pub const PARQUET_GROUP_ROWS: usize = 1 << 17;
+
+/// Writes the population as Parquet files in `dir` (created if missing), row groups of at most
+/// `group_rows` rows ([`crate::parquet::PopulationSink`]).
+#[cfg(feature = "parquet")]
+pub fn write_parquet(s: &Synthetic, dir: &Path, group_rows: usize) -> anyhow::Result<Written> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write(s, crate::parquet::PopulationSink::create(dir, group_rows)?)
 }

@@ -9,7 +9,7 @@ use std::{collections::HashMap, fmt::Write as _, path::Path};
 
 use acorn_proto::cms::cclf::{CclfKind, format_line};
 use attribution_rules::{
-    ClaimType, StepKind, TieBreak, Version, WindowKind,
+    ClaimType, StepKind, Version,
     run::{Run, RunConfig},
     synthetic::ClaimRecord,
 };
@@ -19,12 +19,7 @@ use attribution_svc::{
 };
 
 fn cfg() -> RunConfig {
-    RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos: common::acos(),
-    }
+    RunConfig::retrospective(2024, common::acos())
 }
 
 use acorn_domain::money::format_cents as dollars;

@@ -12,7 +12,7 @@ use attribution_svc::{
     server::{self, Limits},
     synthetic,
 };
-use common::{start, start_with, step_name};
+use common::{finalize, start, start_with, step_name};
 use tonic::{Code, transport::Channel};
 
 fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
@@ -96,10 +96,7 @@ async fn golden_population_end_to_end_and_after_a_restart() {
     assert_eq!(got.claim_lines_received, g.lines.len() as u64);
 
     let done = client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "fin".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("fin", &run.id))
         .await
         .expect("finalize")
         .into_inner()
@@ -222,19 +219,13 @@ async fn golden_population_end_to_end_and_after_a_restart() {
         .expect_err("finalized");
     assert_eq!(err.code(), Code::FailedPrecondition);
     let err = client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "other".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("other", &run.id))
         .await
         .expect_err("twice");
     assert_eq!(err.code(), Code::FailedPrecondition);
     // The same finalize request is idempotent.
     client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "fin".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("fin", &run.id))
         .await
         .expect("idempotent finalize");
 
@@ -289,10 +280,7 @@ async fn acknowledged_uploads_survive_a_restart_before_finalize() {
     let server = start(&db).await;
     let mut client = server.client(AttributionServiceClient::new).await;
     let done = client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "f".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("f", &run.id))
         .await
         .expect("finalize")
         .into_inner()
@@ -376,10 +364,7 @@ async fn bad_input_gets_clear_statuses() {
         .expect_err("unknown");
     assert_eq!(err.code(), Code::NotFound);
     let err = client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "f".into(),
-            run_id: "nope".into(),
-        })
+        .finalize_assignment_run(finalize("f", "nope"))
         .await
         .expect_err("unknown");
     assert_eq!(err.code(), Code::NotFound);
@@ -448,10 +433,7 @@ async fn bad_input_gets_clear_statuses() {
         .expect_err("open");
     assert_eq!(err.code(), Code::FailedPrecondition);
     client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "f".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("f", &run.id))
         .await
         .expect("finalize");
     let err = client
@@ -515,10 +497,7 @@ async fn finalized_golden(client: &mut AttributionServiceClient<Channel>) -> pb:
         .await
         .expect("upload");
     client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "f".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("f", &run.id))
         .await
         .expect("finalize");
     run
@@ -838,10 +817,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
         .await
         .expect("upload");
     let done = client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "f".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("f", &run.id))
         .await
         .expect("finalize")
         .into_inner()

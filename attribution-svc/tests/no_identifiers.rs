@@ -4,6 +4,8 @@
 //! token or error message (nor in any text form an id could take inside them: hex, base64 at
 //! every alignment, decimal).
 
+mod common;
+
 use std::{
     net::SocketAddr,
     process::{Child, Command, Stdio},
@@ -15,6 +17,7 @@ use acorn_proto::{
     common::v1::Date,
 };
 use acorn_testkit::encodings;
+use common::finalize;
 use tonic::{Code, Status, transport::Channel};
 
 const ASSIGNED: &str = "1EG4TE5MK73";
@@ -178,10 +181,7 @@ async fn no_beneficiary_id_in_logs_page_tokens_or_errors() {
         .await
         .expect("upload");
     client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: "finalize".into(),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize("finalize", &run.id))
         .await
         .expect("finalize");
 

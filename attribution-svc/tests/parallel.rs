@@ -7,7 +7,6 @@
 use std::{io::Write, path::Path};
 
 use attribution_rules::{
-    TieBreak, WindowKind,
     run::{Run, RunConfig, Shard},
     synthetic::Synthetic,
 };
@@ -42,12 +41,7 @@ fn setup(dir: &Path) -> (RunConfig, Files) {
         .expect("write");
     let (acos, r) = files::participants(&dir.join("participants.csv")).expect("participants");
     assert_eq!(r.rejected, 0);
-    let cfg = RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos,
-    };
+    let cfg = RunConfig::retrospective(2024, acos);
     let f = Files {
         beneficiaries: vec![dir.join("beneficiaries.csv")],
         claims: vec![claims],
@@ -124,6 +118,50 @@ fn any_thread_count_and_block_size_gives_the_same_bytes() {
     }
 }
 
+/// Claims grouped by beneficiary are read in one pass (each block prescanned on its own, blocks
+/// cut between beneficiaries); the same lines in another order, where a beneficiary with a
+/// cancelled or adjusted claim line has lines in several blocks, are read again with a prescan of
+/// the whole file. Both give the reference's bytes.
+#[test]
+fn one_pass_when_grouped_else_a_prescan_and_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, f) = setup(dir.path());
+    let opts = Options {
+        threads: 2,
+        block_bytes: 64 << 10,
+        ..Options::default()
+    };
+    let want = reference(&cfg, &f);
+    let (run, report) = files::load_with(&cfg, &f, &opts).expect("load");
+    assert!(run.read_in_one_pass());
+    assert!(output(&run, &report) == want);
+
+    // Every 7th line moved to the end: beneficiaries' lines far apart, in other blocks.
+    let claims = &f.claims[0];
+    let text = std::fs::read_to_string(claims).expect("read");
+    // (Without the record with a quoted line break: its halves would be moved apart.)
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.contains('"')).collect();
+    let header = lines.remove(0);
+    let kept = lines.iter().enumerate().filter(|(i, _)| i % 7 != 3);
+    let moved = lines.iter().enumerate().filter(|(i, _)| i % 7 == 3);
+    let order: Vec<&str> = kept.chain(moved).map(|(_, l)| *l).collect();
+    let shuffled = dir.path().join("shuffled.csv");
+    std::fs::write(&shuffled, format!("{header}\n{}\n", order.join("\n"))).expect("write");
+    let g = Files {
+        claims: vec![shuffled],
+        ..f.clone()
+    };
+    let want = reference(&cfg, &g);
+    let (run, report) = files::load_with(&cfg, &g, &opts).expect("load");
+    assert!(!run.read_in_one_pass());
+    let got = output(&run, &report);
+    assert_eq!(
+        got.1.replace("shuffled.csv", "claims.csv"),
+        want.1.replace("shuffled.csv", "claims.csv")
+    );
+    assert!(got.0 == want.0);
+}
+
 /// Four shards, each assigned on its own and merged, give exactly the unsharded list (and so does
 /// one shard); every beneficiary is in exactly one shard.
 #[test]
@@ -181,16 +219,14 @@ fn clinician_table_resolves_missing_specialties() {
          1EG4TE5MK73,2024-03-01,99213,120.00,111111111,1000000001,\n",
     );
     let roster = w("n.csv", "npi,specialty\n1000000001,01\n");
-    let cfg = RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos: vec![attribution_rules::AcoSpec {
+    let cfg = RunConfig::retrospective(
+        2024,
+        vec![attribution_rules::AcoSpec {
             id: "A1".into(),
             tins: vec!["111111111".into()],
             ..Default::default()
         }],
-    };
+    );
     let mut f = Files {
         beneficiaries: vec![benes],
         claims: vec![claims],

@@ -1,6 +1,7 @@
 //! One synthetic population (with cancellations and adjustments) through every input path gives
-//! the same assignments: the claims CSV files (`files::load`) and the gRPC upload with the claim
-//! lines as rows and as columns (`claim_columns`).
+//! the same assignments: the claims CSV files (`files::load`), the same tables as Parquet files
+//! (cargo feature `parquet`) and the gRPC upload with the claim lines as rows and as columns
+//! (`claim_columns`).
 
 use std::path::Path;
 
@@ -8,7 +9,6 @@ use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
 use attribution_rules::{
-    TieBreak, WindowKind,
     run::RunConfig,
     synthetic::{Config, Synthetic},
 };
@@ -18,7 +18,7 @@ use attribution_svc::{
 };
 
 mod common;
-use common::{start, step_name};
+use common::{finalize, start, step_name};
 
 fn population() -> Synthetic {
     Synthetic::new(Config {
@@ -33,12 +33,7 @@ fn from_files(dir: &Path, ext: &str) -> String {
     let (acos, r) =
         files::participants(&dir.join(format!("participants.{ext}"))).expect("participants");
     assert_eq!(r.rejected, 0, "{:?}", r.rejections);
-    let cfg = RunConfig {
-        performance_year: 2024,
-        window: WindowKind::Retrospective,
-        tie_break: TieBreak::MostRecentService,
-        acos,
-    };
+    let cfg = RunConfig::retrospective(2024, acos);
     let f = Files {
         beneficiaries: vec![dir.join(format!("beneficiaries.{ext}"))],
         claims: vec![dir.join(format!("claims.{ext}"))],
@@ -98,10 +93,7 @@ async fn over_grpc(
         .into_inner();
     assert_eq!(up.claim_lines_accepted, lines);
     client
-        .finalize_assignment_run(pb::FinalizeAssignmentRunRequest {
-            request_id: format!("{tag}-finalize"),
-            run_id: run.id.clone(),
-        })
+        .finalize_assignment_run(finalize(&format!("{tag}-finalize"), &run.id))
         .await
         .expect("finalize");
     let mut rows = Vec::new();
@@ -130,7 +122,7 @@ async fn over_grpc(
 }
 
 #[tokio::test]
-async fn csv_and_grpc_rows_and_columns_give_identical_assignments() {
+async fn csv_parquet_and_grpc_rows_and_columns_give_identical_assignments() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = population();
     let csv_dir = dir.path().join("csv");
@@ -139,6 +131,13 @@ async fn csv_and_grpc_rows_and_columns_give_identical_assignments() {
     let csv = from_files(&csv_dir, "csv");
     assert_eq!(csv.lines().count(), 1_501);
     assert!(csv.contains(",step_1,"), "{csv}");
+    // The same population as Parquet files (row groups of 4,000 rows: several per file).
+    #[cfg(feature = "parquet")]
+    {
+        let pq_dir = dir.path().join("parquet");
+        synth::write_parquet(&s, &pq_dir, 4_000).expect("synth parquet");
+        assert_eq!(from_files(&pq_dir, "parquet"), csv, "Parquet input");
+    }
 
     // The gRPC reads give the first four columns of the list.
     let want: Vec<String> = csv

@@ -16,7 +16,9 @@ use acorn_proto::{
     ledger::Ledger,
     store::Location,
 };
-use acorn_testkit::{Running, bad_request_fields, encodings, serve_args};
+use acorn_testkit::{
+    Running, assert_already_exists, bad_request_fields, encodings, fixtures::amounts, serve_args,
+};
 use benchmark_svc::server::BenchmarkApi;
 use tonic::{Code, service::Routes, transport::Channel};
 
@@ -28,31 +30,13 @@ async fn start(db: &Path) -> Running {
     Running::start(routes, "acorn.benchmark.v1.BenchmarkService", serve_args()).await
 }
 
-const TYPES: [EnrollmentType; 4] = [
-    EnrollmentType::Esrd,
-    EnrollmentType::Disabled,
-    EnrollmentType::AgedDual,
-    EnrollmentType::AgedNonDual,
-];
-
-fn amounts(values: [&str; 4]) -> Vec<pb::EnrollmentTypeAmount> {
-    TYPES
-        .iter()
-        .zip(values)
-        .map(|(t, v)| pb::EnrollmentTypeAmount {
-            enrollment_type: (*t).into(),
-            amount: v.into(),
-        })
-        .collect()
-}
-
 fn year(y: i32, per_capita: [&str; 4], risk: [&str; 4]) -> pb::BenchmarkYear {
     let people = ["100", "1000", "900", "8000"];
     pb::BenchmarkYear {
         year: y,
         enrollment_types: (0..4)
             .map(|i| pb::EnrollmentTypeAggregate {
-                enrollment_type: TYPES[i].into(),
+                enrollment_type: EnrollmentType::ALL[i].into(),
                 person_years: people[i].into(),
                 per_capita_expenditures: per_capita[i].into(),
                 risk_score: risk[i].into(),
@@ -133,7 +117,7 @@ fn performance_year() -> pb::PerformanceYearInputs {
         performance_year: 2015,
         enrollment_types: (0..4)
             .map(|i| pb::PerformanceYearEnrollmentType {
-                enrollment_type: TYPES[i].into(),
+                enrollment_type: EnrollmentType::ALL[i].into(),
                 person_years: people[i].into(),
                 by3_demographic_risk_score: "1".into(),
                 newly_assigned: Some(groups[i].0.clone()),
@@ -500,11 +484,13 @@ fn header(request_id: &str) -> pb::ComputeBenchmarkFromBeneficiariesRequest {
     input.trend_by2_to_by3 = amounts(["1", "1", "1", "1"]);
     let thresholds = (2011..=2013)
         .flat_map(|y| {
-            TYPES.iter().map(move |t| pb::TruncationThreshold {
-                year: y,
-                enrollment_type: (*t).into(),
-                threshold: "100000".into(),
-            })
+            EnrollmentType::ALL
+                .iter()
+                .map(move |t| pb::TruncationThreshold {
+                    year: y,
+                    enrollment_type: (*t).into(),
+                    threshold: "100000".into(),
+                })
         })
         .collect();
     pb::ComputeBenchmarkFromBeneficiariesRequest {
@@ -531,7 +517,7 @@ fn record(year: i32, t: EnrollmentType, dollars: &str) -> pb::BeneficiaryYear {
 fn beneficiaries() -> Vec<pb::ComputeBenchmarkFromBeneficiariesRequest> {
     let costs = ["80000", "12000", "18000", "10000"];
     let mut records: Vec<pb::BeneficiaryYear> = (2011..=2013)
-        .flat_map(|y| (0..4).map(move |i| record(y, TYPES[i], costs[i])))
+        .flat_map(|y| (0..4).map(move |i| record(y, EnrollmentType::ALL[i], costs[i])))
         .collect();
     records.push(record(2013, EnrollmentType::AgedNonDual, "190000"));
     records
@@ -718,7 +704,7 @@ async fn update_2024_applies_the_regional_risk_score_growth_cap() {
         performance_year: 2024,
         enrollment_types: (0..4)
             .map(|i| pb::PerformanceYearEnrollmentType {
-                enrollment_type: TYPES[i].into(),
+                enrollment_type: EnrollmentType::ALL[i].into(),
                 person_years: people[i].into(),
                 risk_score: "1".into(),
                 demographic_risk_score: "1".into(),
@@ -937,12 +923,7 @@ async fn compute_and_update_retries_differing_in_a_field_are_already_exists() {
             })
             .await
             .unwrap_or_else(|e| panic!("{field}: the changed input is invalid: {e:?}"));
-        let retry = client.compute_benchmark(compute("c", input)).await;
-        assert_eq!(
-            retry.map(|_| ()).expect_err(field).code(),
-            Code::AlreadyExists,
-            "{field}"
-        );
+        assert_already_exists(field, client.compute_benchmark(compute("c", input)).await);
     }
 
     let other = client

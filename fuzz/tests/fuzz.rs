@@ -14,6 +14,7 @@ use acorn_proto::{
     common::v1::{Date, EnrollmentType},
     settlement::v1 as spb,
 };
+use acorn_testkit::fixtures::amounts;
 use prost::Message as _;
 
 fn root() -> &'static Path {
@@ -189,25 +190,8 @@ fn settlement_request_validator_extreme_values() {
     });
 }
 
-const TYPES: [EnrollmentType; 4] = [
-    EnrollmentType::Esrd,
-    EnrollmentType::Disabled,
-    EnrollmentType::AgedDual,
-    EnrollmentType::AgedNonDual,
-];
-
 /// A first-agreement (2014 start) benchmark input with three benchmark years.
 fn benchmark_seed() -> bpb::BenchmarkInput {
-    let amounts = |values: [&str; 4]| {
-        TYPES
-            .iter()
-            .zip(values)
-            .map(|(t, v)| bpb::EnrollmentTypeAmount {
-                enrollment_type: (*t).into(),
-                amount: v.into(),
-            })
-            .collect()
-    };
     let base = [80_000u64, 12_000, 18_000, 10_000];
     let people = [100u64, 1_000, 900, 8_000];
     bpb::BenchmarkInput {
@@ -221,7 +205,7 @@ fn benchmark_seed() -> bpb::BenchmarkInput {
         benchmark_years: (0..3u64)
             .map(|k| bpb::BenchmarkYear {
                 year: 2011 + k as i32,
-                enrollment_types: TYPES
+                enrollment_types: EnrollmentType::ALL
                     .iter()
                     .enumerate()
                     .map(|(e, t)| bpb::EnrollmentTypeAggregate {

@@ -1,4 +1,5 @@
-//! Conventions of the binaries' offline commands (backtests, file assignment).
+//! Conventions of the binaries' commands: `serve` on a durable store, and the offline ones
+//! (backtests, file assignment).
 //!
 //! A report written to standard output may be piped into `head`, which closes the pipe early.
 //! `print!` panics then ("failed printing to stdout: Broken pipe"); these helpers end the output
@@ -12,7 +13,9 @@ use std::{
 
 use anyhow::Context as _;
 
-use crate::cms::puf::PufFile;
+use tonic::service::Routes;
+
+use crate::{cms::puf::PufFile, serve::ServeArgs, store::Location};
 
 /// The flags of a service's `backtest` command: which CMS ACO Public Use File, and how to print
 /// the report.
@@ -41,12 +44,15 @@ pub enum Format {
 impl BacktestArgs {
     /// Reads the PUF, runs `backtest` on it and writes its report to standard output as
     /// `table(&report)` or `json(&report)` (followed by a newline).
-    pub fn run<R, J: Display>(
+    pub fn run<R, E, J: Display>(
         &self,
-        backtest: impl FnOnce(&PufFile) -> anyhow::Result<R>,
+        backtest: impl FnOnce(&PufFile) -> Result<R, E>,
         table: impl FnOnce(&R) -> String,
         json: impl FnOnce(&R) -> J,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<()>
+    where
+        anyhow::Error: From<E>,
+    {
         let puf = &self.puf;
         let mut file =
             PufFile::from_path(puf).with_context(|| format!("reading {}", puf.display()))?;
@@ -59,6 +65,66 @@ impl BacktestArgs {
             Format::Json => format!("{}\n", json(&report)),
         };
         write_stdout(&text)
+    }
+}
+
+/// The flags of a service's `serve` command: its durable store (an SQLite file, or PostgreSQL in
+/// its place) and the serving flags. Each binary names the environment variables and the default
+/// file of its store with [`StoreFlags::store_flags`] on the subcommand.
+#[derive(Debug, clap::Args)]
+pub struct ServeCommand {
+    /// SQLite database file (created if missing).
+    #[arg(long)]
+    pub db: PathBuf,
+    /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
+    /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Listen address, logs, limits, TLS and tokens.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl ServeCommand {
+    /// Serves as the binary `bin` on its store (`what`, e.g. "ledger") opened with `open`, with the
+    /// routes `service` makes of it: [`crate::serve::run_on_store`].
+    pub async fn run<S, E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        bin: &str,
+        what: &str,
+        open: impl AsyncFnOnce(Location) -> Result<S, E>,
+        service: impl FnOnce(S) -> anyhow::Result<(Routes, &'static str)>,
+    ) -> anyhow::Result<()> {
+        let url = self.database_url.as_deref();
+        crate::serve::run_on_store(bin, what, &self.db, url, &self.serve, open, service).await
+    }
+}
+
+/// The per-binary part of [`ServeCommand`]'s flags, set on the `serve` subcommand as
+/// `#[command(store_flags("ACORN_X_DB", "acorn-x.db", "ACORN_X_DATABASE_URL"))]`.
+pub trait StoreFlags {
+    /// `--db` read from the environment variable `db_env`, by default `db_file`, and
+    /// `--database-url` from `url_env`.
+    #[must_use]
+    fn store_flags(
+        self,
+        db_env: &'static str,
+        db_file: &'static str,
+        url_env: &'static str,
+    ) -> Self;
+}
+
+impl StoreFlags for clap::Command {
+    fn store_flags(
+        self,
+        db_env: &'static str,
+        db_file: &'static str,
+        url_env: &'static str,
+    ) -> Self {
+        self.mut_arg("db", |a| {
+            a.env(db_env).default_value(db_file).required(false)
+        })
+        .mut_arg("database_url", |a| a.env(url_env))
     }
 }
 
@@ -102,6 +168,42 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    enum Binary {
+        #[command(store_flags("ACORN_X_DB", "acorn-x.db", "ACORN_X_DATABASE_URL"))]
+        Serve(ServeCommand),
+    }
+
+    /// `--db` defaults to the binary's file and is optional; both store flags name the binary's
+    /// environment variables.
+    #[test]
+    fn store_flags_set_the_binarys_default_file_and_environment() {
+        use clap::{CommandFactory as _, Parser as _};
+        let Binary::Serve(cmd) = Binary::try_parse_from(["x", "serve"]).expect("no --db");
+        assert_eq!(cmd.db, PathBuf::from("acorn-x.db"));
+        assert_eq!(cmd.database_url, None);
+        let Binary::Serve(cmd) = Binary::try_parse_from([
+            "x",
+            "serve",
+            "--db",
+            "a.db",
+            "--database-url",
+            "postgres://h/d",
+        ])
+        .expect("flags");
+        assert_eq!(cmd.db, PathBuf::from("a.db"));
+        assert_eq!(cmd.database_url.as_deref(), Some("postgres://h/d"));
+        let mut command = Binary::command();
+        let help = command
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("[env: ACORN_X_DB=]"), "{help}");
+        assert!(help.contains("[default: acorn-x.db]"), "{help}");
+        assert!(help.contains("[env: ACORN_X_DATABASE_URL=]"), "{help}");
+    }
 
     #[test]
     fn only_a_broken_pipe_is_quiet() {

@@ -52,6 +52,17 @@ contract!(
     "acorn.attribution.v1"
 );
 
+impl common::v1::EnrollmentType {
+    /// The four enrollment types in the engines' index order (`acorn_domain::EnrollmentType::ALL`:
+    /// ESRD, disabled, aged/dual, aged/non-dual).
+    pub const ALL: [Self; 4] = [
+        Self::Esrd,
+        Self::Disabled,
+        Self::AgedDual,
+        Self::AgedNonDual,
+    ];
+}
+
 /// The encoded `FileDescriptorSet` of every acorn contract (for gRPC reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/acorn_descriptor.bin"));

@@ -10,8 +10,9 @@ use std::{
     time::Duration,
 };
 
-use acorn_proto::benchmark::v1::{
-    GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient,
+use acorn_proto::{
+    benchmark::v1::{GetBenchmarkRequest, benchmark_service_client::BenchmarkServiceClient},
+    security::{Bearer, ClientArgs},
 };
 use rust_decimal::Decimal;
 use tonic::{Code, Request, Status, transport::Channel};
@@ -59,38 +60,31 @@ pub trait BenchmarkSource: std::fmt::Debug + Send + Sync + 'static {
 
 /// Benchmarks read from benchmark-svc (`GetBenchmark`), each read given its `timeout` as its
 /// `grpc-timeout` and, when benchmark-svc wants one, a bearer token.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct GrpcBenchmarks {
     client: BenchmarkServiceClient<Channel>,
-    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
-}
-
-impl std::fmt::Debug for GrpcBenchmarks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcBenchmarks")
-            .field("bearer_token", &self.authorization.is_some())
-            .finish_non_exhaustive()
-    }
+    bearer: Bearer,
 }
 
 impl GrpcBenchmarks {
-    /// Reads through `client`.
+    /// Reads through `client`, without a bearer token.
     pub fn new(client: BenchmarkServiceClient<Channel>) -> Self {
         Self {
             client,
-            authorization: None,
+            bearer: Bearer::default(),
         }
     }
 
-    /// Sends `authorization: Bearer <token>` with every read (benchmark-svc run with tokens).
-    pub fn with_bearer_token(mut self, token: &str) -> Result<Self, String> {
-        let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-            format!("Bearer {}", token.trim())
-                .parse()
-                .map_err(|_| "the benchmark-svc token is not visible ASCII".to_string())?;
-        value.set_sensitive(true);
-        self.authorization = Some(value);
-        Ok(self)
+    /// benchmark-svc at `url`, connected on first use, under the TLS and the bearer token of
+    /// `client` (the load generator's client flags: [`ClientArgs::endpoint`] and
+    /// [`ClientArgs::bearer`]). Reads the certificate and token files now, so that a missing one
+    /// stops the server at startup.
+    pub fn connect_lazy(url: &str, client: &ClientArgs) -> anyhow::Result<Self> {
+        let endpoint = client.endpoint(url)?;
+        Ok(Self {
+            client: BenchmarkServiceClient::new(endpoint.connect_lazy()),
+            bearer: client.bearer()?,
+        })
     }
 }
 
@@ -103,15 +97,12 @@ impl BenchmarkSource for GrpcBenchmarks {
     ) -> Result<RecordedBenchmark, SourceError> {
         let mut request = Request::new(GetBenchmarkRequest { id: id.to_string() });
         request.set_timeout(timeout);
-        if let Some(auth) = &self.authorization {
-            request.metadata_mut().insert("authorization", auth.clone());
-        }
         // benchmark-svc's span joins this call's trace (with OTLP export on).
         acorn_proto::telemetry::inject(request.metadata_mut());
         let response = self
             .client
             .clone()
-            .get_benchmark(request)
+            .get_benchmark(self.bearer.apply(request))
             .await
             .map_err(|e| source_error(&e))?;
         let benchmark = response.into_inner().benchmark.unwrap_or_default();

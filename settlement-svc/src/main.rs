@@ -2,44 +2,37 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use acorn_proto::benchmark::v1::benchmark_service_client::BenchmarkServiceClient;
-use acorn_proto::ledger::Ledger;
 use acorn_proto::{
-    cli::BacktestArgs,
-    serve::{self, ServeArgs},
+    cli::{BacktestArgs, ServeCommand, StoreFlags as _},
+    ledger::Ledger,
+    security::ClientArgs,
+    serve::ServeArgs,
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
 use anyhow::Context;
 use clap::Parser;
 use settlement_svc::{
-    backtest,
+    backtest::{self, Report},
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
     server::SettlementApi,
 };
-use tonic::{server::NamedService, service::Routes, transport::Endpoint};
+use tonic::{server::NamedService, service::Routes};
 
+/// MSSP shared savings and losses over gRPC
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Parser)]
-#[command(
-    name = "settlement-svc",
-    version,
-    about = "MSSP shared savings and losses over gRPC"
-)]
+#[command(version)]
 enum Command {
     /// Serve acorn.settlement.v1.SettlementService (default 127.0.0.1:50051).
+    #[command(store_flags(
+        "ACORN_SETTLEMENT_DB",
+        "acorn-settlement.db",
+        "ACORN_SETTLEMENT_DATABASE_URL"
+    ))]
     Serve {
-        /// SQLite ledger file (created if missing).
-        #[arg(
-            long,
-            env = "ACORN_SETTLEMENT_DB",
-            default_value = "acorn-settlement.db"
-        )]
-        db: PathBuf,
-        /// PostgreSQL instead of the SQLite file: `postgres://user@host:port/database` (add
-        /// `?options[search_path]=SCHEMA` for a schema of its own). Several servers may share one.
-        #[arg(long, env = "ACORN_SETTLEMENT_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        cmd: ServeCommand,
         /// benchmark-svc address, for reconciliations that give their benchmark by reference
         /// (connected on first use).
         #[arg(long, env = "ACORN_BENCHMARK_SVC")]
@@ -51,8 +44,6 @@ enum Command {
         /// with --tls-cert/--tls-key, this server's certificate is its client certificate.
         #[arg(long, env = "ACORN_BENCHMARK_CA")]
         benchmark_ca: Option<PathBuf>,
-        #[command(flatten)]
-        serve: ServeArgs,
     },
     /// Write a consistent copy of a live or stopped database (SQLite `VACUUM INTO`): safe while
     /// the server runs. Restore by stopping the server and putting the copy in place of the file.
@@ -73,36 +64,18 @@ fn benchmark_source(
     let Some(url) = benchmark_svc else {
         return Ok(None);
     };
-    let mut endpoint = Endpoint::from_shared(url.clone())
-        .with_context(|| format!("--benchmark-svc {url}"))?
-        .tcp_nodelay(true);
-    if let Some(ca) = &benchmark_ca {
-        let pem = std::fs::read(ca).with_context(|| format!("--benchmark-ca {}", ca.display()))?;
-        let mut tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(pem));
-        // Under mutual TLS this server's own certificate is its client identity.
-        if let (Some(cert), Some(key)) = (&serve.security.tls_cert, &serve.security.tls_key) {
-            tls = tls.identity(tonic::transport::Identity::from_pem(
-                std::fs::read(cert).with_context(|| format!("--tls-cert {}", cert.display()))?,
-                std::fs::read(key).with_context(|| format!("--tls-key {}", key.display()))?,
-            ));
-        }
-        endpoint = endpoint.tls_config(tls).context("--benchmark-ca")?;
-    }
-    let mut source = GrpcBenchmarks::new(BenchmarkServiceClient::new(endpoint.connect_lazy()));
-    if let Some(path) = &benchmark_token_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--benchmark-token-file {}", path.display()))?;
-        let token = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'));
-        let token = token
-            .with_context(|| format!("--benchmark-token-file {}: no token", path.display()))?;
-        source = source
-            .with_bearer_token(token)
-            .map_err(anyhow::Error::msg)?;
-    }
+    // Under mutual TLS this server's own certificate is its client identity.
+    let identity = |file: &Option<PathBuf>| benchmark_ca.as_ref().and(file.clone());
+    let client = ClientArgs {
+        tls_cert: identity(&serve.security.tls_cert),
+        tls_key: identity(&serve.security.tls_key),
+        tls_ca: benchmark_ca,
+        auth_token_file: benchmark_token_file,
+        ..ClientArgs::default()
+    };
+    let source = GrpcBenchmarks::connect_lazy(&url, &client).with_context(|| {
+        "benchmark-svc client (its --tls-ca is --benchmark-ca, its --auth-token-file --benchmark-token-file)"
+    })?;
     Ok(Some(Arc::new(source)))
 }
 
@@ -110,38 +83,27 @@ fn benchmark_source(
 async fn main() -> anyhow::Result<()> {
     match Command::parse() {
         Command::Serve {
-            db,
-            database_url,
+            cmd,
             benchmark_svc,
             benchmark_token_file,
             benchmark_ca,
-            serve,
         } => {
             let routes = |store| {
-                let benchmarks =
-                    benchmark_source(benchmark_svc, benchmark_token_file, benchmark_ca, &serve)?;
+                let benchmarks = benchmark_source(
+                    benchmark_svc,
+                    benchmark_token_file,
+                    benchmark_ca,
+                    &cmd.serve,
+                )?;
                 let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
-                    .max_decoding_message_size(serve.max_request_bytes);
+                    .max_decoding_message_size(cmd.serve.max_request_bytes);
                 let name = <SettlementServiceServer<SettlementApi<Ledger>> as NamedService>::NAME;
                 Ok((Routes::new(service), name))
             };
-            let (db, url) = (&db, database_url.as_deref());
-            serve::run_on_store(
-                "settlement-svc",
-                "ledger",
-                db,
-                url,
-                &serve,
-                Ledger::open,
-                routes,
-            )
-            .await
+            cmd.run("settlement-svc", "ledger", Ledger::open, routes)
+                .await
         }
-        Command::Backtest(args) => args.run(
-            |file| Ok(backtest::run(file)?),
-            backtest::Report::to_table,
-            backtest::Report::to_json,
-        ),
+        Command::Backtest(args) => args.run(backtest::run, Report::to_table, Report::to_json),
         Command::Backup(args) => args.run().await,
     }
 }

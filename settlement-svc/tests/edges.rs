@@ -22,6 +22,7 @@ use acorn_proto::{
         benchmark_service_server::{BenchmarkService, BenchmarkServiceServer},
     },
     common::v1::EnrollmentType,
+    security::ClientArgs,
     serve::ServeArgs,
     settlement::v1::{
         self as pb, EnrollmentTypeBreakdown, EnrollmentTypeExperience, ExtremeUncontrollable,
@@ -29,10 +30,13 @@ use acorn_proto::{
         reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
     },
 };
-use acorn_testkit::{Running, bad_request_fields, encodings, pages, serve_args};
+use acorn_testkit::{
+    Running, assert_already_exists, bad_request_fields, encodings, pages, serve_args,
+    tls::MutualTls,
+};
 use prost::Message as _;
 use settlement_svc::benchmarks::{BenchmarkSource, GrpcBenchmarks};
-use tonic::{Code, transport::Channel};
+use tonic::{Code, service::Routes, transport::Channel};
 
 async fn start(
     db: &Path,
@@ -254,12 +258,7 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
             })
             .await
             .unwrap_or_else(|e| panic!("{field}: the changed input is invalid: {e:?}"));
-        let retry = client.reconcile(reconcile("same", input)).await;
-        assert_eq!(
-            retry.map(|_| ()).expect_err(field).code(),
-            Code::AlreadyExists,
-            "{field}"
-        );
+        assert_already_exists(field, client.reconcile(reconcile("same", input)).await);
     }
     // Pioneer terms apply to TRACK_PIONEER only: changed on a Pioneer request (Genesys PHO, PY2012,
     // as in tests/grpc.rs).
@@ -431,6 +430,50 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
         .expect("grpc-timeout sent on");
     assert!(grpc_timeout_micros(&sent) <= 1_000_000, "{sent}");
     server.stop().await;
+}
+
+/// benchmark-svc under mutual TLS and bearer tokens: the settlement server's benchmark client
+/// ([`GrpcBenchmarks::connect_lazy`] on the shared client flags, as the binary's `--benchmark-ca`
+/// and `--benchmark-token-file` build it) reads with the CA, its client certificate and the token;
+/// without the token benchmark-svc refuses the read, the caller is told UNAVAILABLE, and the
+/// stand-in saw only the authorized read.
+#[tokio::test]
+async fn the_benchmark_read_goes_over_mutual_tls_with_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = MutualTls::new(dir.path());
+    let stand_in = Benchmarks::default();
+    let benchmark_svc = Running::start(
+        Routes::new(BenchmarkServiceServer::new(stand_in.clone())),
+        "acorn.benchmark.v1.BenchmarkService",
+        tls.serve_args(),
+    )
+    .await;
+    let url = format!("https://localhost:{}", benchmark_svc.addr().port());
+    let with_token = tls.client;
+    let without_token = ClientArgs {
+        auth_token_file: None,
+        ..with_token.clone()
+    };
+    for (db, client, expected) in [
+        ("with.db", with_token, Code::Ok),
+        ("without.db", without_token, Code::Unavailable),
+    ] {
+        let source = GrpcBenchmarks::connect_lazy(&url, &client).expect("benchmark client");
+        let server =
+            common::start(&dir.path().join(db), Some(Arc::new(source)), serve_args()).await;
+        let mut client = server.client(SettlementServiceClient::new).await;
+        let answer = client
+            .reconcile(reconcile("tls-1", a1215_by_reference("updated-2018")))
+            .await;
+        assert_eq!(
+            answer.map_or_else(|e| e.code(), |_| Code::Ok),
+            expected,
+            "{db}"
+        );
+        server.stop().await;
+    }
+    assert_eq!(stand_in.timeouts.lock().expect("lock").len(), 1);
+    benchmark_svc.stop().await;
 }
 
 /// A `grpc-timeout` value in microseconds.

@@ -485,26 +485,15 @@ async fn pioneer_minimum_loss_rate() {
 
 #[tokio::test]
 async fn health_and_reflection() {
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_reflection::pb::{v1, v1alpha};
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db")).await;
     let channel = server.channel().await;
 
-    let mut health = HealthClient::new(channel.clone());
     for service in ["", "acorn.settlement.v1.SettlementService"] {
-        let status = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .expect("health")
-            .into_inner()
-            .status();
-        assert_eq!(
-            status,
-            tonic_health::pb::health_check_response::ServingStatus::Serving
-        );
+        let status = acorn_testkit::health(channel.clone(), service).await;
+        assert_eq!(status.expect("health"), ServingStatus::Serving);
     }
 
     use v1::server_reflection_request::MessageRequest;

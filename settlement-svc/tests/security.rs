@@ -19,7 +19,7 @@ use acorn_proto::{
     },
 };
 use acorn_testkit::{
-    Running, serve_args,
+    Running, health, serve_args,
     tls::{Ca, write},
 };
 use settlement_svc::server::SettlementApi;
@@ -28,7 +28,7 @@ use tonic::{
     service::Routes,
     transport::{Certificate, Channel, ClientTlsConfig, Identity},
 };
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 const SERVICE: &str = "acorn.settlement.v1.SettlementService";
@@ -117,18 +117,10 @@ async fn a_wrong_or_missing_token_is_unauthenticated_and_health_stays_open() {
     assert_eq!(listed.reconciliations.len(), 1);
 
     // Health needs no token.
-    let mut health = HealthClient::new(server.channel().await);
-    let status = health
-        .check(HealthCheckRequest {
-            service: SERVICE.into(),
-        })
-        .await
-        .expect("health without a token")
-        .into_inner()
-        .status();
+    let status = health(server.channel().await, SERVICE).await;
     assert_eq!(
-        status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving
+        status.expect("health without a token"),
+        ServingStatus::Serving
     );
     server.stop().await;
 }
@@ -257,8 +249,7 @@ async fn mutual_tls_refuses_a_client_certificate_from_an_untrusted_ca() {
         .connect()
         .await;
     if let Ok(channel) = plaintext {
-        HealthClient::new(channel)
-            .check(HealthCheckRequest::default())
+        health(channel, "")
             .await
             .expect_err("plaintext to a TLS port");
     }
@@ -269,18 +260,8 @@ async fn mutual_tls_refuses_a_client_certificate_from_an_untrusted_ca() {
         .connect()
         .await
         .expect("connect to the health listener");
-    let status = HealthClient::new(channel.clone())
-        .check(HealthCheckRequest {
-            service: SERVICE.into(),
-        })
-        .await
-        .expect("plaintext health")
-        .into_inner()
-        .status();
-    assert_eq!(
-        status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving
-    );
+    let status = health(channel.clone(), SERVICE).await;
+    assert_eq!(status.expect("plaintext health"), ServingStatus::Serving);
     let e = SettlementServiceClient::new(channel)
         .list_reconciliations(list())
         .await

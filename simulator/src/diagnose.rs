@@ -363,43 +363,31 @@ fn comparison(scenario: &Scenario, path: &Path, fig: &PufFigures, reps: &[Replic
         let (label, _, _) = SIZE_BANDS[k];
         format!("  {label} ({} ACOs in the file)", fig.bands[k].2)
     };
-    let rows: [(String, f64, Metric); 15] = [
+    // Mean and SD of the savings rate: overall, then by size band.
+    let mut rows: Vec<(String, f64, Metric)> = vec![
         (
             "savings rate mean".into(),
             fig.rate.0,
             Metric::SavingsRateMean,
         ),
         ("savings rate SD".into(), fig.rate.1, Metric::SavingsRateSd),
+    ];
+    let by_band = [
         (
-            format!("{}: mean", bands(0)),
-            fig.bands[0].0,
             Metric::SavingsRateMeanUnder10k,
-        ),
-        (
-            format!("{}: SD", bands(0)),
-            fig.bands[0].1,
             Metric::SavingsRateSdUnder10k,
         ),
         (
-            format!("{}: mean", bands(1)),
-            fig.bands[1].0,
             Metric::SavingsRateMean10kTo20k,
-        ),
-        (
-            format!("{}: SD", bands(1)),
-            fig.bands[1].1,
             Metric::SavingsRateSd10kTo20k,
         ),
-        (
-            format!("{}: mean", bands(2)),
-            fig.bands[2].0,
-            Metric::SavingsRateMeanOver20k,
-        ),
-        (
-            format!("{}: SD", bands(2)),
-            fig.bands[2].1,
-            Metric::SavingsRateSdOver20k,
-        ),
+        (Metric::SavingsRateMeanOver20k, Metric::SavingsRateSdOver20k),
+    ];
+    for (k, (mean, sd)) in by_band.into_iter().enumerate() {
+        rows.push((format!("{}: mean", bands(k)), fig.bands[k].0, mean));
+        rows.push((format!("{}: SD", bands(k)), fig.bands[k].1, sd));
+    }
+    rows.extend([
         (
             "share below benchmark".into(),
             fig.share_below,
@@ -431,7 +419,7 @@ fn comparison(scenario: &Scenario, path: &Path, fig: &PufFigures, reps: &[Replic
             Metric::NetBenchmarkBasis,
         ),
         ("ACOs".into(), fig.acos as f64, Metric::AcosActive),
-    ];
+    ]);
     let rows = rows
         .into_iter()
         .map(|(label, published, metric)| {

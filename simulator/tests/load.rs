@@ -4,13 +4,13 @@
 //! call by call (from the per-call CSV).
 #![cfg(feature = "grpc")]
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
 
 use acorn_proto::{
     benchmark::v1::benchmark_service_server::BenchmarkServiceServer, ledger::Ledger,
-    settlement::v1::settlement_service_server::SettlementServiceServer,
+    serve::ServeArgs, settlement::v1::settlement_service_server::SettlementServiceServer,
 };
-use acorn_testkit::{Running, serve_args};
+use acorn_testkit::{Running, serve_args, tls::MutualTls};
 use clap::Parser;
 use simulator::load::{self, LoadArgs, Rpc, Service, requests};
 use tonic::service::Routes;
@@ -34,30 +34,36 @@ struct Servers {
     _dir: tempfile::TempDir,
 }
 
-async fn servers() -> Servers {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ledger = Ledger::open(&dir.path().join("s.db"))
-        .await
-        .expect("ledger");
-    let settlement = Running::start(
+/// settlement-svc (no benchmark source) on a ledger at `db`, served with `serve`.
+async fn settlement_svc(db: &Path, serve: ServeArgs) -> Running {
+    let ledger = Ledger::open(db).await.expect("ledger");
+    Running::start(
         Routes::new(SettlementServiceServer::new(
             settlement_svc::server::SettlementApi::new(ledger, None),
         )),
         "acorn.settlement.v1.SettlementService",
-        serve_args(),
+        serve,
     )
-    .await;
-    let ledger = Ledger::open(&dir.path().join("b.db"))
-        .await
-        .expect("ledger");
-    let benchmark = Running::start(
+    .await
+}
+
+/// benchmark-svc on a ledger at `db`, served with `serve`.
+async fn benchmark_svc(db: &Path, serve: ServeArgs) -> Running {
+    let ledger = Ledger::open(db).await.expect("ledger");
+    Running::start(
         Routes::new(BenchmarkServiceServer::new(
             benchmark_svc::server::BenchmarkApi::new(ledger),
         )),
         "acorn.benchmark.v1.BenchmarkService",
-        serve_args(),
+        serve,
     )
-    .await;
+    .await
+}
+
+async fn servers() -> Servers {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settlement = settlement_svc(&dir.path().join("s.db"), serve_args()).await;
+    let benchmark = benchmark_svc(&dir.path().join("b.db"), serve_args()).await;
     let store = attribution_svc::store::Store::open(&dir.path().join("a.db"))
         .await
         .expect("store");
@@ -174,19 +180,9 @@ async fn every_rpc_counts_every_status_call_by_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_resource_exhausted_for_the_excess() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ledger = Ledger::open(&dir.path().join("s.db"))
-        .await
-        .expect("ledger");
     let mut serve = serve_args();
     serve.ops.max_concurrency = 2;
-    let server = Running::start(
-        Routes::new(SettlementServiceServer::new(
-            settlement_svc::server::SettlementApi::new(ledger, None),
-        )),
-        "acorn.settlement.v1.SettlementService",
-        serve,
-    )
-    .await;
+    let server = settlement_svc(&dir.path().join("s.db"), serve).await;
     let a = args(&[
         "--call",
         "Reconcile",
@@ -255,48 +251,13 @@ async fn the_echo_service_at_a_rate_keeps_the_schedule() {
 /// of each write in `--acked`; without the token every call is UNAUTHENTICATED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_server_with_tokens_is_driven_with_the_ca_client_certificate_and_token() {
-    use acorn_testkit::tls::{Ca, write};
-    const TOKEN: &str = "load-token-0123456789abcdef";
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = Ca::new("acorn test CA");
-    let (cert, key) = ca.issue(&["localhost"]);
-    let (client_cert, client_key) = ca.issue(&["loadgen.acorn.test"]);
-    let ca_file = write(dir.path(), "ca.crt", &ca.pem);
-    let mut serve = serve_args();
-    serve.security.tls_cert = Some(write(dir.path(), "server.crt", &cert));
-    serve.security.tls_key = Some(write(dir.path(), "server.key", &key));
-    serve.security.tls_client_ca = Some(ca_file.clone());
-    serve.security.auth_tokens = vec![TOKEN.into()];
-    let ledger = Ledger::open(&dir.path().join("b.db"))
-        .await
-        .expect("ledger");
-    let server = Running::start(
-        Routes::new(BenchmarkServiceServer::new(
-            benchmark_svc::server::BenchmarkApi::new(ledger),
-        )),
-        "acorn.benchmark.v1.BenchmarkService",
-        serve,
-    )
-    .await;
+    let tls = MutualTls::new(dir.path());
+    let server = benchmark_svc(&dir.path().join("b.db"), tls.serve_args()).await;
     let target = format!("https://localhost:{}", server.addr().port());
-    let token_file = write(
-        dir.path(),
-        "token",
-        &format!("# the load generator's\n{TOKEN}\n"),
-    );
     let acked = dir.path().join("acked.txt");
-    let paths = [
-        ca_file.to_str().expect("utf-8").to_owned(),
-        write(dir.path(), "client.crt", &client_cert)
-            .to_str()
-            .expect("utf-8")
-            .to_owned(),
-        write(dir.path(), "client.key", &client_key)
-            .to_str()
-            .expect("utf-8")
-            .to_owned(),
-    ];
-    let base = [
+    let tls_flags = tls.tls_flags();
+    let mut base = vec![
         "--call",
         "ComputeBenchmark",
         "--target",
@@ -307,27 +268,13 @@ async fn a_tls_server_with_tokens_is_driven_with_the_ca_client_certificate_and_t
         "4",
         "--acos",
         "12",
-        "--tls-ca",
-        &paths[0],
-        "--tls-cert",
-        &paths[1],
-        "--tls-key",
-        &paths[2],
     ];
-    let a = args(
-        &[
-            &base[..],
-            &[
-                "--auth-token-file",
-                token_file.to_str().expect("utf-8"),
-                "--tag",
-                "tls",
-                "--acked",
-                acked.to_str().expect("utf-8"),
-            ],
-        ]
-        .concat(),
-    );
+    base.extend(tls_flags.iter().map(String::as_str));
+    let token_flags = tls.token_flags();
+    let mut with_token = base.clone();
+    with_token.extend(token_flags.iter().map(String::as_str));
+    with_token.extend(["--tag", "tls", "--acked", acked.to_str().expect("utf-8")]);
+    let a = args(&with_token);
     let report = load::run(&a).await.expect("load run over TLS");
     assert_eq!(
         report.status.get("OK").copied(),
@@ -363,7 +310,11 @@ async fn a_tls_server_with_tokens_is_driven_with_the_ca_client_certificate_and_t
         "-n",
         "1",
         "--tls-ca",
-        &paths[0],
+        tls.client
+            .tls_ca
+            .as_ref()
+            .and_then(|p| p.to_str())
+            .expect("utf-8"),
     ]);
     if let Ok(report) = load::run(&no_cert).await {
         assert_eq!(

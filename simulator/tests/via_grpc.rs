@@ -11,7 +11,7 @@ use common::{REBASED, files, ok, simulator};
 use acorn_proto::benchmark::v1::benchmark_service_server::BenchmarkServiceServer;
 use acorn_proto::ledger::Ledger;
 use acorn_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
-use acorn_testkit::{Running, serve_args};
+use acorn_testkit::{Running, serve_args, tls::MutualTls};
 use benchmark_svc::server::BenchmarkApi;
 use settlement_svc::server::SettlementApi;
 use tonic::service::Routes;
@@ -32,36 +32,10 @@ impl Services {
     /// Both with TLS (a certificate for localhost), client certificates and a bearer token:
     /// the services and the simulator's flags for them.
     fn start_secure(dir: &std::path::Path) -> (Self, Vec<String>) {
-        use acorn_testkit::tls::{Ca, write};
-        const TOKEN: &str = "via-grpc-token-0123456789abcdef";
-        let ca = Ca::new("acorn test CA");
-        let (cert, key) = ca.issue(&["localhost"]);
-        let (client_cert, client_key) = ca.issue(&["simulator.acorn.test"]);
-        let path = |name: &str, text: &str| write(dir, name, text).to_str().unwrap().to_owned();
-        let (cert, key, ca_file) = (
-            path("server.crt", &cert),
-            path("server.key", &key),
-            path("ca.crt", &ca.pem),
-        );
-        let serve = || {
-            let mut args = serve_args();
-            args.security.tls_cert = Some(cert.clone().into());
-            args.security.tls_key = Some(key.clone().into());
-            args.security.tls_client_ca = Some(ca_file.clone().into());
-            args.security.auth_tokens = vec![TOKEN.into()];
-            args
-        };
-        let services = Self::start_with(serve);
-        let flags = vec![
-            "--tls-ca".into(),
-            ca_file.clone(),
-            "--tls-cert".into(),
-            path("client.crt", &client_cert),
-            "--tls-key".into(),
-            path("client.key", &client_key),
-            "--auth-token-file".into(),
-            path("token", TOKEN),
-        ];
+        let tls = MutualTls::new(dir);
+        let services = Self::start_with(|| tls.serve_args());
+        let mut flags = tls.tls_flags();
+        flags.extend(tls.token_flags());
         (services, flags)
     }
 

@@ -18,6 +18,26 @@ pub const MAX_LINE_CENTS: i64 = 1_000_000_000_000;
 /// or separators; at most two decimal places (never rounded); at most $10 billion
 /// ([`acorn_domain::money::parse_fixed`] at scale 2, signed).
 pub fn parse_cents(s: &str) -> Result<i64, &'static str> {
+    // The common form, `-?D.DD` with 1-10 digits before the point, read directly (the same value
+    // parse_fixed gives: at most 9999999999.99 dollars, under the maximum).
+    let b = s.as_bytes();
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    let n = digits.len();
+    if (4..=13).contains(&n) && digits[n - 3] == b'.' {
+        let (mut cents, mut ok) = (0i64, true);
+        for (i, &c) in digits.iter().enumerate() {
+            if i != n - 3 {
+                ok &= c.is_ascii_digit();
+                cents = cents * 10 + i64::from(c.wrapping_sub(b'0'));
+            }
+        }
+        if ok {
+            return Ok(if negative { -cents } else { cents });
+        }
+    }
     parse_fixed(s, 2, Sign::Signed, MAX_LINE_CENTS.unsigned_abs()).map_err(|e| match e {
         FixedError::Malformed => "must be a decimal number of dollars such as \"123.45\"",
         FixedError::TooManyDecimals => "must have at most two decimal places (cents)",
@@ -98,6 +118,11 @@ mod tests {
             ("000012.30", 1_230),
             ("10000000000", MAX_LINE_CENTS),
             ("-0", 0),
+            ("-12.34", -1_234),
+            ("0.00", 0),
+            ("9999999999.99", 999_999_999_999),
+            ("-9999999999.99", -999_999_999_999),
+            ("10000000000.00", MAX_LINE_CENTS),
         ];
         for (s, c) in ok {
             assert_eq!(parse_cents(s), Ok(c), "{s}");
@@ -113,6 +138,10 @@ mod tests {
             "1,000",
             "1.2.3",
             "10000000000.01",
+            "1x.00",
+            "12.3x",
+            "--1.00",
+            "1.-0",
             "99999999999999999999",
             "NaN",
             "\u{661}",

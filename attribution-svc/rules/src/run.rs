@@ -33,6 +33,19 @@ pub struct RunConfig {
     pub acos: Vec<AcoSpec>,
 }
 
+impl RunConfig {
+    /// A retrospective run of `acos` for `performance_year`, ties going to the most recent service
+    /// (the default [`TieBreak`]).
+    pub fn retrospective(performance_year: i32, acos: Vec<AcoSpec>) -> Self {
+        Self {
+            performance_year,
+            window: WindowKind::Retrospective,
+            tie_break: TieBreak::default(),
+            acos,
+        }
+    }
+}
+
 /// Line counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LineStats {
@@ -233,6 +246,18 @@ impl BeneIds {
         self.keys.len()
     }
 
+    /// The [`bene_key`] of the `i`th id.
+    fn bene_key(&self, i: u32) -> u64 {
+        match self.keys.get(i as usize) {
+            Some(&k) if k & OTHER != 0 => self
+                .other_names
+                .get((k & !OTHER) as usize)
+                .map_or(k, |n| bene_key(n)),
+            Some(&k) => k,
+            None => 0,
+        }
+    }
+
     fn name<'a>(&'a self, i: u32, buf: &'a mut [u8; 12]) -> &'a str {
         let Some(&k) = self.keys.get(i as usize) else {
             return "";
@@ -278,6 +303,23 @@ pub struct Run {
     /// Beneficiary records received.
     pub beneficiary_records: u64,
     shard: Option<Shard>,
+    /// Reading in one pass ([`Run::chunks_one_pass`]): what tells whether it was exact.
+    one_pass: Option<OnePass>,
+}
+
+/// What [`Run::absorb`] keeps of chunks read in one pass: a chunk decides which of its claim
+/// lines have a cancellation or adjustment from its own lines only, which is what a prescan of
+/// the whole input decides for every beneficiary whose lines are all in one chunk.
+#[derive(Debug, Default)]
+struct OnePass {
+    /// Per beneficiary index, one bit: its lines were in an absorbed chunk.
+    seen: Vec<u64>,
+    /// Beneficiaries (by [`bene_key`]) whose lines were in more than one chunk.
+    spanning: FastSet<u64>,
+    /// Beneficiaries (by [`bene_key`]) with a claim line that has a cancellation or adjustment.
+    touched: FastSet<u64>,
+    /// A beneficiary is both: the chunks may have decided differently from a prescan.
+    inexact: bool,
 }
 
 /// A beneficiary record's facts: its designation resolved against the participants in `reg`
@@ -336,6 +378,7 @@ impl Run {
             stats: LineStats::default(),
             beneficiary_records: 0,
             shard: None,
+            one_pass: None,
         })
     }
 
@@ -593,6 +636,8 @@ pub struct ChunkContext {
     aco_index: FastMap<String, u32>,
     touched: Option<Touched>,
     shard: Option<Shard>,
+    /// Each chunk is prescanned on its own ([`Run::chunks_one_pass`]).
+    one_pass: bool,
 }
 
 /// A share of a run's claim lines read on its own (one thread's piece of a file), merged into the
@@ -610,6 +655,8 @@ pub struct Chunk<'a> {
     pop: Population,
     versions: Vec<(u32, ClaimKey, Version, Result<Counted, Skip>)>,
     touched: Vec<(u64, ClaimKey)>,
+    /// One pass ([`Run::chunks_one_pass`]): the chunk's own prescan.
+    local: Touched,
     prescanned: bool,
     /// Beneficiary records, by the chunk's beneficiary index (the last record wins).
     facts: Vec<Option<Beneficiary>>,
@@ -629,6 +676,7 @@ impl<'a> Chunk<'a> {
             pop: Population::new(),
             versions: Vec::new(),
             touched: Vec::new(),
+            local: Touched::default(),
             prescanned: false,
             facts: Vec::new(),
             beneficiary_records: 0,
@@ -651,17 +699,23 @@ impl<'a> Chunk<'a> {
     }
 
     /// The first pass, as [`Run::prescan`] but without interning the beneficiary: a run read in
-    /// chunks interns every line's beneficiary in [`Chunk::add_line`], the same order.
+    /// chunks interns every line's beneficiary in [`Chunk::add_line`], the same order. Read in one
+    /// pass ([`Run::chunks_one_pass`]), call it for every line of the chunk before its first
+    /// [`Chunk::add_line`].
     pub fn prescan(&mut self, beneficiary_id: &str, claim_id: &str, line_number: u32, v: Version) {
         self.prescanned = true;
         if !claim_id.is_empty()
             && v != Version::Original
             && self.ctx.shard.is_none_or(|s| s.contains(beneficiary_id))
         {
-            self.touched.push((
+            let key = (
                 bene_key(beneficiary_id),
                 ClaimKey::new(claim_id, line_number),
-            ));
+            );
+            if self.ctx.one_pass {
+                self.local.insert(key);
+            }
+            self.touched.push(key);
         }
     }
 
@@ -693,12 +747,13 @@ impl<'a> Chunk<'a> {
         self.stats.lines += 1;
         let rules = &self.ctx.rules;
         if line.claim.is_some() {
+            let touched = if self.ctx.one_pass {
+                Some(&self.local)
+            } else {
+                self.ctx.touched.as_ref()
+            };
             let untouched = line.version == Version::Original
-                && self
-                    .ctx
-                    .touched
-                    .as_ref()
-                    .is_some_and(|t| !t.contains(&(bene_key(raw.beneficiary_id), line.claim)));
+                && touched.is_some_and(|t| !t.contains(&(self.benes.bene_key(b), line.claim)));
             if !untouched {
                 let outcome = rules.classify(&line.as_current(), &self.reg);
                 self.versions.push((b, line.claim, line.version, outcome));
@@ -722,7 +777,33 @@ impl Run {
             aco_index: self.aco_index.clone(),
             touched: self.touched.take(),
             shard: self.shard,
+            one_pass: false,
         }
+    }
+
+    /// Starts reading claim lines in [`Chunk`]s in one pass, without a prescan of the whole
+    /// input: each chunk is prescanned on its own ([`Chunk::prescan`] for each of its lines, then
+    /// [`Chunk::add_line`]). Exact when no beneficiary with a cancelled or adjusted claim line has
+    /// lines in more than one chunk (input grouped by beneficiary, cut between beneficiaries);
+    /// [`Run::one_pass_exact`] says whether that held, and when it did not the run must be read
+    /// again with a prescan.
+    pub fn chunks_one_pass(&mut self) -> ChunkContext {
+        self.one_pass.get_or_insert_with(OnePass::default);
+        ChunkContext {
+            one_pass: true,
+            ..self.chunks()
+        }
+    }
+
+    /// Whether every chunk read in one pass ([`Run::chunks_one_pass`]) decided as a prescan of
+    /// the whole input would have (so far: `false` is final).
+    pub fn one_pass_exact(&self) -> bool {
+        self.one_pass.as_ref().is_none_or(|o| !o.inexact)
+    }
+
+    /// Whether the claim lines were read in one pass ([`Run::chunks_one_pass`]), exactly.
+    pub fn read_in_one_pass(&self) -> bool {
+        self.one_pass.as_ref().is_some_and(|o| !o.inexact)
     }
 
     /// Ends reading in chunks (the prescan's state comes back to the run).
@@ -752,6 +833,27 @@ impl Run {
         let bene_map: Vec<u32> = (0..c.benes.len() as u32)
             .map(|i| self.benes.intern_from(&c.benes, i))
             .collect();
+        if c.ctx.one_pass
+            && let Some(o) = &mut self.one_pass
+        {
+            for (i, &g) in bene_map.iter().enumerate() {
+                let (w, bit) = (g as usize / 64, 1u64 << (g % 64));
+                if o.seen.len() <= w {
+                    o.seen.resize(w + 1, 0);
+                }
+                if o.seen[w] & bit == 0 {
+                    o.seen[w] |= bit;
+                    continue;
+                }
+                let k = c.benes.bene_key(i as u32);
+                o.inexact |= o.touched.contains(&k);
+                o.spanning.insert(k);
+            }
+            for &(k, _) in &c.touched {
+                o.inexact |= o.spanning.contains(&k);
+                o.touched.insert(k);
+            }
+        }
         if self.facts.len() < self.benes.len() {
             self.facts.resize(self.benes.len(), Beneficiary::default());
         }
@@ -777,7 +879,7 @@ impl Run {
             });
             self.add_version(bene_map[b as usize], key, v, outcome);
         }
-        if c.prescanned {
+        if c.prescanned && !c.ctx.one_pass {
             self.touched
                 .get_or_insert_with(Default::default)
                 .extend(c.touched);
@@ -800,12 +902,7 @@ mod tests {
             beneficiaries: 3_000,
             ..Config::default()
         });
-        let cfg = RunConfig {
-            performance_year: s.config().performance_year,
-            window: WindowKind::Retrospective,
-            tie_break: TieBreak::MostRecentService,
-            acos: s.acos().to_vec(),
-        };
+        let cfg = RunConfig::retrospective(s.config().performance_year, s.acos().to_vec());
         let mut recs = Vec::new();
         for i in 0..3_000 {
             let _ = s.beneficiary(i, &mut recs);

@@ -31,8 +31,55 @@ pub struct Blocks<R> {
     eof: bool,
     next: usize,
     size: usize,
+    /// Cut before the last run of lines with the same value in this column (of this many), so
+    /// that a file grouped by that column (claims by beneficiary) has each group in one block.
+    group: Option<(usize, usize)>,
     /// Bytes read so far.
     pub bytes_read: u64,
+}
+
+/// The `k`th of `width` comma-separated fields of an unquoted line (searched from the nearer end:
+/// on a line of another width it may be another field, and such a line is rejected anyway).
+pub fn nth_field(line: &[u8], k: usize, width: usize) -> Option<&[u8]> {
+    if k >= width / 2 {
+        let mut end = line.len();
+        for _ in 0..width.checked_sub(1 + k)? {
+            end = memchr::memrchr(b',', &line[..end])?;
+        }
+        let start = memchr::memrchr(b',', &line[..end]).map_or(0, |i| i + 1);
+        Some(&line[start..end])
+    } else {
+        let mut start = 0;
+        for _ in 0..k {
+            start += memchr::memchr(b',', &line[start..])? + 1;
+        }
+        let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |i| start + i);
+        Some(&line[start..end])
+    }
+}
+
+/// Where the run of whole lines at the end of `buf[..end]` (`end` just after a line break, no
+/// quote in `buf`) with the same field `k` of `width` starts; `None` when that run is all of it.
+fn group_start(buf: &[u8], end: usize, k: usize, width: usize) -> Option<usize> {
+    // The line ending at `to` (exclusive of its line break): its start and its field.
+    let line_at = |to: usize| {
+        let from = memchr::memrchr(b'\n', &buf[..to]).map_or(0, |i| i + 1);
+        let line = &buf[from..to];
+        (
+            from,
+            nth_field(line.strip_suffix(b"\r").unwrap_or(line), k, width),
+        )
+    };
+    let (mut start, key) = line_at(end.checked_sub(1)?);
+    let key = key?;
+    while start > 0 {
+        let (from, field) = line_at(start - 1);
+        if field != Some(key) {
+            return Some(start);
+        }
+        start = from;
+    }
+    None
 }
 
 /// Where the last whole record of `buf` ends (a block starts at a record start).
@@ -65,7 +112,36 @@ impl<R: Read> Blocks<R> {
             eof: false,
             next: 0,
             size: size.max(1),
+            group: None,
             bytes_read: 0,
+        }
+    }
+
+    /// From now on, cut blocks before the last run of lines with the same field `k` (of `width`),
+    /// and cut `first` (the block already read) so too, its tail read again with the next block.
+    pub fn group_by(&mut self, first: &mut Block, k: usize, width: usize) {
+        self.group = Some((k, width));
+        if self.eof && self.carry.is_empty() {
+            return;
+        }
+        if memchr::memchr(b'"', &first.bytes).is_none()
+            && let Some(g) = group_start(&first.bytes, first.bytes.len(), k, width)
+        {
+            let mut carry = first.bytes.split_off(g);
+            carry.append(&mut self.carry);
+            self.carry = carry;
+        }
+    }
+
+    /// Where `buf` is cut: after its last whole record ([`cut`]), moved back to the start of the
+    /// last group of lines ([`Blocks::group_by`]) when there is one before it.
+    fn cut_at(&self, buf: &[u8]) -> Option<usize> {
+        let c = cut(buf)?;
+        match self.group {
+            Some((k, width)) if memchr::memchr(b'"', buf).is_none() => {
+                Some(group_start(buf, c, k, width).unwrap_or(c))
+            }
+            _ => Some(c),
         }
     }
 
@@ -75,23 +151,12 @@ impl<R: Read> Blocks<R> {
         buf.append(&mut self.carry);
         loop {
             if !self.eof {
-                let want = buf.len() + self.size;
-                let start = buf.len();
-                buf.resize(want, 0);
-                let mut filled = start;
-                while filled < want {
-                    match self.r.read(&mut buf[filled..]) {
-                        Ok(0) => {
-                            self.eof = true;
-                            break;
-                        }
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                buf.truncate(filled);
-                self.bytes_read += (filled - start) as u64;
+                // Into the buffer's spare capacity: not zeroed first (a file reads into it
+                // directly).
+                buf.reserve(self.size);
+                let n = (&mut self.r).take(self.size as u64).read_to_end(&mut buf)?;
+                self.eof = n < self.size;
+                self.bytes_read += n as u64;
             }
             if buf.is_empty() {
                 return Ok(None);
@@ -99,7 +164,7 @@ impl<R: Read> Blocks<R> {
             if self.eof {
                 break;
             }
-            if let Some(c) = cut(&buf) {
+            if let Some(c) = self.cut_at(&buf) {
                 self.carry.extend_from_slice(&buf[c..]);
                 buf.truncate(c);
                 break;

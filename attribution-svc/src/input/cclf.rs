@@ -373,15 +373,8 @@ mod tests {
     #[test]
     fn random_bytes_never_panic() {
         let w = Window::new(2024, WindowKind::Retrospective).expect("window");
-        let mut s = 0xDEAD_BEEF_CAFE_F00Du64;
-        for _ in 0..300 {
-            let mut bytes = Vec::new();
-            for _ in 0..(s % 2_000) {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                bytes.push(b" 0123456789-.AZ\n~\xff\r"[(s % 19) as usize]);
-            }
+        let alphabet = b" 0123456789-.AZ\n~\xff\r";
+        for bytes in crate::input::random_inputs(0xDEAD_BEEF_CAFE_F00D, 300, 2_000, b"", alphabet) {
             let _ = read_cclf5(bytes.as_slice(), "f5", |_| {});
             let (h, _) = read_cclf1(bytes.as_slice(), "f1");
             let _ = read_cclf2(bytes.as_slice(), "f2", &h, |_| {});

@@ -52,6 +52,14 @@ pub fn create_run(
     }
 }
 
+/// A FinalizeAssignmentRun of the run `run_id`.
+pub fn finalize(request_id: &str, run_id: &str) -> pb::FinalizeAssignmentRunRequest {
+    pb::FinalizeAssignmentRunRequest {
+        request_id: request_id.into(),
+        run_id: run_id.into(),
+    }
+}
+
 /// ACO A: TINs 100000001, 100000002, FQHC CCN 451800; ACO B: TIN 200000001 (NPI 2000000001);
 /// ACO C: TIN 300000001. TIN 900000009 is in both A and B.
 pub fn acos() -> Vec<AcoSpec> {

@@ -1,7 +1,8 @@
 //! CMS rows that the tests of several crates send.
 
 use acorn_proto::{
-    common::v1::Date,
+    benchmark::v1::EnrollmentTypeAmount,
+    common::v1::{Date, EnrollmentType},
     settlement::v1::{
         ExpenditureTotals, ExtremeUncontrollable, MinimumSavingsRateOption, Quality,
         ReconciliationInput, Track, extreme_uncontrollable::Reduction,
@@ -35,4 +36,17 @@ pub fn a1215() -> ReconciliationInput {
         }),
         ..Default::default()
     }
+}
+
+/// One amount per enrollment type, `values` in [`EnrollmentType::ALL`] order (e.g. a trend
+/// factor).
+pub fn amounts(values: [&str; 4]) -> Vec<EnrollmentTypeAmount> {
+    EnrollmentType::ALL
+        .iter()
+        .zip(values)
+        .map(|(t, v)| EnrollmentTypeAmount {
+            enrollment_type: (*t).into(),
+            amount: v.into(),
+        })
+        .collect()
 }

@@ -4,7 +4,9 @@
 //!   stack: deadline layer, health, reflection, graceful shutdown) and a client channel to it.
 //! - [`encodings`]: every text form an identifier could take inside a page token, for the checks
 //!   that tokens are opaque.
-//! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names.
+//! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names;
+//!   [`assert_already_exists`]: a changed retry is refused.
+//! - [`health`]: the health a server reports for a service.
 //! - [`pages`]: every page of a paginated list, with the tokens that led to them.
 //! - [`db`]: the stores a test runs against (SQLite, and PostgreSQL when configured).
 //! - [`process`]: a service binary as a child process (killed with SIGKILL, or several on one
@@ -25,6 +27,9 @@ use acorn_proto::serve::{self, LogFormat, ServeArgs};
 use base64::Engine as _;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{Status, service::Routes, transport::Channel};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_types::StatusExt as _;
 
 /// The flags the tests serve with: text logs, 4 MiB requests, a 30 s request timeout and a 5 s
@@ -96,6 +101,16 @@ impl Running {
     }
 }
 
+/// The health `channel`'s server reports for `service` (`""`: the server as a whole), or the
+/// status of the check.
+pub async fn health(channel: Channel, service: &str) -> Result<ServingStatus, Status> {
+    let request = HealthCheckRequest {
+        service: service.into(),
+    };
+    let response = HealthClient::new(channel).check(request).await?;
+    Ok(response.into_inner().status())
+}
+
 /// Pages a list to its end: `page(token)` reads the page at `token` (empty for the first) and
 /// returns its items and its next page token. Returns every item in order and the tokens issued
 /// (each non-empty next page token, in order).
@@ -114,6 +129,17 @@ pub async fn pages<T>(
         tokens.push(next.clone());
         token = next;
     }
+}
+
+/// Asserts that `answer`, a retry under the same request_id with `field` changed, was refused as
+/// ALREADY_EXISTS (a retry must be the same request, never answered with the first one's result).
+pub fn assert_already_exists<T>(field: &str, answer: Result<T, Status>) {
+    let status = answer.map(|_| ()).expect_err(field);
+    assert_eq!(
+        status.code(),
+        tonic::Code::AlreadyExists,
+        "{field}: {status:?}"
+    );
 }
 
 /// The fields named by the `google.rpc.BadRequest` detail of `status` (none without one).

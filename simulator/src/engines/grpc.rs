@@ -102,13 +102,7 @@ fn date(d: settlement_rules::Date) -> common::Date {
 
 /// Enrollment type `i` of a [`ByType`] (ESRD, disabled, aged/dual, aged/non-dual).
 fn enrollment_type(i: usize) -> i32 {
-    [
-        common::EnrollmentType::Esrd,
-        common::EnrollmentType::Disabled,
-        common::EnrollmentType::AgedDual,
-        common::EnrollmentType::AgedNonDual,
-    ][i]
-        .into()
+    common::EnrollmentType::ALL[i].into()
 }
 
 fn amounts(v: &ByType<Decimal>) -> Vec<bpb::EnrollmentTypeAmount> {

@@ -174,12 +174,7 @@ pub fn msr_request(c: &Case) -> st::GetMinimumSavingsRateRequest {
 }
 
 /// Enrollment types in the contract's order of the mix.
-pub const TYPES: [EnrollmentType; 4] = [
-    EnrollmentType::Esrd,
-    EnrollmentType::Disabled,
-    EnrollmentType::AgedDual,
-    EnrollmentType::AgedNonDual,
-];
+pub const TYPES: [EnrollmentType; 4] = EnrollmentType::ALL;
 
 /// Per capita expenditures of each enrollment type relative to aged/non-dual [R: the national
 /// assignable per capita of the PUFs, ESRD about 7x, disabled and aged/dual above aged/non-dual].

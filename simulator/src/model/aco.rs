@@ -400,8 +400,6 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             lags: &st.lags,
             rho: b.rho,
             stay: (1.0 - b.death_rate) * (1.0 - b.leave_rate),
-            risk_noise: b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt(),
-            risk_half: b.risk_kappa * b.risk_kappa / 2.0,
         };
         let s_level = psi * (pop.level.ln() - mean_ln_level);
         let level = pop.level * (-s_level).exp();

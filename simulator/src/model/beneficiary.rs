@@ -1,12 +1,13 @@
 //! The beneficiary layer's hot loop (MODEL.md 3.4): one ACO's pool of beneficiaries followed over
 //! the benchmark and performance years, accumulated per enrollment type and step. f64 only, no
-//! allocation per beneficiary (the state buffers are reused across ACOs).
+//! allocation per beneficiary (the state buffers are reused across ACOs), no function call per
+//! beneficiary (every transform is a table read).
 
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::cost::CostModel;
+use super::cost::{CostModel, Grid};
 
 /// Sums of one enrollment type in one step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -35,59 +36,31 @@ pub(crate) struct Dynamics<'a> {
     pub(crate) rho: f64,
     /// P(same person, still assigned) per year.
     pub(crate) stay: f64,
-    /// kappa sqrt(1 - alpha^2): weight of the persistent coding noise.
-    pub(crate) risk_noise: f64,
-    /// kappa^2 / 2.
-    pub(crate) risk_half: f64,
 }
 
-/// Reusable per-slot state ([`Slot`]) and the scratch of one chunk of slots.
+/// Reusable per-slot state ([`Slot`]).
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
     slots: Vec<Slot>,
-    chunk: Chunk,
 }
 
-/// One pool slot: its state across steps, and the scratch of the step's passes.
+/// One pool slot's state across steps.
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
     /// The latent state.
     z: f64,
     /// `RT(z)`: the risk table at `z` (read with the cost table at the same point).
     rt: f64,
-    /// The risk constant `RC` (during the first pass of a step, a new person's `xi` draw).
+    /// The person's risk constant `RC(xi)`.
     rc: f64,
-    /// `RT(zp)`: the risk table at the step's starting state.
-    rtp: f64,
-    /// Continuously assigned in this step.
-    cont: bool,
 }
 
-/// Slots per chunk: the passes of [`run_block`] go over one chunk at a time, so that it stays in
-/// the L1 cache between them.
-const CHUNK: usize = 512;
-
-/// The scratch of one chunk: the slots (chunk offsets) whose person is new this step, whose risk
-/// constant `RC(xi)` is computed in the second pass.
-#[derive(Debug)]
-struct Chunk {
-    new: [u16; CHUNK],
-}
-
-impl Default for Chunk {
-    fn default() -> Self {
-        Self { new: [0; CHUNK] }
-    }
-}
-
-/// What one slot draws at the start of a step (before the innovation).
+/// Where one slot's step starts from (before the innovation).
 struct Start {
-    /// The latent state the step starts from.
+    /// The latent state.
     zp: f64,
-    /// `RT(zp)`, when it is the slot's stored `rt` (the same person, the same state).
-    rt: Option<f64>,
-    /// The `xi` draw of a new person (the last one, when the slot drew two).
-    xi: Option<f64>,
+    /// `RT(zp)`.
+    rtp: f64,
     /// Continuously assigned.
     cont: bool,
 }
@@ -95,6 +68,37 @@ struct Start {
 #[inline(always)]
 fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     rng.sample(StandardNormal)
+}
+
+/// The tables a step's start reads, copied into registers (the loop's stores cannot alias them).
+#[derive(Clone, Copy)]
+struct Tables<'a> {
+    grid: Grid,
+    /// `RT`.
+    risk: &'a [f64],
+    /// `RC`.
+    rc: &'a [f64],
+}
+
+impl Tables<'_> {
+    /// A new person (MODEL.md 3.2): `z_prev ~ N`, then `xi ~ N`; writes its risk constant
+    /// `RC(xi)` to `rc`.
+    #[inline(always)]
+    fn new_person(self, rng: &mut Xoshiro256PlusPlus, rc: &mut f64) -> f64 {
+        let zp = normal(rng);
+        *rc = self.grid.at(self.rc, normal(rng));
+        zp
+    }
+
+    /// The start of a step from state `zp`, not the slot's stored one.
+    #[inline(always)]
+    fn start(self, zp: f64, cont: bool) -> Start {
+        Start {
+            zp,
+            rtp: self.grid.at(self.risk, zp),
+            cont,
+        }
+    }
 }
 
 /// The sums of one type block in one step.
@@ -108,20 +112,15 @@ struct Acc {
 }
 
 impl Acc {
-    /// Adds one slot's cost multiplier `x` (truncated at `c`) and whether it is continuously
-    /// assigned.
+    /// Adds one slot: its cost multiplier `x` (truncated at `c`), its risk score `r` and whether
+    /// it is continuously assigned (adding +0 to the continuing sum for an entrant leaves the
+    /// sum's bits as they are).
     #[inline(always)]
-    fn add_x(&mut self, x: f64, c: f64, cont: bool) {
+    fn add(&mut self, x: f64, c: f64, r: f64, cont: bool) {
         self.x += x;
         // `x.min(c)` for an `x` that is never NaN (a table value), in one instruction.
         self.xtr += if c < x { c } else { x };
         self.ncont += u64::from(cont);
-    }
-
-    /// Adds one slot's risk score `r` (adding +0 for an entrant leaves the sum's bits as they
-    /// are).
-    #[inline(always)]
-    fn add_r(&mut self, r: f64, cont: bool) {
         self.r += r;
         self.rcont += if cont { r } else { 0.0 };
     }
@@ -158,38 +157,36 @@ pub(crate) fn run_aco(
     buf.slots.clear();
     buf.slots.resize(total, Slot::default());
     let (rho, stay) = (d.rho, d.stay);
+    let t = Tables {
+        grid: d.cost.grid,
+        risk: d.cost.risk.values(),
+        rc: d.cost.rc.values(),
+    };
     for (s, (cells, trunc_s)) in out.iter_mut().zip(trunc).enumerate() {
         let lag = d.lags.get(s).copied().unwrap_or(1).max(1);
         let mut start = 0usize;
         for (e, cell) in cells.iter_mut().enumerate() {
             let n = ntype[e] as usize;
-            let slots = start..start + n;
+            let slots = &mut buf.slots[start..start + n];
             let c = trunc_s[e];
             let acc = if s == 0 {
-                // A new person in every slot: N(z_prev), N(xi).
-                run_block(d, e, c, rng, buf, slots, |rng, _| Start {
-                    zp: normal(rng),
-                    rt: None,
-                    xi: Some(normal(rng)),
-                    cont: false,
+                // A new person in every slot.
+                run_block(d, e, c, rng, slots, move |rng, sl| {
+                    let zp = t.new_person(rng, &mut sl.rc);
+                    t.start(zp, false)
                 })
             } else if lag == 1 {
-                // U(stay), then N(z_prev), N(xi) for an entrant only.
-                run_block(d, e, c, rng, buf, slots, |rng, (z, rt)| {
+                // U(stay), then a new person for an entrant only.
+                run_block(d, e, c, rng, slots, move |rng, sl| {
                     if rng.random::<f64>() < stay {
                         Start {
-                            zp: z,
-                            rt: Some(rt),
-                            xi: None,
+                            zp: sl.z,
+                            rtp: sl.rt,
                             cont: true,
                         }
                     } else {
-                        Start {
-                            zp: normal(rng),
-                            rt: None,
-                            xi: Some(normal(rng)),
-                            cont: false,
-                        }
+                        let zp = t.new_person(rng, &mut sl.rc);
+                        t.start(zp, false)
                     }
                 })
             } else {
@@ -198,28 +195,17 @@ pub(crate) fn run_aco(
                 let m = (lag - 1) as i32;
                 let (stay_l, rho_l) = (stay.powi(m), rho.powi(m));
                 let sd_l = (1.0 - rho.powi(2 * m)).sqrt();
-                run_block(d, e, c, rng, buf, slots, |rng, (z, _)| {
-                    let (mut zc, mut xi) = (z, None);
-                    if rng.random::<f64>() < stay_l {
-                        zc = rho_l * zc + sd_l * normal(rng);
+                run_block(d, e, c, rng, slots, move |rng, sl| {
+                    let zc = if rng.random::<f64>() < stay_l {
+                        rho_l * sl.z + sd_l * normal(rng)
                     } else {
-                        zc = normal(rng);
-                        xi = Some(normal(rng));
-                    }
+                        t.new_person(rng, &mut sl.rc)
+                    };
                     if rng.random::<f64>() < stay {
-                        Start {
-                            zp: zc,
-                            rt: None,
-                            xi,
-                            cont: true,
-                        }
+                        t.start(zc, true)
                     } else {
-                        Start {
-                            zp: normal(rng),
-                            rt: None,
-                            xi: Some(normal(rng)),
-                            cont: false,
-                        }
+                        let zp = t.new_person(rng, &mut sl.rc);
+                        t.start(zp, false)
                     }
                 })
             };
@@ -229,68 +215,35 @@ pub(crate) fn run_aco(
     }
 }
 
-/// One step of the type block `slots` (enrollment type `e`, truncation point `c`), chunk by
-/// chunk in three passes:
-/// 1. the draws, in MODEL.md 3.4's order (`first` gives the start of the step from the slot's
-///    `(z, rt)`, then the innovation); `RT(zp)` where the start is a new state; both tables at
-///    the new state from one grid point (the cost `Q_e(zn)` now, `RT(zn)` for the next step);
-///    the sums of `X`, `min(X, c)` and the continuing count;
-/// 2. `RC(xi) = exp(noise xi - half)` of the new persons: the one function call, kept out of
-///    the first pass so that its values stay in registers;
-/// 3. the risk scores `R = RT(zp) RC` and their sums.
-///
-/// Every sum is taken slot by slot in slot order, as in one pass: the same bits.
+/// One step of the type block `slots` (enrollment type `e`, truncation point `c`), in one pass:
+/// the start of the step (`first`: from the slot's stored state, or a new person), the
+/// innovation, both tables at the new state from one grid point (the cost `Q_e(zn)` now,
+/// `RT(zn)` for the next step), the risk score `R = RT(zp) RC`, and the sums in slot order.
 #[inline(always)]
 fn run_block(
     d: &Dynamics<'_>,
     e: usize,
     c: f64,
     rng: &mut Xoshiro256PlusPlus,
-    buf: &mut Buffers,
-    slots: std::ops::Range<usize>,
-    mut first: impl FnMut(&mut Xoshiro256PlusPlus, (f64, f64)) -> Start,
+    slots: &mut [Slot],
+    mut first: impl FnMut(&mut Xoshiro256PlusPlus, &mut Slot) -> Start,
 ) -> Acc {
     let cm = d.cost;
-    // Copies in registers: the loop's stores to `buf` cannot alias them.
     let grid = cm.grid;
-    let risk = cm.risk.values();
     let pairs = cm.pairs(e);
     let rho = d.rho;
     let s1 = (1.0 - rho * rho).sqrt();
-    let (noise, half) = (d.risk_noise, d.risk_half);
     let mut acc = Acc::default();
-    let new = &mut buf.chunk.new;
-    for chunk in buf.slots[slots].chunks_mut(CHUNK) {
-        let mut fresh = 0usize;
-        for (j, sl) in chunk.iter_mut().enumerate() {
-            let st = first(rng, (sl.z, sl.rt));
-            if let Some(xi) = st.xi {
-                if let Some(v) = new.get_mut(fresh) {
-                    *v = j as u16;
-                }
-                fresh += 1;
-                sl.rc = xi;
-            }
-            sl.rtp = st.rt.unwrap_or_else(|| grid.at(risk, st.zp));
-            sl.cont = st.cont;
-            let zn = rho * st.zp + s1 * normal(rng);
-            sl.z = zn;
-            let [x, rt] = grid.lerp2(pairs, grid.point(zn));
-            sl.rt = rt;
-            acc.add_x(x, c, st.cont);
-        }
-        for &j in &new[..fresh.min(CHUNK)] {
-            if let Some(sl) = chunk.get_mut(usize::from(j)) {
-                sl.rc = (noise * sl.rc - half).exp();
-            }
-        }
-        for sl in chunk.iter() {
-            acc.add_r(sl.rtp * sl.rc, sl.cont);
-        }
+    for sl in slots {
+        let st = first(rng, sl);
+        let zn = rho * st.zp + s1 * normal(rng);
+        sl.z = zn;
+        let [x, rt] = grid.lerp2(pairs, grid.point(zn));
+        sl.rt = rt;
+        acc.add(x, c, st.rtp * sl.rc, st.cont);
     }
     acc
 }
-
 #[cfg(test)]
 mod tests {
     use super::{Buffers, Cell, Dynamics, run_aco};
@@ -301,7 +254,7 @@ mod tests {
     /// The hot loop's sums, bit for bit, for a fixed pool (blocks above and below the chunk size)
     /// over the three step kinds (the first step, one-year steps, a three-year step): FNV-1a over
     /// every cell's fields. A change of this digest moves simulated numbers: bump
-    /// `MODEL_VERSION` (its value when the digest was pinned: 1.1.0) and pin the new one.
+    /// `MODEL_VERSION` (its value when the digest was pinned: 1.2.0) and pin the new one.
     #[test]
     fn sums_are_pinned_bit_for_bit() {
         let b = Beneficiary::default();
@@ -312,8 +265,6 @@ mod tests {
             lags: &lags,
             rho: b.rho,
             stay: (1.0 - b.death_rate) * (1.0 - b.leave_rate),
-            risk_noise: b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt(),
-            risk_half: b.risk_kappa * b.risk_kappa / 2.0,
         };
         let trunc: Vec<[f64; 4]> = (0..lags.len())
             .map(|s| std::array::from_fn(|e| cost.q99[e] * (0.9 + 0.05 * (s + e) as f64)))
@@ -336,6 +287,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(h, 0x5ce1_1d85_767f_76e6, "digest {h:#018x}");
+        assert_eq!(h, 0x2cf7_e30c_b00a_f5dc, "digest {h:#018x}");
     }
 }

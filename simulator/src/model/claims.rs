@@ -297,8 +297,6 @@ pub(crate) fn pass(
     let (pcp, npp, specialist) = (spec("08"), spec("50"), spec("06"));
     let rho = b.rho;
     let s1 = (1.0 - rho * rho).sqrt();
-    let noise = b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt();
-    let half = b.risk_kappa * b.risk_kappa / 2.0;
     let slope = c.lines_z_slope;
     let max_lines = (10.0 * c.lines_mean + 50.0) as u64;
     let mut groups = vec![vec![<[Group; 4]>::default(); steps.len()]; pops.len()];
@@ -325,7 +323,7 @@ pub(crate) fn pass(
                         }
                         z = rng.sample(StandardNormal);
                         let xi: f64 = rng.sample(StandardNormal);
-                        rc = (noise * xi - half).exp();
+                        rc = cm.rc.at(xi);
                         prev = None;
                         lines.clear();
                     } else if rng.random::<f64>() < c.practice_switch {

@@ -149,6 +149,8 @@ pub(crate) struct CostModel {
     pub(crate) tau: [f64; 4],
     /// `RT(z) = exp(kappa alpha z)`.
     pub(crate) risk: Table,
+    /// `RC(xi) = exp(kappa sqrt(1 - alpha^2) xi - kappa^2 / 2)`: a new person's risk constant.
+    pub(crate) rc: Table,
     /// The grid of every table above.
     pub(crate) grid: Grid,
     /// The quantile tables (0 = ESRD, 1 = the mixture), each interleaved with the risk table
@@ -214,6 +216,13 @@ impl CostModel {
         let taum = tau_of(&tables[1], q99m);
         let ka = b.risk_kappa * b.risk_alpha;
         let risk = Table::new(z.iter().map(|&z| (ka * z).exp()).collect(), zmin, zmax);
+        let noise = b.risk_kappa * (1.0 - b.risk_alpha * b.risk_alpha).sqrt();
+        let half = b.risk_kappa * b.risk_kappa / 2.0;
+        let rc = Table::new(
+            z.iter().map(|&xi| (noise * xi - half).exp()).collect(),
+            zmin,
+            zmax,
+        );
         let grid = risk.grid;
         debug_assert!(tables.iter().all(|t| t.grid == grid));
         let pairs = std::array::from_fn(|i| {
@@ -231,6 +240,7 @@ impl CostModel {
             q99: [q99e, q99m, q99m, q99m],
             tau: [taue, taum, taum, taum],
             risk,
+            rc,
         }
     }
 
@@ -258,4 +268,32 @@ pub fn top_shares(x: &mut [f64]) -> [f64; 5] {
         *o = x[..n].iter().sum::<f64>() / total;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CostModel;
+    use crate::scenario::Beneficiary;
+
+    /// The risk constant's table against its formula (MODEL.md 3.2), between grid points across
+    /// the range a normal draw takes: kappa 0.65, alpha 0.60 give `RC(xi) = exp(0.52 xi -
+    /// 0.21125)`, `RC(0) = 0.809572`, `RC(1) = 1.361722`; linear interpolation on the 8,193-point
+    /// grid is within 1e-7 of it (relative), and the clamp holds it at the grid's end.
+    #[test]
+    fn the_risk_constant_table_is_its_formula() {
+        let b = Beneficiary::default();
+        let cm = CostModel::new(&b);
+        let (r0, r1) = (cm.rc.at(0.0), cm.rc.at(1.0));
+        assert!((r0 - 0.809_572).abs() < 1e-6, "{r0}");
+        assert!((r1 - 1.361_722).abs() < 1e-6, "{r1}");
+        let (noise, half) = (0.65 * (1.0f64 - 0.36).sqrt(), 0.65 * 0.65 / 2.0);
+        for i in 0..=10_000 {
+            let xi = -5.5 + 11.0 * f64::from(i) / 10_000.0 + 1e-4;
+            let exact = (noise * xi - half).exp();
+            let rel = cm.rc.at(xi) / exact - 1.0;
+            assert!(rel.abs() < 1e-7, "xi {xi}: {rel:e}");
+        }
+        assert_eq!(cm.rc.at(7.0), cm.rc.at(6.0));
+        assert_eq!(cm.rc.at(-9.0), cm.rc.at(-6.0));
+    }
 }

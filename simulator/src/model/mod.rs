@@ -34,7 +34,7 @@ use crate::scenario::Scenario;
 
 /// Version of the model; goes into every output (`summary.json`'s `model_version`). Bump it when
 /// a change can move any simulated number for the same scenario and seed.
-pub const MODEL_VERSION: &str = "1.1.0";
+pub const MODEL_VERSION: &str = "1.2.0";
 
 /// Why a replicate could not be simulated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

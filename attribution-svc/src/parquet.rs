@@ -1,0 +1,767 @@
+//! Parquet (cargo feature `parquet`): the input tables of `assign` read from Parquet files, and the
+//! assignment list and the synthetic population written as Parquet.
+//!
+//! Reading. A Parquet file holds one of the CSV layouts ([`crate::input::csv`]): the columns are
+//! found by name as in the CSV header (any order, any case; columns the layout does not read are
+//! not decoded). Each row is written out as the text of its CSV fields and parsed by the CSV
+//! layout's own parser, so a Parquet file gives exactly the records, rejections and reasons the
+//! same rows give as CSV. A column may be a string (or binary) column, or:
+//!
+//! | columns | also |
+//! |---|---|
+//! | `months_*`, `line_number`, `adjustment` | an integer column |
+//! | `us_resident`, `other_initiative` | a BOOLEAN column |
+//! | `service_date` | a DATE column |
+//! | `allowed` | a DECIMAL column of at most 38 digits (exact: no floating point) |
+//!
+//! A null is a blank field. A rejected row is at its row number counting from 1; a file that
+//! is rejected as a whole (not Parquet or truncated, a column missing or of another type) at row
+//! 0, naming the column; a row group that cannot be decoded at its first row, naming the row group
+//! and the column. Row groups are read in parallel (`assign --threads`), merged in file order.
+//! Only uncompressed files and pages can be read (no compression codec is built in; what
+//! `attribution-svc synth --format parquet` writes, and DuckDB with `COMPRESSION 'uncompressed'`).
+//!
+//! Writing: the assignment list ([`write_results`], the columns of the CSV list, a blank field as
+//! a null, `winning_allowed` as DECIMAL(18, 2), `continuously_assigned` as BOOLEAN) and the
+//! synthetic population ([`PopulationSink`]), uncompressed.
+
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::Context;
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, RecordBatch,
+    builder::{
+        BooleanBuilder, Date32Builder, Decimal128Builder, Int32Builder, StringBuilder,
+        UInt32Builder,
+    },
+    cast::AsArray,
+    types::{
+        Date32Type, Decimal32Type, Decimal64Type, Decimal128Type, Int8Type, Int16Type, Int32Type,
+        Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    },
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use attribution_rules::{
+    Version,
+    run::{AcoCounts, Run},
+    synthetic::{BeneficiaryRecord, ClaimRecord},
+};
+use parquet::arrow::{
+    ArrowWriter, ProjectionMask,
+    arrow_reader::{
+        ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+        ParquetRecordBatchReaderBuilder, RowFilter,
+    },
+};
+use parquet::file::properties::WriterProperties;
+
+use crate::files::{self, RESULT_COLUMNS};
+use crate::input::csv::{self, Fields};
+use crate::synth::{self, Sink};
+
+/// The reason when the parquet crate fails (panics) on corrupt data.
+const CORRUPT: &str = "not a readable Parquet file: the {} is corrupt";
+
+/// Rows per record batch read or written.
+const BATCH: usize = 8192;
+
+/// The input tables of `assign`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `aco_id,kind,id`.
+    Participants,
+    /// `beneficiaries.csv`.
+    Beneficiaries,
+    /// `claims.csv`.
+    Claims,
+    /// `npi,specialty`.
+    Clinicians,
+}
+
+/// What a column holds: the Parquet types it may have besides a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Whole,
+    Bool,
+    Date,
+    Money,
+}
+
+impl Layout {
+    /// Every column the layout reads (as in [`crate::input::csv`]) and what it holds.
+    fn columns(self) -> &'static [(&'static str, Kind)] {
+        use Kind::*;
+        match self {
+            Layout::Participants => &[("aco_id", Text), ("kind", Text), ("id", Text)],
+            Layout::Clinicians => &[("npi", Text), ("specialty", Text)],
+            Layout::Beneficiaries => &[
+                ("beneficiary_id", Text),
+                ("months_part_a_and_b", Whole),
+                ("months_part_a_or_b_only", Whole),
+                ("months_part_a_only", Whole),
+                ("months_part_b_only", Whole),
+                ("months_group_health_plan", Whole),
+                ("us_resident", Bool),
+                ("other_initiative", Bool),
+                ("designated_npi", Text),
+                ("designated_tin", Text),
+                ("designated_specialty", Text),
+                ("prior_year_aco_id", Text),
+            ],
+            Layout::Claims => &[
+                ("beneficiary_id", Text),
+                ("service_date", Date),
+                ("hcpcs", Text),
+                ("allowed", Money),
+                ("claim_id", Text),
+                ("line_number", Whole),
+                ("revenue_center", Text),
+                ("place_of_service", Text),
+                ("claim_type", Text),
+                ("tin", Text),
+                ("ccn", Text),
+                ("npi", Text),
+                ("specialty", Text),
+                ("adjustment", Whole),
+            ],
+        }
+    }
+}
+
+impl Kind {
+    fn accepts(self, t: &DataType) -> bool {
+        use DataType as T;
+        let text = matches!(
+            t,
+            T::Utf8 | T::LargeUtf8 | T::Utf8View | T::Binary | T::LargeBinary | T::BinaryView
+        );
+        text || match self {
+            Kind::Text => false,
+            Kind::Whole => t.is_integer(),
+            Kind::Bool => *t == T::Boolean,
+            Kind::Date => *t == T::Date32,
+            Kind::Money => matches!(
+                t,
+                T::Decimal32(_, s) | T::Decimal64(_, s) | T::Decimal128(_, s) if *s >= 0
+            ),
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Text => "a string column",
+            Kind::Whole => "an integer or string column",
+            Kind::Bool => "a BOOLEAN or string column",
+            Kind::Date => "a DATE or string column",
+            Kind::Money => "a DECIMAL (at most 38 digits) or string column: amounts are exact",
+        }
+    }
+}
+
+/// A Parquet file of one of the layouts, its footer read: the header (the column names) and its
+/// row groups, each read on its own (so on any thread).
+#[derive(Debug, Clone)]
+pub struct Table {
+    path: PathBuf,
+    meta: ArrowReaderMetadata,
+    header: ::csv::StringRecord,
+    /// The columns of the layout, by position (ascending): the only ones decoded.
+    decoded: Vec<usize>,
+    /// The number (from 0) of each row group's first row, and the row count at the end.
+    starts: Vec<u64>,
+}
+
+impl Table {
+    /// Opens the Parquet file at `path` of `layout`: the table,
+    /// or why the file is rejected as a whole (not Parquet or truncated, a column of a type the
+    /// layout does not take). Missing columns are for the layout's reader to say, from
+    /// [`Table::header`]. Only a file that cannot be opened is an error.
+    pub fn open(path: &Path, layout: Layout) -> anyhow::Result<Result<Table, String>> {
+        let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        // The Parquet types, not an Arrow schema a writer may have stored: strings come as Utf8
+        // or Binary, whatever dictionary or view type they were written from.
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        // The parquet crate panics on some corrupt footers: that is a rejection too.
+        let meta = match catch_unwind(AssertUnwindSafe(|| ArrowReaderMetadata::load(&f, options))) {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                return Ok(Err(format!(
+                    "not a readable Parquet file (truncated?): {e}"
+                )));
+            }
+            Err(_) => return Ok(Err(CORRUPT.replace("{}", "footer"))),
+        };
+        let schema = meta.schema().clone();
+        let header: ::csv::StringRecord = schema.fields().iter().map(|f| f.name()).collect();
+        let mut decoded = Vec::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            let name = field.name().trim().to_ascii_lowercase();
+            let Some(&(name, kind)) = layout.columns().iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            if !kind.accepts(field.data_type()) {
+                return Ok(Err(format!(
+                    "{name}: must be {} (this is {})",
+                    kind.expected(),
+                    field.data_type()
+                )));
+            }
+            decoded.push(i);
+        }
+        let mut starts = vec![0u64];
+        for g in meta.metadata().row_groups() {
+            let last = starts.last().copied().unwrap_or(0);
+            starts.push(last + u64::try_from(g.num_rows()).unwrap_or(0));
+        }
+        Ok(Ok(Table {
+            path: path.to_path_buf(),
+            meta,
+            header,
+            decoded,
+            starts,
+        }))
+    }
+
+    /// The column names, as a CSV header row.
+    pub fn header(&self) -> &::csv::StringRecord {
+        &self.header
+    }
+
+    /// The position of the column `name` (as the CSV layouts find it: trimmed, any case).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    }
+
+    /// Number of row groups.
+    pub fn row_groups(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// The compressed bytes of row group `g` (for progress).
+    pub fn group_bytes(&self, g: usize) -> u64 {
+        self.meta
+            .metadata()
+            .row_groups()
+            .get(g)
+            .map_or(0, |r| u64::try_from(r.compressed_size()).unwrap_or(0))
+    }
+
+    fn reader(
+        &self,
+        g: usize,
+        columns: &[usize],
+        only: Option<usize>,
+    ) -> Result<ParquetRecordBatchReader, String> {
+        let f = File::open(&self.path).map_err(|e| format!("cannot open the file again: {e}"))?;
+        let schema = self.meta.parquet_schema();
+        let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
+            .with_row_groups(vec![g])
+            .with_projection(ProjectionMask::roots(schema, columns.iter().copied()))
+            .with_batch_size(BATCH);
+        if let Some(k) = only {
+            let keep = ArrowPredicateFn::new(ProjectionMask::roots(schema, [k]), |batch| {
+                let mut text = Vec::new();
+                let column = batch.column(0);
+                Ok(BooleanArray::from_iter((0..batch.num_rows()).map(|i| {
+                    text.clear();
+                    render(column.as_ref(), i, &mut text);
+                    let v = std::str::from_utf8(&text).map(|t| csv::version(t.trim()));
+                    Some(v != Ok(Some(Version::Original)))
+                })))
+            });
+            b = b.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
+        }
+        b.build().map_err(|e| e.to_string())
+    }
+
+    /// Calls `each` with every row of row group `g` (its row number from 1, and its fields as
+    /// text; columns the layout does not read are blank). With `only` (the `adjustment`
+    /// column), only the rows that are not an original, unnumbered (0). A row group that cannot
+    /// be read is one rejection at its first row naming the row group and the column; the rows
+    /// before it in the group have been given.
+    pub fn read_group(
+        &self,
+        g: usize,
+        only: Option<usize>,
+        each: &mut dyn FnMut(u64, Result<Fields<'_, '_>, String>),
+    ) {
+        // The parquet crate panics on some corrupt data: the row group is rejected.
+        if catch_unwind(AssertUnwindSafe(|| self.try_group(g, only, &mut *each))).is_err() {
+            let first = self.starts.get(g).copied().unwrap_or(0);
+            each(
+                first + 1,
+                Err(CORRUPT.replace("{}", &format!("row group {g}"))),
+            );
+        }
+    }
+
+    fn try_group(
+        &self,
+        g: usize,
+        only: Option<usize>,
+        each: &mut dyn FnMut(u64, Result<Fields<'_, '_>, String>),
+    ) {
+        let first = self.starts.get(g).copied().unwrap_or(0);
+        let fail = |why: String| {
+            let last = self.starts.get(g + 1).copied().unwrap_or(first);
+            let column = self
+                .decoded
+                .iter()
+                .copied()
+                .find(|&c| {
+                    self.reader(g, &[c], None)
+                        .map_or(true, |mut r| r.any(|b| b.is_err()))
+                })
+                .and_then(|c| self.header.get(c))
+                .map_or(String::new(), |c| format!(", column {}", c.trim()));
+            format!(
+                "row group {g} (rows {}-{last}){column}: unreadable: {why}",
+                first + 1
+            )
+        };
+        let reader = match self.reader(g, &self.decoded, only) {
+            Ok(r) => r,
+            Err(why) => return each(first + 1, Err(fail(why))),
+        };
+        let (mut bytes, mut spans) = (Vec::new(), Vec::new());
+        let mut row = first;
+        for batch in reader {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => return each(first + 1, Err(fail(e.to_string()))),
+            };
+            // The batch's columns are the decoded ones, in file order.
+            let columns: Vec<Option<&ArrayRef>> = (0..self.header.len())
+                .map(|p| {
+                    self.decoded
+                        .binary_search(&p)
+                        .ok()
+                        .and_then(|j| batch.columns().get(j))
+                })
+                .collect();
+            for i in 0..batch.num_rows() {
+                bytes.clear();
+                spans.clear();
+                for c in &columns {
+                    let start = bytes.len();
+                    if let Some(a) = c {
+                        render(a.as_ref(), i, &mut bytes);
+                    }
+                    spans.push((start, bytes.len()));
+                }
+                row += 1;
+                let n = if only.is_some() { 0 } else { row };
+                each(n, Ok(Fields::new(&bytes, &spans)));
+            }
+        }
+    }
+}
+
+impl csv::Table for Table {
+    fn header(&mut self) -> Result<::csv::StringRecord, String> {
+        Ok(self.header.clone())
+    }
+
+    fn header_line(&self) -> u64 {
+        0
+    }
+
+    fn records(self, each: &mut dyn FnMut(u64, Result<Fields<'_, '_>, String>)) {
+        for g in 0..self.row_groups() {
+            self.read_group(g, None, each);
+        }
+    }
+}
+
+/// Appends the text of the CSV field of row `i` of `a` (nothing for a null); a column of a type
+/// [`Kind::accepts`] does not take has been rejected before it is read.
+fn render(a: &dyn Array, i: usize, out: &mut Vec<u8>) {
+    use DataType as T;
+    if a.is_null(i) {
+        return;
+    }
+    let _ = match a.data_type() {
+        T::Utf8 => out.write_all(a.as_string::<i32>().value(i).as_bytes()),
+        T::LargeUtf8 => out.write_all(a.as_string::<i64>().value(i).as_bytes()),
+        T::Utf8View => out.write_all(a.as_string_view().value(i).as_bytes()),
+        T::Binary => out.write_all(a.as_binary::<i32>().value(i)),
+        T::LargeBinary => out.write_all(a.as_binary::<i64>().value(i)),
+        T::BinaryView => out.write_all(a.as_binary_view().value(i)),
+        T::Boolean => out.write_all(if a.as_boolean().value(i) {
+            b"true"
+        } else {
+            b"false"
+        }),
+        // Days since 1970-01-01; a day no calendar date has is left blank (an invalid date).
+        T::Date32 => {
+            match acorn_domain::Date::from_day_number(a.as_primitive::<Date32Type>().value(i)) {
+                Some(d) => write!(out, "{d}"),
+                None => Ok(()),
+            }
+        }
+        T::Int8 => write!(out, "{}", a.as_primitive::<Int8Type>().value(i)),
+        T::Int16 => write!(out, "{}", a.as_primitive::<Int16Type>().value(i)),
+        T::Int32 => write!(out, "{}", a.as_primitive::<Int32Type>().value(i)),
+        T::Int64 => write!(out, "{}", a.as_primitive::<Int64Type>().value(i)),
+        T::UInt8 => write!(out, "{}", a.as_primitive::<UInt8Type>().value(i)),
+        T::UInt16 => write!(out, "{}", a.as_primitive::<UInt16Type>().value(i)),
+        T::UInt32 => write!(out, "{}", a.as_primitive::<UInt32Type>().value(i)),
+        T::UInt64 => write!(out, "{}", a.as_primitive::<UInt64Type>().value(i)),
+        T::Decimal32(_, s) => decimal(a.as_primitive::<Decimal32Type>().value(i).into(), *s, out),
+        T::Decimal64(_, s) => decimal(a.as_primitive::<Decimal64Type>().value(i).into(), *s, out),
+        T::Decimal128(_, s) => decimal(a.as_primitive::<Decimal128Type>().value(i), *s, out),
+        _ => Ok(()),
+    };
+}
+
+/// Writes the DECIMAL `v` of scale `scale` (0-38) as decimal text, with trailing zeros past two
+/// decimals dropped (`120.5000` is `120.50`: the same exact amount, which the CSV parser takes).
+fn decimal(v: i128, scale: i8, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut digits = u32::try_from(scale).unwrap_or(0).min(38);
+    let abs = v.unsigned_abs();
+    let unit = 10u128.pow(digits);
+    let (int, mut frac) = (abs / unit, abs % unit);
+    while digits > 2 && frac % 10 == 0 {
+        frac /= 10;
+        digits -= 1;
+    }
+    write!(out, "{}{int}", if v < 0 { "-" } else { "" })?;
+    if digits > 0 {
+        write!(out, ".{frac:0w$}", w = digits as usize)?;
+    }
+    Ok(())
+}
+
+/// A value of a row written ([`Columns::push`]): empty text is a null.
+#[derive(Debug, Clone, Copy)]
+enum Value<'a> {
+    Text(&'a str),
+    Int(i32),
+    UInt(u32),
+    Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Cents, DECIMAL(18, 2); `None` is a null.
+    Money(Option<i64>),
+}
+
+/// The builders of one record batch of `schema`.
+struct Columns {
+    schema: SchemaRef,
+    builders: Vec<Builder>,
+}
+
+enum Builder {
+    Text(StringBuilder),
+    Int(Int32Builder),
+    UInt(UInt32Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Money(Decimal128Builder),
+}
+
+impl Columns {
+    fn new(schema: &SchemaRef) -> anyhow::Result<Columns> {
+        let builders = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                Ok(match f.data_type() {
+                    DataType::Int32 => Builder::Int(Int32Builder::with_capacity(BATCH)),
+                    DataType::UInt32 => Builder::UInt(UInt32Builder::with_capacity(BATCH)),
+                    DataType::Boolean => Builder::Bool(BooleanBuilder::with_capacity(BATCH)),
+                    DataType::Date32 => Builder::Date(Date32Builder::with_capacity(BATCH)),
+                    DataType::Decimal128(p, s) => Builder::Money(
+                        Decimal128Builder::with_capacity(BATCH).with_precision_and_scale(*p, *s)?,
+                    ),
+                    _ => Builder::Text(StringBuilder::with_capacity(BATCH, 16 * BATCH)),
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Columns {
+            schema: schema.clone(),
+            builders,
+        })
+    }
+
+    /// Appends a row (its values in the schema's order, of its types).
+    fn push(&mut self, row: &[Value<'_>]) {
+        for (b, v) in self.builders.iter_mut().zip(row) {
+            match (b, *v) {
+                (Builder::Text(b), Value::Text("")) => b.append_null(),
+                (Builder::Text(b), Value::Text(s)) => b.append_value(s),
+                (Builder::Int(b), Value::Int(n)) => b.append_value(n),
+                (Builder::UInt(b), Value::UInt(n)) => b.append_value(n),
+                (Builder::Bool(b), Value::Bool(x)) => b.append_value(x),
+                (Builder::Date(b), Value::Date(d)) => b.append_value(d),
+                (Builder::Money(b), Value::Money(c)) => b.append_option(c.map(i128::from)),
+                _ => unreachable!("a value of another type than its column"),
+            }
+        }
+    }
+
+    /// The rows pushed since the last batch, as a batch.
+    fn finish(&mut self) -> anyhow::Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|b| -> ArrayRef {
+                match b {
+                    Builder::Text(b) => Arc::new(b.finish()),
+                    Builder::Int(b) => Arc::new(b.finish()),
+                    Builder::UInt(b) => Arc::new(b.finish()),
+                    Builder::Bool(b) => Arc::new(b.finish()),
+                    Builder::Date(b) => Arc::new(b.finish()),
+                    Builder::Money(b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
+    }
+}
+
+fn schema(columns: &[(&str, DataType, bool)]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, t, nullable)| Field::new(*name, t.clone(), *nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+const MONEY: DataType = DataType::Decimal128(18, 2);
+
+/// Uncompressed (no codec is built in), row groups of `rows` rows.
+fn properties(rows: usize) -> WriterProperties {
+    WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows.max(1)))
+        .build()
+}
+
+/// Writes the assignment list as Parquet to `out` (the columns of [`RESULT_COLUMNS`], with `order`
+/// a first column `input_order`; the rows of [`files::write_rows_with`], assigned in pieces on
+/// `threads` threads and written in order, so the bytes are the same for any thread count) and
+/// returns the per-ACO counts.
+pub fn write_results(
+    run: &Run,
+    out: &mut (impl Write + Send),
+    order: bool,
+    threads: usize,
+) -> anyhow::Result<Vec<AcoCounts>> {
+    use DataType::{Boolean, UInt32, Utf8};
+    let types = [Utf8, Utf8, Utf8, Utf8, Utf8, MONEY, Boolean, Utf8];
+    let nullable = [false, true, true, false, true, true, false, true];
+    let mut cols: Vec<(&str, DataType, bool)> = Vec::new();
+    if order {
+        cols.push(("input_order", UInt32, false));
+    }
+    for ((name, t), null) in RESULT_COLUMNS.iter().zip(types).zip(nullable) {
+        cols.push((name, t, null));
+    }
+    let schema = schema(&cols);
+    let mut w = ArrowWriter::try_new(out, schema.clone(), Some(properties(1 << 20)))?;
+    let counts = files::in_pieces(
+        run,
+        threads,
+        |range| {
+            let mut c = Columns::new(&schema)?;
+            let counts = files::result_rows(run, range, |r| {
+                let row = [
+                    Value::UInt(r.input_order),
+                    Value::Text(r.beneficiary_id),
+                    Value::Text(r.aco_id),
+                    Value::Text(r.step),
+                    Value::Text(r.reason),
+                    Value::Text(r.winning_entity),
+                    Value::Money(r.winning_allowed),
+                    Value::Bool(r.continuously_assigned),
+                    Value::Text(r.ineligibility),
+                ];
+                c.push(&row[usize::from(!order)..]);
+            });
+            Ok((c.finish()?, counts))
+        },
+        |batch| Ok(w.write(&batch)?),
+    )?;
+    w.close()?;
+    Ok(counts)
+}
+
+/// One Parquet file being written in batches.
+struct Sheet {
+    path: PathBuf,
+    w: ArrowWriter<BufWriter<File>>,
+    cols: Columns,
+    rows: usize,
+}
+
+impl Sheet {
+    fn create(
+        dir: &Path,
+        name: &str,
+        schema: SchemaRef,
+        group_rows: usize,
+    ) -> anyhow::Result<Sheet> {
+        let path = dir.join(name);
+        let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Sheet {
+            w: ArrowWriter::try_new(
+                BufWriter::with_capacity(1 << 20, f),
+                schema.clone(),
+                Some(properties(group_rows)),
+            )?,
+            cols: Columns::new(&schema)?,
+            path,
+            rows: 0,
+        })
+    }
+
+    fn push(&mut self, row: &[Value<'_>]) -> anyhow::Result<()> {
+        self.cols.push(row);
+        self.rows += 1;
+        if self.rows == BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.w.write(&self.cols.finish()?)?;
+        self.rows = 0;
+        Ok(())
+    }
+
+    fn close(mut self) -> anyhow::Result<()> {
+        self.flush()?;
+        let mut out = self.w.into_inner()?;
+        out.flush()
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+/// The synthetic population as `participants.parquet`, `beneficiaries.parquet` and
+/// `claims.parquet` ([`synth::write`]): the columns of the CSV files, text as strings (blank as
+/// null), months as INT32, flags as BOOLEAN, `line_number` as UINT32, `service_date` as DATE and
+/// `allowed` as DECIMAL(18, 2).
+pub struct PopulationSink {
+    participants: Sheet,
+    beneficiaries: Sheet,
+    claims: Sheet,
+}
+
+impl PopulationSink {
+    /// Creates the three files in `dir`, with row groups of at most `group_rows` rows.
+    pub fn create(dir: &Path, group_rows: usize) -> anyhow::Result<PopulationSink> {
+        use DataType::{Boolean, Date32, Int32, UInt32, Utf8};
+        let text = |names: &[&'static str]| -> Vec<(&'static str, DataType, bool)> {
+            names.iter().map(|n| (*n, Utf8, true)).collect()
+        };
+        let participants = schema(&text(&["aco_id", "kind", "id"]));
+        let mut b = text(&["beneficiary_id"]);
+        for m in [
+            "months_part_a_and_b",
+            "months_part_a_or_b_only",
+            "months_group_health_plan",
+        ] {
+            b.push((m, Int32, false));
+        }
+        b.push(("us_resident", Boolean, false));
+        b.push(("other_initiative", Boolean, false));
+        b.extend(text(&["designated_npi", "designated_tin"]));
+        let claims: Vec<(&str, DataType, bool)> = synth::CLAIMS_HEADER
+            .split(',')
+            .map(|name| match name {
+                "line_number" => (name, UInt32, false),
+                "service_date" => (name, Date32, false),
+                "allowed" => (name, MONEY, false),
+                _ => (name, Utf8, true),
+            })
+            .collect();
+        Ok(PopulationSink {
+            participants: Sheet::create(dir, "participants.parquet", participants, group_rows)?,
+            beneficiaries: Sheet::create(dir, "beneficiaries.parquet", schema(&b), group_rows)?,
+            claims: Sheet::create(dir, "claims.parquet", schema(&claims), group_rows)?,
+        })
+    }
+}
+
+impl Sink for PopulationSink {
+    fn participant(&mut self, aco_id: &str, kind: &str, id: &str) -> anyhow::Result<()> {
+        self.participants
+            .push(&[Value::Text(aco_id), Value::Text(kind), Value::Text(id)])
+    }
+
+    fn beneficiary(&mut self, r: &BeneficiaryRecord) -> anyhow::Result<()> {
+        let months = |m: u32| Value::Int(i32::try_from(m).unwrap_or(i32::MAX));
+        self.beneficiaries.push(&[
+            Value::Text(&r.id),
+            months(r.months_a_and_b),
+            months(r.months_a_or_b_only),
+            months(r.months_group_health_plan),
+            Value::Bool(r.us_resident),
+            Value::Bool(r.other_initiative),
+            Value::Text(&r.designated_npi),
+            Value::Text(&r.designated_tin),
+        ])
+    }
+
+    fn claim(&mut self, r: &ClaimRecord) -> anyhow::Result<()> {
+        // The order of synth::CLAIMS_HEADER.
+        self.claims.push(&[
+            Value::Text(&r.beneficiary_id),
+            Value::Text(&r.claim_id),
+            Value::UInt(r.line_number),
+            Value::Date(r.service_date.day_number()),
+            Value::Text(r.hcpcs),
+            Value::Text(r.revenue_center),
+            Value::Text(r.place_of_service),
+            Value::Text(synth::claim_type_name(r.claim_type)),
+            Value::Text(&r.tin),
+            Value::Text(&r.ccn),
+            Value::Text(&r.npi),
+            Value::Text(r.specialty),
+            Value::Money(Some(r.allowed_cents)),
+            Value::Text(synth::version_name(r.version)),
+        ])
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        self.participants.close()?;
+        self.beneficiaries.close()?;
+        self.claims.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decimals are written as exact text: trailing zeros past cents dropped, nothing rounded.
+    #[test]
+    fn decimals_as_text() {
+        let text = |v: i128, s: i8| {
+            let mut out = Vec::new();
+            decimal(v, s, &mut out).expect("write");
+            String::from_utf8(out).expect("utf-8")
+        };
+        assert_eq!(text(12_000, 2), "120.00");
+        assert_eq!(text(-5, 2), "-0.05");
+        assert_eq!(text(1_205_000, 4), "120.50");
+        assert_eq!(text(1_205_001, 4), "120.5001");
+        assert_eq!(text(120, 0), "120");
+        assert_eq!(text(7, 1), "0.7");
+        assert_eq!(
+            text(i128::MAX, 38),
+            "1.70141183460469231731687303715884105727"
+        );
+    }
+}
