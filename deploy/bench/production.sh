@@ -6,18 +6,24 @@
 #   2. per store backend (SQLite file, PostgreSQL): Reconcile and ComputeBenchmark with durable
 #      storage, closed loop, as a fraction of echo; each again open loop at half that rate (p99,
 #      coordinated omission corrected); the attribution upload stream (claim lines/s);
-#   3. overload: settlement-svc with --max-concurrency, open loop at 3x its sustainable Reconcile
-#      rate (RESOURCE_EXHAUSTED for the excess, p99 of the accepted calls, RSS sampled);
-#   4. soak: Reconcile open loop at 70% of that rate for 10 minutes (errors, RSS sampled).
+#   3. the sustained rate: settlement-svc (SQLite, its default concurrency limit and queue)
+#      Reconcile closed loop over a longer phase (60 s; the 5 s bursts of part 2 overstate what
+#      lasts 10 minutes);
+#   4. overload: the same server, open loop at 3x the sustained rate (RESOURCE_EXHAUSTED for the
+#      excess, p99 of the accepted calls, RSS sampled);
+#   5. soak: Reconcile open loop at 70% of the sustained rate for 10 minutes (errors, RSS sampled).
 #
 # Usage: cargo build --release --locked -p simulator -p settlement-svc -p benchmark-svc -p attribution-svc
 #        deploy/bench/production.sh [--quick]
-# --quick: 5 s phases, 15 s overload, 30 s soak, a smaller upload (5-8 minutes instead of 25-30).
+# --quick: 5 s phases, 10 s sustained phase, 15 s overload, 30 s soak, a smaller upload (5-8
+# minutes instead of 25-30).
 # Environment: ACORN_BIN (default target/release), ACORN_BENCH_DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/test; a schema of its own is made and dropped with psql; set
 # it empty to skip PostgreSQL), ACORN_BENCH_OUT (where logs, JSON reports and RSS samples go;
 # default a new /tmp/acorn-bench.* directory), ACORN_BENCH_PORT (first of 8 ports, default 50160),
-# ACORN_BENCH_MAX_CONCURRENCY (the overload limit, default 32).
+# ACORN_BENCH_MAX_CONCURRENCY (passed as --max-concurrency to the sustained, overload and soak
+# servers; default: none, i.e. the servers' own default limit and queue), ACORN_BENCH_RATE (the
+# sustained Reconcile rate to use instead of measuring it).
 # Needs: bash, jq, awk, psql (for PostgreSQL). Servers log at RUST_LOG=info (the access log on).
 set -euo pipefail
 
@@ -27,19 +33,20 @@ bin=${ACORN_BIN:-target/release}
 pg=${ACORN_BENCH_DATABASE_URL-postgres://postgres@127.0.0.1:5432/test}
 out=${ACORN_BENCH_OUT:-$(mktemp -d /tmp/acorn-bench.XXXXXX)}
 port=${ACORN_BENCH_PORT:-50160}
-max_concurrency=${ACORN_BENCH_MAX_CONCURRENCY:-32}
+limit=()
+[[ -n "${ACORN_BENCH_MAX_CONCURRENCY:-}" ]] && limit=(--max-concurrency "$ACORN_BENCH_MAX_CONCURRENCY")
 mkdir -p "$out"
 export RUST_LOG=${RUST_LOG:-info}
 
 if ((quick)); then
-    phase=5s warmup=2s overload=15s soak=30s
+    phase=5s warmup=2s sustain=10s overload=15s soak=30s
     upload=(--beneficiaries 100000 --batch-beneficiaries 500 --stream-messages 25 -n 8)
 else
-    phase=30s warmup=5s overload=60s soak=10m
+    phase=30s warmup=5s sustain=60s overload=60s soak=10m
     upload=(--beneficiaries 1000000 --batch-beneficiaries 770 --stream-messages 50 -n 26)
 fi
-# Any phase length may be set: ACORN_BENCH_PHASE, _WARMUP, _OVERLOAD, _SOAK (e.g. 10s, 10m).
-phase=${ACORN_BENCH_PHASE:-$phase} warmup=${ACORN_BENCH_WARMUP:-$warmup}
+# Any phase length may be set: ACORN_BENCH_PHASE, _WARMUP, _SUSTAIN, _OVERLOAD, _SOAK (e.g. 10s, 10m).
+phase=${ACORN_BENCH_PHASE:-$phase} warmup=${ACORN_BENCH_WARMUP:-$warmup} sustain=${ACORN_BENCH_SUSTAIN:-$sustain}
 overload=${ACORN_BENCH_OVERLOAD:-$overload} soak=${ACORN_BENCH_SOAK:-$soak}
 closed=(-c 64 --connections 4)
 
@@ -167,36 +174,44 @@ for backend in "${backends[@]}"; do
     stop "$server"
 done
 
-# 3. Overload at 3x the sustainable rate (SQLite), and 4. the soak at 70% of it (the rate from
-# this run's closed loop, else ACORN_BENCH_RATE).
-r=${sustained[Reconcile-sqlite]:-${ACORN_BENCH_RATE:-}}
+# 3. The sustained rate (SQLite, the servers' default limit and queue, a longer closed loop than
+# part 2's), unless ACORN_BENCH_RATE gives it; then 4. overload at 3x it and 5. the soak at 70%.
 if ! part overload && ! part soak; then
     log "done in ${SECONDS} s; reports in $out"
     exit 0
 fi
-[[ -n "$r" ]] || { echo "no sustained Reconcile rate: run the throughput part or set ACORN_BENCH_RATE" >&2; exit 2; }
 have settlement-svc || exit 2
+r=${ACORN_BENCH_RATE:-}
+if [[ -z "$r" ]]; then
+    p=$((port + 5))
+    # shellcheck disable=SC2046
+    start settlement-svc-sustained $p "$bin/settlement-svc" serve $(store sqlite sustained) --listen "127.0.0.1:$p" "${limit[@]}"
+    load sustained --call Reconcile --target "http://127.0.0.1:$p" "${closed[@]}" -z $sustain --warmup $warmup
+    r=$(j sustained .ok_rps)
+    log "sustained Reconcile rate (SQLite, closed loop $sustain, ${limit[*]:-default limit}): $(printf %.0f "$r") calls/s, p99 $(j sustained .latency.p99_ms) ms, errors $(j sustained .errors) ($(j sustained '[.status | to_entries[] | select(.key != "OK") | "\(.key) \(.value)"] | join(", ")'))"
+    stop "$server"
+fi
 if part overload; then
 p=$((port + 3))
 # shellcheck disable=SC2046
-start settlement-svc-overload $p "$bin/settlement-svc" serve $(store sqlite overload) --listen "127.0.0.1:$p" --max-concurrency "$max_concurrency"
+start settlement-svc-overload $p "$bin/settlement-svc" serve $(store sqlite overload) --listen "127.0.0.1:$p" "${limit[@]}"
 sample_rss "$server" "$out/overload.rss" &
 rate=$(awk -v r="$r" 'BEGIN {printf "%.1f", 3*r}')
 load overload --call Reconcile --target "http://127.0.0.1:$p" --rps "$rate" -c 0 --connections 4 -z $overload --warmup $warmup --interval 5s
-log "overload at $rate/s (3x), --max-concurrency $max_concurrency: $(j overload .ok) OK, $(j overload '.status.RESOURCE_EXHAUSTED // 0') RESOURCE_EXHAUSTED, other errors $(j overload '[.status | to_entries[] | select(.key != "OK" and .key != "RESOURCE_EXHAUSTED") | .value] | add // 0'); accepted p50 $(j overload .latency_ok.p50_ms) ms, p99 $(j overload .latency_ok.p99_ms) ms; $(rss_summary "$out/overload.rss")"
+log "overload at $rate/s (3x), ${limit[*]:-default limit}: $(j overload .ok) OK, $(j overload '.status.RESOURCE_EXHAUSTED // 0') RESOURCE_EXHAUSTED, other errors $(j overload '[.status | to_entries[] | select(.key != "OK" and .key != "RESOURCE_EXHAUSTED") | .value] | add // 0'); accepted p50 $(j overload .latency_ok.p50_ms) ms, p99 $(j overload .latency_ok.p99_ms) ms; $(rss_summary "$out/overload.rss")"
 stop "$server"
 fi
 
 if part soak; then
 p=$((port + 4))
 # shellcheck disable=SC2046
-start settlement-svc-soak $p "$bin/settlement-svc" serve $(store sqlite soak) --listen "127.0.0.1:$p"
+start settlement-svc-soak $p "$bin/settlement-svc" serve $(store sqlite soak) --listen "127.0.0.1:$p" "${limit[@]}"
 sample_rss "$server" "$out/soak.rss" &
 rate=$(awk -v r="$r" 'BEGIN {printf "%.1f", 0.7*r}')
 interval=30s
 ((quick)) && interval=5s
 load soak --call Reconcile --target "http://127.0.0.1:$p" --rps "$rate" -c 0 --connections 4 -z $soak --warmup $warmup --interval $interval
-log "soak $soak at $rate/s (70%): $(j soak .count) calls, errors $(j soak .errors), p99 $(j soak .latency.p99_ms) ms, max $(j soak .latency.max_ms) ms; $(rss_summary "$out/soak.rss")"
+log "soak $soak at $rate/s (70% of $(printf %.0f "$r")/s), ${limit[*]:-default limit}: $(j soak .count) calls, errors $(j soak .errors), p99 $(j soak .latency.p99_ms) ms, max $(j soak .latency.max_ms) ms; $(rss_summary "$out/soak.rss")"
 stop "$server"
 fi
 

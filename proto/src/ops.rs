@@ -1,9 +1,13 @@
 //! Operability layers every acorn server shares (applied by [`crate::serve::serve`]):
 //!
-//! - **Overload**: at most `--max-concurrency` calls in flight (0: no limit); a call beyond it is
-//!   answered at once with `RESOURCE_EXHAUSTED`, a `google.rpc.RetryInfo` detail and the
-//!   `grpc-retry-pushback-ms` trailer (gRFC A6) instead of queueing without bound. Health checks
-//!   are never refused (a probe must see a busy server as alive).
+//! - **Overload**: at most `--max-concurrency` calls in flight (default [`DEFAULT_MAX_CONCURRENCY`];
+//!   0: no limit). A call beyond it waits in a bounded queue (at most `--max-queue` calls, each for
+//!   at most `--queue-timeout-ms`) for a call to finish; one that finds the queue full, or is still
+//!   waiting at the timeout, is answered `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` detail
+//!   and the `grpc-retry-pushback-ms` trailer (gRFC A6). So a server never holds more than
+//!   `max_concurrency + max_queue` calls (memory stays flat however hard it is pushed) and a queued
+//!   call waits a bounded time. Health checks are never refused (a probe must see a busy server as
+//!   alive).
 //! - **Metrics**: Prometheus text on `--metrics-listen ADDR` at `/metrics` (prometheus-client):
 //!   `acorn_rpc_requests_total{method,code}`, `acorn_rpc_duration_seconds{method}` (histogram),
 //!   `acorn_rpc_in_flight`, `acorn_rpc_rejected_total`, and `acorn_store_duration_seconds{op}` for
@@ -30,20 +34,52 @@ use prometheus_client::metrics::{
     histogram::{Histogram, exponential_buckets},
 };
 use prometheus_client::registry::Registry;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::codegen::http;
 
 use crate::middleware::{Answer, Hook, HookLayer};
 
+/// The default of `--max-concurrency`. With group commit a call's latency is about the calls in
+/// flight over the throughput, so the limit sets both: at 70% of the sustained Reconcile rate on
+/// the 2-core machine (about 6,000/s) the calls in flight peaked near 180 (p99 30 ms), which this
+/// admits, while at 3x that rate the 256 admitted and queued answer in about 256 / 8,000 s = 32 ms
+/// (BENCHMARKS.md, overload and soak).
+pub const DEFAULT_MAX_CONCURRENCY: usize = 192;
+
+/// The default of `--max-queue`: bursts beyond the limit wait rather than fail at once.
+pub const DEFAULT_MAX_QUEUE: usize = 64;
+
+/// The default of `--queue-timeout-ms`.
+pub const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 100;
+
 /// Operability flags (flattened into [`crate::serve::ServeArgs`]).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct OpsArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (off when absent).
     #[arg(long, env = "ACORN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Most calls in flight; beyond it calls are answered RESOURCE_EXHAUSTED (0: no limit).
-    #[arg(long, env = "ACORN_MAX_CONCURRENCY", default_value_t = 0)]
+    /// Most calls in flight (0: no limit); beyond it calls wait in the queue (--max-queue).
+    #[arg(long, env = "ACORN_MAX_CONCURRENCY", default_value_t = DEFAULT_MAX_CONCURRENCY)]
     pub max_concurrency: usize,
+    /// Most calls waiting for one in flight to finish; beyond it a call is answered
+    /// RESOURCE_EXHAUSTED at once (0: no queue).
+    #[arg(long, env = "ACORN_MAX_QUEUE", default_value_t = DEFAULT_MAX_QUEUE)]
+    pub max_queue: usize,
+    /// Longest a queued call waits, milliseconds; then it is answered RESOURCE_EXHAUSTED.
+    #[arg(long, env = "ACORN_QUEUE_TIMEOUT_MS", default_value_t = DEFAULT_QUEUE_TIMEOUT_MS)]
+    pub queue_timeout_ms: u64,
+}
+
+/// The flags' defaults.
+impl Default for OpsArgs {
+    fn default() -> Self {
+        Self {
+            metrics_listen: None,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            max_queue: DEFAULT_MAX_QUEUE,
+            queue_timeout_ms: DEFAULT_QUEUE_TIMEOUT_MS,
+        }
+    }
 }
 
 /// The retry hint sent with RESOURCE_EXHAUSTED.
@@ -182,24 +218,67 @@ fn status_of(headers: &http::HeaderMap) -> Option<i32> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Applies the concurrency limit, the metrics and the access log.
+/// Applies the concurrency limit and its queue, the metrics and the access log.
 pub type OpsLayer = HookLayer<Ops>;
 
 impl OpsLayer {
-    /// At most `max_concurrency` calls in flight (0: no limit).
-    pub fn new(max_concurrency: usize) -> Self {
+    /// The limit of `args` (`--max-concurrency`, `--max-queue`, `--queue-timeout-ms`).
+    pub fn new(args: &OpsArgs) -> Self {
         HookLayer(Ops {
-            limit: (max_concurrency > 0).then(|| Arc::new(Semaphore::new(max_concurrency))),
-            max: max_concurrency,
+            limit: (args.max_concurrency > 0).then(|| {
+                Arc::new(Limit {
+                    slots: Semaphore::new(args.max_concurrency),
+                    queue: Semaphore::new(args.max_queue),
+                    wait: Duration::from_millis(args.queue_timeout_ms),
+                    max: args.max_concurrency,
+                })
+            }),
         })
     }
+}
+
+/// The concurrency limit: slots for the calls in flight, places in the queue for those waiting.
+#[derive(Debug)]
+struct Limit {
+    slots: Semaphore,
+    queue: Semaphore,
+    wait: Duration,
+    max: usize,
 }
 
 /// What [`OpsLayer`] does with each call.
 #[derive(Debug, Clone)]
 pub struct Ops {
-    limit: Option<Arc<Semaphore>>,
-    max: usize,
+    limit: Option<Arc<Limit>>,
+}
+
+/// A call's slot in flight, given back when its response body ends.
+struct Permit(Arc<Limit>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.slots.add_permits(1);
+    }
+}
+
+impl Limit {
+    /// A slot now, or after waiting in the queue (if there is room) for at most `wait`; `None`:
+    /// refused.
+    async fn admit(self: Arc<Self>) -> Option<Permit> {
+        if self
+            .slots
+            .try_acquire()
+            .map(SemaphorePermit::forget)
+            .is_ok()
+        {
+            return Some(Permit(self));
+        }
+        let place = self.queue.try_acquire().ok()?;
+        let slot = tokio::time::timeout(self.wait, self.slots.acquire()).await;
+        drop(place);
+        slot.ok()?.ok()?.forget();
+        Some(Permit(self))
+    }
 }
 
 /// What is recorded when the response body ends (or is dropped).
@@ -207,7 +286,7 @@ struct Call {
     method: String,
     started: Instant,
     code: Option<i32>,
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: Option<Permit>,
 }
 
 impl Drop for Call {
@@ -233,6 +312,13 @@ impl Drop for Call {
             ms = took.as_secs_f64() * 1e3,
             "rpc"
         );
+    }
+}
+
+impl Call {
+    /// The call was answered `code` here (it is recorded when the call is dropped).
+    fn answered(&mut self, code: tonic::Code) {
+        self.code = Some(code as i32);
     }
 }
 
@@ -279,12 +365,13 @@ impl http_body::Body for Observed {
     }
 }
 
-fn overloaded(max: usize) -> http::Response<tonic::body::Body> {
+fn overloaded(limit: &Limit) -> http::Response<tonic::body::Body> {
     use tonic_types::{ErrorDetails, StatusExt as _};
     let mut status = tonic::Status::with_error_details(
         tonic::Code::ResourceExhausted,
         format!(
-            "server overloaded: {max} calls already in flight; retry after {} ms",
+            "server overloaded: {} calls in flight and the queue full; retry after {} ms",
+            limit.max,
             RETRY_AFTER.as_millis()
         ),
         ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
@@ -303,35 +390,30 @@ impl Hook for Ops {
     {
         let method = req.uri().path().to_string();
         let started = Instant::now();
-        let m = metrics();
-        m.in_flight.inc();
-        let exempt = method.starts_with("/grpc.health.v1.");
-        let permit = match &self.limit {
-            Some(limit) if !exempt => match limit.clone().try_acquire_owned() {
-                Ok(p) => Some(p),
-                Err(_) => {
-                    m.rejected.inc();
-                    let call = Call {
-                        method,
-                        started,
-                        code: Some(tonic::Code::ResourceExhausted as i32),
-                        _permit: None,
-                    };
-                    drop(call);
-                    let res = overloaded(self.max);
-                    return Box::pin(async move { Ok(res) });
-                }
-            },
-            _ => None,
-        };
+        metrics().in_flight.inc();
+        let limit = self
+            .limit
+            .clone()
+            .filter(|_| !method.starts_with("/grpc.health.v1."));
         let mut call = Call {
             method,
             started,
             code: None,
-            _permit: permit,
+            _permit: None,
         };
+        // The deadline layer inside counts from here: time spent queued is part of the call's.
         let fut = inner.call(req);
         Box::pin(async move {
+            if let Some(limit) = limit {
+                match limit.clone().admit().await {
+                    Some(permit) => call._permit = Some(permit),
+                    None => {
+                        metrics().rejected.inc();
+                        call.answered(tonic::Code::ResourceExhausted);
+                        return Ok(overloaded(&limit));
+                    }
+                }
+            }
             let res = fut.await?;
             call.code = status_of(res.headers());
             let (parts, body) = res.into_parts();
@@ -372,9 +454,95 @@ mod tests {
         status_of(res.headers())
     }
 
+    fn limit(max_concurrency: usize, max_queue: usize, queue_timeout_ms: u64) -> OpsArgs {
+        OpsArgs {
+            metrics_listen: None,
+            max_concurrency,
+            max_queue,
+            queue_timeout_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_limit_wait_in_a_bounded_queue_for_a_bounded_time() {
+        // Two in flight, one place in the queue for 1 s: the third call waits for a slot, the
+        // fourth (queue full) is refused at once.
+        let svc = OpsLayer::new(&limit(2, 1, 1000)).layer(slow(Duration::from_millis(200)));
+        let path = "/acorn.test.v1.Queue/Slow";
+        let began = Instant::now();
+        let mut calls = Vec::new();
+        for _ in 0..3 {
+            let mut s = svc.clone();
+            calls.push(tokio::spawn(async move { s.call(request(path)).await }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut s = svc.clone();
+        let refused = s.call(request(path)).await.expect("infallible");
+        assert_eq!(grpc_status(&refused), Some(8), "the queue is full");
+        assert!(
+            began.elapsed() < Duration::from_millis(150),
+            "refused at once"
+        );
+        let mut answered = Vec::new();
+        for c in calls {
+            let res = c.await.expect("join").expect("infallible");
+            answered.push((grpc_status(&res), began.elapsed()));
+        }
+        assert!(
+            answered.iter().all(|(code, _)| *code == Some(5)),
+            "{answered:?}"
+        );
+        assert!(
+            answered[2].1 >= Duration::from_millis(350),
+            "the queued call was served after a slot came free: {answered:?}"
+        );
+        // A queued call still waiting at its timeout is refused.
+        let svc = OpsLayer::new(&limit(1, 1, 50)).layer(slow(Duration::from_millis(500)));
+        let mut held = svc.clone();
+        let held = tokio::spawn(async move { held.call(request(path)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut s = svc.clone();
+        let began = Instant::now();
+        let res = s.call(request(path)).await.expect("infallible");
+        assert_eq!(grpc_status(&res), Some(8));
+        let waited = began.elapsed();
+        assert!(
+            (Duration::from_millis(50)..Duration::from_millis(400)).contains(&waited),
+            "{waited:?}"
+        );
+        assert_eq!(
+            grpc_status(&held.await.expect("join").expect("infallible")),
+            Some(5)
+        );
+    }
+
+    #[test]
+    fn the_limit_is_on_by_default() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            ops: OpsArgs,
+        }
+        let cli = Cli::parse_from(["x"]);
+        assert_eq!(cli.ops.max_concurrency, DEFAULT_MAX_CONCURRENCY);
+        assert_eq!(cli.ops.max_queue, DEFAULT_MAX_QUEUE);
+        assert_eq!(cli.ops.queue_timeout_ms, DEFAULT_QUEUE_TIMEOUT_MS);
+        let d = OpsArgs::default();
+        assert_eq!(
+            (d.max_concurrency, d.max_queue, d.queue_timeout_ms),
+            (
+                cli.ops.max_concurrency,
+                cli.ops.max_queue,
+                cli.ops.queue_timeout_ms
+            )
+        );
+        assert!(OpsLayer::new(&d).0.limit.is_some(), "a limit by default");
+    }
+
     #[tokio::test]
     async fn calls_beyond_the_limit_are_resource_exhausted_with_a_retry_hint() {
-        let svc = OpsLayer::new(2).layer(slow(Duration::from_millis(300)));
+        let svc = OpsLayer::new(&limit(2, 0, 0)).layer(slow(Duration::from_millis(300)));
         let path = "/acorn.test.v1.Test/Slow";
         let mut held = Vec::new();
         for _ in 0..2 {
@@ -421,7 +589,12 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("acorn_rpc_rejected_total 1"), "{text}");
+        // Process-wide: the other tests of this module refuse calls too.
+        let rejected = text
+            .lines()
+            .find_map(|l| l.strip_prefix("acorn_rpc_rejected_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        assert!(rejected.is_some_and(|n| n >= 1), "{text}");
         assert!(
             text.contains(
                 "acorn_rpc_duration_seconds_count{method=\"/acorn.test.v1.Test/Slow\"} 4"

@@ -239,7 +239,7 @@ pub async fn serve(
     let server = builder
         .http2_max_header_list_size(64 * 1024)
         // Outermost: overload is refused before any work, and every answer is counted and logged.
-        .layer(crate::ops::OpsLayer::new(args.ops.max_concurrency))
+        .layer(crate::ops::OpsLayer::new(&args.ops))
         .layer(DeadlineLayer::new(Duration::from_secs(
             args.request_timeout,
         )))

@@ -175,13 +175,14 @@ async fn every_rpc_counts_every_status_call_by_call() {
     s.attribution.stop().await;
 }
 
-/// `--max-concurrency 2` on a real server: 16 callers at once get RESOURCE_EXHAUSTED for the excess
+/// `--max-concurrency 2 --max-queue 0` on a real server: 16 callers at once get RESOURCE_EXHAUSTED for the excess
 /// and OK for the rest, nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_resource_exhausted_for_the_excess() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut serve = serve_args();
     serve.ops.max_concurrency = 2;
+    serve.ops.max_queue = 0;
     let server = settlement_svc(&dir.path().join("s.db"), serve).await;
     let a = args(&[
         "--call",
