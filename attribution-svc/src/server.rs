@@ -1,11 +1,11 @@
 //! The gRPC adapter: `acorn.attribution.v1.AttributionService` over the rule engine and the store.
 //!
 //! Protobuf types stay here. Every request is validated at the edge (every problem reported at once
-//! as `INVALID_ARGUMENT` with field violations); an upload batch is classified, its lines without
-//! a claim id aggregated into partial tallies and its claim-line versions kept one by one, and
-//! committed as one unit (acknowledged = committed, all or nothing per message); finalize replays
-//! the stored batches through [`attribution_rules::run::Run`] (resolving claim versions across batches),
-//! assigns everyone and commits the results and the frozen run in one transaction.
+//! as `INVALID_ARGUMENT` with field violations); an upload message is validated and committed as
+//! one blob, the message itself (acknowledged = committed, all or nothing per message); finalize
+//! replays the stored batches through [`attribution_rules::run::Run`] in two passes, as `assign`
+//! reads a file (claim versions first, then records and lines, resolving claim versions across
+//! batches), assigns everyone and commits the results and the frozen run in one transaction.
 //!
 //! Beneficiary identifiers never appear in logs or in error messages; spans carry run and request
 //! ids only.
@@ -27,13 +27,13 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use attribution_rules::{
-    self as engine, AcoSpec, Counted, Enrollment, Entity, EntityKind, Registry, RuleError, RuleSet,
-    StepKind, Tally, TieBreak, WindowKind,
-    run::{AcoCounts, LineBatch, LineStats, Run, RunConfig},
+    self as engine, AcoSpec, Counted, Entity, EntityKind, RuleError, RuleSet, StepKind, Tally,
+    TieBreak, WindowKind,
+    run::{AcoCounts, LineStats, Run, RunConfig},
 };
 
 use crate::{
-    codec::{self, Batch, Named, StoredBeneficiary, StoredVersion},
+    codec::{self, Batch, Named},
     store::{
         Added, Created, Finalization, Finalized, NewBatch, NewRun, ResultRow, Store, StoredRun,
     },
@@ -56,7 +56,6 @@ const RESULT_CHUNK: usize = 20_000;
 struct Context {
     cfg: RunConfig,
     rules: RuleSet,
-    reg: Registry,
 }
 
 /// The attribution service.
@@ -188,14 +187,6 @@ fn run_pb(s: &StoredRun) -> Result<pb::AssignmentRun, Status> {
     Ok(run)
 }
 
-/// The idempotency fingerprint of an upload message: SHA-256 of its whole protobuf encoding (every
-/// field of every record, in field-number order with defaults omitted: deterministic, and the same
-/// on every Rust and prost release). It is compared only with batches of the same run and
-/// `request_id`, so including those two changes nothing.
-fn upload_fingerprint(msg: &pb::UploadAssignmentDataRequest) -> Vec<u8> {
-    Sha256::digest(msg.encode_to_vec()).to_vec()
-}
-
 /// Claim lines in an upload message, both forms.
 fn claim_line_count(msg: &pb::UploadAssignmentDataRequest) -> u64 {
     msg.claim_lines.len() as u64 + msg.claim_columns.as_ref().map_or(0, |c| u64::from(c.count))
@@ -288,35 +279,32 @@ fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Stat
     })
 }
 
-/// Validates one claim line into the batch, or records its problems under `field(name)`;
-/// whether to go on (fewer than [`MAX_VIOLATIONS`] bad records so far).
-fn add_line<'a>(
-    lines: &mut LineBatch<'a>,
+/// Records one claim line's problems under `field(name)`, if it has any; whether to go on (fewer
+/// than [`MAX_VIOLATIONS`] bad records so far).
+fn note_line(
     v: &mut Violations,
     problems: &mut usize,
-    l: &upload::LineIn<'a>,
+    l: &upload::LineIn<'_>,
     field: &dyn Fn(&str) -> String,
 ) -> bool {
     if *problems >= MAX_VIOLATIONS {
         return false;
     }
-    match upload::check(l) {
-        Ok(raw) => lines.add(&raw),
-        Err(bad) => {
-            for (name, why) in bad {
-                v.add(field(name), why);
-            }
-            *problems += 1;
+    if let Err(bad) = upload::check(l) {
+        for (name, why) in bad {
+            v.add(field(name), why);
         }
+        *problems += 1;
     }
     *problems < MAX_VIOLATIONS
 }
 
-/// Validates one upload message and aggregates it into a stored batch.
-fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<Batch, Status> {
+/// Validates one upload message: every problem at once (up to [`MAX_VIOLATIONS`] bad records),
+/// field paths only. Columns are checked whole ([`upload::Columns::all_valid`]) and line by line
+/// only to name what is wrong.
+fn validate_upload(msg: &pb::UploadAssignmentDataRequest) -> Result<(), Status> {
     let mut v = Violations::default();
     let mut problems = 0usize;
-    let mut batch = Batch::default();
     for (i, b) in msg.beneficiaries.iter().enumerate() {
         if problems >= MAX_VIOLATIONS {
             break;
@@ -350,27 +338,10 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
         if before && !v.is_empty() {
             problems += 1;
         }
-        batch.beneficiaries.push(StoredBeneficiary {
-            id: b.beneficiary_id.clone(),
-            enrollment: Enrollment {
-                months_a_and_b: b.months_part_a_and_b,
-                months_a_or_b_only: b.months_part_a_or_b_only,
-                months_a_only: b.months_part_a_only,
-                months_b_only: b.months_part_b_only,
-                months_group_health_plan: b.months_group_health_plan,
-                us_resident: b.us_resident,
-                other_initiative: b.other_initiative,
-            },
-            designated_npi: b.designated_npi.clone(),
-            designated_tin: b.designated_tin.clone(),
-            designated_specialty: b.designated_specialty.clone(),
-            prior_year_aco_id: b.prior_year_aco_id.clone(),
-        });
     }
-    let mut lines = LineBatch::new(&ctx.rules, &ctx.reg);
     for (i, l) in msg.claim_lines.iter().enumerate() {
         let l = upload::LineIn::row(l);
-        if !add_line(&mut lines, &mut v, &mut problems, &l, &|n| {
+        if !note_line(&mut v, &mut problems, &l, &|n| {
             format!("claim_lines[{i}].{n}")
         }) {
             break;
@@ -378,9 +349,10 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
     }
     if let Some(c) = &msg.claim_columns
         && let Some(cols) = upload::columns(c, &mut v)
+        && !cols.all_valid()
     {
         for i in 0..cols.len() {
-            if !add_line(&mut lines, &mut v, &mut problems, &cols.line(i), &|n| {
+            if !note_line(&mut v, &mut problems, &cols.line(i), &|n| {
                 format!("claim_columns.{n}[{i}]")
             }) {
                 break;
@@ -393,25 +365,79 @@ fn build_batch(ctx: &Context, msg: &pb::UploadAssignmentDataRequest) -> Result<B
             format!("stopped after {MAX_VIOLATIONS} invalid records"),
         );
     }
-    v.into_result()?;
-    let local = &lines.registry;
-    batch.stats = lines.stats;
-    batch.tallies = lines
-        .tallies()
-        .into_iter()
-        .map(|(b, e, t)| (b.to_string(), codec::named(local, e), t))
-        .collect();
-    batch.versions = lines
-        .versions
-        .iter()
-        .map(|l| StoredVersion {
-            beneficiary_id: l.beneficiary_id.to_string(),
-            key: l.key,
-            version: l.version,
-            outcome: l.outcome.map(|c| (codec::named(local, c.entity), c)),
-        })
-        .collect();
-    Ok(batch)
+    v.into_result()
+}
+
+/// Replays one stored batch into `run`: its records and lines (`prescan`: only the lines' claim
+/// versions, the first pass).
+fn replay(run: &mut Run, body: &[u8], prescan: bool) -> Result<(), codec::Damaged> {
+    let msg = match codec::decode_batch(body)? {
+        codec::StoredBatch::Upload(msg) => msg,
+        codec::StoredBatch::Aggregated(b) => {
+            replay_aggregated(run, &b, prescan);
+            return Ok(());
+        }
+    };
+    if !prescan {
+        for b in &msg.beneficiaries {
+            run.add_beneficiary(&upload::raw_beneficiary(b));
+        }
+    }
+    upload::each_line(
+        &msg,
+        |l| {
+            let raw = upload::check(&l).map_err(|_| codec::Damaged("claim line"))?;
+            if prescan {
+                run.prescan(
+                    raw.beneficiary_id,
+                    raw.claim_id,
+                    raw.line_number,
+                    raw.version,
+                );
+            } else {
+                // A line that does not count is counted in the run's line counters.
+                let _ = run.add_line(&raw);
+            }
+            Ok(())
+        },
+        || codec::Damaged("claim columns"),
+    )
+}
+
+/// A batch stored aggregated at upload (the layouts before the upload message itself was kept).
+fn replay_aggregated(run: &mut Run, b: &Batch, prescan: bool) {
+    if prescan {
+        for v in &b.versions {
+            run.prescan_key(&v.beneficiary_id, v.key, v.version);
+        }
+        return;
+    }
+    for bene in &b.beneficiaries {
+        run.add_beneficiary(&bene.raw());
+    }
+    for (bene, named, t) in &b.tallies {
+        let entity = match named {
+            Named::Aco(i) => Entity::aco(*i),
+            Named::Tin(s) => Entity::tin(run.reg.tin(s)),
+            Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
+        };
+        run.add_tally(bene, &Tally { entity, ..*t });
+    }
+    for v in &b.versions {
+        let outcome = match &v.outcome {
+            Ok((named, c)) => {
+                let entity = match named {
+                    Named::Aco(i) => Entity::aco(*i),
+                    Named::Tin(s) => Entity::tin(run.reg.tin(s)),
+                    Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
+                };
+                Ok(Counted { entity, ..*c })
+            }
+            Err(s) => Err(*s),
+        };
+        run.add_stored_version(&v.beneficiary_id, v.key, v.version, outcome);
+    }
+    run.stats.merge(&b.stats);
 }
 
 impl AttributionApi {
@@ -441,8 +467,7 @@ impl AttributionApi {
         }
         let cfg = config(&decode_run(&stored.body)?)?;
         let rules = RuleSet::new(cfg.performance_year, cfg.window).map_err(rule_status)?;
-        let reg = Registry::new(&cfg.acos);
-        let ctx = Arc::new(Context { cfg, rules, reg });
+        let ctx = Arc::new(Context { cfg, rules });
         if let Ok(mut m) = self.contexts.lock() {
             m.insert(run_id.to_string(), ctx.clone());
         }
@@ -475,67 +500,27 @@ impl AttributionApi {
     ) -> Result<Finalization, Status> {
         let mut run = Run::new(&ctx.cfg).map_err(rule_status)?;
         // First pass: the claim lines with a cancellation or adjustment (the rest are tallied as
-        // they are replayed, not kept until every batch is in).
-        let mut after = 0i64;
-        loop {
-            let page = self.store.batches(stored.seq, after, FINALIZE_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.0;
-            run = tokio::task::spawn_blocking(move || {
-                for (_, body) in &page {
-                    let b = Batch::decode(body)?;
-                    for v in &b.versions {
-                        run.prescan_key(&v.beneficiary_id, v.key, v.version);
-                    }
-                }
-                Ok::<_, codec::Damaged>(run)
-            })
-            .await
-            .map_err(|_| Status::internal("finalize worker failed"))?
-            .map_err(damaged)?;
-        }
-        let mut after = 0i64;
+        // they are replayed in the second, not kept until every batch is in).
         let mut batches = 0u64;
-        loop {
-            let page = self.store.batches(stored.seq, after, FINALIZE_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.0;
-            batches += page.len() as u64;
-            run = tokio::task::spawn_blocking(move || {
-                for (_, body) in &page {
-                    let b = Batch::decode(body)?;
-                    for bene in &b.beneficiaries {
-                        run.add_beneficiary(&bene.raw());
-                    }
-                    for (bene, named, t) in &b.tallies {
-                        let entity = match named {
-                            Named::Aco(i) => Entity::aco(*i),
-                            Named::Tin(s) => Entity::tin(run.reg.tin(s)),
-                            Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
-                        };
-                        run.add_tally(bene, &Tally { entity, ..*t });
-                    }
-                    for v in &b.versions {
-                        let outcome = match &v.outcome {
-                            Ok((named, c)) => {
-                                let entity = match named {
-                                    Named::Aco(i) => Entity::aco(*i),
-                                    Named::Tin(s) => Entity::tin(run.reg.tin(s)),
-                                    Named::Ccn(s) => Entity::ccn(run.reg.ccn(s)),
-                                };
-                                Ok(Counted { entity, ..*c })
-                            }
-                            Err(s) => Err(*s),
-                        };
-                        run.add_stored_version(&v.beneficiary_id, v.key, v.version, outcome);
-                    }
-                    run.stats.merge(&b.stats);
+        for prescan in [true, false] {
+            let mut after = 0i64;
+            loop {
+                let page = self.store.batches(stored.seq, after, FINALIZE_PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.0;
+                if !prescan {
+                    batches += page.len() as u64;
                 }
-                Ok::<_, codec::Damaged>(run)
-            })
-            .await
-            .map_err(|_| Status::internal("finalize worker failed"))?
-            .map_err(damaged)?;
+                run = tokio::task::spawn_blocking(move || {
+                    for (_, body) in &page {
+                        replay(&mut run, body, prescan)?;
+                    }
+                    Ok::<_, codec::Damaged>(run)
+                })
+                .await
+                .map_err(|_| Status::internal("finalize worker failed"))?
+                .map_err(damaged)?;
+            }
         }
         let mut body = decode_run(&stored.body)?;
         // Assign on a blocking thread and write the results in chunks as they come, so a national
@@ -577,6 +562,41 @@ impl AttributionApi {
             batches,
             body: body.encode_to_vec(),
         })
+    }
+
+    /// Checks one upload message (its run open, every field valid) into the batch to store, with
+    /// its beneficiary and claim-line counts. `last`: the run of the previous message, checked then.
+    async fn stored_batch(
+        &self,
+        msg: pb::UploadAssignmentDataRequest,
+        last: &mut Option<String>,
+    ) -> Result<(NewBatch, u64, u64), Status> {
+        let mut v = Violations::default();
+        ident(&mut v, "request_id", &msg.request_id, 128);
+        ident(&mut v, "run_id", &msg.run_id, 64);
+        v.into_result()?;
+        if last.as_deref() != Some(msg.run_id.as_str()) {
+            let (stored, _) = self.context(&msg.run_id).await?;
+            if stored.finalized {
+                return Err(Status::failed_precondition(format!(
+                    "assignment run {} is finalized: it accepts no more data",
+                    msg.run_id
+                )));
+            }
+            *last = Some(msg.run_id.clone());
+        }
+        validate_upload(&msg)?;
+        let (body, fingerprint) = codec::encode_upload(&msg);
+        let (benes, lines) = (msg.beneficiaries.len() as u64, claim_line_count(&msg));
+        let batch = NewBatch {
+            run_id: msg.run_id,
+            request_id: msg.request_id,
+            fingerprint,
+            beneficiaries: benes,
+            claim_lines: lines,
+            body,
+        };
+        Ok((batch, benes, lines))
     }
 
     fn assignment_pb(
@@ -625,6 +645,44 @@ impl AttributionApi {
             reason: a.reason.code().to_string(),
             ineligibility: ineligibility(a.reason) as i32,
         })
+    }
+}
+
+/// An upload message being committed (in a task of its own, so the stream reads on meanwhile).
+struct InFlight {
+    request_id: String,
+    run_id: String,
+    beneficiaries: u64,
+    claim_lines: u64,
+    commit: tokio::task::JoinHandle<Result<Added, acorn_proto::store::StoreError>>,
+}
+
+impl InFlight {
+    /// Waits for the commit and counts the batch as accepted, or says why it was not.
+    async fn settle(self, out: &mut pb::UploadAssignmentDataResponse) -> Result<(), Status> {
+        let added = self
+            .commit
+            .await
+            .map_err(|_| Status::internal("the upload commit failed"))??;
+        match added {
+            Added::Added | Added::Duplicate => {
+                out.beneficiaries_accepted += self.beneficiaries;
+                out.claim_lines_accepted += self.claim_lines;
+                Ok(())
+            }
+            Added::Conflict => Err(Status::already_exists(format!(
+                "request_id {} was already used for a different batch of this run",
+                self.request_id
+            ))),
+            Added::NotFound => Err(Status::not_found(format!(
+                "assignment run {} not found",
+                self.run_id
+            ))),
+            Added::Finalized => Err(Status::failed_precondition(format!(
+                "assignment run {} is finalized: it accepts no more data",
+                self.run_id
+            ))),
+        }
     }
 }
 
@@ -732,65 +790,33 @@ impl AttributionService for AttributionApi {
     ) -> Result<Response<pb::UploadAssignmentDataResponse>, Status> {
         let mut stream = req.into_inner();
         let mut out = pb::UploadAssignmentDataResponse::default();
-        let mut last: Option<(String, Arc<Context>)> = None;
+        // The run the previous message went to (known to exist and be open then; the store
+        // checks again as it commits).
+        let mut last: Option<String> = None;
+        // The previous message's commit, running while this one is received and checked.
+        let mut in_flight: Option<InFlight> = None;
         while let Some(msg) = stream.next().await {
-            let msg = msg?;
-            let mut v = Violations::default();
-            ident(&mut v, "request_id", &msg.request_id, 128);
-            ident(&mut v, "run_id", &msg.run_id, 64);
-            v.into_result()?;
-            let ctx = match &last {
-                Some((id, c)) if *id == msg.run_id => c.clone(),
-                _ => {
-                    let (stored, c) = self.context(&msg.run_id).await?;
-                    if stored.finalized {
-                        return Err(Status::failed_precondition(format!(
-                            "assignment run {} is finalized: it accepts no more data",
-                            msg.run_id
-                        )));
-                    }
-                    last = Some((msg.run_id.clone(), c.clone()));
-                    c
-                }
+            let ready = match msg {
+                Ok(msg) => self.stored_batch(msg, &mut last).await,
+                Err(e) => Err(e),
             };
-            let batch = build_batch(&ctx, &msg)?;
-            let body = batch.encode();
-            let (benes, lines) = (msg.beneficiaries.len() as u64, claim_line_count(&msg));
-            let added = self
-                .store
-                .add_batch(NewBatch {
-                    run_id: msg.run_id.clone(),
-                    request_id: msg.request_id.clone(),
-                    fingerprint: upload_fingerprint(&msg),
-                    beneficiaries: benes,
-                    claim_lines: lines,
-                    body,
-                })
-                .await?;
-            match added {
-                Added::Added | Added::Duplicate => {
-                    out.beneficiaries_accepted += benes;
-                    out.claim_lines_accepted += lines;
-                }
-                Added::Conflict => {
-                    return Err(Status::already_exists(format!(
-                        "request_id {} was already used for a different batch of this run",
-                        msg.request_id
-                    )));
-                }
-                Added::NotFound => {
-                    return Err(Status::not_found(format!(
-                        "assignment run {} not found",
-                        msg.run_id
-                    )));
-                }
-                Added::Finalized => {
-                    return Err(Status::failed_precondition(format!(
-                        "assignment run {} is finalized: it accepts no more data",
-                        msg.run_id
-                    )));
-                }
+            // Batches of a stream commit in order, and an error is answered only once what
+            // came before it has settled.
+            if let Some(f) = in_flight.take() {
+                f.settle(&mut out).await?;
             }
+            let (batch, beneficiaries, claim_lines) = ready?;
+            let store = self.store.clone();
+            in_flight = Some(InFlight {
+                request_id: batch.request_id.clone(),
+                run_id: batch.run_id.clone(),
+                beneficiaries,
+                claim_lines,
+                commit: tokio::spawn(async move { store.add_batch(batch).await }),
+            });
+        }
+        if let Some(f) = in_flight.take() {
+            f.settle(&mut out).await?;
         }
         tracing::debug!(
             lines = out.claim_lines_accepted,
@@ -1108,8 +1134,24 @@ mod tests {
             }],
         };
         let rules = RuleSet::new(2024, WindowKind::Retrospective).expect("rules");
-        let reg = Registry::new(&cfg.acos);
-        Context { cfg, rules, reg }
+        Context { cfg, rules }
+    }
+
+    /// Validates a message, stores it and replays it as finalize does: the run's line counters
+    /// and every beneficiary's assignment.
+    fn replayed(
+        msg: &pb::UploadAssignmentDataRequest,
+    ) -> Result<(LineStats, Vec<(String, engine::Assignment)>), Status> {
+        validate_upload(msg)?;
+        let (body, _) = codec::encode_upload(msg);
+        let mut run = Run::new(&ctx().cfg).expect("run");
+        for prescan in [true, false] {
+            replay(&mut run, &body, prescan).expect("a validated message replays");
+        }
+        run.shrink();
+        let mut out = Vec::new();
+        run.assign_all(|id, _, a| out.push((id.to_string(), a.clone())));
+        Ok((run.stats, out))
     }
 
     fn text() -> impl Strategy<Value = String> {
@@ -1206,11 +1248,11 @@ mod tests {
                 claim_lines,
                 claim_columns: None,
             };
-            match build_batch(&ctx(), &msg) {
-                Ok(b) => {
-                    prop_assert_eq!(b.stats.lines, msg.claim_lines.len() as u64);
-                    let enc = b.encode();
-                    prop_assert_eq!(Batch::decode(&enc).map_err(|_| ()), Ok(b));
+            match replayed(&msg) {
+                Ok((stats, _)) => {
+                    prop_assert_eq!(stats.lines, msg.claim_lines.len() as u64);
+                    let (body, _) = codec::encode_upload(&msg);
+                    prop_assert_eq!(codec::decode_batch(&body), Ok(codec::StoredBatch::Upload(Box::new(msg))));
                 }
                 Err(s) => {
                     prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
@@ -1244,8 +1286,8 @@ mod tests {
                 claim_columns: Some(upload::to_columns(&rows.claim_lines)),
                 ..rows.clone()
             };
-            let a = build_batch(&ctx(), &rows);
-            let b = build_batch(&ctx(), &columns);
+            let a = replayed(&rows);
+            let b = replayed(&columns);
             let representable = rows.claim_lines.iter().all(|l| {
                 l.service_date.as_ref().is_none_or(|d| (1..=9999).contains(&d.year))
             });
@@ -1260,6 +1302,32 @@ mod tests {
                 }
             } else if let Err(s) = b {
                 prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
+            }
+        }
+
+        /// The whole-column check never accepts a line that the line-by-line check rejects, and
+        /// accepts every column of valid lines whose texts are ASCII (the fast path is taken).
+        #[test]
+        fn the_column_check_agrees_with_the_line_check(
+            claim_lines in prop::collection::vec(line(), 0..8),
+        ) {
+            let representable = claim_lines.iter().all(|l| {
+                l.service_date.as_ref().is_none_or(|d| (1..=9999).contains(&d.year))
+            });
+            prop_assume!(representable);
+            let c = upload::to_columns(&claim_lines);
+            let mut v = Violations::default();
+            let cols = upload::columns(&c, &mut v).expect("columns built from rows are well formed");
+            let each = (0..cols.len()).all(|i| upload::check(&cols.line(i)).is_ok());
+            if cols.all_valid() {
+                prop_assert!(each);
+            }
+            let ascii = claim_lines.iter().all(|l| {
+                [&l.claim_id, &l.beneficiary_id, &l.hcpcs, &l.revenue_center, &l.place_of_service,
+                 &l.tin, &l.ccn, &l.npi, &l.specialty].iter().all(|t| t.is_ascii())
+            });
+            if each && ascii {
+                prop_assert!(cols.all_valid());
             }
         }
 
@@ -1299,8 +1367,8 @@ mod tests {
                 claim_columns: Some(c),
                 ..Default::default()
             };
-            match build_batch(&ctx(), &msg) {
-                Ok(b) => prop_assert_eq!(b.stats.lines, u64::from(count)),
+            match replayed(&msg) {
+                Ok((stats, _)) => prop_assert_eq!(stats.lines, u64::from(count)),
                 Err(s) => {
                     prop_assert_eq!(s.code(), tonic::Code::InvalidArgument);
                     let m = s.message().to_string();

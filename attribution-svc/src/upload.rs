@@ -6,8 +6,8 @@
 
 use acorn_proto::{attribution::v1 as pb, common::v1 as common, fields::Violations};
 use attribution_rules::{
-    ClaimType, Date, Version,
-    input::{MAX_LINE_CENTS, RawLine, parse_cents},
+    ClaimType, Date, Enrollment, Version,
+    input::{MAX_LINE_CENTS, RawBeneficiary, RawLine, parse_cents},
 };
 
 /// One claim line's fields as an upload message gives them (either form); the date and amount
@@ -178,6 +178,29 @@ struct Texts<'a> {
 }
 
 impl<'a> Texts<'a> {
+    /// Whether every value is printable ASCII (so none holds a control character and each one's
+    /// length in bytes is its length in characters), at most `max` long and, when `required`, not
+    /// empty. `false` may also mean "not ASCII": [`check`] then decides line by line.
+    fn ascii_within(&self, max: u32, required: bool) -> bool {
+        // No early exit: the compiler vectorises both folds.
+        let printable = self
+            .data
+            .bytes()
+            .fold(true, |ok, b| ok & (b.wrapping_sub(0x20) < 0x5f));
+        let mut prev = 0u32;
+        let lengths = self.ends.iter().fold(true, |ok, &e| {
+            let len = e - prev;
+            prev = e;
+            ok & (len <= max) & (!required | (len > 0))
+        });
+        printable && lengths
+    }
+
+    /// Whether value `i` is empty.
+    fn is_empty_at(&self, i: usize) -> bool {
+        self.ends.is_empty() || self.ends[i] == if i == 0 { 0 } else { self.ends[i - 1] }
+    }
+
     fn get(&self, i: usize) -> &'a str {
         if self.ends.is_empty() {
             return "";
@@ -330,6 +353,51 @@ impl<'a> Columns<'a> {
         self.c.count == 0
     }
 
+    /// Whether every line passes [`check`], decided column by column without a per-line
+    /// allocation or text decoding. `false` when a line does not, and also when this cannot tell
+    /// (text that is not ASCII): the caller then runs [`check`] on each line for the violations.
+    pub fn all_valid(&self) -> bool {
+        let c = self.c;
+        let texts = [
+            (&self.claim_id, 64, false),
+            (&self.beneficiary_id, 64, true),
+            (&self.hcpcs, 16, false),
+            (&self.revenue_center, 8, false),
+            (&self.place_of_service, 4, false),
+            (&self.tin, 32, false),
+            (&self.ccn, 32, false),
+            (&self.npi, 16, false),
+            (&self.specialty, 4, false),
+        ];
+        if !texts
+            .iter()
+            .all(|(t, max, required)| t.ascii_within(*max, *required))
+        {
+            return false;
+        }
+        let cents = MAX_LINE_CENTS.unsigned_abs();
+        let numbers = c.service_date.iter().all(|&d| yyyymmdd(d).is_ok())
+            && c.allowed_cents.iter().all(|x| x.unsigned_abs() <= cents)
+            && c.adjustment
+                .iter()
+                .all(|&a| pb::ClaimAdjustment::try_from(a).is_ok());
+        if !numbers {
+            return false;
+        }
+        // A professional line names its TIN; an FQHC, RHC or CAH line its CCN.
+        let or0 = |v: &[i32], i: usize| v.get(i).copied().unwrap_or(0);
+        (0..self.len()).all(|i| match pb::ClaimType::try_from(or0(&c.claim_type, i)) {
+            Ok(pb::ClaimType::Unspecified | pb::ClaimType::Professional) => {
+                !self.tin.is_empty_at(i)
+            }
+            Ok(pb::ClaimType::Fqhc | pb::ClaimType::Rhc | pb::ClaimType::CahMethodIi) => {
+                !self.ccn.is_empty_at(i)
+            }
+            Ok(pb::ClaimType::OtherInstitutional) => true,
+            Err(_) => false,
+        })
+    }
+
     /// Line `i` (< [`Columns::len`]).
     pub fn line(&self, i: usize) -> LineIn<'a> {
         let c = self.c;
@@ -435,4 +503,46 @@ pub fn to_columns<'a>(lines: impl IntoIterator<Item = &'a pb::ClaimLine>) -> pb:
         b.push(l);
     }
     b.finish()
+}
+
+/// A beneficiary record of an upload message, borrowed.
+pub fn raw_beneficiary(b: &pb::Beneficiary) -> RawBeneficiary<'_> {
+    RawBeneficiary {
+        id: &b.beneficiary_id,
+        enrollment: Enrollment {
+            months_a_and_b: b.months_part_a_and_b,
+            months_a_or_b_only: b.months_part_a_or_b_only,
+            months_a_only: b.months_part_a_only,
+            months_b_only: b.months_part_b_only,
+            months_group_health_plan: b.months_group_health_plan,
+            us_resident: b.us_resident,
+            other_initiative: b.other_initiative,
+        },
+        designated_npi: &b.designated_npi,
+        designated_tin: &b.designated_tin,
+        designated_specialty: &b.designated_specialty,
+        prior_year_aco_id: &b.prior_year_aco_id,
+    }
+}
+
+/// Calls `each` with every claim line of a message (rows first, then columns), stopping at its
+/// first error. Columns whose shape is wrong are an error (a stored message was validated).
+pub fn each_line<'a, E>(
+    msg: &'a pb::UploadAssignmentDataRequest,
+    mut each: impl FnMut(LineIn<'a>) -> Result<(), E>,
+    shape: impl FnOnce() -> E,
+) -> Result<(), E> {
+    for l in &msg.claim_lines {
+        each(LineIn::row(l))?;
+    }
+    if let Some(c) = &msg.claim_columns {
+        let mut v = Violations::default();
+        let Some(cols) = columns(c, &mut v) else {
+            return Err(shape());
+        };
+        for i in 0..cols.len() {
+            each(cols.line(i))?;
+        }
+    }
+    Ok(())
 }

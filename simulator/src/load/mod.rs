@@ -359,7 +359,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
                 .map_or(0, |d| d.as_nanos())
         )
     });
-    let t = Target::connect(Setup {
+    let mut t = Target::connect(Setup {
         rpc: args.call,
         target: target.clone(),
         client: args.client.clone(),
@@ -383,6 +383,21 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         acked: args.acked.is_some(),
     })
     .await?;
+    let stop = match args.duration {
+        Some(d) => Stop::Duration(d),
+        None => Stop::Count(args.total.unwrap_or(200)),
+    };
+    // An upload stream's messages (a synthetic population's claim lines) cost the generator more
+    // than the server: made before the clock when the count is known, as each closed-loop worker
+    // takes one more than it sends.
+    if let (Rpc::UploadAssignmentData, None, Stop::Count(n)) = (args.call, schedule, stop) {
+        let n = n.saturating_add(args.concurrency.max(1));
+        t = tokio::task::spawn_blocking(move || {
+            t.prebuild(n);
+            t
+        })
+        .await?;
+    }
     let t = Arc::new(t);
     let meta = Meta {
         call: args.call.full_name(),
@@ -395,10 +410,6 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         invalid_fraction: args.invalid_fraction,
         coordinated_omission_corrected: schedule.is_some(),
         units: args.call.units().map(str::to_owned),
-    };
-    let stop = match args.duration {
-        Some(d) => Stop::Duration(d),
-        None => Stop::Count(args.total.unwrap_or(200)),
     };
     let report = drive(
         t.clone(),

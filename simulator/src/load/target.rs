@@ -121,6 +121,8 @@ pub struct Target {
     upload: Upload,
     echo: Vec<u8>,
     page_size: i32,
+    /// Calls prepared before the clock ([`Target::prebuild`]), by index, each taken once.
+    prebuilt: Vec<std::sync::Mutex<Option<Prepared>>>,
 }
 
 fn code<T>(r: Result<T, tonic::Status>) -> Code {
@@ -212,6 +214,7 @@ impl Target {
             upload: s.upload,
             echo: (0..s.echo_bytes).map(|i| (i % 251) as u8).collect(),
             page_size: s.page_size,
+            prebuilt: Vec::new(),
         };
         t.setup(s.pool.max(1)).await?;
         Ok(t)
@@ -439,8 +442,44 @@ impl Target {
         self.rpc != Rpc::Echo && rq::is_invalid(self.seed, i, self.invalid)
     }
 
-    /// The request of call `i`.
+    /// Prepares calls `0..n` now, on every core, so that [`Target::prepare`] only takes them: for
+    /// calls whose requests cost more to make than to serve (an upload stream's synthetic claim
+    /// lines), the measured figure is then the server's, not the generator's.
+    pub fn prebuild(&mut self, n: u64) {
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get() as u64);
+        let per = n.div_ceil(threads.max(1)).max(1);
+        let this = &*self;
+        let built: Vec<Vec<Prepared>> = std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..n)
+                .step_by(per as usize)
+                .map(|first| {
+                    scope
+                        .spawn(move || (first..n.min(first + per)).map(|i| this.build(i)).collect())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|p| p.join().unwrap_or_default())
+                .collect()
+        });
+        self.prebuilt = built
+            .into_iter()
+            .flatten()
+            .map(|p| std::sync::Mutex::new(Some(p)))
+            .collect();
+    }
+
+    /// The request of call `i` (prepared before, [`Target::prebuild`], or now).
     pub fn prepare(&self, i: u64) -> Prepared {
+        let ready = usize::try_from(i)
+            .ok()
+            .and_then(|k| self.prebuilt.get(k))
+            .and_then(|slot| slot.lock().ok()?.take());
+        ready.unwrap_or_else(|| self.build(i))
+    }
+
+    /// Makes the request of call `i`.
+    fn build(&self, i: u64) -> Prepared {
         let bad = self.is_invalid(i);
         let id = |v: &[String]| {
             if bad {
