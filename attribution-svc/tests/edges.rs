@@ -4,12 +4,9 @@
 
 mod common;
 
-use acorn_proto::attribution::v1::{
-    self as pb, attribution_service_client::AttributionServiceClient,
-};
-use acorn_testkit::{bad_request_fields, encodings, pages};
-use common::start;
-use tonic::Code;
+use acorn_proto::attribution::v1 as pb;
+use acorn_testkit::{assert_invalid_argument, assert_opaque, listed};
+use common::{created, served};
 
 fn create(request_id: &str, year: i32) -> pb::CreateAssignmentRunRequest {
     let aco = pb::AcoParticipants {
@@ -22,18 +19,10 @@ fn create(request_id: &str, year: i32) -> pb::CreateAssignmentRunRequest {
 
 #[tokio::test]
 async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let mut ids = Vec::new();
     for n in 0..3 {
-        let run = client
-            .create_assignment_run(create(&format!("run-req-{n}"), 2024))
-            .await
-            .expect("create")
-            .into_inner()
-            .run
-            .expect("run");
+        let run = created(&mut client, create(&format!("run-req-{n}"), 2024)).await;
         ids.push(run.id);
     }
     let list = |year: i32, token: &str| pb::ListAssignmentRunsRequest {
@@ -41,27 +30,16 @@ async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
         page_size: 1,
         page_token: token.into(),
     };
-    let (seen, tokens) = pages(async |token: String| {
-        let page = client
-            .list_assignment_runs(list(2024, &token))
-            .await
-            .expect("page")
-            .into_inner();
-        let ids = page.runs.into_iter().map(|r| r.id).collect();
-        (ids, page.next_page_token)
-    })
-    .await;
+    let (runs, tokens) =
+        listed(async |token| client.list_assignment_runs(list(2024, &token)).await).await;
+    let seen: Vec<String> = runs.into_iter().map(|r| r.id).collect();
     ids.reverse();
     assert_eq!(seen, ids, "every run once, newest first");
     let mut secrets: Vec<String> = ids.clone();
     secrets.extend((0..3).map(|n| format!("run-req-{n}")));
     secrets.extend(["2024".to_string(), "before:".to_string()]);
     for t in &tokens {
-        for secret in &secrets {
-            for form in encodings(secret.as_bytes()) {
-                assert!(!t.contains(&form), "token {t} shows {secret} as {form}");
-            }
-        }
+        assert_opaque(t, &secrets);
     }
     for (year, token) in [
         (2023, tokens[0].as_str()),
@@ -72,9 +50,7 @@ async fn list_assignment_runs_tokens_are_opaque_and_bound_to_the_query() {
             .list_assignment_runs(list(year, token))
             .await
             .expect_err("another query's token");
-        assert_eq!(err.code(), Code::InvalidArgument, "{year} {token}");
-        let fields = bad_request_fields(&err);
-        assert_eq!(fields, ["page_token"]);
+        assert_invalid_argument(&err, &["page_token"], &format!("{year} {token}"));
     }
     server.stop().await;
 }

@@ -7,12 +7,16 @@ mod common;
 use acorn_proto::attribution::v1::{
     self as pb, attribution_service_client::AttributionServiceClient,
 };
-use acorn_testkit::{bad_request_fields, encodings, pages};
+use acorn_testkit::{
+    assert_already_exists, assert_invalid_argument, bad_request_fields, encodings, listed,
+};
 use attribution_svc::{
     server::{self, Limits},
     synthetic,
 };
-use common::{finalize, start, start_with, step_name};
+use common::{
+    created, finalize, finalized, get_run, served, start, start_with, step_name, uploaded,
+};
 use tonic::{Code, transport::Channel};
 
 fn create(request_id: &str) -> pb::CreateAssignmentRunRequest {
@@ -44,64 +48,29 @@ fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
 
 #[tokio::test]
 async fn golden_population_end_to_end_and_after_a_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("attribution.db");
-    let server = start(&db).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (dir, server, mut client) = served().await;
+    let db = dir.path().join(common::DB);
     let g = common::golden();
 
-    let run = client
-        .create_assignment_run(create("golden"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let run = created(&mut client, create("golden")).await;
     assert_eq!(
         (run.state, run.rule_set.as_str()),
         (pb::RunState::Open as i32, "assignment-py2024")
     );
     // Idempotent create.
-    let again = client
-        .create_assignment_run(create("golden"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let again = created(&mut client, create("golden")).await;
     assert_eq!(again.id, run.id);
 
     let msgs = batches(&run.id);
-    let up = client
-        .upload_assignment_data(tokio_stream::iter(msgs.clone()))
-        .await
-        .expect("upload")
-        .into_inner();
+    let up = uploaded(&mut client, msgs.clone(), "upload").await;
     assert_eq!(up.claim_lines_accepted, g.lines.len() as u64);
     assert_eq!(up.beneficiaries_accepted, g.benes.len() as u64);
     // A retried batch is acknowledged again but stored once.
-    client
-        .upload_assignment_data(tokio_stream::iter(msgs[..1].to_vec()))
-        .await
-        .expect("retry");
-    let got = client
-        .get_assignment_run(pb::GetAssignmentRunRequest {
-            run_id: run.id.clone(),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .run
-        .expect("run");
+    uploaded(&mut client, msgs[..1].to_vec(), "retry").await;
+    let got = get_run(&mut client, &run.id).await;
     assert_eq!(got.claim_lines_received, g.lines.len() as u64);
 
-    let done = client
-        .finalize_assignment_run(finalize("fin", &run.id))
-        .await
-        .expect("finalize")
-        .into_inner()
-        .run
-        .expect("run");
+    let done = finalized(&mut client, "fin", &run.id).await;
     assert_eq!(done.state, pb::RunState::Finalized as i32);
     let want = common::counts(&g.expected);
     let have: Vec<(String, u64, bool)> = done
@@ -230,9 +199,8 @@ async fn golden_population_end_to_end_and_after_a_restart() {
         .expect("idempotent finalize");
 
     // Restart on the same file: everything is still there.
-    server.stop().await;
-    let server = start(&db).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (server, mut client) =
+        acorn_testkit::restart(server, &db, start, AttributionServiceClient::new).await;
     let listed = client
         .list_assignment_runs(pb::ListAssignmentRunsRequest::default())
         .await
@@ -261,31 +229,13 @@ async fn golden_population_end_to_end_and_after_a_restart() {
 
 #[tokio::test]
 async fn acknowledged_uploads_survive_a_restart_before_finalize() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("attribution.db");
-    let server = start(&db).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
-    let run = client
-        .create_assignment_run(create("r"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
-    client
-        .upload_assignment_data(tokio_stream::iter(batches(&run.id)))
-        .await
-        .expect("upload");
-    server.stop().await;
-    let server = start(&db).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
-    let done = client
-        .finalize_assignment_run(finalize("f", &run.id))
-        .await
-        .expect("finalize")
-        .into_inner()
-        .run
-        .expect("run");
+    let (dir, server, mut client) = served().await;
+    let db = dir.path().join(common::DB);
+    let run = created(&mut client, create("r")).await;
+    uploaded(&mut client, batches(&run.id), "upload").await;
+    let (server, mut client) =
+        acorn_testkit::restart(server, &db, start, AttributionServiceClient::new).await;
+    let done = finalized(&mut client, "f", &run.id).await;
     let assigned: Vec<u64> = done.counts.iter().map(|c| c.assigned).collect();
     assert_eq!(
         assigned,
@@ -296,9 +246,7 @@ async fn acknowledged_uploads_survive_a_restart_before_finalize() {
 
 #[tokio::test]
 async fn bad_input_gets_clear_statuses() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
 
     // Bad year, missing window, a quarter on a non-quarterly window, duplicate ACO, empty participant.
     let mut bad = create("bad");
@@ -314,15 +262,15 @@ async fn bad_input_gets_clear_statuses() {
         .create_assignment_run(bad)
         .await
         .expect_err("invalid");
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(
-        bad_request_fields(&err),
-        [
+    assert_invalid_argument(
+        &err,
+        &[
             "window",
             "acos[3].aco_id",
             "acos[4].tins",
-            "performance_year"
-        ]
+            "performance_year",
+        ],
+        "invalid",
     );
     let mut q = create("q");
     q.window = pb::AssignmentWindow::Quarterly as i32;
@@ -332,29 +280,13 @@ async fn bad_input_gets_clear_statuses() {
     let mut y = create("y");
     y.performance_year = 2030;
     let err = client.create_assignment_run(y).await.expect_err("year");
-    assert_eq!(
-        (err.code(), bad_request_fields(&err)),
-        (Code::InvalidArgument, vec!["performance_year".to_string()])
-    );
+    assert_invalid_argument(&err, &["performance_year"], "year");
 
     // Same request_id, different request.
-    let run = client
-        .create_assignment_run(create("one"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let run = created(&mut client, create("one")).await;
     let mut other = create("one");
     other.performance_year = 2023;
-    assert_eq!(
-        client
-            .create_assignment_run(other)
-            .await
-            .expect_err("conflict")
-            .code(),
-        Code::AlreadyExists
-    );
+    assert_already_exists("conflict", client.create_assignment_run(other).await);
 
     // Unknown run.
     let mut msgs = batches("no-such-run");
@@ -384,37 +316,26 @@ async fn bad_input_gets_clear_statuses() {
         .upload_assignment_data(tokio_stream::iter(vec![broken]))
         .await
         .expect_err("invalid");
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(
-        bad_request_fields(&err),
-        [
+    assert_invalid_argument(
+        &err,
+        &[
             "claim_lines[0].allowed",
             "claim_lines[1].service_date",
             "claim_lines[2].tin",
             "claim_lines[3].adjustment",
-            "claim_lines[4].beneficiary_id"
-        ]
+            "claim_lines[4].beneficiary_id",
+        ],
+        "invalid",
     );
     assert!(
         !err.message().contains(&common::id(1)),
         "no beneficiary id in the error"
     );
-    let got = client
-        .get_assignment_run(pb::GetAssignmentRunRequest {
-            run_id: run.id.clone(),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .run
-        .expect("run");
+    let got = get_run(&mut client, &run.id).await;
     assert_eq!(got.claim_lines_received, 0);
 
     // A batch request_id reused with different content.
-    client
-        .upload_assignment_data(tokio_stream::iter(msgs[..1].to_vec()))
-        .await
-        .expect("upload");
+    uploaded(&mut client, msgs[..1].to_vec(), "upload").await;
     let mut reuse = msgs[1].clone();
     reuse.request_id = "b1".into();
     let err = client
@@ -432,10 +353,7 @@ async fn bad_input_gets_clear_statuses() {
         .await
         .expect_err("open");
     assert_eq!(err.code(), Code::FailedPrecondition);
-    client
-        .finalize_assignment_run(finalize("f", &run.id))
-        .await
-        .expect("finalize");
+    finalized(&mut client, "f", &run.id).await;
     let err = client
         .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
             run_id: run.id.clone(),
@@ -462,10 +380,7 @@ async fn bad_input_gets_clear_statuses() {
         })
         .await
         .expect_err("token");
-    assert_eq!(
-        (err.code(), bad_request_fields(&err)),
-        (Code::InvalidArgument, vec!["page_token".to_string()])
-    );
+    assert_invalid_argument(&err, &["page_token"], "token");
     let err = client
         .list_assignment_runs(pb::ListAssignmentRunsRequest {
             page_size: -1,
@@ -485,21 +400,9 @@ async fn bad_input_gets_clear_statuses() {
 }
 
 async fn finalized_golden(client: &mut AttributionServiceClient<Channel>) -> pb::AssignmentRun {
-    let run = client
-        .create_assignment_run(create("golden"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
-    client
-        .upload_assignment_data(tokio_stream::iter(batches(&run.id)))
-        .await
-        .expect("upload");
-    client
-        .finalize_assignment_run(finalize("f", &run.id))
-        .await
-        .expect("finalize");
+    let run = created(client, create("golden")).await;
+    uploaded(client, batches(&run.id), "upload").await;
+    finalized(client, "f", &run.id).await;
     run
 }
 
@@ -507,26 +410,12 @@ async fn finalized_golden(client: &mut AttributionServiceClient<Channel>) -> pb:
 /// aggregated batch does not keep) is a different batch: ALREADY_EXISTS, never a silent OK.
 #[tokio::test]
 async fn upload_retry_with_a_different_batch_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
-    let run = client
-        .create_assignment_run(create("r"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let (_dir, server, mut client) = served().await;
+    let run = created(&mut client, create("r")).await;
     let first = batches(&run.id).remove(1);
-    client
-        .upload_assignment_data(tokio_stream::iter(vec![first.clone()]))
-        .await
-        .expect("first upload");
+    uploaded(&mut client, vec![first.clone()], "first upload").await;
     // The same batch again: an idempotent retry.
-    client
-        .upload_assignment_data(tokio_stream::iter(vec![first.clone()]))
-        .await
-        .expect("identical retry");
+    uploaded(&mut client, vec![first.clone()], "identical retry").await;
     let changes: [fn(&mut pb::ClaimLine); 3] = [
         |l| l.claim_id.push('X'),
         |l| l.line_number += 1,
@@ -547,15 +436,7 @@ async fn upload_retry_with_a_different_batch_is_refused() {
             .expect_err("a different batch under a used request_id");
         assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
     }
-    let got = client
-        .get_assignment_run(pb::GetAssignmentRunRequest {
-            run_id: run.id.clone(),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .run
-        .expect("run");
+    let got = get_run(&mut client, &run.id).await;
     assert_eq!(got.claim_lines_received, first.claim_lines.len() as u64);
     server.stop().await;
 }
@@ -565,35 +446,27 @@ async fn upload_retry_with_a_different_batch_is_refused() {
 #[tokio::test]
 async fn page_tokens_carry_no_beneficiary_id() {
     use base64::Engine;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let run = finalized_golden(&mut client).await;
     let ids: Vec<String> = common::golden()
         .benes
         .iter()
         .map(|b| b.id.clone())
         .collect();
-    let (listed, tokens) = pages(async |page_token: String| {
-        let page = client
-            .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
-                run_id: run.id.clone(),
-                aco_id: "A".into(),
-                page_size: 1,
-                page_token,
-            })
-            .await
-            .expect("list")
-            .into_inner();
-        let ids = page.assignments.into_iter().map(|a| a.beneficiary_id);
-        (ids.collect(), page.next_page_token)
-    })
-    .await;
+    let list = |page_token| pb::ListAssignedBeneficiariesRequest {
+        run_id: run.id.clone(),
+        aco_id: "A".into(),
+        page_size: 1,
+        page_token,
+    };
+    let (assignments, tokens) =
+        listed(async |token| client.list_assigned_beneficiaries(list(token)).await).await;
+    let in_order: Vec<String> = assignments.into_iter().map(|a| a.beneficiary_id).collect();
     assert!(tokens.len() >= 3, "{}", tokens.len());
-    let mut sorted = listed.clone();
+    let mut sorted = in_order.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted, listed, "every beneficiary once, in id order");
+    assert_eq!(sorted, in_order, "every beneficiary once, in id order");
     for t in &tokens {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(t)
@@ -625,10 +498,7 @@ async fn page_tokens_carry_no_beneficiary_id() {
             })
             .await
             .expect_err("foreign token");
-        assert_eq!(
-            (err.code(), bad_request_fields(&err)),
-            (Code::InvalidArgument, vec!["page_token".to_string()])
-        );
+        assert_invalid_argument(&err, &["page_token"], "foreign token");
     }
     server.stop().await;
 }
@@ -637,26 +507,15 @@ async fn page_tokens_carry_no_beneficiary_id() {
 /// not echoed.
 #[tokio::test]
 async fn identifiers_with_control_characters_are_rejected() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let mut bad = create("c");
     bad.acos[0].tins[0] = "1000\n00001".into();
     let err = client
         .create_assignment_run(bad)
         .await
         .expect_err("newline");
-    assert_eq!(
-        (err.code(), bad_request_fields(&err)),
-        (Code::InvalidArgument, vec!["acos[0].tins[0]".to_string()])
-    );
-    let run = client
-        .create_assignment_run(create("ok"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    assert_invalid_argument(&err, &["acos[0].tins[0]"], "newline");
+    let run = created(&mut client, create("ok")).await;
     let mut msg = batches(&run.id).remove(0);
     msg.beneficiaries[1].beneficiary_id = "1EG4\0TE5MK73".into();
     msg.beneficiaries[2].designated_npi = "12345\u{7f}".into();
@@ -667,16 +526,16 @@ async fn identifiers_with_control_characters_are_rejected() {
         .upload_assignment_data(tokio_stream::iter(vec![msg]))
         .await
         .expect_err("control characters");
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(
-        bad_request_fields(&err),
-        [
+    assert_invalid_argument(
+        &err,
+        &[
             "beneficiaries[1].beneficiary_id",
             "beneficiaries[2].designated_npi",
             "claim_lines[0].beneficiary_id",
             "claim_lines[1].claim_id",
             "claim_lines[2].hcpcs",
-        ]
+        ],
+        "control characters",
     );
     let text = format!("{err:?}");
     assert!(
@@ -721,13 +580,7 @@ async fn request_size_limits_per_rpc() {
         .expect_err("too big");
     assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
     // The same create request fits with a normal participant list.
-    let run = client
-        .create_assignment_run(create("small"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let run = created(&mut client, create("small")).await;
     let mut msg = batches(&run.id).remove(1);
     let line = msg.claim_lines[0].clone();
     msg.claim_lines = vec![line; 8_000];
@@ -737,10 +590,7 @@ async fn request_size_limits_per_rpc() {
         .expect_err("too big");
     assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
     msg.claim_lines.truncate(1_000);
-    client
-        .upload_assignment_data(tokio_stream::iter(vec![msg]))
-        .await
-        .expect("a bounded message fits");
+    uploaded(&mut client, vec![msg], "a bounded message fits").await;
     server.stop().await;
 }
 
@@ -749,16 +599,8 @@ async fn request_size_limits_per_rpc() {
 /// counted (LineCounts.unmatched_cancellations).
 #[tokio::test]
 async fn cancellations_apply_to_their_own_claim_line_across_batches() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
-    let run = client
-        .create_assignment_run(create("v"))
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run");
+    let (_dir, server, mut client) = served().await;
+    let run = created(&mut client, create("v")).await;
     let bene = common::id(1);
     let line =
         |claim: &str, tin: &str, allowed: &str, adjustment: pb::ClaimAdjustment| pb::ClaimLine {
@@ -812,17 +654,8 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
             claim_columns: None,
         },
     ];
-    client
-        .upload_assignment_data(tokio_stream::iter(msgs))
-        .await
-        .expect("upload");
-    let done = client
-        .finalize_assignment_run(finalize("f", &run.id))
-        .await
-        .expect("finalize")
-        .into_inner()
-        .run
-        .expect("run");
+    uploaded(&mut client, msgs, "upload").await;
+    let done = finalized(&mut client, "f", &run.id).await;
     let lc = done.line_counts.expect("line counts");
     assert_eq!(
         (lc.counted, lc.cancelled, lc.unmatched_cancellations),

@@ -17,7 +17,7 @@ use acorn_proto::{
     common::v1::Date,
 };
 use acorn_testkit::encodings;
-use common::finalize;
+use common::finalized;
 use tonic::{Code, Status, transport::Channel};
 
 const ASSIGNED: &str = "1EG4TE5MK73";
@@ -180,10 +180,7 @@ async fn no_beneficiary_id_in_logs_page_tokens_or_errors() {
         }]))
         .await
         .expect("upload");
-    client
-        .finalize_assignment_run(finalize("finalize", &run.id))
-        .await
-        .expect("finalize");
+    finalized(&mut client, "finalize", &run.id).await;
 
     // Page the list one beneficiary at a time, so that there are tokens between them.
     let mut token = String::new();

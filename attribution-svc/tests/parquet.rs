@@ -15,9 +15,10 @@ use std::{
 };
 
 use arrow_array::{
-    Array, ArrayRef, Float64Array, RecordBatch, StringArray, cast::AsArray, types::Decimal128Type,
+    Array, ArrayRef, Float64Array, RecordBatch, RecordBatchReader as _, StringArray, cast::AsArray,
+    types::Decimal128Type,
 };
-use arrow_schema::DataType;
+use arrow_schema::{DataType, SchemaRef};
 use attribution_rules::synthetic::{Config, Synthetic};
 use attribution_svc::synth;
 use parquet::arrow::{
@@ -218,18 +219,28 @@ fn recompress(from: &Path, to: &Path, codec: Compression) {
         .with_batch_size(1_000)
         .build()
         .expect("reader");
+    let schema = reader.schema();
+    let batches = reader.map(|batch| batch.expect("batch"));
+    write_batches(to, schema, batches, 1_000, codec);
+}
+
+/// Writes `batches` of `schema` as a Parquet file at `path`: row groups of `group_rows` rows,
+/// pages compressed with `codec`.
+fn write_batches(
+    path: &Path,
+    schema: SchemaRef,
+    batches: impl IntoIterator<Item = RecordBatch>,
+    group_rows: usize,
+    codec: Compression,
+) {
     let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(1_000))
+        .set_max_row_group_row_count(Some(group_rows))
         .set_compression(codec)
         .build();
-    let mut w = ArrowWriter::try_new(
-        File::create(to).expect("create"),
-        reader.schema(),
-        Some(props),
-    )
-    .expect("writer");
-    for batch in reader {
-        w.write(&batch.expect("batch")).expect("write");
+    let file = File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    for batch in batches {
+        w.write(&batch).expect("write");
     }
     w.close().expect("close");
 }
@@ -313,17 +324,9 @@ const ROWS: [[&str; 7]; 4] = [
 /// Writes `columns` (name, values) as a Parquet file of row groups of `group_rows` rows.
 fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>, group_rows: usize) {
     let batch = RecordBatch::try_from_iter(columns).expect("batch");
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(group_rows))
-        .build();
-    let mut w = ArrowWriter::try_new(
-        File::create(path).expect("create"),
-        batch.schema(),
-        Some(props),
-    )
-    .expect("writer");
-    w.write(&batch).expect("write");
-    w.close().expect("close");
+    // Uncompressed: the writer's default.
+    let schema = batch.schema();
+    write_batches(path, schema, [batch], group_rows, Compression::UNCOMPRESSED);
 }
 
 /// The `allowed` column of a claims file.

@@ -18,7 +18,8 @@ use attribution_svc::{
 };
 
 mod common;
-use common::{finalize, start, step_name};
+use acorn_testkit::assert_invalid_argument;
+use common::{created, finalized, served, start, step_name, uploaded};
 
 fn population() -> Synthetic {
     Synthetic::new(Config {
@@ -52,21 +53,8 @@ async fn create(
     s: &Synthetic,
     request_id: &str,
 ) -> pb::AssignmentRun {
-    client
-        .create_assignment_run(pb::CreateAssignmentRunRequest {
-            request_id: request_id.into(),
-            performance_year: 2024,
-            window: pb::AssignmentWindow::Retrospective as i32,
-            mode: pb::AssignmentMode::Retrospective as i32,
-            quarter: 0,
-            acos: synthetic::participants(s.acos()),
-            tie_break: 0,
-        })
-        .await
-        .expect("create")
-        .into_inner()
-        .run
-        .expect("run")
+    let acos = synthetic::participants(s.acos());
+    created(client, common::create_run(request_id, 2024, acos)).await
 }
 
 /// The run through the server (lines as rows, or as columns), as `beneficiary_id,aco_id,step,
@@ -86,16 +74,9 @@ async fn over_grpc(
             m.claim_lines.clear();
         }
     }
-    let up = client
-        .upload_assignment_data(tokio_stream::iter(msgs))
-        .await
-        .expect("upload")
-        .into_inner();
+    let up = uploaded(client, msgs, "upload").await;
     assert_eq!(up.claim_lines_accepted, lines);
-    client
-        .finalize_assignment_run(finalize(&format!("{tag}-finalize"), &run.id))
-        .await
-        .expect("finalize");
+    finalized(client, &format!("{tag}-finalize"), &run.id).await;
     let mut rows = Vec::new();
     let mut recs = Vec::new();
     for i in 0..s.config().beneficiaries {
@@ -161,9 +142,7 @@ async fn csv_parquet_and_grpc_rows_and_columns_give_identical_assignments() {
 /// acknowledged; a column of the wrong length is INVALID_ARGUMENT naming it.
 #[tokio::test]
 async fn columnar_retries_and_shapes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("attribution.db")).await;
-    let mut client = server.client(AttributionServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let s = Synthetic::new(Config {
         beneficiaries: 20,
         ..Config::default()
@@ -174,10 +153,12 @@ async fn columnar_retries_and_shapes() {
     first.claim_columns = Some(upload::to_columns(&first.claim_lines));
     first.claim_lines.clear();
     for _ in 0..2 {
-        client
-            .upload_assignment_data(tokio_stream::iter(vec![first.clone()]))
-            .await
-            .expect("upload, then its identical retry");
+        uploaded(
+            &mut client,
+            vec![first.clone()],
+            "upload, then its identical retry",
+        )
+        .await;
     }
     let changes: [fn(&mut pb::ClaimLineColumns); 6] = [
         |c| c.line_number[0] += 1,
@@ -231,11 +212,6 @@ async fn columnar_retries_and_shapes() {
         .upload_assignment_data(tokio_stream::iter(vec![short]))
         .await
         .expect_err("a short column");
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert_eq!(
-        acorn_testkit::bad_request_fields(&err),
-        vec!["claim_columns.allowed_cents".to_string()],
-        "{err:?}"
-    );
+    assert_invalid_argument(&err, &["claim_columns.allowed_cents"], "a short column");
     server.stop().await;
 }

@@ -17,9 +17,11 @@ use acorn_proto::{
     store::Location,
 };
 use acorn_testkit::{
-    Running, assert_already_exists, bad_request_fields, encodings, fixtures::amounts, serve_args,
+    Running, assert_already_exists, assert_invalid_argument, assert_opaque, assert_refused,
+    bad_request_fields, fixtures::amounts, serve_args,
 };
 use benchmark_svc::server::BenchmarkApi;
+use tempfile::TempDir;
 use tonic::{Code, service::Routes, transport::Channel};
 
 async fn start(db: &Path) -> Running {
@@ -28,6 +30,44 @@ async fn start(db: &Path) -> Running {
         .expect("open ledger");
     let routes = Routes::new(BenchmarkServiceServer::new(BenchmarkApi::new(store)));
     Running::start(routes, "acorn.benchmark.v1.BenchmarkService", serve_args()).await
+}
+
+/// The name of the test server's SQLite file.
+const DB: &str = "ledger.db";
+
+/// The generated client of the test server.
+type Client = BenchmarkServiceClient<Channel>;
+
+/// The server on a ledger of its own (hold the folder to the end of the test), and a client of it.
+async fn served() -> (TempDir, Running, Client) {
+    acorn_testkit::served(DB, start, Client::new).await
+}
+
+/// The benchmark ComputeBenchmark records for `request` (`what` names the call).
+async fn computed(
+    client: &mut Client,
+    request: pb::ComputeBenchmarkRequest,
+    what: &str,
+) -> pb::Benchmark {
+    let response = client.compute_benchmark(request).await.expect(what);
+    response.into_inner().benchmark.expect("benchmark")
+}
+
+/// The benchmark GetBenchmark reads under `id`.
+async fn get(client: &mut Client, id: &str) -> Result<pb::Benchmark, tonic::Status> {
+    let request = pb::GetBenchmarkRequest { id: id.into() };
+    let answer = client.get_benchmark(request).await?;
+    Ok(answer.into_inner().benchmark.expect("benchmark"))
+}
+
+/// The updated benchmark UpdateBenchmark records for `request` (`what` names the call).
+async fn update_recorded(
+    client: &mut Client,
+    request: pb::UpdateBenchmarkRequest,
+    what: &str,
+) -> pb::Benchmark {
+    let response = client.update_benchmark(request).await.expect(what);
+    response.into_inner().benchmark.expect("benchmark")
 }
 
 fn year(y: i32, per_capita: [&str; 4], risk: [&str; 4]) -> pb::BenchmarkYear {
@@ -85,18 +125,12 @@ fn compute(request_id: &str, input: pb::BenchmarkInput) -> pb::ComputeBenchmarkR
     }
 }
 
-async fn count(client: &mut BenchmarkServiceClient<Channel>) -> usize {
-    let req = pb::ListBenchmarksRequest {
-        page_size: 1000,
+async fn count(client: &mut Client) -> usize {
+    let list = |page_token| pb::ListBenchmarksRequest {
+        page_token,
         ..Default::default()
     };
-    client
-        .list_benchmarks(req)
-        .await
-        .expect("list")
-        .into_inner()
-        .benchmarks
-        .len()
+    acorn_testkit::count(async |token| client.list_benchmarks(list(token)).await).await
 }
 
 /// The first-agreement update of engine/tests.rs: updated total 134,068,348.60, per capita 12,695.87.
@@ -132,17 +166,15 @@ fn performance_year() -> pb::PerformanceYearInputs {
 
 #[tokio::test]
 async fn compute_survives_a_restart_is_idempotent_and_lists() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("ledger.db");
-    let server = start(&db).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
+    let (dir, server, mut client) = served().await;
+    let db = dir.path().join(DB);
 
-    let first = client
-        .compute_benchmark(compute("req-1", first_agreement("A1")))
-        .await
-        .expect("compute")
-        .into_inner();
-    let b = first.benchmark.expect("benchmark");
+    let b = computed(
+        &mut client,
+        compute("req-1", first_agreement("A1")),
+        "compute",
+    )
+    .await;
     let result = b.result.clone().expect("result");
     assert_eq!(result.rule_set, "mssp-2012-first");
     assert_eq!(result.historical_per_capita, "12590.09");
@@ -162,12 +194,13 @@ async fn compute_survives_a_restart_is_idempotent_and_lists() {
     );
 
     // Idempotent retry: the same benchmark; the same id with another input: ALREADY_EXISTS.
-    let again = client
-        .compute_benchmark(compute("req-1", first_agreement("A1")))
-        .await
-        .expect("retry")
-        .into_inner();
-    assert_eq!(again.benchmark.expect("benchmark").id, b.id);
+    let again = computed(
+        &mut client,
+        compute("req-1", first_agreement("A1")),
+        "retry",
+    )
+    .await;
+    assert_eq!(again.id, b.id);
     let conflict = client
         .compute_benchmark(compute("req-1", first_agreement("A2")))
         .await
@@ -175,10 +208,12 @@ async fn compute_survives_a_restart_is_idempotent_and_lists() {
     assert_eq!(conflict.code(), Code::AlreadyExists);
 
     for (i, aco) in ["A1", "A2", "A1"].iter().enumerate() {
-        client
-            .compute_benchmark(compute(&format!("req-more-{i}"), first_agreement(aco)))
-            .await
-            .expect("compute");
+        computed(
+            &mut client,
+            compute(&format!("req-more-{i}"), first_agreement(aco)),
+            "compute",
+        )
+        .await;
     }
     let page = client
         .list_benchmarks(pb::ListBenchmarksRequest {
@@ -216,60 +251,32 @@ async fn compute_survives_a_restart_is_idempotent_and_lists() {
         .expect("list")
         .into_inner();
     assert!(none.benchmarks.is_empty());
-    server.stop().await;
-
-    let server = start(&db).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
-    let got = client
-        .get_benchmark(pb::GetBenchmarkRequest { id: b.id.clone() })
-        .await
-        .expect("get")
-        .into_inner();
-    assert_eq!(got.benchmark.expect("benchmark"), b);
+    let (server, mut client) =
+        acorn_testkit::restart(server, &db, start, BenchmarkServiceClient::new).await;
+    assert_eq!(get(&mut client, &b.id).await.expect("get"), b);
     assert_eq!(count(&mut client).await, 4);
-    let missing = client
-        .get_benchmark(pb::GetBenchmarkRequest { id: "nope".into() })
-        .await
-        .expect_err("missing");
-    assert_eq!(missing.code(), Code::NotFound);
+    assert_refused(Code::NotFound, "missing", get(&mut client, "nope").await);
     server.stop().await;
 }
 
 #[tokio::test]
 async fn update_records_the_updated_benchmark_settlement_reads() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
-    let hist = client
-        .compute_benchmark(compute("h-1", first_agreement("A1")))
-        .await
-        .expect("compute")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let (_dir, server, mut client) = served().await;
+    let hist = computed(
+        &mut client,
+        compute("h-1", first_agreement("A1")),
+        "compute",
+    )
+    .await;
 
     let update = |request_id: &str, id: &str| pb::UpdateBenchmarkRequest {
         request_id: request_id.into(),
         benchmark_id: id.into(),
         performance_year: Some(performance_year()),
     };
-    let updated = client
-        .update_benchmark(update("u-1", &hist.id))
-        .await
-        .expect("update")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let updated = update_recorded(&mut client, update("u-1", &hist.id), "update").await;
     assert_eq!(updated.parent_id, hist.id);
-    let got = client
-        .get_benchmark(pb::GetBenchmarkRequest {
-            id: updated.id.clone(),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let got = get(&mut client, &updated.id).await.expect("get");
     let r = got.result.expect("result");
     // What settlement-svc reads by reference.
     assert_eq!(
@@ -299,13 +306,7 @@ async fn update_records_the_updated_benchmark_settlement_reads() {
     assert_eq!(got.input.expect("input").aco_id, "A1");
 
     // Retry, conflict, not found, and updating an updated benchmark.
-    let retry = client
-        .update_benchmark(update("u-1", &hist.id))
-        .await
-        .expect("retry")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let retry = update_recorded(&mut client, update("u-1", &hist.id), "retry").await;
     assert_eq!(retry.id, updated.id);
     let mut other = update("u-1", &hist.id);
     other
@@ -313,14 +314,7 @@ async fn update_records_the_updated_benchmark_settlement_reads() {
         .as_mut()
         .expect("py")
         .performance_year = 2016;
-    assert_eq!(
-        client
-            .update_benchmark(other)
-            .await
-            .expect_err("conflict")
-            .code(),
-        Code::AlreadyExists
-    );
+    assert_already_exists("conflict", client.update_benchmark(other).await);
     assert_eq!(
         client
             .update_benchmark(update("u-2", "missing"))
@@ -370,9 +364,7 @@ async fn update_records_the_updated_benchmark_settlement_reads() {
 
 #[tokio::test]
 async fn bad_input_names_the_field_and_writes_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let cases: Vec<(Mangle, &str)> = vec![
         (
             Box::new(|i| i.benchmark_years[1].enrollment_types[2].person_years = "-1".into()),
@@ -532,9 +524,7 @@ fn beneficiaries() -> Vec<pb::ComputeBenchmarkFromBeneficiariesRequest> {
 
 #[tokio::test]
 async fn beneficiary_level_records_stream_and_truncate() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let mut messages = vec![header("stream-1")];
     messages.extend(beneficiaries());
     let response = client
@@ -668,9 +658,7 @@ fn regional_risk_growth_is_validated_field_by_field() {
 /// INVALID_ARGUMENT naming `performance_year.regional_risk`.
 #[tokio::test]
 async fn update_2024_applies_the_regional_risk_score_growth_cap() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let flat = ["90000", "13000", "20000", "11000"];
     let ones = ["1"; 4];
     let input = pb::BenchmarkInput {
@@ -797,9 +785,7 @@ fn records_of(
 /// batches is the same request.
 #[tokio::test]
 async fn a_beneficiary_stream_retry_differing_anywhere_is_already_exists() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let first = client
         .compute_benchmark_from_beneficiaries(tokio_stream::iter(stream(header("s"), |_| {})))
         .await
@@ -868,11 +854,7 @@ async fn a_beneficiary_stream_retry_differing_anywhere_is_already_exists() {
         let retry = client
             .compute_benchmark_from_beneficiaries(tokio_stream::iter(messages))
             .await;
-        assert_eq!(
-            retry.map(|_| ()).expect_err(what).code(),
-            Code::AlreadyExists,
-            "{what}"
-        );
+        assert_already_exists(what, retry);
     }
     server.stop().await;
 }
@@ -880,16 +862,8 @@ async fn a_beneficiary_stream_retry_differing_anywhere_is_already_exists() {
 /// ComputeBenchmark and UpdateBenchmark: a retry with any single field changed is ALREADY_EXISTS.
 #[tokio::test]
 async fn compute_and_update_retries_differing_in_a_field_are_already_exists() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
-    let hist = client
-        .compute_benchmark(compute("c", first_agreement("A1")))
-        .await
-        .expect("compute")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let (_dir, server, mut client) = served().await;
+    let hist = computed(&mut client, compute("c", first_agreement("A1")), "compute").await;
     type Change = fn(&mut pb::BenchmarkInput);
     let changes: [(&str, Change); 6] = [
         ("aco_id", |i| i.aco_id = "A2".into()),
@@ -926,32 +900,20 @@ async fn compute_and_update_retries_differing_in_a_field_are_already_exists() {
         assert_already_exists(field, client.compute_benchmark(compute("c", input)).await);
     }
 
-    let other = client
-        .compute_benchmark(compute("c2", first_agreement("A1")))
-        .await
-        .expect("compute")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let other = computed(&mut client, compute("c2", first_agreement("A1")), "compute").await;
     let update = |id: &str, py: pb::PerformanceYearInputs| pb::UpdateBenchmarkRequest {
         request_id: "u".into(),
         benchmark_id: id.into(),
         performance_year: Some(py),
     };
-    let updated = client
-        .update_benchmark(update(&hist.id, performance_year()))
-        .await
-        .expect("update")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
-    let again = client
-        .update_benchmark(update(&hist.id, performance_year()))
-        .await
-        .expect("identical retry")
-        .into_inner()
-        .benchmark
-        .expect("benchmark");
+    let updated =
+        update_recorded(&mut client, update(&hist.id, performance_year()), "update").await;
+    let again = update_recorded(
+        &mut client,
+        update(&hist.id, performance_year()),
+        "identical retry",
+    )
+    .await;
     assert_eq!(again.id, updated.id);
     let mut flat = performance_year();
     flat.national_flat_update[1].amount = "501".into();
@@ -963,11 +925,7 @@ async fn compute_and_update_retries_differing_in_a_field_are_already_exists() {
         ("enrollment_types.person_years", update(&hist.id, people)),
     ] {
         let retry = client.update_benchmark(req).await;
-        assert_eq!(
-            retry.map(|_| ()).expect_err(what).code(),
-            Code::AlreadyExists,
-            "{what}"
-        );
+        assert_already_exists(what, retry);
     }
     server.stop().await;
 }
@@ -976,18 +934,15 @@ async fn compute_and_update_retries_differing_in_a_field_are_already_exists() {
 /// refused (INVALID_ARGUMENT naming page_token) under another filter.
 #[tokio::test]
 async fn list_page_tokens_are_opaque_and_bound_to_the_query() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(BenchmarkServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let mut ids = Vec::new();
     for n in 0..3 {
-        let b = client
-            .compute_benchmark(compute(&format!("list-{n}"), first_agreement("A1")))
-            .await
-            .expect("compute")
-            .into_inner()
-            .benchmark
-            .expect("benchmark");
+        let b = computed(
+            &mut client,
+            compute(&format!("list-{n}"), first_agreement("A1")),
+            "compute",
+        )
+        .await;
         ids.push(b.id);
     }
     let list = |aco: &str, period: u32, token: &str| pb::ListBenchmarksRequest {
@@ -1006,14 +961,7 @@ async fn list_page_tokens_are_opaque_and_bound_to_the_query() {
     let mut secrets = vec!["A1".to_string()];
     secrets.extend(ids.iter().cloned());
     secrets.extend((0..3).map(|n| format!("list-{n}")));
-    for secret in &secrets {
-        for form in encodings(secret.as_bytes()) {
-            assert!(
-                !token.contains(&form),
-                "token {token} shows {secret} as {form}"
-            );
-        }
-    }
+    assert_opaque(&token, &secrets);
     let next = client
         .list_benchmarks(list("A1", 1, &token))
         .await
@@ -1025,9 +973,7 @@ async fn list_page_tokens_are_opaque_and_bound_to_the_query() {
             .list_benchmarks(list(aco, period, &token))
             .await
             .expect_err("another query");
-        assert_eq!(err.code(), Code::InvalidArgument, "{aco} {period}");
-        let fields = bad_request_fields(&err);
-        assert_eq!(fields, ["page_token"]);
+        assert_invalid_argument(&err, &["page_token"], &format!("{aco} {period}"));
     }
     server.stop().await;
 }

@@ -20,12 +20,15 @@ use acorn_proto::settlement::v1::{
     settlement_service_client::SettlementServiceClient,
 };
 use acorn_testkit::{
-    db::{Schema, TestDb},
+    Listing as _,
+    db::TestDb,
+    durability::{PAGE_SIZE, Stored, Writes, assert_each_id_once, two_servers_on_one_postgres},
     fixtures::a1215,
+    listed,
     process::Process,
 };
 use prost::Message as _;
-use tonic::transport::Channel;
+use tonic::{Status, transport::Channel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_settlement-svc");
 
@@ -44,92 +47,54 @@ fn request(request_id: &str, n: u32) -> ReconcileRequest {
     }
 }
 
-/// Every recorded reconciliation, through the server's listing.
-async fn all_records(client: &mut SettlementServiceClient<Channel>) -> Vec<Reconciliation> {
-    let mut out = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = client
-            .list_reconciliations(ListReconciliationsRequest {
-                page_size: 1000,
-                page_token: token,
-                ..Default::default()
-            })
-            .await
-            .expect("list")
-            .into_inner();
-        out.extend(page.reconciliations);
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        token = page.next_page_token;
+/// The page of the listing at `page_token`, [`PAGE_SIZE`] records.
+fn list(page_token: String) -> ListReconciliationsRequest {
+    ListReconciliationsRequest {
+        page_size: PAGE_SIZE.into(),
+        page_token,
+        ..Default::default()
     }
 }
 
+/// Every recorded reconciliation, through the server's listing.
+async fn all_records(client: &mut SettlementServiceClient<Channel>) -> Vec<Reconciliation> {
+    listed(async |token| client.list_reconciliations(list(token)).await)
+        .await
+        .0
+}
+
+/// Reconcile and ListReconciliations, for [`acorn_testkit::durability`].
+struct Ledger(SettlementServiceClient<Channel>);
+
+impl Writes for Ledger {
+    fn connect(channel: Channel) -> Self {
+        Self(SettlementServiceClient::new(channel))
+    }
+
+    async fn write(&mut self, request_id: &str, n: u32) -> Result<Vec<u8>, Status> {
+        let answer = self.0.reconcile(request(request_id, n)).await?.into_inner();
+        let rec = answer.reconciliation.expect("a reconciliation");
+        Ok(rec.encode_to_vec())
+    }
+
+    async fn page(&mut self, page_token: String) -> (Vec<Stored>, String) {
+        let answer = self.0.list_reconciliations(list(page_token)).await;
+        let (records, next) = answer.expect("list").into_inner().into_page();
+        let stored = records.into_iter().map(|r| Stored {
+            id: r.id.clone(),
+            request_id: Some(r.request_id.clone()),
+            encoded: r.encode_to_vec(),
+        });
+        (stored.collect(), next)
+    }
+}
+
+/// Two processes on one PostgreSQL schema, 40 request_ids sent concurrently by 8 clients, twice:
+/// one ledger row per request_id, every response to an id identical, and the listed row the one
+/// answered ([`acorn_testkit::durability::two_servers_on_one_postgres`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_on_one_postgres_record_each_request_id_once() {
-    let Some(schema) = Schema::create().await else {
-        return;
-    };
-    let args = vec!["--database-url".to_string(), schema.url().to_string()];
-    // Started together: their migrations and page-token secrets meet on one empty schema.
-    let (a, b) = tokio::join!(
-        Process::serve(Path::new(BIN), &args),
-        Process::serve(Path::new(BIN), &args)
-    );
-    const IDS: u32 = 40;
-    const CLIENTS: u32 = 8;
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
-        // Half the clients talk to each server; each sends every id, in its own order, twice.
-        let mut client =
-            SettlementServiceClient::new(if c % 2 == 0 { a.channel() } else { b.channel() });
-        tasks.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            for round in 0..2 {
-                for k in 0..IDS {
-                    let n = (k * 7 + c * 13 + round) % IDS;
-                    let id = format!("hammer-{n}");
-                    // No retry here: every concurrent duplicate must be answered OK, with the
-                    // one record (a lost race answered with an error would fail this).
-                    let resp = client.reconcile(request(&id, n)).await;
-                    let resp = resp.unwrap_or_else(|s| panic!("{id}: {s:?}")).into_inner();
-                    let rec = resp.reconciliation.expect("a reconciliation");
-                    answers.push((id.clone(), rec.encode_to_vec()));
-                }
-            }
-            answers
-        }));
-    }
-    let mut by_id: HashMap<String, HashSet<Vec<u8>>> = HashMap::new();
-    for task in tasks {
-        for (id, body) in task.await.expect("client") {
-            by_id.entry(id).or_default().insert(body);
-        }
-    }
-    assert_eq!(by_id.len(), IDS as usize);
-    for (id, bodies) in &by_id {
-        assert_eq!(
-            bodies.len(),
-            1,
-            "{id}: every response to one request_id is identical"
-        );
-    }
-    // One ledger row per request_id, whichever server is asked.
-    for server in [&a, &b] {
-        let records = all_records(&mut SettlementServiceClient::new(server.channel())).await;
-        assert_eq!(records.len(), IDS as usize, "one row per request_id");
-        let ids: HashSet<_> = records.iter().map(|r| r.request_id.clone()).collect();
-        assert_eq!(ids.len(), IDS as usize);
-        for r in &records {
-            let answered = by_id[&r.request_id].iter().next().expect("answered");
-            assert_eq!(
-                &r.encode_to_vec(),
-                answered,
-                "the listed record is the one answered"
-            );
-        }
-    }
+    two_servers_on_one_postgres::<Ledger>(Path::new(BIN), 40).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -259,8 +224,7 @@ async fn kill_9_during_writes(test: &TestDb) {
         records.len(),
         "{backend}: no request_id recorded twice"
     );
-    let ids: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids.len(), records.len(), "{backend}: no record id twice");
+    assert_each_id_once(backend, records.iter().map(|r| r.id.as_str()));
     for id in &acked {
         assert_eq!(
             listed.get(id.as_str()),

@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     a1215, a1215_by_reference, by_reference, date, flat_schedule, genesys, genesys_arrangement,
-    quality, reconcile, totals,
+    quality, reconcile, reconciled, totals,
 };
 use std::{
     path::Path,
@@ -31,8 +31,8 @@ use acorn_proto::{
     },
 };
 use acorn_testkit::{
-    Running, assert_already_exists, bad_request_fields, encodings, pages, serve_args,
-    tls::MutualTls,
+    Running, assert_already_exists, assert_invalid_argument, assert_opaque, bad_request_fields,
+    listed, serve_args, tls::MutualTls,
 };
 use prost::Message as _;
 use settlement_svc::benchmarks::{BenchmarkSource, GrpcBenchmarks};
@@ -229,20 +229,8 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
     let mut client = server.client(SettlementServiceClient::new).await;
-    let first = client
-        .reconcile(reconcile("same", a1215()))
-        .await
-        .expect("first")
-        .into_inner()
-        .reconciliation
-        .expect("reconciliation");
-    let again = client
-        .reconcile(reconcile("same", a1215()))
-        .await
-        .expect("identical retry")
-        .into_inner()
-        .reconciliation
-        .expect("reconciliation");
+    let first = reconciled(&mut client, reconcile("same", a1215()), "first").await;
+    let again = reconciled(&mut client, reconcile("same", a1215()), "identical retry").await;
     assert_eq!(again.id, first.id, "an identical retry returns the first");
 
     let changes = single_field_changes();
@@ -264,17 +252,16 @@ async fn a_retry_differing_in_any_single_field_is_already_exists() {
     // as in tests/grpc.rs).
     let pioneer =
         |shared_loss_rate| genesys("180100000", Some(genesys_arrangement(shared_loss_rate)));
-    client
-        .reconcile(reconcile("same-pioneer", pioneer("0.5")))
-        .await
-        .expect("pioneer");
+    reconciled(
+        &mut client,
+        reconcile("same-pioneer", pioneer("0.5")),
+        "pioneer",
+    )
+    .await;
     let retry = client
         .reconcile(reconcile("same-pioneer", pioneer("0.55")))
         .await;
-    assert_eq!(
-        retry.map(|_| ()).expect_err("pioneer_arrangement").code(),
-        Code::AlreadyExists
-    );
+    assert_already_exists("pioneer_arrangement", retry);
     changed.push("pioneer_arrangement");
 
     changed.retain(|f| !f.contains('.'));
@@ -301,13 +288,12 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
     for n in 0..4 {
         let mut input = a1215();
         input.assigned_beneficiaries += n;
-        let rec = client
-            .reconcile(reconcile(&format!("req-{n}"), input))
-            .await
-            .expect("reconcile")
-            .into_inner()
-            .reconciliation
-            .expect("reconciliation");
+        let rec = reconciled(
+            &mut client,
+            reconcile(&format!("req-{n}"), input),
+            "reconcile",
+        )
+        .await;
         ids.push(rec.id);
     }
     let list = |aco: &str, py: i32, size: i32, token: &str| pb::ListReconciliationsRequest {
@@ -316,16 +302,12 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
         page_size: size,
         page_token: token.into(),
     };
-    let (seen, tokens) = pages(async |token: String| {
-        let page = client
-            .list_reconciliations(list("A1215", 2018, 1, &token))
-            .await
-            .expect("page")
-            .into_inner();
-        let ids = page.reconciliations.into_iter().map(|r| r.id).collect();
-        (ids, page.next_page_token)
+    let (records, tokens) = listed(async |token| {
+        let request = list("A1215", 2018, 1, &token);
+        client.list_reconciliations(request).await
     })
     .await;
+    let seen: Vec<String> = records.into_iter().map(|r| r.id).collect();
     ids.reverse();
     assert_eq!(seen, ids, "every record once, newest first");
     assert_eq!(tokens.len(), 3);
@@ -334,11 +316,7 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
     secrets.extend((0..4).map(|n| format!("req-{n}")));
     secrets.extend((1..=4).map(|seq: i64| format!("before:{seq}")));
     for t in &tokens {
-        for secret in &secrets {
-            for form in encodings(secret.as_bytes()) {
-                assert!(!t.contains(&form), "token {t} shows {secret} as {form}");
-            }
-        }
+        assert_opaque(t, &secrets);
     }
 
     let first = &tokens[0];
@@ -362,8 +340,7 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
             .list_reconciliations(list(aco, py, 1, token))
             .await
             .expect_err("a token from another query");
-        assert_eq!(err.code(), Code::InvalidArgument, "{aco} {py} {token}");
-        assert_eq!(bad_request_fields(&err), ["page_token"]);
+        assert_invalid_argument(&err, &["page_token"], &format!("{aco} {py} {token}"));
     }
     server.stop().await;
 }

@@ -8,7 +8,7 @@ use std::{path::Path, sync::Arc};
 
 use common::{
     a1215, a1215_by_reference, date, flat_schedule, genesys, genesys_arrangement, quality,
-    reconcile, totals,
+    reconcile, reconciled, totals,
 };
 
 use acorn_proto::{
@@ -20,9 +20,10 @@ use acorn_proto::{
         settlement_service_client::SettlementServiceClient,
     },
 };
-use acorn_testkit::{Running, bad_request_fields, pages, serve_args};
+use acorn_testkit::{Running, assert_refused, bad_request_fields, listed, serve_args};
 use rust_decimal_macros::dec;
 use settlement_svc::benchmarks::{BenchmarkSource, InMemoryBenchmarks, RecordedBenchmark};
+use tempfile::TempDir;
 use tonic::{Code, transport::Channel};
 
 async fn start(db: &Path) -> Running {
@@ -31,6 +32,14 @@ async fn start(db: &Path) -> Running {
 
 async fn start_with(db: &Path, benchmarks: Option<Arc<dyn BenchmarkSource>>) -> Running {
     common::start(db, benchmarks, serve_args()).await
+}
+
+/// The name of the test server's SQLite file.
+const DB: &str = "ledger.db";
+
+/// The server on a ledger of its own (hold the folder to the end of the test), and a client of it.
+async fn served() -> (TempDir, Running, SettlementServiceClient<Channel>) {
+    acorn_testkit::served(DB, start, SettlementServiceClient::new).await
 }
 
 /// `PreviewReconciliation` of `input`: the computed result.
@@ -56,32 +65,19 @@ fn corridor(r: &pb::GetMinimumSavingsRateResponse) -> (&str, &str) {
 }
 
 async fn count(client: &mut SettlementServiceClient<Channel>) -> usize {
-    let req = pb::ListReconciliationsRequest {
-        page_size: 1000,
+    let list = |page_token| pb::ListReconciliationsRequest {
+        page_token,
         ..Default::default()
     };
-    client
-        .list_reconciliations(req)
-        .await
-        .expect("list")
-        .into_inner()
-        .reconciliations
-        .len()
+    acorn_testkit::count(async |token| client.list_reconciliations(list(token)).await).await
 }
 
 #[tokio::test]
 async fn reconcile_survives_a_restart_and_is_idempotent() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("ledger.db");
-    let server = start(&db).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (dir, server, mut client) = served().await;
+    let db = dir.path().join(DB);
 
-    let first = client
-        .reconcile(reconcile("req-1", a1215()))
-        .await
-        .expect("reconcile")
-        .into_inner();
-    let rec = first.reconciliation.expect("reconciliation");
+    let rec = reconciled(&mut client, reconcile("req-1", a1215()), "reconcile").await;
     let result = rec.result.clone().expect("result");
     assert_eq!(result.net_amount, "-6101212.20");
     assert_eq!(result.shared_loss_rate, "0.4");
@@ -94,12 +90,8 @@ async fn reconcile_survives_a_restart_and_is_idempotent() {
     );
 
     // A retry returns the stored reconciliation; the same id with another input is ALREADY_EXISTS.
-    let retry = client
-        .reconcile(reconcile("req-1", a1215()))
-        .await
-        .expect("retry")
-        .into_inner();
-    assert_eq!(retry.reconciliation.as_ref(), Some(&rec));
+    let retry = reconciled(&mut client, reconcile("req-1", a1215()), "retry").await;
+    assert_eq!(retry, rec);
     let mut other = a1215();
     other.assigned_beneficiaries += 1;
     let conflict = client
@@ -109,50 +101,36 @@ async fn reconcile_survives_a_restart_and_is_idempotent() {
     assert_eq!(conflict.code(), Code::AlreadyExists);
     assert_eq!(count(&mut client).await, 1);
 
-    server.stop().await;
-    let server = start(&db).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (server, mut client) =
+        acorn_testkit::restart(server, &db, start, SettlementServiceClient::new).await;
     let got = client
         .get_reconciliation(pb::GetReconciliationRequest { id: rec.id.clone() })
         .await
         .expect("get after restart")
         .into_inner();
     assert_eq!(got.reconciliation, Some(rec));
-    let missing = client
-        .get_reconciliation(pb::GetReconciliationRequest { id: "nope".into() })
-        .await;
-    assert_eq!(missing.expect_err("not found").code(), Code::NotFound);
+    let missing = pb::GetReconciliationRequest { id: "nope".into() };
+    let missing = client.get_reconciliation(missing).await;
+    assert_refused(Code::NotFound, "not found", missing);
     server.stop().await;
 }
 
 #[tokio::test]
 async fn lists_by_aco_and_year_with_pagination() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     for i in 0..5 {
         let mut input = a1215();
         input.aco_id = if i % 2 == 0 { "A1".into() } else { "A2".into() };
-        client
-            .reconcile(reconcile(&format!("r{i}"), input))
-            .await
-            .expect("reconcile");
+        reconciled(&mut client, reconcile(&format!("r{i}"), input), "reconcile").await;
     }
-    let (ids, _) = pages(async |page_token: String| {
-        let page = client
-            .list_reconciliations(pb::ListReconciliationsRequest {
-                aco_id: "A1".into(),
-                performance_year: 2018,
-                page_size: 2,
-                page_token,
-            })
-            .await
-            .expect("list")
-            .into_inner();
-        let ids = page.reconciliations.into_iter().map(|r| r.request_id);
-        (ids.collect(), page.next_page_token)
-    })
-    .await;
+    let list = |page_token| pb::ListReconciliationsRequest {
+        aco_id: "A1".into(),
+        performance_year: 2018,
+        page_size: 2,
+        page_token,
+    };
+    let (records, _) = listed(async |token| client.list_reconciliations(list(token)).await).await;
+    let ids: Vec<String> = records.into_iter().map(|r| r.request_id).collect();
     assert_eq!(ids, ["r4", "r2", "r0"]);
     let bad = client
         .list_reconciliations(pb::ListReconciliationsRequest {
@@ -160,36 +138,37 @@ async fn lists_by_aco_and_year_with_pagination() {
             ..Default::default()
         })
         .await;
-    assert_eq!(bad.expect_err("bad token").code(), Code::InvalidArgument);
+    assert_refused(Code::InvalidArgument, "bad token", bad);
     server.stop().await;
 }
 
 /// Each bad input is INVALID_ARGUMENT naming the field, and nothing is stored.
 #[tokio::test]
 async fn bad_input_names_the_field_and_stores_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
+    // Totals that are no benchmark and expenditures: (field, updated benchmark, expenditures).
+    let bad_totals = [
+        ("input.totals.expenditures", "100", "-1"),
+        ("input.totals.updated_benchmark", "12abc", "1"),
+        ("input.totals.updated_benchmark", "0", "1"),
+        ("input.totals.expenditures", "100", "NaN"),
+        ("input.totals.expenditures", "100", "Infinity"),
+        ("input.totals.expenditures", "100", "1e9"),
+        // Section 5 of the conformance issue: a tiny benchmark (or a cent against 1e27 of
+        // expenditures) overflowed the savings rate and panicked the handler (CANCELLED).
+        (
+            "input.totals.updated_benchmark",
+            "0.0000000000000000000000000001",
+            "812497275",
+        ),
+        (
+            "input.totals.updated_benchmark",
+            "0.01",
+            "1000000000000000000000000000",
+        ),
+    ];
     type Edit = fn(&mut ReconciliationInput);
-    let cases: Vec<(&str, Edit)> = vec![
-        ("input.totals.expenditures", |i| {
-            i.experience = totals("100", "-1")
-        }),
-        ("input.totals.updated_benchmark", |i| {
-            i.experience = totals("12abc", "1")
-        }),
-        ("input.totals.updated_benchmark", |i| {
-            i.experience = totals("0", "1")
-        }),
-        ("input.totals.expenditures", |i| {
-            i.experience = totals("100", "NaN")
-        }),
-        ("input.totals.expenditures", |i| {
-            i.experience = totals("100", "Infinity")
-        }),
-        ("input.totals.expenditures", |i| {
-            i.experience = totals("100", "1e9")
-        }),
+    let edits: Vec<(&str, Edit)> = vec![
         ("input.track", |i| i.track = 0),
         ("input.track", |i| i.track = 99),
         ("input.msr_option", |i| i.msr_option = 42),
@@ -211,14 +190,6 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             i.assigned_beneficiaries = 4_000;
             i.msr_option = MinimumSavingsRateOption::Variable.into();
             i.msr_schedule = flat_schedule(5_000, "0.02");
-        }),
-        // Section 5 of the conformance issue: a tiny benchmark (or a cent against 1e27 of
-        // expenditures) overflowed the savings rate and panicked the handler (CANCELLED).
-        ("input.totals.updated_benchmark", |i| {
-            i.experience = totals("0.0000000000000000000000000001", "812497275")
-        }),
-        ("input.totals.updated_benchmark", |i| {
-            i.experience = totals("0.01", "1000000000000000000000000000")
         }),
         // 425.200: no agreement starts 2016-03-01; Track 3 from 2016 has no PY2020 (its term
         // ended with the 6-month PY2019).
@@ -284,9 +255,22 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             })
         }),
     ];
-    for (n, (field, edit)) in cases.into_iter().enumerate() {
+    let with_totals = bad_totals.map(|(field, benchmark, expenditures)| {
+        let experience = totals(benchmark, expenditures);
+        (
+            field,
+            ReconciliationInput {
+                experience,
+                ..a1215()
+            },
+        )
+    });
+    let edited = edits.into_iter().map(|(field, edit)| {
         let mut input = a1215();
         edit(&mut input);
+        (field, input)
+    });
+    for (n, (field, input)) in with_totals.into_iter().chain(edited).enumerate() {
         let err = client
             .reconcile(reconcile(&format!("bad-{n}"), input))
             .await
@@ -314,16 +298,14 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             input: None,
         })
         .await;
-    assert_eq!(no_input.expect_err("input").code(), Code::InvalidArgument);
+    assert_refused(Code::InvalidArgument, "input", no_input);
     assert_eq!(count(&mut client).await, 0);
     server.stop().await;
 }
 
 #[tokio::test]
 async fn preview_and_minimum_savings_rate() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     assert_eq!(
         preview(&mut client, a1215()).await.net_amount,
         "-6101212.20"
@@ -337,35 +319,24 @@ async fn preview_and_minimum_savings_rate() {
         assigned_beneficiaries: n,
         ..Default::default()
     };
-    let r = client
-        .get_minimum_savings_rate(msr(6_000))
-        .await
-        .expect("msr")
-        .into_inner();
-    assert_eq!(corridor(&r), ("0.036", ""));
-    let r = client
-        .get_minimum_savings_rate(msr(7_500))
-        .await
-        .expect("msr")
-        .into_inner();
-    assert!(
-        r.minimum_savings_rate.starts_with("0.0329989989"),
-        "{}",
-        r.minimum_savings_rate
-    );
+    let mut rate = async |n| {
+        let answer = client.get_minimum_savings_rate(msr(n)).await;
+        answer
+            .unwrap_or_else(|e| panic!("msr {n}: {e:?}"))
+            .into_inner()
+    };
+    assert_eq!(corridor(&rate(6_000).await), ("0.036", ""));
     // Below 5,000 the default is CMS's published scale, tagged with its source: PY2014 Track 1
     // with 4,845 assigned beneficiaries -> 3.984742371% (the PUF's MinSavPerc).
-    let below = client
-        .get_minimum_savings_rate(msr(4_845))
-        .await
-        .expect("below 5,000")
-        .into_inner();
+    for (n, prefix) in [(7_500, "0.0329989989"), (4_845, "0.03984742371")] {
+        let msr = rate(n).await.minimum_savings_rate;
+        assert!(msr.starts_with(prefix), "{n}: {msr}");
+    }
     assert!(
-        below.minimum_savings_rate.starts_with("0.03984742371"),
-        "{}",
-        below.minimum_savings_rate
+        rate(4_845).await.explanation[0]
+            .citation
+            .contains("Tuva Project")
     );
-    assert!(below.explanation[0].citation.contains("Tuva Project"));
     // A supplied schedule overrides it, and one that does not reach the ACO is refused.
     let mut supplied = msr(4_845);
     supplied.msr_schedule = flat_schedule(5_000, "0.02");
@@ -383,9 +354,7 @@ async fn preview_and_minimum_savings_rate() {
 /// section 5]: 2,550,000 owed. Without the arrangement the core 60% gives 3,060,000.
 #[tokio::test]
 async fn pioneer_arrangement() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let mut input = genesys("180100000", Some(genesys_arrangement("0.5")));
     let r = preview(&mut client, input.clone()).await;
     assert_eq!(
@@ -415,9 +384,7 @@ async fn pioneer_arrangement() {
 /// corridor, so nothing is owed; at the mirrored 1% the core 60% owes 0.6 x 2,625,000 = 1,575,000.
 #[tokio::test]
 async fn pioneer_minimum_loss_rate() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db")).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (_dir, server, mut client) = served().await;
     let arrangement = genesys_arrangement("0.5");
     let rates = |pioneer_arrangement| pb::GetMinimumSavingsRateRequest {
         track: Track::Pioneer.into(),
@@ -586,13 +553,12 @@ async fn benchmark_by_reference() {
     let server = start_with(&dir.path().join("ledger.db"), Some(benchmarks)).await;
     let mut client = server.client(SettlementServiceClient::new).await;
     let by_reference = a1215_by_reference;
-    let rec = client
-        .reconcile(reconcile("ref-1", by_reference("updated-2018")))
-        .await
-        .expect("reconcile by reference")
-        .into_inner()
-        .reconciliation
-        .expect("reconciliation");
+    let rec = reconciled(
+        &mut client,
+        reconcile("ref-1", by_reference("updated-2018")),
+        "reconcile by reference",
+    )
+    .await;
     let result = rec.result.expect("result");
     assert_eq!(
         (
@@ -605,21 +571,15 @@ async fn benchmark_by_reference() {
     let historical = client
         .reconcile(reconcile("ref-2", by_reference("historical")))
         .await;
-    assert_eq!(
-        historical.expect_err("historical").code(),
-        Code::FailedPrecondition
-    );
+    assert_refused(Code::FailedPrecondition, "historical", historical);
     let mut wrong_year = by_reference("updated-2018");
     wrong_year.performance_year = 2019;
     let wrong_year = client.reconcile(reconcile("ref-3", wrong_year)).await;
-    assert_eq!(
-        wrong_year.expect_err("other year").code(),
-        Code::FailedPrecondition
-    );
+    assert_refused(Code::FailedPrecondition, "other year", wrong_year);
     let missing = client
         .reconcile(reconcile("ref-4", by_reference("nope")))
         .await;
-    assert_eq!(missing.expect_err("missing").code(), Code::NotFound);
+    assert_refused(Code::NotFound, "missing", missing);
     assert_eq!(count(&mut client).await, 1);
     server.stop().await;
 
@@ -629,9 +589,6 @@ async fn benchmark_by_reference() {
     let unconfigured = client
         .reconcile(reconcile("ref-5", by_reference("updated-2018")))
         .await;
-    assert_eq!(
-        unconfigured.expect_err("unconfigured").code(),
-        Code::FailedPrecondition
-    );
+    assert_refused(Code::FailedPrecondition, "unconfigured", unconfigured);
     server.stop().await;
 }

@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use acorn_proto::attribution::v1 as pb;
+use acorn_proto::attribution::v1::{
+    self as pb, attribution_service_client::AttributionServiceClient,
+};
 use acorn_testkit::{Running, serve_args};
 use attribution_rules::{
     AcoSpec, ClaimType, Date, Version,
@@ -16,7 +18,10 @@ use attribution_svc::{
     server::{self, AttributionApi, Limits},
     store::Store,
 };
-use tonic::service::Routes;
+use tonic::{service::Routes, transport::Channel};
+
+/// The name of the test server's SQLite file.
+pub const DB: &str = "attribution.db";
 
 /// The attribution server on a SQLite store at `db`, default limits.
 pub async fn start(db: &Path) -> Running {
@@ -58,6 +63,53 @@ pub fn finalize(request_id: &str, run_id: &str) -> pb::FinalizeAssignmentRunRequ
         request_id: request_id.into(),
         run_id: run_id.into(),
     }
+}
+
+/// The generated client of the test server.
+pub type Client = AttributionServiceClient<Channel>;
+
+/// The attribution server on a SQLite file in a new temporary folder (removed when dropped, so
+/// hold it to the end of the test), and a client of it.
+pub async fn served() -> (tempfile::TempDir, Running, Client) {
+    acorn_testkit::served(DB, start, AttributionServiceClient::new).await
+}
+
+/// The run `request` creates (or the one an identical earlier request created).
+pub async fn created(
+    client: &mut Client,
+    request: pb::CreateAssignmentRunRequest,
+) -> pb::AssignmentRun {
+    let response = client.create_assignment_run(request).await.expect("create");
+    response.into_inner().run.expect("run")
+}
+
+/// Uploads `messages` as one stream, which must be acknowledged (`what` names the upload).
+pub async fn uploaded(
+    client: &mut Client,
+    messages: Vec<pb::UploadAssignmentDataRequest>,
+    what: &str,
+) -> pb::UploadAssignmentDataResponse {
+    let response = client
+        .upload_assignment_data(tokio_stream::iter(messages))
+        .await;
+    response.expect(what).into_inner()
+}
+
+/// The run `run_id` finalized by a FinalizeAssignmentRun with `request_id`.
+pub async fn finalized(client: &mut Client, request_id: &str, run_id: &str) -> pb::AssignmentRun {
+    let response = client
+        .finalize_assignment_run(finalize(request_id, run_id))
+        .await;
+    response.expect("finalize").into_inner().run.expect("run")
+}
+
+/// The run `run_id` as GetAssignmentRun reads it.
+pub async fn get_run(client: &mut Client, run_id: &str) -> pb::AssignmentRun {
+    let request = pb::GetAssignmentRunRequest {
+        run_id: run_id.into(),
+    };
+    let response = client.get_assignment_run(request).await.expect("get");
+    response.into_inner().run.expect("run")
 }
 
 /// ACO A: TINs 100000001, 100000002, FQHC CCN 451800; ACO B: TIN 200000001 (NPI 2000000001);

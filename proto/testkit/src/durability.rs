@@ -149,6 +149,14 @@ pub async fn two_servers_on_one_postgres<W: Writes>(bin: &Path, ids: u32) {
     }
 }
 
+/// Asserts that the records of the `backend` store with `ids` have one id each: no record id twice.
+pub fn assert_each_id_once<'a>(backend: &str, ids: impl IntoIterator<Item = &'a str>) {
+    let mut seen = HashSet::new();
+    for id in ids {
+        assert!(seen.insert(id), "{backend}: no record id twice ({id})");
+    }
+}
+
 /// For every backend of [`TestDb::all`]: 8 writers send new request_ids to `bin serve` until it
 /// is killed with SIGKILL 1.5 s in (at least 50 must be acknowledged by then); after a restart on
 /// the same store every acknowledged record is listed unchanged, none twice, no more than were
@@ -218,8 +226,7 @@ async fn kill_9_on<W: Writes>(bin: &Path, test: &TestDb) {
             "{backend}: no request_id recorded twice"
         );
     }
-    let ids: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids.len(), records.len(), "{backend}: no record id twice");
+    assert_each_id_once(backend, records.iter().map(|r| r.id.as_str()));
     assert!(
         records.len() >= acked.len() && records.len() <= sent,
         "{backend}: {} records, {} acknowledged, {sent} sent",

@@ -1,13 +1,17 @@
 //! Test support shared by the services' tests (a dev-dependency only).
 //!
 //! - [`Running`]: a real server on 127.0.0.1:0 under [`acorn_proto::serve::serve`] (the binaries'
-//!   stack: deadline layer, health, reflection, graceful shutdown) and a client channel to it.
+//!   stack: deadline layer, health, reflection, graceful shutdown) and a client channel to it;
+//!   [`served`]: one on a SQLite file of its own, with a client, and [`restart`] on that file.
 //! - [`encodings`]: every text form an identifier could take inside a page token, for the checks
 //!   that tokens are opaque.
-//! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names;
+//!   [`assert_opaque`]: a token shows none of them.
+//! - [`bad_request_fields`]: the fields an `INVALID_ARGUMENT` names, [`assert_invalid_argument`]:
+//!   a call refused naming them; [`assert_refused`]: a call refused with a code,
 //!   [`assert_already_exists`]: a changed retry is refused.
 //! - [`health`]: the health a server reports for a service.
-//! - [`pages`]: every page of a paginated list, with the tokens that led to them.
+//! - [`pages`]: every page of a paginated list, with the tokens that led to them; [`listed`]: of a
+//!   list RPC.
 //! - [`db`]: the stores a test runs against (SQLite, and PostgreSQL when configured).
 //! - [`process`]: a service binary as a child process (killed with SIGKILL, or several on one
 //!   database).
@@ -21,10 +25,11 @@ pub mod fixtures;
 pub mod process;
 pub mod tls;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::Path};
 
 use acorn_proto::serve::{self, LogFormat, ServeArgs};
 use base64::Engine as _;
+use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{Status, service::Routes, transport::Channel};
 use tonic_health::pb::{
@@ -101,6 +106,34 @@ impl Running {
     }
 }
 
+/// A server that `start` starts on the SQLite file `file` in a new temporary folder, and a client
+/// of it made with `new` (e.g. `SettlementServiceClient::new`). The folder is removed when dropped:
+/// hold it to the end of the test.
+pub async fn served<C>(
+    file: &str,
+    start: impl AsyncFnOnce(&Path) -> Running,
+    new: impl FnOnce(Channel) -> C,
+) -> (TempDir, Running, C) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join(file)).await;
+    let client = server.client(new).await;
+    (dir, server, client)
+}
+
+/// Stops `server` (checking that it exits cleanly) and starts it again with `start` on the same
+/// SQLite file `db`, with a new client made with `new`.
+pub async fn restart<C>(
+    server: Running,
+    db: &Path,
+    start: impl AsyncFnOnce(&Path) -> Running,
+    new: impl FnOnce(Channel) -> C,
+) -> (Running, C) {
+    server.stop().await;
+    let server = start(db).await;
+    let client = server.client(new).await;
+    (server, client)
+}
+
 /// The health `channel`'s server reports for `service` (`""`: the server as a whole), or the
 /// status of the check.
 pub async fn health(channel: Channel, service: &str) -> Result<ServingStatus, Status> {
@@ -131,15 +164,89 @@ pub async fn pages<T>(
     }
 }
 
+/// A list RPC's response: one page of items and the token of the next page (empty after the
+/// last).
+pub trait Listing {
+    /// What the list holds.
+    type Item;
+
+    /// The page's items and its next page token.
+    fn into_page(self) -> (Vec<Self::Item>, String);
+}
+
+macro_rules! listing {
+    ($($response:ty => $items:ident: $item:ty),* $(,)?) => {
+        $(impl Listing for $response {
+            type Item = $item;
+
+            fn into_page(self) -> (Vec<$item>, String) {
+                (self.$items, self.next_page_token)
+            }
+        })*
+    };
+}
+
+listing! {
+    acorn_proto::settlement::v1::ListReconciliationsResponse => reconciliations:
+        acorn_proto::settlement::v1::Reconciliation,
+    acorn_proto::benchmark::v1::ListBenchmarksResponse => benchmarks:
+        acorn_proto::benchmark::v1::Benchmark,
+    acorn_proto::attribution::v1::ListAssignmentRunsResponse => runs:
+        acorn_proto::attribution::v1::AssignmentRun,
+    acorn_proto::attribution::v1::ListAssignedBeneficiariesResponse => assignments:
+        acorn_proto::attribution::v1::BeneficiaryAssignment,
+}
+
+/// How many items a list RPC lists, over all its pages ([`listed`]).
+pub async fn count<R: Listing>(
+    list: impl AsyncFnMut(String) -> Result<tonic::Response<R>, Status>,
+) -> usize {
+    listed(list).await.0.len()
+}
+
+/// [`pages`] of a list RPC: `list(token)` calls it for the page at `token`, which must be
+/// answered. Returns every item in order and the tokens issued.
+pub async fn listed<R: Listing>(
+    mut list: impl AsyncFnMut(String) -> Result<tonic::Response<R>, Status>,
+) -> (Vec<R::Item>, Vec<String>) {
+    pages(async |token| list(token).await.expect("list").into_inner().into_page()).await
+}
+
 /// Asserts that `answer`, a retry under the same request_id with `field` changed, was refused as
 /// ALREADY_EXISTS (a retry must be the same request, never answered with the first one's result).
 pub fn assert_already_exists<T>(field: &str, answer: Result<T, Status>) {
-    let status = answer.map(|_| ()).expect_err(field);
+    assert_refused(tonic::Code::AlreadyExists, field, answer);
+}
+
+/// Asserts that `answer` (of the call `what`) was refused with `code`; returns the status.
+pub fn assert_refused<T>(code: tonic::Code, what: &str, answer: Result<T, Status>) -> Status {
+    let status = answer.map(|_| ()).expect_err(what);
+    assert_eq!(status.code(), code, "{what}: {status:?}");
+    status
+}
+
+/// Asserts that `status` is INVALID_ARGUMENT and that its `google.rpc.BadRequest` detail names
+/// exactly `fields`, in order (`case` says which call it was).
+pub fn assert_invalid_argument(status: &Status, fields: &[&str], case: &str) {
     assert_eq!(
         status.code(),
-        tonic::Code::AlreadyExists,
-        "{field}: {status:?}"
+        tonic::Code::InvalidArgument,
+        "{case}: {status:?}"
     );
+    assert_eq!(bad_request_fields(status), fields, "{case}");
+}
+
+/// Asserts that `token` shows none of `secrets` in any of the forms [`encodings`] lists.
+pub fn assert_opaque(token: &str, secrets: &[impl AsRef<str>]) {
+    for secret in secrets {
+        let secret = secret.as_ref();
+        for form in encodings(secret.as_bytes()) {
+            assert!(
+                !token.contains(&form),
+                "token {token} shows {secret} as {form}"
+            );
+        }
+    }
 }
 
 /// The fields named by the `google.rpc.BadRequest` detail of `status` (none without one).

@@ -11,13 +11,14 @@ use acorn_proto::{
     serve::ServeArgs,
     settlement::v1::{
         BenchmarkReference, ExpenditureTotals, MinimumSavingsRateOption, MsrBand,
-        PioneerArrangement, Quality, ReconcileRequest, ReconciliationInput, Track,
-        reconciliation_input::Experience, settlement_service_server::SettlementServiceServer,
+        PioneerArrangement, Quality, ReconcileRequest, Reconciliation, ReconciliationInput, Track,
+        reconciliation_input::Experience, settlement_service_client::SettlementServiceClient,
+        settlement_service_server::SettlementServiceServer,
     },
 };
 use acorn_testkit::Running;
 use settlement_svc::{benchmarks::BenchmarkSource, server::SettlementApi};
-use tonic::service::Routes;
+use tonic::{service::Routes, transport::Channel};
 
 /// The settlement server on the ledger `db`, reading benchmarks by reference from `benchmarks`.
 pub async fn start(
@@ -30,6 +31,19 @@ pub async fn start(
         store, benchmarks,
     )));
     Running::start(routes, "acorn.settlement.v1.SettlementService", args).await
+}
+
+/// The reconciliation Reconcile records for `request` (`what` names the call).
+pub async fn reconciled(
+    client: &mut SettlementServiceClient<Channel>,
+    request: ReconcileRequest,
+    what: &str,
+) -> Reconciliation {
+    let response = client.reconcile(request).await.expect(what);
+    response
+        .into_inner()
+        .reconciliation
+        .expect("reconciliation")
 }
 
 pub use acorn_testkit::fixtures::a1215;
