@@ -182,21 +182,14 @@ fn years(
             false,
             |e| e.enrollment_type,
             |v, f, e| {
-                let p = v.decimal(
-                    &format!("{f}.person_years"),
-                    &e.person_years,
-                    within(Quantity::PersonYears.range()),
-                );
-                let x = v.decimal(
-                    &format!("{f}.per_capita_expenditures"),
+                let p = quantity(v, f, &e.person_years, Quantity::PersonYears);
+                let x = quantity(
+                    v,
+                    f,
                     &e.per_capita_expenditures,
-                    within(Quantity::PerCapitaExpenditures.range()),
+                    Quantity::PerCapitaExpenditures,
                 );
-                let r = v.decimal(
-                    &format!("{f}.risk_score"),
-                    &e.risk_score,
-                    within(Quantity::RiskScore.range()),
-                );
+                let r = quantity(v, f, &e.risk_score, Quantity::RiskScore);
                 Some(YearExperience {
                     person_years: p?,
                     per_capita: x?,
@@ -399,26 +392,47 @@ fn prior_savings(
     }
 }
 
+/// The proto field that carries `q` in the messages that give it.
+fn field_of(q: Quantity) -> &'static str {
+    match q {
+        Quantity::PersonYears => "person_years",
+        Quantity::PerCapitaExpenditures => "per_capita_expenditures",
+        Quantity::RiskScore => "risk_score",
+        Quantity::DemographicRiskScore => "demographic_risk_score",
+        Quantity::By3DemographicRiskScore => "by3_demographic_risk_score",
+    }
+}
+
+/// The quantity `q`, given as `value` by the message at `parent`: a decimal within its range.
+fn quantity(v: &mut Violations, parent: &str, value: &str, q: Quantity) -> Option<Decimal> {
+    let field = format!("{parent}.{}", field_of(q));
+    v.decimal(&field, value, within(q.range()))
+}
+
+/// [`quantity`], which the message may leave empty.
+fn optional_quantity(
+    v: &mut Violations,
+    parent: &str,
+    value: &str,
+    q: Quantity,
+) -> Option<Option<Decimal>> {
+    let field = format!("{parent}.{}", field_of(q));
+    v.optional_decimal(&field, value, within(q.range()))
+}
+
 fn risk_group(
     v: &mut Violations,
     field: &str,
     g: Option<&pb::RiskGroup>,
 ) -> Option<Option<RiskGroup>> {
     let Some(g) = g else { return Some(None) };
-    let p = v.decimal(
-        &format!("{field}.person_years"),
-        &g.person_years,
-        within(Quantity::PersonYears.range()),
-    );
-    let r = v.decimal(
-        &format!("{field}.risk_score"),
-        &g.risk_score,
-        within(Quantity::RiskScore.range()),
-    );
-    let d = v.decimal(
-        &format!("{field}.demographic_risk_score"),
+    let p = quantity(v, field, &g.person_years, Quantity::PersonYears);
+    let r = quantity(v, field, &g.risk_score, Quantity::RiskScore);
+    let d = quantity(
+        v,
+        field,
         &g.demographic_risk_score,
-        within(Quantity::DemographicRiskScore.range()),
+        Quantity::DemographicRiskScore,
     );
     Some(Some(RiskGroup {
         person_years: p?,
@@ -544,25 +558,19 @@ fn performance_year_type(
     f: &str,
     t: &pb::PerformanceYearEnrollmentType,
 ) -> Option<PerformanceYearType> {
-    let person_years = v.decimal(
-        &format!("{f}.person_years"),
-        &t.person_years,
-        within(Quantity::PersonYears.range()),
-    );
-    let risk = v.optional_decimal(
-        &format!("{f}.risk_score"),
-        &t.risk_score,
-        within(Quantity::RiskScore.range()),
-    );
-    let demo = v.optional_decimal(
-        &format!("{f}.demographic_risk_score"),
+    let person_years = quantity(v, f, &t.person_years, Quantity::PersonYears);
+    let risk = optional_quantity(v, f, &t.risk_score, Quantity::RiskScore);
+    let demo = optional_quantity(
+        v,
+        f,
         &t.demographic_risk_score,
-        within(Quantity::DemographicRiskScore.range()),
+        Quantity::DemographicRiskScore,
     );
-    let by3_demo = v.optional_decimal(
-        &format!("{f}.by3_demographic_risk_score"),
+    let by3_demo = optional_quantity(
+        v,
+        f,
         &t.by3_demographic_risk_score,
-        within(Quantity::By3DemographicRiskScore.range()),
+        Quantity::By3DemographicRiskScore,
     );
     let newly = risk_group(v, &format!("{f}.newly_assigned"), t.newly_assigned.as_ref());
     let cont = risk_group(
