@@ -14,7 +14,10 @@
 //! Listing pages are continued with opaque tokens bound to the query ([`crate::page`]), under a
 //! secret kept in the same file.
 
-use std::future::Future;
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+};
 
 use sqlx::Row;
 
@@ -139,6 +142,153 @@ impl Write for NewRecord {
             })
         })
     }
+
+    /// A run of records in a constant number of statements, answering what [`apply`](Write::apply)
+    /// on each in order answers: one multi-row `INSERT .. ON CONFLICT (request_id) DO NOTHING
+    /// RETURNING request_id` of the first write of each request_id in the run (on PostgreSQL over
+    /// `UNNEST` of one array per column; on SQLite a `VALUES` list, in chunks under SQLite's
+    /// bound-parameter limit, one chunk for any group the ledger makes), then, only if some did
+    /// not insert, one `SELECT` of the rows that hold their request_ids. A later write of a
+    /// request_id in the run is answered against the first one's row, as it would be one by one:
+    /// `Existing` with its body if the fingerprints match, else `Conflict`.
+    async fn apply_run(run: &[&Self], mut conn: Conn<'_>) -> Result<Vec<Recorded>, sqlx::Error> {
+        // The first write of each request_id: the one that may insert (by its index in the run).
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(run.len());
+        let mut unique: Vec<&NewRecord> = Vec::with_capacity(run.len());
+        for (i, rec) in run.iter().enumerate() {
+            first.entry(rec.request_id.as_str()).or_insert_with(|| {
+                unique.push(rec);
+                i
+            });
+        }
+        let inserted = insert_new(&unique, conn.reborrow()).await?;
+        let taken: Vec<&str> = unique
+            .iter()
+            .map(|rec| rec.request_id.as_str())
+            .filter(|request_id| !inserted.contains(*request_id))
+            .collect();
+        let stored = if taken.is_empty() {
+            HashMap::new()
+        } else {
+            stored_rows(&taken, conn).await?
+        };
+        let mut out = Vec::with_capacity(run.len());
+        for (i, rec) in run.iter().enumerate() {
+            let request_id = rec.request_id.as_str();
+            let winner = first
+                .get(request_id)
+                .map(|&w| run[w])
+                .ok_or(sqlx::Error::RowNotFound)?;
+            let (fingerprint, body) = if inserted.contains(request_id) {
+                if first.get(request_id) == Some(&i) {
+                    out.push(Recorded::Created(rec.body.clone()));
+                    continue;
+                }
+                (&winner.fingerprint, &winner.body)
+            } else {
+                let (fingerprint, body) = stored.get(request_id).ok_or(sqlx::Error::RowNotFound)?;
+                (fingerprint, body)
+            };
+            out.push(if *fingerprint == rec.fingerprint {
+                Recorded::Existing(body.clone())
+            } else {
+                Recorded::Conflict
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Most rows in one SQLite statement of a run: SQLite's limit of 32,766 bound parameters (the
+/// default since 3.32; the bundled SQLite is newer) over the 6 columns of a record.
+const SQLITE_ROWS: usize = 32_766 / 6;
+
+/// Inserts the records whose request_id is not taken (the request_ids distinct), returning the
+/// request_ids inserted.
+async fn insert_new(recs: &[&NewRecord], conn: Conn<'_>) -> Result<HashSet<String>, sqlx::Error> {
+    let mut inserted = HashSet::with_capacity(recs.len());
+    match conn {
+        Conn::Sqlite(conn) => {
+            for chunk in recs.chunks(SQLITE_ROWS) {
+                let sql = format!(
+                    "INSERT INTO records (id, request_id, fingerprint, aco_id, period, body) \
+                     VALUES {} ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+                    vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for rec in chunk {
+                    query = query
+                        .bind(&rec.id)
+                        .bind(&rec.request_id)
+                        .bind(&rec.fingerprint)
+                        .bind(&rec.aco_id)
+                        .bind(rec.period)
+                        .bind(&rec.body);
+                }
+                for row in query.fetch_all(&mut *conn).await? {
+                    inserted.insert(row.try_get(0)?);
+                }
+            }
+        }
+        Conn::Postgres(conn) => {
+            let rows = sqlx::query(
+                "INSERT INTO records (id, request_id, fingerprint, aco_id, period, body) \
+                 SELECT id, request_id, fingerprint, aco_id, period, body \
+                 FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[], $5::int4[], $6::bytea[]) \
+                   WITH ORDINALITY AS u (id, request_id, fingerprint, aco_id, period, body, n) \
+                 ORDER BY n ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+            )
+            .bind(recs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+            .bind(recs.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>())
+            .bind(recs.iter().map(|r| r.fingerprint.as_slice()).collect::<Vec<_>>())
+            .bind(recs.iter().map(|r| r.aco_id.as_str()).collect::<Vec<_>>())
+            .bind(recs.iter().map(|r| r.period).collect::<Vec<_>>())
+            .bind(recs.iter().map(|r| r.body.as_slice()).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                inserted.insert(row.try_get(0)?);
+            }
+        }
+    }
+    Ok(inserted)
+}
+
+/// The fingerprint and body of the rows holding `request_ids`, by request_id.
+async fn stored_rows(
+    request_ids: &[&str],
+    conn: Conn<'_>,
+) -> Result<HashMap<String, (Vec<u8>, Vec<u8>)>, sqlx::Error> {
+    let mut stored = HashMap::with_capacity(request_ids.len());
+    match conn {
+        Conn::Sqlite(conn) => {
+            for chunk in request_ids.chunks(SQLITE_ROWS * 6) {
+                let sql = format!(
+                    "SELECT request_id, fingerprint, body FROM records WHERE request_id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for request_id in chunk {
+                    query = query.bind(*request_id);
+                }
+                for row in query.fetch_all(&mut *conn).await? {
+                    stored.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                }
+            }
+        }
+        Conn::Postgres(conn) => {
+            let rows = sqlx::query(
+                "SELECT request_id, fingerprint, body FROM records WHERE request_id = ANY($1)",
+            )
+            .bind(request_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                stored.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            }
+        }
+    }
+    Ok(stored)
 }
 
 impl Store for Ledger {
@@ -248,7 +398,7 @@ mod tests {
     use acorn_testkit::db::TestDb;
 
     use super::*;
-    use crate::store::{backup, checkpoint};
+    use crate::store::{Apply, backup, checkpoint, commit_one_group};
 
     async fn open(path: &Path) -> Result<Ledger, StoreError> {
         Ledger::open(&Location::Sqlite(path.to_path_buf())).await
@@ -421,6 +571,166 @@ mod tests {
         let q = crate::page::PageQuery::new("x");
         let token = store.page_tokens().issue_seq(&q, Some(9));
         assert_eq!(restored.page_tokens().open_seq(&q, &token), Ok(Some(9)));
+    }
+
+    /// Every stored row, in ledger order.
+    async fn stored(store: &Ledger) -> Vec<(String, String, Vec<u8>, String, i32, Vec<u8>)> {
+        crate::on_backend!(store.db.readers(), |pool, dialect| {
+            sqlx::query(
+                "SELECT id, request_id, fingerprint, aco_id, period, body FROM records ORDER BY seq",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("select")
+            .iter()
+            .map(|row| {
+                (
+                    row.get(0),
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                )
+            })
+            .collect()
+        })
+    }
+
+    /// Commits `group` as one group on a fresh ledger of `backend` holding `before`, batched
+    /// (`how`: see [`crate::store::commit_one_group`]) or one by one; the answers and the rows.
+    async fn one_group(
+        backend: &str,
+        before: &[NewRecord],
+        group: &[NewRecord],
+        how: Option<Apply>,
+    ) -> (
+        Vec<Result<Recorded, String>>,
+        Vec<(String, String, Vec<u8>, String, i32, Vec<u8>)>,
+    ) {
+        let test = TestDb::all()
+            .await
+            .into_iter()
+            .find(|t| t.backend() == backend)
+            .expect("backend");
+        let location = Location::new(test.path(), test.url()).expect("location");
+        let ledger = Ledger::open(&location).await.expect("open");
+        for rec in before {
+            ledger.record(rec.clone()).await.expect("record");
+        }
+        let answers = commit_one_group(&location, crate::migrations!(), group.to_vec(), how)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        (answers, stored(&ledger).await)
+    }
+
+    /// `rec` under another id and body (what a retry of the same request would carry).
+    fn again(request_id: &str, fingerprint: u8, tag: &str) -> NewRecord {
+        NewRecord {
+            id: format!("id-{request_id}-{tag}"),
+            body: format!("body-{request_id}-{tag}").into_bytes(),
+            ..rec(request_id, fingerprint, "A9", 2020)
+        }
+    }
+
+    /// A run with request_ids repeated within it, request_ids stored before, and both, answers and
+    /// stores exactly what the same writes applied one by one do, on every backend.
+    #[tokio::test]
+    async fn a_run_of_records_answers_and_stores_as_one_by_one() {
+        let before = [rec("old1", 1, "A1", 2018), rec("old2", 1, "A1", 2018)];
+        let group = [
+            rec("new1", 1, "A2", 2019),
+            again("old1", 1, "retry"), // stored before, same request: its stored body
+            again("old2", 2, "other"), // stored before, another request: conflict
+            again("new1", 1, "retry"), // earlier in this run: new1's body
+            rec("new2", 3, "A2", 2019),
+            again("new2", 4, "other"), // earlier in this run, another request
+            again("old1", 5, "other"), // stored before, a second time in the run, conflict
+            rec("new3", 1, "A3", 2020),
+            again("old1", 1, "retry2"), // stored before, a third time, same request
+            again("new3", 1, "retry"),
+        ];
+        let created = |r: &str| Ok(Recorded::Created(format!("body-{r}").into_bytes()));
+        let existing = |r: &str| Ok(Recorded::Existing(format!("body-{r}").into_bytes()));
+        let expected = vec![
+            created("new1"),
+            existing("old1"),
+            Ok(Recorded::Conflict),
+            existing("new1"),
+            created("new2"),
+            Ok(Recorded::Conflict),
+            Ok(Recorded::Conflict),
+            created("new3"),
+            existing("old1"),
+            existing("new3"),
+        ];
+        let mut backends = vec!["sqlite"];
+        if std::env::var(acorn_testkit::db::DATABASE_URL_VAR).is_ok() {
+            backends.push("postgres");
+        }
+        for backend in backends {
+            let one_by_one = one_group(backend, &before, &group, Some(Apply::OneByOne)).await;
+            let run = one_group(backend, &before, &group, Some(Apply::Runs)).await;
+            assert_eq!(one_by_one.0, expected, "{backend}: one by one");
+            assert_eq!(run.0, expected, "{backend}: the run");
+            assert_eq!(run.1, one_by_one.1, "{backend}: the rows");
+            let ids: Vec<&str> = run.1.iter().map(|row| row.0.as_str()).collect();
+            assert_eq!(
+                ids,
+                ["id-old1", "id-old2", "id-new1", "id-new2", "id-new3"],
+                "{backend}"
+            );
+            // The writer's own path (runs, with the fall-back) answers the same.
+            assert_eq!(
+                one_group(backend, &before, &group, None).await,
+                run,
+                "{backend}"
+            );
+        }
+    }
+
+    /// A run longer than one SQLite statement takes (chunks), its first request_id repeated at
+    /// its end, and a run whose statement fails (an id taken by another request_id): the
+    /// writer's fall-back answers as one by one does (here: the whole group fails).
+    #[tokio::test]
+    async fn long_runs_and_failing_runs_answer_as_one_by_one() {
+        let mut long: Vec<NewRecord> = (0..SQLITE_ROWS + 10)
+            .map(|i| rec(&format!("r{i}"), 1, "A1", 2018))
+            .collect();
+        long.push(again("r0", 1, "retry"));
+        long.push(again("r5", 2, "other"));
+        let mut failing = vec![rec("x1", 1, "A1", 2018), rec("x2", 1, "A1", 2018)];
+        failing[1].id = failing[0].id.clone();
+        let mut backends = vec!["sqlite"];
+        if std::env::var(acorn_testkit::db::DATABASE_URL_VAR).is_ok() {
+            backends.push("postgres");
+        }
+        for backend in backends {
+            let run = one_group(backend, &[], &long, Some(Apply::Runs)).await;
+            let one_by_one = one_group(backend, &[], &long, Some(Apply::OneByOne)).await;
+            assert_eq!(run, one_by_one, "{backend}");
+            assert_eq!(run.1.len(), SQLITE_ROWS + 10, "{backend}");
+            assert_eq!(
+                run.0[SQLITE_ROWS + 10..],
+                [
+                    Ok(Recorded::Existing(b"body-r0".to_vec())),
+                    Ok(Recorded::Conflict)
+                ],
+                "{backend}"
+            );
+
+            let run = one_group(backend, &before_x(), &failing, None).await;
+            let one_by_one = one_group(backend, &before_x(), &failing, Some(Apply::OneByOne)).await;
+            assert_eq!(run, one_by_one, "{backend}");
+            assert!(run.0.iter().all(|r| r.is_err()), "{backend}: {:?}", run.0);
+            assert_eq!(run.1.len(), 1, "{backend}: nothing of the group is kept");
+        }
+    }
+
+    fn before_x() -> Vec<NewRecord> {
+        vec![rec("x0", 1, "A1", 2018)]
     }
 
     #[tokio::test]

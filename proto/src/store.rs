@@ -27,7 +27,10 @@
 //!
 //! A store says what a write does by implementing [`Write`] for a type of its own (it runs inside
 //! the group's transaction, so it can check state and write in one step); it reads with
-//! [`Db::readers`]. The servers talk to the store types, never to this module or to sqlx.
+//! [`Db::readers`]. Writes of one type queued next to each other in a group (a run) can be applied
+//! together in a fixed number of statements ([`Write::apply_run`]), answering each caller exactly
+//! what applying them one by one would; if a group fails that way it is applied again one write
+//! at a time, so it commits or fails as it would without runs. The servers talk to the store types, never to this module or to sqlx.
 //!
 //! Shutdown and backup (SQLite): [`checkpoint`] moves everything committed from the `-wal` file
 //! into the database file (each binary calls it after a clean shutdown, so the database file alone
@@ -35,6 +38,7 @@
 //! PostgreSQL database is backed up with PostgreSQL's own tools (`pg_dump`).
 
 use std::{
+    any::{Any, TypeId},
     fmt,
     future::Future,
     path::{Path, PathBuf},
@@ -287,7 +291,17 @@ macro_rules! on_backend {
 /// writer's connection), so what it reads there and what it writes commit together or not at all.
 /// It may be applied more than once (a PostgreSQL group retried after a deadlock starts again
 /// from the beginning in a new transaction), so it must not depend on having run before.
-pub trait Write: Send + Sync + 'static {
+///
+/// Runs: writes of one type queued next to each other in a group are applied together with
+/// [`Write::apply_run`], which a type overrides to do the whole run in a fixed number of
+/// statements (the ledger's [`NewRecord`](crate::ledger::NewRecord): one multi-row insert and at
+/// most one read) instead of a few per write; every statement is a hand-off to sqlx's SQLite
+/// worker thread or a round trip to PostgreSQL, the larger part of a durable call's cost
+/// (BENCHMARKS.md, "Where a durable call's CPU goes"). A run must answer exactly what applying its
+/// writes one by one, in order, would. If a group with a run fails, the writer rolls it back and
+/// applies it again one write at a time (so a run's statement failing costs speed, never an
+/// answer): the group then commits, or fails as it would have without runs.
+pub trait Write: Send + Sync + Sized + 'static {
     /// What the caller is answered once the group has committed.
     type Output: Send + 'static;
     /// Does the write (no commit: the writer commits the group).
@@ -295,13 +309,35 @@ pub trait Write: Send + Sync + 'static {
         &self,
         conn: Conn<'_>,
     ) -> impl Future<Output = Result<Self::Output, sqlx::Error>> + Send;
+
+    /// Does a run of writes (at least two), as [`apply`](Write::apply) on each in order would,
+    /// and returns their outputs in that order (one per write: anything else fails the run). The
+    /// default applies them one by one.
+    fn apply_run(
+        run: &[&Self],
+        mut conn: Conn<'_>,
+    ) -> impl Future<Output = Result<Vec<Self::Output>, sqlx::Error>> + Send {
+        async move {
+            let mut outputs = Vec::with_capacity(run.len());
+            for write in run {
+                outputs.push(write.apply(conn.reborrow()).await?);
+            }
+            Ok(outputs)
+        }
+    }
 }
 
 type Applied<'a> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>>;
 
 /// A queued write of any kind, with its caller's answer.
-trait Queued: Send {
+trait Queued: Send + Any {
     fn apply<'a>(&'a mut self, conn: Conn<'a>) -> Applied<'a>;
+    /// Applies this write and `rest` (writes of the same type, [`Queued::kind`]) as one run.
+    fn apply_run<'a>(&'a mut self, rest: &'a mut [Box<dyn Queued>], conn: Conn<'a>) -> Applied<'a>;
+    /// The type of the write: equal kinds next to each other in a group form a run.
+    fn kind(&self) -> TypeId;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Answers the caller: the write's output if the group committed, else `CommitFailed`.
     fn answer(self: Box<Self>, committed: bool);
 }
@@ -312,12 +348,57 @@ struct Pending<W: Write> {
     reply: oneshot::Sender<Result<W::Output, StoreError>>,
 }
 
+/// A run whose writes are not all of one type, or that did not answer each of them: a bug, which
+/// fails the group's batched attempt (the writer then applies the group one write at a time).
+fn bad_run() -> sqlx::Error {
+    sqlx::Error::Protocol("a run of writes did not answer one output per write".into())
+}
+
 impl<W: Write> Queued for Pending<W> {
     fn apply<'a>(&'a mut self, conn: Conn<'a>) -> Applied<'a> {
         Box::pin(async move {
             self.output = Some(self.write.apply(conn).await?);
             Ok(())
         })
+    }
+
+    fn apply_run<'a>(&'a mut self, rest: &'a mut [Box<dyn Queued>], conn: Conn<'a>) -> Applied<'a> {
+        Box::pin(async move {
+            let outputs = {
+                let mut run = Vec::with_capacity(1 + rest.len());
+                run.push(&self.write);
+                for queued in rest.iter() {
+                    let pending = queued.as_any().downcast_ref::<Self>().ok_or_else(bad_run)?;
+                    run.push(&pending.write);
+                }
+                W::apply_run(&run, conn).await?
+            };
+            if outputs.len() != 1 + rest.len() {
+                return Err(bad_run());
+            }
+            let mut outputs = outputs.into_iter();
+            self.output = outputs.next();
+            for (queued, output) in rest.iter_mut().zip(outputs) {
+                let pending = queued
+                    .as_any_mut()
+                    .downcast_mut::<Self>()
+                    .ok_or_else(bad_run)?;
+                pending.output = Some(output);
+            }
+            Ok(())
+        })
+    }
+
+    fn kind(&self) -> TypeId {
+        TypeId::of::<W>()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 
     fn answer(self: Box<Self>, committed: bool) {
@@ -379,45 +460,8 @@ impl Db {
     ) -> Result<Self, StoreError> {
         let max_group = max_group.max(1);
         let (tx, rx) = mpsc::channel(4 * max_group);
-        let (readers, page_tokens) = match location {
-            Location::Sqlite(path) => {
-                let options = SqliteConnectOptions::from_str("sqlite:")?
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(BUSY_TIMEOUT);
-                let mut conn = SqliteConnection::connect_with(&options).await?;
-                migrations.sqlite.run(&mut conn).await?;
-                let page_tokens = sqlite_page_tokens(&mut conn).await?;
-                let readers = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(options.read_only(true))
-                    .await?;
-                tokio::spawn(write_loop(Backend::Sqlite(conn), rx, max_group));
-                (Backend::Sqlite(readers), page_tokens)
-            }
-            Location::Postgres(options) => {
-                let options = options.as_ref().clone();
-                // One connection, replaced by the pool if the server drops it.
-                let writer = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options.clone().options([("synchronous_commit", "on")]))
-                    .await?;
-                migrations.postgres.run(&writer).await?;
-                let page_tokens = {
-                    let mut conn = writer.acquire().await?;
-                    pg_page_tokens(&mut conn).await?
-                };
-                let readers = PgPoolOptions::new()
-                    .max_connections(8)
-                    .connect_with(options)
-                    .await?;
-                tokio::spawn(write_loop(Backend::Postgres(writer), rx, max_group));
-                (Backend::Postgres(readers), page_tokens)
-            }
-        };
+        let (writer, readers, page_tokens) = connect(location, migrations).await?;
+        tokio::spawn(write_loop(writer, rx, max_group));
         Ok(Self {
             readers,
             writer: tx,
@@ -456,6 +500,55 @@ impl Db {
     }
 }
 
+/// Opens the writer's connection and the readers at `location` (see [`Db::open`]), runs the
+/// migrations and loads the page-token secret.
+async fn connect(
+    location: &Location,
+    migrations: Migrations,
+) -> Result<(Writer, Readers, PageTokens), StoreError> {
+    Ok(match location {
+        Location::Sqlite(path) => {
+            let options = SqliteConnectOptions::from_str("sqlite:")?
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(BUSY_TIMEOUT);
+            let mut conn = SqliteConnection::connect_with(&options).await?;
+            migrations.sqlite.run(&mut conn).await?;
+            let page_tokens = sqlite_page_tokens(&mut conn).await?;
+            let readers = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await?;
+            (Backend::Sqlite(conn), Backend::Sqlite(readers), page_tokens)
+        }
+        Location::Postgres(options) => {
+            let options = options.as_ref().clone();
+            // One connection, replaced by the pool if the server drops it.
+            let writer = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone().options([("synchronous_commit", "on")]))
+                .await?;
+            migrations.postgres.run(&writer).await?;
+            let page_tokens = {
+                let mut conn = writer.acquire().await?;
+                pg_page_tokens(&mut conn).await?
+            };
+            let readers = PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            (
+                Backend::Postgres(writer),
+                Backend::Postgres(readers),
+                page_tokens,
+            )
+        }
+    })
+}
+
 /// The writer's connection: SQLite's own, or a one-connection PostgreSQL pool.
 type Writer = Backend<SqliteConnection, PgPool>;
 
@@ -479,19 +572,46 @@ async fn write_loop(mut conn: Writer, mut rx: mpsc::Receiver<Box<dyn Queued>>, m
     }
 }
 
+/// How a group's writes are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Apply {
+    /// Each run of writes of one type with [`Write::apply_run`].
+    Runs,
+    /// One write at a time with [`Write::apply`].
+    OneByOne,
+}
+
+/// Commits a group, its runs batched; if that fails, rolls it back and commits it one write at a
+/// time (so the group commits, or fails, as it would without runs).
 async fn commit(conn: &mut Writer, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+    let has_run = group.windows(2).any(|w| w[0].kind() == w[1].kind());
+    if !has_run {
+        return commit_as(conn, group, Apply::OneByOne).await;
+    }
+    match commit_as(conn, group, Apply::Runs).await {
+        Err(e) => {
+            tracing::warn!(error = %e, writes = group.len(), "store group failed with its runs batched; applying it one write at a time");
+            commit_as(conn, group, Apply::OneByOne).await
+        }
+        ok => ok,
+    }
+}
+
+async fn commit_as(
+    conn: &mut Writer,
+    group: &mut [Box<dyn Queued>],
+    how: Apply,
+) -> Result<(), sqlx::Error> {
     match conn {
         Backend::Sqlite(conn) => {
             let mut tx = conn.begin().await?;
-            for pending in group.iter_mut() {
-                pending.apply(Conn::Sqlite(&mut tx)).await?;
-            }
+            apply_group(Conn::Sqlite(&mut tx), group, how).await?;
             tx.commit().await
         }
         Backend::Postgres(pool) => {
             let mut attempt = 1;
             loop {
-                match pg_commit(pool, group).await {
+                match pg_commit(pool, group, how).await {
                     Err(e) if attempt < PG_ATTEMPTS && retryable(&e) => {
                         tracing::warn!(error = %e, attempt, writes = group.len(), "store commit aborted by PostgreSQL; retrying the group");
                         attempt += 1;
@@ -503,12 +623,73 @@ async fn commit(conn: &mut Writer, group: &mut [Box<dyn Queued>]) -> Result<(), 
     }
 }
 
-async fn pg_commit(pool: &PgPool, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+async fn pg_commit(
+    pool: &PgPool,
+    group: &mut [Box<dyn Queued>],
+    how: Apply,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for pending in group.iter_mut() {
-        pending.apply(Conn::Postgres(&mut tx)).await?;
-    }
+    apply_group(Conn::Postgres(&mut tx), group, how).await?;
     tx.commit().await
+}
+
+/// Applies a group's writes in order (no commit).
+async fn apply_group(
+    mut conn: Conn<'_>,
+    group: &mut [Box<dyn Queued>],
+    how: Apply,
+) -> Result<(), sqlx::Error> {
+    let mut rest = group;
+    while let Some((first, tail)) = rest.split_first_mut() {
+        let len = match how {
+            Apply::Runs => tail.iter().take_while(|q| q.kind() == first.kind()).count(),
+            Apply::OneByOne => 0,
+        };
+        let (run, after) = tail.split_at_mut(len);
+        if run.is_empty() {
+            first.apply(conn.reborrow()).await?;
+        } else {
+            first.apply_run(run, conn.reborrow()).await?;
+        }
+        rest = after;
+    }
+    Ok(())
+}
+
+/// Commits `writes` as one group on a writer of its own and returns each caller's answer: as the
+/// writer task does (`how` = `None`: runs batched, falling back to one write at a time), or
+/// strictly one way (`Some`: no fall-back). For tests that compare the paths on chosen groups.
+#[cfg(test)]
+pub(crate) async fn commit_one_group<W: Write>(
+    location: &Location,
+    migrations: Migrations,
+    writes: Vec<W>,
+    how: Option<Apply>,
+) -> Vec<Result<W::Output, StoreError>> {
+    let (mut writer, _readers, _tokens) = connect(location, migrations).await.expect("connect");
+    let mut answers = Vec::new();
+    let mut group: Vec<Box<dyn Queued>> = Vec::new();
+    for write in writes {
+        let (reply, answer) = oneshot::channel();
+        answers.push(answer);
+        group.push(Box::new(Pending {
+            write,
+            output: None,
+            reply,
+        }));
+    }
+    let result = match how {
+        None => commit(&mut writer, &mut group).await,
+        Some(how) => commit_as(&mut writer, &mut group, how).await,
+    };
+    for pending in group {
+        pending.answer(result.is_ok());
+    }
+    let mut out = Vec::new();
+    for answer in answers {
+        out.push(answer.await.unwrap_or(Err(StoreError::WriterStopped)));
+    }
+    out
 }
 
 /// A PostgreSQL deadlock (40P01) or serialization failure (40001): the transaction did nothing
@@ -682,6 +863,150 @@ mod tests {
                 Ok(self.0)
             })
         }
+    }
+
+    /// Inserts `n` into `t`, answering `(n, whether it was applied in a run)`; a run that holds a
+    /// 0 inserts all of its rows and then fails (a batched statement failing half-way).
+    struct Batchable(i64);
+
+    impl Batchable {
+        async fn insert(conn: Conn<'_>, n: i64) -> Result<(), sqlx::Error> {
+            crate::on_backend!(conn, |conn, dialect| {
+                sqlx::query("CREATE TABLE IF NOT EXISTS t (n BIGINT NOT NULL)")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                    .bind(n)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        }
+    }
+
+    impl Write for Batchable {
+        type Output = (i64, bool);
+        async fn apply(&self, conn: Conn<'_>) -> Result<(i64, bool), sqlx::Error> {
+            Self::insert(conn, self.0).await?;
+            Ok((self.0, false))
+        }
+
+        async fn apply_run(
+            run: &[&Self],
+            mut conn: Conn<'_>,
+        ) -> Result<Vec<(i64, bool)>, sqlx::Error> {
+            for w in run {
+                Self::insert(conn.reborrow(), w.0).await?;
+            }
+            if run.iter().any(|w| w.0 == 0) {
+                return Err(sqlx::Error::Protocol("a failing run".into()));
+            }
+            Ok(run.iter().map(|w| (w.0, true)).collect())
+        }
+    }
+
+    /// The rows of `t`, sorted.
+    async fn rows(db: &Db) -> Vec<i64> {
+        let mut rows: Vec<i64> = crate::on_backend!(db.readers(), |pool, dialect| {
+            sqlx::query("SELECT n FROM t")
+                .fetch_all(pool)
+                .await
+                .expect("select")
+                .iter()
+                .map(|row| row.try_get(0).expect("n"))
+                .collect()
+        });
+        rows.sort_unstable();
+        rows
+    }
+
+    /// Either kind of write, to make groups of mixed types.
+    enum Either {
+        Plain(Insert),
+        Batch(Batchable),
+    }
+
+    #[tokio::test]
+    async fn runs_of_one_type_are_applied_together_and_a_failing_run_one_by_one() {
+        for test in TestDb::all().await {
+            let backend = test.backend();
+            let location = Location::new(test.path(), test.url()).expect("location");
+            let group = |ns: &[i64]| ns.iter().map(|&n| Batchable(n)).collect::<Vec<_>>();
+            let answers = |got: Vec<Result<(i64, bool), StoreError>>| {
+                got.into_iter()
+                    .map(|r| r.expect("committed"))
+                    .collect::<Vec<_>>()
+            };
+            // A run: applied together.
+            let got = commit_one_group(&location, NONE, group(&[1, 2, 3]), None).await;
+            assert_eq!(answers(got), [(1, true), (2, true), (3, true)], "{backend}");
+            // A single write is no run.
+            let got = commit_one_group(&location, NONE, group(&[4]), None).await;
+            assert_eq!(answers(got), [(4, false)], "{backend}");
+            // A run that fails half-way: rolled back, then applied one by one, nothing twice.
+            let got = commit_one_group(&location, NONE, group(&[5, 0, 6]), None).await;
+            assert_eq!(
+                answers(got),
+                [(5, false), (0, false), (6, false)],
+                "{backend}"
+            );
+            // Without the fall-back the failing run fails its group.
+            let got = commit_one_group(&location, NONE, group(&[7, 0]), Some(Apply::Runs)).await;
+            assert!(
+                got.iter()
+                    .all(|r| matches!(r, Err(StoreError::CommitFailed))),
+                "{backend}"
+            );
+            let db = Db::open(&location, NONE, 8).await.expect("open");
+            assert_eq!(rows(&db).await, [0, 1, 2, 3, 4, 5, 6], "{backend}");
+        }
+    }
+
+    /// Runs are writes of one type next to each other: other writes between them split them.
+    #[tokio::test]
+    async fn a_write_of_another_type_ends_a_run() {
+        let test = TestDb::sqlite();
+        let location = Location::new(test.path(), test.url()).expect("location");
+        let (mut writer, _readers, _tokens) = connect(&location, NONE).await.expect("connect");
+        let mut answers = Vec::new();
+        let mut group: Vec<Box<dyn Queued>> = Vec::new();
+        for w in [
+            Either::Batch(Batchable(1)),
+            Either::Plain(Insert(2)),
+            Either::Batch(Batchable(3)),
+            Either::Batch(Batchable(4)),
+            Either::Plain(Insert(5)),
+            Either::Batch(Batchable(6)),
+        ] {
+            match w {
+                Either::Plain(write) => {
+                    let (reply, _answer) = oneshot::channel();
+                    group.push(Box::new(Pending {
+                        write,
+                        output: None,
+                        reply,
+                    }));
+                }
+                Either::Batch(write) => {
+                    let (reply, answer) = oneshot::channel();
+                    answers.push(answer);
+                    group.push(Box::new(Pending {
+                        write,
+                        output: None,
+                        reply,
+                    }));
+                }
+            }
+        }
+        commit(&mut writer, &mut group).await.expect("commit");
+        for pending in group {
+            pending.answer(true);
+        }
+        let mut got = Vec::new();
+        for answer in answers {
+            got.push(answer.await.expect("answered").expect("committed"));
+        }
+        assert_eq!(got, [(1, false), (3, true), (4, true), (6, false)]);
     }
 
     async fn count(db: &Db) -> i64 {
