@@ -211,8 +211,9 @@ fn optional_ident(v: &mut Violations, field: &str, value: &str, max: usize) {
     }
 }
 
-/// Validates a CreateAssignmentRun request into the run's configuration.
-fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Status> {
+/// Validates a CreateAssignmentRun request into the run's configuration (public for the fuzz
+/// targets, as the other services' `validate`).
+pub fn validate_create(r: &pb::CreateAssignmentRunRequest) -> Result<RunConfig, Status> {
     let mut v = Violations::default();
     ident(&mut v, "request_id", &r.request_id, 128);
     let window: Option<pb::AssignmentWindow> = v.enum_value("window", r.window);
@@ -302,7 +303,7 @@ fn note_line(
 /// Validates one upload message: every problem at once (up to [`MAX_VIOLATIONS`] bad records),
 /// field paths only. Columns are checked whole ([`upload::Columns::all_valid`]) and line by line
 /// only to name what is wrong.
-fn validate_upload(msg: &pb::UploadAssignmentDataRequest) -> Result<(), Status> {
+pub fn validate_upload(msg: &pb::UploadAssignmentDataRequest) -> Result<(), Status> {
     let mut v = Violations::default();
     let mut problems = 0usize;
     for (i, b) in msg.beneficiaries.iter().enumerate() {
@@ -369,8 +370,9 @@ fn validate_upload(msg: &pb::UploadAssignmentDataRequest) -> Result<(), Status> 
 }
 
 /// Replays one stored batch into `run`: its records and lines (`prescan`: only the lines' claim
-/// versions, the first pass).
-fn replay(run: &mut Run, body: &[u8], prescan: bool) -> Result<(), codec::Damaged> {
+/// versions, the first pass). A batch the store gave back that does not decode, or holds a line
+/// that no longer validates, is [`codec::Damaged`].
+pub fn replay(run: &mut Run, body: &[u8], prescan: bool) -> Result<(), codec::Damaged> {
     let msg = match codec::decode_batch(body)? {
         codec::StoredBatch::Upload(msg) => msg,
         codec::StoredBatch::Aggregated(b) => {

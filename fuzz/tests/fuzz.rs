@@ -6,6 +6,7 @@ use std::path::Path;
 
 use acorn_fuzz::{NUMBERS, fuzz};
 use acorn_proto::{
+    attribution::v1 as apb,
     benchmark::v1 as bpb,
     cms::{
         cclf::{self, Cclf1Header, Cclf2RevenueLine, Cclf5Line, Cclf8Beneficiary, CclfRecord},
@@ -292,5 +293,142 @@ fn benchmark_request_validator_extreme_values() {
             input: Some(input),
             performance_year: None,
         });
+    });
+}
+
+/// A small synthetic population (3 ACOs, 60 beneficiaries: about 600 claim lines).
+fn population() -> attribution_rules::synthetic::Synthetic {
+    use attribution_rules::synthetic::{Config, Synthetic};
+    Synthetic::new(Config {
+        beneficiaries: 60,
+        acos: 3,
+        tins_per_aco: 3,
+        outside_tins: 20,
+        health_centers: 6,
+        lookback_share: 0.1,
+        ..Config::default()
+    })
+}
+
+/// attribution-svc's request validation (CreateAssignmentRun, UploadAssignmentData in both the
+/// row and the column form) and what finalize does with an accepted upload: every accepted
+/// message must replay from its stored form (validation and replay agree), and any stored blob,
+/// however damaged, replays or is `Damaged`, never a panic.
+#[test]
+fn attribution_request_validator() {
+    use attribution_rules::run::{Run, RunConfig};
+    use attribution_svc::{codec, server, synthetic};
+    let s = population();
+    let create = apb::CreateAssignmentRunRequest {
+        request_id: "fuzz-create".into(),
+        performance_year: 2024,
+        window: apb::AssignmentWindow::Retrospective.into(),
+        mode: apb::AssignmentMode::Unspecified.into(),
+        quarter: 0,
+        acos: synthetic::participants(s.acos()),
+        tie_break: apb::TieBreak::Unspecified.into(),
+    };
+    let (mut uploads, _) = synthetic::messages(&s, "run-1", "fuzz", 200);
+    let mut columnar = uploads[0].clone();
+    columnar.claim_columns = Some(attribution_svc::upload::to_columns(&columnar.claim_lines));
+    columnar.claim_lines.clear();
+    uploads.truncate(2);
+    uploads.push(columnar);
+    let mut seeds = vec![create.encode_to_vec()];
+    seeds.extend(uploads.iter().map(|u| u.encode_to_vec()));
+    seeds.extend(uploads.iter().map(|u| codec::encode_upload(u).0));
+    let fixed = RunConfig::retrospective(2024, s.acos().to_vec());
+    fuzz("attribution-request", &seeds, |input| {
+        let cfg = match apb::CreateAssignmentRunRequest::decode(input) {
+            Ok(r) => server::validate_create(&r).ok(),
+            Err(_) => None,
+        };
+        let Ok(mut run) = Run::new(cfg.as_ref().unwrap_or(&fixed)) else {
+            return;
+        };
+        if let Ok(msg) = apb::UploadAssignmentDataRequest::decode(input)
+            && server::validate_upload(&msg).is_ok()
+        {
+            let (body, _) = codec::encode_upload(&msg);
+            for prescan in [true, false] {
+                assert_eq!(
+                    server::replay(&mut run, &body, prescan),
+                    Ok(()),
+                    "an accepted upload message does not replay"
+                );
+            }
+        }
+        // The input as a stored blob (the store's bytes damaged).
+        for prescan in [true, false] {
+            let _ = server::replay(&mut run, input, prescan);
+        }
+        run.shrink();
+        run.assign_all(|_, _, _| {});
+    });
+}
+
+/// Rewrites the Parquet file `from` to `to` with uncompressed pages (byte edits then reach the
+/// page decoders, not only the codecs').
+#[cfg(feature = "parquet")]
+fn uncompressed(from: &Path, to: &Path) {
+    use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder};
+    use parquet::{basic::Compression, file::properties::WriterProperties};
+    let file = std::fs::File::open(from).expect("open");
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet");
+    let schema = builder.schema().clone();
+    let reader = builder.with_batch_size(100).build().expect("reader");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100))
+        .set_compression(Compression::UNCOMPRESSED)
+        .build();
+    let out = std::fs::File::create(to).expect("create");
+    let mut w = ArrowWriter::try_new(out, schema, Some(props)).expect("writer");
+    for batch in reader {
+        w.write(&batch.expect("batch")).expect("write");
+    }
+    w.close().expect("close");
+}
+
+/// attribution-svc's Parquet readers (cargo feature `parquet`: `cargo test -p acorn-fuzz
+/// --features parquet`): the synthetic population's three files, Snappy as `synth` writes them
+/// and uncompressed, each input read as a participant list, a beneficiary file, a claims file and
+/// a clinician table through `assign`'s loader.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_readers() {
+    use attribution_rules::run::RunConfig;
+    use attribution_svc::files::{self, Files};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = population();
+    attribution_svc::synth::write_parquet(&s, dir.path(), 100).expect("synth");
+    let mut seeds = Vec::new();
+    for name in ["participants", "beneficiaries", "claims"] {
+        let snappy = dir.path().join(format!("{name}.parquet"));
+        let plain = dir.path().join(format!("{name}-plain.parquet"));
+        uncompressed(&snappy, &plain);
+        seeds.extend([&snappy, &plain].map(|p| std::fs::read(p).expect("seed")));
+    }
+    let cfg = RunConfig::retrospective(2024, s.acos().to_vec());
+    let file = dir.path().join("input.parquet");
+    fuzz("parquet", &seeds, |input| {
+        std::fs::write(&file, input).expect("write");
+        let _ = files::participants(&file);
+        let one = || vec![file.clone()];
+        for f in [
+            Files {
+                beneficiaries: one(),
+                ..Files::default()
+            },
+            Files {
+                claims: one(),
+                ..Files::default()
+            },
+            Files {
+                clinicians: one(),
+                ..Files::default()
+            },
+        ] {
+            let _ = files::load(&cfg, &f);
+        }
     });
 }
