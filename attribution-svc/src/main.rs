@@ -4,6 +4,7 @@
 use std::{path::PathBuf, time::Instant};
 
 use acorn_proto::cli::{ServeCommand, StoreFlags as _};
+use acorn_proto::serve::named_routes;
 use anyhow::Context;
 use attribution_rules::{
     Beneficiary, Line, TieBreak, WindowKind, assign,
@@ -18,7 +19,6 @@ use attribution_svc::{
     synth,
 };
 use clap::{Parser, ValueEnum};
-use tonic::{server::NamedService, service::Routes};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Window {
@@ -323,9 +323,10 @@ async fn main() -> anyhow::Result<()> {
                     create: max_create_bytes,
                     upload: max_upload_bytes,
                 };
-                let service = server::service(AttributionApi::new(store), limits);
-                let name = <server::SizedService as NamedService>::NAME;
-                Ok((Routes::new(service), name))
+                Ok(named_routes(server::service(
+                    AttributionApi::new(store),
+                    limits,
+                )))
             };
             cmd.run("attribution-svc", "store", Store::open, routes)
                 .await

@@ -4,13 +4,13 @@ use acorn_proto::{
     benchmark::v1::benchmark_service_server::BenchmarkServiceServer,
     cli::{BacktestArgs, ServeCommand, StoreFlags as _},
     ledger::Ledger,
+    serve::named_routes,
 };
 use benchmark_svc::{
     backtest::{self, Report},
     server::BenchmarkApi,
 };
 use clap::Parser;
-use tonic::{server::NamedService, service::Routes};
 
 /// MSSP historical and updated ACO benchmarks over gRPC
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
@@ -40,8 +40,7 @@ async fn main() -> anyhow::Result<()> {
             let routes = |store| {
                 let service = BenchmarkServiceServer::new(BenchmarkApi::new(store))
                     .max_decoding_message_size(cmd.serve.max_request_bytes);
-                let name = <BenchmarkServiceServer<BenchmarkApi<Ledger>> as NamedService>::NAME;
-                Ok((Routes::new(service), name))
+                Ok(named_routes(service))
             };
             cmd.run("benchmark-svc", "ledger", Ledger::open, routes)
                 .await

@@ -454,6 +454,38 @@ mod tests {
         status_of(res.headers())
     }
 
+    /// The limit layer over [`slow`].
+    type Limited = <OpsLayer as tower_layer::Layer<Slow>>::Service;
+
+    /// One call of `path` through `svc` (which answers every call, refused ones too).
+    async fn answer(svc: &Limited, path: &str) -> http::Response<tonic::body::Body> {
+        svc.clone().call(request(path)).await.expect("infallible")
+    }
+
+    /// [`answer`] on a task of its own: its response, once joined.
+    fn spawn_answer(
+        svc: &Limited,
+        path: &'static str,
+    ) -> tokio::task::JoinHandle<http::Response<tonic::body::Body>> {
+        let svc = svc.clone();
+        tokio::spawn(async move { answer(&svc, path).await })
+    }
+
+    /// `n` of [`spawn_answer`], waiting `gap` after each.
+    async fn spawn_answers(
+        svc: &Limited,
+        path: &'static str,
+        n: usize,
+        gap: Duration,
+    ) -> Vec<tokio::task::JoinHandle<http::Response<tonic::body::Body>>> {
+        let mut calls = Vec::new();
+        for _ in 0..n {
+            calls.push(spawn_answer(svc, path));
+            tokio::time::sleep(gap).await;
+        }
+        calls
+    }
+
     fn limit(max_concurrency: usize, max_queue: usize, queue_timeout_ms: u64) -> OpsArgs {
         OpsArgs {
             metrics_listen: None,
@@ -470,14 +502,8 @@ mod tests {
         let svc = OpsLayer::new(&limit(2, 1, 1000)).layer(slow(Duration::from_millis(200)));
         let path = "/acorn.test.v1.Queue/Slow";
         let began = Instant::now();
-        let mut calls = Vec::new();
-        for _ in 0..3 {
-            let mut s = svc.clone();
-            calls.push(tokio::spawn(async move { s.call(request(path)).await }));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let mut s = svc.clone();
-        let refused = s.call(request(path)).await.expect("infallible");
+        let calls = spawn_answers(&svc, path, 3, Duration::from_millis(20)).await;
+        let refused = answer(&svc, path).await;
         assert_eq!(grpc_status(&refused), Some(8), "the queue is full");
         assert!(
             began.elapsed() < Duration::from_millis(150),
@@ -485,7 +511,7 @@ mod tests {
         );
         let mut answered = Vec::new();
         for c in calls {
-            let res = c.await.expect("join").expect("infallible");
+            let res = c.await.expect("join");
             answered.push((grpc_status(&res), began.elapsed()));
         }
         assert!(
@@ -498,22 +524,17 @@ mod tests {
         );
         // A queued call still waiting at its timeout is refused.
         let svc = OpsLayer::new(&limit(1, 1, 50)).layer(slow(Duration::from_millis(500)));
-        let mut held = svc.clone();
-        let held = tokio::spawn(async move { held.call(request(path)).await });
+        let held = spawn_answer(&svc, path);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut s = svc.clone();
         let began = Instant::now();
-        let res = s.call(request(path)).await.expect("infallible");
+        let res = answer(&svc, path).await;
         assert_eq!(grpc_status(&res), Some(8));
         let waited = began.elapsed();
         assert!(
             (Duration::from_millis(50)..Duration::from_millis(400)).contains(&waited),
             "{waited:?}"
         );
-        assert_eq!(
-            grpc_status(&held.await.expect("join").expect("infallible")),
-            Some(5)
-        );
+        assert_eq!(grpc_status(&held.await.expect("join")), Some(5));
     }
 
     #[test]
@@ -544,14 +565,9 @@ mod tests {
     async fn calls_beyond_the_limit_are_resource_exhausted_with_a_retry_hint() {
         let svc = OpsLayer::new(&limit(2, 0, 0)).layer(slow(Duration::from_millis(300)));
         let path = "/acorn.test.v1.Test/Slow";
-        let mut held = Vec::new();
-        for _ in 0..2 {
-            let mut s = svc.clone();
-            held.push(tokio::spawn(async move { s.call(request(path)).await }));
-        }
+        let held = spawn_answers(&svc, path, 2, Duration::ZERO).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let mut s = svc.clone();
-        let res = s.call(request(path)).await.expect("infallible");
+        let res = answer(&svc, path).await;
         assert_eq!(grpc_status(&res), Some(8), "RESOURCE_EXHAUSTED is code 8");
         assert_eq!(res.headers()["grpc-retry-pushback-ms"], "50");
         let status = tonic::Status::from_header_map(res.headers()).expect("status");
@@ -561,19 +577,14 @@ mod tests {
             Some(RETRY_AFTER)
         );
         // Health is never refused.
-        let mut s = svc.clone();
-        let res = s
-            .call(request("/grpc.health.v1.Health/Check"))
-            .await
-            .expect("infallible");
+        let res = answer(&svc, "/grpc.health.v1.Health/Check").await;
         assert_eq!(grpc_status(&res), Some(5), "reaches the handler");
         // Once the two held calls have answered (and their bodies are gone), calls are accepted.
         for h in held {
-            let res = h.await.expect("join").expect("infallible");
+            let res = h.await.expect("join");
             assert_eq!(grpc_status(&res), Some(5));
         }
-        let mut s = svc.clone();
-        let res = s.call(request(path)).await.expect("infallible");
+        let res = answer(&svc, path).await;
         assert_eq!(grpc_status(&res), Some(5));
         drop(res);
         let text = render();

@@ -109,6 +109,22 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// The routes of one generated gRPC server (or a service that wraps some) with the name its
+/// health and reflection report, as a `serve` command's service ([`run_on_store`]) makes them.
+pub fn named_routes<G>(service: G) -> (Routes, &'static str)
+where
+    G: tonic::codegen::Service<http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+        + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    G::Response: axum::response::IntoResponse,
+    G::Future: Send + 'static,
+{
+    (Routes::new(service), G::NAME)
+}
+
 /// A binary's `serve` command on its durable store: the logs set up, the store (`what`, e.g.
 /// "ledger") at the SQLite file `db` or the PostgreSQL `database_url` opened with `open`, the
 /// routes that `service` makes of it (with the name of their gRPC service) [`run`] until shutdown,

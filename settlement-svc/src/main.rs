@@ -6,7 +6,7 @@ use acorn_proto::{
     cli::{BacktestArgs, ServeCommand, StoreFlags as _},
     ledger::Ledger,
     security::ClientArgs,
-    serve::ServeArgs,
+    serve::{ServeArgs, named_routes},
     settlement::v1::settlement_service_server::SettlementServiceServer,
 };
 use anyhow::Context;
@@ -16,7 +16,6 @@ use settlement_svc::{
     benchmarks::{BenchmarkSource, GrpcBenchmarks},
     server::SettlementApi,
 };
-use tonic::{server::NamedService, service::Routes};
 
 /// MSSP shared savings and losses over gRPC
 // Parsed once at startup: the size of `Serve` (its flags) costs nothing worth a Box.
@@ -97,8 +96,7 @@ async fn main() -> anyhow::Result<()> {
                 )?;
                 let service = SettlementServiceServer::new(SettlementApi::new(store, benchmarks))
                     .max_decoding_message_size(cmd.serve.max_request_bytes);
-                let name = <SettlementServiceServer<SettlementApi<Ledger>> as NamedService>::NAME;
-                Ok((Routes::new(service), name))
+                Ok(named_routes(service))
             };
             cmd.run("settlement-svc", "ledger", Ledger::open, routes)
                 .await

@@ -364,13 +364,9 @@ impl Engines for GrpcEngines {
             performance_year: Some(performance_year(py)?),
         };
         let mut client = self.benchmark.clone();
-        let r = self
-            .call(
-                "benchmark-svc PreviewBenchmark",
-                client.preview_benchmark(request),
-            )?
-            .result
-            .ok_or("benchmark-svc returned no result")?;
+        let answer = client.preview_benchmark(request);
+        let r = self.call("benchmark-svc PreviewBenchmark", answer)?;
+        let r = r.result.ok_or("benchmark-svc returned no result")?;
         let mut per_capita: ByType<Option<Decimal>> = [None; 4];
         for t in &r.enrollment_types {
             let k = usize::try_from(t.enrollment_type - 1)
@@ -394,13 +390,9 @@ impl Engines for GrpcEngines {
             input: Some(reconciliation_input(input)?),
         };
         let mut client = self.settlement.clone();
-        let r = self
-            .call(
-                "settlement-svc PreviewReconciliation",
-                client.preview_reconciliation(request),
-            )?
-            .result
-            .ok_or("settlement-svc returned no result")?;
+        let answer = client.preview_reconciliation(request);
+        let r = self.call("settlement-svc PreviewReconciliation", answer)?;
+        let r = r.result.ok_or("settlement-svc returned no result")?;
         let outcome = match spb::Outcome::try_from(r.outcome) {
             Ok(spb::Outcome::SharedSavings) => Outcome::SharedSavings,
             Ok(spb::Outcome::SharedLosses) => Outcome::SharedLosses,

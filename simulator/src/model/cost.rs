@@ -180,29 +180,21 @@ impl CostModel {
                 .map(|c| w[c] * phi_cdf((lx - b.mix_mu[c]) / b.mix_sd[c]))
                 .sum()
         };
-        let mix: Vec<f64> = z
-            .iter()
-            .map(|&z| {
-                let u = phi_cdf(z);
-                if u <= b.p_zero {
-                    0.0
-                } else {
-                    let v = (u - b.p_zero) / (1.0 - b.p_zero);
-                    bisect(mixture_cdf, v, -30.0, 30.0, 90).exp()
-                }
-            })
-            .collect();
-        let esrd: Vec<f64> = z
-            .iter()
-            .map(|&z| {
-                let u = phi_cdf(z);
-                if u <= b.esrd_p_zero {
-                    0.0
-                } else {
-                    (b.esrd_sigma * phi_inv((u - b.esrd_p_zero) / (1.0 - b.esrd_p_zero))).exp()
-                }
-            })
-            .collect();
+        // Zero with probability `p_zero`, else `positive` of the quantile within the rest.
+        let zero_inflated = |p_zero: f64, positive: &dyn Fn(f64) -> f64| -> Vec<f64> {
+            z.iter()
+                .map(|&z| {
+                    let u = phi_cdf(z);
+                    if u <= p_zero {
+                        0.0
+                    } else {
+                        positive((u - p_zero) / (1.0 - p_zero))
+                    }
+                })
+                .collect()
+        };
+        let mix = zero_inflated(b.p_zero, &|v| bisect(mixture_cdf, v, -30.0, 30.0, 90).exp());
+        let esrd = zero_inflated(b.esrd_p_zero, &|v| (b.esrd_sigma * phi_inv(v)).exp());
         let tables = [
             Table::new(normalise(esrd), zmin, zmax),
             Table::new(normalise(mix), zmin, zmax),
