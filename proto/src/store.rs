@@ -348,6 +348,21 @@ struct Pending<W: Write> {
     reply: oneshot::Sender<Result<W::Output, StoreError>>,
 }
 
+type Answer<W> = oneshot::Receiver<Result<<W as Write>::Output, StoreError>>;
+
+impl<W: Write> Pending<W> {
+    /// A write to queue, and where its caller's answer arrives.
+    fn queue(write: W) -> (Box<dyn Queued>, Answer<W>) {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            write,
+            output: None,
+            reply,
+        };
+        (Box::new(pending), answer)
+    }
+}
+
 /// A run whose writes are not all of one type, or that did not answer each of them: a bug, which
 /// fails the group's batched attempt (the writer then applies the group one write at a time).
 fn bad_run() -> sqlx::Error {
@@ -471,14 +486,9 @@ impl Db {
 
     /// Queues a write and waits until its group has committed (or failed).
     pub async fn write<W: Write>(&self, write: W) -> Result<W::Output, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let pending = Pending {
-            write,
-            output: None,
-            reply,
-        };
+        let (pending, answer) = Pending::queue(write);
         self.writer
-            .send(Box::new(pending))
+            .send(pending)
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
@@ -670,13 +680,9 @@ pub(crate) async fn commit_one_group<W: Write>(
     let mut answers = Vec::new();
     let mut group: Vec<Box<dyn Queued>> = Vec::new();
     for write in writes {
-        let (reply, answer) = oneshot::channel();
+        let (pending, answer) = Pending::queue(write);
         answers.push(answer);
-        group.push(Box::new(Pending {
-            write,
-            output: None,
-            reply,
-        }));
+        group.push(pending);
     }
     let result = match how {
         None => commit(&mut writer, &mut group).await,
@@ -979,22 +985,11 @@ mod tests {
             Either::Batch(Batchable(6)),
         ] {
             match w {
-                Either::Plain(write) => {
-                    let (reply, _answer) = oneshot::channel();
-                    group.push(Box::new(Pending {
-                        write,
-                        output: None,
-                        reply,
-                    }));
-                }
+                Either::Plain(write) => group.push(Pending::queue(write).0),
                 Either::Batch(write) => {
-                    let (reply, answer) = oneshot::channel();
+                    let (pending, answer) = Pending::queue(write);
                     answers.push(answer);
-                    group.push(Box::new(Pending {
-                        write,
-                        output: None,
-                        reply,
-                    }));
+                    group.push(pending);
                 }
             }
         }
