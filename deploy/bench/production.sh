@@ -191,23 +191,24 @@ if [[ -z "$r" ]]; then
     log "sustained Reconcile rate (SQLite, closed loop $sustain, ${limit[*]:-default limit}): $(printf %.0f "$r") calls/s, p99 $(j sustained .latency.p99_ms) ms, errors $(j sustained .errors) ($(j sustained '[.status | to_entries[] | select(.key != "OK") | "\(.key) \(.value)"] | join(", ")'))"
     stop "$server"
 fi
+# start_open_loop NAME PORT_OFFSET FACTOR: settlement-svc on SQLite (the store NAME) at port +
+# PORT_OFFSET with its RSS sampled into $out/NAME.rss; rate is FACTOR times the sustained rate r.
+start_open_loop() {
+    p=$((port + $2))
+    # shellcheck disable=SC2046 # the store flags are words
+    start "settlement-svc-$1" $p "$bin/settlement-svc" serve $(store sqlite "$1") --listen "127.0.0.1:$p" "${limit[@]}"
+    sample_rss "$server" "$out/$1.rss" &
+    rate=$(awk -v r="$r" -v f="$3" 'BEGIN {printf "%.1f", f*r}')
+}
 if part overload; then
-p=$((port + 3))
-# shellcheck disable=SC2046
-start settlement-svc-overload $p "$bin/settlement-svc" serve $(store sqlite overload) --listen "127.0.0.1:$p" "${limit[@]}"
-sample_rss "$server" "$out/overload.rss" &
-rate=$(awk -v r="$r" 'BEGIN {printf "%.1f", 3*r}')
+start_open_loop overload 3 3
 load overload --call Reconcile --target "http://127.0.0.1:$p" --rps "$rate" -c 0 --connections 4 -z $overload --warmup $warmup --interval 5s
 log "overload at $rate/s (3x), ${limit[*]:-default limit}: $(j overload .ok) OK, $(j overload '.status.RESOURCE_EXHAUSTED // 0') RESOURCE_EXHAUSTED, other errors $(j overload '[.status | to_entries[] | select(.key != "OK" and .key != "RESOURCE_EXHAUSTED") | .value] | add // 0'); accepted p50 $(j overload .latency_ok.p50_ms) ms, p99 $(j overload .latency_ok.p99_ms) ms; $(rss_summary "$out/overload.rss")"
 stop "$server"
 fi
 
 if part soak; then
-p=$((port + 4))
-# shellcheck disable=SC2046
-start settlement-svc-soak $p "$bin/settlement-svc" serve $(store sqlite soak) --listen "127.0.0.1:$p" "${limit[@]}"
-sample_rss "$server" "$out/soak.rss" &
-rate=$(awk -v r="$r" 'BEGIN {printf "%.1f", 0.7*r}')
+start_open_loop soak 4 0.7
 interval=30s
 ((quick)) && interval=5s
 load soak --call Reconcile --target "http://127.0.0.1:$p" --rps "$rate" -c 0 --connections 4 -z $soak --warmup $warmup --interval $interval
