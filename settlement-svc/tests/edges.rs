@@ -59,69 +59,77 @@ struct Benchmarks {
     timeouts: Arc<Mutex<Vec<Option<String>>>>,
 }
 
-#[tonic::async_trait]
-impl BenchmarkService for Benchmarks {
-    async fn get_benchmark(
-        &self,
-        req: tonic::Request<bpb::GetBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::GetBenchmarkResponse>, tonic::Status> {
-        let timeout = req
-            .metadata()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        self.timeouts.lock().expect("lock").push(timeout);
-        match req.get_ref().id.as_str() {
-            "slow" => tokio::time::sleep(Duration::from_secs(60)).await,
-            "nope" => return Err(tonic::Status::not_found("no such benchmark")),
-            _ => {}
+/// `impl BenchmarkService for Benchmarks` with the methods given, every other RPC (each named with
+/// its request and response message) answering UNIMPLEMENTED.
+macro_rules! benchmark_service_with_stand_ins {
+    ({ $($methods:tt)* } $($rpc:ident($req:ty) -> $resp:ty;)*) => {
+        #[tonic::async_trait]
+        impl BenchmarkService for Benchmarks {
+            $($methods)*
+            $(
+                async fn $rpc(
+                    &self,
+                    _: tonic::Request<$req>,
+                ) -> Result<tonic::Response<$resp>, tonic::Status> {
+                    Err(tonic::Status::unimplemented("stand-in"))
+                }
+            )*
         }
-        Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
-            benchmark: Some(bpb::Benchmark {
-                id: req.get_ref().id.clone(),
-                input: Some(bpb::BenchmarkInput {
-                    aco_id: "A1215".into(),
-                    ..Default::default()
-                }),
-                result: Some(bpb::BenchmarkResult {
-                    performance_year: 2018,
-                    updated_total: "797237607.00".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }))
-    }
-    async fn compute_benchmark(
-        &self,
-        _: tonic::Request<bpb::ComputeBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::ComputeBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn compute_benchmark_from_beneficiaries(
-        &self,
-        _: tonic::Request<tonic::Streaming<bpb::ComputeBenchmarkFromBeneficiariesRequest>>,
-    ) -> Result<tonic::Response<bpb::ComputeBenchmarkFromBeneficiariesResponse>, tonic::Status>
+    };
+}
+
+benchmark_service_with_stand_ins! {
     {
-        Err(tonic::Status::unimplemented("stand-in"))
+        async fn get_benchmark(
+            &self,
+            req: tonic::Request<bpb::GetBenchmarkRequest>,
+        ) -> Result<tonic::Response<bpb::GetBenchmarkResponse>, tonic::Status> {
+            let timeout = req
+                .metadata()
+                .get("grpc-timeout")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            self.timeouts.lock().expect("lock").push(timeout);
+            match req.get_ref().id.as_str() {
+                "slow" => tokio::time::sleep(Duration::from_secs(60)).await,
+                "nope" => return Err(tonic::Status::not_found("no such benchmark")),
+                _ => {}
+            }
+            Ok(tonic::Response::new(bpb::GetBenchmarkResponse {
+                benchmark: Some(bpb::Benchmark {
+                    id: req.get_ref().id.clone(),
+                    input: Some(bpb::BenchmarkInput {
+                        aco_id: "A1215".into(),
+                        ..Default::default()
+                    }),
+                    result: Some(bpb::BenchmarkResult {
+                        performance_year: 2018,
+                        updated_total: "797237607.00".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }))
+        }
     }
-    async fn preview_benchmark(
-        &self,
-        _: tonic::Request<bpb::PreviewBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::PreviewBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn list_benchmarks(
-        &self,
-        _: tonic::Request<bpb::ListBenchmarksRequest>,
-    ) -> Result<tonic::Response<bpb::ListBenchmarksResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
-    }
-    async fn update_benchmark(
-        &self,
-        _: tonic::Request<bpb::UpdateBenchmarkRequest>,
-    ) -> Result<tonic::Response<bpb::UpdateBenchmarkResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("stand-in"))
+    compute_benchmark(bpb::ComputeBenchmarkRequest) -> bpb::ComputeBenchmarkResponse;
+    compute_benchmark_from_beneficiaries(
+        tonic::Streaming<bpb::ComputeBenchmarkFromBeneficiariesRequest>
+    ) -> bpb::ComputeBenchmarkFromBeneficiariesResponse;
+    preview_benchmark(bpb::PreviewBenchmarkRequest) -> bpb::PreviewBenchmarkResponse;
+    list_benchmarks(bpb::ListBenchmarksRequest) -> bpb::ListBenchmarksResponse;
+    update_benchmark(bpb::UpdateBenchmarkRequest) -> bpb::UpdateBenchmarkResponse;
+}
+
+impl Benchmarks {
+    /// The `grpc-timeout` of the last read.
+    fn last_timeout(&self) -> String {
+        let timeouts = self.timeouts.lock().expect("lock");
+        timeouts
+            .last()
+            .cloned()
+            .flatten()
+            .expect("grpc-timeout sent on")
     }
 }
 
@@ -142,6 +150,17 @@ async fn stand_in_benchmarks() -> (Benchmarks, BenchmarkServiceClient<Channel>) 
             .connect_lazy(),
     );
     (benchmarks, client)
+}
+
+/// A stand-in benchmark-svc, a settlement server on `db` reading from it, and the server's client.
+async fn start_on_stand_in(
+    db: &Path,
+    request_timeout: u64,
+) -> (Benchmarks, Running, SettlementServiceClient<Channel>) {
+    let (seen, benchmarks) = stand_in_benchmarks().await;
+    let server = start(db, Some(benchmarks), request_timeout).await;
+    let client = server.client(SettlementServiceClient::new).await;
+    (seen, server, client)
 }
 
 /// Every field of the top-level message `name` in the served descriptor set.
@@ -225,10 +244,8 @@ fn single_field_changes() -> Vec<Change> {
 /// every field the contract has.
 #[tokio::test]
 async fn a_retry_differing_in_any_single_field_is_already_exists() {
-    let (_, benchmarks) = stand_in_benchmarks().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (_, server, mut client) = start_on_stand_in(&dir.path().join("ledger.db"), 30).await;
     let first = reconciled(&mut client, reconcile("same", a1215()), "first").await;
     let again = reconciled(&mut client, reconcile("same", a1215()), "identical retry").await;
     assert_eq!(again.id, first.id, "an identical retry returns the first");
@@ -349,10 +366,8 @@ async fn page_tokens_are_opaque_and_bound_to_the_query() {
 /// from benchmark-svc is sent with the time left of the incoming call as its own deadline.
 #[tokio::test]
 async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
-    let (seen, benchmarks) = stand_in_benchmarks().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("ledger.db"), Some(benchmarks), 30).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (seen, server, mut client) = start_on_stand_in(&dir.path().join("ledger.db"), 30).await;
     let by_reference = a1215_by_reference;
     // Client deadline 500 ms. (tonic's client also gives up on its own at that moment, reporting
     // CANCELLED "Timeout expired" if its timer fires before the server's answer arrives; the
@@ -367,12 +382,7 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
         "{err:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
-    let sent = seen.timeouts.lock().expect("lock").clone();
-    let sent = sent
-        .last()
-        .cloned()
-        .flatten()
-        .expect("grpc-timeout sent on");
+    let sent = seen.last_timeout();
     let micros = grpc_timeout_micros(&sent);
     assert!(
         micros > 0 && micros <= 500_000,
@@ -391,20 +401,13 @@ async fn an_expired_deadline_is_deadline_exceeded_and_is_passed_on() {
 
     // Without a client deadline, the server's --request-timeout (1 s here) bounds the call and the
     // read it makes, and the server's answer is DEADLINE_EXCEEDED.
-    let (seen, benchmarks) = stand_in_benchmarks().await;
-    let server = start(&dir.path().join("other.db"), Some(benchmarks), 1).await;
-    let mut client = server.client(SettlementServiceClient::new).await;
+    let (seen, server, mut client) = start_on_stand_in(&dir.path().join("other.db"), 1).await;
     let err = client
         .reconcile(reconcile("slow-2", by_reference("slow")))
         .await
         .expect_err("server deadline");
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
-    let sent = seen.timeouts.lock().expect("lock").clone();
-    let sent = sent
-        .last()
-        .cloned()
-        .flatten()
-        .expect("grpc-timeout sent on");
+    let sent = seen.last_timeout();
     assert!(grpc_timeout_micros(&sent) <= 1_000_000, "{sent}");
     server.stop().await;
 }
