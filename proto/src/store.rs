@@ -704,25 +704,41 @@ fn retryable(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
 }
 
+/// The page-token secret on `$conn` (a SQLite connection or a PostgreSQL transaction): the table
+/// `page_token_secret` created if missing (its secret column of the byte type `$bytes`), 32 random
+/// bytes stored by `$insert` (a no-op when a secret is there), and the stored secret read back.
+macro_rules! stored_page_token_secret {
+    ($conn:ident, $bytes:literal, $insert:literal) => {{
+        sqlx::query(concat!(
+            "CREATE TABLE IF NOT EXISTS page_token_secret (\
+               id INTEGER PRIMARY KEY CHECK (id = 1), secret ",
+            $bytes,
+            " NOT NULL CHECK (length(secret) = 32))"
+        ))
+        .execute(&mut *$conn)
+        .await?;
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(StoreError::Random)?;
+        sqlx::query($insert)
+            .bind(fresh.as_slice())
+            .execute(&mut *$conn)
+            .await?;
+        sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
+            .fetch_one(&mut *$conn)
+            .await?
+            .try_get::<Vec<u8>, _>(0)?
+    }};
+}
+
 /// Reads this database's page-token secret, creating it (32 random bytes) on first use, in the
 /// table `page_token_secret` (created here if missing, so any acorn SQLite file can hold one).
 async fn sqlite_page_tokens(conn: &mut SqliteConnection) -> Result<PageTokens, StoreError> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS page_token_secret (\
-           id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL CHECK (length(secret) = 32))",
-    )
-    .execute(&mut *conn)
-    .await?;
-    let mut fresh = [0u8; 32];
-    getrandom::fill(&mut fresh).map_err(StoreError::Random)?;
-    sqlx::query("INSERT OR IGNORE INTO page_token_secret (id, secret) VALUES (1, ?)")
-        .bind(fresh.as_slice())
-        .execute(&mut *conn)
-        .await?;
-    let row = sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?;
-    secret(row.try_get::<Vec<u8>, _>(0)?)
+    let stored = stored_page_token_secret!(
+        conn,
+        "BLOB",
+        "INSERT OR IGNORE INTO page_token_secret (id, secret) VALUES (1, ?)"
+    );
+    secret(stored)
 }
 
 /// As [`sqlite_page_tokens`], in one transaction under an advisory lock, so that processes
@@ -735,23 +751,13 @@ async fn pg_page_tokens(conn: &mut PgConnection) -> Result<PageTokens, StoreErro
         .bind(LOCK)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS page_token_secret (\
-           id INTEGER PRIMARY KEY CHECK (id = 1), secret BYTEA NOT NULL CHECK (length(secret) = 32))",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let mut fresh = [0u8; 32];
-    getrandom::fill(&mut fresh).map_err(StoreError::Random)?;
-    sqlx::query("INSERT INTO page_token_secret (id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING")
-        .bind(fresh.as_slice())
-        .execute(&mut *tx)
-        .await?;
-    let row = sqlx::query("SELECT secret FROM page_token_secret WHERE id = 1")
-        .fetch_one(&mut *tx)
-        .await?;
+    let stored = stored_page_token_secret!(
+        tx,
+        "BYTEA",
+        "INSERT INTO page_token_secret (id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING"
+    );
     tx.commit().await?;
-    secret(row.try_get::<Vec<u8>, _>(0)?)
+    secret(stored)
 }
 
 fn secret(stored: Vec<u8>) -> Result<PageTokens, StoreError> {
