@@ -8,13 +8,11 @@ use attribution_svc::store::{
 };
 
 async fn stores() -> Vec<(TestDb, Store)> {
-    let mut out = Vec::new();
-    for test in TestDb::all().await {
-        let location = Location::new(test.path(), test.url()).expect("location");
-        let store = Store::open(&location).await.expect("open");
-        out.push((test, store));
-    }
-    out
+    TestDb::all_opened(async |path, url| {
+        let location = Location::new(path, url).expect("location");
+        Store::open(&location).await.expect("open")
+    })
+    .await
 }
 
 fn run(n: u32, fingerprint: u8) -> NewRun {

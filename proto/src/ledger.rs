@@ -406,13 +406,11 @@ mod tests {
 
     /// The ledger of every backend available (SQLite, and PostgreSQL when configured).
     async fn ledgers() -> Vec<(TestDb, Ledger)> {
-        let mut out = Vec::new();
-        for test in TestDb::all().await {
-            let location = Location::new(test.path(), test.url()).expect("location");
-            let ledger = Ledger::open(&location).await.expect("open");
-            out.push((test, ledger));
-        }
-        out
+        TestDb::all_opened(async |path, url| {
+            let location = Location::new(path, url).expect("location");
+            Ledger::open(&location).await.expect("open")
+        })
+        .await
     }
 
     fn rec(request_id: &str, fingerprint: u8, aco: &str, py: i32) -> NewRecord {

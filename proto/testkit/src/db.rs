@@ -47,6 +47,17 @@ impl TestDb {
         all
     }
 
+    /// [`all`](Self::all), each backend with what `open` makes of its [`path`](Self::path) and
+    /// [`url`](Self::url) (e.g. the store under test opened there).
+    pub async fn all_opened<T>(open: impl AsyncFn(&Path, Option<&str>) -> T) -> Vec<(Self, T)> {
+        let mut out = Vec::new();
+        for test in Self::all().await {
+            let opened = open(test.path(), test.url()).await;
+            out.push((test, opened));
+        }
+        out
+    }
+
     /// "sqlite" or "postgres", for assertion messages.
     pub fn backend(&self) -> &'static str {
         match self {
