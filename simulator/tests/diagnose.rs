@@ -26,7 +26,9 @@ fn row<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn diagnose(puf: &str, extra: &[&str]) -> String {
+/// `simulator diagnose` on the fixture `puf` (with `extra` flags): every section printed, and the
+/// heading comparing the file with `versus` (e.g. "(PY2018, 548 ACOs) vs mssp-2018 PY2018").
+fn diagnose(puf: &str, extra: &[&str], versus: &str) -> String {
     let path = fixture(puf);
     let out = ok(&[
         &[
@@ -49,15 +51,16 @@ fn diagnose(puf: &str, extra: &[&str]) -> String {
     ] {
         assert!(out.contains(section), "{section} missing:\n{out}");
     }
+    assert!(out.contains(versus), "{out}");
     out
 }
 
 #[test]
 fn py2018_prints_the_published_figures_beside_mssp_2018() {
-    let out = diagnose("mssp_puf_py2018.csv", &[]);
-    assert!(
-        out.contains("(PY2018, 548 ACOs) vs mssp-2018 PY2018 (1 replicates)"),
-        "{out}"
+    let out = diagnose(
+        "mssp_puf_py2018.csv",
+        &[],
+        "(PY2018, 548 ACOs) vs mssp-2018 PY2018 (1 replicates)",
     );
     assert!(!out.contains("note:"), "{out}");
     // The PY2018 file as CMS published it (the acceptance figures: 1.57% mean, 4.36% SD,
@@ -104,23 +107,23 @@ fn py2014_py2022_and_the_2013_sample_pick_the_nearest_preset() {
     // PY2014 -> mssp-2012-cohort (PY2013), the 2013 sample -> mssp-2012-cohort; with the note
     // where the years differ. PY2022 is run against the small cohort preset (--scenario) to keep
     // the test short (its default, mssp-2024, is not run here).
-    let out = diagnose("mssp_puf_py2014.csv", &[]);
-    assert!(
-        out.contains("(PY2014, 333 ACOs) vs mssp-2012-cohort PY2013"),
-        "{out}"
+    let out = diagnose(
+        "mssp_puf_py2014.csv",
+        &[],
+        "(PY2014, 333 ACOs) vs mssp-2012-cohort PY2013",
     );
     assert!(out.contains("note: the file's year is not"), "{out}");
     assert_eq!(row(&out, "ACOs")[1], "333.00");
-    let out = diagnose("mssp_puf_py2013_sample.csv", &[]);
-    assert!(
-        out.contains("(PY2013, 18 ACOs) vs mssp-2012-cohort PY2013"),
-        "{out}"
+    let out = diagnose(
+        "mssp_puf_py2013_sample.csv",
+        &[],
+        "(PY2013, 18 ACOs) vs mssp-2012-cohort PY2013",
     );
     assert!(!out.contains("note:"), "{out}");
-    let out = diagnose("mssp_puf_py2022.csv", &["--scenario", "mssp-2012-cohort"]);
-    assert!(
-        out.contains("(PY2022, 482 ACOs) vs mssp-2012-cohort PY2013"),
-        "{out}"
+    let out = diagnose(
+        "mssp_puf_py2022.csv",
+        &["--scenario", "mssp-2012-cohort"],
+        "(PY2022, 482 ACOs) vs mssp-2012-cohort PY2013",
     );
     let cells = row(&out, "share below benchmark");
     assert!(cells[1].ends_with('%') && cells[1] != "NaN%", "{cells:?}");
