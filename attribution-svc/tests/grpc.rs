@@ -46,6 +46,42 @@ fn batches(run_id: &str) -> Vec<pb::UploadAssignmentDataRequest> {
     ]
 }
 
+/// The error of an upload that must fail (`what`: why, for the panic message).
+async fn upload_err(
+    client: &mut AttributionServiceClient<Channel>,
+    msgs: Vec<pb::UploadAssignmentDataRequest>,
+    what: &str,
+) -> tonic::Status {
+    client
+        .upload_assignment_data(tokio_stream::iter(msgs))
+        .await
+        .expect_err(what)
+}
+
+/// The error of a GetBeneficiaryAssignment that must fail (`what`: why, for the panic message).
+async fn assignment_err(
+    client: &mut AttributionServiceClient<Channel>,
+    run_id: &str,
+    beneficiary_id: String,
+    what: &str,
+) -> tonic::Status {
+    client
+        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
+            run_id: run_id.into(),
+            beneficiary_id,
+        })
+        .await
+        .expect_err(what)
+}
+
+/// (entity, allowed) of every entity competing at the deciding step, as listed.
+fn competing(a: &pb::BeneficiaryAssignment) -> Vec<(String, String)> {
+    a.competing
+        .iter()
+        .map(|c| (c.entity.clone(), c.allowed.clone()))
+        .collect()
+}
+
 #[tokio::test]
 async fn golden_population_end_to_end_and_after_a_restart() {
     let (dir, server, mut client) = served().await;
@@ -112,11 +148,7 @@ async fn golden_population_end_to_end_and_after_a_restart() {
                     .into_inner()
                     .assignment
                     .expect("assignment");
-                let top: Vec<(String, String)> = a
-                    .competing
-                    .iter()
-                    .map(|c| (c.entity.clone(), c.allowed.clone()))
-                    .collect();
+                let top: Vec<(String, String)> = competing(&a);
                 let want: Vec<(String, String)> = x
                     .top
                     .iter()
@@ -312,10 +344,7 @@ async fn bad_input_gets_clear_statuses() {
     broken.claim_lines[2].tin.clear();
     broken.claim_lines[3].adjustment = 9;
     broken.claim_lines[4].beneficiary_id.clear();
-    let err = client
-        .upload_assignment_data(tokio_stream::iter(vec![broken]))
-        .await
-        .expect_err("invalid");
+    let err = upload_err(&mut client, vec![broken], "invalid").await;
     assert_invalid_argument(
         &err,
         &[
@@ -338,29 +367,14 @@ async fn bad_input_gets_clear_statuses() {
     uploaded(&mut client, msgs[..1].to_vec(), "upload").await;
     let mut reuse = msgs[1].clone();
     reuse.request_id = "b1".into();
-    let err = client
-        .upload_assignment_data(tokio_stream::iter(vec![reuse]))
-        .await
-        .expect_err("reuse");
+    let err = upload_err(&mut client, vec![reuse], "reuse").await;
     assert_eq!(err.code(), Code::AlreadyExists);
 
     // Reading results of an open run.
-    let err = client
-        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
-            run_id: run.id.clone(),
-            beneficiary_id: common::id(1),
-        })
-        .await
-        .expect_err("open");
+    let err = assignment_err(&mut client, &run.id, common::id(1), "open").await;
     assert_eq!(err.code(), Code::FailedPrecondition);
     finalized(&mut client, "f", &run.id).await;
-    let err = client
-        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
-            run_id: run.id.clone(),
-            beneficiary_id: "1ZZ9ZZ9ZZ99".into(),
-        })
-        .await
-        .expect_err("absent");
+    let err = assignment_err(&mut client, &run.id, "1ZZ9ZZ9ZZ99".into(), "absent").await;
     assert_eq!(err.code(), Code::NotFound);
     let err = client
         .list_assigned_beneficiaries(pb::ListAssignedBeneficiariesRequest {
@@ -430,10 +444,12 @@ async fn upload_retry_with_a_different_batch_is_refused() {
     for change in changes {
         let mut other = first.clone();
         change(&mut other.claim_lines[0]);
-        let err = client
-            .upload_assignment_data(tokio_stream::iter(vec![other]))
-            .await
-            .expect_err("a different batch under a used request_id");
+        let err = upload_err(
+            &mut client,
+            vec![other],
+            "a different batch under a used request_id",
+        )
+        .await;
         assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
     }
     let got = get_run(&mut client, &run.id).await;
@@ -522,10 +538,7 @@ async fn identifiers_with_control_characters_are_rejected() {
     msg.claim_lines[0].beneficiary_id = "SECRET\u{1b}[2J".into();
     msg.claim_lines[1].claim_id = "C\r1".into();
     msg.claim_lines[2].hcpcs = "9921\t".into();
-    let err = client
-        .upload_assignment_data(tokio_stream::iter(vec![msg]))
-        .await
-        .expect_err("control characters");
+    let err = upload_err(&mut client, vec![msg], "control characters").await;
     assert_invalid_argument(
         &err,
         &[
@@ -542,13 +555,7 @@ async fn identifiers_with_control_characters_are_rejected() {
         !text.contains("SECRET") && !text.contains("TE5MK73"),
         "{text}"
     );
-    let err = client
-        .get_beneficiary_assignment(pb::GetBeneficiaryAssignmentRequest {
-            run_id: run.id.clone(),
-            beneficiary_id: "1EG4\nTE5MK73".into(),
-        })
-        .await
-        .expect_err("newline");
+    let err = assignment_err(&mut client, &run.id, "1EG4\nTE5MK73".into(), "newline").await;
     assert_eq!(bad_request_fields(&err), ["beneficiary_id"]);
     server.stop().await;
 }
@@ -584,10 +591,7 @@ async fn request_size_limits_per_rpc() {
     let mut msg = batches(&run.id).remove(1);
     let line = msg.claim_lines[0].clone();
     msg.claim_lines = vec![line; 8_000];
-    let err = client
-        .upload_assignment_data(tokio_stream::iter(vec![msg.clone()]))
-        .await
-        .expect_err("too big");
+    let err = upload_err(&mut client, vec![msg.clone()], "too big").await;
     assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
     msg.claim_lines.truncate(1_000);
     uploaded(&mut client, vec![msg], "a bounded message fits").await;
@@ -673,11 +677,7 @@ async fn cancellations_apply_to_their_own_claim_line_across_batches() {
         .expect("assignment");
     // Outside $150 > A $50 (C2 only): not assigned. Summation gave A 200 + 50 - 210 - 50 = -$10
     // (the cancellation's own amount, and the unmatched one subtracting).
-    let top: Vec<(String, String)> = a
-        .competing
-        .iter()
-        .map(|c| (c.entity.clone(), c.allowed.clone()))
-        .collect();
+    let top: Vec<(String, String)> = competing(&a);
     assert_eq!(
         top,
         [
