@@ -15,7 +15,7 @@ use std::fmt::Debug;
 
 use benchmark_rules::{ByType, Historical, HistoricalInput, PerformanceYearInput, RuleSet};
 use rust_decimal::Decimal;
-use settlement_rules::{MsrOption, NoTrace, Outcome, SettlementInput};
+use settlement_rules::{MsrOption, NoTrace, Settlement, SettlementInput};
 
 #[cfg(feature = "grpc")]
 mod grpc;
@@ -31,45 +31,41 @@ pub struct UpdatedBenchmark {
     pub total: Decimal,
 }
 
-/// The settlement figures the simulator records, as settlement-svc publishes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settled {
-    /// Outcome.
-    pub outcome: Outcome,
-    /// Updated benchmark, total dollars.
-    pub updated_benchmark: Decimal,
-    /// Expenditures, total dollars.
-    pub expenditures: Decimal,
-    /// Benchmark minus expenditures.
-    pub gross_savings: Decimal,
-    /// Gross savings / benchmark.
-    pub savings_rate: Decimal,
-    /// Minimum savings rate applied.
-    pub msr: Decimal,
-    /// Shared savings paid, dollars (cents).
-    pub shared_savings: Decimal,
-    /// Shared losses owed, dollars (cents).
-    pub shared_losses: Decimal,
+/// One agreement's historical benchmark: its rule set and input, and the historical benchmark once
+/// computed, for reuse in each performance year by a source that can (the in-process engines; a
+/// remote source recomputes it with each update). Kept together, a computed benchmark cannot be
+/// reused for another agreement's input.
+#[derive(Debug)]
+pub struct Agreement<'r> {
+    /// The benchmark rule set.
+    pub rules: &'r RuleSet,
+    /// The historical benchmark's input.
+    pub input: HistoricalInput,
+    historical: Option<Historical>,
 }
 
-/// The historical benchmark of one ACO, computed once and reused for each performance year by a
-/// source that can (the in-process engines); a remote source recomputes it with each update.
-#[derive(Debug, Default)]
-pub struct HistoricalCache(Option<Historical>);
+impl<'r> Agreement<'r> {
+    /// An agreement whose historical benchmark is not computed yet.
+    pub fn new(rules: &'r RuleSet, input: HistoricalInput) -> Self {
+        Agreement {
+            rules,
+            input,
+            historical: None,
+        }
+    }
+}
 
 /// The benchmark and settlement engines (MODEL.md 5): in process, or the services over gRPC.
 pub trait Engines: Send + Sync + Debug {
-    /// The historical benchmark of `input` under `rules`, updated to `py`.
+    /// The historical benchmark of `agreement`, updated to `py`.
     fn benchmark(
         &self,
-        rules: &RuleSet,
-        input: &HistoricalInput,
-        cache: &mut HistoricalCache,
+        agreement: &mut Agreement<'_>,
         py: &PerformanceYearInput,
     ) -> Result<UpdatedBenchmark, String>;
 
-    /// The settlement of one ACO-year.
-    fn settle(&self, input: &SettlementInput<'_>) -> Result<Settled, String>;
+    /// The settlement of one ACO-year, its amounts as settlement-svc publishes them.
+    fn settle(&self, input: &SettlementInput<'_>) -> Result<Settlement, String>;
 
     /// A short name for messages ("in-process", "gRPC").
     fn name(&self) -> &'static str;
@@ -100,24 +96,44 @@ pub(crate) fn canonical_msr(option: MsrOption) -> MsrOption {
     }
 }
 
+/// `s` in the form settlement-svc writes it: every amount exact and normalized, shared savings
+/// and losses in cents.
+fn published(s: Settlement) -> Settlement {
+    let n = |d: Decimal| d.normalize();
+    Settlement {
+        updated_benchmark: n(s.updated_benchmark),
+        expenditures: n(s.expenditures),
+        gross_savings: n(s.gross_savings),
+        savings_rate: n(s.savings_rate),
+        msr: n(s.msr),
+        mlr: s.mlr.map(n),
+        final_sharing_rate: n(s.final_sharing_rate),
+        loss_rate: s.loss_rate.map(n),
+        payment_limit: n(s.payment_limit),
+        loss_limit: s.loss_limit.map(n),
+        sequestration_rate: n(s.sequestration_rate),
+        shared_savings: cents(s.shared_savings),
+        shared_losses: cents(s.shared_losses),
+        ..s
+    }
+}
+
 impl Engines for InProcess {
     fn benchmark(
         &self,
-        rules: &RuleSet,
-        input: &HistoricalInput,
-        cache: &mut HistoricalCache,
+        agreement: &mut Agreement<'_>,
         py: &PerformanceYearInput,
     ) -> Result<UpdatedBenchmark, String> {
-        let hist = match cache.0 {
+        let Agreement { rules, input, .. } = *agreement;
+        let hist = match agreement.historical {
             Some(h) => h,
             None => {
-                let h = benchmark_rules::historical_with(rules, input, &mut NoTrace)
+                let h = benchmark_rules::historical_with(rules, &input, &mut NoTrace)
                     .map_err(|e| e.to_string())?;
-                cache.0 = Some(h);
-                h
+                *agreement.historical.insert(h)
             }
         };
-        let u = benchmark_rules::update::update_with(rules, input, &hist, py, &mut NoTrace)
+        let u = benchmark_rules::update::update_with(rules, &input, &hist, py, &mut NoTrace)
             .map_err(|e| e.to_string())?;
         Ok(UpdatedBenchmark {
             per_capita: u.types.map(|t| cents(t.per_capita)),
@@ -125,20 +141,11 @@ impl Engines for InProcess {
         })
     }
 
-    fn settle(&self, input: &SettlementInput<'_>) -> Result<Settled, String> {
+    fn settle(&self, input: &SettlementInput<'_>) -> Result<Settlement, String> {
         let mut input = input.clone();
         input.msr_option = canonical_msr(input.msr_option);
         let s = settlement_rules::reconcile(&input, &mut NoTrace).map_err(|e| e.to_string())?;
-        Ok(Settled {
-            outcome: s.outcome,
-            updated_benchmark: s.updated_benchmark.normalize(),
-            expenditures: s.expenditures.normalize(),
-            gross_savings: s.gross_savings.normalize(),
-            savings_rate: s.savings_rate.normalize(),
-            msr: s.msr.normalize(),
-            shared_savings: cents(s.shared_savings),
-            shared_losses: cents(s.shared_losses),
-        })
+        Ok(published(s))
     }
 
     fn name(&self) -> &'static str {

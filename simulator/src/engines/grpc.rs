@@ -17,16 +17,15 @@ use acorn_proto::security::{AuthChannel, ClientArgs};
 use acorn_proto::settlement::v1::{
     self as spb, settlement_service_client::SettlementServiceClient,
 };
-use benchmark_rules::{ByType, HistoricalInput, PerformanceYearInput, RuleSet};
+use benchmark_rules::{ByType, HistoricalInput, PerformanceYearInput};
 use rust_decimal::Decimal;
 use settlement_rules::{
-    Experience, ExtremeUncontrollable, MsrOption, Outcome, QualityStandard, SettlementInput, Track,
+    Experience, ExtremeUncontrollable, MsrOption, Outcome, QualityStandard, Settlement,
+    SettlementInput, Track,
 };
 use tokio::runtime::Runtime;
 
-use super::{
-    Engines, HistoricalCache, Settled, UpdatedBenchmark, canonical_msr, fixed_choice_index,
-};
+use super::{Agreement, Engines, UpdatedBenchmark, canonical_msr, fixed_choice_index};
 
 /// The services over gRPC.
 #[derive(Debug)]
@@ -334,17 +333,16 @@ fn reconciliation_input(i: &SettlementInput<'_>) -> Result<spb::ReconciliationIn
 impl Engines for GrpcEngines {
     fn benchmark(
         &self,
-        rules: &RuleSet,
-        input: &HistoricalInput,
-        _cache: &mut HistoricalCache,
+        agreement: &mut Agreement<'_>,
         py: &PerformanceYearInput,
     ) -> Result<UpdatedBenchmark, String> {
+        let (rules, input) = (agreement.rules, &agreement.input);
         // benchmark-svc selects its rule set by the agreement it is given. The agreement start
         // enters no benchmark formula (only that choice), so where the scenario's ACOs are not
         // under the rule set their own agreement selects (Pioneer ACOs, benchmarked with the
         // 2012 MSSP rules, MODEL.md 5.1), the service is asked with an agreement that selects
         // exactly the scenario's rule set.
-        let agreement =
+        let asked =
             match benchmark_rules::rules::select(input.agreement_start, input.agreement_period) {
                 Ok(r) if crate::scenario::service_computes(&r, rules) => {
                     (input.agreement_start, input.agreement_period)
@@ -360,7 +358,7 @@ impl Engines for GrpcEngines {
                 })?,
             };
         let request = bpb::PreviewBenchmarkRequest {
-            input: Some(benchmark_input(input, agreement)?),
+            input: Some(benchmark_input(input, asked)?),
             performance_year: Some(performance_year(py)?),
         };
         let mut client = self.benchmark.clone();
@@ -385,7 +383,7 @@ impl Engines for GrpcEngines {
         })
     }
 
-    fn settle(&self, input: &SettlementInput<'_>) -> Result<Settled, String> {
+    fn settle(&self, input: &SettlementInput<'_>) -> Result<Settlement, String> {
         let request = spb::PreviewReconciliationRequest {
             input: Some(reconciliation_input(input)?),
         };
@@ -400,14 +398,41 @@ impl Engines for GrpcEngines {
             Ok(spb::Outcome::QualityNotMet) => Outcome::QualityNotMet,
             _ => return Err(format!("settlement-svc returned outcome {}", r.outcome)),
         };
+        // The engine's own selection gives the rule set id as a `&'static str`; the service must
+        // have applied the same one.
+        let rule_set = settlement_rules::rules::select(
+            input.track,
+            input.agreement_start,
+            input.performance_year,
+        )
+        .map_err(|e| e.to_string())?
+        .id;
+        if r.rule_set != rule_set {
+            return Err(format!(
+                "settlement-svc applied rule set {:?}, not {rule_set:?}",
+                r.rule_set
+            ));
+        }
         let d = |what: &str, s: &str| parse(what, s).map(|d| d.normalize());
-        Ok(Settled {
+        // Two-sided terms only: empty otherwise.
+        let o = |what: &str, s: &str| (!s.is_empty()).then(|| d(what, s)).transpose();
+        let mlr = o("minimum_loss_rate", &r.minimum_loss_rate)?;
+        let loss_rate = o("shared_loss_rate", &r.shared_loss_rate)?;
+        let loss_limit = o("loss_limit", &r.loss_limit)?;
+        Ok(Settlement {
+            rule_set,
             outcome,
+            mlr,
+            loss_rate,
+            loss_limit,
             updated_benchmark: d("updated_benchmark", &r.updated_benchmark)?,
             expenditures: d("expenditures", &r.expenditures)?,
             gross_savings: d("gross_savings", &r.gross_savings)?,
             savings_rate: d("savings_rate", &r.savings_rate)?,
             msr: d("minimum_savings_rate", &r.minimum_savings_rate)?,
+            final_sharing_rate: d("final_sharing_rate", &r.final_sharing_rate)?,
+            payment_limit: d("payment_limit", &r.payment_limit)?,
+            sequestration_rate: d("sequestration_rate", &r.sequestration_rate)?,
             shared_savings: d("shared_savings", &r.shared_savings)?,
             shared_losses: d("shared_losses", &r.shared_losses)?,
         })

@@ -20,7 +20,7 @@ use settlement_rules::{
 use super::beneficiary::{self, Buffers, Cell, Dynamics};
 use super::cost::phi_cdf;
 use super::{Model, Purpose, SimError, key_hash, national_truncated, population, stream};
-use crate::engines::HistoricalCache;
+use crate::engines::Agreement;
 use crate::results::{AcoYear, Outcome, Replicate, YearTotals};
 use crate::scenario::{GapDist, ListedAco, Mode, MsrSpec, Scenario, benchmark_rule_set};
 use settlement_rules::Date;
@@ -523,14 +523,14 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 regional: None,
                 prior_savings: None,
             };
-            (input, HistoricalCache::default())
+            Agreement::new(&rb.bench_rules, input)
         });
         let bench_err = |message: String| SimError::Benchmark {
             replicate,
             aco,
             message,
         };
-        let mut hist = HistoricalCache::default();
+        let mut first = Agreement::new(&st.bench_rules, input);
         let mut active = true;
         for j in 0..npy {
             let s = NBY + j;
@@ -569,11 +569,9 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
                 }
             });
             let m_py = st.m_trunc[s];
-            let (input_j, rules_j, cache_j, by3_j, start_j) = match (&st.rebase, &mut rebased) {
-                (Some(rb), Some((inp, cache))) if j >= rb.first_py => {
-                    (&*inp, &rb.bench_rules, cache, rb.by_steps[2], rb.start)
-                }
-                _ => (&input, &st.bench_rules, &mut hist, by3, start),
+            let (agreement_j, by3_j, start_j) = match (&st.rebase, &mut rebased) {
+                (Some(rb), Some(a)) if j >= rb.first_py => (a, rb.by_steps[2], rb.start),
+                _ => (&mut first, by3, start),
             };
             let m_b3 = st.m_trunc[by3_j];
             let growth: ByType<Decimal> = std::array::from_fn(|e| dec(m_py[e] / m_b3[e], 10));
@@ -589,7 +587,7 @@ pub(super) fn simulate(model: &Model, seed: u64, replicate: u32) -> Result<Repli
             };
             let upd = model
                 .engines
-                .benchmark(rules_j, input_j, cache_j, &pyin)
+                .benchmark(agreement_j, &pyin)
                 .map_err(bench_err)?;
             // 5.3 settlement.
             let mut expenditures = [None; 4];
