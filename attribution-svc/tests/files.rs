@@ -197,6 +197,18 @@ fn golden_population_through_csv() {
     );
 }
 
+/// The fields every CCLF claim file carries for claim line `l` dated `date`: the claim, its
+/// beneficiary, its type and its dates.
+fn claim_fields<'l>(l: &'l ClaimRecord, date: &'l str) -> Vec<(&'static str, &'l str)> {
+    vec![
+        ("CUR_CLM_UNIQ_ID", l.claim_id.as_str()),
+        ("BENE_MBI_ID", l.beneficiary_id.as_str()),
+        ("CLM_TYPE_CD", "71"),
+        ("CLM_FROM_DT", date),
+        ("CLM_THRU_DT", date),
+    ]
+}
+
 fn cclf5_line(l: &ClaimRecord) -> String {
     let date = l.service_date.to_string();
     let adj = match l.version {
@@ -205,27 +217,21 @@ fn cclf5_line(l: &ClaimRecord) -> String {
         Version::Adjustment => "2",
     };
     let allowed = dollars(l.allowed_cents);
-    format_line(
-        CclfKind::Cclf5,
-        &[
-            ("CUR_CLM_UNIQ_ID", l.claim_id.as_str()),
-            ("CLM_LINE_NUM", "1"),
-            ("BENE_MBI_ID", l.beneficiary_id.as_str()),
-            ("CLM_TYPE_CD", "71"),
-            ("CLM_FROM_DT", date.as_str()),
-            ("CLM_THRU_DT", date.as_str()),
-            ("CLM_PRVDR_SPCLTY_CD", l.specialty),
-            ("CLM_POS_CD", l.place_of_service),
-            ("CLM_LINE_FROM_DT", date.as_str()),
-            ("CLM_LINE_THRU_DT", date.as_str()),
-            ("CLM_LINE_HCPCS_CD", l.hcpcs),
-            ("CLM_LINE_CVRD_PD_AMT", allowed.as_str()),
-            ("CLM_RNDRG_PRVDR_TAX_NUM", l.tin.as_str()),
-            ("RNDRG_PRVDR_NPI_NUM", l.npi.as_str()),
-            ("CLM_ADJSMT_TYPE_CD", adj),
-            ("CLM_LINE_ALOWD_CHRG_AMT", allowed.as_str()),
-        ],
-    )
+    let mut fields = claim_fields(l, &date);
+    fields.extend([
+        ("CLM_LINE_NUM", "1"),
+        ("CLM_PRVDR_SPCLTY_CD", l.specialty),
+        ("CLM_POS_CD", l.place_of_service),
+        ("CLM_LINE_FROM_DT", date.as_str()),
+        ("CLM_LINE_THRU_DT", date.as_str()),
+        ("CLM_LINE_HCPCS_CD", l.hcpcs),
+        ("CLM_LINE_CVRD_PD_AMT", allowed.as_str()),
+        ("CLM_RNDRG_PRVDR_TAX_NUM", l.tin.as_str()),
+        ("RNDRG_PRVDR_NPI_NUM", l.npi.as_str()),
+        ("CLM_ADJSMT_TYPE_CD", adj),
+        ("CLM_LINE_ALOWD_CHRG_AMT", allowed.as_str()),
+    ]);
+    format_line(CclfKind::Cclf5, &fields)
 }
 
 #[test]
@@ -268,38 +274,26 @@ fn golden_population_through_cclf() {
             }
             ct => {
                 let class = if ct == ClaimType::Fqhc { "7" } else { "1" };
-                c1 += &format_line(
-                    CclfKind::Cclf1,
-                    &[
-                        ("CUR_CLM_UNIQ_ID", l.claim_id.as_str()),
-                        ("PRVDR_OSCAR_NUM", l.ccn.as_str()),
-                        ("BENE_MBI_ID", l.beneficiary_id.as_str()),
-                        ("CLM_TYPE_CD", "71"),
-                        ("CLM_FROM_DT", date.as_str()),
-                        ("CLM_THRU_DT", date.as_str()),
-                        ("CLM_BILL_FAC_TYPE_CD", "7"),
-                        ("CLM_BILL_CLSFCTN_CD", class),
-                        ("CLM_PMT_AMT", amount.as_str()),
-                        ("CLM_ADJSMT_TYPE_CD", "0"),
-                    ],
-                );
+                let mut header = claim_fields(l, &date);
+                header.extend([
+                    ("PRVDR_OSCAR_NUM", l.ccn.as_str()),
+                    ("CLM_BILL_FAC_TYPE_CD", "7"),
+                    ("CLM_BILL_CLSFCTN_CD", class),
+                    ("CLM_PMT_AMT", amount.as_str()),
+                    ("CLM_ADJSMT_TYPE_CD", "0"),
+                ]);
+                c1 += &format_line(CclfKind::Cclf1, &header);
                 c1.push('\n');
-                c2 += &format_line(
-                    CclfKind::Cclf2,
-                    &[
-                        ("CUR_CLM_UNIQ_ID", l.claim_id.as_str()),
-                        ("CLM_LINE_NUM", "1"),
-                        ("BENE_MBI_ID", l.beneficiary_id.as_str()),
-                        ("CLM_TYPE_CD", "71"),
-                        ("CLM_LINE_FROM_DT", date.as_str()),
-                        ("CLM_LINE_PROD_REV_CTR_CD", l.revenue_center),
-                        ("CLM_LINE_HCPCS_CD", l.hcpcs),
-                        ("PRVDR_OSCAR_NUM", l.ccn.as_str()),
-                        ("CLM_FROM_DT", date.as_str()),
-                        ("CLM_THRU_DT", date.as_str()),
-                        ("CLM_LINE_CVRD_PD_AMT", amount.as_str()),
-                    ],
-                );
+                let mut revenue = claim_fields(l, &date);
+                revenue.extend([
+                    ("CLM_LINE_NUM", "1"),
+                    ("CLM_LINE_FROM_DT", date.as_str()),
+                    ("CLM_LINE_PROD_REV_CTR_CD", l.revenue_center),
+                    ("CLM_LINE_HCPCS_CD", l.hcpcs),
+                    ("PRVDR_OSCAR_NUM", l.ccn.as_str()),
+                    ("CLM_LINE_CVRD_PD_AMT", amount.as_str()),
+                ]);
+                c2 += &format_line(CclfKind::Cclf2, &revenue);
                 c2.push('\n');
             }
         }
