@@ -64,6 +64,15 @@ fn per_type(h: &Historical) -> ByType<Decimal> {
     h.types.map(|t| t.per_capita)
 }
 
+/// The flat benchmark of an agreement from `start` (period 1) with regional inputs, and its
+/// historical benchmark.
+fn flat_regional(start: Date) -> (HistoricalInput, Historical) {
+    let mut input = flat(start, 1);
+    input.regional = Some(regional(FLAT, NATIONAL));
+    let h = run(&input);
+    (input, h)
+}
+
 /// First agreement, 10/30/60 (425.602(a)(3)-(7)). By enrollment type:
 /// ESRD   .1 x 80,000 x 1.05 + .3 x 85,000 x 1.02 + .6 x 90,000 = 8,400 + 26,010 + 54,000 = 88,410
 /// DIS    .1 x 12,000 x (1/0.8) x 1.04 + .3 x 12,500 x 1.02 + .6 x 13,000 = 1,560 + 3,825 + 7,800 = 13,185
@@ -297,9 +306,7 @@ fn from_2024_negative_caps_offset_and_no_overall_negative_adjustment() {
 }
 
 fn pathways_update(risk: ByType<Decimal>) -> Updated {
-    let mut input = flat(Date::constant(2019, 7, 1), 1);
-    input.regional = Some(regional(FLAT, NATIONAL));
-    let h = run(&input);
+    let (input, h) = flat_regional(Date::constant(2019, 7, 1));
     let person_years = [dec!(100), dec!(1000), dec!(1000), dec!(7900)];
     let py = PerformanceYearInput {
         performance_year: 2020,
@@ -339,6 +346,31 @@ fn pathways_three_percent_risk_cap_binds() {
     assert_eq!(cap_not_binding.total, u.total);
 }
 
+/// A PY2024 update of the flat benchmark: BY3 person-years, the same PY HCC score `hcc` and
+/// demographic score `demographic` in every type (BY3 demographic score 1), national and regional
+/// growth 1.06 and an ACPT of $300 everywhere.
+fn py2024(
+    hcc: Decimal,
+    demographic: Decimal,
+    regional_risk: Option<RegionalRiskInput>,
+) -> PerformanceYearInput {
+    PerformanceYearInput {
+        performance_year: 2024,
+        types: std::array::from_fn(|i| PerformanceYearType {
+            person_years: BY3_PERSON_YEARS[i],
+            risk_score: Some(hcc),
+            demographic_risk_score: Some(demographic),
+            by3_demographic_risk_score: Some(Decimal::ONE),
+            ..Default::default()
+        }),
+        national_growth: Some([dec!(1.06); 4]),
+        regional_growth: Some([dec!(1.06); 4]),
+        acpt: Some([dec!(300); 4]),
+        regional_risk,
+        ..Default::default()
+    }
+}
+
 /// 2024 three-way blend and demographic cap (425.652(b)(4), 425.605(a)(1)(ii)). Flat 12,800 benchmark,
 /// ACPT weight 1/3, blended growth 1.06 everywhere, ACPT 300 dollars everywhere:
 /// UB_e = RA x (HB + 2/3 x HB x 0.06 + 1/3 x 300) = RA x (HB x 1.04 + 100).
@@ -347,29 +379,14 @@ fn pathways_three_percent_risk_cap_binds() {
 /// Two-way blend: 90,000 x 1.05 x 1.06 = 100,170.
 #[test]
 fn from_2024_three_way_blend_and_demographic_cap() {
-    let mut input = flat(Date::constant(2024, 1, 1), 1);
-    input.regional = Some(regional(FLAT, NATIONAL));
-    let h = run(&input);
-    let py = PerformanceYearInput {
-        performance_year: 2024,
-        types: std::array::from_fn(|i| PerformanceYearType {
-            person_years: BY3_PERSON_YEARS[i],
-            risk_score: Some(dec!(1.1)),
-            demographic_risk_score: Some(dec!(1.02)),
-            by3_demographic_risk_score: Some(dec!(1)),
-            ..Default::default()
-        }),
-        national_growth: Some([dec!(1.06); 4]),
-        regional_growth: Some([dec!(1.06); 4]),
-        acpt: Some([dec!(300); 4]),
-        // Regional risk scores flat: the 425.655 factor is 1.
-        regional_risk: Some(RegionalRiskInput {
-            hcc_growth: ONES,
-            demographic_growth: ONES,
-            market_share: [dec!(0.1); 4],
-        }),
-        ..Default::default()
+    let (input, h) = flat_regional(Date::constant(2024, 1, 1));
+    // Regional risk scores flat: the 425.655 factor is 1.
+    let flat_regional_risk = RegionalRiskInput {
+        hcc_growth: ONES,
+        demographic_growth: ONES,
+        market_share: [dec!(0.1); 4],
     };
+    let py = py2024(dec!(1.1), dec!(1.02), Some(flat_regional_risk));
     let u = update(&input, &h, &py, &mut Vec::new()).expect("updates");
     assert_eq!(u.types.map(|t| t.regional_risk_cap_factor), ONES);
     assert_eq!(u.types.map(|t| t.risk_ratio), [dec!(1.05); 4]);
@@ -392,24 +409,8 @@ fn from_2024_three_way_blend_and_demographic_cap() {
 fn regional_risk_update(
     regional_risk: Option<RegionalRiskInput>,
 ) -> Result<Updated, BenchmarkError> {
-    let mut input = flat(Date::constant(2024, 1, 1), 1);
-    input.regional = Some(regional(FLAT, NATIONAL));
-    let h = run(&input);
-    let py = PerformanceYearInput {
-        performance_year: 2024,
-        types: std::array::from_fn(|i| PerformanceYearType {
-            person_years: BY3_PERSON_YEARS[i],
-            risk_score: Some(Decimal::ONE),
-            demographic_risk_score: Some(Decimal::ONE),
-            by3_demographic_risk_score: Some(Decimal::ONE),
-            ..Default::default()
-        }),
-        national_growth: Some([dec!(1.06); 4]),
-        regional_growth: Some([dec!(1.06); 4]),
-        acpt: Some([dec!(300); 4]),
-        regional_risk,
-        ..Default::default()
-    };
+    let (input, h) = flat_regional(Date::constant(2024, 1, 1));
+    let py = py2024(Decimal::ONE, Decimal::ONE, regional_risk);
     update(&input, &h, &py, &mut Vec::new())
 }
 
