@@ -199,8 +199,8 @@ impl Recorder {
     }
 }
 
-/// Latency percentiles, milliseconds.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+/// Latency percentiles, milliseconds (all 0 when no call was answered).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Latency {
     /// Fastest.
     pub min_ms: f64,
@@ -222,15 +222,7 @@ impl Latency {
     fn of(h: &Histogram<u64>) -> Self {
         let ms = |v: u64| v as f64 / 1e3;
         if h.is_empty() {
-            return Self {
-                min_ms: 0.0,
-                mean_ms: 0.0,
-                p50_ms: 0.0,
-                p90_ms: 0.0,
-                p99_ms: 0.0,
-                p999_ms: 0.0,
-                max_ms: 0.0,
-            };
+            return Self::default();
         }
         Self {
             min_ms: ms(h.min()),
@@ -241,6 +233,17 @@ impl Latency {
             p999_ms: ms(h.value_at_quantile(0.999)),
             max_ms: ms(h.max()),
         }
+    }
+
+    /// The distribution as ghz prints it: (percentile, milliseconds), up to the slowest call.
+    fn distribution(&self) -> [(&'static str, f64); 5] {
+        [
+            ("50", self.p50_ms),
+            ("90", self.p90_ms),
+            ("99", self.p99_ms),
+            ("99.9", self.p999_ms),
+            ("100", self.max_ms),
+        ]
     }
 }
 
@@ -387,13 +390,7 @@ impl Report {
             );
         }
         let _ = writeln!(s, "\nLatency distribution:");
-        for (p, v) in [
-            ("50", l.p50_ms),
-            ("90", l.p90_ms),
-            ("99", l.p99_ms),
-            ("99.9", l.p999_ms),
-            ("100", l.max_ms),
-        ] {
+        for (p, v) in l.distribution() {
             let _ = writeln!(s, "  {p:>5} % in {v:.2} ms");
         }
         if self.errors > 0 && self.ok > 0 {
