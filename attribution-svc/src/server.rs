@@ -313,13 +313,7 @@ pub fn validate_upload(msg: &pb::UploadAssignmentDataRequest) -> Result<(), Stat
         let f = |n: &str| format!("beneficiaries[{i}].{n}");
         let before = v.is_empty();
         ident(&mut v, &f("beneficiary_id"), &b.beneficiary_id, 64);
-        for (name, m) in [
-            ("months_part_a_and_b", b.months_part_a_and_b),
-            ("months_part_a_or_b_only", b.months_part_a_or_b_only),
-            ("months_group_health_plan", b.months_group_health_plan),
-            ("months_part_a_only", b.months_part_a_only),
-            ("months_part_b_only", b.months_part_b_only),
-        ] {
+        for (name, m) in upload::raw_beneficiary(b).enrollment.named_months() {
             if m > 12 {
                 v.add(f(name), "must be 0-12 months");
             }

@@ -33,6 +33,33 @@ pub struct Enrollment {
     pub other_initiative: bool,
 }
 
+impl Enrollment {
+    /// The names of the [`Enrollment::months`] counts in the contract and the input files.
+    pub const MONTHS: [&'static str; 5] = [
+        "months_part_a_and_b",
+        "months_part_a_or_b_only",
+        "months_part_a_only",
+        "months_part_b_only",
+        "months_group_health_plan",
+    ];
+
+    /// The month counts, in the order of [`Enrollment::MONTHS`].
+    pub fn months(&self) -> [u32; 5] {
+        [
+            self.months_a_and_b,
+            self.months_a_or_b_only,
+            self.months_a_only,
+            self.months_b_only,
+            self.months_group_health_plan,
+        ]
+    }
+
+    /// The month counts by name.
+    pub fn named_months(&self) -> impl Iterator<Item = (&'static str, u32)> {
+        Self::MONTHS.into_iter().zip(self.months())
+    }
+}
+
 /// The first eligibility screen a beneficiary fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ineligible {

@@ -111,15 +111,14 @@ fn eligibility_step(e: &Enrollment, a: &Assignment) -> Step {
         rule: "attribution.eligibility",
         citation: "42 CFR 425.401(a)",
         description: "Eligibility screens: a month of Part A and B, no Part A-only or B-only month, no group health plan month, not in another shared savings initiative, U.S. resident".into(),
-        inputs: vec![
-            ("months_part_a_and_b".into(), e.months_a_and_b.to_string()),
-            ("months_part_a_or_b_only".into(), e.months_a_or_b_only.to_string()),
-            ("months_part_a_only".into(), e.months_a_only.to_string()),
-            ("months_part_b_only".into(), e.months_b_only.to_string()),
-            ("months_group_health_plan".into(), e.months_group_health_plan.to_string()),
-            ("other_initiative".into(), e.other_initiative.to_string()),
-            ("us_resident".into(), e.us_resident.to_string()),
-        ],
+        inputs: e
+            .named_months()
+            .map(|(name, m)| (name.into(), m.to_string()))
+            .chain([
+                ("other_initiative".into(), e.other_initiative.to_string()),
+                ("us_resident".into(), e.us_resident.to_string()),
+            ])
+            .collect(),
         output: match a.reason {
             Reason::Ineligible(why) => format!(
                 "not eligible ({}, {}): {}",
