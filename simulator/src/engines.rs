@@ -38,9 +38,9 @@ pub struct UpdatedBenchmark {
 #[derive(Debug)]
 pub struct Agreement<'r> {
     /// The benchmark rule set.
-    pub rules: &'r RuleSet,
-    /// The historical benchmark's input.
-    pub input: HistoricalInput,
+    rules: &'r RuleSet,
+    /// The historical benchmark's input (fixed once made: the computed benchmark is of it).
+    input: HistoricalInput,
     historical: Option<Historical>,
 }
 
