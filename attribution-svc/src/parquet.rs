@@ -36,7 +36,9 @@ use std::{
 
 use anyhow::Context;
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, RecordBatch,
+    Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Int32Array,
+    Int64Array, LargeBinaryArray, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    UInt32Array,
     builder::{
         BooleanBuilder, Date32Builder, Decimal128Builder, Int32Builder, StringBuilder,
         UInt32Builder,
@@ -271,10 +273,10 @@ impl Table {
         if let Some(k) = only {
             let keep = ArrowPredicateFn::new(ProjectionMask::roots(schema, [k]), |batch| {
                 let mut text = Vec::new();
-                let column = batch.column(0);
+                let mut column = Cells::of(batch.column(0).as_ref());
                 Ok(BooleanArray::from_iter((0..batch.num_rows()).map(|i| {
                     text.clear();
-                    render(column.as_ref(), i, &mut text);
+                    column.render(i, &mut text);
                     let v = std::str::from_utf8(&text).map(|t| csv::version(t.trim()));
                     Some(v != Ok(Some(Version::Original)))
                 })))
@@ -341,21 +343,22 @@ impl Table {
                 Err(e) => return each(first + 1, Err(fail(e.to_string()))),
             };
             // The batch's columns are the decoded ones, in file order.
-            let columns: Vec<Option<&ArrayRef>> = (0..self.header.len())
+            let mut columns: Vec<Option<Cells<'_>>> = (0..self.header.len())
                 .map(|p| {
                     self.decoded
                         .binary_search(&p)
                         .ok()
                         .and_then(|j| batch.columns().get(j))
+                        .map(|a| Cells::of(a.as_ref()))
                 })
                 .collect();
             for i in 0..batch.num_rows() {
                 bytes.clear();
                 spans.clear();
-                for c in &columns {
+                for c in &mut columns {
                     let start = bytes.len();
-                    if let Some(a) = c {
-                        render(a.as_ref(), i, &mut bytes);
+                    if let Some(c) = c {
+                        c.render(i, &mut bytes);
                     }
                     spans.push((start, bytes.len()));
                 }
@@ -383,63 +386,163 @@ impl csv::Table for Table {
     }
 }
 
-/// Appends the text of the CSV field of row `i` of `a` (nothing for a null); a column of a type
-/// [`Kind::accepts`] does not take has been rejected before it is read.
-fn render(a: &dyn Array, i: usize, out: &mut Vec<u8>) {
-    use DataType as T;
-    if a.is_null(i) {
-        return;
-    }
-    let _ = match a.data_type() {
-        T::Utf8 => out.write_all(a.as_string::<i32>().value(i).as_bytes()),
-        T::LargeUtf8 => out.write_all(a.as_string::<i64>().value(i).as_bytes()),
-        T::Utf8View => out.write_all(a.as_string_view().value(i).as_bytes()),
-        T::Binary => out.write_all(a.as_binary::<i32>().value(i)),
-        T::LargeBinary => out.write_all(a.as_binary::<i64>().value(i)),
-        T::BinaryView => out.write_all(a.as_binary_view().value(i)),
-        T::Boolean => out.write_all(if a.as_boolean().value(i) {
-            b"true"
-        } else {
-            b"false"
-        }),
-        // Days since 1970-01-01; a day no calendar date has is left blank (an invalid date).
-        T::Date32 => {
-            match acorn_domain::Date::from_day_number(a.as_primitive::<Date32Type>().value(i)) {
-                Some(d) => write!(out, "{d}"),
-                None => Ok(()),
-            }
+/// One column of a record batch, its type resolved once per batch (not per cell): appends the
+/// text of the CSV field of each row ([`Cells::render`]). A column of a type [`Kind::accepts`]
+/// does not take has been rejected before it is read.
+enum Cells<'a> {
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    Binary(&'a BinaryArray),
+    LargeBinary(&'a LargeBinaryArray),
+    BinaryView(&'a BinaryViewArray),
+    Bool(&'a BooleanArray),
+    /// Days since 1970-01-01, with the text of the dates rendered so far.
+    Date(&'a Date32Array, Box<DateText>),
+    Int32(&'a Int32Array),
+    Int64(&'a Int64Array),
+    UInt32(&'a UInt32Array),
+    /// DECIMAL(p, s) of any width, widened to `i128`.
+    Decimal(&'a dyn Array, i8),
+    /// Any other integer width.
+    Other(&'a dyn Array),
+}
+
+impl<'a> Cells<'a> {
+    fn of(a: &'a dyn Array) -> Cells<'a> {
+        use DataType as T;
+        match a.data_type() {
+            T::Utf8 => Cells::Utf8(a.as_string::<i32>()),
+            T::LargeUtf8 => Cells::LargeUtf8(a.as_string::<i64>()),
+            T::Utf8View => Cells::Utf8View(a.as_string_view()),
+            T::Binary => Cells::Binary(a.as_binary::<i32>()),
+            T::LargeBinary => Cells::LargeBinary(a.as_binary::<i64>()),
+            T::BinaryView => Cells::BinaryView(a.as_binary_view()),
+            T::Boolean => Cells::Bool(a.as_boolean()),
+            T::Date32 => Cells::Date(a.as_primitive::<Date32Type>(), Box::default()),
+            T::Int32 => Cells::Int32(a.as_primitive::<Int32Type>()),
+            T::Int64 => Cells::Int64(a.as_primitive::<Int64Type>()),
+            T::UInt32 => Cells::UInt32(a.as_primitive::<UInt32Type>()),
+            T::Decimal32(_, s) | T::Decimal64(_, s) | T::Decimal128(_, s) => Cells::Decimal(a, *s),
+            _ => Cells::Other(a),
         }
-        T::Int8 => write!(out, "{}", a.as_primitive::<Int8Type>().value(i)),
-        T::Int16 => write!(out, "{}", a.as_primitive::<Int16Type>().value(i)),
-        T::Int32 => write!(out, "{}", a.as_primitive::<Int32Type>().value(i)),
-        T::Int64 => write!(out, "{}", a.as_primitive::<Int64Type>().value(i)),
-        T::UInt8 => write!(out, "{}", a.as_primitive::<UInt8Type>().value(i)),
-        T::UInt16 => write!(out, "{}", a.as_primitive::<UInt16Type>().value(i)),
-        T::UInt32 => write!(out, "{}", a.as_primitive::<UInt32Type>().value(i)),
-        T::UInt64 => write!(out, "{}", a.as_primitive::<UInt64Type>().value(i)),
-        T::Decimal32(_, s) => decimal(a.as_primitive::<Decimal32Type>().value(i).into(), *s, out),
-        T::Decimal64(_, s) => decimal(a.as_primitive::<Decimal64Type>().value(i).into(), *s, out),
-        T::Decimal128(_, s) => decimal(a.as_primitive::<Decimal128Type>().value(i), *s, out),
-        _ => Ok(()),
-    };
+    }
+
+    /// Appends the text of the CSV field of row `i` (nothing for a null).
+    #[inline]
+    fn render(&mut self, i: usize, out: &mut Vec<u8>) {
+        let mut n = itoa::Buffer::new();
+        match self {
+            Cells::Utf8(a) if a.is_valid(i) => out.extend_from_slice(a.value(i).as_bytes()),
+            Cells::LargeUtf8(a) if a.is_valid(i) => out.extend_from_slice(a.value(i).as_bytes()),
+            Cells::Utf8View(a) if a.is_valid(i) => out.extend_from_slice(a.value(i).as_bytes()),
+            Cells::Binary(a) if a.is_valid(i) => out.extend_from_slice(a.value(i)),
+            Cells::LargeBinary(a) if a.is_valid(i) => out.extend_from_slice(a.value(i)),
+            Cells::BinaryView(a) if a.is_valid(i) => out.extend_from_slice(a.value(i)),
+            Cells::Bool(a) if a.is_valid(i) => {
+                out.extend_from_slice(if a.value(i) { b"true" } else { b"false" })
+            }
+            Cells::Date(a, text) if a.is_valid(i) => out.extend_from_slice(text.get(a.value(i))),
+            Cells::Int32(a) if a.is_valid(i) => {
+                out.extend_from_slice(n.format(a.value(i)).as_bytes())
+            }
+            Cells::Int64(a) if a.is_valid(i) => {
+                out.extend_from_slice(n.format(a.value(i)).as_bytes())
+            }
+            Cells::UInt32(a) if a.is_valid(i) => {
+                out.extend_from_slice(n.format(a.value(i)).as_bytes())
+            }
+            Cells::Decimal(a, s) if a.is_valid(i) => {
+                let v = match a.data_type() {
+                    DataType::Decimal32(..) => a.as_primitive::<Decimal32Type>().value(i).into(),
+                    DataType::Decimal64(..) => a.as_primitive::<Decimal64Type>().value(i).into(),
+                    _ => a.as_primitive::<Decimal128Type>().value(i),
+                };
+                decimal(v, *s, out);
+            }
+            Cells::Other(a) if a.is_valid(i) => {
+                let v: i128 = match a.data_type() {
+                    DataType::Int8 => a.as_primitive::<Int8Type>().value(i).into(),
+                    DataType::Int16 => a.as_primitive::<Int16Type>().value(i).into(),
+                    DataType::UInt8 => a.as_primitive::<UInt8Type>().value(i).into(),
+                    DataType::UInt16 => a.as_primitive::<UInt16Type>().value(i).into(),
+                    DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i).into(),
+                    _ => return,
+                };
+                out.extend_from_slice(n.format(v).as_bytes());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The text of dates by day number (`YYYY-MM-DD`, as [`acorn_domain::Date`] writes it; blank for
+/// a day number no calendar date has: an invalid date), remembered in a direct-mapped table of
+/// [`DateText::SLOTS`] slots: a claims file's service dates fall in a few years, so most are
+/// rendered once per batch.
+struct DateText {
+    /// The day number held by each slot (`i32::MIN`, whose text is blank, when empty).
+    days: Vec<i32>,
+    /// Each slot's text: its length, then the bytes (at most `-9999-12-31`, 11).
+    text: Vec<[u8; 12]>,
+}
+
+impl DateText {
+    const SLOTS: usize = 2048;
+
+    fn get(&mut self, day: i32) -> &[u8] {
+        let k = (day as u32 as usize) % Self::SLOTS;
+        if self.days[k] != day {
+            let mut t = [0u8; 12];
+            if let Some(d) = acorn_domain::Date::from_day_number(day) {
+                let mut w = &mut t[1..];
+                let _ = write!(w, "{d}");
+                let left = w.len();
+                t[0] = (11 - left) as u8;
+            }
+            self.days[k] = day;
+            self.text[k] = t;
+        }
+        let t = &self.text[k];
+        &t[1..1 + usize::from(t[0])]
+    }
+}
+
+impl Default for DateText {
+    fn default() -> DateText {
+        DateText {
+            days: vec![i32::MIN; Self::SLOTS],
+            text: vec![[0; 12]; Self::SLOTS],
+        }
+    }
 }
 
 /// Writes the DECIMAL `v` of scale `scale` (0-38) as decimal text, with trailing zeros past two
 /// decimals dropped (`120.5000` is `120.50`: the same exact amount, which the CSV parser takes).
-fn decimal(v: i128, scale: i8, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut digits = u32::try_from(scale).unwrap_or(0).min(38);
+fn decimal(v: i128, scale: i8, out: &mut Vec<u8>) {
+    let mut n = itoa::Buffer::new();
+    if v < 0 {
+        out.push(b'-');
+    }
     let abs = v.unsigned_abs();
+    // Cents (the common scale) of an amount below 2^64: 64-bit division, the same text.
+    if let (2, Ok(abs)) = (scale, u64::try_from(abs)) {
+        out.extend_from_slice(n.format(abs / 100).as_bytes());
+        let c = (abs % 100) as u8;
+        out.extend_from_slice(&[b'.', b'0' + c / 10, b'0' + c % 10]);
+        return;
+    }
+    let mut digits = u32::try_from(scale).unwrap_or(0).min(38);
     let unit = 10u128.pow(digits);
     let (int, mut frac) = (abs / unit, abs % unit);
     while digits > 2 && frac % 10 == 0 {
         frac /= 10;
         digits -= 1;
     }
-    write!(out, "{}{int}", if v < 0 { "-" } else { "" })?;
+    out.extend_from_slice(n.format(int).as_bytes());
     if digits > 0 {
-        write!(out, ".{frac:0w$}", w = digits as usize)?;
+        let _ = write!(out, ".{frac:0w$}", w = digits as usize);
     }
-    Ok(())
 }
 
 /// A value of a row written ([`Columns::push`]): empty text is a null.
@@ -752,7 +855,7 @@ mod tests {
     fn decimals_as_text() {
         let text = |v: i128, s: i8| {
             let mut out = Vec::new();
-            decimal(v, s, &mut out).expect("write");
+            decimal(v, s, &mut out);
             String::from_utf8(out).expect("utf-8")
         };
         assert_eq!(text(12_000, 2), "120.00");
@@ -765,5 +868,43 @@ mod tests {
             text(i128::MAX, 38),
             "1.70141183460469231731687303715884105727"
         );
+        // Cents past 2^64 take the 128-bit path: the same text.
+        assert_eq!(text(-(1i128 << 70), 2), "-11805916207174113034.24");
+        assert_eq!(
+            text(i128::MIN, 2),
+            "-1701411834604692317316873037158841057.28"
+        );
+    }
+
+    /// The remembered date text is what `Date` writes, for any day number (blank where no date
+    /// has it), whichever day number held the slot before.
+    #[test]
+    fn dates_as_text() {
+        let mut t = DateText::default();
+        let slots = DateText::SLOTS as i32;
+        for day in [
+            0,
+            1,
+            -1,
+            19_723,
+            19_723 + slots,
+            19_723 - slots,
+            2_932_896,
+            2_932_897,
+        ]
+        .into_iter()
+        .chain([-4_371_587, -4_371_588, i32::MAX, i32::MIN, i32::MIN + 1])
+        .chain((19_000..21_000).step_by(7))
+        {
+            let want =
+                acorn_domain::Date::from_day_number(day).map_or(String::new(), |d| d.to_string());
+            for _ in 0..2 {
+                assert_eq!(
+                    std::str::from_utf8(t.get(day)),
+                    Ok(want.as_str()),
+                    "day {day}"
+                );
+            }
+        }
     }
 }
