@@ -14,7 +14,9 @@
 //! | `service_date` | a DATE column |
 //! | `allowed` | a DECIMAL column of at most 38 digits (exact: no floating point) |
 //!
-//! A null is a blank field. A rejected row is at its row number counting from 1; a file that
+//! A string column whose data pages are all dictionary encoded (what writers do with a column of
+//! few distinct values, e.g. `hcpcs`) is decoded as a dictionary: each distinct value once per row
+//! group, not copied out row by row. A null is a blank field. A rejected row is at its row number counting from 1; a file that
 //! is rejected as a whole (not Parquet or truncated, a column missing or of another type) at row
 //! 0, naming the column; a row group that cannot be decoded at its first row, naming the row group
 //! and the column. Row groups are read in parallel (`assign --threads`), merged in file order.
@@ -62,7 +64,8 @@ use parquet::arrow::{
         ParquetRecordBatchReaderBuilder, RowFilter,
     },
 };
-use parquet::file::properties::WriterProperties;
+use parquet::basic::Encoding;
+use parquet::file::{metadata::ParquetMetaData, properties::WriterProperties};
 
 use crate::files::{self, RESULT_COLUMNS};
 use crate::input::csv::{self, Fields};
@@ -218,6 +221,33 @@ impl Table {
             }
             decoded.push(i);
         }
+        // String columns whose every data page is dictionary encoded are decoded as dictionary
+        // arrays: their values are read once per row group instead of copied out row by row.
+        let hinted: Vec<Arc<Field>> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match f.data_type() {
+                t @ (DataType::Utf8 | DataType::Binary)
+                    if decoded.contains(&i) && all_dictionary(meta.metadata(), i) =>
+                {
+                    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(t.clone()));
+                    Arc::new(f.as_ref().clone().with_data_type(dict))
+                }
+                _ => f.clone(),
+            })
+            .collect();
+        let meta = if hinted.iter().zip(schema.fields()).any(|(h, f)| h != f) {
+            let options = ArrowReaderOptions::new()
+                .with_skip_arrow_metadata(true)
+                .with_schema(Arc::new(Schema::new(hinted)));
+            match ArrowReaderMetadata::try_new(meta.metadata().clone(), options) {
+                Ok(m) => m,
+                Err(_) => meta,
+            }
+        } else {
+            meta
+        };
         let mut starts = vec![0u64];
         for g in meta.metadata().row_groups() {
             let last = starts.last().copied().unwrap_or(0);
@@ -386,6 +416,24 @@ impl csv::Table for Table {
     }
 }
 
+/// Whether every data page of the top-level column `i` is dictionary encoded in every row group
+/// (a column of one leaf; the page encodings as the footer reports them).
+fn all_dictionary(meta: &ParquetMetaData, i: usize) -> bool {
+    let leaves = meta.file_metadata().schema_descr();
+    let mut of_i = (0..leaves.num_columns()).filter(|&j| leaves.get_column_root_idx(j) == i);
+    let (Some(leaf), None) = (of_i.next(), of_i.next()) else {
+        return false;
+    };
+    !meta.row_groups().is_empty()
+        && meta.row_groups().iter().all(|g| {
+            let c = g.column(leaf);
+            c.dictionary_page_offset().is_some()
+                && c.page_encoding_stats_mask().is_some_and(|m| {
+                    m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY)
+                })
+        })
+}
+
 /// One column of a record batch, its type resolved once per batch (not per cell): appends the
 /// text of the CSV field of each row ([`Cells::render`]). A column of a type [`Kind::accepts`]
 /// does not take has been rejected before it is read.
@@ -397,6 +445,9 @@ enum Cells<'a> {
     LargeBinary(&'a LargeBinaryArray),
     BinaryView(&'a BinaryViewArray),
     Bool(&'a BooleanArray),
+    /// A dictionary-encoded string column: keys into its values.
+    DictUtf8(&'a Int32Array, &'a StringArray),
+    DictBinary(&'a Int32Array, &'a BinaryArray),
     /// Days since 1970-01-01, with the text of the dates rendered so far.
     Date(&'a Date32Array, Box<DateText>),
     Int32(&'a Int32Array),
@@ -419,6 +470,14 @@ impl<'a> Cells<'a> {
             T::LargeBinary => Cells::LargeBinary(a.as_binary::<i64>()),
             T::BinaryView => Cells::BinaryView(a.as_binary_view()),
             T::Boolean => Cells::Bool(a.as_boolean()),
+            T::Dictionary(k, v) if **k == T::Int32 => {
+                let d = a.as_dictionary::<Int32Type>();
+                match **v {
+                    T::Utf8 => Cells::DictUtf8(d.keys(), d.values().as_string::<i32>()),
+                    T::Binary => Cells::DictBinary(d.keys(), d.values().as_binary::<i32>()),
+                    _ => Cells::Other(a),
+                }
+            }
             T::Date32 => Cells::Date(a.as_primitive::<Date32Type>(), Box::default()),
             T::Int32 => Cells::Int32(a.as_primitive::<Int32Type>()),
             T::Int64 => Cells::Int64(a.as_primitive::<Int64Type>()),
@@ -441,6 +500,18 @@ impl<'a> Cells<'a> {
             Cells::BinaryView(a) if a.is_valid(i) => out.extend_from_slice(a.value(i)),
             Cells::Bool(a) if a.is_valid(i) => {
                 out.extend_from_slice(if a.value(i) { b"true" } else { b"false" })
+            }
+            Cells::DictUtf8(k, v) if k.is_valid(i) => {
+                let j = k.value(i) as usize;
+                if j < v.len() && v.is_valid(j) {
+                    out.extend_from_slice(v.value(j).as_bytes());
+                }
+            }
+            Cells::DictBinary(k, v) if k.is_valid(i) => {
+                let j = k.value(i) as usize;
+                if j < v.len() && v.is_valid(j) {
+                    out.extend_from_slice(v.value(j));
+                }
             }
             Cells::Date(a, text) if a.is_valid(i) => out.extend_from_slice(text.get(a.value(i))),
             Cells::Int32(a) if a.is_valid(i) => {

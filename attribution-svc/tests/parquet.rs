@@ -25,7 +25,7 @@ use parquet::arrow::{
     ArrowWriter,
     arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder},
 };
-use parquet::basic::{Compression, CompressionCodec};
+use parquet::basic::{Compression, CompressionCodec, Encoding};
 use parquet::file::properties::WriterProperties;
 
 fn run(args: &[&Path]) -> Output {
@@ -176,35 +176,48 @@ fn parquet_input_and_output_give_the_csv_list() {
         ));
         assert_eq!(as_csv(&out), want, "Parquet list, {threads} threads");
     }
-    // The claims recompressed with each codec analysts' tools write: the same list.
-    for codec in [
-        Compression::UNCOMPRESSED,
-        Compression::ZSTD(Default::default()),
-        Compression::LZ4_RAW,
-        Compression::GZIP(Default::default()),
-    ] {
-        let recompressed = dir.path().join("claims-recompressed.parquet");
-        recompress(&c, &recompressed, codec);
-        let codecs = codecs_of(&recompressed);
-        assert_eq!(codecs, vec![format!("{:?}", CompressionCodec::from(codec))]);
-        let out = dir.path().join("list-codec.csv");
-        ok(&assign(
-            &p,
-            &b,
-            &recompressed,
-            &["--out", out.to_str().expect("utf-8")],
-        ));
-        assert_eq!(
-            std::fs::read_to_string(&out).expect("list"),
-            want,
-            "{codec:?}"
-        );
-    }
     assert_eq!(
         codecs_of(&c),
         vec![format!("{:?}", CompressionCodec::SNAPPY)],
         "synth writes Snappy"
     );
+    assert_eq!(
+        dictionary_only(&c, "hcpcs"),
+        [true],
+        "synth's dictionary pages"
+    );
+    // The claims rewritten with each codec analysts' tools write, and with plain pages or a
+    // dictionary that overflows into plain pages mid-chunk: the same list. (String columns whose
+    // pages are all dictionary encoded, as `hcpcs` here, are read as dictionaries, the others as
+    // strings.)
+    let dictionary = Some(1 << 20);
+    for (codec, dictionary, all_dictionary) in [
+        (Compression::UNCOMPRESSED, dictionary, true),
+        (Compression::ZSTD(Default::default()), dictionary, true),
+        (Compression::LZ4_RAW, dictionary, true),
+        (Compression::GZIP(Default::default()), dictionary, true),
+        (Compression::SNAPPY, None, false),
+        (Compression::SNAPPY, Some(64), false),
+    ] {
+        let rewritten = dir.path().join("claims-rewritten.parquet");
+        recompress(&c, &rewritten, codec, dictionary);
+        let codecs = codecs_of(&rewritten);
+        assert_eq!(codecs, vec![format!("{:?}", CompressionCodec::from(codec))]);
+        let pages = dictionary_only(&rewritten, "hcpcs");
+        assert_eq!(pages, [all_dictionary], "{codec:?}, {dictionary:?}");
+        let out = dir.path().join("list-rewritten.csv");
+        ok(&assign(
+            &p,
+            &b,
+            &rewritten,
+            &["--out", out.to_str().expect("utf-8")],
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("list"),
+            want,
+            "{codec:?}, dictionary {dictionary:?}"
+        );
+    }
     // Same input, same bytes, for any thread count.
     assert_eq!(
         std::fs::read(dir.path().join("list-1.parquet")).expect("1"),
@@ -212,8 +225,9 @@ fn parquet_input_and_output_give_the_csv_list() {
     );
 }
 
-/// Rewrites the Parquet file `from` to `to` with pages compressed by `codec`.
-fn recompress(from: &Path, to: &Path, codec: Compression) {
+/// Rewrites the Parquet file `from` to `to` with pages compressed by `codec`, dictionary encoded
+/// up to a dictionary page of `dictionary` bytes (`None`: plain pages only).
+fn recompress(from: &Path, to: &Path, codec: Compression, dictionary: Option<usize>) {
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(from).expect("open"))
         .expect("parquet")
         .with_batch_size(1_000)
@@ -221,22 +235,44 @@ fn recompress(from: &Path, to: &Path, codec: Compression) {
         .expect("reader");
     let schema = reader.schema();
     let batches = reader.map(|batch| batch.expect("batch"));
-    write_batches(to, schema, batches, 1_000, codec);
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1_000))
+        .set_compression(codec)
+        .set_dictionary_enabled(dictionary.is_some())
+        .set_dictionary_page_size_limit(dictionary.unwrap_or(1))
+        .build();
+    write_batches(to, schema, batches, props);
 }
 
-/// Writes `batches` of `schema` as a Parquet file at `path`: row groups of `group_rows` rows,
-/// pages compressed with `codec`.
+/// Whether each distinct answer, over the row groups, to "are all the data pages of `column`
+/// dictionary encoded" (the footer's page encodings), in order of first appearance.
+fn dictionary_only(path: &Path, column: &str) -> Vec<bool> {
+    let meta =
+        ArrowReaderMetadata::load(&File::open(path).expect("open"), ArrowReaderOptions::new())
+            .expect("metadata");
+    let leaf = (0..meta.parquet_schema().num_columns())
+        .find(|&j| meta.parquet_schema().column(j).name() == column)
+        .expect("column");
+    let mut out = Vec::new();
+    for g in meta.metadata().row_groups() {
+        let c = g.column(leaf);
+        let only = c.dictionary_page_offset().is_some()
+            && c.page_encoding_stats_mask()
+                .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY));
+        if !out.contains(&only) {
+            out.push(only);
+        }
+    }
+    out
+}
+
+/// Writes `batches` of `schema` as a Parquet file at `path` with `props`.
 fn write_batches(
     path: &Path,
     schema: SchemaRef,
     batches: impl IntoIterator<Item = RecordBatch>,
-    group_rows: usize,
-    codec: Compression,
+    props: WriterProperties,
 ) {
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(group_rows))
-        .set_compression(codec)
-        .build();
     let file = File::create(path).expect("create");
     let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
     for batch in batches {
@@ -326,7 +362,10 @@ fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>, group_rows: usize)
     let batch = RecordBatch::try_from_iter(columns).expect("batch");
     // Uncompressed: the writer's default.
     let schema = batch.schema();
-    write_batches(path, schema, [batch], group_rows, Compression::UNCOMPRESSED);
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    write_batches(path, schema, [batch], props);
 }
 
 /// The `allowed` column of a claims file.
