@@ -16,9 +16,11 @@
 //!
 //! A string column whose data pages are all dictionary encoded (what writers do with a column of
 //! few distinct values, e.g. `hcpcs`) is decoded as a dictionary: each distinct value once per row
-//! group, not copied out row by row. A null is a blank field. A rejected row is at its row number counting from 1; a file that
-//! is rejected as a whole (not Parquet or truncated, a column missing or of another type) at row
-//! 0, naming the column; a row group that cannot be decoded at its first row, naming the row group
+//! group, not copied out row by row.
+//!
+//! A null is a blank field. A rejected row is at its row number counting from 1; a file that is
+//! rejected as a whole (not Parquet or truncated, a column missing or of another type) at row 0,
+//! naming the column; a row group that cannot be decoded at its first row, naming the row group
 //! and the column. Row groups are read in parallel (`assign --threads`), merged in file order.
 //! Pages may be uncompressed or compressed with Snappy (DuckDB's, Spark's and pandas' default),
 //! Zstandard (Polars' default), LZ4 or gzip; brotli is not built in (such a file is rejected
