@@ -244,8 +244,8 @@ fn recompress(from: &Path, to: &Path, codec: Compression, dictionary: Option<usi
     write_batches(to, schema, batches, props);
 }
 
-/// Whether each distinct answer, over the row groups, to "are all the data pages of `column`
-/// dictionary encoded" (the footer's page encodings), in order of first appearance.
+/// Over the row groups, the distinct answers (in order of first appearance) to: are all the data
+/// pages of `column` dictionary encoded? (The footer's page encodings.)
 fn dictionary_only(path: &Path, column: &str) -> Vec<bool> {
     let meta =
         ArrowReaderMetadata::load(&File::open(path).expect("open"), ArrowReaderOptions::new())
