@@ -40,9 +40,9 @@ use std::{
 
 use anyhow::Context;
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Int32Array,
-    Int64Array, LargeBinaryArray, LargeStringArray, RecordBatch, StringArray, StringViewArray,
-    UInt32Array,
+    Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Decimal32Array,
+    Decimal64Array, Decimal128Array, Int32Array, Int64Array, LargeBinaryArray, LargeStringArray,
+    RecordBatch, StringArray, StringViewArray, UInt32Array,
     builder::{
         BooleanBuilder, Date32Builder, Decimal128Builder, Int32Builder, StringBuilder,
         UInt32Builder,
@@ -304,11 +304,11 @@ impl Table {
             .with_batch_size(BATCH);
         if let Some(k) = only {
             let keep = ArrowPredicateFn::new(ProjectionMask::roots(schema, [k]), |batch| {
-                let mut text = Vec::new();
-                let mut column = Cells::of(batch.column(0).as_ref());
+                let (mut text, mut dates) = (Vec::new(), DateText::default());
+                let column = Cells::of(batch.column(0).as_ref());
                 Ok(BooleanArray::from_iter((0..batch.num_rows()).map(|i| {
                     text.clear();
-                    column.render(i, &mut text);
+                    column.render(i, &mut text, &mut dates);
                     let v = std::str::from_utf8(&text).map(|t| csv::version(t.trim()));
                     Some(v != Ok(Some(Version::Original)))
                 })))
@@ -368,6 +368,8 @@ impl Table {
             Err(why) => return each(first + 1, Err(fail(why))),
         };
         let (mut bytes, mut spans) = (Vec::new(), Vec::new());
+        // The service dates' text, kept across the row group's batches.
+        let mut dates = DateText::default();
         let mut row = first;
         for batch in reader {
             let batch = match batch {
@@ -375,7 +377,7 @@ impl Table {
                 Err(e) => return each(first + 1, Err(fail(e.to_string()))),
             };
             // The batch's columns are the decoded ones, in file order.
-            let mut columns: Vec<Option<Cells<'_>>> = (0..self.header.len())
+            let columns: Vec<Option<Cells<'_>>> = (0..self.header.len())
                 .map(|p| {
                     self.decoded
                         .binary_search(&p)
@@ -387,10 +389,10 @@ impl Table {
             for i in 0..batch.num_rows() {
                 bytes.clear();
                 spans.clear();
-                for c in &mut columns {
+                for c in &columns {
                     let start = bytes.len();
                     if let Some(c) = c {
-                        c.render(i, &mut bytes);
+                        c.render(i, &mut bytes, &mut dates);
                     }
                     spans.push((start, bytes.len()));
                 }
@@ -450,13 +452,15 @@ enum Cells<'a> {
     /// A dictionary-encoded string column: keys into its values.
     DictUtf8(&'a Int32Array, &'a StringArray),
     DictBinary(&'a Int32Array, &'a BinaryArray),
-    /// Days since 1970-01-01, with the text of the dates rendered so far.
-    Date(&'a Date32Array, Box<DateText>),
+    /// Days since 1970-01-01 (written through a [`DateText`]).
+    Date(&'a Date32Array),
     Int32(&'a Int32Array),
     Int64(&'a Int64Array),
     UInt32(&'a UInt32Array),
-    /// DECIMAL(p, s) of any width, widened to `i128`.
-    Decimal(&'a dyn Array, i8),
+    /// DECIMAL(p, s) of each width, and the scale `s`.
+    Decimal32(&'a Decimal32Array, i8),
+    Decimal64(&'a Decimal64Array, i8),
+    Decimal128(&'a Decimal128Array, i8),
     /// Any other integer width.
     Other(&'a dyn Array),
 }
@@ -480,18 +484,20 @@ impl<'a> Cells<'a> {
                     _ => Cells::Other(a),
                 }
             }
-            T::Date32 => Cells::Date(a.as_primitive::<Date32Type>(), Box::default()),
+            T::Date32 => Cells::Date(a.as_primitive::<Date32Type>()),
             T::Int32 => Cells::Int32(a.as_primitive::<Int32Type>()),
             T::Int64 => Cells::Int64(a.as_primitive::<Int64Type>()),
             T::UInt32 => Cells::UInt32(a.as_primitive::<UInt32Type>()),
-            T::Decimal32(_, s) | T::Decimal64(_, s) | T::Decimal128(_, s) => Cells::Decimal(a, *s),
+            T::Decimal32(_, s) => Cells::Decimal32(a.as_primitive::<Decimal32Type>(), *s),
+            T::Decimal64(_, s) => Cells::Decimal64(a.as_primitive::<Decimal64Type>(), *s),
+            T::Decimal128(_, s) => Cells::Decimal128(a.as_primitive::<Decimal128Type>(), *s),
             _ => Cells::Other(a),
         }
     }
 
-    /// Appends the text of the CSV field of row `i` (nothing for a null).
+    /// Appends the text of the CSV field of row `i` (nothing for a null); dates through `dates`.
     #[inline]
-    fn render(&mut self, i: usize, out: &mut Vec<u8>) {
+    fn render(&self, i: usize, out: &mut Vec<u8>, dates: &mut DateText) {
         let mut n = itoa::Buffer::new();
         match self {
             Cells::Utf8(a) if a.is_valid(i) => out.extend_from_slice(a.value(i).as_bytes()),
@@ -515,7 +521,7 @@ impl<'a> Cells<'a> {
                     out.extend_from_slice(v.value(j));
                 }
             }
-            Cells::Date(a, text) if a.is_valid(i) => out.extend_from_slice(text.get(a.value(i))),
+            Cells::Date(a) if a.is_valid(i) => out.extend_from_slice(dates.get(a.value(i))),
             Cells::Int32(a) if a.is_valid(i) => {
                 out.extend_from_slice(n.format(a.value(i)).as_bytes())
             }
@@ -525,14 +531,9 @@ impl<'a> Cells<'a> {
             Cells::UInt32(a) if a.is_valid(i) => {
                 out.extend_from_slice(n.format(a.value(i)).as_bytes())
             }
-            Cells::Decimal(a, s) if a.is_valid(i) => {
-                let v = match a.data_type() {
-                    DataType::Decimal32(..) => a.as_primitive::<Decimal32Type>().value(i).into(),
-                    DataType::Decimal64(..) => a.as_primitive::<Decimal64Type>().value(i).into(),
-                    _ => a.as_primitive::<Decimal128Type>().value(i),
-                };
-                decimal(v, *s, out);
-            }
+            Cells::Decimal32(a, s) if a.is_valid(i) => decimal(a.value(i).into(), *s, out),
+            Cells::Decimal64(a, s) if a.is_valid(i) => decimal(a.value(i).into(), *s, out),
+            Cells::Decimal128(a, s) if a.is_valid(i) => decimal(a.value(i), *s, out),
             Cells::Other(a) if a.is_valid(i) => {
                 let v: i128 = match a.data_type() {
                     DataType::Int8 => a.as_primitive::<Int8Type>().value(i).into(),
@@ -552,7 +553,7 @@ impl<'a> Cells<'a> {
 /// The text of dates by day number (`YYYY-MM-DD`, as [`acorn_domain::Date`] writes it; blank for
 /// a day number no calendar date has: an invalid date), remembered in a direct-mapped table of
 /// [`DateText::SLOTS`] slots: a claims file's service dates fall in a few years, so most are
-/// rendered once per batch.
+/// rendered once per row group.
 struct DateText {
     /// The day number held by each slot (`i32::MIN`, whose text is blank, when empty).
     days: Vec<i32>,
