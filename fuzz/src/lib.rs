@@ -8,6 +8,9 @@
 //! - `ACORN_FUZZ_CASES` inputs per target (default 64: the short run `cargo test` does in CI),
 //! - or, with `ACORN_FUZZ_SECONDS=N`, batches of inputs until N seconds have passed (the long
 //!   runs, e.g. `ACORN_FUZZ_SECONDS=3600 cargo test --release -p acorn-fuzz -- --test-threads 1`),
+//! - or, with `ACORN_FUZZ_CPU_SECONDS=N`, until the process has used N seconds of CPU (user plus
+//!   system, from `/proc/self/stat` at Linux's fixed 100 ticks per second): the acceptance's "one
+//!   CPU-hour per target" on a machine whose other work takes some of the wall time,
 //! - from `ACORN_FUZZ_SEED` (default 0; each batch of a timed run takes the next seed), so a run
 //!   is reproducible. Each target prints how many inputs it ran.
 
@@ -239,11 +242,17 @@ fn env_u64(name: &str) -> Option<u64> {
 /// text and as bytes).
 pub fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> u64 {
     assert!(!seeds.is_empty(), "{name}: no seeds");
-    let seconds = env_u64("ACORN_FUZZ_SECONDS");
     let cases = env_u64("ACORN_FUZZ_CASES").unwrap_or(64).max(1);
     let first_seed = env_u64("ACORN_FUZZ_SEED").unwrap_or(0);
-    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
-    let batch = if deadline.is_some() { 256 } else { cases };
+    let cpu_at_start = process_cpu_seconds();
+    let budget = match (env_u64("ACORN_FUZZ_CPU_SECONDS"), env_u64("ACORN_FUZZ_SECONDS")) {
+        (Some(cpu), _) => Budget::Cpu(
+            cpu_at_start.expect("ACORN_FUZZ_CPU_SECONDS needs /proc/self/stat (Linux)") + cpu as f64,
+        ),
+        (None, Some(s)) => Budget::Wall(Instant::now() + Duration::from_secs(s)),
+        (None, None) => Budget::Cases,
+    };
+    let batch = if matches!(budget, Budget::Cases) { cases } else { 256 };
     let started = Instant::now();
     let mut ran = 0u64;
     let mut seed = first_seed;
@@ -274,21 +283,64 @@ pub fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> u64 {
         }
         ran += batch;
         seed += 1;
-        match deadline {
-            Some(d) if Instant::now() < d => {}
-            _ => break,
+        let more = match budget {
+            Budget::Cases => false,
+            Budget::Wall(deadline) => Instant::now() < deadline,
+            Budget::Cpu(limit) => process_cpu_seconds().is_some_and(|used| used < limit),
+        };
+        if !more {
+            break;
         }
     }
+    let cpu = match (cpu_at_start, process_cpu_seconds()) {
+        (Some(a), Some(b)) => format!(", {:.1} CPU-s", b - a),
+        _ => String::new(),
+    };
     eprintln!(
-        "fuzz {name}: {ran} inputs in {:.1} s without a panic (seeds {first_seed}..{seed})",
+        "fuzz {name}: {ran} inputs in {:.1} s{cpu} without a panic (seeds {first_seed}..{seed})",
         started.elapsed().as_secs_f64()
     );
     ran
 }
 
+/// When a run stops: after its `ACORN_FUZZ_CASES` inputs, at a wall-clock deadline, or when the
+/// process's CPU time reaches a limit (seconds).
+enum Budget {
+    Cases,
+    Wall(Instant),
+    Cpu(f64),
+}
+
+/// The CPU time (user plus system, seconds) this process has used, from `/proc/self/stat`
+/// (fields 14 and 15, in Linux's `USER_HZ` of 100 ticks per second); `None` off Linux.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may itself hold spaces or parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_cpu_time_counts_what_the_process_spends() {
+        let start = process_cpu_seconds().expect("/proc/self/stat");
+        assert!(start >= 0.0);
+        // Spin until 50 ms of CPU more have been counted (at most 30 s of wall time, so a loaded
+        // machine is waited for rather than failed): the clock must move with the work done.
+        let wall = Instant::now();
+        let mut x = 0u64;
+        while process_cpu_seconds().expect("/proc/self/stat") < start + 0.05 {
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+            }
+            assert!(wall.elapsed() < Duration::from_secs(30), "CPU time did not move");
+        }
+    }
 
     #[test]
     fn ops_edit_as_described() {
