@@ -191,6 +191,10 @@ if [[ -z "$r" ]]; then
     log "sustained Reconcile rate (SQLite, closed loop $sustain, ${limit[*]:-default limit}): $(printf %.0f "$r") calls/s, p99 $(j sustained .latency.p99_ms) ms, errors $(j sustained .errors) ($(j sustained '[.status | to_entries[] | select(.key != "OK") | "\(.key) \(.value)"] | join(", ")'))"
     stop "$server"
 fi
+# errors NAME: the three most frequent error messages of a report ("none" if it had no errors).
+errors() {
+    j "$1" '[.error_distribution[:3][] | "\(.count) \(.code): \(.message)"] | if length == 0 then "none" else join("; ") end'
+}
 # start_open_loop NAME PORT_OFFSET FACTOR: settlement-svc on SQLite (the store NAME) at port +
 # PORT_OFFSET with its RSS sampled into $out/NAME.rss; rate is FACTOR times the sustained rate r.
 start_open_loop() {
@@ -203,7 +207,7 @@ start_open_loop() {
 if part overload; then
 start_open_loop overload 3 3
 load overload --call Reconcile --target "http://127.0.0.1:$p" --rps "$rate" -c 0 --connections 4 -z $overload --warmup $warmup --interval 5s
-log "overload at $rate/s (3x), ${limit[*]:-default limit}: $(j overload .ok) OK, $(j overload '.status.RESOURCE_EXHAUSTED // 0') RESOURCE_EXHAUSTED, other errors $(j overload '[.status | to_entries[] | select(.key != "OK" and .key != "RESOURCE_EXHAUSTED") | .value] | add // 0'); accepted p50 $(j overload .latency_ok.p50_ms) ms, p99 $(j overload .latency_ok.p99_ms) ms; $(rss_summary "$out/overload.rss")"
+log "overload at $rate/s (3x), ${limit[*]:-default limit}: $(j overload .ok) OK, $(j overload '.status.RESOURCE_EXHAUSTED // 0') RESOURCE_EXHAUSTED, other errors $(j overload '[.status | to_entries[] | select(.key != "OK" and .key != "RESOURCE_EXHAUSTED") | .value] | add // 0'); accepted p50 $(j overload .latency_ok.p50_ms) ms, p99 $(j overload .latency_ok.p99_ms) ms; $(rss_summary "$out/overload.rss"); errors by message: $(errors overload)"
 stop "$server"
 fi
 
@@ -212,7 +216,7 @@ start_open_loop soak 4 0.7
 interval=30s
 ((quick)) && interval=5s
 load soak --call Reconcile --target "http://127.0.0.1:$p" --rps "$rate" -c 0 --connections 4 -z $soak --warmup $warmup --interval $interval
-log "soak $soak at $rate/s (70% of $(printf %.0f "$r")/s), ${limit[*]:-default limit}: $(j soak .count) calls, errors $(j soak .errors), p99 $(j soak .latency.p99_ms) ms, max $(j soak .latency.max_ms) ms; $(rss_summary "$out/soak.rss")"
+log "soak $soak at $rate/s (70% of $(printf %.0f "$r")/s), ${limit[*]:-default limit}: $(j soak .count) calls, errors $(j soak .errors), p99 $(j soak .latency.p99_ms) ms, max $(j soak .latency.max_ms) ms; $(rss_summary "$out/soak.rss"); errors by message: $(errors soak)"
 stop "$server"
 fi
 

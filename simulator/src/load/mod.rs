@@ -555,7 +555,7 @@ async fn closed(
                 let done = Instant::now();
                 if counted {
                     let lat = done - sent;
-                    rec.record(i, sent - measure_from, lat, lat, code, units);
+                    rec.record(i, sent - measure_from, lat, lat, &code, units);
                     let end = u64::try_from((done - measure_from).as_micros()).unwrap_or(0);
                     last_end.fetch_max(end, Ordering::Relaxed);
                 }
@@ -608,7 +608,7 @@ async fn open(
             let done = Instant::now();
             drop(permit);
             if counted {
-                rec.record(i, due - measure_from, done - due, done - sent, code, units);
+                rec.record(i, due - measure_from, done - due, done - sent, &code, units);
                 let end = u64::try_from((done - measure_from).as_micros()).unwrap_or(0);
                 last_end.fetch_max(end, Ordering::Relaxed);
             }

@@ -1,6 +1,6 @@
 //! What a load run measured: HDR histograms of latency (`hdrhistogram`, microseconds, 3
-//! significant digits), counts by gRPC status code, interim lines, and the summary printed, as ghz
-//! shows it, plus its JSON and per-call CSV forms.
+//! significant digits), counts by gRPC status code and by error message, interim lines, and the
+//! summary printed, as ghz shows it, plus its JSON and per-call CSV forms.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,6 +34,14 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// Most distinct error messages counted one by one; the rest are counted together under
+/// [`OTHER_MESSAGES`] (a server that puts a varying value in its messages must not grow the
+/// recorder without bound).
+const MAX_MESSAGES: usize = 32;
+
+/// The message under which errors beyond [`MAX_MESSAGES`] distinct ones are counted.
+pub const OTHER_MESSAGES: &str = "(other messages)";
+
 /// Longest latency the histograms hold (an hour, in microseconds); longer ones are clamped.
 const MAX_MICROS: u64 = 3_600_000_000;
 
@@ -62,6 +70,7 @@ struct Inner {
     service: Histogram<u64>,
     window: Histogram<u64>,
     codes: BTreeMap<&'static str, u64>,
+    messages: BTreeMap<(&'static str, String), u64>,
     window_errors: u64,
     units: u64,
     last: Duration,
@@ -84,6 +93,7 @@ impl Recorder {
                 service: histogram(),
                 window: histogram(),
                 codes: BTreeMap::new(),
+                messages: BTreeMap::new(),
                 window_errors: 0,
                 units: 0,
                 last: Duration::ZERO,
@@ -92,28 +102,38 @@ impl Recorder {
         }
     }
 
-    /// Records call `index`, due at `at` (from the start of measurement) and answered `code` after
-    /// `latency` from when it was due (open loop: the coordinated-omission-corrected figure) and
-    /// `service` from when it was sent; `units` are the claim lines or records it carried.
+    /// Records call `index`, due at `at` (from the start of measurement) and answered `outcome`
+    /// after `latency` from when it was due (open loop: the coordinated-omission-corrected figure)
+    /// and `service` from when it was sent; `units` are the claim lines or records it carried.
     pub fn record(
         &self,
         index: u64,
         at: Duration,
         latency: Duration,
         service: Duration,
-        code: Code,
+        outcome: &Result<(), tonic::Status>,
         units: u64,
     ) {
         let Ok(mut g) = self.inner.lock() else {
             return;
         };
+        let code = outcome.as_ref().map_or_else(tonic::Status::code, |()| Code::Ok);
         let (l, s) = (micros(latency), micros(service));
         g.all.saturating_record(l);
         g.service.saturating_record(s);
         g.window.saturating_record(l);
         *g.codes.entry(code_name(code)).or_default() += 1;
-        if code != Code::Ok {
+        if let Err(status) = outcome {
             g.window_errors += 1;
+            let name = code_name(code);
+            let key = (name, status.message().to_owned());
+            if let Some(n) = g.messages.get_mut(&key) {
+                *n += 1;
+            } else if g.messages.len() < MAX_MESSAGES {
+                g.messages.insert(key, 1);
+            } else {
+                *g.messages.entry((name, OTHER_MESSAGES.into())).or_default() += 1;
+            }
         } else {
             g.ok.saturating_record(l);
             g.units += units;
@@ -193,6 +213,19 @@ impl Recorder {
             latency_ok,
             service_time: service,
             status: g.codes.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            error_distribution: {
+                let mut e: Vec<ErrorCount> = g
+                    .messages
+                    .iter()
+                    .map(|((code, message), count)| ErrorCount {
+                        count: *count,
+                        code: (*code).to_owned(),
+                        message: message.clone(),
+                    })
+                    .collect();
+                e.sort_by(|a, b| b.count.cmp(&a.count));
+                e
+            },
             interim,
             csv: rows,
         }
@@ -307,6 +340,17 @@ pub struct Meta {
     pub units: Option<String>,
 }
 
+/// How many calls failed with one code and message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorCount {
+    /// Calls.
+    pub count: u64,
+    /// Their gRPC status code.
+    pub code: String,
+    /// Their status message (or [`OTHER_MESSAGES`]).
+    pub message: String,
+}
+
 /// The summary of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
@@ -337,6 +381,8 @@ pub struct Report {
     pub service_time: Latency,
     /// Calls by gRPC status.
     pub status: BTreeMap<String, u64>,
+    /// The errors by code and message, most frequent first (ghz's "Error distribution").
+    pub error_distribution: Vec<ErrorCount>,
     /// Interim lines.
     pub interim: Vec<Interim>,
     /// Per-call rows (`--csv`), not in the JSON.
@@ -413,6 +459,12 @@ impl Report {
         for (code, n) in &self.status {
             let _ = writeln!(s, "  [{code}]  {n} responses");
         }
+        if !self.error_distribution.is_empty() {
+            let _ = writeln!(s, "\nError distribution:");
+            for e in &self.error_distribution {
+                let _ = writeln!(s, "  [{}]  {}: {}", e.count, e.code, e.message);
+            }
+        }
         s
     }
 
@@ -442,16 +494,43 @@ mod tests {
     }
 
     #[test]
+    fn distinct_error_messages_are_bounded() {
+        let r = Recorder::new(false);
+        for i in 0..(MAX_MESSAGES as u64 + 10) {
+            let outcome = Err(tonic::Status::internal(format!("varying {i}")));
+            r.record(i, Duration::ZERO, Duration::ZERO, Duration::ZERO, &outcome, 0);
+        }
+        let rep = r.finish(meta(), None, vec![]);
+        assert_eq!(rep.error_distribution.len(), MAX_MESSAGES + 1);
+        assert_eq!(
+            rep.error_distribution[0],
+            ErrorCount {
+                count: 10,
+                code: "INTERNAL".into(),
+                message: OTHER_MESSAGES.into()
+            }
+        );
+        assert_eq!(
+            rep.error_distribution.iter().map(|e| e.count).sum::<u64>(),
+            MAX_MESSAGES as u64 + 10
+        );
+    }
+
+    #[test]
     fn percentiles_and_codes_are_counted() {
         let r = Recorder::new(true);
         for i in 1..=1000u64 {
-            let code = if i % 100 == 0 {
-                Code::InvalidArgument
+            let outcome = if i % 100 == 0 {
+                Err(tonic::Status::invalid_argument(if i % 300 == 0 {
+                    "field b: bad"
+                } else {
+                    "field a: bad"
+                }))
             } else {
-                Code::Ok
+                Ok(())
             };
             let d = Duration::from_micros(i * 10);
-            r.record(i, Duration::from_millis(i), d, d, code, 2);
+            r.record(i, Duration::from_millis(i), d, d, &outcome, 2);
         }
         let rep = r.finish(meta(), Some(Duration::from_secs(2)), vec![]);
         assert_eq!((rep.count, rep.ok, rep.errors), (1000, 990, 10));
@@ -475,6 +554,26 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&rep.to_json()).unwrap();
         assert_eq!(json["status"]["OK"], 990);
         assert!(rep.summary().contains("[INVALID_ARGUMENT]  10 responses"));
+        // By message, most frequent first: 300, 600, 900 carry "b", the other seven "a".
+        let by_message: Vec<_> = rep
+            .error_distribution
+            .iter()
+            .map(|e| (e.count, e.code.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            by_message,
+            [
+                (7, "INVALID_ARGUMENT", "field a: bad"),
+                (3, "INVALID_ARGUMENT", "field b: bad")
+            ]
+        );
+        assert!(
+            rep.summary()
+                .contains("Error distribution:\n  [7]  INVALID_ARGUMENT: field a: bad\n"),
+            "{}",
+            rep.summary()
+        );
+        assert_eq!(json["error_distribution"][1]["count"], 3);
         // Of the OK calls only: every 100th (the slowest of each hundred) is left out.
         assert!(
             (rep.latency_ok.max_ms - 9.99).abs() < 0.011,

@@ -13,7 +13,7 @@ use acorn_proto::{
 use anyhow::Context as _;
 use attribution_rules::synthetic::{Config, Synthetic};
 use attribution_svc::synthetic as contract;
-use tonic::{Code, transport::Channel};
+use tonic::transport::Channel;
 
 use super::requests::{self as rq, Case};
 use super::{Rpc, Service};
@@ -125,11 +125,11 @@ pub struct Target {
     prebuilt: Vec<std::sync::Mutex<Option<Prepared>>>,
 }
 
-fn code<T>(r: Result<T, tonic::Status>) -> Code {
-    match r {
-        Ok(_) => Code::Ok,
-        Err(s) => s.code(),
-    }
+/// A call's answer without its message: OK, or the status it failed with.
+pub type Outcome = Result<(), tonic::Status>;
+
+fn code<T>(r: Result<T, tonic::Status>) -> Outcome {
+    r.map(drop)
 }
 
 fn req<T>(message: T, timeout: Duration) -> tonic::Request<T> {
@@ -641,14 +641,14 @@ impl Target {
         }
     }
 
-    /// Sends call `i`: its status and the units (claim lines, beneficiary-years) it carried.
-    pub async fn send(&self, i: u64, p: Prepared) -> (Code, u64) {
+    /// Sends call `i`: its outcome and the units (claim lines, beneficiary-years) it carried.
+    pub async fn send(&self, i: u64, p: Prepared) -> (Outcome, u64) {
         let Some(acked) = &self.acked else {
             return self.call(i, p).await;
         };
         let id = p.request_id().map(str::to_owned);
         let (code, units) = self.call(i, p).await;
-        if code == Code::Ok
+        if code.is_ok()
             && let Some(id) = id
             && let Ok(mut acked) = acked.lock()
         {
@@ -666,7 +666,7 @@ impl Target {
             .unwrap_or_default()
     }
 
-    async fn call(&self, i: u64, p: Prepared) -> (Code, u64) {
+    async fn call(&self, i: u64, p: Prepared) -> (Outcome, u64) {
         let t = self.timeout;
         match p {
             Prepared::Reconcile(r) => (code(self.settlement(i).reconcile(req(r, t)).await), 0),
