@@ -245,14 +245,22 @@ pub fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> u64 {
     let cases = env_u64("ACORN_FUZZ_CASES").unwrap_or(64).max(1);
     let first_seed = env_u64("ACORN_FUZZ_SEED").unwrap_or(0);
     let cpu_at_start = process_cpu_seconds();
-    let budget = match (env_u64("ACORN_FUZZ_CPU_SECONDS"), env_u64("ACORN_FUZZ_SECONDS")) {
+    let budget = match (
+        env_u64("ACORN_FUZZ_CPU_SECONDS"),
+        env_u64("ACORN_FUZZ_SECONDS"),
+    ) {
         (Some(cpu), _) => Budget::Cpu(
-            cpu_at_start.expect("ACORN_FUZZ_CPU_SECONDS needs /proc/self/stat (Linux)") + cpu as f64,
+            cpu_at_start.expect("ACORN_FUZZ_CPU_SECONDS needs /proc/self/stat (Linux)")
+                + cpu as f64,
         ),
         (None, Some(s)) => Budget::Wall(Instant::now() + Duration::from_secs(s)),
         (None, None) => Budget::Cases,
     };
-    let batch = if matches!(budget, Budget::Cases) { cases } else { 256 };
+    let batch = if matches!(budget, Budget::Cases) {
+        cases
+    } else {
+        256
+    };
     let started = Instant::now();
     let mut ran = 0u64;
     let mut seed = first_seed;
@@ -338,7 +346,10 @@ mod tests {
             for i in 0..100_000u64 {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
             }
-            assert!(wall.elapsed() < Duration::from_secs(30), "CPU time did not move");
+            assert!(
+                wall.elapsed() < Duration::from_secs(30),
+                "CPU time did not move"
+            );
         }
     }
 

@@ -117,7 +117,9 @@ impl Recorder {
         let Ok(mut g) = self.inner.lock() else {
             return;
         };
-        let code = outcome.as_ref().map_or_else(tonic::Status::code, |()| Code::Ok);
+        let code = outcome
+            .as_ref()
+            .map_or_else(tonic::Status::code, |()| Code::Ok);
         let (l, s) = (micros(latency), micros(service));
         g.all.saturating_record(l);
         g.service.saturating_record(s);
@@ -498,7 +500,14 @@ mod tests {
         let r = Recorder::new(false);
         for i in 0..(MAX_MESSAGES as u64 + 10) {
             let outcome = Err(tonic::Status::internal(format!("varying {i}")));
-            r.record(i, Duration::ZERO, Duration::ZERO, Duration::ZERO, &outcome, 0);
+            r.record(
+                i,
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                &outcome,
+                0,
+            );
         }
         let rep = r.finish(meta(), None, vec![]);
         assert_eq!(rep.error_distribution.len(), MAX_MESSAGES + 1);
