@@ -225,7 +225,7 @@ impl Recorder {
                         message: message.clone(),
                     })
                     .collect();
-                e.sort_by(|a, b| b.count.cmp(&a.count));
+                e.sort_by_key(|x| std::cmp::Reverse(x.count));
                 e
             },
             interim,
