@@ -10,7 +10,8 @@
 //!   runs, e.g. `ACORN_FUZZ_SECONDS=3600 cargo test --release -p acorn-fuzz -- --test-threads 1`),
 //! - or, with `ACORN_FUZZ_CPU_SECONDS=N`, until the process has used N seconds of CPU (user plus
 //!   system, from `/proc/self/stat` at Linux's fixed 100 ticks per second): the acceptance's "one
-//!   CPU-hour per target" on a machine whose other work takes some of the wall time,
+//!   CPU-hour per target" on a machine whose other work takes some of the wall time (the
+//!   process's CPU: run one target per process, or with `--test-threads 1`),
 //! - from `ACORN_FUZZ_SEED` (default 0; each batch of a timed run takes the next seed), so a run
 //!   is reproducible. Each target prints how many inputs it ran.
 
