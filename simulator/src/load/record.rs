@@ -42,6 +42,23 @@ const MAX_MESSAGES: usize = 32;
 /// The message under which errors beyond [`MAX_MESSAGES`] distinct ones are counted.
 pub const OTHER_MESSAGES: &str = "(other messages)";
 
+/// A status's message and, for errors raised below gRPC (a connection torn down, an HTTP/2 reset),
+/// the chain of errors under it, joined with ": " (tonic's own message there is only "transport
+/// error" or "h2 protocol error").
+fn message_of(status: &tonic::Status) -> String {
+    let mut message = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = e.source();
+    }
+    message
+}
+
 /// Longest latency the histograms hold (an hour, in microseconds); longer ones are clamped.
 const MAX_MICROS: u64 = 3_600_000_000;
 
@@ -128,7 +145,7 @@ impl Recorder {
         if let Err(status) = outcome {
             g.window_errors += 1;
             let name = code_name(code);
-            let key = (name, status.message().to_owned());
+            let key = (name, message_of(status));
             if let Some(n) = g.messages.get_mut(&key) {
                 *n += 1;
             } else if g.messages.len() < MAX_MESSAGES {
@@ -493,6 +510,24 @@ mod tests {
             coordinated_omission_corrected: false,
             units: None,
         }
+    }
+
+    #[test]
+    fn an_error_message_carries_its_sources() {
+        #[derive(Debug)]
+        struct Inner;
+        impl std::fmt::Display for Inner {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("connection reset")
+            }
+        }
+        impl std::error::Error for Inner {}
+        let status = tonic::Status::from_error(Box::new(Inner));
+        assert_eq!(message_of(&status), "connection reset");
+        let mut status = tonic::Status::unknown("transport error");
+        status.set_source(std::sync::Arc::new(Inner));
+        assert_eq!(message_of(&status), "transport error: connection reset");
+        assert_eq!(message_of(&tonic::Status::internal("x")), "x");
     }
 
     #[test]
