@@ -34,6 +34,9 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// A call's answer without its message: OK, or the status it failed with.
+pub type Outcome = Result<(), tonic::Status>;
+
 /// Most distinct error messages counted one by one; the rest are counted together under
 /// [`OTHER_MESSAGES`] (a server that puts a varying value in its messages must not grow the
 /// recorder without bound).
@@ -128,24 +131,26 @@ impl Recorder {
         at: Duration,
         latency: Duration,
         service: Duration,
-        outcome: &Result<(), tonic::Status>,
+        outcome: &Outcome,
         units: u64,
     ) {
-        let Ok(mut g) = self.inner.lock() else {
-            return;
-        };
         let code = outcome
             .as_ref()
             .map_or_else(tonic::Status::code, |()| Code::Ok);
+        // The message (and its error chain) is built before the lock the workers share.
+        let message = outcome.as_ref().err().map(message_of);
+        let Ok(mut g) = self.inner.lock() else {
+            return;
+        };
         let (l, s) = (micros(latency), micros(service));
         g.all.saturating_record(l);
         g.service.saturating_record(s);
         g.window.saturating_record(l);
         *g.codes.entry(code_name(code)).or_default() += 1;
-        if let Err(status) = outcome {
+        if let Some(message) = message {
             g.window_errors += 1;
             let name = code_name(code);
-            let key = (name, message_of(status));
+            let key = (name, message);
             if let Some(n) = g.messages.get_mut(&key) {
                 *n += 1;
             } else if g.messages.len() < MAX_MESSAGES {

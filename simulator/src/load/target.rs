@@ -15,6 +15,7 @@ use attribution_rules::synthetic::{Config, Synthetic};
 use attribution_svc::synthetic as contract;
 use tonic::transport::Channel;
 
+use super::record::Outcome;
 use super::requests::{self as rq, Case};
 use super::{Rpc, Service};
 
@@ -124,9 +125,6 @@ pub struct Target {
     /// Calls prepared before the clock ([`Target::prebuild`]), by index, each taken once.
     prebuilt: Vec<std::sync::Mutex<Option<Prepared>>>,
 }
-
-/// A call's answer without its message: OK, or the status it failed with.
-pub type Outcome = Result<(), tonic::Status>;
 
 fn code<T>(r: Result<T, tonic::Status>) -> Outcome {
     r.map(drop)
