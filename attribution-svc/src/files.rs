@@ -199,15 +199,20 @@ fn load_passes(
     let window = run.rules.window;
     for p in &files.beneficiaries {
         if is_parquet(p) {
+            #[cfg(not(feature = "parquet"))]
+            anyhow::bail!(no_parquet(p));
+            #[cfg(feature = "parquet")]
             parquet_chunks(
                 &mut run,
                 p,
                 opts,
                 &mut report,
                 (Layout::Beneficiaries, csv::BeneficiaryColumns::new),
-                |cols, rec, chunk, file, row, r| {
-                    csv::beneficiary_record(row, rec, cols, file, r, &mut |b| {
-                        chunk.add_beneficiary(b)
+                |table, g, _, cols, chunk, file, r| {
+                    table.read_group(g, None, &mut |row, rec| {
+                        csv::beneficiary_record(row, rec, cols, file, r, &mut |b| {
+                            chunk.add_beneficiary(b)
+                        })
                     });
                 },
                 None,
@@ -409,25 +414,30 @@ fn claims_file(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     if is_parquet(path) {
+        #[cfg(not(feature = "parquet"))]
+        anyhow::bail!(no_parquet(path));
+        #[cfg(feature = "parquet")]
         return parquet_chunks(
             run,
             path,
             opts,
             report,
             (Layout::Claims, csv::ClaimColumns::new),
-            |cols, rec, chunk, file, row, r| match pass {
-                Pass::Prescan => {
-                    if let Ok(l) = rec.and_then(|rec| csv::parse_claim(&rec, cols))
-                        && csv::prescanned(&l)
-                    {
-                        chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
+            |table, g, only, cols, chunk, file, r| {
+                table.read_rows(g, only, &mut |row, rec| match pass {
+                    Pass::Prescan => {
+                        if let Ok(l) = rec.and_then(|rec| csv::parse_claim(&rec, cols))
+                            && csv::prescanned(&l)
+                        {
+                            chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
+                        }
                     }
-                }
-                Pass::Tally | Pass::Once => {
-                    csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
-                        let _ = chunk.add_line(l);
-                    })
-                }
+                    Pass::Tally | Pass::Once => {
+                        csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
+                            let _ = chunk.add_line(l);
+                        })
+                    }
+                })
             },
             Some(pass),
         );
@@ -471,8 +481,8 @@ fn claims_file(
 
 /// Reads a Parquet file's row groups ([`crate::parquet::Table`]) on `opts.threads` threads into
 /// chunks of `run`, merged in file order (so the outcome is the one a single thread gives):
-/// `columns` resolves the header (the column names) as for CSV, `read` reads one record (its row
-/// from 1, its text fields) into a chunk. A file that is rejected as a whole (not Parquet,
+/// `columns` resolves the header (the column names) as for CSV, `read` reads row group `g` into a
+/// chunk (`only`: what [`crate::parquet::Table::read_group`] decodes in the prescan). A file that is rejected as a whole (not Parquet,
 /// truncated, a column missing or of a type the layout does not take) is one rejection at row 0;
 /// in the prescan (`pass`) only claims whose `adjustment` is not an original are decoded.
 #[cfg(feature = "parquet")]
@@ -482,7 +492,7 @@ fn parquet_chunks<C: Sync>(
     opts: &Options,
     report: &mut Report,
     (layout, columns): (Layout, impl Fn(&::csv::StringRecord) -> Result<C, String>),
-    read: impl Fn(&C, Result<csv::Fields<'_, '_>, String>, &mut Chunk<'_>, &str, u64, &mut Report)
+    read: impl Fn(&crate::parquet::Table, usize, Option<usize>, &C, &mut Chunk<'_>, &str, &mut Report)
     + Sync,
     pass: Option<Pass>,
 ) -> anyhow::Result<()> {
@@ -511,9 +521,7 @@ fn parquet_chunks<C: Sync>(
         |g| {
             let mut chunk = Chunk::new(&ctx);
             let mut r = Report::keeping(opts.keep_rejections);
-            table.read_group(g, only, &mut |row, rec| {
-                read(&cols, rec, &mut chunk, &file, row, &mut r)
-            });
+            read(&table, g, only, &cols, &mut chunk, &file, &mut r);
             if let (Some(p), Some(_)) = (&opts.progress, pass) {
                 p.inc(table.group_bytes(g));
             }
@@ -529,19 +537,6 @@ fn parquet_chunks<C: Sync>(
     );
     run.end_chunks(ctx);
     Ok(())
-}
-
-#[cfg(not(feature = "parquet"))]
-fn parquet_chunks<C, F>(
-    _: &mut Run,
-    path: &Path,
-    _: &Options,
-    _: &mut Report,
-    _: (Layout, F),
-    _: impl Fn(&C, Result<csv::Fields<'_, '_>, String>, &mut Chunk<'_>, &str, u64, &mut Report),
-    _: Option<Pass>,
-) -> anyhow::Result<()> {
-    anyhow::bail!(no_parquet(path))
 }
 
 /// Writes the assignment list to `path` through a temporary file beside it, renamed into place
