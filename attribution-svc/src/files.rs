@@ -113,12 +113,10 @@ fn table<T>(
 #[derive(Debug, Clone, Copy)]
 enum Layout {
     Participants,
-    Beneficiaries,
-    Claims,
     Clinicians,
 }
 #[cfg(feature = "parquet")]
-use crate::parquet::Layout;
+use crate::parquet::{Layout, Visit};
 
 /// How files are read.
 #[derive(Debug, Clone)]
@@ -166,10 +164,7 @@ pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Resu
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
-    if files.cclf5.is_empty()
-        && files.cclf2.is_empty()
-        && !files.claims.iter().any(|p| is_parquet(p))
-    {
+    if files.cclf5.is_empty() && files.cclf2.is_empty() {
         if let Some(p) = &opts.progress {
             p.set_length(claim_bytes);
         }
@@ -202,22 +197,24 @@ fn load_passes(
             #[cfg(not(feature = "parquet"))]
             anyhow::bail!(no_parquet(p));
             #[cfg(feature = "parquet")]
-            parquet_chunks(
-                &mut run,
-                p,
-                opts,
-                &mut report,
-                (Layout::Beneficiaries, csv::BeneficiaryColumns::new),
-                |table, g, _, cols, chunk, file, r| {
-                    table.read_group(g, None, &mut |row, rec| {
-                        csv::beneficiary_record(row, rec, cols, file, r, &mut |b| {
-                            chunk.add_beneficiary(b)
-                        })
-                    });
-                },
-                None,
-            )?;
-            continue;
+            {
+                parquet_chunks(
+                    &mut run,
+                    p,
+                    opts,
+                    &mut report,
+                    (Layout::Beneficiaries, csv::BeneficiaryColumns::new),
+                    |table, g, _, cols, chunk, file, r| {
+                        table.read_group(g, None, &mut |row, rec| {
+                            csv::beneficiary_record(row, rec, cols, file, r, &mut |b| {
+                                chunk.add_beneficiary(b)
+                            })
+                        });
+                    },
+                    None,
+                )?;
+                continue;
+            }
         }
         csv_chunks(
             &mut run,
@@ -424,20 +421,53 @@ fn claims_file(
             report,
             (Layout::Claims, csv::ClaimColumns::new),
             |table, g, only, cols, chunk, file, r| {
-                table.read_rows(g, only, &mut |row, rec| match pass {
-                    Pass::Prescan => {
+                let tally = |row,
+                             rec: Result<crate::parquet::Row<'_>, String>,
+                             chunk: &mut Chunk<'_>,
+                             r: &mut Report| {
+                    csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
+                        let _ = chunk.add_line(l);
+                    })
+                };
+                match pass {
+                    Pass::Prescan => table.read_rows(g, only, &mut |_, rec| {
                         if let Ok(l) = rec.and_then(|rec| csv::parse_claim(&rec, cols))
                             && csv::prescanned(&l)
                         {
                             chunk.prescan(l.beneficiary_id, l.claim_id, l.line_number, l.version);
                         }
+                    }),
+                    Pass::Tally => {
+                        table.read_rows(g, None, &mut |row, rec| tally(row, rec, chunk, r))
                     }
-                    Pass::Tally | Pass::Once => {
-                        csv::claim_record(row, rec, cols, file, r, clinicians, &mut |l| {
-                            let _ = chunk.add_line(l);
+                    // The row group's own prescan (only the rows that are not an original
+                    // parsed), and its edge beneficiaries deferred: their lines may go on in
+                    // the row group before or after.
+                    Pass::Once => {
+                        let (bene, _) = cols.beneficiary_column();
+                        table.read_rows_twice(g, &mut |visit, row, rec| match (visit, rec) {
+                            (Visit::First { edge }, Ok(rec)) => {
+                                if edge {
+                                    chunk.defer(csv::Record::text(&rec, Some(bene)));
+                                }
+                                if csv::Record::version(&rec, cols.adjustment)
+                                    != Some(attribution_rules::Version::Original)
+                                    && let Ok(l) = csv::parse_claim(&rec, cols)
+                                    && csv::prescanned(&l)
+                                {
+                                    chunk.prescan(
+                                        l.beneficiary_id,
+                                        l.claim_id,
+                                        l.line_number,
+                                        l.version,
+                                    );
+                                }
+                            }
+                            (Visit::First { .. }, Err(_)) => {}
+                            (Visit::Then, rec) => tally(row, rec, chunk, r),
                         })
                     }
-                })
+                }
             },
             Some(pass),
         );
@@ -514,14 +544,21 @@ fn parquet_chunks<C: Sync>(
         }
         _ => None,
     };
-    let ctx = run.chunks();
+    let ctx = match pass {
+        Some(Pass::Once) => run.chunks_one_pass(),
+        _ => run.chunks(),
+    };
+    // Read in one pass, the rest of the row groups are not decoded once the run is not exact.
+    let stop = std::sync::atomic::AtomicBool::new(false);
     blocks::ordered_map(
         table.row_groups(),
         opts.threads,
         |g| {
             let mut chunk = Chunk::new(&ctx);
             let mut r = Report::keeping(opts.keep_rejections);
-            read(&table, g, only, &cols, &mut chunk, &file, &mut r);
+            if !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                read(&table, g, only, &cols, &mut chunk, &file, &mut r);
+            }
             if let (Some(p), Some(_)) = (&opts.progress, pass) {
                 p.inc(table.group_bytes(g));
             }
@@ -529,6 +566,9 @@ fn parquet_chunks<C: Sync>(
         },
         |(chunk, r)| {
             run.absorb(chunk);
+            if !run.one_pass_exact() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             if let (Some(p), Some(Pass::Tally)) = (&opts.progress, pass) {
                 p.set_message(format!("{} claim lines", run.stats.lines));
             }

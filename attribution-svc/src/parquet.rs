@@ -335,11 +335,12 @@ impl Table {
         // The service dates' text, kept across the row group's batches.
         let mut dates = DateText::default();
         let mut row = self.starts.get(g).copied().unwrap_or(0);
-        let read = self.batches(g, only, &mut |columns, rows| {
-            for i in 0..rows {
+        let read = self.batches(g, only, &mut |batch| {
+            let columns = self.cells(batch);
+            for i in 0..batch.num_rows() {
                 bytes.clear();
                 spans.clear();
-                for c in columns {
+                for c in &columns {
                     let start = bytes.len();
                     if let Some(c) = c {
                         c.render(i, &mut bytes, Some(&mut dates));
@@ -366,28 +367,83 @@ impl Table {
         each: &mut dyn FnMut(u64, Result<Row<'_>, String>),
     ) {
         let mut row = self.starts.get(g).copied().unwrap_or(0);
-        let read = self.batches(g, only, &mut |columns, rows| {
-            let plain = columns.iter().flatten().all(Cells::all_plain);
-            for i in 0..rows {
-                let plain = plain || columns.iter().flatten().all(|c| c.plain(i));
-                row += 1;
-                let n = if only.is_some() { 0 } else { row };
-                each(n, Ok(Row { columns, i, plain }));
-            }
+        let read = self.batches(g, only, &mut |batch| {
+            self.rows(batch, &mut row, &mut |n, r| {
+                each(if only.is_some() { 0 } else { n }, Ok(r))
+            })
         });
         if let Err((at, why)) = read {
             each(at, Err(why));
         }
     }
 
-    /// Calls `batch` with each record batch of row group `g` (its columns by position in the
-    /// file, `None` where not decoded, and its number of rows); `only` as in [`Table::read_group`].
+    /// [`Table::read_rows`] of a row group decoded whole and read twice: `each` is called with
+    /// every row as [`Visit::First`] (a claims file read in one pass prescans the group and finds
+    /// its edges), then with every row as [`Visit::Then`], then with the rejection of a row group
+    /// that cannot be read (past the rows decoded before it).
+    pub fn read_rows_twice(&self, g: usize, each: &mut RowVisitor<'_>) {
+        let mut batches = Vec::new();
+        let read = self.batches(g, None, &mut |b| batches.push(b.clone()));
+        let start = self.starts.get(g).copied().unwrap_or(0);
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let last = start + rows as u64;
+        let mut row = start;
+        for b in &batches {
+            self.rows(b, &mut row, &mut |n, r| {
+                let edge = n == start + 1 || n == last;
+                each(Visit::First { edge }, n, Ok(r))
+            });
+        }
+        let mut row = start;
+        for b in &batches {
+            self.rows(b, &mut row, &mut |n, r| each(Visit::Then, n, Ok(r)));
+        }
+        if let Err((at, why)) = read {
+            each(Visit::Then, at, Err(why));
+        }
+    }
+
+    /// Calls `each` with every row of `batch` (claims) as a [`Row`], numbered from `row` + 1
+    /// (`row` is advanced).
+    fn rows(&self, batch: &RecordBatch, row: &mut u64, each: &mut dyn FnMut(u64, Row<'_>)) {
+        let columns = self.cells(batch);
+        let plain = columns.iter().flatten().all(Cells::all_plain);
+        for i in 0..batch.num_rows() {
+            let plain = plain || columns.iter().flatten().all(|c| c.plain(i));
+            *row += 1;
+            each(
+                *row,
+                Row {
+                    columns: &columns,
+                    i,
+                    plain,
+                },
+            );
+        }
+    }
+
+    /// The columns of `batch` (the decoded ones, in file order) by their position in the file,
+    /// `None` where not decoded.
+    fn cells<'b>(&self, batch: &'b RecordBatch) -> Vec<Option<Cells<'b>>> {
+        (0..self.header.len())
+            .map(|p| {
+                self.decoded
+                    .binary_search(&p)
+                    .ok()
+                    .and_then(|j| batch.columns().get(j))
+                    .map(|a| Cells::of(a.as_ref()))
+            })
+            .collect()
+    }
+
+    /// Calls `batch` with each record batch of row group `g` ([`Table::cells`] gives its
+    /// columns); `only` as in [`Table::read_group`].
     /// A row group that cannot be read is its first row and the reason.
     fn batches(
         &self,
         g: usize,
         only: Option<usize>,
-        batch: &mut dyn FnMut(&[Option<Cells<'_>>], usize),
+        batch: &mut dyn FnMut(&RecordBatch),
     ) -> Result<(), (u64, String)> {
         let first = self.starts.get(g).copied().unwrap_or(0);
         // The parquet crate panics on some corrupt data: the row group is rejected.
@@ -401,7 +457,7 @@ impl Table {
         &self,
         g: usize,
         only: Option<usize>,
-        each: &mut dyn FnMut(&[Option<Cells<'_>>], usize),
+        each: &mut dyn FnMut(&RecordBatch),
     ) -> Result<(), String> {
         let first = self.starts.get(g).copied().unwrap_or(0);
         let fail = |why: String| {
@@ -423,21 +479,25 @@ impl Table {
         };
         let reader = self.reader(g, &self.decoded, only).map_err(fail)?;
         for batch in reader {
-            let batch = batch.map_err(|e| fail(e.to_string()))?;
-            // The batch's columns are the decoded ones, in file order.
-            let columns: Vec<Option<Cells<'_>>> = (0..self.header.len())
-                .map(|p| {
-                    self.decoded
-                        .binary_search(&p)
-                        .ok()
-                        .and_then(|j| batch.columns().get(j))
-                        .map(|a| Cells::of(a.as_ref()))
-                })
-                .collect();
-            each(&columns, batch.num_rows());
+            each(&batch.map_err(|e| fail(e.to_string()))?);
         }
         Ok(())
     }
+}
+
+/// What [`Table::read_rows_twice`] calls with each row: which reading, its row number, the row.
+pub type RowVisitor<'v> = dyn FnMut(Visit, u64, Result<Row<'_>, String>) + 'v;
+
+/// Which reading of a row group [`Table::read_rows_twice`] gives a row to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// The first (never a rejection): `edge` when the row is the group's first or last.
+    First {
+        /// The row is the row group's first or last.
+        edge: bool,
+    },
+    /// The second.
+    Then,
 }
 
 /// A row of a claims file's record batch as [`csv::Record`] ([`Table::read_rows`]): text cells are
@@ -1202,8 +1262,12 @@ mod tests {
         ]
     }
 
+    /// A test column: its type (a pick) and its cells (null, or entropy for a typed value and
+    /// text).
+    type Column = (u8, Vec<Option<(u64, String)>>);
+
     /// One column: its type (a pick) and its cells (null, or entropy for a typed value and text).
-    fn column(rows: usize) -> impl Strategy<Value = (u8, Vec<Option<(u64, String)>>)> {
+    fn column(rows: usize) -> impl Strategy<Value = Column> {
         let cell = prop::option::weighted(0.9, (any::<u64>(), text()));
         (any::<u8>(), prop::collection::vec(cell, rows))
     }
@@ -1242,7 +1306,7 @@ mod tests {
         let days: Vec<i128> = EDGE_DAYS.iter().map(|&d| i128::from(d)).collect();
         let t = usize::from(t);
         match (name, t % 4) {
-            ("service_date", 0 | 1 | 2) => Arc::new(Date32Array::from_iter(
+            ("service_date", 0..=2) => Arc::new(Date32Array::from_iter(
                 e(&|x| match x % 2 {
                     0 => i128::from(19_000 + (x >> 1) % 2_000),
                     _ => pick(x >> 1, &days),
@@ -1250,7 +1314,7 @@ mod tests {
                 .into_iter()
                 .map(|v| v.map(|v| v as i32)),
             )),
-            ("allowed", 0 | 1 | 2) => {
+            ("allowed", 0..=2) => {
                 let v = e(&|x| match x % 2 {
                     0 => i128::from((x >> 1) % 10_000_000),
                     _ => pick(x >> 1, &EDGE_CENTS),
@@ -1274,7 +1338,7 @@ mod tests {
                     ),
                 }
             }
-            ("line_number" | "adjustment", 0 | 1 | 2) => {
+            ("line_number" | "adjustment", 0..=2) => {
                 let v = e(&|x| pick(x, &[0, 1, 2, 3, -1, 4_294_967_295, 4_294_967_296]));
                 match t / 4 % 5 {
                     0 => Arc::new(UInt32Array::from_iter(
@@ -1304,7 +1368,7 @@ mod tests {
         }
     }
 
-    fn rows() -> impl Strategy<Value = Vec<(u8, Vec<Option<(u64, String)>>)>> {
+    fn rows() -> impl Strategy<Value = Vec<Column>> {
         (1usize..12).prop_flat_map(|n| prop::collection::vec(column(n), CLAIMS.len() - 1))
     }
 

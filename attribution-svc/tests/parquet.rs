@@ -623,3 +623,50 @@ fn corrupt_bytes_never_panic() {
         let _ = attribution_svc::files::load(&cfg, &files);
     }
 }
+
+/// A Parquet claims file grouped by beneficiary is read in one pass, each row group prescanned on
+/// its own: row groups of 997 rows cut beneficiaries with cancelled and adjusted lines in two, and
+/// the beneficiaries at the row groups' edges are decided from every group's prescan
+/// (`Chunk::defer`). The list, the per-ACO counts and every line counter are the ones the same
+/// population as CSV gives, for one thread and two.
+#[test]
+fn row_groups_are_read_in_one_pass_with_the_csv_result() {
+    use attribution_rules::run::RunConfig;
+    use attribution_svc::files::{self, Files, Options};
+    let s = Synthetic::new(Config {
+        beneficiaries: 2_500,
+        ..Config::default()
+    });
+    let (csv_dir, pq_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    synth::write_csv(&s, csv_dir.path()).expect("csv");
+    synth::write_parquet(&s, pq_dir.path(), 997).expect("parquet");
+    let (acos, _) = files::participants(&csv_dir.path().join("participants.csv")).unwrap();
+    let cfg = RunConfig::retrospective(2024, acos);
+    let result = |dir: &Path, ext: &str, threads: usize| {
+        let f = Files {
+            beneficiaries: vec![dir.join(format!("beneficiaries.{ext}"))],
+            claims: vec![dir.join(format!("claims.{ext}"))],
+            ..Files::default()
+        };
+        let opts = Options {
+            threads,
+            ..Options::default()
+        };
+        let (run, report) = files::load_with(&cfg, &f, &opts).expect("load");
+        let mut out = Vec::new();
+        let counts = files::write_results(&run, &mut out).expect("write");
+        let summary = format!(
+            "{counts:?}\n{:?}\n{} {}",
+            run.stats, report.records, report.rejected
+        );
+        (run.read_in_one_pass(), out, summary)
+    };
+    let want = result(csv_dir.path(), "csv", 1);
+    assert!(want.2.contains("superseded: ") && !want.2.contains("superseded: 0,"));
+    for threads in [1, 2] {
+        let got = result(pq_dir.path(), "parquet", threads);
+        assert!(got.0, "read in one pass ({threads} threads)");
+        assert_eq!(got.2, want.2, "{threads} threads");
+        assert!(got.1 == want.1, "{threads} threads: the list differs");
+    }
+}

@@ -309,13 +309,22 @@ pub struct Run {
 
 /// What [`Run::absorb`] keeps of chunks read in one pass: a chunk decides which of its claim
 /// lines have a cancellation or adjustment from its own lines only, which is what a prescan of
-/// the whole input decides for every beneficiary whose lines are all in one chunk.
+/// the whole input decides for every beneficiary whose lines are all in one chunk. A beneficiary
+/// a chunk defers ([`Chunk::defer`], one at an edge of the chunk) has its claim-id lines decided
+/// at [`Run::finish`] from every chunk's prescan instead, so it may span chunks.
 #[derive(Debug, Default)]
 struct OnePass {
     /// Per beneficiary index, one bit: its lines were in an absorbed chunk.
     seen: Vec<u64>,
-    /// Beneficiaries (by [`bene_key`]) whose lines were in more than one chunk.
+    /// Per beneficiary index, one bit: its lines were in an absorbed chunk that did not defer it.
+    exposed: Vec<u64>,
+    /// Beneficiaries (by [`bene_key`]) whose lines were in more than one chunk, one of which did
+    /// not defer them.
     spanning: FastSet<u64>,
+    /// The claim-id lines of deferred beneficiaries (run beneficiary index), in input order.
+    deferred: Vec<(u32, ClaimKey, Version, Result<Counted, Skip>)>,
+    /// The claim lines of deferred beneficiaries that have a cancellation or adjustment.
+    deferred_touched: Touched,
     /// Beneficiaries (by [`bene_key`]) with a claim line that has a cancellation or adjustment.
     touched: FastSet<u64>,
     /// A beneficiary is both: the chunks may have decided differently from a prescan.
@@ -489,6 +498,21 @@ impl Run {
     /// every line is in; more lines may follow and a later call resolves those).
     pub fn finish(&mut self) {
         self.touched = None;
+        // The deferred beneficiaries' lines, as a prescan of the whole input decides them.
+        if let Some(o) = &mut self.one_pass {
+            let touched = std::mem::take(&mut o.deferred_touched);
+            for (b, key, v, outcome) in std::mem::take(&mut o.deferred) {
+                let k = self.benes.bene_key(b);
+                if v == Version::Original && !touched.contains(&(k, key)) {
+                    self.stats.count(&outcome);
+                    if let Ok(c) = outcome {
+                        self.pop.add(b, &c);
+                    }
+                } else {
+                    self.add_version(b, key, v, outcome);
+                }
+            }
+        }
         for ((b, _), v) in std::mem::take(&mut self.versions) {
             let r = v.resolve();
             self.stats.superseded = self.stats.superseded.saturating_add(r.superseded);
@@ -657,6 +681,10 @@ pub struct Chunk<'a> {
     touched: Vec<(u64, ClaimKey)>,
     /// One pass ([`Run::chunks_one_pass`]): the chunk's own prescan.
     local: Touched,
+    /// One pass: the beneficiaries deferred ([`Chunk::defer`]) and their claim-id lines (by the
+    /// chunk's beneficiary index).
+    deferred: Vec<String>,
+    deferred_lines: Vec<(u32, ClaimKey, Version, Result<Counted, Skip>)>,
     prescanned: bool,
     /// Beneficiary records, by the chunk's beneficiary index (the last record wins).
     facts: Vec<Option<Beneficiary>>,
@@ -677,6 +705,8 @@ impl<'a> Chunk<'a> {
             versions: Vec::new(),
             touched: Vec::new(),
             local: Touched::default(),
+            deferred: Vec::new(),
+            deferred_lines: Vec::new(),
             prescanned: false,
             facts: Vec::new(),
             beneficiary_records: 0,
@@ -719,6 +749,18 @@ impl<'a> Chunk<'a> {
         }
     }
 
+    /// Read in one pass ([`Run::chunks_one_pass`]): the claim-id lines of beneficiary
+    /// `beneficiary_id` are not decided from this chunk's own prescan but at [`Run::finish`],
+    /// from the prescans of every chunk (call before the chunk's first [`Chunk::add_line`]). For
+    /// the beneficiaries at a chunk's edges, whose lines may go on in the chunk before or after:
+    /// a beneficiary that every chunk it is in defers keeps the run exact
+    /// ([`Run::one_pass_exact`]).
+    pub fn defer(&mut self, beneficiary_id: &str) {
+        if self.ctx.one_pass && !self.deferred.iter().any(|d| d == beneficiary_id) {
+            self.deferred.push(beneficiary_id.to_owned());
+        }
+    }
+
     /// Adds a claim line, as [`Run::add_line`] (TINs and CCNs interned in the chunk).
     pub fn add_line(&mut self, raw: &RawLine<'_>) -> Result<(), Skip> {
         let professional = raw.claim_type == ClaimType::Professional;
@@ -747,6 +789,12 @@ impl<'a> Chunk<'a> {
         self.stats.lines += 1;
         let rules = &self.ctx.rules;
         if line.claim.is_some() {
+            if !self.deferred.is_empty() && self.deferred.iter().any(|d| d == raw.beneficiary_id) {
+                let outcome = rules.classify(&line.as_current(), &self.reg);
+                self.deferred_lines
+                    .push((b, line.claim, line.version, outcome));
+                return Ok(());
+            }
             let touched = if self.ctx.one_pass {
                 Some(&self.local)
             } else {
@@ -836,22 +884,39 @@ impl Run {
         if c.ctx.one_pass
             && let Some(o) = &mut self.one_pass
         {
+            let deferred: Vec<u64> = c.deferred.iter().map(|d| bene_key(d)).collect();
             for (i, &g) in bene_map.iter().enumerate() {
                 let (w, bit) = (g as usize / 64, 1u64 << (g % 64));
                 if o.seen.len() <= w {
                     o.seen.resize(w + 1, 0);
-                }
-                if o.seen[w] & bit == 0 {
-                    o.seen[w] |= bit;
-                    continue;
+                    o.exposed.resize(w + 1, 0);
                 }
                 let k = c.benes.bene_key(i as u32);
-                o.inexact |= o.touched.contains(&k);
-                o.spanning.insert(k);
+                let (seen, exposed) = (o.seen[w] & bit != 0, o.exposed[w] & bit != 0);
+                o.seen[w] |= bit;
+                let here = !deferred.contains(&k);
+                if here {
+                    o.exposed[w] |= bit;
+                }
+                // In more than one chunk, and in one of them decided by that chunk alone.
+                if seen && (here || exposed) {
+                    o.inexact |= o.touched.contains(&k);
+                    o.spanning.insert(k);
+                }
             }
-            for &(k, _) in &c.touched {
+            for &(k, key) in &c.touched {
                 o.inexact |= o.spanning.contains(&k);
                 o.touched.insert(k);
+                if deferred.contains(&k) {
+                    o.deferred_touched.insert((k, key));
+                }
+            }
+            for (b, key, v, outcome) in c.deferred_lines {
+                let outcome = outcome.map(|o| Counted {
+                    entity: remap(o.entity),
+                    ..o
+                });
+                o.deferred.push((bene_map[b as usize], key, v, outcome));
             }
         }
         if self.facts.len() < self.benes.len() {

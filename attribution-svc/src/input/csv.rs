@@ -842,7 +842,8 @@ pub struct ClaimColumns {
     ccn: Option<usize>,
     npi: Option<usize>,
     specialty: Option<usize>,
-    adjustment: Option<usize>,
+    /// The `adjustment` column, when there is one.
+    pub adjustment: Option<usize>,
 }
 
 impl ClaimColumns {
