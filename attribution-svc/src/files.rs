@@ -152,11 +152,12 @@ pub fn load(cfg: &RunConfig, files: &Files) -> anyhow::Result<(Run, Report)> {
 
 /// Reads every file into a new run (the result is the same for any [`Options`]).
 ///
-/// CSV claim files are read once when that is exact ([`Run::chunks_one_pass`]: each block decides
-/// the claim lines with a cancellation or adjustment from its own lines, and a file grouped by
-/// beneficiary is cut between beneficiaries); otherwise (a beneficiary with such a claim line
-/// has lines in more than one block, or CCLF or Parquet claim files are given) twice, a prescan of
-/// every claim file first.
+/// CSV and Parquet claim files are read once when that is exact ([`Run::chunks_one_pass`]: each
+/// block or row group decides the claim lines with a cancellation or adjustment from its own
+/// lines; a CSV file grouped by beneficiary is cut between beneficiaries, and a row group's first
+/// and last beneficiaries, which a row group boundary may cut, are deferred, [`Chunk::defer`]);
+/// otherwise (a beneficiary with such a claim line has lines in more than one block or row group
+/// not at its edges, or CCLF claim files are given) twice, a prescan of every claim file first.
 pub fn load_with(cfg: &RunConfig, files: &Files, opts: &Options) -> anyhow::Result<(Run, Report)> {
     let claim_bytes: u64 = files
         .claims
@@ -512,9 +513,11 @@ fn claims_file(
 /// Reads a Parquet file's row groups ([`crate::parquet::Table`]) on `opts.threads` threads into
 /// chunks of `run`, merged in file order (so the outcome is the one a single thread gives):
 /// `columns` resolves the header (the column names) as for CSV, `read` reads row group `g` into a
-/// chunk (`only`: what [`crate::parquet::Table::read_group`] decodes in the prescan). A file that is rejected as a whole (not Parquet,
-/// truncated, a column missing or of a type the layout does not take) is one rejection at row 0;
-/// in the prescan (`pass`) only claims whose `adjustment` is not an original are decoded.
+/// chunk (`only`: what [`crate::parquet::Table::read_group`] decodes in the prescan). A file that
+/// is rejected as a whole (not Parquet, truncated, a column missing or of a type the layout does
+/// not take) is one rejection at row 0; in the prescan (`pass`) only claims whose `adjustment` is
+/// not an original are decoded. Read in one pass, the row groups after the run stops being exact
+/// are not decoded.
 #[cfg(feature = "parquet")]
 fn parquet_chunks<C: Sync>(
     run: &mut Run,
